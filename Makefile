@@ -1,0 +1,30 @@
+# Top-level wrapper around CMake. `make run` and `make test` are the whole
+# set-up on a fresh Debian bookworm machine (see README.md).
+BUILD_DIR ?= build
+TEST_DIR  ?= build-test
+JOBS      ?= $(shell nproc)
+ADDR      ?= 127.0.0.1:50051
+DATA_DIR  ?= var
+
+.PHONY: all deps build test run clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Everything CI runs: a separate ASan+UBSan build, every test through CTest.
+test: deps
+	@cmake -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DTALLINN_SANITIZE=ON >/dev/null
+	@cmake --build $(TEST_DIR) -j $(JOBS)
+	cd $(TEST_DIR) && ctest --output-on-failure -j $(JOBS)
+
+run: build
+	@scripts/run $(BUILD_DIR) $(ADDR) $(DATA_DIR)
+
+clean:
+	rm -rf $(BUILD_DIR) $(TEST_DIR)

@@ -1,0 +1,205 @@
+/* rpc.h — a generic gRPC server runtime over protobuf-c on the gRPC C core.
+ *
+ * A service is registered from its ProtobufCServiceDescriptor and a table of
+ * handlers; the runtime decodes requests and encodes responses from the
+ * descriptors, and takes each method's call kind from a table generated at
+ * build time from the descriptor set (rpc_method_kinds). Design: docs/rpc.md. */
+#ifndef TALLINN_RPC_H
+#define TALLINN_RPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <protobuf-c/protobuf-c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum rpc_kind {
+    RPC_UNARY = 0,
+    RPC_SERVER_STREAMING,
+    RPC_CLIENT_STREAMING,
+    RPC_BIDI_STREAMING
+} rpc_kind;
+
+/* Generated at build time (proto/gen_methods.c) from the descriptor set. */
+typedef struct rpc_method_kind_entry {
+    const char *path; /* "/package.Service/Method" */
+    rpc_kind kind;
+} rpc_method_kind_entry;
+extern const rpc_method_kind_entry rpc_method_kinds[];
+extern const size_t rpc_method_kinds_count;
+
+/* Looks up a method's kind by full path. Returns 0, or -1 if unknown. */
+int rpc_method_kind_lookup(const char *path, rpc_kind *kind);
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_call rpc_call;
+
+/* A handler runs on a runtime thread and may block (storage, signing).
+ *
+ * - RPC_UNARY:            req is the decoded request; set *resp, return OK.
+ * - RPC_SERVER_STREAMING: req is the decoded request; call rpc_call_send()
+ *                         per response; resp is unused.
+ * - RPC_CLIENT_STREAMING: req is NULL; read with rpc_call_recv(); set *resp.
+ * - RPC_BIDI_STREAMING:   req is NULL; rpc_call_recv() / rpc_call_send().
+ *
+ * Return GRPC_STATUS_OK, or an error code (usually via rpc_call_error(), which
+ * also sets the message). The request is owned by the runtime. A response must
+ * stay valid until the call ends: build it with rpc_call_alloc() memory or hand
+ * an unpacked message to rpc_call_own(). */
+typedef grpc_status_code (*rpc_handler_fn)(rpc_call *call, const ProtobufCMessage *req,
+                                           ProtobufCMessage **resp, void *ctx);
+
+typedef struct rpc_method_handler {
+    const char *name; /* method name as in the .proto, e.g. "GetNeed" */
+    rpc_handler_fn fn;
+} rpc_method_handler;
+
+/* Static information about a registered method. */
+typedef struct rpc_method_info {
+    const char *path; /* "/package.Service/Method" */
+    const ProtobufCServiceDescriptor *service;
+    const ProtobufCMethodDescriptor *method;
+    rpc_kind kind;
+} rpc_method_info;
+
+/* Runs before every handler (authentication, authorization). Return OK to let
+ * the call through, or an error code after rpc_call_error(). */
+typedef grpc_status_code (*rpc_interceptor_fn)(rpc_call *call, const rpc_method_info *info,
+                                               void *ctx);
+
+/* Receives one finished call's log fields; the default writes a logfmt line to
+ * stderr. Never given message bodies or metadata values. */
+typedef struct rpc_call_log {
+    const char *method;
+    grpc_status_code code;
+    double duration_ms;
+    const char *peer;
+    const char *principal; /* NULL when none was set */
+} rpc_call_log;
+
+typedef struct rpc_server_options {
+    const char *listen_addr;        /* e.g. "127.0.0.1:50051"; port 0 picks one */
+    grpc_server_credentials *creds; /* NULL = insecure; the runtime releases it */
+    int threads;                    /* completion-queue threads; 0 = number of CPUs */
+    size_t max_message_bytes;       /* receive limit; 0 = 4 MiB */
+    int max_streams;                /* concurrent streaming calls; 0 = 1024 */
+    int max_concurrent_streams;     /* HTTP/2 streams per connection; 0 = 256 */
+    size_t max_metadata_bytes;      /* 0 = 16 KiB */
+    int keepalive_time_ms;          /* server pings idle connections; 0 = 60 s */
+    int keepalive_timeout_ms;       /* 0 = 20 s */
+    int min_client_ping_ms;         /* 0 = 10 s (client pings more often are strikes) */
+    int max_connection_idle_ms;     /* 0 = 30 min */
+    void (*log_fn)(const rpc_call_log *entry, void *ctx); /* NULL = stderr logfmt */
+    void *log_ctx;
+    int quiet;                      /* 1 = no per-call log lines */
+} rpc_server_options;
+
+/* Creates a server (not yet listening). Returns 0 or -1 with a message on
+ * stderr. On success the server owns opts->creds. */
+int rpc_server_create(rpc_server **out, const rpc_server_options *opts);
+
+/* Registers a service. Handlers are matched by method name; a method without
+ * a handler answers UNIMPLEMENTED. A name the descriptor does not have is an
+ * error (-1). ctx is passed to every handler. Call before rpc_server_start. */
+int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *desc,
+                           const rpc_method_handler *handlers, size_t n_handlers, void *ctx);
+
+void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx);
+
+/* Binds, starts the threads and begins serving. *port (may be NULL) receives
+ * the bound port. Returns 0 or -1. */
+int rpc_server_start(rpc_server *srv, int *port);
+
+/* Stops accepting calls, lets in-flight calls finish for up to grace_ms, then
+ * cancels the rest and waits for every call and thread to end. Idempotent. */
+void rpc_server_shutdown(rpc_server *srv, int grace_ms);
+
+/* Frees the server; shuts it down first (grace 0) if still running. */
+void rpc_server_destroy(rpc_server *srv);
+
+/* ---- Inside a handler ---- */
+
+/* Sets the call's status message (printf-style, kept short and actionable) and
+ * returns code, so a handler can `return rpc_call_error(...)`. */
+grpc_status_code rpc_call_error(rpc_call *call, grpc_status_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Structured error details, sent as google.rpc.Status in
+ * grpc-status-details-bin: BadRequest field violations and an ErrorInfo. */
+int rpc_call_add_field_violation(rpc_call *call, const char *field, const char *description);
+size_t rpc_call_field_violation_count(const rpc_call *call);
+int rpc_call_set_error_info(rpc_call *call, const char *reason, const char *domain);
+
+/* First value of a request metadata key (lower case), or NULL. *len gets the
+ * value's length (values need not be NUL-free; the pointer is NUL-terminated). */
+const char *rpc_call_metadata(rpc_call *call, const char *key, size_t *len);
+
+/* Response metadata; key and value are copied. Initial metadata must be added
+ * before the first response is sent. Returns 0 or -1. */
+int rpc_call_add_initial_metadata(rpc_call *call, const char *key, const void *value, size_t len);
+int rpc_call_add_trailing_metadata(rpc_call *call, const char *key, const void *value, size_t len);
+
+const char *rpc_call_path(const rpc_call *call);  /* "/package.Service/Method" */
+const char *rpc_call_peer(const rpc_call *call);  /* e.g. "ipv4:127.0.0.1:4242" */
+
+/* The call's auth context (TLS peer identity); release with
+ * grpc_auth_context_release. NULL on a plaintext call. */
+grpc_auth_context *rpc_call_auth_context(rpc_call *call);
+
+/* Milliseconds left before the client's deadline; INT64_MAX when it set none;
+ * 0 once passed. */
+int64_t rpc_call_remaining_ms(const rpc_call *call);
+
+/* 1 once the client cancelled, the deadline passed or the server cancelled
+ * the call at shutdown. */
+int rpc_call_cancelled(rpc_call *call);
+
+/* 1 once the server began shutting down: long-lived streams (watches, feeds)
+ * should send what they must and end, instead of holding the grace period. */
+int rpc_call_draining(const rpc_call *call);
+
+/* Registers a condition variable to broadcast (under mu) when the call is
+ * cancelled, so a handler waiting on its own condition wakes at once. Pass
+ * NULLs to unregister before the condition variable goes away. */
+void rpc_call_notify_cancel(rpc_call *call, pthread_mutex_t *mu, pthread_cond_t *cond);
+
+/* Streaming. rpc_call_send blocks until the message is written (one write in
+ * flight at a time); returns 0, or -1 when the call is gone (cancelled, peer
+ * closed). rpc_call_recv blocks for the next message: 1 with *msg (owned by
+ * the call, valid until it ends or rpc_call_release is called on it), 0 at
+ * end of stream, -1 if the call is gone or the message does not decode (the
+ * call's status is then set). */
+int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg);
+int rpc_call_recv(rpc_call *call, ProtobufCMessage **msg);
+void rpc_call_release(rpc_call *call, ProtobufCMessage *msg);
+
+/* Per-call memory, freed when the call ends. Both abort-free: NULL on OOM. */
+void *rpc_call_alloc(rpc_call *call, size_t size);
+char *rpc_call_strdup(rpc_call *call, const char *s);
+/* Hands an unpacked message to the call, freed when the call ends. Returns 0,
+ * or -1 when out of memory: msg is then freed at once and must not be used. */
+int rpc_call_own(rpc_call *call, ProtobufCMessage *msg);
+
+/* Caller identity for the log line and the handlers ("who is calling"). The
+ * runtime copies the name. user is opaque data for the auth layer. */
+void rpc_call_set_principal(rpc_call *call, const char *name, void *user);
+const char *rpc_call_principal(const rpc_call *call);
+void *rpc_call_principal_data(const rpc_call *call);
+
+/* The server the call belongs to (for handlers that need server-wide state). */
+rpc_server *rpc_call_server(const rpc_call *call);
+
+/* gRPC status code names ("OK", "NOT_FOUND", ...). */
+const char *rpc_status_name(grpc_status_code code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,695 @@
+/* rpc_call.c — one server call: its batches, its memory, its status, and the
+ * functions a handler uses. A call is freed when its handler is done and its
+ * last pending batch has come back (a count, as libuv counts handle closes). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
+#include "rpc_internal.h"
+
+#define RPC_ARENA_BLOCK 4096
+#define RPC_MESSAGE_MAX 1024 /* status messages are short by design */
+#define RPC_STATUS_DETAILS_KEY "grpc-status-details-bin"
+
+static void call_destroy(rpc_call *call);
+
+rpc_call *rpc__call_create(struct rpc_server *srv, const rpc_method_reg *method, rpc_request *req)
+{
+    rpc_call *call = calloc(1, sizeof(*call));
+    char *peer;
+    pthread_condattr_t attr;
+
+    if (call == NULL)
+        return NULL;
+    call->srv = srv;
+    call->method = method;
+    call->call = req->call;
+    req->call = NULL;
+    if (method != NULL) {
+        call->path = strdup(method->info.path);
+        call->deadline = req->deadline;
+    } else {
+        call->path = grpc_slice_to_c_string(req->details.method);
+        call->deadline = req->details.deadline;
+    }
+    call->deadline = gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC);
+    call->start = gpr_now(GPR_CLOCK_MONOTONIC);
+    peer = grpc_call_get_peer(call->call);
+    call->peer = strdup(peer != NULL ? peer : "unknown");
+    gpr_free(peer);
+    call->req_md = req->md;
+    grpc_metadata_array_init(&req->md);
+    call->req_payload = req->payload;
+    req->payload = NULL;
+
+    pthread_mutex_init(&call->mu, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&call->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    for (int i = 0; i < RPC_OP_COUNT; i++) {
+        call->tags[i].tag.type = RPC_TAG_OP;
+        call->tags[i].call = call;
+        call->tags[i].slot = (rpc_op_slot)i;
+    }
+    call->code = GRPC_STATUS_OK;
+    call->violations_tail = &call->violations;
+    if (call->path == NULL || call->peer == NULL) {
+        /* Out of memory: the caller cancels the grpc call and frees us. */
+        call->handler_done = 1;
+    }
+    return call;
+}
+
+int rpc__call_start(rpc_call *call, rpc_op_slot slot, grpc_op *ops, size_t n)
+{
+    grpc_call_error err;
+
+    pthread_mutex_lock(&call->mu);
+    call->busy[slot] = 1;
+    call->pending++;
+    pthread_mutex_unlock(&call->mu);
+    err = grpc_call_start_batch(call->call, ops, n, &call->tags[slot], NULL);
+    if (err != GRPC_CALL_OK) {
+        fprintf(stderr, "level=error event=batch_failed method=%s slot=%d error=%s\n", call->path,
+                (int)slot, grpc_call_error_to_string(err));
+        pthread_mutex_lock(&call->mu);
+        call->busy[slot] = 0;
+        call->pending--;
+        pthread_mutex_unlock(&call->mu);
+        return -1;
+    }
+    return 0;
+}
+
+void rpc__call_op_done(rpc_call *call, rpc_op_slot slot, int ok)
+{
+    pthread_mutex_t *nmu = NULL;
+    pthread_cond_t *ncv = NULL;
+    int free_now;
+
+    pthread_mutex_lock(&call->mu);
+    call->busy[slot] = 0;
+    call->ok[slot] = ok;
+    call->pending--;
+    if (slot == RPC_OP_CLOSE) {
+        call->closed = 1;
+        nmu = call->notify_mu;
+        ncv = call->notify_cv;
+    }
+    pthread_cond_broadcast(&call->cv);
+    free_now = call->pending == 0 && call->handler_done;
+    pthread_mutex_unlock(&call->mu);
+    if (nmu != NULL && ncv != NULL) {
+        pthread_mutex_lock(nmu);
+        pthread_cond_broadcast(ncv);
+        pthread_mutex_unlock(nmu);
+    }
+    if (free_now)
+        call_destroy(call);
+}
+
+void rpc__call_handler_done(rpc_call *call)
+{
+    int free_now;
+
+    pthread_mutex_lock(&call->mu);
+    call->handler_done = 1;
+    free_now = call->pending == 0;
+    pthread_mutex_unlock(&call->mu);
+    if (free_now)
+        call_destroy(call);
+}
+
+static void md_list_free(rpc_md_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        grpc_slice_unref(l->items[i].key);
+        grpc_slice_unref(l->items[i].value);
+    }
+    free(l->items);
+    l->items = NULL;
+    l->n = l->cap = 0;
+}
+
+static int md_list_add(rpc_md_list *l, const char *key, const void *value, size_t len)
+{
+    grpc_slice k = grpc_slice_from_copied_string(key);
+
+    if (!grpc_header_key_is_legal(k) ||
+        (!grpc_is_binary_header(k) &&
+         !grpc_header_nonbin_value_is_legal(grpc_slice_from_static_buffer(value, len)))) {
+        grpc_slice_unref(k);
+        return -1;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        grpc_metadata *items = realloc(l->items, cap * sizeof(*items));
+        if (items == NULL) {
+            grpc_slice_unref(k);
+            return -1;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    memset(&l->items[l->n], 0, sizeof(l->items[l->n]));
+    l->items[l->n].key = k;
+    l->items[l->n].value = grpc_slice_from_copied_buffer(value, len);
+    l->n++;
+    return 0;
+}
+
+/* The code to log: a call the client abandoned ended for the client with
+ * CANCELLED or DEADLINE_EXCEEDED, whatever the handler returned. */
+static grpc_status_code log_code(const rpc_call *call)
+{
+    if (call->closed && call->client_cancelled) {
+        if (gpr_time_cmp(gpr_now(GPR_CLOCK_MONOTONIC), call->deadline) >= 0)
+            return GRPC_STATUS_DEADLINE_EXCEEDED;
+        return GRPC_STATUS_CANCELLED;
+    }
+    return call->code;
+}
+
+static void call_destroy(rpc_call *call)
+{
+    struct rpc_server *srv = call->srv;
+
+    if (!srv->opts.quiet) {
+        gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), call->start);
+        rpc_call_log entry = {
+            .method = call->path != NULL ? call->path : "?",
+            .code = log_code(call),
+            .duration_ms = (double)d.tv_sec * 1e3 + (double)d.tv_nsec / 1e6,
+            .peer = call->peer != NULL ? call->peer : "unknown",
+            .principal = call->principal,
+        };
+        srv->opts.log_fn(&entry, srv->opts.log_ctx);
+    }
+
+    grpc_metadata_array_destroy(&call->req_md);
+    if (call->req_payload != NULL)
+        grpc_byte_buffer_destroy(call->req_payload);
+    if (call->send_buf != NULL)
+        grpc_byte_buffer_destroy(call->send_buf);
+    if (call->recv_buf != NULL)
+        grpc_byte_buffer_destroy(call->recv_buf);
+    if (call->have_status_details)
+        grpc_slice_unref(call->status_details);
+    md_list_free(&call->init_md);
+    md_list_free(&call->trail_md);
+    if (call->call != NULL)
+        grpc_call_unref(call->call);
+    if (call->request != NULL)
+        protobuf_c_message_free_unpacked(call->request, NULL);
+    while (call->owned != NULL) {
+        rpc_owned_msg *o = call->owned;
+        call->owned = o->next;
+        protobuf_c_message_free_unpacked(o->msg, NULL);
+        free(o);
+    }
+    while (call->arena != NULL) {
+        rpc_arena_block *b = call->arena;
+        call->arena = b->next;
+        free(b);
+    }
+    while (call->violations != NULL) {
+        rpc_violation *v = call->violations;
+        call->violations = v->next;
+        free(v->field);
+        free(v->description);
+        free(v);
+    }
+    free(call->info_reason);
+    free(call->info_domain);
+    free(call->message);
+    free(call->principal);
+    free(call->path);
+    free(call->peer);
+    pthread_mutex_destroy(&call->mu);
+    pthread_cond_destroy(&call->cv);
+    rpc__server_call_freed(srv, call);
+    free(call);
+}
+
+/* Packs a message into a byte buffer in one allocation. */
+static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
+{
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    grpc_slice s = grpc_slice_malloc(len);
+    grpc_byte_buffer *bb;
+
+    protobuf_c_message_pack(msg, GRPC_SLICE_START_PTR(s));
+    bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc,
+                     ProtobufCMessage **out)
+{
+    grpc_byte_buffer_reader reader;
+    grpc_slice s;
+
+    *out = NULL;
+    if (!grpc_byte_buffer_reader_init(&reader, buf)) {
+        rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "request could not be decompressed");
+        return -1;
+    }
+    s = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    *out = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    grpc_slice_unref(s);
+    if (*out == NULL) {
+        rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                       "request is not a valid %s message; check the client's .proto version",
+                       desc->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Builds google.rpc.Status (code, message, BadRequest, ErrorInfo) for the
+ * grpc-status-details-bin trailer. Returns 0 or -1. */
+static int add_status_details(rpc_call *call, grpc_status_code code, const char *message)
+{
+    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+    Google__Rpc__BadRequest br = GOOGLE__RPC__BAD_REQUEST__INIT;
+    Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
+    Google__Protobuf__Any any[2] = {GOOGLE__PROTOBUF__ANY__INIT, GOOGLE__PROTOBUF__ANY__INIT};
+    Google__Protobuf__Any *anyp[2];
+    Google__Rpc__BadRequest__FieldViolation *fv = NULL, **fvp = NULL;
+    uint8_t *packed[2] = {NULL, NULL};
+    uint8_t *out = NULL;
+    size_t i = 0, len;
+    int rc = -1;
+
+    st.code = (int32_t)code;
+    st.message = (char *)message;
+    if (call->n_violations > 0) {
+        rpc_violation *v = call->violations;
+        fv = calloc(call->n_violations, sizeof(*fv));
+        fvp = calloc(call->n_violations, sizeof(*fvp));
+        if (fv == NULL || fvp == NULL)
+            goto done;
+        for (size_t k = 0; v != NULL; v = v->next, k++) {
+            google__rpc__bad_request__field_violation__init(&fv[k]);
+            fv[k].field = v->field;
+            fv[k].description = v->description;
+            fvp[k] = &fv[k];
+        }
+        br.n_field_violations = call->n_violations;
+        br.field_violations = fvp;
+        len = google__rpc__bad_request__get_packed_size(&br);
+        if ((packed[i] = malloc(len ? len : 1)) == NULL)
+            goto done;
+        google__rpc__bad_request__pack(&br, packed[i]);
+        any[i].type_url = "type.googleapis.com/google.rpc.BadRequest";
+        any[i].value.data = packed[i];
+        any[i].value.len = len;
+        anyp[i] = &any[i];
+        i++;
+    }
+    if (call->info_reason != NULL) {
+        info.reason = call->info_reason;
+        info.domain = call->info_domain != NULL ? call->info_domain : "";
+        len = google__rpc__error_info__get_packed_size(&info);
+        if ((packed[i] = malloc(len ? len : 1)) == NULL)
+            goto done;
+        google__rpc__error_info__pack(&info, packed[i]);
+        any[i].type_url = "type.googleapis.com/google.rpc.ErrorInfo";
+        any[i].value.data = packed[i];
+        any[i].value.len = len;
+        anyp[i] = &any[i];
+        i++;
+    }
+    st.n_details = i;
+    st.details = i > 0 ? anyp : NULL;
+    len = google__rpc__status__get_packed_size(&st);
+    if ((out = malloc(len ? len : 1)) == NULL)
+        goto done;
+    google__rpc__status__pack(&st, out);
+    rc = md_list_add(&call->trail_md, RPC_STATUS_DETAILS_KEY, out, len);
+done:
+    free(out);
+    free(packed[0]);
+    free(packed[1]);
+    free(fv);
+    free(fvp);
+    return rc;
+}
+
+void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMessage *resp)
+{
+    grpc_op ops[3];
+    size_t n = 0;
+    const char *msg;
+
+    if (call->status_sent)
+        return;
+    call->status_sent = 1;
+    if (code != GRPC_STATUS_OK && call->message == NULL)
+        rpc_call_error(call, code, "%s", rpc_status_name(code));
+    call->code = code;
+    msg = code == GRPC_STATUS_OK ? "" : call->message;
+    if (code != GRPC_STATUS_OK && add_status_details(call, code, msg) != 0)
+        fprintf(stderr, "level=warn event=status_details_dropped method=%s\n", call->path);
+
+    memset(ops, 0, sizeof(ops));
+    if (!call->initial_md_sent) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[n].data.send_initial_metadata.count = call->init_md.n;
+        ops[n].data.send_initial_metadata.metadata = call->init_md.items;
+        call->initial_md_sent = 1;
+        n++;
+    }
+    if (resp != NULL && code == GRPC_STATUS_OK) {
+        if (call->send_buf != NULL)
+            grpc_byte_buffer_destroy(call->send_buf);
+        call->send_buf = pack_message(resp);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = call->send_buf;
+        n++;
+    }
+    call->status_details = grpc_slice_from_copied_string(msg);
+    call->have_status_details = 1;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = code;
+    ops[n].data.send_status_from_server.status_details = &call->status_details;
+    ops[n].data.send_status_from_server.trailing_metadata_count = call->trail_md.n;
+    ops[n].data.send_status_from_server.trailing_metadata = call->trail_md.items;
+    n++;
+    if (rpc__call_start(call, RPC_OP_STATUS, ops, n) != 0)
+        grpc_call_cancel(call->call, NULL); /* so RECV_CLOSE completes and the call ends */
+}
+
+/* ---- The handler's API ---- */
+
+grpc_status_code rpc_call_error(rpc_call *call, grpc_status_code code, const char *fmt, ...)
+{
+    char buf[RPC_MESSAGE_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    free(call->message);
+    call->message = strdup(buf);
+    return code;
+}
+
+int rpc_call_add_field_violation(rpc_call *call, const char *field, const char *description)
+{
+    rpc_violation *v = calloc(1, sizeof(*v));
+
+    if (v == NULL)
+        return -1;
+    v->field = strdup(field);
+    v->description = strdup(description);
+    if (v->field == NULL || v->description == NULL) {
+        free(v->field);
+        free(v->description);
+        free(v);
+        return -1;
+    }
+    *call->violations_tail = v;
+    call->violations_tail = &v->next;
+    call->n_violations++;
+    return 0;
+}
+
+size_t rpc_call_field_violation_count(const rpc_call *call)
+{
+    return call->n_violations;
+}
+
+int rpc_call_set_error_info(rpc_call *call, const char *reason, const char *domain)
+{
+    char *r = strdup(reason), *d = strdup(domain != NULL ? domain : "");
+
+    if (r == NULL || d == NULL) {
+        free(r);
+        free(d);
+        return -1;
+    }
+    free(call->info_reason);
+    free(call->info_domain);
+    call->info_reason = r;
+    call->info_domain = d;
+    return 0;
+}
+
+const char *rpc_call_metadata(rpc_call *call, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+
+    for (size_t i = 0; i < call->req_md.count; i++) {
+        const grpc_metadata *m = &call->req_md.metadata[i];
+        if (GRPC_SLICE_LENGTH(m->key) == klen &&
+            memcmp(GRPC_SLICE_START_PTR(m->key), key, klen) == 0) {
+            size_t vlen = GRPC_SLICE_LENGTH(m->value);
+            char *v = rpc_call_alloc(call, vlen + 1);
+            if (v == NULL)
+                return NULL;
+            memcpy(v, GRPC_SLICE_START_PTR(m->value), vlen);
+            v[vlen] = '\0';
+            if (len != NULL)
+                *len = vlen;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+int rpc_call_add_initial_metadata(rpc_call *call, const char *key, const void *value, size_t len)
+{
+    if (call->initial_md_sent)
+        return -1;
+    return md_list_add(&call->init_md, key, value, len);
+}
+
+int rpc_call_add_trailing_metadata(rpc_call *call, const char *key, const void *value, size_t len)
+{
+    if (call->status_sent || strcmp(key, RPC_STATUS_DETAILS_KEY) == 0)
+        return -1;
+    return md_list_add(&call->trail_md, key, value, len);
+}
+
+const char *rpc_call_path(const rpc_call *call)
+{
+    return call->path;
+}
+
+const char *rpc_call_peer(const rpc_call *call)
+{
+    return call->peer;
+}
+
+grpc_auth_context *rpc_call_auth_context(rpc_call *call)
+{
+    return grpc_call_auth_context(call->call);
+}
+
+int64_t rpc_call_remaining_ms(const rpc_call *call)
+{
+    gpr_timespec now, left;
+
+    if (gpr_time_cmp(call->deadline, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0)
+        return INT64_MAX;
+    now = gpr_now(GPR_CLOCK_MONOTONIC);
+    if (gpr_time_cmp(now, call->deadline) >= 0)
+        return 0;
+    left = gpr_time_sub(call->deadline, now);
+    return left.tv_sec * 1000 + left.tv_nsec / 1000000;
+}
+
+int rpc_call_cancelled(rpc_call *call)
+{
+    int c;
+
+    pthread_mutex_lock(&call->mu);
+    c = call->closed && call->client_cancelled;
+    pthread_mutex_unlock(&call->mu);
+    return c || rpc_call_remaining_ms(call) == 0;
+}
+
+void rpc_call_notify_cancel(rpc_call *call, pthread_mutex_t *mu, pthread_cond_t *cond)
+{
+    pthread_mutex_lock(&call->mu);
+    call->notify_mu = mu;
+    call->notify_cv = cond;
+    pthread_mutex_unlock(&call->mu);
+}
+
+int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg)
+{
+    grpc_op ops[2];
+    size_t n = 0;
+    int ok;
+
+    if (call->status_sent || call->method == NULL)
+        return -1;
+    pthread_mutex_lock(&call->mu);
+    ok = !call->closed;
+    pthread_mutex_unlock(&call->mu);
+    if (!ok)
+        return -1;
+    memset(ops, 0, sizeof(ops));
+    if (!call->initial_md_sent) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[n].data.send_initial_metadata.count = call->init_md.n;
+        ops[n].data.send_initial_metadata.metadata = call->init_md.items;
+        call->initial_md_sent = 1;
+        n++;
+    }
+    call->send_buf = pack_message(msg);
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = call->send_buf;
+    n++;
+    if (rpc__call_start(call, RPC_OP_SEND, ops, n) != 0) {
+        ok = 0;
+    } else {
+        pthread_mutex_lock(&call->mu);
+        while (call->busy[RPC_OP_SEND])
+            pthread_cond_wait(&call->cv, &call->mu);
+        ok = call->ok[RPC_OP_SEND];
+        pthread_mutex_unlock(&call->mu);
+    }
+    grpc_byte_buffer_destroy(call->send_buf);
+    call->send_buf = NULL;
+    return ok ? 0 : -1;
+}
+
+int rpc_call_recv(rpc_call *call, ProtobufCMessage **msg)
+{
+    grpc_op op;
+    rpc_owned_msg *o;
+    int ok;
+
+    *msg = NULL;
+    if (call->method == NULL || (call->method->info.kind != RPC_CLIENT_STREAMING &&
+                                 call->method->info.kind != RPC_BIDI_STREAMING))
+        return -1;
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &call->recv_buf;
+    if (rpc__call_start(call, RPC_OP_RECV, &op, 1) != 0)
+        return -1;
+    pthread_mutex_lock(&call->mu);
+    while (call->busy[RPC_OP_RECV])
+        pthread_cond_wait(&call->cv, &call->mu);
+    ok = call->ok[RPC_OP_RECV];
+    pthread_mutex_unlock(&call->mu);
+    if (!ok)
+        return -1;
+    if (call->recv_buf == NULL)
+        return 0; /* the client half-closed */
+    o = malloc(sizeof(*o));
+    if (o == NULL) {
+        rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return -1;
+    }
+    ok = rpc__call_decode(call, call->recv_buf, call->method->info.method->input, &o->msg) == 0;
+    grpc_byte_buffer_destroy(call->recv_buf);
+    call->recv_buf = NULL;
+    if (!ok) {
+        free(o);
+        return -1;
+    }
+    o->next = call->owned;
+    call->owned = o;
+    *msg = o->msg;
+    return 1;
+}
+
+void rpc_call_release(rpc_call *call, ProtobufCMessage *msg)
+{
+    for (rpc_owned_msg **p = &call->owned; *p != NULL; p = &(*p)->next) {
+        if ((*p)->msg == msg) {
+            rpc_owned_msg *o = *p;
+            *p = o->next;
+            protobuf_c_message_free_unpacked(o->msg, NULL);
+            free(o);
+            return;
+        }
+    }
+}
+
+void *rpc_call_alloc(rpc_call *call, size_t size)
+{
+    rpc_arena_block *b = call->arena;
+    size_t need = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t);
+    void *p;
+
+    if (size > SIZE_MAX / 2)
+        return NULL;
+    if (b == NULL || b->size - b->used < need) {
+        size_t units = RPC_ARENA_BLOCK / sizeof(max_align_t);
+        if (need > units)
+            units = need;
+        b = malloc(sizeof(*b) + units * sizeof(max_align_t));
+        if (b == NULL)
+            return NULL;
+        b->size = units;
+        b->used = 0;
+        b->next = call->arena;
+        call->arena = b;
+    }
+    p = &b->data[b->used];
+    b->used += need;
+    memset(p, 0, size);
+    return p;
+}
+
+char *rpc_call_strdup(rpc_call *call, const char *s)
+{
+    size_t len = strlen(s);
+    char *p = rpc_call_alloc(call, len + 1);
+
+    if (p != NULL)
+        memcpy(p, s, len + 1);
+    return p;
+}
+
+int rpc_call_own(rpc_call *call, ProtobufCMessage *msg)
+{
+    rpc_owned_msg *o = malloc(sizeof(*o));
+
+    if (o == NULL) {
+        protobuf_c_message_free_unpacked(msg, NULL);
+        return -1;
+    }
+    o->msg = msg;
+    o->next = call->owned;
+    call->owned = o;
+    return 0;
+}
+
+void rpc_call_set_principal(rpc_call *call, const char *name, void *user)
+{
+    free(call->principal);
+    call->principal = name != NULL ? strdup(name) : NULL;
+    call->principal_data = user;
+}
+
+const char *rpc_call_principal(const rpc_call *call)
+{
+    return call->principal;
+}
+
+void *rpc_call_principal_data(const rpc_call *call)
+{
+    return call->principal_data;
+}
+
+rpc_server *rpc_call_server(const rpc_call *call)
+{
+    return call->srv;
+}

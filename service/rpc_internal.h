@@ -1,0 +1,168 @@
+/* rpc_internal.h — structures shared by the RPC runtime's files (rpc_server.c,
+ * rpc_call.c); nothing outside service/rpc*.c may include it. */
+#ifndef TALLINN_RPC_INTERNAL_H
+#define TALLINN_RPC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "tallinn/rpc.h"
+
+/* Every completion-queue tag starts with its type, so one dispatcher can tell
+ * a newly requested call from a batch of an existing call. */
+typedef enum rpc_tag_type {
+    RPC_TAG_REQUEST = 1, /* a registered-method request completed */
+    RPC_TAG_CATCHALL,    /* the unregistered-method request completed */
+    RPC_TAG_OP,          /* a batch on a call completed */
+    RPC_TAG_SHUTDOWN     /* grpc_server_shutdown_and_notify completed */
+} rpc_tag_type;
+
+typedef struct rpc_tag {
+    rpc_tag_type type;
+} rpc_tag;
+
+/* The batches a call can have in flight; at most one of each at a time. */
+typedef enum rpc_op_slot {
+    RPC_OP_CLOSE = 0, /* RECV_CLOSE_ON_SERVER: completes when the call ends */
+    RPC_OP_SEND,      /* SEND_MESSAGE (+ initial metadata) */
+    RPC_OP_RECV,      /* RECV_MESSAGE */
+    RPC_OP_STATUS,    /* SEND_STATUS_FROM_SERVER (+ message, initial metadata) */
+    RPC_OP_COUNT
+} rpc_op_slot;
+
+typedef struct rpc_op_tag {
+    rpc_tag tag; /* RPC_TAG_OP */
+    struct rpc_call *call;
+    rpc_op_slot slot;
+} rpc_op_tag;
+
+typedef struct rpc_method_reg {
+    rpc_method_info info;
+    rpc_handler_fn fn;
+    void *ctx;
+    void *grpc_handle; /* from grpc_server_register_method */
+} rpc_method_reg;
+
+/* One posted request, waiting for a call to arrive. */
+typedef struct rpc_request {
+    rpc_tag tag;
+    struct rpc_server *srv;
+    rpc_method_reg *method; /* NULL for the catch-all */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;
+    grpc_call_details details; /* catch-all only */
+} rpc_request;
+
+typedef struct rpc_md_list {
+    grpc_metadata *items;
+    size_t n, cap;
+} rpc_md_list;
+
+typedef struct rpc_arena_block {
+    struct rpc_arena_block *next;
+    size_t used, size;
+    max_align_t data[];
+} rpc_arena_block;
+
+typedef struct rpc_owned_msg {
+    struct rpc_owned_msg *next;
+    ProtobufCMessage *msg;
+} rpc_owned_msg;
+
+typedef struct rpc_violation {
+    struct rpc_violation *next;
+    char *field, *description;
+} rpc_violation;
+
+struct rpc_call {
+    struct rpc_server *srv;
+    const rpc_method_reg *method; /* NULL: unknown method (catch-all) */
+    grpc_call *call;
+    char *path;
+    char *peer;
+    gpr_timespec deadline; /* monotonic */
+    gpr_timespec start;    /* monotonic */
+    grpc_metadata_array req_md;
+    grpc_byte_buffer *req_payload;
+    ProtobufCMessage *request;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int pending;             /* batches in flight */
+    int handler_done;        /* the handler no longer touches the call */
+    int closed;              /* RECV_CLOSE_ON_SERVER completed */
+    int client_cancelled;    /* ... and reported cancellation */
+    int busy[RPC_OP_COUNT];  /* a batch in this slot is in flight */
+    int ok[RPC_OP_COUNT];    /* its completion's ok flag */
+    int initial_md_sent;
+    int status_sent;
+    pthread_mutex_t *notify_mu;
+    pthread_cond_t *notify_cv;
+
+    /* Kept alive until the batches that reference them complete. */
+    grpc_byte_buffer *send_buf;
+    grpc_byte_buffer *recv_buf;
+    grpc_slice status_details;
+    int have_status_details;
+    rpc_md_list init_md, trail_md;
+
+    grpc_status_code code;
+    char *message;
+    rpc_violation *violations, **violations_tail;
+    size_t n_violations;
+    char *info_reason, *info_domain;
+
+    char *principal;
+    void *principal_data;
+
+    rpc_arena_block *arena;
+    rpc_owned_msg *owned;
+    rpc_op_tag tags[RPC_OP_COUNT];
+};
+
+struct rpc_server {
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    rpc_server_options opts;
+    char *listen_addr;
+    grpc_server_credentials *creds;
+    rpc_method_reg **methods;
+    size_t n_methods;
+    char **service_names;
+    size_t n_services;
+    rpc_interceptor_fn interceptor;
+    void *interceptor_ctx;
+    pthread_t *threads;
+    int n_threads;
+    int requests_per_method;
+    rpc_tag shutdown_tag;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started;
+    atomic_int draining;  /* shutdown began: do not re-post requests */
+    int shutdown_notified; /* the shutdown tag came back */
+    int streams;           /* streaming handlers running */
+    int calls;             /* call contexts alive */
+    int stopped;           /* rpc_server_shutdown finished */
+};
+
+/* rpc_call.c */
+rpc_call *rpc__call_create(struct rpc_server *srv, const rpc_method_reg *method, rpc_request *req);
+/* Starts a batch in a slot (call->mu must NOT be held); 0 or -1. */
+int rpc__call_start(rpc_call *call, rpc_op_slot slot, grpc_op *ops, size_t n);
+/* Sends the final status (with initial metadata if not yet sent). */
+void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMessage *resp);
+/* A batch completed: records it, wakes waiters, frees the call when done. */
+void rpc__call_op_done(rpc_call *call, rpc_op_slot slot, int ok);
+/* The handler is finished with the call. */
+void rpc__call_handler_done(rpc_call *call);
+int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc,
+                     ProtobufCMessage **out);
+
+/* rpc_server.c */
+void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call);
+
+#endif

@@ -1,0 +1,663 @@
+/* rpc_server.c — the server half of the RPC runtime: registration, the thread
+ * pool that drives the completion queue, dispatch of new calls to handlers,
+ * and an orderly shutdown. Transport only: it knows nothing of the domain. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <grpc/support/time.h>
+
+#include "rpc_internal.h"
+
+#define RPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
+#define RPC_DEFAULT_MAX_STREAMS 1024
+#define RPC_DEFAULT_H2_STREAMS 256
+#define RPC_DEFAULT_MAX_METADATA (16u * 1024)
+#define RPC_DEFAULT_KEEPALIVE_MS 60000
+#define RPC_DEFAULT_KEEPALIVE_TIMEOUT_MS 20000
+#define RPC_DEFAULT_MIN_PING_MS 10000
+#define RPC_DEFAULT_IDLE_MS (30 * 60 * 1000)
+#define RPC_STREAM_STACK (256u * 1024)
+
+static void default_log(const rpc_call_log *e, void *ctx)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[32];
+
+    (void)ctx;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    /* logfmt: every value is a method path, a status name, a number, a peer
+     * URI or a resource name — none contains spaces or quotes. */
+    fprintf(stderr,
+            "ts=%s.%03ldZ level=info event=call method=%s code=%s duration_ms=%.3f peer=%s "
+            "principal=%s\n",
+            when, ts.tv_nsec / 1000000, e->method, rpc_status_name(e->code), e->duration_ms,
+            e->peer, e->principal != NULL ? e->principal : "-");
+}
+
+int rpc_method_kind_lookup(const char *path, rpc_kind *kind)
+{
+    for (size_t i = 0; i < rpc_method_kinds_count; i++) {
+        if (strcmp(rpc_method_kinds[i].path, path) == 0) {
+            *kind = rpc_method_kinds[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static grpc_arg int_arg(const char *key, int value)
+{
+    grpc_arg a;
+
+    memset(&a, 0, sizeof(a));
+    a.type = GRPC_ARG_INTEGER;
+    a.key = (char *)key;
+    a.value.integer = value;
+    return a;
+}
+
+int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
+{
+    rpc_server *srv;
+    pthread_condattr_t attr;
+    grpc_arg args[10];
+    grpc_channel_args chargs;
+    size_t n = 0;
+
+    *out = NULL;
+    if (opts == NULL || opts->listen_addr == NULL) {
+        fprintf(stderr, "rpc: a listen address is required\n");
+        return -1;
+    }
+    srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return -1;
+    srv->opts = *opts;
+    srv->creds = opts->creds;
+    srv->opts.creds = NULL;
+    if (srv->opts.threads <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        srv->opts.threads = cpus > 0 ? (int)cpus : 1;
+    }
+    if (srv->opts.max_message_bytes == 0)
+        srv->opts.max_message_bytes = RPC_DEFAULT_MAX_MESSAGE;
+    if (srv->opts.max_streams <= 0)
+        srv->opts.max_streams = RPC_DEFAULT_MAX_STREAMS;
+    if (srv->opts.max_concurrent_streams <= 0)
+        srv->opts.max_concurrent_streams = RPC_DEFAULT_H2_STREAMS;
+    if (srv->opts.max_metadata_bytes == 0)
+        srv->opts.max_metadata_bytes = RPC_DEFAULT_MAX_METADATA;
+    if (srv->opts.keepalive_time_ms <= 0)
+        srv->opts.keepalive_time_ms = RPC_DEFAULT_KEEPALIVE_MS;
+    if (srv->opts.keepalive_timeout_ms <= 0)
+        srv->opts.keepalive_timeout_ms = RPC_DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    if (srv->opts.min_client_ping_ms <= 0)
+        srv->opts.min_client_ping_ms = RPC_DEFAULT_MIN_PING_MS;
+    if (srv->opts.max_connection_idle_ms <= 0)
+        srv->opts.max_connection_idle_ms = RPC_DEFAULT_IDLE_MS;
+    if (srv->opts.log_fn == NULL)
+        srv->opts.log_fn = default_log;
+    if (srv->opts.max_message_bytes > INT32_MAX)
+        srv->opts.max_message_bytes = INT32_MAX;
+    srv->requests_per_method = srv->opts.threads < 2 ? 2 : srv->opts.threads;
+    srv->listen_addr = strdup(opts->listen_addr);
+    srv->shutdown_tag.type = RPC_TAG_SHUTDOWN;
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    atomic_init(&srv->draining, 0);
+
+    grpc_init();
+    args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, (int)srv->opts.max_message_bytes);
+    args[n++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, srv->opts.max_concurrent_streams);
+    args[n++] = int_arg(GRPC_ARG_MAX_METADATA_SIZE, (int)srv->opts.max_metadata_bytes);
+    args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIME_MS, srv->opts.keepalive_time_ms);
+    args[n++] = int_arg(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, srv->opts.keepalive_timeout_ms);
+    args[n++] = int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args[n++] = int_arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                        srv->opts.min_client_ping_ms);
+    args[n++] = int_arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+    args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, srv->opts.max_connection_idle_ms);
+    chargs.num_args = n;
+    chargs.args = args;
+    srv->server = grpc_server_create(&chargs, NULL);
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    if (srv->listen_addr == NULL || srv->server == NULL || srv->cq == NULL) {
+        rpc_server_destroy(srv);
+        return -1;
+    }
+    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+    *out = srv;
+    return 0;
+}
+
+static int has_service(const rpc_server *srv, const char *name, size_t len)
+{
+    for (size_t i = 0; i < srv->n_services; i++)
+        if (strlen(srv->service_names[i]) == len && memcmp(srv->service_names[i], name, len) == 0)
+            return 1;
+    return 0;
+}
+
+int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *desc,
+                           const rpc_method_handler *handlers, size_t n_handlers, void *ctx)
+{
+    char **names;
+
+    if (srv->started) {
+        fprintf(stderr, "rpc: add services before starting the server\n");
+        return -1;
+    }
+    if (has_service(srv, desc->name, strlen(desc->name))) {
+        fprintf(stderr, "rpc: service %s registered twice\n", desc->name);
+        return -1;
+    }
+    names = realloc(srv->service_names, (srv->n_services + 1) * sizeof(*names));
+    if (names == NULL)
+        return -1;
+    srv->service_names = names;
+    if ((names[srv->n_services] = strdup(desc->name)) == NULL)
+        return -1;
+    srv->n_services++;
+
+    for (size_t i = 0; i < n_handlers; i++) {
+        const ProtobufCMethodDescriptor *md =
+            protobuf_c_service_descriptor_get_method_by_name(desc, handlers[i].name);
+        rpc_method_reg *reg, **methods;
+        size_t plen;
+
+        if (md == NULL) {
+            fprintf(stderr, "rpc: %s has no method named %s\n", desc->name, handlers[i].name);
+            return -1;
+        }
+        if (handlers[i].fn == NULL)
+            continue;
+        reg = calloc(1, sizeof(*reg));
+        methods = realloc(srv->methods, (srv->n_methods + 1) * sizeof(*methods));
+        if (reg == NULL || methods == NULL) {
+            free(reg);
+            if (methods != NULL)
+                srv->methods = methods;
+            return -1;
+        }
+        srv->methods = methods;
+        plen = strlen(desc->name) + strlen(md->name) + 3;
+        reg->info.path = malloc(plen);
+        if (reg->info.path == NULL) {
+            free(reg);
+            return -1;
+        }
+        snprintf((char *)reg->info.path, plen, "/%s/%s", desc->name, md->name);
+        if (rpc_method_kind_lookup(reg->info.path, &reg->info.kind) != 0) {
+            fprintf(stderr, "rpc: %s is missing from the generated call-kind table "
+                            "(is its .proto listed in proto/CMakeLists.txt?)\n",
+                    reg->info.path);
+            free((char *)reg->info.path);
+            free(reg);
+            return -1;
+        }
+        reg->info.service = desc;
+        reg->info.method = md;
+        reg->fn = handlers[i].fn;
+        reg->ctx = ctx;
+        reg->grpc_handle = grpc_server_register_method(
+            srv->server, reg->info.path, NULL,
+            (reg->info.kind == RPC_UNARY || reg->info.kind == RPC_SERVER_STREAMING)
+                ? GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER
+                : GRPC_SRM_PAYLOAD_NONE,
+            0);
+        srv->methods[srv->n_methods++] = reg;
+        if (reg->grpc_handle == NULL) {
+            fprintf(stderr, "rpc: cannot register %s\n", reg->info.path);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx)
+{
+    srv->interceptor = fn;
+    srv->interceptor_ctx = ctx;
+}
+
+static void request_free(rpc_request *req)
+{
+    grpc_metadata_array_destroy(&req->md);
+    if (req->payload != NULL)
+        grpc_byte_buffer_destroy(req->payload);
+    if (req->method == NULL)
+        grpc_call_details_destroy(&req->details);
+    if (req->call != NULL)
+        grpc_call_unref(req->call);
+    free(req);
+}
+
+/* Posts one request for a method (NULL: the catch-all). The server accepts
+ * only as many calls as there are requests posted, so each completed request
+ * is replaced at once. */
+static int post_request(rpc_server *srv, rpc_method_reg *method)
+{
+    rpc_request *req = calloc(1, sizeof(*req));
+    grpc_call_error err;
+
+    if (req == NULL)
+        return -1;
+    req->srv = srv;
+    req->method = method;
+    grpc_metadata_array_init(&req->md);
+    if (method != NULL) {
+        req->tag.type = RPC_TAG_REQUEST;
+        err = grpc_server_request_registered_call(
+            srv->server, method->grpc_handle, &req->call, &req->deadline, &req->md,
+            (method->info.kind == RPC_UNARY || method->info.kind == RPC_SERVER_STREAMING)
+                ? &req->payload
+                : NULL,
+            srv->cq, srv->cq, req);
+    } else {
+        req->tag.type = RPC_TAG_CATCHALL;
+        grpc_call_details_init(&req->details);
+        err = grpc_server_request_call(srv->server, &req->call, &req->details, &req->md, srv->cq,
+                                       srv->cq, req);
+    }
+    if (err != GRPC_CALL_OK) {
+        fprintf(stderr, "level=error event=request_failed error=%s\n",
+                grpc_call_error_to_string(err));
+        request_free(req);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_close(rpc_call *call)
+{
+    grpc_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    op.data.recv_close_on_server.cancelled = &call->client_cancelled;
+    return rpc__call_start(call, RPC_OP_CLOSE, &op, 1);
+}
+
+/* Runs the interceptor and the handler, then sends the final status. */
+static void run_handler(rpc_call *call)
+{
+    const rpc_method_reg *m = call->method;
+    rpc_server *srv = call->srv;
+    ProtobufCMessage *resp = NULL;
+    grpc_status_code code = GRPC_STATUS_OK;
+    int wants_resp = m->info.kind == RPC_UNARY || m->info.kind == RPC_CLIENT_STREAMING;
+
+    if (srv->interceptor != NULL)
+        code = srv->interceptor(call, &m->info, srv->interceptor_ctx);
+    if (code == GRPC_STATUS_OK)
+        code = m->fn(call, call->request, &resp, m->ctx);
+    if (code == GRPC_STATUS_OK && wants_resp && resp == NULL)
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced no response");
+    if (code == GRPC_STATUS_OK && resp != NULL &&
+        resp->descriptor != m->info.method->output) {
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced a %s, not a %s",
+                              resp->descriptor->name, m->info.method->output->name);
+    }
+    rpc__call_finish(call, code, wants_resp ? resp : NULL);
+    rpc__call_handler_done(call);
+}
+
+static void *stream_main(void *arg)
+{
+    rpc_call *call = arg;
+    rpc_server *srv = call->srv;
+
+    run_handler(call); /* may free the call */
+    pthread_mutex_lock(&srv->mu);
+    srv->streams--;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+/* Ends a call that never reaches its handler. */
+static void reject(rpc_call *call, grpc_status_code code)
+{
+    rpc__call_finish(call, code, NULL);
+    rpc__call_handler_done(call);
+}
+
+static void on_request(rpc_server *srv, rpc_request *req, int ok)
+{
+    rpc_method_reg *m = req->method;
+    rpc_call *call;
+    pthread_t th;
+    pthread_attr_t attr;
+    int spawn_ok;
+
+    if (!ok || atomic_load(&srv->draining)) {
+        if (ok && req->call != NULL)
+            grpc_call_cancel_with_status(req->call, GRPC_STATUS_UNAVAILABLE,
+                                         "server is shutting down", NULL);
+        request_free(req);
+        return;
+    }
+    post_request(srv, m);
+    call = rpc__call_create(srv, m, req);
+    if (call == NULL) {
+        grpc_call_cancel_with_status(req->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
+                                     NULL);
+        request_free(req);
+        return;
+    }
+    request_free(req);
+    pthread_mutex_lock(&srv->mu);
+    srv->calls++;
+    pthread_mutex_unlock(&srv->mu);
+    if (call->handler_done) { /* rpc__call_create ran out of memory */
+        grpc_call_cancel(call->call, NULL);
+        call->handler_done = 0;
+        rpc__call_handler_done(call);
+        return;
+    }
+    if (start_close(call) != 0) {
+        grpc_call_cancel(call->call, NULL);
+        rpc__call_handler_done(call);
+        return;
+    }
+    if (m->info.kind == RPC_UNARY || m->info.kind == RPC_SERVER_STREAMING) {
+        if (call->req_payload == NULL) {
+            rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request carried no message");
+            reject(call, GRPC_STATUS_INVALID_ARGUMENT);
+            return;
+        }
+        if (rpc__call_decode(call, call->req_payload, m->info.method->input, &call->request) != 0) {
+            reject(call, GRPC_STATUS_INVALID_ARGUMENT);
+            return;
+        }
+        grpc_byte_buffer_destroy(call->req_payload);
+        call->req_payload = NULL;
+    }
+    if (m->info.kind == RPC_UNARY) {
+        run_handler(call);
+        return;
+    }
+
+    /* Streaming handlers may live long (watches, feeds): each gets its own
+     * thread, so they never hold the pool; their number is bounded. */
+    pthread_mutex_lock(&srv->mu);
+    spawn_ok = srv->streams < srv->opts.max_streams;
+    if (spawn_ok)
+        srv->streams++;
+    pthread_mutex_unlock(&srv->mu);
+    if (!spawn_ok) {
+        rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                       "too many concurrent streams (limit %d); retry later",
+                       srv->opts.max_streams);
+        reject(call, GRPC_STATUS_RESOURCE_EXHAUSTED);
+        return;
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, RPC_STREAM_STACK);
+    spawn_ok = pthread_create(&th, &attr, stream_main, call) == 0;
+    pthread_attr_destroy(&attr);
+    if (!spawn_ok) {
+        pthread_mutex_lock(&srv->mu);
+        srv->streams--;
+        pthread_cond_broadcast(&srv->cv);
+        pthread_mutex_unlock(&srv->mu);
+        rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "cannot start a stream; retry later");
+        reject(call, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    }
+}
+
+/* A call to a method nobody registered: UNIMPLEMENTED at once. */
+static void on_catchall(rpc_server *srv, rpc_request *req, int ok)
+{
+    rpc_call *call;
+    const char *path, *slash;
+
+    if (!ok || atomic_load(&srv->draining)) {
+        if (ok && req->call != NULL)
+            grpc_call_cancel_with_status(req->call, GRPC_STATUS_UNAVAILABLE,
+                                         "server is shutting down", NULL);
+        request_free(req);
+        return;
+    }
+    post_request(srv, NULL);
+    call = rpc__call_create(srv, NULL, req);
+    if (call == NULL || call->handler_done) {
+        grpc_call_cancel_with_status(call != NULL ? call->call : req->call,
+                                     GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
+        request_free(req);
+        if (call != NULL) {
+            pthread_mutex_lock(&srv->mu);
+            srv->calls++;
+            pthread_mutex_unlock(&srv->mu);
+            call->handler_done = 0;
+            rpc__call_handler_done(call);
+        }
+        return;
+    }
+    request_free(req);
+    pthread_mutex_lock(&srv->mu);
+    srv->calls++;
+    pthread_mutex_unlock(&srv->mu);
+    if (start_close(call) != 0) {
+        grpc_call_cancel(call->call, NULL);
+        rpc__call_handler_done(call);
+        return;
+    }
+    path = call->path;
+    slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+    if (slash != NULL && has_service(srv, path + 1, (size_t)(slash - path - 1)))
+        rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "method %s is not implemented", path);
+    else if (slash != NULL)
+        rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "unknown service %.*s",
+                       (int)(slash - path - 1), path + 1);
+    else
+        rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "malformed method path");
+    reject(call, GRPC_STATUS_UNIMPLEMENTED);
+}
+
+void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call)
+{
+    (void)call;
+    pthread_mutex_lock(&srv->mu);
+    srv->calls--;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    rpc_server *srv = arg;
+
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                                   NULL);
+        rpc_tag *tag;
+
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        tag = ev.tag;
+        switch (tag->type) {
+        case RPC_TAG_REQUEST:
+            on_request(srv, (rpc_request *)tag, ev.success);
+            break;
+        case RPC_TAG_CATCHALL:
+            on_catchall(srv, (rpc_request *)tag, ev.success);
+            break;
+        case RPC_TAG_OP: {
+            rpc_op_tag *op = (rpc_op_tag *)tag;
+            rpc__call_op_done(op->call, op->slot, ev.success);
+            break;
+        }
+        case RPC_TAG_SHUTDOWN:
+            pthread_mutex_lock(&srv->mu);
+            srv->shutdown_notified = 1;
+            pthread_cond_broadcast(&srv->cv);
+            pthread_mutex_unlock(&srv->mu);
+            break;
+        }
+    }
+    return NULL;
+}
+
+int rpc_server_start(rpc_server *srv, int *port)
+{
+    grpc_server_credentials *creds = srv->creds;
+    int bound;
+
+    srv->creds = NULL;
+    if (creds == NULL)
+        creds = grpc_insecure_server_credentials_create();
+    bound = grpc_server_add_http2_port(srv->server, srv->listen_addr, creds);
+    grpc_server_credentials_release(creds);
+    if (bound == 0) {
+        fprintf(stderr, "rpc: cannot listen on %s (address in use or not local?)\n",
+                srv->listen_addr);
+        return -1;
+    }
+    grpc_server_start(srv->server);
+    srv->started = 1;
+    srv->threads = calloc((size_t)srv->opts.threads, sizeof(*srv->threads));
+    if (srv->threads == NULL)
+        goto fail;
+    for (int i = 0; i < srv->opts.threads; i++) {
+        if (pthread_create(&srv->threads[i], NULL, worker_main, srv) != 0)
+            goto fail;
+        srv->n_threads++;
+    }
+    for (size_t i = 0; i < srv->n_methods; i++)
+        for (int k = 0; k < srv->requests_per_method; k++)
+            if (post_request(srv, srv->methods[i]) != 0)
+                goto fail;
+    for (int k = 0; k < 2; k++)
+        if (post_request(srv, NULL) != 0)
+            goto fail;
+    if (port != NULL)
+        *port = bound;
+    return 0;
+fail:
+    fprintf(stderr, "rpc: cannot start the server's threads\n");
+    rpc_server_shutdown(srv, 0);
+    return -1;
+}
+
+static void wait_until(rpc_server *srv, int *flag, const struct timespec *deadline)
+{
+    while (!*flag) {
+        if (deadline == NULL)
+            pthread_cond_wait(&srv->cv, &srv->mu);
+        else if (pthread_cond_timedwait(&srv->cv, &srv->mu, deadline) == ETIMEDOUT)
+            break;
+    }
+}
+
+void rpc_server_shutdown(rpc_server *srv, int grace_ms)
+{
+    struct timespec deadline;
+
+    pthread_mutex_lock(&srv->mu);
+    if (!srv->started || srv->stopped || atomic_load(&srv->draining)) {
+        pthread_mutex_unlock(&srv->mu);
+        return;
+    }
+    atomic_store(&srv->draining, 1);
+    pthread_mutex_unlock(&srv->mu);
+
+    /* No new calls from here on; in-flight calls go on for the grace period. */
+    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += grace_ms / 1000;
+    deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->mu);
+    wait_until(srv, &srv->shutdown_notified, &deadline);
+    if (!srv->shutdown_notified) {
+        pthread_mutex_unlock(&srv->mu);
+        grpc_server_cancel_all_calls(srv->server);
+        pthread_mutex_lock(&srv->mu);
+        wait_until(srv, &srv->shutdown_notified, NULL);
+    }
+    /* Handlers may still hold calls: nothing may start a batch once the queue
+     * shuts down, so wait for every call and stream thread to end first. */
+    while (srv->calls > 0 || srv->streams > 0)
+        pthread_cond_wait(&srv->cv, &srv->mu);
+    pthread_mutex_unlock(&srv->mu);
+
+    grpc_completion_queue_shutdown(srv->cq);
+    for (int i = 0; i < srv->n_threads; i++)
+        pthread_join(srv->threads[i], NULL);
+    srv->n_threads = 0;
+    pthread_mutex_lock(&srv->mu);
+    srv->stopped = 1;
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void rpc_server_destroy(rpc_server *srv)
+{
+    if (srv == NULL)
+        return;
+    if (srv->started && !srv->stopped)
+        rpc_server_shutdown(srv, 0);
+    if (srv->server != NULL)
+        grpc_server_destroy(srv->server);
+    if (srv->cq != NULL) {
+        if (!srv->stopped) {
+            /* Never started: the queue still needs shutting down and draining. */
+            grpc_completion_queue_shutdown(srv->cq);
+            while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
+                       .type != GRPC_QUEUE_SHUTDOWN)
+                ;
+        }
+        grpc_completion_queue_destroy(srv->cq);
+    }
+    if (srv->creds != NULL)
+        grpc_server_credentials_release(srv->creds);
+    for (size_t i = 0; i < srv->n_methods; i++) {
+        free((char *)srv->methods[i]->info.path);
+        free(srv->methods[i]);
+    }
+    free(srv->methods);
+    for (size_t i = 0; i < srv->n_services; i++)
+        free(srv->service_names[i]);
+    free(srv->service_names);
+    free(srv->threads);
+    free(srv->listen_addr);
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cv);
+    free(srv);
+    grpc_shutdown();
+}
+
+int rpc_call_draining(const rpc_call *call)
+{
+    return atomic_load(&call->srv->draining);
+}
+
+const char *rpc_status_name(grpc_status_code code)
+{
+    static const char *const names[] = {
+        "OK",          "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
+        "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS",
+        "UNAUTHENTICATED",
+    };
+    if ((int)code >= 0 && (size_t)code < sizeof(names) / sizeof(names[0]))
+        return names[code];
+    return "UNKNOWN";
+}

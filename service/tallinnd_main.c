@@ -1,0 +1,336 @@
+/* tallinnd_main.c — the tallinnd server: flags, listening, signals, an
+ * orderly shutdown. The domain services are registered here. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "tallinn/health.h"
+#include "tallinn/rpc.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:50051"
+#define DEFAULT_DATA_DIR "var"
+#define DEFAULT_GRACE_MS 10000
+
+typedef struct serve_opts {
+    const char *listen;
+    const char *data_dir;
+    const char *tls_cert, *tls_key, *client_ca;
+    int insecure;
+    int threads;
+    long max_message_bytes;
+    int max_streams;
+    int grace_ms;
+    int quiet;
+} serve_opts;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tallinnd [serve] [options]\n"
+            "\n"
+            "Serves the Tallinn Mechanism API over gRPC.\n"
+            "\n"
+            "options:\n"
+            "  --listen ADDR            address to listen on (default " DEFAULT_LISTEN ")\n"
+            "  --data-dir DIR           data directory, created on first start (default " DEFAULT_DATA_DIR ")\n"
+            "  --tls-cert FILE          server certificate chain (PEM)\n"
+            "  --tls-key FILE           server private key (PEM)\n"
+            "  --client-ca FILE         require client certificates signed by this CA (mTLS)\n"
+            "  --insecure               plaintext, allowed only on a loopback address\n"
+            "  --threads N              completion-queue threads (default: number of CPUs)\n"
+            "  --max-message-bytes N    largest request accepted (default 4194304)\n"
+            "  --max-streams N          concurrent streaming calls (default 1024)\n"
+            "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
+            "  --quiet                  no per-call log lines\n"
+            "  --version                print the version and exit\n"
+            "  -h, --help               this help\n"
+            "\n"
+            "example:\n"
+            "  tallinnd --listen 127.0.0.1:50051 --data-dir ./var --insecure\n",
+            DEFAULT_GRACE_MS);
+}
+
+static int parse_int(const char *flag, const char *s, long min, long max, long *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "tallinnd: %s wants a whole number from %ld to %ld, not \"%s\"\n", flag,
+                min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* True when ADDR ("host:port", "[v6]:port", optionally "ipv4:"/"ipv6:") names
+ * a loopback host. */
+static int is_loopback(const char *addr)
+{
+    char host[256];
+    const char *end;
+    size_t len;
+
+    if (strncmp(addr, "ipv4:", 5) == 0 || strncmp(addr, "ipv6:", 5) == 0)
+        addr += 5;
+    if (addr[0] == '[') {
+        end = strchr(addr, ']');
+        if (end == NULL)
+            return 0;
+        addr++;
+    } else {
+        end = strrchr(addr, ':');
+        if (end == NULL)
+            end = addr + strlen(addr);
+    }
+    len = (size_t)(end - addr);
+    if (len == 0 || len >= sizeof(host))
+        return 0;
+    memcpy(host, addr, len);
+    host[len] = '\0';
+    return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+           strncmp(host, "127.", 4) == 0;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > (1 << 20) ||
+        fseek(f, 0, SEEK_SET) != 0)
+        goto done;
+    buf = malloc((size_t)n + 1);
+    if (buf == NULL)
+        goto done;
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+        goto done;
+    }
+    buf[n] = '\0';
+done:
+    fclose(f);
+    return buf;
+}
+
+static grpc_server_credentials *tls_credentials(const serve_opts *o)
+{
+    grpc_ssl_pem_key_cert_pair pair;
+    grpc_server_credentials *creds = NULL;
+    char *cert = read_file(o->tls_cert), *key = read_file(o->tls_key), *ca = NULL;
+
+    if (cert == NULL || key == NULL) {
+        fprintf(stderr, "tallinnd: cannot read %s\n", cert == NULL ? o->tls_cert : o->tls_key);
+        goto done;
+    }
+    if (o->client_ca != NULL && (ca = read_file(o->client_ca)) == NULL) {
+        fprintf(stderr, "tallinnd: cannot read %s\n", o->client_ca);
+        goto done;
+    }
+    pair.private_key = key;
+    pair.cert_chain = cert;
+    creds = grpc_ssl_server_credentials_create_ex(
+        ca, &pair, 1,
+        ca != NULL ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                   : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+        NULL);
+    if (creds == NULL)
+        fprintf(stderr, "tallinnd: the TLS certificate or key is not usable\n");
+done:
+    if (key != NULL) /* the private key must not linger in freed memory */
+        sodium_memzero(key, strlen(key));
+    free(cert);
+    free(key);
+    free(ca);
+    return creds;
+}
+
+static int make_data_dir(const char *dir)
+{
+    struct stat st;
+
+    if (stat(dir, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "tallinnd: %s exists and is not a directory\n", dir);
+            return -1;
+        }
+        return 0;
+    }
+    if (mkdir(dir, 0700) != 0) {
+        fprintf(stderr, "tallinnd: cannot create the data directory %s: %s\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int serve(const serve_opts *o)
+{
+    rpc_server_options ro;
+    rpc_server *srv = NULL;
+    health *h = NULL;
+    sigset_t sigs;
+    int sig, port = 0, rc = 1;
+
+    if (make_data_dir(o->data_dir) != 0)
+        return 1;
+
+    /* Signals are taken by sigwait in this thread only: block them before any
+     * thread starts, so every thread inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&ro, 0, sizeof(ro));
+    ro.listen_addr = o->listen;
+    ro.threads = o->threads;
+    ro.max_message_bytes = (size_t)o->max_message_bytes;
+    ro.max_streams = o->max_streams;
+    ro.quiet = o->quiet;
+    if (!o->insecure && (ro.creds = tls_credentials(o)) == NULL)
+        return 1;
+    if (rpc_server_create(&srv, &ro) != 0)
+        goto done;
+    if (health_create(&h) != 0 || health_register(h, srv) != 0)
+        goto done;
+    if (rpc_server_start(srv, &port) != 0)
+        goto done;
+    health_set(h, "", HEALTH_SERVING);
+    fprintf(stderr, "level=info event=listening addr=%s port=%d tls=%s data_dir=%s version=%s\n",
+            o->listen, port, o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir,
+            TALLINN_VERSION);
+
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    fprintf(stderr, "level=info event=shutdown signal=%s grace_ms=%d\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", o->grace_ms);
+    health_shutdown(h);
+    rpc_server_shutdown(srv, o->grace_ms);
+    rc = 0;
+done:
+    rpc_server_destroy(srv);
+    health_destroy(h);
+    if (rc == 0)
+        fprintf(stderr, "level=info event=stopped\n");
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
+           O_STREAMS, O_GRACE, O_QUIET, O_VERSION };
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, O_LISTEN},
+        {"data-dir", required_argument, NULL, O_DATA},
+        {"tls-cert", required_argument, NULL, O_CERT},
+        {"tls-key", required_argument, NULL, O_KEY},
+        {"client-ca", required_argument, NULL, O_CA},
+        {"insecure", no_argument, NULL, O_INSECURE},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"max-message-bytes", required_argument, NULL, O_MAXMSG},
+        {"max-streams", required_argument, NULL, O_STREAMS},
+        {"grace-ms", required_argument, NULL, O_GRACE},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"version", no_argument, NULL, O_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    serve_opts o = {
+        .listen = DEFAULT_LISTEN,
+        .data_dir = DEFAULT_DATA_DIR,
+        .max_message_bytes = 4L * 1024 * 1024,
+        .grace_ms = DEFAULT_GRACE_MS,
+    };
+    long v;
+    int c;
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "tallinnd: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (argc > 1 && argv[1][0] != '-') {
+        if (strcmp(argv[1], "serve") != 0) {
+            fprintf(stderr, "tallinnd: unknown command \"%s\" (try --help)\n", argv[1]);
+            return 2;
+        }
+        argv++;
+        argc--;
+    }
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_LISTEN: o.listen = optarg; break;
+        case O_DATA: o.data_dir = optarg; break;
+        case O_CERT: o.tls_cert = optarg; break;
+        case O_KEY: o.tls_key = optarg; break;
+        case O_CA: o.client_ca = optarg; break;
+        case O_INSECURE: o.insecure = 1; break;
+        case O_QUIET: o.quiet = 1; break;
+        case O_THREADS:
+            if (parse_int("--threads", optarg, 1, 256, &v) != 0)
+                return 2;
+            o.threads = (int)v;
+            break;
+        case O_MAXMSG:
+            if (parse_int("--max-message-bytes", optarg, 1024, INT32_MAX, &v) != 0)
+                return 2;
+            o.max_message_bytes = v;
+            break;
+        case O_STREAMS:
+            if (parse_int("--max-streams", optarg, 1, 1000000, &v) != 0)
+                return 2;
+            o.max_streams = (int)v;
+            break;
+        case O_GRACE:
+            if (parse_int("--grace-ms", optarg, 0, 3600000, &v) != 0)
+                return 2;
+            o.grace_ms = (int)v;
+            break;
+        case O_VERSION:
+            printf("tallinnd %s\n", TALLINN_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            fprintf(stderr, "tallinnd: try --help\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tallinnd: unexpected argument \"%s\" (try --help)\n", argv[optind]);
+        return 2;
+    }
+    if (o.insecure) {
+        if (!is_loopback(o.listen)) {
+            fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "
+                            "a loopback address (127.0.0.1, ::1, localhost); use --tls-cert "
+                            "and --tls-key\n", o.listen);
+            return 2;
+        }
+        if (o.tls_cert != NULL || o.client_ca != NULL) {
+            fprintf(stderr, "tallinnd: --insecure and TLS flags exclude each other\n");
+            return 2;
+        }
+    } else if (o.tls_cert == NULL || o.tls_key == NULL) {
+        fprintf(stderr, "tallinnd: TLS is the default: give --tls-cert and --tls-key "
+                        "(or --insecure on a loopback address for local use)\n");
+        return 2;
+    }
+    return serve(&o);
+}

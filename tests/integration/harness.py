@@ -1,0 +1,131 @@
+"""Shared helpers for integration tests: Python message modules generated from
+the project's .proto files at test time, servers started on an ephemeral
+loopback port, and a tiny pass/fail counter. Run with /usr/bin/python3 (the
+interpreter Debian's python3-grpcio is built for)."""
+import importlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+GRPC_PROTO = "/usr/share/grpc-proto"
+GOOGLEAPIS = "/usr/share/gocode/src/github.com/gogo/googleapis"
+WKT = "/usr/include"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+_gen_dir = None
+
+
+def protos(*files):
+    """Generates Python modules for the given .proto files (paths relative to
+    an import root) once per process and returns them as a list of modules."""
+    global _gen_dir
+    if _gen_dir is None:
+        _gen_dir = tempfile.mkdtemp(prefix="tallinn-py-")
+        sys.path.insert(0, _gen_dir)
+        # Generated grpc/health/... and grpc/testing/... modules live under a
+        # package named like the grpc library: let that package find them.
+        import grpc
+        grpc.__path__.append(os.path.join(_gen_dir, "grpc"))
+    subprocess.run(["protoc", "-I" + os.path.join(REPO, "proto"), "-I" + GRPC_PROTO,
+                    "-I" + GOOGLEAPIS, "-I" + WKT, "--python_out=" + _gen_dir] + list(files),
+                   check=True)
+    mods = []
+    for f in files:
+        name = f[:-len(".proto")].replace("/", ".") + "_pb2"
+        mods.append(importlib.import_module(name))
+    return mods
+
+
+class Server:
+    """A server process on 127.0.0.1 with an ephemeral port. Its stderr is
+    collected line by line in .log (a list) while it runs."""
+
+    def __init__(self, argv, port_re, env=None):
+        e = dict(os.environ)
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=e, text=True)
+        self.log = []
+        self.port = None
+        self._ready = threading.Event()
+        self._port_re = re.compile(port_re)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+        if not self._ready.wait(30) or self.port is None:
+            self.stop()
+            raise RuntimeError("server did not report its port:\n" + "".join(self.log))
+        self.addr = "127.0.0.1:%d" % self.port
+
+    def _pump(self, stream):
+        for line in stream:
+            self.log.append(line)
+            m = self._port_re.search(line)
+            if m and self.port is None:
+                self.port = int(m.group(1))
+                self._ready.set()
+        self._ready.set()
+
+    def signal(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout):
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def text(self):
+        return "".join(self.log)
+
+
+class Cases:
+    """Runs named test functions, prints one line per case and the closing
+    'N passed, M failed' line; exit status says whether all passed."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def run(self, name, fn, *args):
+        t = time.monotonic()
+        try:
+            fn(*args)
+        except Exception:  # report and go on: every case runs
+            self.failed += 1
+            print("FAIL %s (%.0f ms)" % (name, (time.monotonic() - t) * 1e3))
+            traceback.print_exc(file=sys.stdout)
+        else:
+            self.passed += 1
+            print("ok   %s (%.0f ms)" % (name, (time.monotonic() - t) * 1e3))
+        sys.stdout.flush()
+
+    def finish(self):
+        print("%d passed, %d failed" % (self.passed, self.failed))
+        sys.exit(0 if self.failed == 0 and self.passed > 0 else 1)
+
+
+def expect_code(call, code, *args, **kw):
+    """Calls call(*args, **kw) and asserts it fails with the grpc code; returns
+    the error."""
+    import grpc
+    try:
+        call(*args, **kw)
+    except grpc.RpcError as e:
+        assert e.code() == code, "expected %s, got %s: %s" % (code, e.code(), e.details())
+        return e
+    raise AssertionError("expected %s, the call succeeded" % code)
