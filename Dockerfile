@@ -1,0 +1,23 @@
+# tallinnd image: built with the same scripts/install-deps and Makefile that
+# CI runs, so what CI proves is what the image runs.
+FROM debian:bookworm-slim AS build
+WORKDIR /src
+COPY scripts/install-deps scripts/install-deps
+RUN scripts/install-deps
+COPY . .
+RUN make build
+
+FROM debian:bookworm-slim
+RUN apt-get update -qq \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      libgrpc29 libprotobuf-c1 libsodium23 libsqlite3-0 libjansson4 libinih1 ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home-dir /var/lib/tallinn --create-home --shell /usr/sbin/nologin tallinn
+COPY --from=build /src/build/bin/tallinnd /src/build/bin/tallinnctl /src/build/bin/tallinn-audit /usr/local/bin/
+USER tallinn
+VOLUME /var/lib/tallinn
+EXPOSE 50051
+HEALTHCHECK --interval=30s --timeout=5s CMD ["tallinnctl", "--addr", "127.0.0.1:50051", "--insecure", "health"]
+# TLS is the default: mount a certificate and key, e.g. at /etc/tallinn/.
+ENTRYPOINT ["tallinnd", "--data-dir", "/var/lib/tallinn/data"]
+CMD ["--listen", "0.0.0.0:50051", "--tls-cert", "/etc/tallinn/tls.crt", "--tls-key", "/etc/tallinn/tls.key"]
