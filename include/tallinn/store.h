@@ -1,0 +1,143 @@
+/* store.h — the one storage interface of tallinnd; SQLite behind it (store.c).
+ * Handlers never see SQL. Design: docs/store.md.
+ *
+ * Resources are kept as their protobuf encoding plus the columns that filters,
+ * orderings and guards need. Reads run on a pool of read connections, each in
+ * its own snapshot. Writes are jobs run by one committer thread: concurrent
+ * jobs share one transaction (group commit), each in its own savepoint, and a
+ * job's caller is released only once its batch is durable. */
+#ifndef TALLINN_STORE_H
+#define TALLINN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+typedef struct store store;
+typedef struct store_tx store_tx;
+
+/* Result codes: 0 or negative. */
+enum {
+    STORE_OK = 0,
+    STORE_NOT_FOUND = -1,
+    STORE_EXISTS = -2,    /* insert of a name already there */
+    STORE_FULL = -3,      /* disk or database full */
+    STORE_IO = -4,        /* read-only, I/O error, cannot open */
+    STORE_BUSY = -5,      /* bounded wait for a lock ran out */
+    STORE_CORRUPT = -6,
+    STORE_NOMEM = -7,
+    STORE_ERROR = -8,     /* anything else (a bug: logged) */
+    STORE_SHUTDOWN = -9,  /* the store is closing */
+};
+
+typedef enum store_kind {
+    STORE_DONOR = 0,
+    STORE_PLEDGE,
+    STORE_NEED,
+    STORE_MATCH,
+    STORE_KIND_COUNT
+} store_kind;
+
+typedef struct store_options {
+    const char *path;        /* SQLite file */
+    int max_readers;         /* read connections; 0 = 8 */
+    int busy_timeout_ms;     /* bounded lock waits; 0 = 5000 */
+    int max_batch;           /* jobs per group commit; 0 = 256 */
+} store_options;
+
+/* Opens (creating if needed) and migrates the database, starts the committer.
+ * On failure writes a short reason into err. */
+int store_open(store **out, const store_options *opts, char *err, size_t errlen);
+void store_close(store *s);
+
+/* The protobuf descriptor of a kind's resource message. */
+const ProtobufCMessageDescriptor *store_kind_descriptor(store_kind kind);
+
+/* ---- Reads ---- */
+/* A consistent snapshot on a pooled read connection; end it with store_read_end. */
+int store_read_begin(store *s, store_tx **tx);
+void store_read_end(store_tx *tx);
+
+/* ---- Writes ---- */
+/* A write job: runs on the committer thread inside a savepoint. Return 0 to
+ * keep its changes, or a positive code (the caller's meaning, e.g. a gRPC
+ * status) to roll back exactly its own changes. */
+typedef int (*store_job_fn)(store_tx *tx, void *arg);
+
+/* Called inside the batch's transaction after every job of the batch ran and
+ * before COMMIT (the audit log appends and signs here). Returning non-zero
+ * fails the whole batch. */
+typedef int (*store_batch_hook)(store_tx *tx, void *ctx);
+void store_set_batch_hook(store *s, store_batch_hook fn, void *ctx);
+
+/* Runs fn in the next batch and waits until the batch is durable. Returns
+ * STORE_OK with *job_rc = fn's result, or a STORE_* error when the batch could
+ * not be committed (nothing of the job is then stored). */
+int store_write(store *s, store_job_fn fn, void *arg, int *job_rc);
+
+/* ---- Resources (read or write transactions) ---- */
+/* Gets a resource by name; *out is unpacked (free with
+ * protobuf_c_message_free_unpacked). STORE_NOT_FOUND when absent. */
+int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCMessage **out);
+/* Inserts (STORE_EXISTS if the name is taken) or replaces a resource. The
+ * message's name field is the key. Write transactions only. */
+int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
+int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
+
+/* A value bound to a query placeholder. */
+typedef struct store_value {
+    enum { STORE_V_INT, STORE_V_TEXT } type;
+    int64_t i;
+    const char *text;
+} store_value;
+
+/* A list query. where/order are SQL fragments produced only by the filter
+ * module from a kind's column schema (store_columns) — column names and
+ * placeholders, never user text; values are bound from binds. */
+typedef struct store_query {
+    const char *where;      /* NULL = all rows */
+    const store_value *binds;
+    size_t n_binds;
+    const char *order;      /* NULL = by name; the name is always the last key */
+    int limit;              /* rows at most; > 0 */
+} store_query;
+
+/* Column schema of a kind, for the filter module: field name → column. */
+typedef struct store_column {
+    const char *field;  /* API field name, e.g. "estimated_cost" */
+    const char *column; /* SQL column */
+    int type;           /* STORE_COL_* */
+    const ProtobufCEnumDescriptor *enum_desc; /* STORE_COL_ENUM only */
+} store_column;
+/* INT: integer; TEXT: string (dates as YYYY-MM-DD); ENUM: integer value;
+ * MONEY: total nanos of the accounting currency; TIME: microseconds since
+ * the Unix epoch. */
+enum { STORE_COL_INT, STORE_COL_TEXT, STORE_COL_ENUM, STORE_COL_MONEY, STORE_COL_TIME };
+const store_column *store_columns(store_kind kind, size_t *n);
+
+/* Calls fn for each row (fn takes ownership of msg; return non-zero to stop). */
+typedef int (*store_row_fn)(ProtobufCMessage *msg, void *ctx);
+int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx);
+
+/* Sum of match amounts (total nanos) for a need or a pledge, over the match
+ * states in state_mask (bit 1<<state). */
+int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t state_mask,
+                    int64_t *nanos);
+
+/* ---- Idempotent requests (request_id) ---- */
+/* Looks up a remembered request; STORE_NOT_FOUND when new. *response is
+ * malloc'd (free it). */
+int store_request_get(store_tx *tx, const char *principal, const char *method,
+                      const char *request_id, uint8_t hash[32], uint8_t **response,
+                      size_t *response_len);
+int store_request_put(store_tx *tx, const char *principal, const char *method,
+                      const char *request_id, const uint8_t hash[32], const uint8_t *response,
+                      size_t response_len);
+/* Forgets requests older than max_age_s; returns the number removed or < 0. */
+int store_request_expire(store_tx *tx, int64_t max_age_s);
+
+/* Short text for a STORE_* code. */
+const char *store_strerror(int rc);
+
+#endif

@@ -1,0 +1,962 @@
+/* store.c — the SQLite engine behind store.h: schema migrations, a pool of
+ * read connections, and one committer thread that runs write jobs in group
+ * commits (WAL, synchronous=FULL: a released job is on disk). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "tallinn/store.h"
+#include "tallinn/v1/donor.pb-c.h"
+#include "tallinn/v1/match.pb-c.h"
+#include "tallinn/v1/need.pb-c.h"
+
+#define STORE_DEFAULT_READERS 8
+#define STORE_DEFAULT_BUSY_MS 5000
+#define STORE_DEFAULT_BATCH 256
+
+/* Numbered migrations, applied in order at open; PRAGMA user_version holds the
+ * number applied. Never edit a released one: add the next. */
+static const char *const migrations[] = {
+    /* 1: the four resources and remembered requests */
+    "CREATE TABLE donors ("
+    "  name TEXT PRIMARY KEY, data BLOB NOT NULL,"
+    "  display_name TEXT NOT NULL, kind INTEGER NOT NULL, country_code TEXT NOT NULL,"
+    "  membership INTEGER NOT NULL, parent TEXT NOT NULL,"
+    "  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE pledges ("
+    "  name TEXT PRIMARY KEY, data BLOB NOT NULL,"
+    "  donor TEXT NOT NULL REFERENCES donors(name),"
+    "  state INTEGER NOT NULL, fiscal_year INTEGER NOT NULL, amount INTEGER NOT NULL,"
+    "  available INTEGER NOT NULL,"
+    "  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX pledges_donor ON pledges(donor);"
+    "CREATE TABLE needs ("
+    "  name TEXT PRIMARY KEY, data BLOB NOT NULL,"
+    "  title TEXT NOT NULL, state INTEGER NOT NULL, sector INTEGER NOT NULL,"
+    "  category INTEGER NOT NULL, domain INTEGER NOT NULL, priority INTEGER NOT NULL,"
+    "  sensitivity INTEGER NOT NULL, coverage INTEGER NOT NULL,"
+    "  estimated_cost INTEGER NOT NULL, committed INTEGER NOT NULL, delivered INTEGER NOT NULL,"
+    "  needed_by TEXT NOT NULL, region TEXT NOT NULL, beneficiary TEXT NOT NULL,"
+    "  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX needs_state ON needs(state, name);"
+    "CREATE INDEX needs_create_time ON needs(create_time, name);"
+    "CREATE TABLE matches ("
+    "  name TEXT PRIMARY KEY, data BLOB NOT NULL,"
+    "  need TEXT NOT NULL REFERENCES needs(name),"
+    "  donor TEXT NOT NULL REFERENCES donors(name),"
+    "  pledge TEXT NOT NULL REFERENCES pledges(name),"
+    "  state INTEGER NOT NULL, amount INTEGER NOT NULL, proposer TEXT NOT NULL,"
+    "  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX matches_need ON matches(need);"
+    "CREATE INDEX matches_pledge ON matches(pledge);"
+    "CREATE INDEX matches_donor ON matches(donor);"
+    "CREATE TABLE requests ("
+    "  principal TEXT NOT NULL, method TEXT NOT NULL, request_id TEXT NOT NULL,"
+    "  request_hash BLOB NOT NULL, response BLOB NOT NULL, create_time INTEGER NOT NULL,"
+    "  PRIMARY KEY (principal, method, request_id)) WITHOUT ROWID;"
+    "CREATE INDEX requests_time ON requests(create_time);",
+};
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+/* ---- Column extraction: what each kind stores beside its protobuf bytes ---- */
+
+static int64_t money_nanos(const Tallinn__V1__Money *m)
+{
+    int64_t v;
+
+    if (m == NULL)
+        return 0;
+    if (__builtin_mul_overflow(m->units, (int64_t)1000000000, &v) ||
+        __builtin_add_overflow(v, (int64_t)m->nanos, &v))
+        return m->units < 0 ? INT64_MIN : INT64_MAX; /* validation keeps us far from here */
+    return v;
+}
+
+static int64_t ts_micros(const Google__Protobuf__Timestamp *t)
+{
+    return t == NULL ? 0 : t->seconds * 1000000 + t->nanos / 1000;
+}
+
+static const char *str(const char *s)
+{
+    return s != NULL ? s : "";
+}
+
+static void date_text(const Tallinn__V1__Date *d, char out[16])
+{
+    if (d == NULL || d->year == 0)
+        out[0] = '\0';
+    else
+        snprintf(out, 16, "%04d-%02d-%02d", (int)d->year % 10000, (int)d->month % 100,
+                 (int)d->day % 100);
+}
+
+/* Each binder binds ?3.. (?1 = name, ?2 = data). */
+static void bind_donor(sqlite3_stmt *st, const ProtobufCMessage *m)
+{
+    const Tallinn__V1__Donor *d = (const void *)m;
+    sqlite3_bind_text(st, 3, str(d->display_name), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, d->kind);
+    sqlite3_bind_text(st, 5, str(d->country_code), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 6, d->membership);
+    sqlite3_bind_text(st, 7, str(d->parent), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, ts_micros(d->create_time));
+    sqlite3_bind_int64(st, 9, ts_micros(d->update_time));
+}
+
+static void bind_pledge(sqlite3_stmt *st, const ProtobufCMessage *m)
+{
+    const Tallinn__V1__Pledge *p = (const void *)m;
+    const char *name = str(p->name), *slash = strstr(name, "/pledges/");
+    sqlite3_bind_text(st, 3, name, slash != NULL ? (int)(slash - name) : 0, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, p->state);
+    sqlite3_bind_int(st, 5, p->fiscal_year);
+    sqlite3_bind_int64(st, 6, money_nanos(p->amount));
+    sqlite3_bind_int64(st, 7, money_nanos(p->available));
+    sqlite3_bind_int64(st, 8, ts_micros(p->create_time));
+    sqlite3_bind_int64(st, 9, ts_micros(p->update_time));
+}
+
+static void bind_need(sqlite3_stmt *st, const ProtobufCMessage *m)
+{
+    const Tallinn__V1__Need *n = (const void *)m;
+    char date[16];
+    date_text(n->needed_by, date);
+    sqlite3_bind_text(st, 3, str(n->title), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, n->state);
+    sqlite3_bind_int(st, 5, n->sector);
+    sqlite3_bind_int(st, 6, n->category);
+    sqlite3_bind_int(st, 7, n->domain);
+    sqlite3_bind_int(st, 8, n->priority);
+    sqlite3_bind_int(st, 9, n->sensitivity);
+    sqlite3_bind_int(st, 10, n->coverage);
+    sqlite3_bind_int64(st, 11, money_nanos(n->estimated_cost));
+    sqlite3_bind_int64(st, 12, money_nanos(n->committed_amount));
+    sqlite3_bind_int64(st, 13, money_nanos(n->delivered_amount));
+    sqlite3_bind_text(st, 14, date, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 15, str(n->region), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 16, str(n->beneficiary), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 17, ts_micros(n->create_time));
+    sqlite3_bind_int64(st, 18, ts_micros(n->update_time));
+}
+
+static void bind_match(sqlite3_stmt *st, const ProtobufCMessage *m)
+{
+    const Tallinn__V1__Match *x = (const void *)m;
+    sqlite3_bind_text(st, 3, str(x->need), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, str(x->donor), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 5, str(x->pledge), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 6, x->state);
+    sqlite3_bind_int64(st, 7, money_nanos(x->amount));
+    sqlite3_bind_text(st, 8, str(x->proposer), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 9, ts_micros(x->create_time));
+    sqlite3_bind_int64(st, 10, ts_micros(x->update_time));
+}
+
+static const store_column donor_cols[] = {
+    {"name", "name", STORE_COL_TEXT, NULL},
+    {"display_name", "display_name", STORE_COL_TEXT, NULL},
+    {"kind", "kind", STORE_COL_ENUM, &tallinn__v1__donor__kind__descriptor},
+    {"country_code", "country_code", STORE_COL_TEXT, NULL},
+    {"membership", "membership", STORE_COL_ENUM, &tallinn__v1__donor__membership__descriptor},
+    {"parent", "parent", STORE_COL_TEXT, NULL},
+    {"create_time", "create_time", STORE_COL_TIME, NULL},
+    {"update_time", "update_time", STORE_COL_TIME, NULL},
+};
+static const store_column pledge_cols[] = {
+    {"name", "name", STORE_COL_TEXT, NULL},
+    {"state", "state", STORE_COL_ENUM, &tallinn__v1__pledge__state__descriptor},
+    {"fiscal_year", "fiscal_year", STORE_COL_INT, NULL},
+    {"amount", "amount", STORE_COL_MONEY, NULL},
+    {"available", "available", STORE_COL_MONEY, NULL},
+    {"create_time", "create_time", STORE_COL_TIME, NULL},
+    {"update_time", "update_time", STORE_COL_TIME, NULL},
+};
+static const store_column need_cols[] = {
+    {"name", "name", STORE_COL_TEXT, NULL},
+    {"title", "title", STORE_COL_TEXT, NULL},
+    {"state", "state", STORE_COL_ENUM, &tallinn__v1__need__state__descriptor},
+    {"sector", "sector", STORE_COL_ENUM, &tallinn__v1__sector__descriptor},
+    {"category", "category", STORE_COL_ENUM, &tallinn__v1__category__descriptor},
+    {"domain", "domain", STORE_COL_ENUM, &tallinn__v1__need__domain__descriptor},
+    {"priority", "priority", STORE_COL_ENUM, &tallinn__v1__need__priority__descriptor},
+    {"sensitivity", "sensitivity", STORE_COL_ENUM, &tallinn__v1__need__sensitivity__descriptor},
+    {"coverage", "coverage", STORE_COL_ENUM, &tallinn__v1__need__coverage__descriptor},
+    {"estimated_cost", "estimated_cost", STORE_COL_MONEY, NULL},
+    {"committed_amount", "committed", STORE_COL_MONEY, NULL},
+    {"delivered_amount", "delivered", STORE_COL_MONEY, NULL},
+    {"needed_by", "needed_by", STORE_COL_TEXT, NULL},
+    {"region", "region", STORE_COL_TEXT, NULL},
+    {"beneficiary", "beneficiary", STORE_COL_TEXT, NULL},
+    {"create_time", "create_time", STORE_COL_TIME, NULL},
+    {"update_time", "update_time", STORE_COL_TIME, NULL},
+};
+static const store_column match_cols[] = {
+    {"name", "name", STORE_COL_TEXT, NULL},
+    {"need", "need", STORE_COL_TEXT, NULL},
+    {"donor", "donor", STORE_COL_TEXT, NULL},
+    {"pledge", "pledge", STORE_COL_TEXT, NULL},
+    {"state", "state", STORE_COL_ENUM, &tallinn__v1__match__state__descriptor},
+    {"amount", "amount", STORE_COL_MONEY, NULL},
+    {"proposer", "proposer", STORE_COL_TEXT, NULL},
+    {"create_time", "create_time", STORE_COL_TIME, NULL},
+    {"update_time", "update_time", STORE_COL_TIME, NULL},
+};
+
+typedef struct kind_def {
+    const char *table;
+    const ProtobufCMessageDescriptor *desc;
+    const store_column *cols;
+    size_t n_cols;
+    const char *insert_sql, *update_sql, *get_sql;
+    void (*bind)(sqlite3_stmt *st, const ProtobufCMessage *m);
+} kind_def;
+
+#define COLS(a) a, sizeof(a) / sizeof(a[0])
+static const kind_def kinds[STORE_KIND_COUNT] = {
+    [STORE_DONOR] = {"donors", &tallinn__v1__donor__descriptor, COLS(donor_cols),
+                     "INSERT INTO donors(name, data, display_name, kind, country_code, membership,"
+                     " parent, create_time, update_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                     "UPDATE donors SET data=?2, display_name=?3, kind=?4, country_code=?5,"
+                     " membership=?6, parent=?7, create_time=?8, update_time=?9 WHERE name=?1",
+                     "SELECT data FROM donors WHERE name=?1", bind_donor},
+    [STORE_PLEDGE] = {"pledges", &tallinn__v1__pledge__descriptor, COLS(pledge_cols),
+                      "INSERT INTO pledges(name, data, donor, state, fiscal_year, amount, available,"
+                      " create_time, update_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                      "UPDATE pledges SET data=?2, donor=?3, state=?4, fiscal_year=?5, amount=?6,"
+                      " available=?7, create_time=?8, update_time=?9 WHERE name=?1",
+                      "SELECT data FROM pledges WHERE name=?1", bind_pledge},
+    [STORE_NEED] = {"needs", &tallinn__v1__need__descriptor, COLS(need_cols),
+                    "INSERT INTO needs(name, data, title, state, sector, category, domain, priority,"
+                    " sensitivity, coverage, estimated_cost, committed, delivered, needed_by, region,"
+                    " beneficiary, create_time, update_time)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)",
+                    "UPDATE needs SET data=?2, title=?3, state=?4, sector=?5, category=?6, domain=?7,"
+                    " priority=?8, sensitivity=?9, coverage=?10, estimated_cost=?11, committed=?12,"
+                    " delivered=?13, needed_by=?14, region=?15, beneficiary=?16, create_time=?17,"
+                    " update_time=?18 WHERE name=?1",
+                    "SELECT data FROM needs WHERE name=?1", bind_need},
+    [STORE_MATCH] = {"matches", &tallinn__v1__match__descriptor, COLS(match_cols),
+                     "INSERT INTO matches(name, data, need, donor, pledge, state, amount, proposer,"
+                     " create_time, update_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+                     "UPDATE matches SET data=?2, need=?3, donor=?4, pledge=?5, state=?6, amount=?7,"
+                     " proposer=?8, create_time=?9, update_time=?10 WHERE name=?1",
+                     "SELECT data FROM matches WHERE name=?1", bind_match},
+};
+
+/* ---- Connections and statements ---- */
+
+enum {
+    ST_GET0 = 0, /* + kind */
+    ST_INSERT0 = ST_GET0 + STORE_KIND_COUNT,
+    ST_UPDATE0 = ST_INSERT0 + STORE_KIND_COUNT,
+    ST_MATCH_SUM_NEED = ST_UPDATE0 + STORE_KIND_COUNT,
+    ST_MATCH_SUM_PLEDGE,
+    ST_REQ_GET,
+    ST_REQ_PUT,
+    ST_REQ_EXPIRE,
+    ST_COUNT
+};
+
+static const char *fixed_sql(int id)
+{
+    if (id >= ST_GET0 && id < ST_GET0 + STORE_KIND_COUNT)
+        return kinds[id - ST_GET0].get_sql;
+    if (id >= ST_INSERT0 && id < ST_INSERT0 + STORE_KIND_COUNT)
+        return kinds[id - ST_INSERT0].insert_sql;
+    if (id >= ST_UPDATE0 && id < ST_UPDATE0 + STORE_KIND_COUNT)
+        return kinds[id - ST_UPDATE0].update_sql;
+    switch (id) {
+    case ST_MATCH_SUM_NEED:
+        return "SELECT COALESCE(SUM(amount), 0) FROM matches WHERE need=?1 AND ((1 << state) & ?2) != 0";
+    case ST_MATCH_SUM_PLEDGE:
+        return "SELECT COALESCE(SUM(amount), 0) FROM matches WHERE pledge=?1 AND ((1 << state) & ?2) != 0";
+    case ST_REQ_GET:
+        return "SELECT request_hash, response FROM requests WHERE principal=?1 AND method=?2 AND request_id=?3";
+    case ST_REQ_PUT:
+        return "INSERT INTO requests(principal, method, request_id, request_hash, response, create_time)"
+               " VALUES(?1,?2,?3,?4,?5,?6)";
+    case ST_REQ_EXPIRE:
+        return "DELETE FROM requests WHERE create_time < ?1";
+    }
+    return NULL;
+}
+
+typedef struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST_COUNT];
+    int in_use;
+} store_conn;
+
+typedef struct store_job {
+    store_job_fn fn;
+    void *arg;
+    int job_rc, store_rc, done;
+    struct store_job *next;
+} store_job;
+
+struct store_tx {
+    struct store *s;
+    store_conn *conn;
+    int write;
+    int err; /* first storage error seen in this transaction */
+};
+
+struct store {
+    store_options opts;
+    char *path;
+    store_conn writer;
+    store_conn *readers;
+    int n_readers;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+
+    pthread_t committer;
+    int committer_started;
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;    /* jobs queued, or closing */
+    pthread_cond_t donecv; /* a batch finished */
+    store_job *head, **tail;
+    int closing;
+    store_batch_hook hook;
+    void *hook_ctx;
+};
+
+static int map_sqlite(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_DONE:
+    case SQLITE_ROW:
+        return STORE_OK;
+    case SQLITE_CONSTRAINT:
+        return STORE_EXISTS;
+    case SQLITE_FULL:
+        return STORE_FULL;
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+        return STORE_IO;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return STORE_BUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return STORE_CORRUPT;
+    case SQLITE_NOMEM:
+        return STORE_NOMEM;
+    default:
+        return STORE_ERROR;
+    }
+}
+
+const char *store_strerror(int rc)
+{
+    switch (rc) {
+    case STORE_OK: return "ok";
+    case STORE_NOT_FOUND: return "not found";
+    case STORE_EXISTS: return "already exists";
+    case STORE_FULL: return "storage is full";
+    case STORE_IO: return "storage is not writable or failed";
+    case STORE_BUSY: return "storage is busy";
+    case STORE_CORRUPT: return "storage is corrupt";
+    case STORE_NOMEM: return "out of memory";
+    case STORE_SHUTDOWN: return "server is shutting down";
+    default: return "storage error";
+    }
+}
+
+static int tx_fail(store_tx *tx, int sqlite_rc)
+{
+    int rc = map_sqlite(sqlite_rc);
+
+    if (rc != STORE_OK && rc != STORE_EXISTS && tx->err == STORE_OK)
+        tx->err = rc;
+    if (rc == STORE_ERROR)
+        fprintf(stderr, "level=error event=sqlite_error code=%d msg=\"%s\"\n", sqlite_rc,
+                sqlite3_errmsg(tx->conn->db));
+    return rc;
+}
+
+static sqlite3_stmt *stmt(store_conn *c, int id)
+{
+    if (c->stmts[id] == NULL &&
+        sqlite3_prepare_v3(c->db, fixed_sql(id), -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id],
+                           NULL) != SQLITE_OK) {
+        fprintf(stderr, "level=error event=sqlite_prepare msg=\"%s\"\n", sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    sqlite3_reset(c->stmts[id]);
+    sqlite3_clear_bindings(c->stmts[id]);
+    return c->stmts[id];
+}
+
+static void conn_close(store_conn *c)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmts[i]);
+    memset(c->stmts, 0, sizeof(c->stmts));
+    if (c->db != NULL)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static int conn_open(store *s, store_conn *c, int write, char *err, size_t errlen)
+{
+    int flags = write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    int rc;
+
+    memset(c, 0, sizeof(*c));
+    rc = sqlite3_open_v2(s->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open %s: %s", s->path,
+                 c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        conn_close(c);
+        return map_sqlite(rc) == STORE_OK ? STORE_ERROR : map_sqlite(rc);
+    }
+    sqlite3_busy_timeout(c->db, s->opts.busy_timeout_ms);
+    sqlite3_extended_result_codes(c->db, 1);
+    rc = sqlite3_exec(c->db,
+                      write ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                              " PRAGMA foreign_keys=ON;"
+                            : "PRAGMA foreign_keys=ON;",
+                      NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "cannot configure %s: %s", s->path, sqlite3_errmsg(c->db));
+        conn_close(c);
+        return map_sqlite(rc);
+    }
+    return STORE_OK;
+}
+
+static int migrate(store *s, char *err, size_t errlen)
+{
+    sqlite3 *db = s->writer.db;
+    sqlite3_stmt *st;
+    int version = 0, rc;
+
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > (int)N_MIGRATIONS) {
+        snprintf(err, errlen, "%s has schema version %d, newer than this tallinnd (%zu)",
+                 s->path, version, N_MIGRATIONS);
+        return STORE_ERROR;
+    }
+    for (size_t i = (size_t)version; i < N_MIGRATIONS; i++) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%zu", i + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            goto fail;
+        if (sqlite3_exec(db, migrations[i], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "migration %zu failed: %s", i + 1, sqlite3_errmsg(db));
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return STORE_ERROR;
+        }
+        fprintf(stderr, "level=info event=migrated schema_version=%zu\n", i + 1);
+    }
+    return STORE_OK;
+fail:
+    rc = sqlite3_errcode(db);
+    snprintf(err, errlen, "cannot read the schema version of %s: %s", s->path, sqlite3_errmsg(db));
+    return map_sqlite(rc) == STORE_OK ? STORE_ERROR : map_sqlite(rc);
+}
+
+/* ---- The committer: group commit ---- */
+
+static int exec_tx(store_tx *tx, const char *sql)
+{
+    int rc = sqlite3_exec(tx->conn->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? STORE_OK : tx_fail(tx, rc);
+}
+
+static void run_batch(store *s, store_job *batch)
+{
+    store_tx tx = {.s = s, .conn = &s->writer, .write = 1, .err = STORE_OK};
+    int rc = exec_tx(&tx, "BEGIN IMMEDIATE");
+
+    for (store_job *j = batch; j != NULL; j = j->next) {
+        j->store_rc = rc;
+        if (rc != STORE_OK)
+            continue;
+        if (exec_tx(&tx, "SAVEPOINT job") != STORE_OK) {
+            rc = tx.err;
+            j->store_rc = rc;
+            continue;
+        }
+        j->job_rc = j->fn(&tx, j->arg);
+        if (sqlite3_get_autocommit(s->writer.db)) {
+            /* SQLite rolled the whole transaction back (disk full, I/O):
+             * every job of the batch fails with that error. */
+            rc = tx.err != STORE_OK ? tx.err : STORE_IO;
+            j->store_rc = rc;
+            continue;
+        }
+        if (j->job_rc != 0)
+            exec_tx(&tx, "ROLLBACK TO job");
+        if (exec_tx(&tx, "RELEASE job") != STORE_OK)
+            rc = tx.err;
+        j->store_rc = rc;
+    }
+    if (rc == STORE_OK && s->hook != NULL && s->hook(&tx, s->hook_ctx) != 0)
+        rc = tx.err != STORE_OK ? tx.err : STORE_ERROR;
+    if (rc == STORE_OK && exec_tx(&tx, "COMMIT") != STORE_OK)
+        rc = tx.err;
+    if (rc != STORE_OK) {
+        if (!sqlite3_get_autocommit(s->writer.db))
+            sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
+        fprintf(stderr, "level=error event=write_batch_failed error=\"%s\"\n", store_strerror(rc));
+    }
+    pthread_mutex_lock(&s->wmu);
+    for (store_job *j = batch; j != NULL; j = j->next) {
+        if (rc != STORE_OK)
+            j->store_rc = rc;
+        j->done = 1;
+    }
+    pthread_cond_broadcast(&s->donecv);
+    pthread_mutex_unlock(&s->wmu);
+}
+
+static void *committer_main(void *arg)
+{
+    store *s = arg;
+
+    for (;;) {
+        store_job *batch, **cut;
+        int n = 0;
+
+        pthread_mutex_lock(&s->wmu);
+        while (s->head == NULL && !s->closing)
+            pthread_cond_wait(&s->wcv, &s->wmu);
+        if (s->head == NULL) {
+            pthread_mutex_unlock(&s->wmu);
+            break;
+        }
+        batch = s->head;
+        for (cut = &s->head; *cut != NULL && n < s->opts.max_batch; cut = &(*cut)->next)
+            n++;
+        s->head = *cut;
+        *cut = NULL;
+        if (s->head == NULL)
+            s->tail = &s->head;
+        pthread_mutex_unlock(&s->wmu);
+        run_batch(s, batch);
+    }
+    return NULL;
+}
+
+int store_write(store *s, store_job_fn fn, void *arg, int *job_rc)
+{
+    store_job j = {.fn = fn, .arg = arg};
+
+    *job_rc = 0;
+    pthread_mutex_lock(&s->wmu);
+    if (s->closing) {
+        pthread_mutex_unlock(&s->wmu);
+        return STORE_SHUTDOWN;
+    }
+    *s->tail = &j;
+    s->tail = &j.next;
+    pthread_cond_signal(&s->wcv);
+    while (!j.done)
+        pthread_cond_wait(&s->donecv, &s->wmu);
+    pthread_mutex_unlock(&s->wmu);
+    *job_rc = j.job_rc;
+    return j.store_rc;
+}
+
+void store_set_batch_hook(store *s, store_batch_hook fn, void *ctx)
+{
+    s->hook = fn;
+    s->hook_ctx = ctx;
+}
+
+/* ---- Open and close ---- */
+
+int store_open(store **out, const store_options *opts, char *err, size_t errlen)
+{
+    store *s = calloc(1, sizeof(*s));
+    int rc;
+
+    *out = NULL;
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return STORE_NOMEM;
+    }
+    s->opts = *opts;
+    if (s->opts.max_readers <= 0)
+        s->opts.max_readers = STORE_DEFAULT_READERS;
+    if (s->opts.busy_timeout_ms <= 0)
+        s->opts.busy_timeout_ms = STORE_DEFAULT_BUSY_MS;
+    if (s->opts.max_batch <= 0)
+        s->opts.max_batch = STORE_DEFAULT_BATCH;
+    s->path = strdup(opts->path);
+    s->readers = calloc((size_t)s->opts.max_readers, sizeof(*s->readers));
+    s->tail = &s->head;
+    pthread_mutex_init(&s->rmu, NULL);
+    pthread_cond_init(&s->rcv, NULL);
+    pthread_mutex_init(&s->wmu, NULL);
+    pthread_cond_init(&s->wcv, NULL);
+    pthread_cond_init(&s->donecv, NULL);
+    if (s->path == NULL || s->readers == NULL) {
+        snprintf(err, errlen, "out of memory");
+        rc = STORE_NOMEM;
+        goto fail;
+    }
+    if ((rc = conn_open(s, &s->writer, 1, err, errlen)) != STORE_OK)
+        goto fail;
+    if ((rc = migrate(s, err, errlen)) != STORE_OK)
+        goto fail;
+    if (pthread_create(&s->committer, NULL, committer_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the committer thread");
+        rc = STORE_ERROR;
+        goto fail;
+    }
+    s->committer_started = 1;
+    *out = s;
+    return STORE_OK;
+fail:
+    store_close(s);
+    return rc;
+}
+
+void store_close(store *s)
+{
+    if (s == NULL)
+        return;
+    if (s->committer_started) {
+        pthread_mutex_lock(&s->wmu);
+        s->closing = 1; /* queued jobs still run: they were accepted */
+        pthread_cond_signal(&s->wcv);
+        pthread_mutex_unlock(&s->wmu);
+        pthread_join(s->committer, NULL);
+    }
+    for (int i = 0; i < s->n_readers; i++)
+        conn_close(&s->readers[i]);
+    conn_close(&s->writer);
+    free(s->readers);
+    free(s->path);
+    pthread_mutex_destroy(&s->rmu);
+    pthread_cond_destroy(&s->rcv);
+    pthread_mutex_destroy(&s->wmu);
+    pthread_cond_destroy(&s->wcv);
+    pthread_cond_destroy(&s->donecv);
+    free(s);
+}
+
+const ProtobufCMessageDescriptor *store_kind_descriptor(store_kind kind)
+{
+    return kinds[kind].desc;
+}
+
+const store_column *store_columns(store_kind kind, size_t *n)
+{
+    *n = kinds[kind].n_cols;
+    return kinds[kind].cols;
+}
+
+/* ---- Reads ---- */
+
+int store_read_begin(store *s, store_tx **out)
+{
+    store_tx *tx = calloc(1, sizeof(*tx));
+    store_conn *c = NULL;
+    char err[256];
+    int rc;
+
+    *out = NULL;
+    if (tx == NULL)
+        return STORE_NOMEM;
+    pthread_mutex_lock(&s->rmu);
+    for (;;) {
+        for (int i = 0; i < s->n_readers && c == NULL; i++)
+            if (!s->readers[i].in_use)
+                c = &s->readers[i];
+        if (c != NULL || s->n_readers < s->opts.max_readers)
+            break;
+        pthread_cond_wait(&s->rcv, &s->rmu);
+    }
+    if (c == NULL) {
+        c = &s->readers[s->n_readers];
+        if ((rc = conn_open(s, c, 0, err, sizeof(err))) != STORE_OK) {
+            pthread_mutex_unlock(&s->rmu);
+            fprintf(stderr, "level=error event=reader_open error=\"%s\"\n", err);
+            free(tx);
+            return rc;
+        }
+        s->n_readers++;
+    }
+    c->in_use = 1;
+    pthread_mutex_unlock(&s->rmu);
+    tx->s = s;
+    tx->conn = c;
+    rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        rc = tx_fail(tx, rc);
+        store_read_end(tx);
+        return rc;
+    }
+    *out = tx;
+    return STORE_OK;
+}
+
+void store_read_end(store_tx *tx)
+{
+    store *s;
+
+    if (tx == NULL)
+        return;
+    s = tx->s;
+    if (!sqlite3_get_autocommit(tx->conn->db))
+        sqlite3_exec(tx->conn->db, "COMMIT", NULL, NULL, NULL);
+    pthread_mutex_lock(&s->rmu);
+    tx->conn->in_use = 0;
+    pthread_cond_signal(&s->rcv);
+    pthread_mutex_unlock(&s->rmu);
+    free(tx);
+}
+
+/* ---- Resources ---- */
+
+static const char *msg_name(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "name");
+    const char *const *p;
+
+    if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+        return NULL;
+    p = (const char *const *)((const char *)m + f->offset);
+    return *p;
+}
+
+int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCMessage **out)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_GET0 + kind);
+    int rc;
+
+    *out = NULL;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return STORE_NOT_FOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = tx_fail(tx, rc);
+        sqlite3_reset(st);
+        return rc;
+    }
+    *out = protobuf_c_message_unpack(kinds[kind].desc, NULL, (size_t)sqlite3_column_bytes(st, 0),
+                                     sqlite3_column_blob(st, 0));
+    sqlite3_reset(st);
+    if (*out == NULL) {
+        fprintf(stderr, "level=error event=undecodable_row table=%s\n", kinds[kind].table);
+        return STORE_CORRUPT;
+    }
+    return STORE_OK;
+}
+
+static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int insert)
+{
+    sqlite3_stmt *st = stmt(tx->conn, (insert ? ST_INSERT0 : ST_UPDATE0) + kind);
+    const char *name = msg_name(msg);
+    size_t len = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf;
+    int rc;
+
+    if (!tx->write || name == NULL || msg->descriptor != kinds[kind].desc)
+        return STORE_ERROR;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    buf = malloc(len ? len : 1);
+    if (buf == NULL)
+        return STORE_NOMEM;
+    protobuf_c_message_pack(msg, buf);
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, buf, (int)len, free);
+    kinds[kind].bind(st, msg);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = tx_fail(tx, rc);
+        sqlite3_reset(st);
+        return rc;
+    }
+    rc = sqlite3_changes(tx->conn->db);
+    sqlite3_reset(st);
+    return !insert && rc == 0 ? STORE_NOT_FOUND : STORE_OK;
+}
+
+int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
+{
+    return put(tx, kind, msg, 1);
+}
+
+int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
+{
+    return put(tx, kind, msg, 0);
+}
+
+int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx)
+{
+    char sql[8192];
+    sqlite3_stmt *st = NULL;
+    int n, rc;
+
+    if (q->limit <= 0)
+        return STORE_ERROR;
+    /* The fragments come from the filter module, built from store_columns()
+     * names and '?' placeholders only; values are bound below. */
+    n = snprintf(sql, sizeof(sql), "SELECT data FROM %s%s%s%s ORDER BY %s%sname LIMIT %d",
+                 kinds[kind].table, q->where ? " WHERE (" : "", q->where ? q->where : "",
+                 q->where ? ")" : "", q->order ? q->order : "", q->order ? ", " : "", q->limit);
+    if (n < 0 || (size_t)n >= sizeof(sql))
+        return STORE_ERROR;
+    rc = sqlite3_prepare_v2(tx->conn->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        fprintf(stderr, "level=error event=list_prepare msg=\"%s\"\n", sqlite3_errmsg(tx->conn->db));
+        return tx_fail(tx, rc);
+    }
+    for (size_t i = 0; i < q->n_binds; i++) {
+        if (q->binds[i].type == STORE_V_INT)
+            sqlite3_bind_int64(st, (int)i + 1, q->binds[i].i);
+        else
+            sqlite3_bind_text(st, (int)i + 1, q->binds[i].text, -1, SQLITE_STATIC);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        ProtobufCMessage *m = protobuf_c_message_unpack(
+            kinds[kind].desc, NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+        if (m == NULL) {
+            sqlite3_finalize(st);
+            return STORE_CORRUPT;
+        }
+        if (fn(m, ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t state_mask,
+                    int64_t *nanos)
+{
+    sqlite3_stmt *st = stmt(tx->conn, need != NULL ? ST_MATCH_SUM_NEED : ST_MATCH_SUM_PLEDGE);
+    int rc;
+
+    *nanos = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, need != NULL ? need : pledge, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, state_mask);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *nanos = sqlite3_column_int64(st, 0);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- Remembered requests ---- */
+
+int store_request_get(store_tx *tx, const char *principal, const char *method,
+                      const char *request_id, uint8_t hash[32], uint8_t **response,
+                      size_t *response_len)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_REQ_GET);
+    int rc;
+
+    *response = NULL;
+    *response_len = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, request_id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        return STORE_NOT_FOUND;
+    }
+    if (rc != SQLITE_ROW) {
+        rc = tx_fail(tx, rc);
+        sqlite3_reset(st);
+        return rc;
+    }
+    if (sqlite3_column_bytes(st, 0) != 32) {
+        sqlite3_reset(st);
+        return STORE_CORRUPT;
+    }
+    memcpy(hash, sqlite3_column_blob(st, 0), 32);
+    *response_len = (size_t)sqlite3_column_bytes(st, 1);
+    *response = malloc(*response_len ? *response_len : 1);
+    if (*response == NULL) {
+        sqlite3_reset(st);
+        return STORE_NOMEM;
+    }
+    if (*response_len > 0)
+        memcpy(*response, sqlite3_column_blob(st, 1), *response_len);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+int store_request_put(store_tx *tx, const char *principal, const char *method,
+                      const char *request_id, const uint8_t hash[32], const uint8_t *response,
+                      size_t response_len)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_REQ_PUT);
+    struct timespec ts;
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    clock_gettime(CLOCK_REALTIME, &ts);
+    sqlite3_bind_text(st, 1, principal, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, method, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 4, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 5, response_len ? (const void *)response : "", (int)response_len,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (int64_t)ts.tv_sec);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_request_expire(store_tx *tx, int64_t max_age_s)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_REQ_EXPIRE);
+    struct timespec ts;
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    clock_gettime(CLOCK_REALTIME, &ts);
+    sqlite3_bind_int64(st, 1, (int64_t)ts.tv_sec - max_age_s);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = tx_fail(tx, rc);
+        sqlite3_reset(st);
+        return rc;
+    }
+    rc = sqlite3_changes(tx->conn->db);
+    sqlite3_reset(st);
+    return rc;
+}

@@ -1,0 +1,1 @@
+tallinn_unit_test(store tallinn_store)
