@@ -20,6 +20,17 @@
 
 static void call_destroy(rpc_call *call);
 
+static void *arena_alloc(void *data, size_t size)
+{
+    return rpc_call_alloc(data, size);
+}
+
+static void arena_free(void *data, void *p)
+{
+    (void)data; /* arena memory goes with the call */
+    (void)p;
+}
+
 rpc_call *rpc__call_create(struct rpc_server *srv, const rpc_method_reg *method, rpc_request *req)
 {
     rpc_call *call = calloc(1, sizeof(*call));
@@ -61,6 +72,9 @@ rpc_call *rpc__call_create(struct rpc_server *srv, const rpc_method_reg *method,
     }
     call->code = GRPC_STATUS_OK;
     call->violations_tail = &call->violations;
+    call->allocator.alloc = arena_alloc;
+    call->allocator.free = arena_free;
+    call->allocator.allocator_data = call;
     if (call->path == NULL || call->peer == NULL) {
         /* Out of memory: the caller cancels the grpc call and frees us. */
         call->handler_done = 1;
@@ -203,6 +217,8 @@ static void call_destroy(rpc_call *call)
         grpc_byte_buffer_destroy(call->recv_buf);
     if (call->have_status_details)
         grpc_slice_unref(call->status_details);
+    if (call->have_req_bytes)
+        grpc_slice_unref(call->req_bytes);
     md_list_free(&call->init_md);
     md_list_free(&call->trail_md);
     if (call->call != NULL)
@@ -253,7 +269,7 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
 }
 
 int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc,
-                     ProtobufCMessage **out)
+                     ProtobufCMessage **out, int keep)
 {
     grpc_byte_buffer_reader reader;
     grpc_slice s;
@@ -266,7 +282,12 @@ int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessa
     s = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     *out = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    grpc_slice_unref(s);
+    if (keep && *out != NULL) {
+        call->req_bytes = s;
+        call->have_req_bytes = 1;
+    } else {
+        grpc_slice_unref(s);
+    }
     if (*out == NULL) {
         rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
                        "request is not a valid %s message; check the client's .proto version",
@@ -487,6 +508,11 @@ const char *rpc_call_path(const rpc_call *call)
     return call->path;
 }
 
+const rpc_method_info *rpc_call_method(const rpc_call *call)
+{
+    return call->method != NULL ? &call->method->info : NULL;
+}
+
 const char *rpc_call_peer(const rpc_call *call)
 {
     return call->peer;
@@ -596,7 +622,7 @@ int rpc_call_recv(rpc_call *call, ProtobufCMessage **msg)
         rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         return -1;
     }
-    ok = rpc__call_decode(call, call->recv_buf, call->method->info.method->input, &o->msg) == 0;
+    ok = rpc__call_decode(call, call->recv_buf, call->method->info.method->input, &o->msg, 0) == 0;
     grpc_byte_buffer_destroy(call->recv_buf);
     call->recv_buf = NULL;
     if (!ok) {
@@ -656,6 +682,21 @@ char *rpc_call_strdup(rpc_call *call, const char *s)
     if (p != NULL)
         memcpy(p, s, len + 1);
     return p;
+}
+
+ProtobufCAllocator *rpc_call_allocator(rpc_call *call)
+{
+    return &call->allocator;
+}
+
+const uint8_t *rpc_call_request_data(const rpc_call *call, size_t *len)
+{
+    if (!call->have_req_bytes) {
+        *len = 0;
+        return NULL;
+    }
+    *len = GRPC_SLICE_LENGTH(call->req_bytes);
+    return GRPC_SLICE_START_PTR(call->req_bytes);
 }
 
 int rpc_call_own(rpc_call *call, ProtobufCMessage *msg)

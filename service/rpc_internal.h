@@ -86,7 +86,10 @@ struct rpc_call {
     gpr_timespec start;    /* monotonic */
     grpc_metadata_array req_md;
     grpc_byte_buffer *req_payload;
+    grpc_slice req_bytes; /* the request as received, flattened */
+    int have_req_bytes;
     ProtobufCMessage *request;
+    ProtobufCAllocator allocator; /* draws on the arena */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -159,8 +162,9 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
 void rpc__call_op_done(rpc_call *call, rpc_op_slot slot, int ok);
 /* The handler is finished with the call. */
 void rpc__call_handler_done(rpc_call *call);
+/* Decodes buf; keep != 0 keeps the flattened bytes as the call's request data. */
 int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc,
-                     ProtobufCMessage **out);
+                     ProtobufCMessage **out, int keep);
 
 /* rpc_server.c */
 void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call);

@@ -376,7 +376,7 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
             reject(call, GRPC_STATUS_INVALID_ARGUMENT);
             return;
         }
-        if (rpc__call_decode(call, call->req_payload, m->info.method->input, &call->request) != 0) {
+        if (rpc__call_decode(call, call->req_payload, m->info.method->input, &call->request, 1) != 0) {
             reject(call, GRPC_STATUS_INVALID_ARGUMENT);
             return;
         }

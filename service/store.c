@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "tallinn/filter.h"
 #include "tallinn/store.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
@@ -41,7 +42,7 @@ static const char *const migrations[] = {
     "  category INTEGER NOT NULL, domain INTEGER NOT NULL, priority INTEGER NOT NULL,"
     "  sensitivity INTEGER NOT NULL, coverage INTEGER NOT NULL,"
     "  estimated_cost INTEGER NOT NULL, committed INTEGER NOT NULL, delivered INTEGER NOT NULL,"
-    "  needed_by TEXT NOT NULL, region TEXT NOT NULL, beneficiary TEXT NOT NULL,"
+    "  needed_by INTEGER NOT NULL, region TEXT NOT NULL, beneficiary TEXT NOT NULL,"
     "  create_time INTEGER NOT NULL, update_time INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX needs_state ON needs(state, name);"
     "CREATE INDEX needs_create_time ON needs(create_time, name);"
@@ -77,9 +78,9 @@ static int64_t money_nanos(const Tallinn__V1__Money *m)
     return v;
 }
 
-static int64_t ts_micros(const Google__Protobuf__Timestamp *t)
+static int64_t ts_nanos(const Google__Protobuf__Timestamp *t)
 {
-    return t == NULL ? 0 : t->seconds * 1000000 + t->nanos / 1000;
+    return t == NULL ? 0 : t->seconds * 1000000000 + t->nanos;
 }
 
 static const char *str(const char *s)
@@ -87,13 +88,10 @@ static const char *str(const char *s)
     return s != NULL ? s : "";
 }
 
-static void date_text(const Tallinn__V1__Date *d, char out[16])
+/* yyyymmdd, 0 when unset */
+static int64_t date_int(const Tallinn__V1__Date *d)
 {
-    if (d == NULL || d->year == 0)
-        out[0] = '\0';
-    else
-        snprintf(out, 16, "%04d-%02d-%02d", (int)d->year % 10000, (int)d->month % 100,
-                 (int)d->day % 100);
+    return d == NULL ? 0 : (int64_t)d->year * 10000 + d->month * 100 + d->day;
 }
 
 /* Each binder binds ?3.. (?1 = name, ?2 = data). */
@@ -105,8 +103,8 @@ static void bind_donor(sqlite3_stmt *st, const ProtobufCMessage *m)
     sqlite3_bind_text(st, 5, str(d->country_code), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 6, d->membership);
     sqlite3_bind_text(st, 7, str(d->parent), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 8, ts_micros(d->create_time));
-    sqlite3_bind_int64(st, 9, ts_micros(d->update_time));
+    sqlite3_bind_int64(st, 8, ts_nanos(d->create_time));
+    sqlite3_bind_int64(st, 9, ts_nanos(d->update_time));
 }
 
 static void bind_pledge(sqlite3_stmt *st, const ProtobufCMessage *m)
@@ -118,15 +116,13 @@ static void bind_pledge(sqlite3_stmt *st, const ProtobufCMessage *m)
     sqlite3_bind_int(st, 5, p->fiscal_year);
     sqlite3_bind_int64(st, 6, money_nanos(p->amount));
     sqlite3_bind_int64(st, 7, money_nanos(p->available));
-    sqlite3_bind_int64(st, 8, ts_micros(p->create_time));
-    sqlite3_bind_int64(st, 9, ts_micros(p->update_time));
+    sqlite3_bind_int64(st, 8, ts_nanos(p->create_time));
+    sqlite3_bind_int64(st, 9, ts_nanos(p->update_time));
 }
 
 static void bind_need(sqlite3_stmt *st, const ProtobufCMessage *m)
 {
     const Tallinn__V1__Need *n = (const void *)m;
-    char date[16];
-    date_text(n->needed_by, date);
     sqlite3_bind_text(st, 3, str(n->title), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 4, n->state);
     sqlite3_bind_int(st, 5, n->sector);
@@ -138,11 +134,11 @@ static void bind_need(sqlite3_stmt *st, const ProtobufCMessage *m)
     sqlite3_bind_int64(st, 11, money_nanos(n->estimated_cost));
     sqlite3_bind_int64(st, 12, money_nanos(n->committed_amount));
     sqlite3_bind_int64(st, 13, money_nanos(n->delivered_amount));
-    sqlite3_bind_text(st, 14, date, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 14, date_int(n->needed_by));
     sqlite3_bind_text(st, 15, str(n->region), -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 16, str(n->beneficiary), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 17, ts_micros(n->create_time));
-    sqlite3_bind_int64(st, 18, ts_micros(n->update_time));
+    sqlite3_bind_int64(st, 17, ts_nanos(n->create_time));
+    sqlite3_bind_int64(st, 18, ts_nanos(n->update_time));
 }
 
 static void bind_match(sqlite3_stmt *st, const ProtobufCMessage *m)
@@ -154,84 +150,98 @@ static void bind_match(sqlite3_stmt *st, const ProtobufCMessage *m)
     sqlite3_bind_int(st, 6, x->state);
     sqlite3_bind_int64(st, 7, money_nanos(x->amount));
     sqlite3_bind_text(st, 8, str(x->proposer), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 9, ts_micros(x->create_time));
-    sqlite3_bind_int64(st, 10, ts_micros(x->update_time));
+    sqlite3_bind_int64(st, 9, ts_nanos(x->create_time));
+    sqlite3_bind_int64(st, 10, ts_nanos(x->update_time));
 }
 
-static const store_column donor_cols[] = {
-    {"name", "name", STORE_COL_TEXT, NULL},
-    {"display_name", "display_name", STORE_COL_TEXT, NULL},
-    {"kind", "kind", STORE_COL_ENUM, &tallinn__v1__donor__kind__descriptor},
-    {"country_code", "country_code", STORE_COL_TEXT, NULL},
-    {"membership", "membership", STORE_COL_ENUM, &tallinn__v1__donor__membership__descriptor},
-    {"parent", "parent", STORE_COL_TEXT, NULL},
-    {"create_time", "create_time", STORE_COL_TIME, NULL},
-    {"update_time", "update_time", STORE_COL_TIME, NULL},
+/* Filter schemas: the fields a client may filter and order on, and their
+ * columns. Enum values are read from the protobuf-c descriptors at first use. */
+typedef struct field_def {
+    const char *name;
+    filter_type type;
+    const char *column;
+    const ProtobufCEnumDescriptor *enum_desc; /* FILTER_ENUM */
+    const char *enum_prefix;
+} field_def;
+
+#define F(n, type, col) {n, type, col, NULL, NULL}
+#define F_ENUM(n, desc, prefix) {n, FILTER_ENUM, n, desc, prefix}
+static const field_def donor_fields[] = {
+    F("name", FILTER_STRING, "name"),
+    F("display_name", FILTER_STRING, "display_name"),
+    F_ENUM("kind", &tallinn__v1__donor__kind__descriptor, "KIND_"),
+    F("country_code", FILTER_STRING, "country_code"),
+    F_ENUM("membership", &tallinn__v1__donor__membership__descriptor, "MEMBERSHIP_"),
+    F("parent", FILTER_STRING, "parent"),
+    F("create_time", FILTER_TIMESTAMP, "create_time"),
+    F("update_time", FILTER_TIMESTAMP, "update_time"),
 };
-static const store_column pledge_cols[] = {
-    {"name", "name", STORE_COL_TEXT, NULL},
-    {"state", "state", STORE_COL_ENUM, &tallinn__v1__pledge__state__descriptor},
-    {"fiscal_year", "fiscal_year", STORE_COL_INT, NULL},
-    {"amount", "amount", STORE_COL_MONEY, NULL},
-    {"available", "available", STORE_COL_MONEY, NULL},
-    {"create_time", "create_time", STORE_COL_TIME, NULL},
-    {"update_time", "update_time", STORE_COL_TIME, NULL},
+static const field_def pledge_fields[] = {
+    F("name", FILTER_STRING, "name"),
+    F_ENUM("state", &tallinn__v1__pledge__state__descriptor, "STATE_"),
+    F("fiscal_year", FILTER_INT, "fiscal_year"),
+    F("amount", FILTER_MONEY, "amount"),
+    F("available", FILTER_MONEY, "available"),
+    F("create_time", FILTER_TIMESTAMP, "create_time"),
+    F("update_time", FILTER_TIMESTAMP, "update_time"),
 };
-static const store_column need_cols[] = {
-    {"name", "name", STORE_COL_TEXT, NULL},
-    {"title", "title", STORE_COL_TEXT, NULL},
-    {"state", "state", STORE_COL_ENUM, &tallinn__v1__need__state__descriptor},
-    {"sector", "sector", STORE_COL_ENUM, &tallinn__v1__sector__descriptor},
-    {"category", "category", STORE_COL_ENUM, &tallinn__v1__category__descriptor},
-    {"domain", "domain", STORE_COL_ENUM, &tallinn__v1__need__domain__descriptor},
-    {"priority", "priority", STORE_COL_ENUM, &tallinn__v1__need__priority__descriptor},
-    {"sensitivity", "sensitivity", STORE_COL_ENUM, &tallinn__v1__need__sensitivity__descriptor},
-    {"coverage", "coverage", STORE_COL_ENUM, &tallinn__v1__need__coverage__descriptor},
-    {"estimated_cost", "estimated_cost", STORE_COL_MONEY, NULL},
-    {"committed_amount", "committed", STORE_COL_MONEY, NULL},
-    {"delivered_amount", "delivered", STORE_COL_MONEY, NULL},
-    {"needed_by", "needed_by", STORE_COL_TEXT, NULL},
-    {"region", "region", STORE_COL_TEXT, NULL},
-    {"beneficiary", "beneficiary", STORE_COL_TEXT, NULL},
-    {"create_time", "create_time", STORE_COL_TIME, NULL},
-    {"update_time", "update_time", STORE_COL_TIME, NULL},
+static const field_def need_fields[] = {
+    F("name", FILTER_STRING, "name"),
+    F("title", FILTER_STRING, "title"),
+    F_ENUM("state", &tallinn__v1__need__state__descriptor, "STATE_"),
+    F_ENUM("sector", &tallinn__v1__sector__descriptor, "SECTOR_"),
+    F_ENUM("category", &tallinn__v1__category__descriptor, "CATEGORY_"),
+    F_ENUM("domain", &tallinn__v1__need__domain__descriptor, "DOMAIN_"),
+    F_ENUM("priority", &tallinn__v1__need__priority__descriptor, "PRIORITY_"),
+    F_ENUM("sensitivity", &tallinn__v1__need__sensitivity__descriptor, "SENSITIVITY_"),
+    F_ENUM("coverage", &tallinn__v1__need__coverage__descriptor, "COVERAGE_"),
+    F("estimated_cost", FILTER_MONEY, "estimated_cost"),
+    F("committed_amount", FILTER_MONEY, "committed"),
+    F("delivered_amount", FILTER_MONEY, "delivered"),
+    F("needed_by", FILTER_DATE, "needed_by"),
+    F("region", FILTER_STRING, "region"),
+    F("beneficiary", FILTER_STRING, "beneficiary"),
+    F("create_time", FILTER_TIMESTAMP, "create_time"),
+    F("update_time", FILTER_TIMESTAMP, "update_time"),
 };
-static const store_column match_cols[] = {
-    {"name", "name", STORE_COL_TEXT, NULL},
-    {"need", "need", STORE_COL_TEXT, NULL},
-    {"donor", "donor", STORE_COL_TEXT, NULL},
-    {"pledge", "pledge", STORE_COL_TEXT, NULL},
-    {"state", "state", STORE_COL_ENUM, &tallinn__v1__match__state__descriptor},
-    {"amount", "amount", STORE_COL_MONEY, NULL},
-    {"proposer", "proposer", STORE_COL_TEXT, NULL},
-    {"create_time", "create_time", STORE_COL_TIME, NULL},
-    {"update_time", "update_time", STORE_COL_TIME, NULL},
+static const field_def match_fields[] = {
+    F("name", FILTER_STRING, "name"),
+    F("need", FILTER_STRING, "need"),
+    F("donor", FILTER_STRING, "donor"),
+    F("pledge", FILTER_STRING, "pledge"),
+    F_ENUM("state", &tallinn__v1__match__state__descriptor, "STATE_"),
+    F("amount", FILTER_MONEY, "amount"),
+    F("proposer", FILTER_STRING, "proposer"),
+    F("create_time", FILTER_TIMESTAMP, "create_time"),
+    F("update_time", FILTER_TIMESTAMP, "update_time"),
 };
+#undef F
+#undef F_ENUM
 
 typedef struct kind_def {
     const char *table;
     const ProtobufCMessageDescriptor *desc;
-    const store_column *cols;
-    size_t n_cols;
+    const field_def *fields;
+    size_t n_fields;
     const char *insert_sql, *update_sql, *get_sql;
     void (*bind)(sqlite3_stmt *st, const ProtobufCMessage *m);
 } kind_def;
 
 #define COLS(a) a, sizeof(a) / sizeof(a[0])
 static const kind_def kinds[STORE_KIND_COUNT] = {
-    [STORE_DONOR] = {"donors", &tallinn__v1__donor__descriptor, COLS(donor_cols),
+    [STORE_DONOR] = {"donors", &tallinn__v1__donor__descriptor, COLS(donor_fields),
                      "INSERT INTO donors(name, data, display_name, kind, country_code, membership,"
                      " parent, create_time, update_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                      "UPDATE donors SET data=?2, display_name=?3, kind=?4, country_code=?5,"
                      " membership=?6, parent=?7, create_time=?8, update_time=?9 WHERE name=?1",
                      "SELECT data FROM donors WHERE name=?1", bind_donor},
-    [STORE_PLEDGE] = {"pledges", &tallinn__v1__pledge__descriptor, COLS(pledge_cols),
+    [STORE_PLEDGE] = {"pledges", &tallinn__v1__pledge__descriptor, COLS(pledge_fields),
                       "INSERT INTO pledges(name, data, donor, state, fiscal_year, amount, available,"
                       " create_time, update_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
                       "UPDATE pledges SET data=?2, donor=?3, state=?4, fiscal_year=?5, amount=?6,"
                       " available=?7, create_time=?8, update_time=?9 WHERE name=?1",
                       "SELECT data FROM pledges WHERE name=?1", bind_pledge},
-    [STORE_NEED] = {"needs", &tallinn__v1__need__descriptor, COLS(need_cols),
+    [STORE_NEED] = {"needs", &tallinn__v1__need__descriptor, COLS(need_fields),
                     "INSERT INTO needs(name, data, title, state, sector, category, domain, priority,"
                     " sensitivity, coverage, estimated_cost, committed, delivered, needed_by, region,"
                     " beneficiary, create_time, update_time)"
@@ -241,7 +251,7 @@ static const kind_def kinds[STORE_KIND_COUNT] = {
                     " delivered=?13, needed_by=?14, region=?15, beneficiary=?16, create_time=?17,"
                     " update_time=?18 WHERE name=?1",
                     "SELECT data FROM needs WHERE name=?1", bind_need},
-    [STORE_MATCH] = {"matches", &tallinn__v1__match__descriptor, COLS(match_cols),
+    [STORE_MATCH] = {"matches", &tallinn__v1__match__descriptor, COLS(match_fields),
                      "INSERT INTO matches(name, data, need, donor, pledge, state, amount, proposer,"
                      " create_time, update_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
                      "UPDATE matches SET data=?2, need=?3, donor=?4, pledge=?5, state=?6, amount=?7,"
@@ -659,10 +669,55 @@ const ProtobufCMessageDescriptor *store_kind_descriptor(store_kind kind)
     return kinds[kind].desc;
 }
 
-const store_column *store_columns(store_kind kind, size_t *n)
+static filter_schema schemas[STORE_KIND_COUNT];
+static pthread_once_t schemas_once = PTHREAD_ONCE_INIT;
+static int schemas_ok;
+
+/* Builds each kind's filter schema from its field table; enum values come
+ * from the protobuf-c descriptors. The tables live as long as the process. */
+static void schemas_init(void)
 {
-    *n = kinds[kind].n_cols;
-    return kinds[kind].cols;
+    schemas_ok = 1;
+    for (int k = 0; k < STORE_KIND_COUNT; k++) {
+        filter_field *ff = calloc(kinds[k].n_fields, sizeof(*ff));
+        if (ff == NULL) {
+            schemas_ok = 0;
+            return;
+        }
+        for (size_t i = 0; i < kinds[k].n_fields; i++) {
+            const field_def *d = &kinds[k].fields[i];
+            ff[i].name = d->name;
+            ff[i].type = d->type;
+            ff[i].column = d->column;
+            ff[i].enum_prefix = d->enum_prefix;
+            if (d->enum_desc != NULL) {
+                filter_enum_value *v = calloc(d->enum_desc->n_values, sizeof(*v));
+                if (v == NULL) {
+                    schemas_ok = 0;
+                    return;
+                }
+                for (unsigned j = 0; j < d->enum_desc->n_values; j++) {
+                    v[j].name = d->enum_desc->values[j].name;
+                    v[j].number = d->enum_desc->values[j].value;
+                }
+                ff[i].values = v;
+                ff[i].nvalues = d->enum_desc->n_values;
+            }
+        }
+        schemas[k].fields = ff;
+        schemas[k].nfields = kinds[k].n_fields;
+        schemas[k].id_column = "name";
+        if (filter_schema_check(&schemas[k]) != FILTER_OK) {
+            fprintf(stderr, "level=error event=bad_filter_schema table=%s\n", kinds[k].table);
+            schemas_ok = 0;
+        }
+    }
+}
+
+const filter_schema *store_filter_schema(store_kind kind)
+{
+    pthread_once(&schemas_once, schemas_init);
+    return schemas_ok ? &schemas[kind] : NULL;
 }
 
 /* ---- Reads ---- */
@@ -739,7 +794,8 @@ static const char *msg_name(const ProtobufCMessage *m)
     return *p;
 }
 
-int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCMessage **out)
+int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
+              ProtobufCMessage **out)
 {
     sqlite3_stmt *st = stmt(tx->conn, ST_GET0 + kind);
     int rc;
@@ -758,7 +814,7 @@ int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCMessage 
         sqlite3_reset(st);
         return rc;
     }
-    *out = protobuf_c_message_unpack(kinds[kind].desc, NULL, (size_t)sqlite3_column_bytes(st, 0),
+    *out = protobuf_c_message_unpack(kinds[kind].desc, alloc, (size_t)sqlite3_column_bytes(st, 0),
                                      sqlite3_column_blob(st, 0));
     sqlite3_reset(st);
     if (*out == NULL) {
@@ -816,11 +872,11 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
 
     if (q->limit <= 0)
         return STORE_ERROR;
-    /* The fragments come from the filter module, built from store_columns()
+    /* The fragments come from the filter module, built from store_filter_schema()
      * names and '?' placeholders only; values are bound below. */
-    n = snprintf(sql, sizeof(sql), "SELECT data FROM %s%s%s%s ORDER BY %s%sname LIMIT %d",
+    n = snprintf(sql, sizeof(sql), "SELECT data FROM %s%s%s%s ORDER BY %s LIMIT %d",
                  kinds[kind].table, q->where ? " WHERE (" : "", q->where ? q->where : "",
-                 q->where ? ")" : "", q->order ? q->order : "", q->order ? ", " : "", q->limit);
+                 q->where ? ")" : "", q->order ? q->order : "name", q->limit);
     if (n < 0 || (size_t)n >= sizeof(sql))
         return STORE_ERROR;
     rc = sqlite3_prepare_v2(tx->conn->db, sql, -1, &st, NULL);
@@ -836,7 +892,7 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         ProtobufCMessage *m = protobuf_c_message_unpack(
-            kinds[kind].desc, NULL, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
+            kinds[kind].desc, q->alloc, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
         if (m == NULL) {
             sqlite3_finalize(st);
             return STORE_CORRUPT;

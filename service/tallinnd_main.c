@@ -7,16 +7,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
+#include "domain.h"
 #include "tallinn/health.h"
 #include "tallinn/rpc.h"
+#include "tallinn/store.h"
+#include "tallinn/validate.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:50051"
 #define DEFAULT_DATA_DIR "var"
 #define DEFAULT_GRACE_MS 10000
+#define DEFAULT_CURRENCY "EUR"
+#define PAGE_KEY_FILE "page-token.key"
+#define DB_FILE "tallinn.db"
 
 typedef struct serve_opts {
     const char *listen;
@@ -28,6 +36,7 @@ typedef struct serve_opts {
     int max_streams;
     int grace_ms;
     int quiet;
+    const char *currency;
 } serve_opts;
 
 static void usage(FILE *out)
@@ -48,6 +57,7 @@ static void usage(FILE *out)
             "  --max-message-bytes N    largest request accepted (default 4194304)\n"
             "  --max-streams N          concurrent streaming calls (default 1024)\n"
             "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
+            "  --currency CODE          the accounting currency (default " DEFAULT_CURRENCY ")\n"
             "  --quiet                  no per-call log lines\n"
             "  --version                print the version and exit\n"
             "  -h, --help               this help\n"
@@ -178,16 +188,66 @@ static int make_data_dir(const char *dir)
     return 0;
 }
 
+/* Reads the page-token MAC key from the data directory, creating it (0600,
+ * from the CSPRNG) on first start, so tokens survive a restart. */
+static int load_page_key(const char *dir, uint8_t key[PAGETOKEN_KEYBYTES])
+{
+    char path[4096];
+    FILE *f;
+    int fd, ok;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, PAGE_KEY_FILE);
+    f = fopen(path, "rb");
+    if (f != NULL) {
+        ok = fread(key, 1, PAGETOKEN_KEYBYTES, f) == PAGETOKEN_KEYBYTES;
+        fclose(f);
+        if (!ok)
+            fprintf(stderr, "tallinnd: %s is damaged; delete it to make a new one\n", path);
+        return ok ? 0 : -1;
+    }
+    randombytes_buf(key, PAGETOKEN_KEYBYTES);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
+        fprintf(stderr, "tallinnd: cannot create %s: %s\n", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    ok = fwrite(key, 1, PAGETOKEN_KEYBYTES, f) == PAGETOKEN_KEYBYTES && fflush(f) == 0 &&
+         fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok)
+        fprintf(stderr, "tallinnd: cannot write %s\n", path);
+    return ok ? 0 : -1;
+}
+
 static int serve(const serve_opts *o)
 {
     rpc_server_options ro;
     rpc_server *srv = NULL;
     health *h = NULL;
+    store *st = NULL;
+    store_options so;
+    api a;
     sigset_t sigs;
+    char db[4096], err[512];
     int sig, port = 0, rc = 1;
 
     if (make_data_dir(o->data_dir) != 0)
         return 1;
+    memset(&a, 0, sizeof(a));
+    a.currency = o->currency;
+    if (load_page_key(o->data_dir, a.page_key) != 0)
+        return 1;
+    snprintf(db, sizeof(db), "%s/%s", o->data_dir, DB_FILE);
+    memset(&so, 0, sizeof(so));
+    so.path = db;
+    if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
+        fprintf(stderr, "tallinnd: %s\n", err);
+        sodium_memzero(a.page_key, sizeof(a.page_key));
+        return 1;
+    }
+    a.store = st;
 
     /* Signals are taken by sigwait in this thread only: block them before any
      * thread starts, so every thread inherits the mask. */
@@ -209,6 +269,8 @@ static int serve(const serve_opts *o)
         goto done;
     if (health_create(&h) != 0 || health_register(h, srv) != 0)
         goto done;
+    if (needs_register(srv, &a) != 0)
+        goto done;
     if (rpc_server_start(srv, &port) != 0)
         goto done;
     health_set(h, "", HEALTH_SERVING);
@@ -225,7 +287,9 @@ static int serve(const serve_opts *o)
     rc = 0;
 done:
     rpc_server_destroy(srv);
+    store_close(st); /* after the server: no handler runs any more */
     health_destroy(h);
+    sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)
         fprintf(stderr, "level=info event=stopped\n");
     return rc;
@@ -234,7 +298,7 @@ done:
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
-           O_STREAMS, O_GRACE, O_QUIET, O_VERSION };
+           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -247,6 +311,7 @@ int main(int argc, char **argv)
         {"max-streams", required_argument, NULL, O_STREAMS},
         {"grace-ms", required_argument, NULL, O_GRACE},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"currency", required_argument, NULL, O_CURRENCY},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -256,6 +321,7 @@ int main(int argc, char **argv)
         .data_dir = DEFAULT_DATA_DIR,
         .max_message_bytes = 4L * 1024 * 1024,
         .grace_ms = DEFAULT_GRACE_MS,
+        .currency = DEFAULT_CURRENCY,
     };
     long v;
     int c;
@@ -281,6 +347,13 @@ int main(int argc, char **argv)
         case O_CA: o.client_ca = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_CURRENCY:
+            if (validate_currency_code(optarg, strlen(optarg)) != VALIDATE_OK) {
+                fprintf(stderr, "tallinnd: --currency wants an ISO 4217 code such as EUR\n");
+                return 2;
+            }
+            o.currency = optarg;
+            break;
         case O_THREADS:
             if (parse_int("--threads", optarg, 1, 256, &v) != 0)
                 return 2;

@@ -146,6 +146,8 @@ int rpc_call_add_initial_metadata(rpc_call *call, const char *key, const void *v
 int rpc_call_add_trailing_metadata(rpc_call *call, const char *key, const void *value, size_t len);
 
 const char *rpc_call_path(const rpc_call *call);  /* "/package.Service/Method" */
+/* The registered method being served (never NULL inside a handler). */
+const rpc_method_info *rpc_call_method(const rpc_call *call);
 const char *rpc_call_peer(const rpc_call *call);  /* e.g. "ipv4:127.0.0.1:4242" */
 
 /* The call's auth context (TLS peer identity); release with
@@ -182,6 +184,14 @@ void rpc_call_release(rpc_call *call, ProtobufCMessage *msg);
 /* Per-call memory, freed when the call ends. Both abort-free: NULL on OOM. */
 void *rpc_call_alloc(rpc_call *call, size_t size);
 char *rpc_call_strdup(rpc_call *call, const char *s);
+/* An allocator drawing on the call's memory (free is a no-op): messages
+ * unpacked with it need no freeing and may mix in rpc_call_alloc() memory. */
+ProtobufCAllocator *rpc_call_allocator(rpc_call *call);
+
+/* The request message's bytes exactly as received (unary and
+ * server-streaming calls); NULL with *len 0 for streaming requests. */
+const uint8_t *rpc_call_request_data(const rpc_call *call, size_t *len);
+
 /* Hands an unpacked message to the call, freed when the call ends. Returns 0,
  * or -1 when out of memory: msg is then freed at once and must not be used. */
 int rpc_call_own(rpc_call *call, ProtobufCMessage *msg);

@@ -77,9 +77,10 @@ void store_set_batch_hook(store *s, store_batch_hook fn, void *ctx);
 int store_write(store *s, store_job_fn fn, void *arg, int *job_rc);
 
 /* ---- Resources (read or write transactions) ---- */
-/* Gets a resource by name; *out is unpacked (free with
- * protobuf_c_message_free_unpacked). STORE_NOT_FOUND when absent. */
-int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCMessage **out);
+/* Gets a resource by name, unpacked with alloc (NULL: malloc, then free it
+ * with protobuf_c_message_free_unpacked). STORE_NOT_FOUND when absent. */
+int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
+              ProtobufCMessage **out);
 /* Inserts (STORE_EXISTS if the name is taken) or replaces a resource. The
  * message's name field is the key. Write transactions only. */
 int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
@@ -93,30 +94,24 @@ typedef struct store_value {
 } store_value;
 
 /* A list query. where/order are SQL fragments produced only by the filter
- * module from a kind's column schema (store_columns) — column names and
+ * module from the kind's store_filter_schema() — column names and
  * placeholders, never user text; values are bound from binds. */
 typedef struct store_query {
     const char *where;      /* NULL = all rows */
     const store_value *binds;
     size_t n_binds;
-    const char *order;      /* NULL = by name; the name is always the last key */
+    const char *order;      /* NULL = by name; must end with the name (a total order) */
     int limit;              /* rows at most; > 0 */
+    ProtobufCAllocator *alloc; /* rows are unpacked with it (NULL: malloc) */
 } store_query;
 
-/* Column schema of a kind, for the filter module: field name → column. */
-typedef struct store_column {
-    const char *field;  /* API field name, e.g. "estimated_cost" */
-    const char *column; /* SQL column */
-    int type;           /* STORE_COL_* */
-    const ProtobufCEnumDescriptor *enum_desc; /* STORE_COL_ENUM only */
-} store_column;
-/* INT: integer; TEXT: string (dates as YYYY-MM-DD); ENUM: integer value;
- * MONEY: total nanos of the accounting currency; TIME: microseconds since
- * the Unix epoch. */
-enum { STORE_COL_INT, STORE_COL_TEXT, STORE_COL_ENUM, STORE_COL_MONEY, STORE_COL_TIME };
-const store_column *store_columns(store_kind kind, size_t *n);
+/* The fields a client may filter and order a kind's list on, with their
+ * columns (filter.h). Static; NULL only if the process is out of memory. */
+struct filter_schema;
+const struct filter_schema *store_filter_schema(store_kind kind);
 
-/* Calls fn for each row (fn takes ownership of msg; return non-zero to stop). */
+/* Calls fn for each row (fn owns msg, unpacked with q->alloc; return
+ * non-zero to stop). */
 typedef int (*store_row_fn)(ProtobufCMessage *msg, void *ctx);
 int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx);
 

@@ -32,8 +32,12 @@ def protos(*files):
         # package named like the grpc library: let that package find them.
         import grpc
         grpc.__path__.append(os.path.join(_gen_dir, "grpc"))
+    gen = list(files)
+    if any(f.startswith("tallinn/") for f in files):  # and the files they import
+        v1 = os.path.join(REPO, "proto", "tallinn", "v1")
+        gen += ["tallinn/v1/" + f for f in sorted(os.listdir(v1)) if f.endswith(".proto")]
     subprocess.run(["protoc", "-I" + os.path.join(REPO, "proto"), "-I" + GRPC_PROTO,
-                    "-I" + GOOGLEAPIS, "-I" + WKT, "--python_out=" + _gen_dir] + list(files),
+                    "-I" + GOOGLEAPIS, "-I" + WKT, "--python_out=" + _gen_dir] + sorted(set(gen)),
                    check=True)
     mods = []
     for f in files:

@@ -100,12 +100,12 @@ static void test_insert_get(void **state)
 
     write_need(f->s, "needs/a1", TALLINN__V1__NEED__STATE__STATE_DRAFT, 500000);
     assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
-    assert_int_equal(store_get(tx, STORE_NEED, "needs/a1", &m), STORE_OK);
+    assert_int_equal(store_get(tx, STORE_NEED, "needs/a1", NULL, &m), STORE_OK);
     n = (Tallinn__V1__Need *)m;
     assert_string_equal(n->title, "Firewalls for a regional grid operator");
     assert_int_equal(n->estimated_cost->units, 500000);
     protobuf_c_message_free_unpacked(m, NULL);
-    assert_int_equal(store_get(tx, STORE_NEED, "needs/none", &m), STORE_NOT_FOUND);
+    assert_int_equal(store_get(tx, STORE_NEED, "needs/none", NULL, &m), STORE_NOT_FOUND);
     assert_null(m);
     store_read_end(tx);
 }
@@ -133,8 +133,8 @@ static void test_job_rollback_is_its_own(void **state)
     assert_int_equal(job_rc, 9);
     write_need(f->s, "needs/kept", 1, 1);
     assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
-    assert_int_equal(store_get(tx, STORE_NEED, "needs/rolled-back", &m), STORE_NOT_FOUND);
-    assert_int_equal(store_get(tx, STORE_NEED, "needs/kept", &m), STORE_OK);
+    assert_int_equal(store_get(tx, STORE_NEED, "needs/rolled-back", NULL, &m), STORE_NOT_FOUND);
+    assert_int_equal(store_get(tx, STORE_NEED, "needs/kept", NULL, &m), STORE_OK);
     protobuf_c_message_free_unpacked(m, NULL);
     store_read_end(tx);
 }
@@ -281,7 +281,7 @@ static void test_reopen_keeps_writes(void **state)
     store_close(f->s);
     assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
     assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
-    assert_int_equal(store_get(tx, STORE_NEED, "needs/durable", &m), STORE_OK);
+    assert_int_equal(store_get(tx, STORE_NEED, "needs/durable", NULL, &m), STORE_OK);
     assert_int_equal(((Tallinn__V1__Need *)m)->estimated_cost->units, 42);
     protobuf_c_message_free_unpacked(m, NULL);
     store_read_end(tx);

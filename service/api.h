@@ -1,0 +1,141 @@
+/* api.h — what the domain handlers (donors.c, needs.c, matches.c,
+ * reports.c) share: who is calling, validation helpers that collect field
+ * violations, idempotent write jobs, etags and ids, generic field access on
+ * protobuf-c messages, and List paging. Private to service/. */
+#ifndef TALLINN_API_H
+#define TALLINN_API_H
+
+#include <stdint.h>
+
+#include "google/protobuf/field_mask.pb-c.h"
+#include "google/protobuf/timestamp.pb-c.h"
+#include "tallinn/filter.h"
+#include "tallinn/pagetoken.h"
+#include "tallinn/rpc.h"
+#include "tallinn/store.h"
+#include "tallinn/v1/common.pb-c.h"
+
+#define API_PAGE_DEFAULT 50
+#define API_PAGE_MAX 1000
+#define API_REQUEST_TTL_S (48 * 3600) /* request_id replays are kept >= 24 h */
+
+typedef struct api {
+    store *store;
+    const char *currency; /* the accounting currency, e.g. "EUR" */
+    uint8_t page_key[PAGETOKEN_KEYBYTES];
+} api;
+
+/* ---- Who is calling ---- */
+typedef enum api_role {
+    API_ROLE_NONE = 0,
+    API_ROLE_FRONT_OFFICE,
+    API_ROLE_BACK_OFFICE,
+    API_ROLE_COORDINATOR,
+    API_ROLE_DONOR,
+    API_ROLE_OBSERVER,
+    API_ROLE_AUDITOR,
+    API_ROLE_ADMIN,
+    API_ROLE_LOCAL /* no authentication configured: a local operator */
+} api_role;
+
+typedef struct api_caller {
+    const char *principal; /* resource name, e.g. "principals/kyiv-1" */
+    api_role role;
+    const char *donor; /* DONOR principals: the donor they act for */
+} api_caller;
+
+/* The one place a handler learns who calls. Never NULL. */
+const api_caller *api_caller_of(rpc_call *call);
+
+/* ---- Errors ---- */
+/* Adds a BadRequest field violation (printf-style description). */
+void api_violation(rpc_call *call, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* INVALID_ARGUMENT summarising the violations collected, or OK if none. */
+grpc_status_code api_violations_status(rpc_call *call, const char *what);
+/* Maps a STORE_* error to a status with a short message. */
+grpc_status_code api_store_error(rpc_call *call, int store_rc);
+
+/* ---- Validation helpers: each adds a violation and returns 0 when bad ---- */
+int api_check_text(rpc_call *call, const char *field, const char *s, size_t max_chars,
+                   unsigned flags);
+int api_check_money(rpc_call *call, const api *a, const char *field,
+                    const Tallinn__V1__Money *m, unsigned flags, int64_t *nanos);
+int api_check_enum(rpc_call *call, const char *field, const ProtobufCEnumDescriptor *d, int v,
+                   int required);
+int api_check_request_id(rpc_call *call, const char *rid);
+/* Parses a resource name against pattern ("needs/{need}"); adds a violation
+ * and returns 0 when bad. */
+int api_check_name(rpc_call *call, const char *field, const char *pattern, const char *name);
+/* Checks the client-chosen {resource}_id (AIP-133); "" is fine. */
+int api_check_id(rpc_call *call, const char *field, const char *id);
+
+/* ---- Messages ---- */
+/* A new random resource id ([a-z][a-z0-9]{11}). */
+void api_new_id(char out[16]);
+/* Allocates a name "prefix/id" on the call. */
+char *api_name(rpc_call *call, const char *prefix, const char *id);
+/* A Timestamp for now, on the call. */
+Google__Protobuf__Timestamp *api_now(rpc_call *call);
+Tallinn__V1__Money *api_money(rpc_call *call, const api *a, int64_t nanos);
+int64_t api_nanos(const Tallinn__V1__Money *m); /* 0 for NULL */
+/* Recomputes and sets msg's "etag" field (a hash of everything else). */
+void api_set_etag(rpc_call *call, ProtobufCMessage *msg);
+/* ABORTED when etag is non-empty and differs from the resource's. */
+grpc_status_code api_check_etag(rpc_call *call, const ProtobufCMessage *current, const char *etag);
+/* Copies one field (shallow) from src to dst, both of the same type. */
+int api_copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src, const char *field);
+/* Reads a string field by name (NULL if no such string field). */
+const char *api_get_string(const ProtobufCMessage *m, const char *field);
+int api_set_string(ProtobufCMessage *m, const char *field, char *value);
+
+/* Applies an update: the mask's paths (all of `mutable` when the mask is
+ * empty) are copied from req to cur. Paths outside mutable are violations
+ * naming them (output-only or immutable). */
+grpc_status_code api_apply_mask(rpc_call *call, ProtobufCMessage *cur, const ProtobufCMessage *req,
+                                const Google__Protobuf__FieldMask *mask,
+                                const char *const *mutable_fields, const char *resource);
+
+/* ---- Writes ---- */
+typedef struct api_job api_job;
+typedef grpc_status_code (*api_job_fn)(store_tx *tx, api_job *job);
+struct api_job {
+    rpc_call *call;
+    api *api;
+    const api_caller *caller;
+    void *arg;
+    ProtobufCMessage *resp; /* set by fn on success */
+};
+
+/* Runs fn as a write job in the next group commit and waits until it is
+ * durable. With a request_id, a repeat by the same caller of the same method
+ * returns the first response and changes nothing; the same request_id with a
+ * different request is INVALID_ARGUMENT. */
+grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
+                           ProtobufCMessage **resp);
+
+/* Gets a resource in a write job or read, unpacked on the call. */
+int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+            ProtobufCMessage **out);
+
+/* ---- Lists ---- */
+typedef struct api_list_req {
+    store_kind kind;
+    const char *collection; /* "needs" */
+    const char *parent;     /* "" or the parent's name */
+    int32_t page_size;
+    const char *page_token, *filter, *order_by;
+    /* Extra conditions a list must always hold (a parent, need-to-know),
+     * as SQL over schema columns with '?' binds. NULL = none. */
+    const char *scope_sql;
+    const store_value *scope_binds;
+    size_t n_scope_binds;
+} api_list_req;
+
+/* Runs a list: validates paging, filter and order_by, decodes and checks the
+ * page token, reads one page in a snapshot, and returns the rows (unpacked on
+ * the call) and the next page token ("" at the end). */
+grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
+                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token);
+
+#endif

@@ -1,0 +1,364 @@
+/* needs.c — NeedService: needs collected in Kyiv, validated in Warsaw,
+ * matched, delivered; the need workflow (docs/api.md) and its guards. */
+#include <stdio.h>
+#include <string.h>
+
+#include "domain.h"
+#include "tallinn/v1/match.pb-c.h"
+#include "tallinn/v1/need.pb-c.h"
+#include "tallinn/validate.h"
+
+#define S(x) TALLINN__V1__NEED__STATE__STATE_##x
+#define BIT(x) (1u << S(x))
+
+static const char *state_name(int s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&tallinn__v1__need__state__descriptor, s);
+    return v != NULL ? v->name + strlen("STATE_") : "UNKNOWN";
+}
+
+/* Fields a client sets; everything else is output only. */
+static const char *const mutable_fields[] = {
+    "title", "description", "beneficiary", "region", "sector", "category", "domain",
+    "priority", "estimated_cost", "needed_by", "sensitivity", NULL,
+};
+
+/* Checks a need's client-set fields; prefix is "need." for requests. */
+static void check_need(rpc_call *call, const api *a, const Tallinn__V1__Need *n)
+{
+    api_check_text(call, "need.title", n->title, VALIDATE_TITLE_MAX, VALIDATE_TEXT_REQUIRED);
+    api_check_text(call, "need.description", n->description, VALIDATE_DESCRIPTION_MAX,
+                   VALIDATE_TEXT_MULTILINE);
+    api_check_text(call, "need.beneficiary", n->beneficiary, VALIDATE_BENEFICIARY_MAX,
+                   VALIDATE_TEXT_REQUIRED);
+    api_check_text(call, "need.region", n->region, VALIDATE_REGION_MAX, VALIDATE_TEXT_REQUIRED);
+    api_check_enum(call, "need.sector", &tallinn__v1__sector__descriptor, n->sector, 1);
+    api_check_enum(call, "need.category", &tallinn__v1__category__descriptor, n->category, 1);
+    api_check_enum(call, "need.domain", &tallinn__v1__need__domain__descriptor, n->domain, 0);
+    api_check_enum(call, "need.priority", &tallinn__v1__need__priority__descriptor, n->priority, 1);
+    api_check_enum(call, "need.sensitivity", &tallinn__v1__need__sensitivity__descriptor,
+                   n->sensitivity, 0);
+    api_check_money(call, a, "need.estimated_cost", n->estimated_cost, VALIDATE_MONEY_POSITIVE, NULL);
+    if (n->needed_by != NULL &&
+        validate_date(n->needed_by->year, n->needed_by->month, n->needed_by->day) != VALIDATE_OK)
+        api_violation(call, "need.needed_by", "%04d-%02d-%02d is not a calendar date",
+                      (int)n->needed_by->year, (int)n->needed_by->month, (int)n->needed_by->day);
+}
+
+static grpc_status_code not_found(rpc_call *call, const char *name)
+{
+    return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
+}
+
+/* Gets a need in a job; NOT_FOUND or a storage error as a status. */
+static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name, Tallinn__V1__Need **n)
+{
+    ProtobufCMessage *m;
+    int rc = api_get(tx, call, STORE_NEED, name, &m);
+
+    if (rc == STORE_NOT_FOUND)
+        return not_found(call, name);
+    if (rc != STORE_OK)
+        return api_store_error(call, rc);
+    *n = (Tallinn__V1__Need *)m;
+    return GRPC_STATUS_OK;
+}
+
+/* Stamps update_time and etag and writes the need back. */
+static grpc_status_code save(store_tx *tx, api_job *job, Tallinn__V1__Need *n, int insert)
+{
+    int rc;
+
+    n->update_time = api_now(job->call);
+    if (insert)
+        n->create_time = n->update_time;
+    api_set_etag(job->call, &n->base);
+    rc = insert ? store_insert(tx, STORE_NEED, &n->base) : store_update(tx, STORE_NEED, &n->base);
+    if (rc == STORE_EXISTS)
+        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists", n->name);
+    if (rc != STORE_OK)
+        return api_store_error(job->call, rc);
+    job->resp = &n->base;
+    return GRPC_STATUS_OK;
+}
+
+/* ---- Create, Get, List, Update ---- */
+
+typedef struct create_arg {
+    Tallinn__V1__Need *need;
+} create_arg;
+
+static grpc_status_code create_job(store_tx *tx, api_job *job)
+{
+    return save(tx, job, ((create_arg *)job->arg)->need, 1);
+}
+
+static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
+                                    ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__CreateNeedRequest *in = (const void *)req;
+    api *a = ctx;
+    Tallinn__V1__Need *n;
+    create_arg arg;
+    const char *id = in->need_id;
+    char gen[16];
+    grpc_status_code code;
+
+    if (in->need == NULL) {
+        api_violation(call, "need", "required");
+        return api_violations_status(call, "request");
+    }
+    check_need(call, a, in->need);
+    api_check_id(call, "need_id", in->need_id);
+    api_check_request_id(call, in->request_id);
+    if ((code = api_violations_status(call, "need")) != GRPC_STATUS_OK)
+        return code;
+
+    n = rpc_call_alloc(call, sizeof(*n));
+    if (n == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__need__init(n);
+    for (const char *const *f = mutable_fields; *f != NULL; f++)
+        api_copy_field(&n->base, &in->need->base, *f);
+    if (id[0] == '\0') {
+        api_new_id(gen);
+        id = gen;
+    }
+    n->name = api_name(call, "needs", id);
+    if (n->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_UNSPECIFIED)
+        n->sensitivity = TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD;
+    n->state = S(DRAFT);
+    n->coverage = TALLINN__V1__NEED__COVERAGE__COVERAGE_NONE;
+    n->committed_amount = api_money(call, a, 0);
+    n->delivered_amount = api_money(call, a, 0);
+    arg.need = n;
+    return api_write(call, a, in->request_id, create_job, &arg, resp);
+}
+
+static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
+                                 ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__GetNeedRequest *in = (const void *)req;
+    api *a = ctx;
+    store_tx *tx;
+    int rc;
+
+    if (!api_check_name(call, "name", "needs/{need}", in->name))
+        return api_violations_status(call, "request");
+    if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
+        return api_store_error(call, rc);
+    rc = api_get(tx, call, STORE_NEED, in->name, resp);
+    store_read_end(tx);
+    if (rc == STORE_NOT_FOUND)
+        return not_found(call, in->name);
+    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+}
+
+static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
+                                   ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__ListNeedsRequest *in = (const void *)req;
+    Tallinn__V1__ListNeedsResponse *out = rpc_call_alloc(call, sizeof(*out));
+    api_list_req lr = {
+        .kind = STORE_NEED, .collection = "needs", .parent = "",
+        .page_size = in->page_size, .page_token = in->page_token,
+        .filter = in->filter, .order_by = in->order_by,
+    };
+    ProtobufCMessage **rows;
+    size_t n;
+    grpc_status_code code;
+
+    if (out == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__list_needs_response__init(out);
+    code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token);
+    if (code != GRPC_STATUS_OK)
+        return code;
+    out->needs = (Tallinn__V1__Need **)rows;
+    out->n_needs = n;
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
+}
+
+typedef struct update_arg {
+    const Tallinn__V1__UpdateNeedRequest *in;
+} update_arg;
+
+static grpc_status_code update_job(store_tx *tx, api_job *job)
+{
+    const Tallinn__V1__UpdateNeedRequest *in = ((update_arg *)job->arg)->in;
+    rpc_call *call = job->call;
+    Tallinn__V1__Need *n;
+    grpc_status_code code;
+
+    if ((code = load(tx, call, in->need->name, &n)) != GRPC_STATUS_OK)
+        return code;
+    if ((code = api_check_etag(call, &n->base, in->need->etag)) != GRPC_STATUS_OK)
+        return code;
+    if (n->state != S(DRAFT) && n->state != S(RETURNED))
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s is %s: needs can be edited only in DRAFT or RETURNED", n->name,
+                              state_name(n->state));
+    if ((code = api_apply_mask(call, &n->base, &in->need->base, in->update_mask, mutable_fields,
+                               "need")) != GRPC_STATUS_OK)
+        return code;
+    if (n->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_UNSPECIFIED)
+        n->sensitivity = TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD;
+    check_need(call, job->api, n);
+    if ((code = api_violations_status(call, "need")) != GRPC_STATUS_OK)
+        return code;
+    return save(tx, job, n, 0);
+}
+
+static grpc_status_code update_need(rpc_call *call, const ProtobufCMessage *req,
+                                    ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__UpdateNeedRequest *in = (const void *)req;
+    update_arg arg = {in};
+
+    if (in->need == NULL) {
+        api_violation(call, "need", "required");
+        return api_violations_status(call, "request");
+    }
+    if (!api_check_name(call, "need.name", "needs/{need}", in->need->name))
+        return api_violations_status(call, "request");
+    return api_write(call, ctx, NULL, update_job, &arg, resp);
+}
+
+/* ---- The workflow: one table, one job ---- */
+
+typedef struct transition {
+    const char *method;
+    unsigned from;      /* states allowed before */
+    int to;
+    int needs_reason;
+    const char *from_text;
+} transition;
+
+#define NON_TERMINAL (BIT(DRAFT) | BIT(SUBMITTED) | BIT(RETURNED) | BIT(OPEN) | BIT(ON_HOLD))
+static const transition transitions[] = {
+    {"SubmitNeed", BIT(DRAFT) | BIT(RETURNED), S(SUBMITTED), 0, "DRAFT or RETURNED"},
+    {"ValidateNeed", BIT(SUBMITTED), S(OPEN), 0, "SUBMITTED"},
+    {"ReturnNeed", BIT(SUBMITTED), S(RETURNED), 1, "SUBMITTED"},
+    {"RejectNeed", BIT(SUBMITTED), S(REJECTED), 1, "SUBMITTED"},
+    {"RouteNeed", BIT(SUBMITTED), S(ROUTED_TO_IT_COALITION), 1, "SUBMITTED"},
+    {"HoldNeed", BIT(OPEN), S(ON_HOLD), 1, "OPEN"},
+    {"ResumeNeed", BIT(ON_HOLD), S(OPEN), 0, "ON_HOLD"},
+    {"CancelNeed", NON_TERMINAL, S(CANCELLED), 1,
+     "DRAFT, SUBMITTED, RETURNED, OPEN or ON_HOLD"},
+    {"CloseNeed", BIT(OPEN), S(CLOSED), 1, "OPEN"},
+};
+
+typedef struct transition_arg {
+    const transition *t;
+    const char *name, *reason, *etag;
+} transition_arg;
+
+static grpc_status_code transition_job(store_tx *tx, api_job *job)
+{
+    transition_arg *arg = job->arg;
+    const transition *t = arg->t;
+    rpc_call *call = job->call;
+    Tallinn__V1__Need *n;
+    grpc_status_code code;
+
+    if ((code = load(tx, call, arg->name, &n)) != GRPC_STATUS_OK)
+        return code;
+    if ((code = api_check_etag(call, &n->base, arg->etag)) != GRPC_STATUS_OK)
+        return code;
+    if ((t->from & (1u << n->state)) == 0) {
+        rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s is %s; %s needs it %s", n->name, state_name(n->state),
+                              t->method, t->from_text);
+    }
+    if (t->to == S(OPEN) && n->state == S(SUBMITTED)) {
+        if (n->domain == TALLINN__V1__NEED__DOMAIN__DOMAIN_MILITARY)
+            return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                                  "%s is a military-domain need: the Tallinn Mechanism covers the "
+                                  "civilian domain only; route it to the IT Coalition with RouteNeed",
+                                  n->name);
+        if (n->domain != TALLINN__V1__NEED__DOMAIN__DOMAIN_CIVILIAN)
+            return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                                  "%s has no domain: return it (ReturnNeed) so the front office "
+                                  "sets domain CIVILIAN, or route it if it is military",
+                                  n->name);
+    }
+    n->state = t->to;
+    n->state_reason = t->needs_reason ? (char *)arg->reason : (char *)protobuf_c_empty_string;
+    return save(tx, job, n, 0);
+}
+
+static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *req,
+                                       ProtobufCMessage **resp, void *ctx)
+{
+    const char *method = rpc_call_method(call)->method->name;
+    transition_arg arg = {0};
+    const char *rid = api_get_string(req, "request_id");
+
+    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
+        if (strcmp(transitions[i].method, method) == 0)
+            arg.t = &transitions[i];
+    if (arg.t == NULL)
+        return rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "%s is not a need transition", method);
+    arg.name = api_get_string(req, "name");
+    arg.etag = api_get_string(req, "etag");
+    arg.reason = api_get_string(req, "reason");
+    api_check_name(call, "name", "needs/{need}", arg.name);
+    if (arg.t->needs_reason)
+        api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX,
+                       VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
+    api_check_request_id(call, rid);
+    if (rpc_call_field_violation_count(call) > 0)
+        return api_violations_status(call, "request");
+    return api_write(call, ctx, rid, transition_job, &arg, resp);
+}
+
+/* ---- Derived totals ---- */
+
+grpc_status_code needs_recompute(store_tx *tx, api_job *job, const char *name)
+{
+    rpc_call *call = job->call;
+    Tallinn__V1__Need *n;
+    int64_t committed, delivered, cost;
+    grpc_status_code code;
+    int rc;
+
+    if ((code = load(tx, call, name, &n)) != GRPC_STATUS_OK)
+        return code;
+    if ((rc = store_match_sum(tx, name, NULL, DOMAIN_COMMITTED_STATES, &committed)) != STORE_OK ||
+        (rc = store_match_sum(tx, name, NULL, DOMAIN_DELIVERED_STATES, &delivered)) != STORE_OK)
+        return api_store_error(call, rc);
+    cost = api_nanos(n->estimated_cost);
+    n->committed_amount = api_money(call, job->api, committed);
+    n->delivered_amount = api_money(call, job->api, delivered);
+    n->coverage = committed <= 0 ? TALLINN__V1__NEED__COVERAGE__COVERAGE_NONE
+                  : committed < cost ? TALLINN__V1__NEED__COVERAGE__COVERAGE_PARTIAL
+                                     : TALLINN__V1__NEED__COVERAGE__COVERAGE_FULL;
+    if (delivered >= cost && (n->state == S(OPEN) || n->state == S(ON_HOLD))) {
+        n->state = S(FULFILLED);
+        n->state_reason = (char *)"accepted deliveries reached the estimated cost";
+    }
+    {
+        ProtobufCMessage *keep = job->resp; /* save() sets resp: keep the caller's */
+        code = save(tx, job, n, 0);
+        job->resp = keep;
+    }
+    return code;
+}
+
+int needs_register(rpc_server *srv, api *a)
+{
+    static const rpc_method_handler handlers[] = {
+        {"CreateNeed", create_need},     {"GetNeed", get_need},
+        {"ListNeeds", list_needs},       {"UpdateNeed", update_need},
+        {"SubmitNeed", run_transition},  {"ValidateNeed", run_transition},
+        {"ReturnNeed", run_transition},  {"RejectNeed", run_transition},
+        {"RouteNeed", run_transition},   {"HoldNeed", run_transition},
+        {"ResumeNeed", run_transition},  {"CancelNeed", run_transition},
+        {"CloseNeed", run_transition},
+    };
+    return rpc_server_add_service(srv, &tallinn__v1__need_service__descriptor, handlers,
+                                  sizeof(handlers) / sizeof(handlers[0]), a);
+}
