@@ -4,6 +4,7 @@
 #define TALLINN_DOMAIN_H
 
 #include "api.h"
+#include "tallinn/v1/match.pb-c.h"
 
 int needs_register(rpc_server *srv, api *a);
 int donors_register(rpc_server *srv, api *a);

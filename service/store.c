@@ -267,6 +267,11 @@ enum {
     ST_UPDATE0 = ST_INSERT0 + STORE_KIND_COUNT,
     ST_MATCH_SUM_NEED = ST_UPDATE0 + STORE_KIND_COUNT,
     ST_MATCH_SUM_PLEDGE,
+    ST_PLEDGE_COUNT,
+    ST_DONOR_RECORD,
+    ST_TOTALS_SECTOR,
+    ST_TOTALS_CATEGORY,
+    ST_TOTALS_DONOR,
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
@@ -286,6 +291,30 @@ static const char *fixed_sql(int id)
         return "SELECT COALESCE(SUM(amount), 0) FROM matches WHERE need=?1 AND ((1 << state) & ?2) != 0";
     case ST_MATCH_SUM_PLEDGE:
         return "SELECT COALESCE(SUM(amount), 0) FROM matches WHERE pledge=?1 AND ((1 << state) & ?2) != 0";
+    case ST_PLEDGE_COUNT:
+        return "SELECT COUNT(*) FROM pledges WHERE donor=?1 AND ((1 << state) & ?2) = 0";
+    case ST_DONOR_RECORD:
+        return "SELECT COUNT(*), COALESCE(SUM(n.sector = ?3), 0) FROM matches m"
+               " JOIN needs n ON n.name = m.need WHERE m.donor=?1 AND ((1 << m.state) & ?2) != 0";
+    case ST_TOTALS_SECTOR:
+        return "SELECT sector, COUNT(*), SUM(estimated_cost), SUM(committed), SUM(delivered)"
+               " FROM needs WHERE ((1 << state) & ?1) != 0 GROUP BY sector ORDER BY sector";
+    case ST_TOTALS_CATEGORY:
+        return "SELECT category, COUNT(*), SUM(estimated_cost), SUM(committed), SUM(delivered)"
+               " FROM needs WHERE ((1 << state) & ?1) != 0 GROUP BY category ORDER BY category";
+    case ST_TOTALS_DONOR:
+        return "SELECT d.name, d.display_name,"
+               " (SELECT COUNT(*) FROM needs n WHERE n.name IN (SELECT need FROM matches m"
+               "   WHERE m.donor = d.name AND ((1 << m.state) & ?1) != 0)),"
+               " (SELECT COALESCE(SUM(n.estimated_cost), 0) FROM needs n WHERE n.name IN"
+               "   (SELECT need FROM matches m WHERE m.donor = d.name AND ((1 << m.state) & ?1) != 0)),"
+               " (SELECT COALESCE(SUM(amount), 0) FROM matches m WHERE m.donor = d.name"
+               "   AND ((1 << m.state) & ?1) != 0),"
+               " (SELECT COALESCE(SUM(amount), 0) FROM matches m WHERE m.donor = d.name"
+               "   AND ((1 << m.state) & ?2) != 0),"
+               " (SELECT COALESCE(SUM(amount), 0) FROM pledges p WHERE p.donor = d.name"
+               "   AND p.state != 3)"
+               " FROM donors d WHERE d.membership = 1 ORDER BY d.name";
     case ST_REQ_GET:
         return "SELECT request_hash, response FROM requests WHERE principal=?1 AND method=?2 AND request_id=?3";
     case ST_REQ_PUT:
@@ -925,6 +954,93 @@ int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t
     } else {
         rc = tx_fail(tx, rc);
     }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, int64_t *count)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_PLEDGE_COUNT);
+    int rc;
+
+    *count = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, except_mask);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(st, 0);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t state_mask,
+                       int64_t *all, int64_t *in_sector)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_DONOR_RECORD);
+    int rc;
+
+    *all = *in_sector = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, state_mask);
+    sqlite3_bind_int(st, 3, sector);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *all = sqlite3_column_int64(st, 0);
+        *in_sector = sqlite3_column_int64(st, 1);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_need_totals(store_tx *tx, int by, uint32_t need_mask,
+                      void (*fn)(int key, const store_totals *t, void *ctx), void *ctx)
+{
+    sqlite3_stmt *st = stmt(tx->conn, by == STORE_BY_SECTOR ? ST_TOTALS_SECTOR : ST_TOTALS_CATEGORY);
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int64(st, 1, need_mask);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_totals t = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+                          sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
+        fn(sqlite3_column_int(st, 0), &t, ctx);
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered_mask,
+                       void (*fn)(const char *donor, const char *display_name,
+                                  const store_totals *t, int64_t pledged, void *ctx),
+                       void *ctx)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_TOTALS_DONOR);
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int64(st, 1, committed_mask);
+    sqlite3_bind_int64(st, 2, delivered_mask);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_totals t = {sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+                          sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5)};
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), &t,
+           sqlite3_column_int64(st, 6), ctx);
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
     sqlite3_reset(st);
     return rc;
 }

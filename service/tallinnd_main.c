@@ -269,7 +269,8 @@ static int serve(const serve_opts *o)
         goto done;
     if (health_create(&h) != 0 || health_register(h, srv) != 0)
         goto done;
-    if (needs_register(srv, &a) != 0)
+    if (needs_register(srv, &a) != 0 || donors_register(srv, &a) != 0 ||
+        matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0)
         goto done;
     if (rpc_server_start(srv, &port) != 0)
         goto done;

@@ -120,6 +120,31 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
 int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t state_mask,
                     int64_t *nanos);
 
+/* Number of a donor's pledges whose state is not in except_mask (1<<state). */
+int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, int64_t *count);
+
+/* A donor's record for match suggestions: matches in state_mask, all and on
+ * needs of the given sector. */
+int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t state_mask,
+                       int64_t *all, int64_t *in_sector);
+
+/* ---- Report aggregates, read in one snapshot ---- */
+typedef struct store_totals {
+    int64_t count, estimated, committed, delivered; /* money as total nanos */
+} store_totals;
+enum { STORE_BY_SECTOR, STORE_BY_CATEGORY };
+/* Totals of the needs whose state is in need_mask, grouped by sector or
+ * category (key = enum number), in key order. */
+int store_need_totals(store_tx *tx, int by, uint32_t need_mask,
+                      void (*fn)(int key, const store_totals *t, void *ctx), void *ctx);
+/* Per MEMBER donor: the needs it has committed matches on (count, their
+ * estimated cost), committed and delivered amounts, and pledged (not
+ * withdrawn) amount, in name order. */
+int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered_mask,
+                       void (*fn)(const char *donor, const char *display_name,
+                                  const store_totals *t, int64_t pledged, void *ctx),
+                       void *ctx);
+
 /* ---- Idempotent requests (request_id) ---- */
 /* Looks up a remembered request; STORE_NOT_FOUND when new. *response is
  * malloc'd (free it). */

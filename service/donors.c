@@ -1,0 +1,466 @@
+/* donors.c — DonorService: donor states, their companies and NGOs, observers,
+ * and the pledges donors make. */
+#include <stdio.h>
+#include <string.h>
+
+#include "domain.h"
+#include "tallinn/v1/donor.pb-c.h"
+#include "tallinn/v1/match.pb-c.h"
+#include "tallinn/validate.h"
+
+#define KIND(x) TALLINN__V1__DONOR__KIND__KIND_##x
+#define MEMBER TALLINN__V1__DONOR__MEMBERSHIP__MEMBERSHIP_MEMBER
+#define PS(x) TALLINN__V1__PLEDGE__STATE__STATE_##x
+
+static const char *const donor_mutable[] = {
+    "display_name", "country_code", "parent", "membership", "capabilities", "contact_email", NULL,
+};
+static const char *const pledge_mutable[] = {"amount", "fiscal_year", "source", "state", NULL};
+
+static grpc_status_code not_found(rpc_call *call, const char *name)
+{
+    return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
+}
+
+static grpc_status_code load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                             ProtobufCMessage **m)
+{
+    int rc = api_get(tx, call, kind, name, m);
+
+    if (rc == STORE_NOT_FOUND)
+        return not_found(call, name);
+    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+}
+
+static grpc_status_code save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
+                             int insert)
+{
+    Google__Protobuf__Timestamp *now = api_now(job->call);
+    int rc;
+
+    if (kind == STORE_DONOR) {
+        Tallinn__V1__Donor *d = (Tallinn__V1__Donor *)m;
+        d->update_time = now;
+        if (insert)
+            d->create_time = now;
+    } else {
+        Tallinn__V1__Pledge *p = (Tallinn__V1__Pledge *)m;
+        p->update_time = now;
+        if (insert)
+            p->create_time = now;
+    }
+    api_set_etag(job->call, m);
+    rc = insert ? store_insert(tx, kind, m) : store_update(tx, kind, m);
+    if (rc == STORE_EXISTS)
+        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists",
+                              api_get_string(m, "name"));
+    if (rc != STORE_OK)
+        return api_store_error(job->call, rc);
+    job->resp = m;
+    return GRPC_STATUS_OK;
+}
+
+/* ---- Donors ---- */
+
+static void check_donor(rpc_call *call, const Tallinn__V1__Donor *d)
+{
+    api_check_text(call, "donor.display_name", d->display_name, VALIDATE_DISPLAY_NAME_MAX,
+                   VALIDATE_TEXT_REQUIRED);
+    api_check_enum(call, "donor.kind", &tallinn__v1__donor__kind__descriptor, d->kind, 1);
+    api_check_enum(call, "donor.membership", &tallinn__v1__donor__membership__descriptor,
+                   d->membership, 1);
+    if (validate_country_code(d->country_code, strlen(d->country_code)) != VALIDATE_OK)
+        api_violation(call, "donor.country_code",
+                      "\"%.8s\" is not an ISO 3166-1 alpha-2 country code (e.g. EE, PL, US)",
+                      d->country_code);
+    if (d->n_capabilities > VALIDATE_CAPABILITIES_MAX)
+        api_violation(call, "donor.capabilities", "at most %d entries", VALIDATE_CAPABILITIES_MAX);
+    for (size_t i = 0; i < d->n_capabilities; i++) {
+        char f[48];
+        snprintf(f, sizeof(f), "donor.capabilities[%zu]", i);
+        api_check_enum(call, f, &tallinn__v1__category__descriptor, d->capabilities[i], 1);
+    }
+    if (d->contact_email[0] != '\0' &&
+        validate_email(d->contact_email, strlen(d->contact_email)) != VALIDATE_OK)
+        api_violation(call, "donor.contact_email", "not an e-mail address");
+    if (d->kind == KIND(COMPANY) || d->kind == KIND(NGO)) {
+        if (d->parent[0] == '\0')
+            api_violation(call, "donor.parent",
+                          "required for a company or NGO: the donor state it comes with");
+        else
+            api_check_name(call, "donor.parent", "donors/{donor}", d->parent);
+    } else if (d->parent[0] != '\0') {
+        api_violation(call, "donor.parent", "only a company or NGO has a parent");
+    }
+}
+
+/* The parent must exist and be a STATE donor. */
+static grpc_status_code check_parent(store_tx *tx, rpc_call *call, const Tallinn__V1__Donor *d)
+{
+    ProtobufCMessage *m;
+    int rc;
+
+    if (d->parent[0] == '\0')
+        return GRPC_STATUS_OK;
+    rc = api_get(tx, call, STORE_DONOR, d->parent, &m);
+    if (rc == STORE_NOT_FOUND) {
+        api_violation(call, "donor.parent", "%s does not exist", d->parent);
+        return api_violations_status(call, "donor");
+    }
+    if (rc != STORE_OK)
+        return api_store_error(call, rc);
+    if (((Tallinn__V1__Donor *)m)->kind != KIND(STATE)) {
+        api_violation(call, "donor.parent", "%s is not a donor state", d->parent);
+        return api_violations_status(call, "donor");
+    }
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code create_donor_job(store_tx *tx, api_job *job)
+{
+    Tallinn__V1__Donor *d = job->arg;
+    grpc_status_code code = check_parent(tx, job->call, d);
+
+    return code != GRPC_STATUS_OK ? code : save(tx, job, STORE_DONOR, &d->base, 1);
+}
+
+static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req,
+                                     ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__CreateDonorRequest *in = (const void *)req;
+    Tallinn__V1__Donor *d;
+    const char *id = in->donor_id;
+    char gen[16];
+    grpc_status_code code;
+
+    if (in->donor == NULL) {
+        api_violation(call, "donor", "required");
+        return api_violations_status(call, "request");
+    }
+    check_donor(call, in->donor);
+    api_check_id(call, "donor_id", in->donor_id);
+    api_check_request_id(call, in->request_id);
+    if ((code = api_violations_status(call, "donor")) != GRPC_STATUS_OK)
+        return code;
+    if ((d = rpc_call_alloc(call, sizeof(*d))) == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__donor__init(d);
+    api_copy_field(&d->base, &in->donor->base, "kind");
+    for (const char *const *f = donor_mutable; *f != NULL; f++)
+        api_copy_field(&d->base, &in->donor->base, *f);
+    if (id[0] == '\0') {
+        api_new_id(gen);
+        id = gen;
+    }
+    d->name = api_name(call, "donors", id);
+    return api_write(call, ctx, in->request_id, create_donor_job, d, resp);
+}
+
+static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const char *pattern,
+                                const char *name, ProtobufCMessage **resp)
+{
+    store_tx *tx;
+    int rc;
+
+    if (!api_check_name(call, "name", pattern, name))
+        return api_violations_status(call, "request");
+    if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
+        return api_store_error(call, rc);
+    rc = api_get(tx, call, kind, name, resp);
+    store_read_end(tx);
+    if (rc == STORE_NOT_FOUND)
+        return not_found(call, name);
+    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+}
+
+static grpc_status_code get_donor(rpc_call *call, const ProtobufCMessage *req,
+                                  ProtobufCMessage **resp, void *ctx)
+{
+    return get_one(call, ctx, STORE_DONOR, "donors/{donor}",
+                   ((const Tallinn__V1__GetDonorRequest *)req)->name, resp);
+}
+
+static grpc_status_code list_donors(rpc_call *call, const ProtobufCMessage *req,
+                                    ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__ListDonorsRequest *in = (const void *)req;
+    Tallinn__V1__ListDonorsResponse *out = rpc_call_alloc(call, sizeof(*out));
+    api_list_req lr = {
+        .kind = STORE_DONOR, .collection = "donors", .parent = "",
+        .page_size = in->page_size, .page_token = in->page_token,
+        .filter = in->filter, .order_by = in->order_by,
+    };
+    ProtobufCMessage **rows;
+    size_t n;
+    grpc_status_code code;
+
+    if (out == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__list_donors_response__init(out);
+    if ((code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token)) != GRPC_STATUS_OK)
+        return code;
+    out->donors = (Tallinn__V1__Donor **)rows;
+    out->n_donors = n;
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
+{
+    const Tallinn__V1__UpdateDonorRequest *in = job->arg;
+    rpc_call *call = job->call;
+    ProtobufCMessage *m;
+    Tallinn__V1__Donor *d;
+    int was_member;
+    grpc_status_code code;
+
+    if ((code = load(tx, call, STORE_DONOR, in->donor->name, &m)) != GRPC_STATUS_OK)
+        return code;
+    d = (Tallinn__V1__Donor *)m;
+    if ((code = api_check_etag(call, m, in->donor->etag)) != GRPC_STATUS_OK)
+        return code;
+    was_member = d->membership == MEMBER;
+    if ((code = api_apply_mask(call, m, &in->donor->base, in->update_mask, donor_mutable,
+                               "donor")) != GRPC_STATUS_OK)
+        return code;
+    check_donor(call, d);
+    if ((code = api_violations_status(call, "donor")) != GRPC_STATUS_OK)
+        return code;
+    if ((code = check_parent(tx, call, d)) != GRPC_STATUS_OK)
+        return code;
+    if (strcmp(d->parent, d->name) == 0)
+        return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "a donor cannot be its own parent");
+    if (was_member && d->membership != MEMBER) {
+        /* An observer never pledges: refuse while it still has live pledges. */
+        int64_t live = 0;
+        int rc = store_pledge_count(tx, d->name, 1u << PS(WITHDRAWN), &live);
+        if (rc != STORE_OK)
+            return api_store_error(call, rc);
+        if (live > 0)
+            return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                                  "%s has %lld pledge(s) not withdrawn; an observer never "
+                                  "pledges: withdraw them first", d->name, (long long)live);
+    }
+    return save(tx, job, STORE_DONOR, m, 0);
+}
+
+static grpc_status_code update_donor(rpc_call *call, const ProtobufCMessage *req,
+                                     ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__UpdateDonorRequest *in = (const void *)req;
+
+    if (in->donor == NULL) {
+        api_violation(call, "donor", "required");
+        return api_violations_status(call, "request");
+    }
+    if (!api_check_name(call, "donor.name", "donors/{donor}", in->donor->name))
+        return api_violations_status(call, "request");
+    return api_write(call, ctx, NULL, update_donor_job, (void *)in, resp);
+}
+
+/* ---- Pledges ---- */
+
+static void check_pledge(rpc_call *call, const api *a, const Tallinn__V1__Pledge *p)
+{
+    api_check_money(call, a, "pledge.amount", p->amount, VALIDATE_MONEY_POSITIVE, NULL);
+    if (p->fiscal_year < VALIDATE_FISCAL_YEAR_MIN || p->fiscal_year > VALIDATE_FISCAL_YEAR_MAX)
+        api_violation(call, "pledge.fiscal_year", "must be a year from %d to %d",
+                      VALIDATE_FISCAL_YEAR_MIN, VALIDATE_FISCAL_YEAR_MAX);
+    api_check_text(call, "pledge.source", p->source, VALIDATE_SOURCE_MAX, 0);
+    api_check_enum(call, "pledge.state", &tallinn__v1__pledge__state__descriptor, p->state, 0);
+}
+
+typedef struct create_pledge_arg {
+    const char *donor;
+    Tallinn__V1__Pledge *pledge;
+} create_pledge_arg;
+
+static grpc_status_code create_pledge_job(store_tx *tx, api_job *job)
+{
+    create_pledge_arg *arg = job->arg;
+    ProtobufCMessage *m;
+    grpc_status_code code;
+
+    if ((code = load(tx, job->call, STORE_DONOR, arg->donor, &m)) != GRPC_STATUS_OK)
+        return code;
+    if (((Tallinn__V1__Donor *)m)->membership != MEMBER)
+        return rpc_call_error(job->call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s is an observer: observers never pledge", arg->donor);
+    return save(tx, job, STORE_PLEDGE, &arg->pledge->base, 1);
+}
+
+static grpc_status_code create_pledge(rpc_call *call, const ProtobufCMessage *req,
+                                      ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__CreatePledgeRequest *in = (const void *)req;
+    api *a = ctx;
+    Tallinn__V1__Pledge *p;
+    create_pledge_arg arg;
+    const char *id = in->pledge_id;
+    char gen[16];
+    grpc_status_code code;
+
+    api_check_name(call, "parent", "donors/{donor}", in->parent);
+    if (in->pledge == NULL)
+        api_violation(call, "pledge", "required");
+    else
+        check_pledge(call, a, in->pledge);
+    api_check_id(call, "pledge_id", in->pledge_id);
+    api_check_request_id(call, in->request_id);
+    if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
+        return code;
+    if (in->pledge->state == PS(WITHDRAWN))
+        return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                              "a new pledge is ANNOUNCED or COMMITTED, not WITHDRAWN");
+    if ((p = rpc_call_alloc(call, sizeof(*p))) == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__pledge__init(p);
+    for (const char *const *f = pledge_mutable; *f != NULL; f++)
+        api_copy_field(&p->base, &in->pledge->base, *f);
+    if (p->state == PS(UNSPECIFIED))
+        p->state = PS(ANNOUNCED);
+    if (id[0] == '\0') {
+        api_new_id(gen);
+        id = gen;
+    }
+    {
+        char prefix[VALIDATE_NAME_MAX + 16];
+        snprintf(prefix, sizeof(prefix), "%s/pledges", in->parent);
+        p->name = api_name(call, prefix, id);
+    }
+    p->allocated = api_money(call, a, 0);
+    p->available = api_money(call, a, api_nanos(p->amount));
+    arg.donor = in->parent;
+    arg.pledge = p;
+    return api_write(call, a, in->request_id, create_pledge_job, &arg, resp);
+}
+
+static grpc_status_code get_pledge(rpc_call *call, const ProtobufCMessage *req,
+                                   ProtobufCMessage **resp, void *ctx)
+{
+    return get_one(call, ctx, STORE_PLEDGE, "donors/{donor}/pledges/{pledge}",
+                   ((const Tallinn__V1__GetPledgeRequest *)req)->name, resp);
+}
+
+static grpc_status_code list_pledges(rpc_call *call, const ProtobufCMessage *req,
+                                     ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__ListPledgesRequest *in = (const void *)req;
+    Tallinn__V1__ListPledgesResponse *out = rpc_call_alloc(call, sizeof(*out));
+    store_value bind = {.type = STORE_V_TEXT, .text = in->parent};
+    int all = strcmp(in->parent, "donors/-") == 0;
+    api_list_req lr = {
+        .kind = STORE_PLEDGE, .collection = "pledges", .parent = in->parent,
+        .page_size = in->page_size, .page_token = in->page_token,
+        .filter = in->filter, .order_by = in->order_by,
+        .scope_sql = all ? NULL : "donor = ?",
+        .scope_binds = all ? NULL : &bind, .n_scope_binds = all ? 0 : 1,
+    };
+    ProtobufCMessage **rows;
+    size_t n;
+    grpc_status_code code;
+
+    if (out == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    if (!all && !api_check_name(call, "parent", "donors/{donor}", in->parent))
+        return api_violations_status(call, "request");
+    tallinn__v1__list_pledges_response__init(out);
+    if ((code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token)) != GRPC_STATUS_OK)
+        return code;
+    out->pledges = (Tallinn__V1__Pledge **)rows;
+    out->n_pledges = n;
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
+{
+    const Tallinn__V1__UpdatePledgeRequest *in = job->arg;
+    rpc_call *call = job->call;
+    ProtobufCMessage *m;
+    Tallinn__V1__Pledge *p;
+    int64_t allocated;
+    int was;
+    grpc_status_code code;
+    int rc;
+
+    if ((code = load(tx, call, STORE_PLEDGE, in->pledge->name, &m)) != GRPC_STATUS_OK)
+        return code;
+    p = (Tallinn__V1__Pledge *)m;
+    if ((code = api_check_etag(call, m, in->pledge->etag)) != GRPC_STATUS_OK)
+        return code;
+    was = p->state;
+    if ((code = api_apply_mask(call, m, &in->pledge->base, in->update_mask, pledge_mutable,
+                               "pledge")) != GRPC_STATUS_OK)
+        return code;
+    if (p->state == PS(UNSPECIFIED))
+        p->state = was;
+    check_pledge(call, job->api, p);
+    if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
+        return code;
+    if (was == PS(WITHDRAWN) && p->state != PS(WITHDRAWN))
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s is WITHDRAWN; a withdrawn pledge cannot come back: create a new one",
+                              p->name);
+    if ((rc = store_match_sum(tx, NULL, p->name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK)
+        return api_store_error(call, rc);
+    if (p->state == PS(WITHDRAWN) && was != PS(WITHDRAWN) && allocated > 0)
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s has approved matches: withdraw them before the pledge", p->name);
+    if (api_nanos(p->amount) < allocated) {
+        char buf[VALIDATE_MONEY_FORMAT_MAX];
+        validate_money_format(allocated, job->api->currency, buf, sizeof(buf));
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s already has %s allocated to approved matches; the amount cannot "
+                              "go below that", p->name, buf);
+    }
+    p->allocated = api_money(call, job->api, allocated);
+    p->available = api_money(call, job->api, api_nanos(p->amount) - allocated);
+    return save(tx, job, STORE_PLEDGE, m, 0);
+}
+
+static grpc_status_code update_pledge(rpc_call *call, const ProtobufCMessage *req,
+                                      ProtobufCMessage **resp, void *ctx)
+{
+    const Tallinn__V1__UpdatePledgeRequest *in = (const void *)req;
+
+    if (in->pledge == NULL) {
+        api_violation(call, "pledge", "required");
+        return api_violations_status(call, "request");
+    }
+    if (!api_check_name(call, "pledge.name", "donors/{donor}/pledges/{pledge}", in->pledge->name))
+        return api_violations_status(call, "request");
+    return api_write(call, ctx, NULL, update_pledge_job, (void *)in, resp);
+}
+
+grpc_status_code pledges_recompute(store_tx *tx, api_job *job, const char *name)
+{
+    ProtobufCMessage *m, *keep = job->resp;
+    Tallinn__V1__Pledge *p;
+    int64_t allocated;
+    grpc_status_code code;
+    int rc;
+
+    if ((code = load(tx, job->call, STORE_PLEDGE, name, &m)) != GRPC_STATUS_OK)
+        return code;
+    p = (Tallinn__V1__Pledge *)m;
+    if ((rc = store_match_sum(tx, NULL, name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK)
+        return api_store_error(job->call, rc);
+    p->allocated = api_money(job->call, job->api, allocated);
+    p->available = api_money(job->call, job->api, api_nanos(p->amount) - allocated);
+    code = save(tx, job, STORE_PLEDGE, m, 0);
+    job->resp = keep; /* the caller's response stays the match */
+    return code;
+}
+
+int donors_register(rpc_server *srv, api *a)
+{
+    static const rpc_method_handler handlers[] = {
+        {"CreateDonor", create_donor},   {"GetDonor", get_donor},
+        {"ListDonors", list_donors},     {"UpdateDonor", update_donor},
+        {"CreatePledge", create_pledge}, {"GetPledge", get_pledge},
+        {"ListPledges", list_pledges},   {"UpdatePledge", update_pledge},
+    };
+    return rpc_server_add_service(srv, &tallinn__v1__donor_service__descriptor, handlers,
+                                  sizeof(handlers) / sizeof(handlers[0]), a);
+}
