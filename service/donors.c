@@ -69,7 +69,9 @@ static void check_donor(rpc_call *call, const Tallinn__V1__Donor *d)
     api_check_enum(call, "donor.kind", &tallinn__v1__donor__kind__descriptor, d->kind, 1);
     api_check_enum(call, "donor.membership", &tallinn__v1__donor__membership__descriptor,
                    d->membership, 1);
-    if (validate_country_code(d->country_code, strlen(d->country_code)) != VALIDATE_OK)
+    /* An international organisation (EU, NATO) has no ISO country of its own. */
+    if ((d->kind != KIND(INTERNATIONAL_ORGANIZATION) || d->country_code[0] != '\0') &&
+        validate_country_code(d->country_code, strlen(d->country_code)) != VALIDATE_OK)
         api_violation(call, "donor.country_code",
                       "\"%.8s\" is not an ISO 3166-1 alpha-2 country code (e.g. EE, PL, US)",
                       d->country_code);
