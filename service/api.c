@@ -15,12 +15,12 @@
 
 /* ---- Caller ---- */
 
-static const api_caller local_caller = {"principals/local", API_ROLE_LOCAL, NULL};
+static const api_caller nobody = {"principals/-", API_ROLE_NONE, NULL};
 
 const api_caller *api_caller_of(rpc_call *call)
 {
     const api_caller *c = rpc_call_principal_data(call);
-    return c != NULL ? c : &local_caller;
+    return c != NULL ? c : &nobody;
 }
 
 /* ---- Errors ---- */
@@ -547,9 +547,34 @@ static void to_token_value(const filter_value *fv, pagetoken_value *pv)
     }
 }
 
+static int hidden(const api_list_req *req, const char *field)
+{
+    for (const char *const *h = req->hidden_fields; h != NULL && *h != NULL; h++)
+        if (strcmp(*h, field) == 0)
+            return 1;
+    return 0;
+}
+
+/* The first field of the filter the caller may not use, or NULL. */
+static const char *hidden_in(const api_list_req *req, const filter_node *n)
+{
+    const char *f;
+
+    if (n == NULL)
+        return NULL;
+    if (n->kind == FILTER_NODE_CMP)
+        return hidden(req, n->field->name) ? n->field->name : NULL;
+    for (size_t i = 0; i < n->nchildren; i++)
+        if ((f = hidden_in(req, n->children[i])) != NULL)
+            return f;
+    return NULL;
+}
+
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
                           ProtobufCMessage ***rows_out, size_t *n_out, char **next_token)
 {
+    const char *scope_sql = store_scope_sql(req->kind, req->scope);
+    const char *bad;
     const filter_schema *schema = store_filter_schema(req->kind);
     const api_caller *caller = api_caller_of(call);
     filter *f = NULL;
@@ -601,6 +626,17 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", ferr.message);
         goto done;
     }
+    bad = hidden_in(req, filter_root(f));
+    for (size_t k = 0; bad == NULL && k < order.count; k++)
+        if (hidden(req, order.keys[k].field->name))
+            bad = order.keys[k].field->name;
+    if (bad != NULL) {
+        api_violation(call, "filter", "%s is not available to your role", bad);
+        code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                              "%s is not available to your role: filter and order on other fields",
+                              bad);
+        goto done;
+    }
     if (filter_order_canonical(&order, ocanon, sizeof(ocanon)) != FILTER_OK ||
         filter_order_to_sql(&order, osql, sizeof(osql)) != FILTER_OK ||
         filter_canonical(f) == NULL ||
@@ -635,7 +671,7 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         goto done;
     }
 
-    where_len = strlen(fsql.text) + (req->scope_sql ? strlen(req->scope_sql) : 0) +
+    where_len = strlen(fsql.text) + (scope_sql ? strlen(scope_sql) : 0) +
                 (have_token ? strlen(seek) : 0) + 32;
     where = rpc_call_alloc(call, where_len);
     binds = rpc_call_alloc(call, (fsql.nbinds + req->n_scope_binds + n_seek + 1) * sizeof(*binds));
@@ -643,8 +679,8 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         code = api_store_error(call, STORE_NOMEM);
         goto done;
     }
-    snprintf(where, where_len, "(%s)%s%s%s%s%s", fsql.text, req->scope_sql ? " AND (" : "",
-             req->scope_sql ? req->scope_sql : "", req->scope_sql ? ")" : "",
+    snprintf(where, where_len, "(%s)%s%s%s%s%s", fsql.text, scope_sql ? " AND (" : "",
+             scope_sql ? scope_sql : "", scope_sql ? ")" : "",
              have_token ? " AND " : "", have_token ? seek : "");
     for (size_t i = 0; i < fsql.nbinds; i++) {
         if (fsql.binds[i].type == FILTER_STRING) {

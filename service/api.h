@@ -34,8 +34,7 @@ typedef enum api_role {
     API_ROLE_DONOR,
     API_ROLE_OBSERVER,
     API_ROLE_AUDITOR,
-    API_ROLE_ADMIN,
-    API_ROLE_LOCAL /* no authentication configured: a local operator */
+    API_ROLE_ADMIN
 } api_role;
 
 typedef struct api_caller {
@@ -44,7 +43,8 @@ typedef struct api_caller {
     const char *donor; /* DONOR principals: the donor they act for */
 } api_caller;
 
-/* The one place a handler learns who calls. Never NULL. */
+/* The one place a handler learns who calls (authz.c attached it). Never
+ * NULL: a call without one gets a caller with role NONE, allowed nothing. */
 const api_caller *api_caller_of(rpc_call *call);
 
 /* ---- Errors ---- */
@@ -125,11 +125,12 @@ typedef struct api_list_req {
     const char *parent;     /* "" or the parent's name */
     int32_t page_size;
     const char *page_token, *filter, *order_by;
-    /* Extra conditions a list must always hold (a parent, need-to-know),
-     * as SQL over schema columns with '?' binds. NULL = none. */
-    const char *scope_sql;
+    /* Need-to-know: a store scope the rows must also satisfy, its binds. */
+    store_scope scope;
     const store_value *scope_binds;
     size_t n_scope_binds;
+    /* Fields this caller may not filter or order on (redacted for it). */
+    const char *const *hidden_fields;
 } api_list_req;
 
 /* Runs a list: validates paging, filter and order_by, decodes and checks the

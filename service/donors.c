@@ -161,6 +161,7 @@ static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req
 static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const char *pattern,
                                 const char *name, ProtobufCMessage **resp)
 {
+    const api_caller *caller = api_caller_of(call);
     store_tx *tx;
     int rc;
 
@@ -170,6 +171,11 @@ static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const c
         return api_store_error(call, rc);
     rc = api_get(tx, call, kind, name, resp);
     store_read_end(tx);
+    if (rc == STORE_OK && kind == STORE_PLEDGE && caller->role == API_ROLE_DONOR) {
+        size_t n = caller->donor != NULL ? strlen(caller->donor) : 0;
+        if (n == 0 || strncmp(name, caller->donor, n) != 0 || strncmp(name + n, "/pledges/", 9) != 0)
+            rc = STORE_NOT_FOUND; /* another donor's pledge is, for this one, not there */
+    }
     if (rc == STORE_NOT_FOUND)
         return not_found(call, name);
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
@@ -349,14 +355,23 @@ static grpc_status_code list_pledges(rpc_call *call, const ProtobufCMessage *req
 {
     const Tallinn__V1__ListPledgesRequest *in = (const void *)req;
     Tallinn__V1__ListPledgesResponse *out = rpc_call_alloc(call, sizeof(*out));
-    store_value bind = {.type = STORE_V_TEXT, .text = in->parent};
+    const api_caller *caller = api_caller_of(call);
     int all = strcmp(in->parent, "donors/-") == 0;
+    /* A donor sees its own pledges only: the scope is its donor, whatever
+     * parent it asks for (another donor's collection is simply empty). */
+    int own = caller->role == API_ROLE_DONOR;
+    const char *mine = caller->donor != NULL ? caller->donor : "";
+    /* No donor is named "": another donor's collection lists as empty,
+     * after the same validation as any list. */
+    store_value bind = {.type = STORE_V_TEXT,
+                        .text = !own ? in->parent : (all || strcmp(in->parent, mine) == 0) ? mine : ""};
+    int scoped = own || !all;
     api_list_req lr = {
         .kind = STORE_PLEDGE, .collection = "pledges", .parent = in->parent,
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
-        .scope_sql = all ? NULL : "donor = ?",
-        .scope_binds = all ? NULL : &bind, .n_scope_binds = all ? 0 : 1,
+        .scope = scoped ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
+        .scope_binds = scoped ? &bind : NULL, .n_scope_binds = scoped ? 1 : 0,
     };
     ProtobufCMessage **rows;
     size_t n;

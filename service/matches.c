@@ -109,6 +109,13 @@ static grpc_status_code create_job(store_tx *tx, api_job *job)
     ProtobufCMessage *m;
     grpc_status_code code;
 
+    if (job->caller->role == API_ROLE_DONOR) {
+        /* A need the donor may not know of is, for it, not there. */
+        if ((code = load(tx, call, STORE_NEED, x->need, &m)) != GRPC_STATUS_OK)
+            return code;
+        if (!needs_visible(tx, job->caller, (Tallinn__V1__Need *)m))
+            return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", x->need);
+    }
     if ((code = check_parties(tx, call, x, &need)) != GRPC_STATUS_OK)
         return code;
     if ((code = load(tx, call, STORE_PLEDGE, x->pledge, &m)) != GRPC_STATUS_OK)
@@ -193,6 +200,7 @@ static grpc_status_code get_match(rpc_call *call, const ProtobufCMessage *req,
                                   ProtobufCMessage **resp, void *ctx)
 {
     const char *name = ((const Tallinn__V1__GetMatchRequest *)req)->name;
+    const api_caller *caller = api_caller_of(call);
     api *a = ctx;
     store_tx *tx;
     int rc;
@@ -203,6 +211,9 @@ static grpc_status_code get_match(rpc_call *call, const ProtobufCMessage *req,
         return api_store_error(call, rc);
     rc = api_get(tx, call, STORE_MATCH, name, resp);
     store_read_end(tx);
+    if (rc == STORE_OK && caller->role == API_ROLE_DONOR &&
+        (caller->donor == NULL || strcmp(((Tallinn__V1__Match *)*resp)->donor, caller->donor) != 0))
+        rc = STORE_NOT_FOUND; /* another donor's match is, for this one, not there */
     if (rc == STORE_NOT_FOUND)
         return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
@@ -212,11 +223,16 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
                                      ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__ListMatchesRequest *in = (const void *)req;
+    const api_caller *caller = api_caller_of(call);
     Tallinn__V1__ListMatchesResponse *out = rpc_call_alloc(call, sizeof(*out));
+    store_value bind = {.type = STORE_V_TEXT, .text = caller->donor != NULL ? caller->donor : ""};
+    int own = caller->role == API_ROLE_DONOR;
     api_list_req lr = {
         .kind = STORE_MATCH, .collection = "matches", .parent = "",
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
+        .scope = own ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
+        .scope_binds = own ? &bind : NULL, .n_scope_binds = own ? 1 : 0,
     };
     ProtobufCMessage **rows;
     size_t n;
@@ -335,7 +351,7 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
                               x->name, match_state(x->state), t->method, t->from_text);
     }
     if (t->to == M(APPROVED)) {
-        if (caller->role != API_ROLE_LOCAL && strcmp(caller->principal, x->proposer) == 0)
+        if (strcmp(caller->principal, x->proposer) == 0)
             return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED,
                                   "%s was proposed by you: another coordinator must approve it "
                                   "(separation of duties)", x->name);

@@ -46,6 +46,37 @@ static void check_need(rpc_call *call, const api *a, const Tallinn__V1__Need *n)
                       (int)n->needed_by->year, (int)n->needed_by->month, (int)n->needed_by->day);
 }
 
+/* What an OBSERVER does not see of a need. */
+static const char *const observer_hidden[] = {"description", "beneficiary", "region", NULL};
+
+int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n)
+{
+    int own = 0;
+
+    switch (caller->role) {
+    case API_ROLE_OBSERVER:
+        return n->sensitivity != TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED;
+    case API_ROLE_DONOR:
+        if (caller->donor == NULL)
+            return 0;
+        if (store_donor_has_match(tx, n->name, caller->donor, DOMAIN_LIVE_MATCH_STATES, &own) !=
+            STORE_OK)
+            return 0;
+        return own || (n->state == S(OPEN) &&
+                       n->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD);
+    default:
+        return 1;
+    }
+}
+
+void needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
+{
+    if (caller->role != API_ROLE_OBSERVER)
+        return;
+    for (const char *const *f = observer_hidden; *f != NULL; f++)
+        api_set_string(&n->base, *f, (char *)protobuf_c_empty_string);
+}
+
 static grpc_status_code not_found(rpc_call *call, const char *name)
 {
     return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
@@ -140,6 +171,7 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__GetNeedRequest *in = (const void *)req;
+    const api_caller *caller = api_caller_of(call);
     api *a = ctx;
     store_tx *tx;
     int rc;
@@ -149,17 +181,28 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
     rc = api_get(tx, call, STORE_NEED, in->name, resp);
+    /* A need the caller may not know of answers exactly like a missing one. */
+    if (rc == STORE_OK && !needs_visible(tx, caller, (Tallinn__V1__Need *)*resp))
+        rc = STORE_NOT_FOUND;
     store_read_end(tx);
     if (rc == STORE_NOT_FOUND)
         return not_found(call, in->name);
-    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+    if (rc != STORE_OK)
+        return api_store_error(call, rc);
+    needs_redact(caller, (Tallinn__V1__Need *)*resp);
+    return GRPC_STATUS_OK;
 }
 
 static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__ListNeedsRequest *in = (const void *)req;
+    const api_caller *caller = api_caller_of(call);
     Tallinn__V1__ListNeedsResponse *out = rpc_call_alloc(call, sizeof(*out));
+    store_value binds[2] = {
+        {.type = STORE_V_TEXT, .text = caller->donor != NULL ? caller->donor : ""},
+        {.type = STORE_V_INT, .i = DOMAIN_LIVE_MATCH_STATES},
+    };
     api_list_req lr = {
         .kind = STORE_NEED, .collection = "needs", .parent = "",
         .page_size = in->page_size, .page_token = in->page_token,
@@ -171,10 +214,20 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
 
     if (out == NULL)
         return api_store_error(call, STORE_NOMEM);
+    if (caller->role == API_ROLE_DONOR) {
+        lr.scope = STORE_SCOPE_DONOR_NEEDS;
+        lr.scope_binds = binds;
+        lr.n_scope_binds = 2;
+    } else if (caller->role == API_ROLE_OBSERVER) {
+        lr.scope = STORE_SCOPE_UNRESTRICTED;
+        lr.hidden_fields = observer_hidden;
+    }
     tallinn__v1__list_needs_response__init(out);
     code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token);
     if (code != GRPC_STATUS_OK)
         return code;
+    for (size_t i = 0; i < n; i++)
+        needs_redact(caller, (Tallinn__V1__Need *)rows[i]);
     out->needs = (Tallinn__V1__Need **)rows;
     out->n_needs = n;
     *resp = &out->base;

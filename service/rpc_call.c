@@ -234,6 +234,8 @@ static void call_destroy(rpc_call *call)
     while (call->arena != NULL) {
         rpc_arena_block *b = call->arena;
         call->arena = b->next;
+        if (call->wipe)
+            explicit_bzero(b->data, b->size * sizeof(max_align_t));
         free(b);
     }
     while (call->violations != NULL) {
@@ -682,6 +684,11 @@ char *rpc_call_strdup(rpc_call *call, const char *s)
     if (p != NULL)
         memcpy(p, s, len + 1);
     return p;
+}
+
+void rpc_call_wipe_on_end(rpc_call *call)
+{
+    call->wipe = 1;
 }
 
 ProtobufCAllocator *rpc_call_allocator(rpc_call *call)

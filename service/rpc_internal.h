@@ -121,6 +121,7 @@ struct rpc_call {
     void *principal_data;
 
     rpc_arena_block *arena;
+    int wipe; /* zero the arena before freeing it */
     rpc_owned_msg *owned;
     rpc_op_tag tags[RPC_OP_COUNT];
 };

@@ -15,6 +15,7 @@
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
+#include "tallinn/v1/principal.pb-c.h"
 
 #define STORE_DEFAULT_READERS 8
 #define STORE_DEFAULT_BUSY_MS 5000
@@ -61,6 +62,15 @@ static const char *const migrations[] = {
     "  request_hash BLOB NOT NULL, response BLOB NOT NULL, create_time INTEGER NOT NULL,"
     "  PRIMARY KEY (principal, method, request_id)) WITHOUT ROWID;"
     "CREATE INDEX requests_time ON requests(create_time);",
+    /* 2: principals; tokens only as keyed hashes */
+    "CREATE TABLE principals ("
+    "  name TEXT PRIMARY KEY, data BLOB NOT NULL,"
+    "  display_name TEXT NOT NULL, role INTEGER NOT NULL, state INTEGER NOT NULL,"
+    "  donor TEXT NOT NULL, cert_identity TEXT NOT NULL,"
+    "  create_time INTEGER NOT NULL, last_use_time INTEGER NOT NULL,"
+    "  token_hash BLOB) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX principals_token ON principals(token_hash) WHERE token_hash IS NOT NULL;"
+    "CREATE UNIQUE INDEX principals_cert ON principals(cert_identity) WHERE cert_identity != '';",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -215,6 +225,15 @@ static const field_def match_fields[] = {
     F("create_time", FILTER_TIMESTAMP, "create_time"),
     F("update_time", FILTER_TIMESTAMP, "update_time"),
 };
+static const field_def principal_fields[] = {
+    F("name", FILTER_STRING, "name"),
+    F("display_name", FILTER_STRING, "display_name"),
+    F_ENUM("role", &tallinn__v1__principal__role__descriptor, "ROLE_"),
+    F_ENUM("state", &tallinn__v1__principal__state__descriptor, "STATE_"),
+    F("donor", FILTER_STRING, "donor"),
+    F("create_time", FILTER_TIMESTAMP, "create_time"),
+    F("last_use_time", FILTER_TIMESTAMP, "last_use_time"),
+};
 #undef F
 #undef F_ENUM
 
@@ -228,6 +247,18 @@ typedef struct kind_def {
 } kind_def;
 
 #define COLS(a) a, sizeof(a) / sizeof(a[0])
+static void bind_principal(sqlite3_stmt *st, const ProtobufCMessage *m)
+{
+    const Tallinn__V1__Principal *p = (const void *)m;
+    sqlite3_bind_text(st, 3, str(p->display_name), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, p->role);
+    sqlite3_bind_int(st, 5, p->state);
+    sqlite3_bind_text(st, 6, str(p->donor), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 7, str(p->cert_identity), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 8, ts_nanos(p->create_time));
+    sqlite3_bind_int64(st, 9, ts_nanos(p->last_use_time));
+}
+
 static const kind_def kinds[STORE_KIND_COUNT] = {
     [STORE_DONOR] = {"donors", &tallinn__v1__donor__descriptor, COLS(donor_fields),
                      "INSERT INTO donors(name, data, display_name, kind, country_code, membership,"
@@ -257,6 +288,12 @@ static const kind_def kinds[STORE_KIND_COUNT] = {
                      "UPDATE matches SET data=?2, need=?3, donor=?4, pledge=?5, state=?6, amount=?7,"
                      " proposer=?8, create_time=?9, update_time=?10 WHERE name=?1",
                      "SELECT data FROM matches WHERE name=?1", bind_match},
+    [STORE_PRINCIPAL] = {"principals", &tallinn__v1__principal__descriptor, COLS(principal_fields),
+                         "INSERT INTO principals(name, data, display_name, role, state, donor,"
+                         " cert_identity, create_time, last_use_time) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)",
+                         "UPDATE principals SET data=?2, display_name=?3, role=?4, state=?5, donor=?6,"
+                         " cert_identity=?7, create_time=?8, last_use_time=?9 WHERE name=?1",
+                         "SELECT data FROM principals WHERE name=?1", bind_principal},
 };
 
 /* ---- Connections and statements ---- */
@@ -272,6 +309,10 @@ enum {
     ST_TOTALS_SECTOR,
     ST_TOTALS_CATEGORY,
     ST_TOTALS_DONOR,
+    ST_PRINCIPAL_SET_TOKEN,
+    ST_PRINCIPAL_BY_TOKEN,
+    ST_PRINCIPAL_BY_CERT,
+    ST_DONOR_HAS_MATCH,
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
@@ -315,6 +356,15 @@ static const char *fixed_sql(int id)
                " (SELECT COALESCE(SUM(amount), 0) FROM pledges p WHERE p.donor = d.name"
                "   AND p.state != 3)"
                " FROM donors d WHERE d.membership = 1 ORDER BY d.name";
+    case ST_PRINCIPAL_SET_TOKEN:
+        return "UPDATE principals SET token_hash=?2 WHERE name=?1";
+    case ST_PRINCIPAL_BY_TOKEN:
+        return "SELECT data FROM principals WHERE token_hash=?1";
+    case ST_PRINCIPAL_BY_CERT:
+        return "SELECT data FROM principals WHERE cert_identity=?1 AND cert_identity != ''";
+    case ST_DONOR_HAS_MATCH:
+        return "SELECT EXISTS(SELECT 1 FROM matches WHERE need=?1 AND donor=?2"
+               " AND ((1 << state) & ?3) != 0)";
     case ST_REQ_GET:
         return "SELECT request_hash, response FROM requests WHERE principal=?1 AND method=?2 AND request_id=?3";
     case ST_REQ_PUT:
@@ -1041,6 +1091,115 @@ int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered
            sqlite3_column_int64(st, 6), ctx);
     }
     rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+_Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
+                   TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD == 1 &&
+                   TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED == 2,
+               "the scope SQL below spells these enum numbers");
+
+const char *store_scope_sql(store_kind kind, store_scope scope)
+{
+    switch (scope) {
+    case STORE_SCOPE_ALL:
+        return NULL;
+    case STORE_SCOPE_DONOR_NEEDS:
+        /* OPEN and STANDARD, or any need the donor has a live match on */
+        return kind != STORE_NEED ? NULL
+               : "(state = 6 AND sensitivity = 1) OR EXISTS (SELECT 1 FROM matches m"
+                 " WHERE m.need = needs.name AND m.donor = ? AND ((1 << m.state) & ?) != 0)";
+    case STORE_SCOPE_UNRESTRICTED:
+        return kind != STORE_NEED ? NULL : "sensitivity != 2";
+    case STORE_SCOPE_OF_DONOR:
+        return kind == STORE_PLEDGE || kind == STORE_MATCH ? "donor = ?" : NULL;
+    }
+    return NULL;
+}
+
+/* ---- Principals ---- */
+
+int store_principal_set_token(store_tx *tx, const char *name, const uint8_t hash[32])
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_PRINCIPAL_SET_TOKEN);
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (hash != NULL)
+        sqlite3_bind_blob(st, 2, hash, 32, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        rc = tx_fail(tx, rc);
+        sqlite3_reset(st);
+        return rc;
+    }
+    rc = sqlite3_changes(tx->conn->db) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int get_by(store_tx *tx, int id, const void *key, int keylen, ProtobufCAllocator *alloc,
+                  ProtobufCMessage **out)
+{
+    sqlite3_stmt *st = stmt(tx->conn, id);
+    int rc;
+
+    *out = NULL;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    if (keylen < 0)
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_blob(st, 1, key, keylen, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *out = protobuf_c_message_unpack(&tallinn__v1__principal__descriptor, alloc,
+                                         (size_t)sqlite3_column_bytes(st, 0),
+                                         sqlite3_column_blob(st, 0));
+        rc = *out != NULL ? STORE_OK : STORE_CORRUPT;
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_principal_by_token(store_tx *tx, const uint8_t hash[32], ProtobufCAllocator *alloc,
+                             ProtobufCMessage **out)
+{
+    return get_by(tx, ST_PRINCIPAL_BY_TOKEN, hash, 32, alloc, out);
+}
+
+int store_principal_by_cert(store_tx *tx, const char *identity, ProtobufCAllocator *alloc,
+                            ProtobufCMessage **out)
+{
+    return get_by(tx, ST_PRINCIPAL_BY_CERT, identity, -1, alloc, out);
+}
+
+int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uint32_t state_mask,
+                          int *yes)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_DONOR_HAS_MATCH);
+    int rc;
+
+    *yes = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, need, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, donor, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, state_mask);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *yes = sqlite3_column_int(st, 0);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
     sqlite3_reset(st);
     return rc;
 }

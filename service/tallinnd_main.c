@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "authz.h"
 #include "domain.h"
 #include "tallinn/health.h"
 #include "tallinn/rpc.h"
@@ -24,6 +25,8 @@
 #define DEFAULT_GRACE_MS 10000
 #define DEFAULT_CURRENCY "EUR"
 #define PAGE_KEY_FILE "page-token.key"
+#define TOKEN_KEY_FILE "token.key"
+#define ADMIN_TOKEN_FILE "admin.token"
 #define DB_FILE "tallinn.db"
 
 typedef struct serve_opts {
@@ -43,8 +46,12 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tallinnd [serve] [options]\n"
+            "       tallinnd init --data-dir DIR\n"
+            "       tallinnd authz-matrix\n"
             "\n"
-            "Serves the Tallinn Mechanism API over gRPC.\n"
+            "Serves the Tallinn Mechanism API over gRPC. `init` creates a data directory:\n"
+            "the database, its keys and the first ADMIN token (in DIR/admin.token, 0600).\n"
+            "`authz-matrix` prints the role x method table (docs/authz.md).\n"
             "\n"
             "options:\n"
             "  --listen ADDR            address to listen on (default " DEFAULT_LISTEN ")\n"
@@ -63,6 +70,7 @@ static void usage(FILE *out)
             "  -h, --help               this help\n"
             "\n"
             "example:\n"
+            "  tallinnd init --data-dir ./var\n"
             "  tallinnd --listen 127.0.0.1:50051 --data-dir ./var --insecure\n",
             DEFAULT_GRACE_MS);
 }
@@ -155,7 +163,9 @@ static grpc_server_credentials *tls_credentials(const serve_opts *o)
     pair.cert_chain = cert;
     creds = grpc_ssl_server_credentials_create_ex(
         ca, &pair, 1,
-        ca != NULL ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+        /* A client certificate is optional (token clients use TLS too) but,
+         * when presented, must chain to the client CA. */
+        ca != NULL ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
                    : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
         NULL);
     if (creds == NULL)
@@ -188,37 +198,114 @@ static int make_data_dir(const char *dir)
     return 0;
 }
 
-/* Reads the page-token MAC key from the data directory, creating it (0600,
- * from the CSPRNG) on first start, so tokens survive a restart. */
-static int load_page_key(const char *dir, uint8_t key[PAGETOKEN_KEYBYTES])
+/* Writes a new file with mode 0600 (never over an existing one), fsyncs it. */
+static int write_secret_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    const char *p = data;
+
+    if (fd < 0) {
+        fprintf(stderr, "tallinnd: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a key file of exactly len bytes from the data directory. */
+static int read_key_file(const char *dir, const char *name, uint8_t *key, size_t len)
 {
     char path[4096];
     FILE *f;
-    int fd, ok;
+    int ok;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, PAGE_KEY_FILE);
-    f = fopen(path, "rb");
-    if (f != NULL) {
-        ok = fread(key, 1, PAGETOKEN_KEYBYTES, f) == PAGETOKEN_KEYBYTES;
-        fclose(f);
-        if (!ok)
-            fprintf(stderr, "tallinnd: %s is damaged; delete it to make a new one\n", path);
-        return ok ? 0 : -1;
-    }
-    randombytes_buf(key, PAGETOKEN_KEYBYTES);
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
-        fprintf(stderr, "tallinnd: cannot create %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((f = fopen(path, "rb")) == NULL) {
+        fprintf(stderr, "tallinnd: cannot read %s (%s): is %s initialised? run "
+                        "`tallinnd init --data-dir %s`\n", path, strerror(errno), dir, dir);
         return -1;
     }
-    ok = fwrite(key, 1, PAGETOKEN_KEYBYTES, f) == PAGETOKEN_KEYBYTES && fflush(f) == 0 &&
-         fsync(fileno(f)) == 0;
-    ok = fclose(f) == 0 && ok;
+    ok = fread(key, 1, len, f) == len && fgetc(f) == EOF;
+    fclose(f);
     if (!ok)
-        fprintf(stderr, "tallinnd: cannot write %s\n", path);
+        fprintf(stderr, "tallinnd: %s is damaged (want exactly %zu bytes)\n", path, len);
     return ok ? 0 : -1;
+}
+
+static int new_key_file(const char *dir, const char *name, size_t len)
+{
+    uint8_t key[64];
+    char path[4096];
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    randombytes_buf(key, len);
+    rc = write_secret_file(path, key, len);
+    sodium_memzero(key, sizeof(key));
+    return rc;
+}
+
+/* tallinnd init: the database, the keys and the first ADMIN token. */
+static int init(const char *dir)
+{
+    char path[4096], err[512], token[AUTHZ_TOKEN_BUF];
+    uint8_t key[AUTHZ_KEYBYTES];
+    store_options so;
+    store *st = NULL;
+    struct stat sb;
+    int rc = 1;
+
+    if (make_data_dir(dir) != 0)
+        return 1;
+    snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_KEY_FILE);
+    if (stat(path, &sb) == 0) {
+        fprintf(stderr, "tallinnd: %s is already initialised (%s exists); nothing changed\n", dir,
+                path);
+        return 1;
+    }
+    if (new_key_file(dir, PAGE_KEY_FILE, PAGETOKEN_KEYBYTES) != 0 ||
+        new_key_file(dir, TOKEN_KEY_FILE, AUTHZ_KEYBYTES) != 0 ||
+        read_key_file(dir, TOKEN_KEY_FILE, key, sizeof(key)) != 0)
+        return 1;
+    snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
+    memset(&so, 0, sizeof(so));
+    so.path = path;
+    if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
+        fprintf(stderr, "tallinnd: %s\n", err);
+        goto done;
+    }
+    if (principals_bootstrap(st, key, token) != 0) {
+        fprintf(stderr, "tallinnd: cannot create the first administrator\n");
+        goto done;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, ADMIN_TOKEN_FILE);
+    if (write_secret_file(path, token, strlen(token)) != 0)
+        goto done;
+    printf("initialised %s\n"
+           "the first ADMIN token is in %s (mode 0600); it is shown nowhere else.\n"
+           "use it with: tallinnctl --token-file %s ...  (or TALLINN_TOKEN_FILE=%s)\n",
+           dir, path, path, path);
+    rc = 0;
+done:
+    sodium_memzero(token, sizeof(token));
+    sodium_memzero(key, sizeof(key));
+    store_close(st);
+    return rc;
 }
 
 static int serve(const serve_opts *o)
@@ -229,6 +316,8 @@ static int serve(const serve_opts *o)
     store *st = NULL;
     store_options so;
     api a;
+    authz *z = NULL;
+    uint8_t token_key[AUTHZ_KEYBYTES];
     sigset_t sigs;
     char db[4096], err[512];
     int sig, port = 0, rc = 1;
@@ -237,7 +326,8 @@ static int serve(const serve_opts *o)
         return 1;
     memset(&a, 0, sizeof(a));
     a.currency = o->currency;
-    if (load_page_key(o->data_dir, a.page_key) != 0)
+    if (read_key_file(o->data_dir, PAGE_KEY_FILE, a.page_key, sizeof(a.page_key)) != 0 ||
+        read_key_file(o->data_dir, TOKEN_KEY_FILE, token_key, sizeof(token_key)) != 0)
         return 1;
     snprintf(db, sizeof(db), "%s/%s", o->data_dir, DB_FILE);
     memset(&so, 0, sizeof(so));
@@ -245,9 +335,15 @@ static int serve(const serve_opts *o)
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
         fprintf(stderr, "tallinnd: %s\n", err);
         sodium_memzero(a.page_key, sizeof(a.page_key));
+        sodium_memzero(token_key, sizeof(token_key));
         return 1;
     }
     a.store = st;
+    if (authz_create(&z, st, token_key, NULL) != 0) {
+        sodium_memzero(token_key, sizeof(token_key));
+        goto done;
+    }
+    sodium_memzero(token_key, sizeof(token_key));
 
     /* Signals are taken by sigwait in this thread only: block them before any
      * thread starts, so every thread inherits the mask. */
@@ -264,14 +360,16 @@ static int serve(const serve_opts *o)
     ro.max_streams = o->max_streams;
     ro.quiet = o->quiet;
     if (!o->insecure && (ro.creds = tls_credentials(o)) == NULL)
-        return 1;
+        goto done;
     if (rpc_server_create(&srv, &ro) != 0)
         goto done;
     if (health_create(&h) != 0 || health_register(h, srv) != 0)
         goto done;
     if (needs_register(srv, &a) != 0 || donors_register(srv, &a) != 0 ||
-        matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0)
+        matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
+        principals_register(srv, &a, z) != 0 || diagnostics_register(srv) != 0)
         goto done;
+    authz_install(z, srv);
     if (rpc_server_start(srv, &port) != 0)
         goto done;
     health_set(h, "", HEALTH_SERVING);
@@ -289,6 +387,7 @@ static int serve(const serve_opts *o)
 done:
     rpc_server_destroy(srv);
     store_close(st); /* after the server: no handler runs any more */
+    authz_destroy(z);
     health_destroy(h);
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)
@@ -325,14 +424,21 @@ int main(int argc, char **argv)
         .currency = DEFAULT_CURRENCY,
     };
     long v;
-    int c;
+    int c, is_init = 0;
 
+    umask(077); /* the database and keys are for this user only */
     if (sodium_init() < 0) {
         fprintf(stderr, "tallinnd: libsodium failed to initialise\n");
         return 1;
     }
     if (argc > 1 && argv[1][0] != '-') {
-        if (strcmp(argv[1], "serve") != 0) {
+        if (strcmp(argv[1], "authz-matrix") == 0) {
+            authz_write_matrix(stdout);
+            return 0;
+        }
+        if (strcmp(argv[1], "init") == 0) {
+            is_init = 1;
+        } else if (strcmp(argv[1], "serve") != 0) {
             fprintf(stderr, "tallinnd: unknown command \"%s\" (try --help)\n", argv[1]);
             return 2;
         }
@@ -390,6 +496,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "tallinnd: unexpected argument \"%s\" (try --help)\n", argv[optind]);
         return 2;
     }
+    if (is_init)
+        return init(o.data_dir);
     if (o.insecure) {
         if (!is_loopback(o.listen)) {
             fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "

@@ -192,6 +192,10 @@ ProtobufCAllocator *rpc_call_allocator(rpc_call *call);
  * server-streaming calls); NULL with *len 0 for streaming requests. */
 const uint8_t *rpc_call_request_data(const rpc_call *call, size_t *len);
 
+/* The call's memory holds a secret (a token shown once): wipe it, not just
+ * free it, when the call ends. */
+void rpc_call_wipe_on_end(rpc_call *call);
+
 /* Hands an unpacked message to the call, freed when the call ends. Returns 0,
  * or -1 when out of memory: msg is then freed at once and must not be used. */
 int rpc_call_own(rpc_call *call, ProtobufCMessage *msg);

@@ -36,6 +36,7 @@ typedef enum store_kind {
     STORE_PLEDGE,
     STORE_NEED,
     STORE_MATCH,
+    STORE_PRINCIPAL,
     STORE_KIND_COUNT
 } store_kind;
 
@@ -93,6 +94,18 @@ typedef struct store_value {
     const char *text;
 } store_value;
 
+/* Need-to-know scopes a list can be narrowed by (their SQL lives in the
+ * store). Each takes the binds listed. */
+typedef enum store_scope {
+    STORE_SCOPE_ALL = 0,
+    STORE_SCOPE_DONOR_NEEDS,    /* needs a donor may know of: ?donor, ?match state mask */
+    STORE_SCOPE_UNRESTRICTED,   /* needs that are not RESTRICTED: no binds */
+    STORE_SCOPE_OF_DONOR,       /* pledges or matches of one donor: ?donor */
+} store_scope;
+/* The scope's SQL condition over the kind's table, or NULL if the pair
+ * makes no sense. */
+const char *store_scope_sql(store_kind kind, store_scope scope);
+
 /* A list query. where/order are SQL fragments produced only by the filter
  * module from the kind's store_filter_schema() — column names and
  * placeholders, never user text; values are bound from binds. */
@@ -127,6 +140,20 @@ int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, in
  * needs of the given sector. */
 int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t state_mask,
                        int64_t *all, int64_t *in_sector);
+
+/* ---- Principals ---- */
+/* Sets (or with NULL clears) a principal's token hash (a keyed hash: the
+ * token itself is never stored). STORE_EXISTS if another has the same hash. */
+int store_principal_set_token(store_tx *tx, const char *name, const uint8_t hash[32]);
+/* Finds a principal by token hash or by certificate identity. */
+int store_principal_by_token(store_tx *tx, const uint8_t hash[32], ProtobufCAllocator *alloc,
+                             ProtobufCMessage **out);
+int store_principal_by_cert(store_tx *tx, const char *identity, ProtobufCAllocator *alloc,
+                            ProtobufCMessage **out);
+
+/* *yes = 1 when the donor has a match on the need in one of state_mask. */
+int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uint32_t state_mask,
+                          int *yes);
 
 /* ---- Report aggregates, read in one snapshot ---- */
 typedef struct store_totals {

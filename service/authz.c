@@ -1,0 +1,384 @@
+/* authz.c — authentication and the role × method table. Every call but the
+ * health service passes here before its handler: credentials are checked
+ * (client certificate, else bearer token), the method is looked up in the
+ * one table, and the caller is attached to the call for the handlers'
+ * need-to-know checks. Tokens exist only as keyed hashes past this file. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "authz.h"
+#include "tallinn/v1/principal.pb-c.h"
+
+#define RL_SLOTS 4096 /* failed-auth buckets, by hash of the peer address */
+#define LAST_USE_EVERY_S 60
+
+#define FO (1u << API_ROLE_FRONT_OFFICE)
+#define BO (1u << API_ROLE_BACK_OFFICE)
+#define CO (1u << API_ROLE_COORDINATOR)
+#define DN (1u << API_ROLE_DONOR)
+#define OB (1u << API_ROLE_OBSERVER)
+#define AU (1u << API_ROLE_AUDITOR)
+#define AD (1u << API_ROLE_ADMIN)
+#define STAFF (FO | BO | CO)
+#define ANY (FO | BO | CO | DN | OB | AU | AD)
+
+/* The table. A role not listed gets PERMISSION_DENIED. "scoped" marks the
+ * methods whose handlers narrow what a role sees (need-to-know): DONOR sees
+ * its own pledges and matches and only the needs it may know of; OBSERVER
+ * sees needs redacted and never RESTRICTED ones. */
+typedef struct authz_rule {
+    const char *path;
+    unsigned roles;
+    const char *note;
+} authz_rule;
+
+static const authz_rule rules[] = {
+    {"/tallinn.v1.NeedService/CreateNeed", FO, NULL},
+    {"/tallinn.v1.NeedService/GetNeed", STAFF | DN | OB | AU, "DONOR: OPEN STANDARD needs, or needs it has a match on; OBSERVER: redacted, never RESTRICTED"},
+    {"/tallinn.v1.NeedService/ListNeeds", STAFF | DN | OB | AU, "as GetNeed"},
+    {"/tallinn.v1.NeedService/UpdateNeed", FO, NULL},
+    {"/tallinn.v1.NeedService/SubmitNeed", FO, NULL},
+    {"/tallinn.v1.NeedService/ValidateNeed", BO, NULL},
+    {"/tallinn.v1.NeedService/ReturnNeed", BO, NULL},
+    {"/tallinn.v1.NeedService/RejectNeed", BO, NULL},
+    {"/tallinn.v1.NeedService/RouteNeed", BO, NULL},
+    {"/tallinn.v1.NeedService/HoldNeed", BO, NULL},
+    {"/tallinn.v1.NeedService/ResumeNeed", BO, NULL},
+    {"/tallinn.v1.NeedService/CancelNeed", FO, NULL},
+    {"/tallinn.v1.NeedService/CloseNeed", BO, NULL},
+    {"/tallinn.v1.DonorService/CreateDonor", BO, NULL},
+    {"/tallinn.v1.DonorService/GetDonor", STAFF | DN | OB | AU, NULL},
+    {"/tallinn.v1.DonorService/ListDonors", STAFF | DN | OB | AU, NULL},
+    {"/tallinn.v1.DonorService/UpdateDonor", BO, NULL},
+    {"/tallinn.v1.DonorService/CreatePledge", BO, NULL},
+    {"/tallinn.v1.DonorService/GetPledge", STAFF | DN | AU, "DONOR: its own"},
+    {"/tallinn.v1.DonorService/ListPledges", STAFF | DN | AU, "DONOR: its own"},
+    {"/tallinn.v1.DonorService/UpdatePledge", BO, NULL},
+    {"/tallinn.v1.MatchService/CreateMatch", BO | DN, "DONOR: for itself, on needs it may see"},
+    {"/tallinn.v1.MatchService/GetMatch", STAFF | DN | AU, "DONOR: its own"},
+    {"/tallinn.v1.MatchService/ListMatches", STAFF | DN | AU, "DONOR: its own"},
+    {"/tallinn.v1.MatchService/ApproveMatch", CO, "never a match the caller proposed"},
+    {"/tallinn.v1.MatchService/DeclineMatch", CO, NULL},
+    {"/tallinn.v1.MatchService/WithdrawMatch", DN, "its own"},
+    {"/tallinn.v1.MatchService/StartDelivery", DN, "its own"},
+    {"/tallinn.v1.MatchService/MarkDelivered", DN, "its own"},
+    {"/tallinn.v1.MatchService/AcceptDelivery", FO, NULL},
+    {"/tallinn.v1.MatchService/RejectDelivery", FO, NULL},
+    {"/tallinn.v1.MatchService/SuggestMatches", BO | CO | AU, NULL},
+    {"/tallinn.v1.ReportService/GetCoverageReport", STAFF | OB | AU, NULL},
+    {"/tallinn.v1.PrincipalService/CreatePrincipal", AD, NULL},
+    {"/tallinn.v1.PrincipalService/GetPrincipal", AD | AU, NULL},
+    {"/tallinn.v1.PrincipalService/ListPrincipals", AD | AU, NULL},
+    {"/tallinn.v1.PrincipalService/DisablePrincipal", AD, NULL},
+    {"/tallinn.v1.PrincipalService/RotateToken", AD, NULL},
+    {"/tallinn.v1.AuditService/GetCheckpoint", AU, NULL},
+    {"/tallinn.v1.AuditService/GetInclusionProof", AU, NULL},
+    {"/tallinn.v1.AuditService/GetConsistencyProof", AU, NULL},
+    {"/tallinn.v1.AuditService/StreamAuditRecords", AU, NULL},
+    {"/tallinn.v1.AuditService/GetVerifierKey", ANY, NULL},
+    {"/tallinn.v1.DiagnosticsService/Noop", ANY, "a no-op: the transport ceiling for benchmarks"},
+};
+
+static const char *const role_names[] = {
+    "NONE", "FRONT_OFFICE", "BACK_OFFICE", "COORDINATOR", "DONOR", "OBSERVER", "AUDITOR", "ADMIN",
+};
+
+const char *authz_role_name(api_role role)
+{
+    return (int)role >= 0 && (int)role <= API_ROLE_ADMIN ? role_names[role] : "NONE";
+}
+
+static const authz_rule *find_rule(const char *path)
+{
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++)
+        if (strcmp(rules[i].path, path) == 0)
+            return &rules[i];
+    return NULL;
+}
+
+int authz_allowed(const char *path, api_role role)
+{
+    const authz_rule *r = find_rule(path);
+    return r != NULL && role > API_ROLE_NONE && role <= API_ROLE_ADMIN &&
+           (r->roles & (1u << role)) != 0;
+}
+
+void authz_write_matrix(FILE *out)
+{
+    fprintf(out, "| method |");
+    for (int r = API_ROLE_FRONT_OFFICE; r <= API_ROLE_ADMIN; r++)
+        fprintf(out, " %s |", role_names[r]);
+    fprintf(out, " need-to-know |\n|---|");
+    for (int r = API_ROLE_FRONT_OFFICE; r <= API_ROLE_ADMIN; r++)
+        fprintf(out, ":-:|");
+    fprintf(out, "---|\n");
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        const char *m = strrchr(rules[i].path, '/');
+        const char *svc = rules[i].path + strlen("/tallinn.v1.");
+        fprintf(out, "| %.*s.%s |", (int)(m - svc), svc, m + 1);
+        for (int r = API_ROLE_FRONT_OFFICE; r <= API_ROLE_ADMIN; r++)
+            fprintf(out, " %s |", (rules[i].roles & (1u << r)) ? "yes" : "—");
+        fprintf(out, " %s |\n", rules[i].note != NULL ? rules[i].note : "");
+    }
+}
+
+/* ---- Authentication ---- */
+
+typedef struct rl_bucket {
+    double tokens;
+    double last; /* monotonic seconds */
+} rl_bucket;
+
+struct authz {
+    store *store;
+    uint8_t key[AUTHZ_KEYBYTES];
+    authz_options opts;
+    pthread_mutex_t mu;
+    rl_bucket *buckets;
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
+                 const authz_options *opts)
+{
+    authz *z = calloc(1, sizeof(*z));
+
+    *out = NULL;
+    if (z == NULL)
+        return -1;
+    z->buckets = calloc(RL_SLOTS, sizeof(*z->buckets));
+    if (z->buckets == NULL) {
+        free(z);
+        return -1;
+    }
+    z->store = s;
+    memcpy(z->key, key, AUTHZ_KEYBYTES);
+    if (opts != NULL)
+        z->opts = *opts;
+    if (z->opts.fail_burst <= 0)
+        z->opts.fail_burst = 10;
+    if (z->opts.fail_refill_per_s <= 0)
+        z->opts.fail_refill_per_s = 0.5;
+    for (int i = 0; i < RL_SLOTS; i++)
+        z->buckets[i].tokens = -1; /* unused: full */
+    pthread_mutex_init(&z->mu, NULL);
+    *out = z;
+    return 0;
+}
+
+void authz_destroy(authz *z)
+{
+    if (z == NULL)
+        return;
+    sodium_memzero(z->key, sizeof(z->key));
+    pthread_mutex_destroy(&z->mu);
+    free(z->buckets);
+    free(z);
+}
+
+void authz_hash_token(const uint8_t key[AUTHZ_KEYBYTES], const char *token,
+                      uint8_t hash[AUTHZ_HASHBYTES])
+{
+    crypto_generichash(hash, AUTHZ_HASHBYTES, (const uint8_t *)token, strlen(token), key,
+                       AUTHZ_KEYBYTES);
+}
+
+void authz_new_token(const authz *z, char token[AUTHZ_TOKEN_BUF], uint8_t hash[AUTHZ_HASHBYTES])
+{
+    uint8_t raw[32];
+
+    randombytes_buf(raw, sizeof(raw));
+    memcpy(token, AUTHZ_TOKEN_PREFIX, strlen(AUTHZ_TOKEN_PREFIX));
+    sodium_bin2base64(token + strlen(AUTHZ_TOKEN_PREFIX), AUTHZ_TOKEN_BUF - strlen(AUTHZ_TOKEN_PREFIX),
+                      raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_memzero(raw, sizeof(raw));
+    authz_hash_token(z->key, token, hash);
+}
+
+/* The peer's address without its port: the unit of rate limiting. */
+static uint32_t peer_slot(const char *peer)
+{
+    const char *end = strrchr(peer, ':');
+    size_t len = end != NULL ? (size_t)(end - peer) : strlen(peer);
+    uint8_t h[8];
+    uint32_t v;
+
+    crypto_generichash(h, sizeof(h), (const uint8_t *)peer, len, NULL, 0);
+    memcpy(&v, h, sizeof(v));
+    return v % RL_SLOTS;
+}
+
+/* 1 when the address has used up its failed attempts. */
+static int rl_blocked(authz *z, uint32_t slot)
+{
+    rl_bucket *b;
+    double now = mono_now();
+    int blocked;
+
+    pthread_mutex_lock(&z->mu);
+    b = &z->buckets[slot];
+    if (b->tokens >= 0) {
+        b->tokens = fmin((double)z->opts.fail_burst,
+                         b->tokens + (now - b->last) * z->opts.fail_refill_per_s);
+        b->last = now;
+    }
+    blocked = b->tokens >= 0 && b->tokens < 1.0;
+    pthread_mutex_unlock(&z->mu);
+    return blocked;
+}
+
+static void rl_fail(authz *z, uint32_t slot)
+{
+    rl_bucket *b;
+
+    pthread_mutex_lock(&z->mu);
+    b = &z->buckets[slot];
+    if (b->tokens < 0) {
+        b->tokens = z->opts.fail_burst;
+        b->last = mono_now();
+    }
+    b->tokens -= 1.0;
+    pthread_mutex_unlock(&z->mu);
+}
+
+/* The verified client certificate's identity: its SAN, else its CN. */
+static char *cert_identity(rpc_call *call)
+{
+    grpc_auth_context *ctx = rpc_call_auth_context(call);
+    grpc_auth_property_iterator it;
+    const grpc_auth_property *p;
+    char *id = NULL;
+
+    if (ctx == NULL)
+        return NULL;
+    if (grpc_auth_context_peer_is_authenticated(ctx)) {
+        it = grpc_auth_context_peer_identity(ctx);
+        if ((p = grpc_auth_property_iterator_next(&it)) != NULL) {
+            id = rpc_call_alloc(call, p->value_length + 1);
+            if (id != NULL) {
+                memcpy(id, p->value, p->value_length);
+                id[p->value_length] = '\0';
+            }
+        }
+    }
+    grpc_auth_context_release(ctx);
+    return id;
+}
+
+typedef struct touch_arg {
+    const char *name;
+} touch_arg;
+
+/* Records a principal's last use (at most once a minute per principal). */
+static int touch_job(store_tx *tx, void *p)
+{
+    touch_arg *t = p;
+    ProtobufCMessage *m;
+    Tallinn__V1__Principal *pr;
+    Google__Protobuf__Timestamp now = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    struct timespec ts;
+    int rc;
+
+    if (store_get(tx, STORE_PRINCIPAL, t->name, NULL, &m) != STORE_OK)
+        return 0;
+    pr = (Tallinn__V1__Principal *)m;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    now.seconds = ts.tv_sec;
+    now.nanos = (int32_t)ts.tv_nsec;
+    {
+        Google__Protobuf__Timestamp *old = pr->last_use_time;
+        pr->last_use_time = &now;
+        rc = store_update(tx, STORE_PRINCIPAL, m);
+        pr->last_use_time = old;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc == STORE_OK ? 0 : 1;
+}
+
+static grpc_status_code unauthenticated(authz *z, rpc_call *call, uint32_t slot, const char *why)
+{
+    rl_fail(z, slot);
+    return rpc_call_error(call, GRPC_STATUS_UNAUTHENTICATED, "%s", why);
+}
+
+static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, void *ctx)
+{
+    authz *z = ctx;
+    uint32_t slot;
+    char *identity;
+    const char *auth;
+    ProtobufCMessage *m = NULL;
+    Tallinn__V1__Principal *p;
+    api_caller *caller;
+    store_tx *tx;
+    int rc;
+
+    if (strncmp(info->path, "/grpc.health.v1.Health/", 23) == 0)
+        return GRPC_STATUS_OK; /* load balancers and orchestrators probe without credentials */
+    slot = peer_slot(rpc_call_peer(call));
+    if (rl_blocked(z, slot))
+        return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                              "too many failed authentication attempts from this address; wait "
+                              "and retry with valid credentials");
+
+    identity = cert_identity(call);
+    if ((rc = store_read_begin(z->store, &tx)) != STORE_OK)
+        return api_store_error(call, rc);
+    if (identity != NULL) {
+        rc = store_principal_by_cert(tx, identity, rpc_call_allocator(call), &m);
+    } else if ((auth = rpc_call_metadata(call, "authorization", NULL)) != NULL &&
+               strncmp(auth, "Bearer ", 7) == 0) {
+        uint8_t h[AUTHZ_HASHBYTES];
+        authz_hash_token(z->key, auth + 7, h);
+        rc = store_principal_by_token(tx, h, rpc_call_allocator(call), &m);
+        sodium_memzero(h, sizeof(h));
+    } else {
+        store_read_end(tx);
+        return unauthenticated(z, call, slot,
+                               "no credentials: send \"authorization: Bearer <token>\" or use a "
+                               "client certificate");
+    }
+    store_read_end(tx);
+    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
+        return api_store_error(call, rc);
+    p = (Tallinn__V1__Principal *)m;
+    /* Unknown and disabled credentials answer alike. */
+    if (p == NULL || p->state != TALLINN__V1__PRINCIPAL__STATE__STATE_ACTIVE)
+        return unauthenticated(z, call, slot,
+                               identity != NULL ? "the client certificate maps to no active principal"
+                                                : "invalid or revoked token");
+
+    caller = rpc_call_alloc(call, sizeof(*caller));
+    if (caller == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    caller->principal = p->name;
+    caller->role = (api_role)p->role;
+    caller->donor = p->donor[0] != '\0' ? p->donor : NULL;
+    rpc_call_set_principal(call, p->name, caller);
+
+    if (!authz_allowed(info->path, caller->role))
+        return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED, "role %s may not call %s",
+                              authz_role_name(caller->role), info->method->name);
+
+    if (p->last_use_time == NULL || p->last_use_time->seconds + LAST_USE_EVERY_S < time(NULL)) {
+        touch_arg t = {p->name};
+        int job_rc;
+        store_write(z->store, touch_job, &t, &job_rc); /* best effort: never fails the call */
+    }
+    return GRPC_STATUS_OK;
+}
+
+void authz_install(authz *z, rpc_server *srv)
+{
+    rpc_server_set_interceptor(srv, intercept, z);
+}

@@ -1,0 +1,54 @@
+/* authz.h — who may call what: authentication of every call (bearer token or
+ * verified client certificate), the one role × method table, and failed-
+ * authentication rate limiting. Design: docs/authz.md. Private to service/. */
+#ifndef TALLINN_AUTHZ_H
+#define TALLINN_AUTHZ_H
+
+#include <stdio.h>
+
+#include "api.h"
+
+#define AUTHZ_KEYBYTES 32    /* the token-hashing key (data dir: token.key) */
+#define AUTHZ_HASHBYTES 32   /* keyed BLAKE2b of a token */
+#define AUTHZ_TOKEN_PREFIX "tln_"
+#define AUTHZ_TOKEN_BUF 64   /* "tln_" + base64url(32 bytes) + NUL */
+
+typedef struct authz authz;
+
+typedef struct authz_options {
+    int fail_burst;          /* failed authentications allowed per address; 0 = 10 */
+    double fail_refill_per_s; /* then one more every 1/x seconds; 0 = 0.5 */
+} authz_options;
+
+/* Creates the authenticator over the store with the token key (copied;
+ * wiped on destroy). 0 or -1. */
+int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
+                 const authz_options *opts);
+void authz_destroy(authz *z);
+
+/* Installs the per-call interceptor on the server. */
+void authz_install(authz *z, rpc_server *srv);
+
+/* A new token (from libsodium's CSPRNG) and its keyed hash. */
+void authz_new_token(const authz *z, char token[AUTHZ_TOKEN_BUF], uint8_t hash[AUTHZ_HASHBYTES]);
+void authz_hash_token(const uint8_t key[AUTHZ_KEYBYTES], const char *token,
+                      uint8_t hash[AUTHZ_HASHBYTES]);
+
+/* 1 if role may call the method at all (need-to-know is the handlers'). */
+int authz_allowed(const char *path, api_role role);
+
+/* Writes the role × method matrix as Markdown (docs/authz.md is generated
+ * from this, so docs and code cannot drift). */
+void authz_write_matrix(FILE *out);
+
+/* The role's name ("FRONT_OFFICE"), or "NONE". */
+const char *authz_role_name(api_role role);
+
+/* PrincipalService. */
+int principals_register(rpc_server *srv, api *a, authz *z);
+
+/* tallinnd init: creates principals/admin and its token (into token, which
+ * the caller writes to a 0600 file and wipes). STORE_EXISTS if already done. */
+int principals_bootstrap(store *s, const uint8_t key[AUTHZ_KEYBYTES], char token[AUTHZ_TOKEN_BUF]);
+
+#endif

@@ -1,0 +1,26 @@
+/* diagnostics.c — DiagnosticsService.Noop: authenticated, no storage. It
+ * measures what the transport and authentication cost (the benchmark's
+ * ceiling for the read figures). */
+#include "domain.h"
+#include "tallinn/v1/diagnostics.pb-c.h"
+
+static grpc_status_code noop(rpc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                             void *ctx)
+{
+    Tallinn__V1__NoopResponse *out = rpc_call_alloc(call, sizeof(*out));
+
+    (void)req;
+    (void)ctx;
+    if (out == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__noop_response__init(out);
+    *resp = &out->base;
+    return GRPC_STATUS_OK;
+}
+
+int diagnostics_register(rpc_server *srv)
+{
+    static const rpc_method_handler handlers[] = {{"Noop", noop}};
+    return rpc_server_add_service(srv, &tallinn__v1__diagnostics_service__descriptor, handlers, 1,
+                                  NULL);
+}
