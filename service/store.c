@@ -71,6 +71,12 @@ static const char *const migrations[] = {
     "  token_hash BLOB) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX principals_token ON principals(token_hash) WHERE token_hash IS NOT NULL;"
     "CREATE UNIQUE INDEX principals_cert ON principals(cert_identity) WHERE cert_identity != '';",
+    /* 3: the audit log: leaves as written, hash tiles, signed checkpoints */
+    "CREATE TABLE audit_leaves (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+    "CREATE TABLE audit_tiles (level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  hashes BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL,"
+    "  time INTEGER NOT NULL);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -313,6 +319,15 @@ enum {
     ST_PRINCIPAL_BY_TOKEN,
     ST_PRINCIPAL_BY_CERT,
     ST_DONOR_HAS_MATCH,
+    ST_AUDIT_APPEND,
+    ST_AUDIT_LEAF,
+    ST_AUDIT_SIZE,
+    ST_AUDIT_SCAN,
+    ST_TILE_PUT,
+    ST_TILE_GET,
+    ST_CKPT_PUT,
+    ST_CKPT_GET,
+    ST_CKPT_LATEST,
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
@@ -365,6 +380,24 @@ static const char *fixed_sql(int id)
     case ST_DONOR_HAS_MATCH:
         return "SELECT EXISTS(SELECT 1 FROM matches WHERE need=?1 AND donor=?2"
                " AND ((1 << state) & ?3) != 0)";
+    case ST_AUDIT_APPEND:
+        return "INSERT INTO audit_leaves(idx, data) VALUES(?1, ?2)";
+    case ST_AUDIT_LEAF:
+        return "SELECT data FROM audit_leaves WHERE idx=?1";
+    case ST_AUDIT_SIZE:
+        return "SELECT COALESCE(MAX(idx) + 1, 0), COUNT(*) FROM audit_leaves";
+    case ST_AUDIT_SCAN:
+        return "SELECT idx, data FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx";
+    case ST_TILE_PUT:
+        return "INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(?1, ?2, ?3)";
+    case ST_TILE_GET:
+        return "SELECT hashes FROM audit_tiles WHERE level=?1 AND idx=?2";
+    case ST_CKPT_PUT:
+        return "INSERT INTO audit_checkpoints(size, note, time) VALUES(?1, ?2, ?3)";
+    case ST_CKPT_GET:
+        return "SELECT size, note FROM audit_checkpoints WHERE size=?1";
+    case ST_CKPT_LATEST:
+        return "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
     case ST_REQ_GET:
         return "SELECT request_hash, response FROM requests WHERE principal=?1 AND method=?2 AND request_id=?3";
     case ST_REQ_PUT:
@@ -1199,6 +1232,177 @@ int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uin
         rc = STORE_OK;
     } else {
         rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- The audit log ---- */
+
+/* Steps a statement that returns nothing; rc mapped. */
+static int step_done(store_tx *tx, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* Copies a blob column into a new buffer. */
+static int blob_copy(sqlite3_stmt *st, int col, uint8_t **out, size_t *len)
+{
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    *out = malloc(*len ? *len : 1);
+    if (*out == NULL)
+        return STORE_NOMEM;
+    if (*len > 0)
+        memcpy(*out, sqlite3_column_blob(st, col), *len);
+    return STORE_OK;
+}
+
+int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_AUDIT_APPEND);
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int64(st, 1, index);
+    sqlite3_bind_blob(st, 2, len ? (const void *)data : "", (int)len, SQLITE_STATIC);
+    return step_done(tx, st);
+}
+
+int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_AUDIT_LEAF);
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int64(st, 1, index);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        rc = blob_copy(st, 0, data, len);
+    else
+        rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : tx_fail(tx, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_audit_size(store_tx *tx, int64_t *size, int64_t *count)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_AUDIT_SIZE);
+    int rc;
+
+    *size = *count = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *size = sqlite3_column_int64(st, 0);
+        *count = sqlite3_column_int64(st, 1);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_audit_scan(store_tx *tx, int64_t start, int64_t end, store_leaf_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_AUDIT_SCAN);
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int64(st, 1, start);
+    sqlite3_bind_int64(st, 2, end);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn(sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1),
+               (size_t)sqlite3_column_bytes(st, 1), ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_tile_put(store_tx *tx, int level, int64_t index, const uint8_t *hashes, size_t n)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_TILE_PUT);
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    if (n == 0 || n > 256)
+        return STORE_ERROR;
+    sqlite3_bind_int(st, 1, level);
+    sqlite3_bind_int64(st, 2, index);
+    sqlite3_bind_blob(st, 3, hashes, (int)(n * 32), SQLITE_STATIC);
+    return step_done(tx, st);
+}
+
+int store_tile_get(store_tx *tx, int level, int64_t index, uint8_t hashes[256 * 32], size_t *n)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_TILE_GET);
+    int rc, bytes;
+
+    *n = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int(st, 1, level);
+    sqlite3_bind_int64(st, 2, index);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        bytes = sqlite3_column_bytes(st, 0);
+        if (bytes <= 0 || bytes > 256 * 32 || bytes % 32 != 0) {
+            rc = STORE_CORRUPT;
+        } else {
+            memcpy(hashes, sqlite3_column_blob(st, 0), (size_t)bytes);
+            *n = (size_t)bytes / 32;
+            rc = STORE_OK;
+        }
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int store_checkpoint_put(store_tx *tx, int64_t size, const uint8_t *note, size_t len)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_CKPT_PUT);
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_int64(st, 1, size);
+    sqlite3_bind_blob(st, 2, note, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)time(NULL));
+    return step_done(tx, st);
+}
+
+int store_checkpoint_get(store_tx *tx, int64_t size, uint8_t **note, size_t *len,
+                         int64_t *size_out)
+{
+    sqlite3_stmt *st = stmt(tx->conn, size < 0 ? ST_CKPT_LATEST : ST_CKPT_GET);
+    int rc;
+
+    *note = NULL;
+    *len = 0;
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    if (size >= 0)
+        sqlite3_bind_int64(st, 1, size);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (size_out != NULL)
+            *size_out = sqlite3_column_int64(st, 0);
+        rc = blob_copy(st, 1, note, len);
+    } else {
+        rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : tx_fail(tx, rc);
     }
     sqlite3_reset(st);
     return rc;

@@ -172,6 +172,26 @@ int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered
                                   const store_totals *t, int64_t pledged, void *ctx),
                        void *ctx);
 
+/* ---- The audit log (audit.c owns its meaning) ---- */
+/* Appends leaf `index` (its bytes exactly as given). Write transactions. */
+int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len);
+/* One leaf's bytes (malloc'd: free them). STORE_NOT_FOUND past the end. */
+int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len);
+/* *size = highest index + 1, *count = number of leaves (equal unless rows
+ * were deleted behind the server's back). */
+int store_audit_size(store_tx *tx, int64_t *size, int64_t *count);
+/* Calls fn for each leaf with start <= index < end, in order (non-zero stops). */
+typedef int (*store_leaf_fn)(int64_t index, const uint8_t *data, size_t len, void *ctx);
+int store_audit_scan(store_tx *tx, int64_t start, int64_t end, store_leaf_fn fn, void *ctx);
+/* Hash tiles: n (1..256) hashes of 32 bytes at tree level `level`, tile
+ * `index`; a partial tile is replaced as it grows. */
+int store_tile_put(store_tx *tx, int level, int64_t index, const uint8_t *hashes, size_t n);
+int store_tile_get(store_tx *tx, int level, int64_t index, uint8_t hashes[256 * 32], size_t *n);
+/* Signed checkpoints by tree size (size < 0: the latest); note malloc'd. */
+int store_checkpoint_put(store_tx *tx, int64_t size, const uint8_t *note, size_t len);
+int store_checkpoint_get(store_tx *tx, int64_t size, uint8_t **note, size_t *len,
+                         int64_t *size_out);
+
 /* ---- Idempotent requests (request_id) ---- */
 /* Looks up a remembered request; STORE_NOT_FOUND when new. *response is
  * malloc'd (free it). */

@@ -133,3 +133,42 @@ def expect_code(call, code, *args, **kw):
         assert e.code() == code, "expected %s, got %s: %s" % (code, e.code(), e.details())
         return e
     raise AssertionError("expected %s, the call succeeded" % code)
+
+
+PORT_RE = r"event=listening .*port=(\d+)"
+
+
+class Tallinnd(Server):
+    """An initialised tallinnd (plaintext on loopback) with its first ADMIN
+    token, and a way to create principals for the other roles."""
+
+    def __init__(self, binary, *extra, env=None):
+        self.data = tempfile.mkdtemp(prefix="tallinnd-test-") + "/var"
+        subprocess.run([binary, "init", "--data-dir", self.data], check=True,
+                       capture_output=True)
+        with open(os.path.join(self.data, "admin.token")) as f:
+            self.admin_token = f.read().strip()
+        super().__init__([binary, "--listen", "127.0.0.1:0", "--data-dir", self.data,
+                          "--insecure", "--grace-ms", "3000"] + list(extra), PORT_RE, env=env)
+
+    def create_principal(self, principal_id, role, donor="", cert_identity=""):
+        """Creates a principal (role: "BACK_OFFICE", ...) and returns its token."""
+        import grpc
+        principal_pb2, = protos("tallinn/v1/principal.proto")
+        ch = grpc.insecure_channel(self.addr)
+        create = ch.unary_unary(
+            "/tallinn.v1.PrincipalService/CreatePrincipal",
+            request_serializer=principal_pb2.CreatePrincipalRequest.SerializeToString,
+            response_deserializer=principal_pb2.CreatePrincipalResponse.FromString)
+        p = principal_pb2.Principal(display_name=principal_id, donor=donor,
+                                    cert_identity=cert_identity,
+                                    role=principal_pb2.Principal.Role.Value("ROLE_" + role))
+        resp = create(principal_pb2.CreatePrincipalRequest(principal_id=principal_id, principal=p),
+                      metadata=(("authorization", "Bearer " + self.admin_token),), timeout=10)
+        ch.close()
+        return resp.token
+
+
+def bearer(token):
+    """Call metadata for a bearer token."""
+    return (("authorization", "Bearer " + token),)

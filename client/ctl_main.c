@@ -1,0 +1,545 @@
+/* ctl_main.c — tallinnctl's entry point: parses the command line against the
+ * command table (global options anywhere, then NOUN [VERB], args, command
+ * options), resolves flags > environment > defaults, runs the command and
+ * maps failures to one stderr line and a documented exit status. */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <grpc/support/log.h>
+
+#include "ctl.h"
+
+/* getopt_long ids: global options and command options get disjoint ranges. */
+#define CTL_ID_GLOBAL 1000
+#define CTL_ID_COMMAND 2000
+#define CTL_MAX_OPTIONS (CTL_G_COUNT + CTL_MAX_CMD_OPTIONS + 1)
+/* Longest server message we echo on the error line. */
+#define CTL_MESSAGE_MAX 512
+
+/* ---- Shared helpers ---- */
+
+int ctl_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs(CTL_PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CTL_EXIT_FAILURE;
+}
+
+int ctl_usage_error(const ctl_command *cmd, const char *fmt, ...)
+{
+    char name[128];
+    va_list ap;
+
+    fputs(CTL_PROG ": ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (cmd != NULL)
+        fprintf(stderr, " (see '" CTL_PROG " %s --help')\n",
+                ctl_command_name(cmd, name, sizeof name));
+    else
+        fputs(" (see '" CTL_PROG " --help')\n", stderr);
+    return CTL_EXIT_USAGE;
+}
+
+void ctl_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", out); break;
+        case '\\': fputs("\\\\", out); break;
+        case '\n': fputs("\\n", out); break;
+        case '\r': fputs("\\r", out); break;
+        case '\t': fputs("\\t", out); break;
+        default:
+            if (*p < 0x20)
+                fprintf(out, "\\u%04x", *p);
+            else
+                fputc(*p, out);
+        }
+    }
+    fputc('"', out);
+}
+
+int ctl_exit_for_status(grpc_status_code code)
+{
+    switch (code) {
+    case GRPC_STATUS_OK:
+        return CTL_EXIT_OK;
+    case GRPC_STATUS_UNAVAILABLE:
+    case GRPC_STATUS_DEADLINE_EXCEEDED:
+        return CTL_EXIT_UNAVAILABLE;
+    case GRPC_STATUS_NOT_FOUND:
+        return CTL_EXIT_NOT_FOUND;
+    case GRPC_STATUS_PERMISSION_DENIED:
+    case GRPC_STATUS_UNAUTHENTICATED:
+        return CTL_EXIT_DENIED;
+    case GRPC_STATUS_INVALID_ARGUMENT:
+    case GRPC_STATUS_FAILED_PRECONDITION:
+    case GRPC_STATUS_OUT_OF_RANGE:
+        return CTL_EXIT_INVALID;
+    case GRPC_STATUS_ALREADY_EXISTS:
+    case GRPC_STATUS_ABORTED:
+        return CTL_EXIT_CONFLICT;
+    default:
+        return CTL_EXIT_FAILURE;
+    }
+}
+
+/* Copies a server-supplied message for one line of output: control
+ * characters become spaces, surrounding space goes. */
+static void ctl_one_line(char *dst, size_t len, const char *src)
+{
+    size_t n = 0;
+
+    while (*src != '\0' && isspace((unsigned char)*src))
+        src++;
+    for (; *src != '\0' && n + 1 < len; src++)
+        dst[n++] = iscntrl((unsigned char)*src) ? ' ' : *src;
+    while (n > 0 && dst[n - 1] == ' ')
+        n--;
+    dst[n] = '\0';
+}
+
+/* The last ": "-separated part of gRPC's connection error, e.g. "Connection
+ * refused" from "failed to connect to all addresses; last error: UNKNOWN:
+ * ipv4:127.0.0.1:50051: Failed to connect to remote host: Connection refused". */
+static const char *ctl_last_cause(const char *msg)
+{
+    const char *p = NULL, *q = msg;
+
+    while ((q = strstr(q, ": ")) != NULL) {
+        p = q + 2;
+        q = p;
+    }
+    return p != NULL && *p != '\0' ? p : msg;
+}
+
+static void ctl_format_deadline(int64_t ms, char *buf, size_t len)
+{
+    if (ms % 60000 == 0)
+        snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+    else if (ms % 1000 == 0)
+        snprintf(buf, len, "%llds", (long long)(ms / 1000));
+    else
+        snprintf(buf, len, "%lldms", (long long)ms);
+}
+
+/* One line for a connection that never came up, with the likeliest fix.
+ * msg is gRPC's "failed to connect to all addresses; last error: ...". */
+static void ctl_connect_failed(const ctl_ctx *ctx, const char *msg)
+{
+    const char *cause = ctl_last_cause(msg);
+    const char *colon = strrchr(msg, ':');
+    const char *tls_reason = colon != NULL ? colon + 1 : msg; /* OpenSSL's: the last part */
+    const char *no_port = strrchr(ctx->addr, ':') == NULL ? " (no port given, so 443)" : "";
+
+    if (strstr(msg, "Ssl handshake") != NULL) {
+        int plaintext = strstr(tls_reason, "version number") != NULL ||
+                        strstr(tls_reason, "WRONG_VERSION") != NULL;
+        fprintf(stderr, CTL_PROG ": TLS handshake with %s failed (%s); %s\n", ctx->addr,
+                tls_reason, plaintext ? "if the server runs without TLS, add --insecure"
+                                      : "check --ca and --server-name");
+    } else if (strstr(msg, "Peer name") != NULL) {
+        fprintf(stderr, CTL_PROG ": the certificate of %s does not match (%s); give the name it "
+                "carries with --server-name\n", ctx->addr, cause);
+    } else if (strstr(msg, "Socket closed") != NULL || strstr(msg, "Connection reset") != NULL) {
+        /* The server hung up while the connection was being set up. */
+        fprintf(stderr, CTL_PROG ": %s closed the connection during set-up; %s\n", ctx->addr,
+                ctx->insecure ? "the server may require TLS (drop --insecure)"
+                : ctx->cert_file == NULL
+                    ? "the server may require a client certificate (--cert and --key) or "
+                      "not speak TLS (--insecure)"
+                    : "the server may not accept this client certificate");
+    } else {
+        fprintf(stderr, CTL_PROG ": cannot reach the server at %s%s: %s; is it running there? "
+                "(set --addr or TALLINN_ADDR)\n", ctx->addr, no_port, cause);
+    }
+}
+
+int ctl_call_failed(const ctl_ctx *ctx, const char *what, const rpcc_result *r)
+{
+    char msg[CTL_MESSAGE_MAX], dl[32];
+    const char *code = rpcc_status_name(r->code);
+
+    ctl_one_line(msg, sizeof msg, r->message != NULL ? r->message : "");
+    if (r->code == GRPC_STATUS_UNAVAILABLE && strstr(msg, "failed to connect") != NULL) {
+        ctl_connect_failed(ctx, msg);
+    } else if (r->code == GRPC_STATUS_UNAVAILABLE && strstr(msg, "DNS resolution failed") != NULL) {
+        fprintf(stderr, CTL_PROG ": cannot resolve the server address %s: %s (set --addr or "
+                "TALLINN_ADDR)\n", ctx->addr, ctl_last_cause(msg));
+    } else if (r->code == GRPC_STATUS_DEADLINE_EXCEEDED) {
+        ctl_format_deadline(ctx->deadline_ms, dl, sizeof dl);
+        fprintf(stderr, CTL_PROG ": %s: no answer from %s within %s (DEADLINE_EXCEEDED); "
+                "is the server overloaded or unreachable? (raise --deadline)\n", what, ctx->addr,
+                dl);
+    } else if (msg[0] != '\0' && strcmp(msg, code) != 0) {
+        fprintf(stderr, CTL_PROG ": %s: %s (%s)\n", what, msg, code);
+    } else {
+        fprintf(stderr, CTL_PROG ": %s: %s\n", what, code);
+    }
+    if (r->bad_request != NULL) {
+        for (size_t i = 0; i < r->bad_request->n_field_violations; i++) {
+            const Google__Rpc__BadRequest__FieldViolation *v = r->bad_request->field_violations[i];
+            char field[128], desc[CTL_MESSAGE_MAX];
+
+            ctl_one_line(field, sizeof field, v->field);
+            ctl_one_line(desc, sizeof desc, v->description);
+            fprintf(stderr, "  %s: %s\n", field, desc);
+        }
+    }
+    return ctl_exit_for_status(r->code);
+}
+
+rpcc_channel *ctl_channel(ctl_ctx *ctx)
+{
+    rpcc_channel_options o;
+    char err[RPCC_ERROR_MAX];
+
+    if (ctx->channel != NULL)
+        return ctx->channel;
+    memset(&o, 0, sizeof o);
+    o.target = ctx->addr;
+    o.insecure = ctx->insecure;
+    o.ca_file = ctx->ca_file;
+    o.cert_file = ctx->cert_file;
+    o.key_file = ctx->key_file;
+    o.ssl_target_name = ctx->server_name;
+    o.user_agent = CTL_PROG "/" TALLINN_VERSION;
+    if (rpcc_channel_create(&ctx->channel, &o, err, sizeof err) != 0) {
+        ctl_fail("%s", err);
+        return NULL;
+    }
+    return ctx->channel;
+}
+
+rpcc_call_options ctl_call_options(const ctl_ctx *ctx)
+{
+    rpcc_call_options o;
+
+    memset(&o, 0, sizeof o);
+    o.deadline_ms = ctx->deadline_ms;
+    return o;
+}
+
+const char *ctl_option_value(const ctl_ctx *ctx, const char *name)
+{
+    const ctl_option *opts = ctx->cmd != NULL ? ctx->cmd->options : NULL;
+
+    for (size_t i = 0; opts != NULL && opts[i].name != NULL; i++)
+        if (strcmp(opts[i].name, name) == 0)
+            return ctx->opt_values[i];
+    return NULL;
+}
+
+/* ---- Parsing ---- */
+
+/* "500ms", "10s", "2m", or a bare number of seconds. Returns 0 or -1. */
+static int ctl_parse_duration(const char *s, int64_t *ms)
+{
+    char *end;
+    long long v;
+    int64_t unit;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || v <= 0)
+        return -1;
+    if (strcmp(end, "ms") == 0)
+        unit = 1;
+    else if (strcmp(end, "s") == 0 || *end == '\0')
+        unit = 1000;
+    else if (strcmp(end, "m") == 0)
+        unit = 60000;
+    else
+        return -1;
+    if (v > INT64_MAX / unit / 1000) /* keep far from overflow in gpr time */
+        return -1;
+    *ms = (int64_t)v * unit;
+    return 0;
+}
+
+static int ctl_count_options(const ctl_option *opts)
+{
+    int n = 0;
+
+    while (opts != NULL && opts[n].name != NULL)
+        n++;
+    return n;
+}
+
+/* Builds getopt_long's tables from the global options and, if cmd is not
+ * NULL, the command's options. */
+static void ctl_build_getopt(const ctl_command *cmd, int stop_at_operand, struct option *lo,
+                             char *shorts, size_t shorts_len)
+{
+    size_t n = 0, s = 0;
+    int nc = cmd != NULL ? ctl_count_options(cmd->options) : 0;
+
+    if (nc > CTL_MAX_CMD_OPTIONS) { /* a table error: fail loudly, not by ignoring options */
+        fprintf(stderr, CTL_PROG ": internal error: %s has more than %d options\n", cmd->noun,
+                CTL_MAX_CMD_OPTIONS);
+        abort();
+    }
+    /* '+' stops at the command word; without it GNU getopt permutes, so
+     * operands may sit between options. ':' reports a missing value apart. */
+    if (stop_at_operand)
+        shorts[s++] = '+';
+    shorts[s++] = ':';
+    for (int i = 0; i < CTL_G_COUNT; i++) {
+        const ctl_option *o = &ctl_global_options[i];
+        lo[n].name = o->name;
+        lo[n].has_arg = o->arg != NULL ? required_argument : no_argument;
+        lo[n].flag = NULL;
+        lo[n++].val = CTL_ID_GLOBAL + i;
+        if (o->short_name != 0 && s + 3 < shorts_len) {
+            shorts[s++] = (char)o->short_name;
+            if (o->arg != NULL)
+                shorts[s++] = ':';
+        }
+    }
+    for (int i = 0; i < nc; i++) {
+        const ctl_option *o = &cmd->options[i];
+        lo[n].name = o->name;
+        lo[n].has_arg = o->arg != NULL ? required_argument : no_argument;
+        lo[n].flag = NULL;
+        lo[n++].val = CTL_ID_COMMAND + i;
+        if (o->short_name != 0 && s + 3 < shorts_len) {
+            shorts[s++] = (char)o->short_name;
+            if (o->arg != NULL)
+                shorts[s++] = ':';
+        }
+    }
+    memset(&lo[n], 0, sizeof lo[n]);
+    shorts[s] = '\0';
+}
+
+/* Maps a getopt result (short char or id) to an id; -1 if none. */
+static int ctl_option_id(const ctl_command *cmd, int c)
+{
+    int nc = cmd != NULL ? ctl_count_options(cmd->options) : 0;
+
+    if (c >= CTL_ID_GLOBAL)
+        return c;
+    for (int i = 0; i < CTL_G_COUNT; i++)
+        if (ctl_global_options[i].short_name == c)
+            return CTL_ID_GLOBAL + i;
+    for (int i = 0; i < nc; i++)
+        if (cmd->options[i].short_name == c)
+            return CTL_ID_COMMAND + i;
+    return -1;
+}
+
+/* Runs getopt_long over argv. Stores global values in gvals, command values
+ * in ctx->opt_values. Returns 0, or an exit status after a usage error. */
+static int ctl_getopt(int argc, char **argv, const ctl_command *cmd, int stop_at_operand,
+                      const char **gvals, ctl_ctx *ctx)
+{
+    struct option lo[CTL_MAX_OPTIONS + 1];
+    char shorts[2 * CTL_MAX_OPTIONS + 4];
+    int c;
+
+    ctl_build_getopt(cmd, stop_at_operand, lo, shorts, sizeof shorts);
+    opterr = 0;
+    optind = 0; /* glibc: full re-initialisation for the second pass */
+    while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+        int id;
+
+        if (c == '?' || c == ':') {
+            char bad[64];
+            int known = optopt >= CTL_ID_GLOBAL ? ctl_option_id(cmd, optopt) : -1;
+
+            if (known >= CTL_ID_COMMAND)
+                snprintf(bad, sizeof bad, "--%s", cmd->options[known - CTL_ID_COMMAND].name);
+            else if (known >= CTL_ID_GLOBAL)
+                snprintf(bad, sizeof bad, "--%s", ctl_global_options[known - CTL_ID_GLOBAL].name);
+            else if (optopt != 0)
+                snprintf(bad, sizeof bad, "-%c", optopt);
+            else /* an unknown long option: the word itself, without any =value */
+                snprintf(bad, sizeof bad, "%.*s", (int)strcspn(argv[optind - 1], "="),
+                         argv[optind - 1]);
+            if (c == ':')
+                return ctl_usage_error(cmd, "option %s needs a value", bad);
+            if (known >= 0)
+                return ctl_usage_error(cmd, "option %s takes no value", bad);
+            return ctl_usage_error(cmd, "unknown option %s", bad);
+        }
+        id = ctl_option_id(cmd, c);
+        if (id < 0)
+            return ctl_usage_error(cmd, "unknown option");
+        if (id >= CTL_ID_COMMAND)
+            ctx->opt_values[id - CTL_ID_COMMAND] = optarg != NULL ? optarg : "1";
+        else
+            gvals[id - CTL_ID_GLOBAL] = optarg != NULL ? optarg : "1";
+    }
+    return 0;
+}
+
+/* Finds NOUN [VERB]; *used gets the number of words consumed (1 or 2).
+ * Returns NULL after printing a usage error or noun help (*rc set). */
+static const ctl_command *ctl_find_command(int argc, char **argv, int help, int *used, int *rc)
+{
+    const char *noun = argv[0];
+    int noun_known = 0;
+
+    for (size_t i = 0; i < ctl_commands_count; i++) {
+        const ctl_command *c = &ctl_commands[i];
+
+        if (strcmp(c->noun, noun) != 0)
+            continue;
+        noun_known = 1;
+        if (c->verb == NULL) {
+            *used = 1;
+            return c;
+        }
+        if (argc > 1 && strcmp(c->verb, argv[1]) == 0) {
+            *used = 2;
+            return c;
+        }
+    }
+    if (!noun_known) {
+        *rc = ctl_usage_error(NULL, "unknown command \"%s\"", noun);
+        return NULL;
+    }
+    /* A noun with verbs, without a known verb: its help, asked for or not. */
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        help = 1;
+    if (help || argc < 2) {
+        ctl_help_noun(help ? stdout : stderr, noun);
+        *rc = help ? CTL_EXIT_OK : CTL_EXIT_USAGE;
+        return NULL;
+    }
+    fprintf(stderr, CTL_PROG ": unknown command \"%s %s\" (see '" CTL_PROG " %s --help')\n", noun,
+            argv[1], noun);
+    *rc = CTL_EXIT_USAGE;
+    return NULL;
+}
+
+static const char *ctl_resolve(const char **gvals, int i)
+{
+    const ctl_option *o = &ctl_global_options[i];
+    const char *env;
+
+    if (gvals[i] != NULL)
+        return gvals[i];
+    if (o->env != NULL && (env = getenv(o->env)) != NULL && env[0] != '\0')
+        return env;
+    return o->def;
+}
+
+/* Turns the raw global values into the context. Returns 0 or an exit status. */
+static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
+{
+    const ctl_command *cmd = ctx->cmd;
+    const char *fmt = ctl_resolve(gvals, CTL_G_OUTPUT);
+
+    ctx->addr = ctl_resolve(gvals, CTL_G_ADDR);
+    ctx->insecure = gvals[CTL_G_INSECURE] != NULL;
+    if (ctx->insecure) {
+        /* TLS files from the environment do not apply; given as flags they
+         * contradict --insecure. */
+        if (gvals[CTL_G_CA] != NULL || gvals[CTL_G_CERT] != NULL || gvals[CTL_G_KEY] != NULL ||
+            gvals[CTL_G_SERVER_NAME] != NULL)
+            return ctl_usage_error(cmd, "--insecure cannot be combined with --ca, --cert, --key "
+                                        "or --server-name");
+    } else {
+        ctx->ca_file = ctl_resolve(gvals, CTL_G_CA);
+        ctx->cert_file = ctl_resolve(gvals, CTL_G_CERT);
+        ctx->key_file = ctl_resolve(gvals, CTL_G_KEY);
+        ctx->server_name = ctl_resolve(gvals, CTL_G_SERVER_NAME);
+        if ((ctx->cert_file == NULL) != (ctx->key_file == NULL))
+            return ctl_usage_error(cmd, "--cert and --key go together (mutual TLS)");
+    }
+    if (ctx->addr == NULL || ctx->addr[0] == '\0')
+        return ctl_usage_error(cmd, "--addr is empty");
+    if (ctl_parse_duration(ctl_resolve(gvals, CTL_G_DEADLINE), &ctx->deadline_ms) != 0)
+        return ctl_usage_error(cmd, "--deadline wants a positive duration such as 500ms, 10s "
+                                    "or 2m, not \"%s\"", ctl_resolve(gvals, CTL_G_DEADLINE));
+    if (strcmp(fmt, "text") == 0)
+        ctx->format = CTL_FORMAT_TEXT;
+    else if (strcmp(fmt, "json") == 0)
+        ctx->format = CTL_FORMAT_JSON;
+    else if (strcmp(fmt, "name") == 0)
+        ctx->format = CTL_FORMAT_NAME;
+    else
+        return ctl_usage_error(cmd, "-o wants text, json or name, not \"%s\"", fmt);
+    if (!(cmd->formats & ctx->format)) {
+        char name[128];
+        return ctl_usage_error(cmd, "%s has no -o %s output", ctl_command_name(cmd, name,
+                                                                               sizeof name), fmt);
+    }
+    return 0;
+}
+
+/* gRPC's own log lines (e.g. a failed TLS handshake) would repeat, noisily,
+ * the cause tallinnctl reports in one line; GRPC_VERBOSITY brings them back. */
+static void ctl_grpc_log_discard(gpr_log_func_args *args)
+{
+    (void)args;
+}
+
+int main(int argc, char **argv)
+{
+    const char *gvals[CTL_G_COUNT] = {0};
+    const ctl_command *cmd;
+    ctl_ctx ctx;
+    int rc, used = 0, nargs;
+    char **args;
+
+    memset(&ctx, 0, sizeof ctx);
+    if (getenv("GRPC_VERBOSITY") == NULL)
+        gpr_set_log_function(ctl_grpc_log_discard);
+    /* Pass 1: global options up to the command word. */
+    if ((rc = ctl_getopt(argc, argv, NULL, 1, gvals, &ctx)) != 0)
+        return rc;
+    if (optind >= argc) {
+        if (gvals[CTL_G_HELP] != NULL) {
+            ctl_help_global(stdout);
+            return CTL_EXIT_OK;
+        }
+        return ctl_usage_error(NULL, "no command given");
+    }
+    cmd = ctl_find_command(argc - optind, argv + optind, gvals[CTL_G_HELP] != NULL, &used, &rc);
+    if (cmd == NULL)
+        return rc;
+    ctx.cmd = cmd;
+
+    /* Pass 2: everything after the command word, options in any order.
+     * argv[optind + used - 1] (the command word) stands in for argv[0]. */
+    args = argv + optind + used - 1;
+    nargs = argc - optind - used + 1;
+    if ((rc = ctl_getopt(nargs, args, cmd, 0, gvals, &ctx)) != 0)
+        return rc;
+    if (gvals[CTL_G_HELP] != NULL) {
+        ctl_help_command(stdout, cmd);
+        return CTL_EXIT_OK;
+    }
+    args += optind;
+    nargs -= optind;
+    if (nargs < cmd->min_args)
+        return ctl_usage_error(cmd, "missing argument %s", cmd->args != NULL ? cmd->args : "");
+    if (nargs > cmd->max_args)
+        return ctl_usage_error(cmd, "unexpected argument \"%s\"", args[cmd->max_args]);
+    if ((rc = ctl_apply_globals(gvals, &ctx)) != 0)
+        return rc;
+
+    rc = cmd->run(&ctx, nargs, args);
+    rpcc_channel_destroy(ctx.channel);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, CTL_PROG ": cannot write the output: %s\n", strerror(errno));
+        if (rc == CTL_EXIT_OK)
+            rc = CTL_EXIT_FAILURE;
+    }
+    return rc;
+}

@@ -1,0 +1,4 @@
+# Client runtime: channels and unary / server-streaming calls over protobuf-c.
+add_library(tallinn_rpc_client STATIC ${CMAKE_CURRENT_SOURCE_DIR}/rpc_client.c)
+target_include_directories(tallinn_rpc_client PUBLIC ${CMAKE_SOURCE_DIR}/include)
+target_link_libraries(tallinn_rpc_client PUBLIC tallinn_proto PkgConfig::GRPC PkgConfig::PROTOBUFC)
