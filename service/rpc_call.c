@@ -112,20 +112,28 @@ void rpc__call_op_done(rpc_call *call, rpc_op_slot slot, int ok)
     pthread_mutex_lock(&call->mu);
     call->busy[slot] = 0;
     call->ok[slot] = ok;
-    call->pending--;
     if (slot == RPC_OP_CLOSE) {
         call->closed = 1;
         nmu = call->notify_mu;
         ncv = call->notify_cv;
     }
     pthread_cond_broadcast(&call->cv);
-    free_now = call->pending == 0 && call->handler_done;
-    pthread_mutex_unlock(&call->mu);
     if (nmu != NULL && ncv != NULL) {
+        /* Wake a handler waiting on its own condition. This batch's pending
+         * count keeps the call alive meanwhile, and `notifying` keeps the
+         * handler from unregistering (and freeing) the condition under us. */
+        call->notifying = 1;
+        pthread_mutex_unlock(&call->mu);
         pthread_mutex_lock(nmu);
         pthread_cond_broadcast(ncv);
         pthread_mutex_unlock(nmu);
+        pthread_mutex_lock(&call->mu);
+        call->notifying = 0;
+        pthread_cond_broadcast(&call->cv);
     }
+    call->pending--;
+    free_now = call->pending == 0 && call->handler_done;
+    pthread_mutex_unlock(&call->mu);
     if (free_now)
         call_destroy(call);
 }
@@ -553,6 +561,8 @@ void rpc_call_notify_cancel(rpc_call *call, pthread_mutex_t *mu, pthread_cond_t 
     pthread_mutex_lock(&call->mu);
     call->notify_mu = mu;
     call->notify_cv = cond;
+    while (mu == NULL && call->notifying) /* a broadcast to the old one is under way */
+        pthread_cond_wait(&call->cv, &call->mu);
     pthread_mutex_unlock(&call->mu);
 }
 

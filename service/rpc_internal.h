@@ -103,6 +103,8 @@ struct rpc_call {
     int status_sent;
     pthread_mutex_t *notify_mu;
     pthread_cond_t *notify_cv;
+    int notifying;           /* a cancel broadcast to notify_cv is under way */
+    struct rpc_call *work_next; /* in the server's queue of unary calls */
 
     /* Kept alive until the batches that reference them complete. */
     grpc_byte_buffer *send_buf;
@@ -151,6 +153,12 @@ struct rpc_server {
     int streams;           /* streaming handlers running */
     int calls;             /* call contexts alive */
     int stopped;           /* rpc_server_shutdown finished */
+
+    /* Unary handlers run on workers, never on the queue threads, so a
+     * blocking handler stalls no one: the pool grows when all are busy. */
+    pthread_cond_t work_cv;
+    struct rpc_call *work_head, **work_tail;
+    int workers, idle_workers, workers_stop;
 };
 
 /* rpc_call.c */

@@ -21,6 +21,9 @@
 #define RPC_DEFAULT_MIN_PING_MS 10000
 #define RPC_DEFAULT_IDLE_MS (30 * 60 * 1000)
 #define RPC_STREAM_STACK (256u * 1024)
+#define RPC_WORKER_STACK (512u * 1024)
+#define RPC_DEFAULT_MAX_WORKERS 128
+#define RPC_WORKER_IDLE_S 30
 
 static void default_log(const rpc_call_log *e, void *ctx)
 {
@@ -88,6 +91,10 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     }
     if (srv->opts.max_message_bytes == 0)
         srv->opts.max_message_bytes = RPC_DEFAULT_MAX_MESSAGE;
+    if (srv->opts.max_workers <= 0)
+        srv->opts.max_workers = RPC_DEFAULT_MAX_WORKERS;
+    if (srv->opts.max_workers < srv->opts.threads)
+        srv->opts.max_workers = srv->opts.threads;
     if (srv->opts.max_streams <= 0)
         srv->opts.max_streams = RPC_DEFAULT_MAX_STREAMS;
     if (srv->opts.max_concurrent_streams <= 0)
@@ -113,7 +120,9 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->cv, &attr);
+    pthread_cond_init(&srv->work_cv, &attr);
     pthread_condattr_destroy(&attr);
+    srv->work_tail = &srv->work_head;
     atomic_init(&srv->draining, 0);
 
     grpc_init();
@@ -312,6 +321,68 @@ static void run_handler(rpc_call *call)
     rpc__call_handler_done(call);
 }
 
+/* A handler worker: takes unary calls off the queue. Workers beyond the
+ * queue threads' number leave after a while idle. */
+static void *worker_main(void *arg)
+{
+    rpc_server *srv = arg;
+    struct timespec until;
+
+    pthread_mutex_lock(&srv->mu);
+    for (;;) {
+        rpc_call *call;
+        while (srv->work_head == NULL && !srv->workers_stop) {
+            int rc;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_sec += RPC_WORKER_IDLE_S;
+            srv->idle_workers++;
+            rc = pthread_cond_timedwait(&srv->work_cv, &srv->mu, &until);
+            srv->idle_workers--;
+            if (rc == ETIMEDOUT && srv->work_head == NULL && srv->workers > srv->opts.threads)
+                goto leave;
+        }
+        if (srv->work_head == NULL)
+            break; /* stopping, and nothing left */
+        call = srv->work_head;
+        srv->work_head = call->work_next;
+        if (srv->work_head == NULL)
+            srv->work_tail = &srv->work_head;
+        pthread_mutex_unlock(&srv->mu);
+        run_handler(call);
+        pthread_mutex_lock(&srv->mu);
+    }
+leave:
+    srv->workers--;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
+/* Queues a unary call for a worker; starts one if none is idle. */
+static void dispatch(rpc_server *srv, rpc_call *call)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+
+    pthread_mutex_lock(&srv->mu);
+    call->work_next = NULL;
+    *srv->work_tail = call;
+    srv->work_tail = &call->work_next;
+    if (srv->idle_workers > 0) {
+        pthread_cond_signal(&srv->work_cv);
+    } else if (srv->workers < srv->opts.max_workers) {
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, RPC_WORKER_STACK);
+        if (pthread_create(&th, &attr, worker_main, srv) == 0)
+            srv->workers++;
+        pthread_attr_destroy(&attr);
+    }
+    /* else: every worker is busy and the pool is at its limit; the call
+     * waits its turn (and its deadline still runs). */
+    pthread_mutex_unlock(&srv->mu);
+}
+
 static void *stream_main(void *arg)
 {
     rpc_call *call = arg;
@@ -384,7 +455,7 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         call->req_payload = NULL;
     }
     if (m->info.kind == RPC_UNARY) {
-        run_handler(call);
+        dispatch(srv, call);
         return;
     }
 
@@ -475,7 +546,7 @@ void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call)
     pthread_mutex_unlock(&srv->mu);
 }
 
-static void *worker_main(void *arg)
+static void *cq_main(void *arg)
 {
     rpc_server *srv = arg;
 
@@ -533,7 +604,7 @@ int rpc_server_start(rpc_server *srv, int *port)
     if (srv->threads == NULL)
         goto fail;
     for (int i = 0; i < srv->opts.threads; i++) {
-        if (pthread_create(&srv->threads[i], NULL, worker_main, srv) != 0)
+        if (pthread_create(&srv->threads[i], NULL, cq_main, srv) != 0)
             goto fail;
         srv->n_threads++;
     }
@@ -596,6 +667,10 @@ void rpc_server_shutdown(rpc_server *srv, int grace_ms)
      * shuts down, so wait for every call and stream thread to end first. */
     while (srv->calls > 0 || srv->streams > 0)
         pthread_cond_wait(&srv->cv, &srv->mu);
+    srv->workers_stop = 1;
+    pthread_cond_broadcast(&srv->work_cv);
+    while (srv->workers > 0)
+        pthread_cond_wait(&srv->cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
 
     grpc_completion_queue_shutdown(srv->cq);
@@ -639,6 +714,7 @@ void rpc_server_destroy(rpc_server *srv)
     free(srv->listen_addr);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
+    pthread_cond_destroy(&srv->work_cv);
     free(srv);
     grpc_shutdown();
 }
@@ -659,5 +735,5 @@ const char *rpc_status_name(grpc_status_code code)
     };
     if ((int)code >= 0 && (size_t)code < sizeof(names) / sizeof(names[0]))
         return names[code];
-    return "UNKNOWN";
+    return "CODE_OUT_OF_RANGE";
 }

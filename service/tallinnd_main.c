@@ -35,6 +35,7 @@ typedef struct serve_opts {
     const char *tls_cert, *tls_key, *client_ca;
     int insecure;
     int threads;
+    int max_workers;
     long max_message_bytes;
     int max_streams;
     int grace_ms;
@@ -61,6 +62,7 @@ static void usage(FILE *out)
             "  --client-ca FILE         require client certificates signed by this CA (mTLS)\n"
             "  --insecure               plaintext, allowed only on a loopback address\n"
             "  --threads N              completion-queue threads (default: number of CPUs)\n"
+            "  --max-workers N          handler threads at most (default 128)\n"
             "  --max-message-bytes N    largest request accepted (default 4194304)\n"
             "  --max-streams N          concurrent streaming calls (default 1024)\n"
             "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
@@ -356,6 +358,7 @@ static int serve(const serve_opts *o)
     memset(&ro, 0, sizeof(ro));
     ro.listen_addr = o->listen;
     ro.threads = o->threads;
+    ro.max_workers = o->max_workers;
     ro.max_message_bytes = (size_t)o->max_message_bytes;
     ro.max_streams = o->max_streams;
     ro.quiet = o->quiet;
@@ -398,7 +401,7 @@ done:
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
-           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY };
+           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -407,6 +410,7 @@ int main(int argc, char **argv)
         {"client-ca", required_argument, NULL, O_CA},
         {"insecure", no_argument, NULL, O_INSECURE},
         {"threads", required_argument, NULL, O_THREADS},
+        {"max-workers", required_argument, NULL, O_WORKERS},
         {"max-message-bytes", required_argument, NULL, O_MAXMSG},
         {"max-streams", required_argument, NULL, O_STREAMS},
         {"grace-ms", required_argument, NULL, O_GRACE},
@@ -465,6 +469,11 @@ int main(int argc, char **argv)
             if (parse_int("--threads", optarg, 1, 256, &v) != 0)
                 return 2;
             o.threads = (int)v;
+            break;
+        case O_WORKERS:
+            if (parse_int("--max-workers", optarg, 1, 4096, &v) != 0)
+                return 2;
+            o.max_workers = (int)v;
             break;
         case O_MAXMSG:
             if (parse_int("--max-message-bytes", optarg, 1024, INT32_MAX, &v) != 0)

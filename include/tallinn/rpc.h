@@ -87,6 +87,7 @@ typedef struct rpc_server_options {
     const char *listen_addr;        /* e.g. "127.0.0.1:50051"; port 0 picks one */
     grpc_server_credentials *creds; /* NULL = insecure; the runtime releases it */
     int threads;                    /* completion-queue threads; 0 = number of CPUs */
+    int max_workers;                /* unary handler threads at most; 0 = 128 */
     size_t max_message_bytes;       /* receive limit; 0 = 4 MiB */
     int max_streams;                /* concurrent streaming calls; 0 = 1024 */
     int max_concurrent_streams;     /* HTTP/2 streams per connection; 0 = 256 */
@@ -168,7 +169,8 @@ int rpc_call_draining(const rpc_call *call);
 
 /* Registers a condition variable to broadcast (under mu) when the call is
  * cancelled, so a handler waiting on its own condition wakes at once. Pass
- * NULLs to unregister before the condition variable goes away. */
+ * NULLs to unregister before the condition variable goes away (not while
+ * holding mu: unregistering waits for a broadcast under way). */
 void rpc_call_notify_cancel(rpc_call *call, pthread_mutex_t *mu, pthread_cond_t *cond);
 
 /* Streaming. rpc_call_send blocks until the message is written (one write in
