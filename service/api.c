@@ -619,8 +619,12 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         api_violation(call, "filter", "%s", ferr.message);
         return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", ferr.message);
     }
-    rc = filter_order_parse(schema, req->order_by ? req->order_by : "",
-                            req->order_by ? strlen(req->order_by) : 0, &order, &ferr);
+    /* Without order_by, lists come in creation order (the contract says so). */
+    {
+        const char *ob = req->order_by != NULL && req->order_by[0] != '\0' ? req->order_by
+                                                                            : "create_time";
+        rc = filter_order_parse(schema, ob, strlen(ob), &order, &ferr);
+    }
     if (rc != FILTER_OK) {
         api_violation(call, "order_by", "%s", ferr.message);
         code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", ferr.message);

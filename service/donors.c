@@ -1,6 +1,7 @@
 /* donors.c — DonorService: donor states, their companies and NGOs, observers,
  * and the pledges donors make. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "domain.h"
@@ -81,6 +82,11 @@ static void check_donor(rpc_call *call, const Tallinn__V1__Donor *d)
         char f[48];
         snprintf(f, sizeof(f), "donor.capabilities[%zu]", i);
         api_check_enum(call, f, &tallinn__v1__category__descriptor, d->capabilities[i], 1);
+        for (size_t j = 0; j < i; j++)
+            if (d->capabilities[j] == d->capabilities[i]) {
+                api_violation(call, f, "duplicate of donor.capabilities[%zu]", j);
+                break;
+            }
     }
     if (d->contact_email[0] != '\0' &&
         validate_email(d->contact_email, strlen(d->contact_email)) != VALIDATE_OK)
@@ -116,6 +122,28 @@ static grpc_status_code check_parent(store_tx *tx, rpc_call *call, const Tallinn
         return api_violations_status(call, "donor");
     }
     return GRPC_STATUS_OK;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Capabilities are kept in ascending order (the contract says so), in a
+ * copy on the call: the request's own array is not ours to reorder. */
+static void sort_capabilities(rpc_call *call, Tallinn__V1__Donor *d)
+{
+    Tallinn__V1__Category *c;
+
+    if (d->n_capabilities == 0)
+        return;
+    c = rpc_call_alloc(call, d->n_capabilities * sizeof(*c));
+    if (c == NULL)
+        return;
+    memcpy(c, d->capabilities, d->n_capabilities * sizeof(*c));
+    qsort(c, d->n_capabilities, sizeof(*c), by_value);
+    d->capabilities = c;
 }
 
 static grpc_status_code create_donor_job(store_tx *tx, api_job *job)
@@ -155,6 +183,7 @@ static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req
         id = gen;
     }
     d->name = api_name(call, "donors", id);
+    sort_capabilities(call, d);
     return api_write(call, ctx, in->request_id, create_donor_job, d, resp);
 }
 
@@ -234,6 +263,7 @@ static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
     check_donor(call, d);
     if ((code = api_violations_status(call, "donor")) != GRPC_STATUS_OK)
         return code;
+    sort_capabilities(call, d);
     if ((code = check_parent(tx, call, d)) != GRPC_STATUS_OK)
         return code;
     if (strcmp(d->parent, d->name) == 0)

@@ -360,7 +360,7 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     }
     was = x->state;
     x->state = t->to;
-    x->state_reason = t->needs_reason ? (char *)arg->reason : (char *)protobuf_c_empty_string;
+    x->state_reason = arg->reason != NULL ? (char *)arg->reason : (char *)protobuf_c_empty_string;
     if ((code = save(tx, job, x, 0)) != GRPC_STATUS_OK)
         return code;
     resp = job->resp;

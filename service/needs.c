@@ -29,7 +29,7 @@ static void check_need(rpc_call *call, const api *a, const Tallinn__V1__Need *n)
 {
     api_check_text(call, "need.title", n->title, VALIDATE_TITLE_MAX, VALIDATE_TEXT_REQUIRED);
     api_check_text(call, "need.description", n->description, VALIDATE_DESCRIPTION_MAX,
-                   VALIDATE_TEXT_MULTILINE);
+                   VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
     api_check_text(call, "need.beneficiary", n->beneficiary, VALIDATE_BENEFICIARY_MAX,
                    VALIDATE_TEXT_REQUIRED);
     api_check_text(call, "need.region", n->region, VALIDATE_REGION_MAX, VALIDATE_TEXT_REQUIRED);
@@ -296,7 +296,7 @@ static const transition transitions[] = {
     {"ReturnNeed", BIT(SUBMITTED), S(RETURNED), 1, "SUBMITTED"},
     {"RejectNeed", BIT(SUBMITTED), S(REJECTED), 1, "SUBMITTED"},
     {"RouteNeed", BIT(SUBMITTED), S(ROUTED_TO_IT_COALITION), 1, "SUBMITTED"},
-    {"HoldNeed", BIT(OPEN), S(ON_HOLD), 1, "OPEN"},
+    {"HoldNeed", BIT(OPEN), S(ON_HOLD), 0, "OPEN"},
     {"ResumeNeed", BIT(ON_HOLD), S(OPEN), 0, "ON_HOLD"},
     {"CancelNeed", NON_TERMINAL, S(CANCELLED), 1,
      "DRAFT, SUBMITTED, RETURNED, OPEN or ON_HOLD"},
@@ -339,7 +339,9 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
                                   n->name);
     }
     n->state = t->to;
-    n->state_reason = t->needs_reason ? (char *)arg->reason : (char *)protobuf_c_empty_string;
+    /* The reason, required or optional, becomes the state_reason; a
+     * transition without one clears the previous state's. */
+    n->state_reason = arg->reason != NULL ? (char *)arg->reason : (char *)protobuf_c_empty_string;
     return save(tx, job, n, 0);
 }
 
@@ -362,6 +364,8 @@ static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *r
     if (arg.t->needs_reason)
         api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX,
                        VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
+    else if (arg.reason != NULL)
+        api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX, VALIDATE_TEXT_MULTILINE);
     api_check_request_id(call, rid);
     if (rpc_call_field_violation_count(call) > 0)
         return api_violations_status(call, "request");

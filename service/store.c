@@ -370,7 +370,7 @@ static const char *fixed_sql(int id)
                "   AND ((1 << m.state) & ?2) != 0),"
                " (SELECT COALESCE(SUM(amount), 0) FROM pledges p WHERE p.donor = d.name"
                "   AND p.state != 3)"
-               " FROM donors d WHERE d.membership = 1 ORDER BY d.name";
+               " FROM donors d WHERE d.membership = 1 ORDER BY d.display_name, d.name";
     case ST_PRINCIPAL_SET_TOKEN:
         return "UPDATE principals SET token_hash=?2 WHERE name=?1";
     case ST_PRINCIPAL_BY_TOKEN:
