@@ -12,13 +12,12 @@ Each call is made by a principal of the role that may make it (docs/authz.md):
 with --token-file naming the ADMIN token written by `tallinnd init` (default
 var/admin.token when it exists), the script creates the principals
 demo-front-office, demo-back-office and demo-coordinator once and keeps their
-tokens in demo-tokens.json (0600) beside the admin token, so that later runs
+tokens in demo-<role>.token files (0600) beside the admin token, so that later runs
 reuse them. Without a token the calls carry no credentials.
 
 Usage: /usr/bin/python3 scripts/demo-data.py [--addr 127.0.0.1:50051] [--token-file FILE]
 """
 import argparse
-import json
 import os
 import sys
 import uuid
@@ -64,21 +63,22 @@ def stub(ch, mod, service, tokens):
 
 
 def demo_tokens(ch, admin_token_file):
-    """Tokens of the demo principals, created (or, if their tokens were lost,
-    rotated) with the ADMIN token and kept beside it."""
-    path = os.path.join(os.path.dirname(os.path.abspath(admin_token_file)), "demo-tokens.json")
-    tokens = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            tokens = json.load(f)
+    """Tokens of the demo principals, created (or, if their token files were
+    lost, rotated) with the ADMIN token; each is kept in its own 0600 file
+    beside the admin token (demo-back-office.token, ...), where tallinnctl's
+    config (written by `make run`) points."""
+    folder = os.path.dirname(os.path.abspath(admin_token_file))
     with open(admin_token_file) as f:
         admin = f.read().strip()
     P = stub(ch, principal_pb2, "PrincipalService", {"BACK_OFFICE": admin})
-    changed = False
+    tokens = {}
     for role in ROLES:
-        if role in tokens:
-            continue
         pid = "demo-" + role.lower().replace("_", "-")
+        path = os.path.join(folder, pid + ".token")
+        if os.path.exists(path):
+            with open(path) as f:
+                tokens[role] = f.read().strip()
+            continue
         try:
             r = P.CreatePrincipal(principal_pb2.CreatePrincipalRequest(
                 principal_id=pid, principal=principal_pb2.Principal(
@@ -89,11 +89,9 @@ def demo_tokens(ch, admin_token_file):
                 raise
             r = P.RotateToken(principal_pb2.RotateTokenRequest(name="principals/" + pid))
         tokens[role] = r.token
-        changed = True
-    if changed:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
-            json.dump(tokens, f)
+            f.write(r.token + "\n")
     return tokens
 
 
