@@ -187,6 +187,14 @@ static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req
     return api_write(call, ctx, in->request_id, create_donor_job, d, resp);
 }
 
+/* A DONOR principal sees another donor's record without its contact e-mail. */
+static void redact_donor(const api_caller *caller, Tallinn__V1__Donor *d)
+{
+    if (caller->role == API_ROLE_DONOR &&
+        (caller->donor == NULL || strcmp(caller->donor, d->name) != 0))
+        d->contact_email = (char *)protobuf_c_empty_string;
+}
+
 static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const char *pattern,
                                 const char *name, ProtobufCMessage **resp)
 {
@@ -200,6 +208,8 @@ static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const c
         return api_store_error(call, rc);
     rc = api_get(tx, call, kind, name, resp);
     store_read_end(tx);
+    if (rc == STORE_OK && kind == STORE_DONOR)
+        redact_donor(caller, (Tallinn__V1__Donor *)*resp);
     if (rc == STORE_OK && kind == STORE_PLEDGE && caller->role == API_ROLE_DONOR) {
         size_t n = caller->donor != NULL ? strlen(caller->donor) : 0;
         if (n == 0 || strncmp(name, caller->donor, n) != 0 || strncmp(name + n, "/pledges/", 9) != 0)
@@ -238,6 +248,8 @@ static grpc_status_code list_donors(rpc_call *call, const ProtobufCMessage *req,
         return code;
     out->donors = (Tallinn__V1__Donor **)rows;
     out->n_donors = n;
+    for (size_t i = 0; i < n; i++)
+        redact_donor(api_caller_of(call), out->donors[i]);
     *resp = &out->base;
     return GRPC_STATUS_OK;
 }

@@ -350,14 +350,15 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is %s; %s needs it %s",
                               x->name, match_state(x->state), t->method, t->from_text);
     }
-    if (t->to == M(APPROVED)) {
-        if (strcmp(caller->principal, x->proposer) == 0)
-            return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED,
-                                  "%s was proposed by you: another coordinator must approve it "
-                                  "(separation of duties)", x->name);
-        if ((code = approve_guards(tx, job, x, arg)) != GRPC_STATUS_OK)
-            return code;
-    }
+    /* Separation of duties: nobody decides on a match they proposed. */
+    if ((t->to == M(APPROVED) || t->to == M(DECLINED)) && strcmp(caller->principal, x->proposer) == 0)
+        return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED,
+                              "%s was proposed by you: another coordinator must decide on it "
+                              "(separation of duties)", x->name);
+    if (t->to == M(APPROVED) && (code = approve_guards(tx, job, x, arg)) != GRPC_STATUS_OK)
+        return code;
+    if (t->to == M(DECLINED))
+        x->approver = (char *)caller->principal; /* who decided, either way */
     was = x->state;
     x->state = t->to;
     x->state_reason = arg->reason != NULL ? (char *)arg->reason : (char *)protobuf_c_empty_string;

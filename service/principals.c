@@ -219,6 +219,9 @@ static grpc_status_code disable_job(store_tx *tx, api_job *job)
     if (strcmp(p->name, job->caller->principal) == 0)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "you cannot disable yourself: another ADMIN must");
+    if (p->state == PSTATE(DISABLED))
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is already DISABLED",
+                              p->name);
     p->state = PSTATE(DISABLED);
     if ((rc = store_update(tx, STORE_PRINCIPAL, &p->base)) != STORE_OK ||
         (rc = store_principal_set_token(tx, p->name, NULL)) != STORE_OK)

@@ -46,7 +46,9 @@ int checkpoint_format(const checkpoint *cp, char *buf, size_t size, size_t *len)
 int checkpoint_open(const char *msg, size_t len, const note_verifier *known,
                     size_t known_count, checkpoint *out, char *err, size_t err_size);
 
-/* Formats and signs: writes the signed note (NUL-terminated) to buf. */
+/* Formats and signs: writes the signed note (NUL-terminated) to buf, which
+ * needs CHECKPOINT_TEXT_MAX + extensions_len + NOTE_SIG_LINE_MAX + 2 bytes at
+ * most. */
 int checkpoint_sign(const checkpoint *cp, const note_signer *signer, char *buf, size_t size,
                     size_t *len, char *err, size_t err_size);
 

@@ -77,7 +77,8 @@ int note_keygen(const char *name, char *skey, size_t skey_size, char *vkey, size
 
 /* Signs note text (valid UTF-8, no control characters but '\n', ending in
  * '\n'): writes text, a blank line and the signature line to out (NUL-
- * terminated, *out_len excludes the NUL). Deterministic (Ed25519). */
+ * terminated, *out_len excludes the NUL). Deterministic (Ed25519).
+ * out_size >= text_len + 1 + NOTE_SIG_LINE_MAX + 1 always suffices. */
 int note_sign(const note_signer *s, const char *text, size_t text_len, char *out,
               size_t out_size, size_t *out_len, char *err, size_t err_size);
 

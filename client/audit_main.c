@@ -1,0 +1,209 @@
+/* audit_main.c — tallinn-audit, the offline verifier of Tallinn's audit log:
+ * command dispatch, top-level help, and the helpers the commands share. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audit_cmds.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"verify", audit_cmd_verify,
+     "verify a tlog-tiles directory: signature, every tile, the root"},
+    {"check-proof", audit_cmd_check_proof,
+     "verify a c2sp.org/tlog-proof@v1 file, and an entry's inclusion"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: " AUDIT_PROG " COMMAND [ARGS] [--help]\n"
+            "\n"
+            "Checks Tallinn's audit log offline, against the log's public key only:\n"
+            "C2SP tlog-tiles directories, signed checkpoints and tlog-proof files.\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "\n"
+            "Run '" AUDIT_PROG " COMMAND --help' for a command's options.\n"
+            "\n"
+            "Example:\n"
+            "  " AUDIT_PROG " verify ./log --key "
+            "'example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx'\n"
+            "\n"
+            "Exit status: 0 verified; 1 verification failed (the message says what and\n"
+            "where); 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (sodium_init() < 0) {
+        fprintf(stderr, AUDIT_PROG ": libsodium failed to start\n");
+        return AUDIT_EXIT_FAILED;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return AUDIT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return AUDIT_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf(AUDIT_PROG " %s\n", TALLINN_VERSION);
+        return AUDIT_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, AUDIT_PROG ": unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return AUDIT_EXIT_USAGE;
+}
+
+void audit_report_failure(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, AUDIT_PROG ": %s: FAILED: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int audit_read_file(const char *path, size_t max, char **buf, size_t *len, char *err,
+                    size_t err_size)
+{
+    struct stat st;
+    char *data = NULL;
+    size_t got = 0;
+    int rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    *buf = NULL;
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, err_size, "%s: %s", path, strerror(-rc));
+        return rc;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        rc = -EINVAL;
+        snprintf(err, err_size, "%s: not a regular file", path);
+        goto cleanup;
+    }
+    if ((uint64_t)st.st_size > max) {
+        rc = -EFBIG;
+        snprintf(err, err_size, "%s: %lld bytes, more than the %zu allowed", path,
+                 (long long)st.st_size, max);
+        goto cleanup;
+    }
+    data = malloc((size_t)st.st_size + 1);
+    if (!data) {
+        rc = -ENOMEM;
+        snprintf(err, err_size, "%s: out of memory", path);
+        goto cleanup;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            snprintf(err, err_size, "%s: read error: %s", path, strerror(-rc));
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    data[got] = '\0';
+    *buf = data;
+    *len = got;
+    data = NULL;
+cleanup:
+    free(data);
+    close(fd);
+    return rc;
+}
+
+int audit_load_key(const char *arg, note_verifier *out)
+{
+    char err[256], ferr[256];
+    if (note_verifier_parse(arg, out, err, sizeof err) == 0)
+        return 0;
+    /* Not a key string: perhaps a file that holds one. */
+    if (access(arg, R_OK) == 0) {
+        char *text = NULL;
+        size_t len = 0;
+        if (audit_read_file(arg, 4096, &text, &len, ferr, sizeof ferr) != 0) {
+            fprintf(stderr, AUDIT_PROG ": --key: %s\n", ferr);
+            return -1;
+        }
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+                           text[len - 1] == ' ' || text[len - 1] == '\t'))
+            text[--len] = '\0';
+        int rc = note_verifier_parse(text, out, ferr, sizeof ferr);
+        free(text);
+        if (rc == 0)
+            return 0;
+        fprintf(stderr, AUDIT_PROG ": --key: %s: %s\n", arg, ferr);
+        return -1;
+    }
+    fprintf(stderr, AUDIT_PROG ": --key: %s (and no such file)\n", err);
+    return -1;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void audit_progress_start(audit_progress *p, const char *what, uint64_t total)
+{
+    p->enabled = isatty(STDERR_FILENO);
+    p->total = total;
+    p->last = 0;
+    p->what = what;
+}
+
+void audit_progress_update(audit_progress *p, uint64_t done)
+{
+    if (!p->enabled || p->total == 0)
+        return;
+    double t = now_seconds();
+    if (t - p->last < 0.1 && done < p->total)
+        return;
+    p->last = t;
+    unsigned pct = (unsigned)(done * 100 / p->total);
+    char bar[31];
+    unsigned fill = pct * 30 / 100;
+    for (unsigned i = 0; i < 30; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r%s [%s] %llu/%llu %3u%%", p->what, bar, (unsigned long long)done,
+            (unsigned long long)p->total, pct);
+    fflush(stderr);
+}
+
+void audit_progress_end(audit_progress *p)
+{
+    if (!p->enabled || p->total == 0)
+        return;
+    fprintf(stderr, "\r\033[K");
+    fflush(stderr);
+}

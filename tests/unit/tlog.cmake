@@ -1,0 +1,7 @@
+# Unit tests of the transparency-log library (tallinn_tlog): known answers
+# from tests/data/merkle and tests/data/tessera, plus reference checks.
+tallinn_unit_test(merkle tallinn_tlog PkgConfig::JANSSON PkgConfig::SODIUM)
+tallinn_unit_test(note tallinn_tlog PkgConfig::SODIUM)
+tallinn_unit_test(checkpoint tallinn_tlog PkgConfig::SODIUM)
+tallinn_unit_test(tiles tallinn_tlog PkgConfig::SODIUM)
+tallinn_unit_test(tlogproof tallinn_tlog PkgConfig::SODIUM)
