@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "audit.h"
 #include "tallinn/validate.h"
 
 /* ---- Caller ---- */
@@ -363,10 +364,36 @@ typedef struct write_ctx {
     api_job job;
     api_job_fn fn;
     const char *rid;
-    uint8_t hash[crypto_hash_sha256_BYTES];
+    uint8_t hash[crypto_hash_sha256_BYTES]; /* of the request bytes as received */
+    grpc_status_code code;                   /* the call's outcome */
 } write_ctx;
 
 static atomic_uint write_count;
+
+/* The resource an audit record names: the result's, else the request's
+ * (its name, or the resource it names inside, or its parent). */
+static const char *audit_resource(const write_ctx *w, rpc_call *call)
+{
+    const ProtobufCMessage *m = w->job.resp != NULL ? w->job.resp : rpc_call_request(call);
+    const char *r;
+
+    for (int depth = 0; m != NULL && depth < 2; depth++) {
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+        const ProtobufCMessage *inner = NULL;
+        if ((r = api_get_string(m, "name")) != NULL && r[0] != '\0')
+            return r;
+        if ((r = api_get_string(m, "parent")) != NULL && r[0] != '\0')
+            return r;
+        /* CreateX/UpdateX requests and Create/Rotate responses wrap it */
+        for (unsigned i = 0; i < d->n_fields && inner == NULL; i++)
+            if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE &&
+                d->fields[i].label != PROTOBUF_C_LABEL_REPEATED &&
+                protobuf_c_message_descriptor_get_field_by_name(d->fields[i].descriptor, "name"))
+                inner = *(ProtobufCMessage *const *)((const char *)m + d->fields[i].offset);
+        m = inner;
+    }
+    return "";
+}
 
 static int write_job(store_tx *tx, void *p)
 {
@@ -394,16 +421,26 @@ static int write_job(store_tx *tx, void *p)
             free(bytes);
             if (!same) {
                 api_violation(call, "request_id", "already used for a different request");
-                return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
-                                      "request_id %s was already used with a different request; "
-                                      "use a new request_id for a new request", w->rid);
+                w->code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                                         "request_id %s was already used with a different "
+                                         "request; use a new request_id for a new request", w->rid);
+            } else {
+                /* The first result; nothing changes, nothing new to record. */
+                w->code = w->job.resp != NULL ? GRPC_STATUS_OK : api_store_error(call, STORE_CORRUPT);
             }
-            if (w->job.resp == NULL)
-                return api_store_error(call, STORE_CORRUPT);
-            return GRPC_STATUS_OK; /* the first result; nothing changes */
+            return 0;
         }
-        if (rc != STORE_NOT_FOUND)
-            return api_store_error(call, rc);
+        if (rc != STORE_NOT_FOUND) {
+            w->code = api_store_error(call, rc);
+            return 1;
+        }
+    }
+
+    /* The change in a savepoint of its own: a refusal undoes it but keeps
+     * the audit record of the attempt. */
+    if ((rc = store_savepoint(tx)) != STORE_OK) {
+        w->code = api_store_error(call, rc);
+        return 1;
     }
     code = w->fn(tx, &w->job);
     if (code == GRPC_STATUS_OK && w->job.resp == NULL)
@@ -411,14 +448,38 @@ static int write_job(store_tx *tx, void *p)
     if (code == GRPC_STATUS_OK && w->rid != NULL) {
         size_t len = protobuf_c_message_get_packed_size(w->job.resp);
         uint8_t *buf = rpc_call_alloc(call, len ? len : 1);
-        if (buf == NULL)
-            return api_store_error(call, STORE_NOMEM);
-        protobuf_c_message_pack(w->job.resp, buf);
-        rc = store_request_put(tx, principal, mi->path, w->rid, w->hash, buf, len);
+        rc = buf == NULL ? STORE_NOMEM : STORE_OK;
+        if (rc == STORE_OK) {
+            protobuf_c_message_pack(w->job.resp, buf);
+            rc = store_request_put(tx, principal, mi->path, w->rid, w->hash, buf, len);
+        }
         if (rc != STORE_OK)
             code = api_store_error(call, rc);
     }
-    return code;
+    if ((rc = store_savepoint_end(tx, code == GRPC_STATUS_OK)) != STORE_OK) {
+        w->code = api_store_error(call, rc);
+        return 1;
+    }
+    w->code = code;
+    if (w->job.api->audit != NULL &&
+        (code == GRPC_STATUS_OK || code == GRPC_STATUS_FAILED_PRECONDITION ||
+         code == GRPC_STATUS_PERMISSION_DENIED)) {
+        audit_entry e = {
+            .principal = principal,
+            .role = (int)w->job.caller->role,
+            .method = mi->path,
+            .resource = audit_resource(w, call),
+            .request_id = w->rid,
+            .request_sha256 = w->hash,
+            .status = (int)code,
+            .etag = code == GRPC_STATUS_OK ? api_get_string(w->job.resp, "etag") : NULL,
+        };
+        if ((rc = audit_append(w->job.api->audit, tx, &e)) != STORE_OK) {
+            w->code = api_store_error(call, rc); /* no record, no change */
+            return 1;
+        }
+    }
+    return 0;
 }
 
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
@@ -436,20 +497,46 @@ grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_j
     w.job.caller = api_caller_of(call);
     w.job.arg = arg;
     w.fn = fn;
+    crypto_hash_sha256(w.hash, data != NULL ? data : (const uint8_t *)"", len);
     if (request_id != NULL && request_id[0] != '\0') {
         if (validate_uuid(request_id, strlen(request_id), canon) != VALIDATE_OK) {
             api_violation(call, "request_id", "must be a UUID such as 3f2c1a9e-8b7d-4c6e-9f1a-2b3c4d5e6f70");
             return api_violations_status(call, "request");
         }
         w.rid = rpc_call_strdup(call, canon);
-        crypto_hash_sha256(w.hash, data != NULL ? data : (const uint8_t *)"", len);
     }
     rc = store_write(a->store, write_job, &w, &job_rc);
     if (rc != STORE_OK)
         return api_store_error(call, rc);
-    if (job_rc != GRPC_STATUS_OK)
-        return (grpc_status_code)job_rc;
+    if (w.code != GRPC_STATUS_OK)
+        return w.code;
     *resp = w.job.resp;
+    return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *names, size_t n)
+{
+    const api_caller *caller = api_caller_of(call);
+    size_t len;
+    const uint8_t *data = rpc_call_request_data(call, &len);
+    uint8_t hash[crypto_hash_sha256_BYTES];
+
+    if (a->audit == NULL)
+        return GRPC_STATUS_OK;
+    crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
+    for (size_t i = 0; i < n; i++) {
+        audit_entry e = {
+            .principal = caller->principal,
+            .role = (int)caller->role,
+            .method = rpc_call_path(call),
+            .resource = names[i],
+            .request_sha256 = hash,
+            .status = GRPC_STATUS_OK,
+        };
+        int rc = audit_record(a->audit, &e);
+        if (rc != STORE_OK)
+            return api_store_error(call, rc); /* no record of the read, no read */
+    }
     return GRPC_STATUS_OK;
 }
 

@@ -19,8 +19,11 @@
 #define API_PAGE_MAX 1000
 #define API_REQUEST_TTL_S (48 * 3600) /* request_id replays are kept >= 24 h */
 
+struct audit;
+
 typedef struct api {
     store *store;
+    struct audit *audit; /* every change and refused write is recorded here */
     const char *currency; /* the accounting currency, e.g. "EUR" */
     uint8_t page_key[PAGETOKEN_KEYBYTES];
 } api;
@@ -110,13 +113,18 @@ struct api_job {
 /* Runs fn as a write job in the next group commit and waits until it is
  * durable. With a request_id, a repeat by the same caller of the same method
  * returns the first response and changes nothing; the same request_id with a
- * different request is INVALID_ARGUMENT. */
+ * different request is INVALID_ARGUMENT. A change, and a refusal
+ * (FAILED_PRECONDITION, PERMISSION_DENIED), is written to the audit log in
+ * the same transaction. */
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
                            ProtobufCMessage **resp);
 
 /* Gets a resource in a write job or read, unpacked on the call. */
 int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
             ProtobufCMessage **out);
+
+/* Records a read of RESTRICTED resources (one audit record each). */
+grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *names, size_t n);
 
 /* ---- Lists ---- */
 typedef struct api_list_req {

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "authz.h"
 #include "tallinn/v1/principal.pb-c.h"
 
@@ -135,6 +136,7 @@ typedef struct rl_bucket {
 
 struct authz {
     store *store;
+    audit *audit;
     uint8_t key[AUTHZ_KEYBYTES];
     authz_options opts;
     pthread_mutex_t mu;
@@ -305,6 +307,20 @@ static int touch_job(store_tx *tx, void *p)
     return rc == STORE_OK ? 0 : 1;
 }
 
+/* Reads are Get*, List*, Stream*, Suggest* and the no-op; the rest write. */
+static int is_write(const rpc_method_info *info)
+{
+    static const char *const reads[] = {"Get", "List", "Stream", "Suggest", "Noop"};
+    const char *m = info->method->name;
+
+    if (strncmp(info->path, "/tallinn.v1.", 12) != 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+        if (strncmp(m, reads[i], strlen(reads[i])) == 0)
+            return 0;
+    return 1;
+}
+
 static grpc_status_code unauthenticated(authz *z, rpc_call *call, uint32_t slot, const char *why)
 {
     rl_fail(z, slot);
@@ -366,9 +382,30 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
     caller->donor = p->donor[0] != '\0' ? p->donor : NULL;
     rpc_call_set_principal(call, p->name, caller);
 
-    if (!authz_allowed(info->path, caller->role))
+    if (!authz_allowed(info->path, caller->role)) {
+        if (z->audit != NULL && is_write(info)) {
+            /* A refused write attempt is part of the record. */
+            size_t len;
+            const uint8_t *data = rpc_call_request_data(call, &len);
+            uint8_t hash[32];
+            audit_entry e = {
+                .principal = caller->principal,
+                .role = (int)caller->role,
+                .method = info->path,
+                .request_sha256 = hash,
+                .status = GRPC_STATUS_PERMISSION_DENIED,
+            };
+            const ProtobufCMessage *req = rpc_call_request(call);
+            e.resource = req != NULL ? api_get_string(req, "name") : NULL;
+            if (e.resource == NULL && req != NULL)
+                e.resource = api_get_string(req, "parent");
+            crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
+            if ((rc = audit_record(z->audit, &e)) != STORE_OK)
+                return api_store_error(call, rc);
+        }
         return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED, "role %s may not call %s",
                               authz_role_name(caller->role), info->method->name);
+    }
 
     if (p->last_use_time == NULL || p->last_use_time->seconds + LAST_USE_EVERY_S < time(NULL)) {
         touch_arg t = {p->name};
@@ -376,6 +413,11 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
         store_write(z->store, touch_job, &t, &job_rc); /* best effort: never fails the call */
     }
     return GRPC_STATUS_OK;
+}
+
+void authz_set_audit(authz *z, audit *a)
+{
+    z->audit = a;
 }
 
 void authz_install(authz *z, rpc_server *srv)

@@ -26,6 +26,10 @@ int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
                  const authz_options *opts);
 void authz_destroy(authz *z);
 
+/* Refused write attempts (PERMISSION_DENIED) go to this audit log. */
+struct audit;
+void authz_set_audit(authz *z, struct audit *a);
+
 /* Installs the per-call interceptor on the server. */
 void authz_install(authz *z, rpc_server *srv);
 

@@ -7,6 +7,8 @@ add_library(tallinn_handlers STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/reports.c
   ${CMAKE_CURRENT_SOURCE_DIR}/authz.c
   ${CMAKE_CURRENT_SOURCE_DIR}/principals.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/diagnostics.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/diagnostics.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/audit.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/audit_service.c)
 target_include_directories(tallinn_handlers PUBLIC ${CMAKE_SOURCE_DIR}/include)
-target_link_libraries(tallinn_handlers PUBLIC tallinn_rpc tallinn_store tallinn_api PkgConfig::SODIUM m)
+target_link_libraries(tallinn_handlers PUBLIC tallinn_rpc tallinn_store tallinn_api tallinn_tlog PkgConfig::SODIUM m)

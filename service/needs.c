@@ -189,6 +189,13 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
         return not_found(call, in->name);
     if (rc != STORE_OK)
         return api_store_error(call, rc);
+    if (((Tallinn__V1__Need *)*resp)->sensitivity ==
+        TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED) {
+        const char *name = in->name;
+        grpc_status_code code = api_audit_reads(call, a, &name, 1);
+        if (code != GRPC_STATUS_OK)
+            return code;
+    }
     needs_redact(caller, (Tallinn__V1__Need *)*resp);
     return GRPC_STATUS_OK;
 }
@@ -226,6 +233,19 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
     code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token);
     if (code != GRPC_STATUS_OK)
         return code;
+    {
+        /* Every RESTRICTED need handed out is a recorded read. */
+        const char **restricted = rpc_call_alloc(call, (n + 1) * sizeof(*restricted));
+        size_t k = 0;
+        if (restricted == NULL)
+            return api_store_error(call, STORE_NOMEM);
+        for (size_t i = 0; i < n; i++)
+            if (((Tallinn__V1__Need *)rows[i])->sensitivity ==
+                TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
+                restricted[k++] = ((Tallinn__V1__Need *)rows[i])->name;
+        if (k > 0 && (code = api_audit_reads(call, ctx, restricted, k)) != GRPC_STATUS_OK)
+            return code;
+    }
     for (size_t i = 0; i < n; i++)
         needs_redact(caller, (Tallinn__V1__Need *)rows[i]);
     out->needs = (Tallinn__V1__Need **)rows;

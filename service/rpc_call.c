@@ -706,6 +706,11 @@ ProtobufCAllocator *rpc_call_allocator(rpc_call *call)
     return &call->allocator;
 }
 
+const ProtobufCMessage *rpc_call_request(const rpc_call *call)
+{
+    return call->request;
+}
+
 const uint8_t *rpc_call_request_data(const rpc_call *call, size_t *len)
 {
     if (!call->have_req_bytes) {

@@ -446,6 +446,7 @@ struct store {
     store_job *head, **tail;
     int closing;
     store_batch_hook hook;
+    store_batch_done hook_done;
     void *hook_ctx;
 };
 
@@ -639,6 +640,8 @@ static void run_batch(store *s, store_job *batch)
             sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
         fprintf(stderr, "level=error event=write_batch_failed error=\"%s\"\n", store_strerror(rc));
     }
+    if (s->hook_done != NULL)
+        s->hook_done(rc == STORE_OK, s->hook_ctx);
     pthread_mutex_lock(&s->wmu);
     for (store_job *j = batch; j != NULL; j = j->next) {
         if (rc != STORE_OK)
@@ -697,10 +700,23 @@ int store_write(store *s, store_job_fn fn, void *arg, int *job_rc)
     return j.store_rc;
 }
 
-void store_set_batch_hook(store *s, store_batch_hook fn, void *ctx)
+void store_set_batch_hook(store *s, store_batch_hook fn, store_batch_done done, void *ctx)
 {
     s->hook = fn;
+    s->hook_done = done;
     s->hook_ctx = ctx;
+}
+
+int store_savepoint(store_tx *tx)
+{
+    return exec_tx(tx, "SAVEPOINT inner");
+}
+
+int store_savepoint_end(store_tx *tx, int keep)
+{
+    if (!keep && exec_tx(tx, "ROLLBACK TO inner") != STORE_OK)
+        return tx->err;
+    return exec_tx(tx, "RELEASE inner");
 }
 
 /* ---- Open and close ---- */

@@ -13,11 +13,13 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "authz.h"
 #include "domain.h"
 #include "tallinn/health.h"
 #include "tallinn/rpc.h"
 #include "tallinn/store.h"
+#include "tallinn/note.h"
 #include "tallinn/validate.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:50051"
@@ -41,6 +43,7 @@ typedef struct serve_opts {
     int grace_ms;
     int quiet;
     const char *currency;
+    const char *origin;
 } serve_opts;
 
 static void usage(FILE *out)
@@ -67,6 +70,7 @@ static void usage(FILE *out)
             "  --max-streams N          concurrent streaming calls (default 1024)\n"
             "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
             "  --currency CODE          the accounting currency (default " DEFAULT_CURRENCY ")\n"
+            "  --origin NAME            init: the audit log's origin (default <host>/tallinn)\n"
             "  --quiet                  no per-call log lines\n"
             "  --version                print the version and exit\n"
             "  -h, --help               this help\n"
@@ -263,8 +267,9 @@ static int new_key_file(const char *dir, const char *name, size_t len)
 }
 
 /* tallinnd init: the database, the keys and the first ADMIN token. */
-static int init(const char *dir)
+static int init(const char *dir, const char *origin_flag)
 {
+    char origin[300], host[256], vkey[NOTE_VERIFIER_KEY_MAX];
     char path[4096], err[512], token[AUTHZ_TOKEN_BUF];
     uint8_t key[AUTHZ_KEYBYTES];
     store_options so;
@@ -280,7 +285,16 @@ static int init(const char *dir)
                 path);
         return 1;
     }
-    if (new_key_file(dir, PAGE_KEY_FILE, PAGETOKEN_KEYBYTES) != 0 ||
+    if (origin_flag != NULL) {
+        snprintf(origin, sizeof(origin), "%s", origin_flag);
+    } else {
+        if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+            snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(origin, sizeof(origin), "%s/tallinn", host);
+    }
+    if (audit_keygen(dir, origin, vkey, sizeof(vkey)) != 0 ||
+        new_key_file(dir, PAGE_KEY_FILE, PAGETOKEN_KEYBYTES) != 0 ||
         new_key_file(dir, TOKEN_KEY_FILE, AUTHZ_KEYBYTES) != 0 ||
         read_key_file(dir, TOKEN_KEY_FILE, key, sizeof(key)) != 0)
         return 1;
@@ -300,8 +314,9 @@ static int init(const char *dir)
         goto done;
     printf("initialised %s\n"
            "the first ADMIN token is in %s (mode 0600); it is shown nowhere else.\n"
-           "use it with: tallinnctl --token-file %s ...  (or TALLINN_TOKEN_FILE=%s)\n",
-           dir, path, path, path);
+           "use it with: tallinnctl --token-file %s ...  (or TALLINN_TOKEN_FILE=%s)\n"
+           "the audit log's verifier key (give it to auditors):\n%s\n",
+           dir, path, path, path, vkey);
     rc = 0;
 done:
     sodium_memzero(token, sizeof(token));
@@ -319,6 +334,7 @@ static int serve(const serve_opts *o)
     store_options so;
     api a;
     authz *z = NULL;
+    audit *log = NULL;
     uint8_t token_key[AUTHZ_KEYBYTES];
     sigset_t sigs;
     char db[4096], err[512];
@@ -341,6 +357,12 @@ static int serve(const serve_opts *o)
         return 1;
     }
     a.store = st;
+    if (audit_open(&log, st, o->data_dir, err, sizeof(err)) != 0) {
+        fprintf(stderr, "tallinnd: refusing to start: %s\n", err);
+        sodium_memzero(token_key, sizeof(token_key));
+        goto done;
+    }
+    a.audit = log;
     if (authz_create(&z, st, token_key, NULL) != 0) {
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
@@ -370,15 +392,18 @@ static int serve(const serve_opts *o)
         goto done;
     if (needs_register(srv, &a) != 0 || donors_register(srv, &a) != 0 ||
         matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
-        principals_register(srv, &a, z) != 0 || diagnostics_register(srv) != 0)
+        principals_register(srv, &a, z) != 0 || diagnostics_register(srv) != 0 ||
+        audit_register(srv, &a, log) != 0)
         goto done;
+    authz_set_audit(z, log);
     authz_install(z, srv);
     if (rpc_server_start(srv, &port) != 0)
         goto done;
     health_set(h, "", HEALTH_SERVING);
-    fprintf(stderr, "level=info event=listening addr=%s port=%d tls=%s data_dir=%s version=%s\n",
+    fprintf(stderr, "level=info event=listening addr=%s port=%d tls=%s data_dir=%s version=%s "
+            "audit_key=%s\n",
             o->listen, port, o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir,
-            TALLINN_VERSION);
+            TALLINN_VERSION, audit_verifier_key(log));
 
     while (sigwait(&sigs, &sig) != 0)
         ;
@@ -389,7 +414,8 @@ static int serve(const serve_opts *o)
     rc = 0;
 done:
     rpc_server_destroy(srv);
-    store_close(st); /* after the server: no handler runs any more */
+    store_close(st);   /* after the server: no handler runs any more */
+    audit_close(log);  /* after the store: its last batches still sign */
     authz_destroy(z);
     health_destroy(h);
     sodium_memzero(a.page_key, sizeof(a.page_key));
@@ -401,7 +427,7 @@ done:
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
-           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS };
+           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -416,6 +442,7 @@ int main(int argc, char **argv)
         {"grace-ms", required_argument, NULL, O_GRACE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"currency", required_argument, NULL, O_CURRENCY},
+        {"origin", required_argument, NULL, O_ORIGIN},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -458,6 +485,7 @@ int main(int argc, char **argv)
         case O_CA: o.client_ca = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_ORIGIN: o.origin = optarg; break;
         case O_CURRENCY:
             if (validate_currency_code(optarg, strlen(optarg)) != VALIDATE_OK) {
                 fprintf(stderr, "tallinnd: --currency wants an ISO 4217 code such as EUR\n");
@@ -506,7 +534,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (is_init)
-        return init(o.data_dir);
+        return init(o.data_dir, o.origin);
     if (o.insecure) {
         if (!is_loopback(o.listen)) {
             fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "

@@ -190,6 +190,9 @@ char *rpc_call_strdup(rpc_call *call, const char *s);
  * unpacked with it need no freeing and may mix in rpc_call_alloc() memory. */
 ProtobufCAllocator *rpc_call_allocator(rpc_call *call);
 
+/* The decoded request (unary and server-streaming calls), else NULL. */
+const ProtobufCMessage *rpc_call_request(const rpc_call *call);
+
 /* The request message's bytes exactly as received (unary and
  * server-streaming calls); NULL with *len 0 for streaming requests. */
 const uint8_t *rpc_call_request_data(const rpc_call *call, size_t *len);

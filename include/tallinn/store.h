@@ -70,7 +70,15 @@ typedef int (*store_job_fn)(store_tx *tx, void *arg);
  * before COMMIT (the audit log appends and signs here). Returning non-zero
  * fails the whole batch. */
 typedef int (*store_batch_hook)(store_tx *tx, void *ctx);
-void store_set_batch_hook(store *s, store_batch_hook fn, void *ctx);
+/* Called after the batch, committed (1) or rolled back (0), before any job's
+ * caller is released: the audit log keeps its memory in step with disk. */
+typedef void (*store_batch_done)(int committed, void *ctx);
+void store_set_batch_hook(store *s, store_batch_hook fn, store_batch_done done, void *ctx);
+
+/* A nested savepoint inside a write job: end it keeping (keep = 1) or
+ * undoing its changes. The job's own savepoint is around it. */
+int store_savepoint(store_tx *tx);
+int store_savepoint_end(store_tx *tx, int keep);
 
 /* Runs fn in the next batch and waits until the batch is durable. Returns
  * STORE_OK with *job_rc = fn's result, or a STORE_* error when the batch could
