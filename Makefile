@@ -6,7 +6,7 @@ JOBS      ?= $(shell nproc)
 ADDR      ?= 127.0.0.1:50051
 DATA_DIR  ?= var
 
-.PHONY: all deps build test run clean
+.PHONY: all deps build test run clean crash
 
 all: build
 
@@ -25,6 +25,11 @@ test: deps
 
 run: build
 	@scripts/run $(BUILD_DIR) $(ADDR) $(DATA_DIR)
+
+# The long crash test: kill -9 under write load, 20 times (CRASH_ROUNDS).
+CRASH_ROUNDS ?= 20
+crash: build
+	/usr/bin/python3 tests/crash/crash_test.py $(BUILD_DIR)/bin/tallinnd --rounds $(CRASH_ROUNDS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(TEST_DIR)

@@ -51,10 +51,12 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: tallinnd [serve] [options]\n"
             "       tallinnd init --data-dir DIR\n"
+            "       tallinnd backup --data-dir DIR --to FILE\n"
             "       tallinnd authz-matrix\n"
             "\n"
             "Serves the Tallinn Mechanism API over gRPC. `init` creates a data directory:\n"
             "the database, its keys and the first ADMIN token (in DIR/admin.token, 0600).\n"
+            "`backup` copies the database online (while tallinnd runs) to a new FILE.\n"
             "`authz-matrix` prints the role x method table (docs/authz.md).\n"
             "\n"
             "options:\n"
@@ -427,7 +429,7 @@ done:
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
-           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN };
+           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -443,6 +445,7 @@ int main(int argc, char **argv)
         {"quiet", no_argument, NULL, O_QUIET},
         {"currency", required_argument, NULL, O_CURRENCY},
         {"origin", required_argument, NULL, O_ORIGIN},
+        {"to", required_argument, NULL, O_TO},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -455,7 +458,8 @@ int main(int argc, char **argv)
         .currency = DEFAULT_CURRENCY,
     };
     long v;
-    int c, is_init = 0;
+    int c, is_init = 0, is_backup = 0;
+    const char *backup_to = NULL;
 
     umask(077); /* the database and keys are for this user only */
     if (sodium_init() < 0) {
@@ -469,6 +473,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[1], "init") == 0) {
             is_init = 1;
+        } else if (strcmp(argv[1], "backup") == 0) {
+            is_backup = 1;
         } else if (strcmp(argv[1], "serve") != 0) {
             fprintf(stderr, "tallinnd: unknown command \"%s\" (try --help)\n", argv[1]);
             return 2;
@@ -486,6 +492,7 @@ int main(int argc, char **argv)
         case O_INSECURE: o.insecure = 1; break;
         case O_QUIET: o.quiet = 1; break;
         case O_ORIGIN: o.origin = optarg; break;
+        case O_TO: backup_to = optarg; break;
         case O_CURRENCY:
             if (validate_currency_code(optarg, strlen(optarg)) != VALIDATE_OK) {
                 fprintf(stderr, "tallinnd: --currency wants an ISO 4217 code such as EUR\n");
@@ -535,6 +542,21 @@ int main(int argc, char **argv)
     }
     if (is_init)
         return init(o.data_dir, o.origin);
+    if (is_backup) {
+        char src[4096], err[512];
+        if (backup_to == NULL) {
+            fprintf(stderr, "tallinnd: backup needs --to FILE\n");
+            return 2;
+        }
+        snprintf(src, sizeof(src), "%s/%s", o.data_dir, DB_FILE);
+        if (store_backup(src, backup_to, err, sizeof(err)) != STORE_OK) {
+            fprintf(stderr, "tallinnd: %s\n", err);
+            return 1;
+        }
+        printf("backed up %s to %s (keys are not in it: keep %s/*.key safe separately)\n", src,
+               backup_to, o.data_dir);
+        return 0;
+    }
     if (o.insecure) {
         if (!is_loopback(o.listen)) {
             fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "

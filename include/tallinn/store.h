@@ -212,6 +212,12 @@ int store_request_put(store_tx *tx, const char *principal, const char *method,
 /* Forgets requests older than max_age_s; returns the number removed or < 0. */
 int store_request_expire(store_tx *tx, int64_t max_age_s);
 
+/* Online backup (SQLite's backup API) of the database at src to a new file
+ * dst, while a server may be writing: a consistent snapshot, copied in
+ * steps so writers are never held up for long; dst is fsynced. dst must not
+ * exist. On failure writes the reason to err. */
+int store_backup(const char *src, const char *dst, char *err, size_t errlen);
+
 /* Short text for a STORE_* code. */
 const char *store_strerror(int rc);
 
