@@ -59,11 +59,13 @@ int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Nee
     case API_ROLE_DONOR:
         if (caller->donor == NULL)
             return 0;
+        if (n->state == S(OPEN) &&
+            n->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD)
+            return 1; /* the common case needs no query */
         if (store_donor_has_match(tx, n->name, caller->donor, DOMAIN_LIVE_MATCH_STATES, &own) !=
             STORE_OK)
             return 0;
-        return own || (n->state == S(OPEN) &&
-                       n->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD);
+        return own;
     default:
         return 1;
     }
@@ -181,9 +183,15 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
     rc = api_get(tx, call, STORE_NEED, in->name, resp);
-    /* A need the caller may not know of answers exactly like a missing one. */
-    if (rc == STORE_OK && !needs_visible(tx, caller, (Tallinn__V1__Need *)*resp))
+    /* A need the caller may not know of answers exactly like a missing one,
+     * in content and, as far as we can make it, in time: for a donor a
+     * missing need costs the same match query a hidden one does. */
+    if (rc == STORE_OK && !needs_visible(tx, caller, (Tallinn__V1__Need *)*resp)) {
         rc = STORE_NOT_FOUND;
+    } else if (rc == STORE_NOT_FOUND && caller->role == API_ROLE_DONOR && caller->donor != NULL) {
+        int ignored;
+        store_donor_has_match(tx, in->name, caller->donor, DOMAIN_LIVE_MATCH_STATES, &ignored);
+    }
     store_read_end(tx);
     if (rc == STORE_NOT_FOUND)
         return not_found(call, in->name);
