@@ -17,7 +17,10 @@ COPY --from=build /src/build/bin/tallinnd /src/build/bin/tallinnctl /src/build/b
 USER tallinn
 VOLUME /var/lib/tallinn
 EXPOSE 50051
-HEALTHCHECK --interval=30s --timeout=5s CMD ["tallinnctl", "--addr", "127.0.0.1:50051", "--insecure", "health"]
-# TLS is the default: mount a certificate and key, e.g. at /etc/tallinn/.
+# TLS is the default: mount /etc/tallinn/ with tls.crt and tls.key (a
+# certificate valid for "localhost" too, for the health check) and ca.crt
+# (the CA that signed it). Initialise the volume once:
+#   docker run --rm -v tallinn:/var/lib/tallinn IMAGE init --data-dir /var/lib/tallinn/data
+HEALTHCHECK --interval=30s --timeout=5s CMD ["tallinnctl", "--addr", "localhost:50051", "--ca", "/etc/tallinn/ca.crt", "health"]
 ENTRYPOINT ["tallinnd", "--data-dir", "/var/lib/tallinn/data"]
 CMD ["--listen", "0.0.0.0:50051", "--tls-cert", "/etc/tallinn/tls.crt", "--tls-key", "/etc/tallinn/tls.key"]
