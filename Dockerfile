@@ -22,5 +22,5 @@ EXPOSE 50051
 # (the CA that signed it). Initialise the volume once:
 #   docker run --rm -v tallinn:/var/lib/tallinn IMAGE init --data-dir /var/lib/tallinn/data
 HEALTHCHECK --interval=30s --timeout=5s CMD ["tallinnctl", "--addr", "localhost:50051", "--ca", "/etc/tallinn/ca.crt", "health"]
-ENTRYPOINT ["tallinnd", "--data-dir", "/var/lib/tallinn/data"]
-CMD ["--listen", "0.0.0.0:50051", "--tls-cert", "/etc/tallinn/tls.crt", "--tls-key", "/etc/tallinn/tls.key"]
+ENTRYPOINT ["tallinnd"]
+CMD ["--data-dir", "/var/lib/tallinn/data", "--listen", "0.0.0.0:50051", "--tls-cert", "/etc/tallinn/tls.crt", "--tls-key", "/etc/tallinn/tls.key"]
