@@ -540,6 +540,37 @@ grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *name
     return GRPC_STATUS_OK;
 }
 
+/* Sets a singular message field by name. */
+static void set_message(ProtobufCMessage *m, const char *name, ProtobufCMessage *value)
+{
+    const ProtobufCFieldDescriptor *f = field(m->descriptor, name);
+
+    if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED)
+        *(ProtobufCMessage **)((char *)m + f->offset) = value;
+}
+
+grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
+                          int insert)
+{
+    Google__Protobuf__Timestamp *now = api_now(job->call);
+    int rc;
+
+    if (now == NULL)
+        return api_store_error(job->call, STORE_NOMEM);
+    set_message(m, "update_time", &now->base);
+    if (insert)
+        set_message(m, "create_time", &now->base);
+    api_set_etag(job->call, m);
+    rc = insert ? store_insert(tx, kind, m) : store_update(tx, kind, m);
+    if (rc == STORE_EXISTS)
+        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists",
+                              api_get_string(m, "name"));
+    if (rc != STORE_OK)
+        return api_store_error(job->call, rc);
+    job->resp = m;
+    return GRPC_STATUS_OK;
+}
+
 int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name, ProtobufCMessage **out)
 {
     return store_get(tx, kind, name, rpc_call_allocator(call), out);
@@ -848,4 +879,32 @@ done:
     filter_sql_free(&fsql);
     filter_destroy(f);
     return code;
+}
+
+grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
+{
+    ProtobufCMessage *out = rpc_call_alloc(call, desc->sizeof_message);
+    const ProtobufCFieldDescriptor *rows_f = NULL;
+    ProtobufCMessage **rows;
+    char *token;
+    size_t n;
+    grpc_status_code code;
+
+    if (out == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    protobuf_c_message_init(desc, out);
+    for (unsigned i = 0; i < desc->n_fields && rows_f == NULL; i++)
+        if (desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
+            desc->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+            rows_f = &desc->fields[i];
+    if (rows_f == NULL || api_set_string(out, "next_page_token", (char *)"") != 0)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL, "%s is not a List response", desc->name);
+    if ((code = api_list(call, a, req, &rows, &n, &token)) != GRPC_STATUS_OK)
+        return code;
+    *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
+    *(ProtobufCMessage ***)((char *)out + rows_f->offset) = rows;
+    api_set_string(out, "next_page_token", token);
+    *resp = out;
+    return GRPC_STATUS_OK;
 }

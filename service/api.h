@@ -119,6 +119,12 @@ struct api_job {
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
                            ProtobufCMessage **resp);
 
+/* Writes a resource in a job: stamps update_time (and create_time on
+ * insert) and the etag, inserts or updates it (ALREADY_EXISTS when the name
+ * is taken), and makes it the job's response. */
+grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
+                          int insert);
+
 /* Gets a resource in a write job or read, unpacked on the call. */
 int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
             ProtobufCMessage **out);
@@ -140,6 +146,11 @@ typedef struct api_list_req {
     /* Fields this caller may not filter or order on (redacted for it). */
     const char *const *hidden_fields;
 } api_list_req;
+
+/* api_list, answered as a List response of type desc: its one repeated
+ * message field gets the rows and next_page_token the token. */
+grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp);
 
 /* Runs a list: validates paging, filter and order_by, decodes and checks the
  * page token, reads one page in a snapshot, and returns the rows (unpacked on

@@ -33,34 +33,6 @@ static grpc_status_code load(store_tx *tx, rpc_call *call, store_kind kind, cons
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
 }
 
-static grpc_status_code save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
-                             int insert)
-{
-    Google__Protobuf__Timestamp *now = api_now(job->call);
-    int rc;
-
-    if (kind == STORE_DONOR) {
-        Tallinn__V1__Donor *d = (Tallinn__V1__Donor *)m;
-        d->update_time = now;
-        if (insert)
-            d->create_time = now;
-    } else {
-        Tallinn__V1__Pledge *p = (Tallinn__V1__Pledge *)m;
-        p->update_time = now;
-        if (insert)
-            p->create_time = now;
-    }
-    api_set_etag(job->call, m);
-    rc = insert ? store_insert(tx, kind, m) : store_update(tx, kind, m);
-    if (rc == STORE_EXISTS)
-        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists",
-                              api_get_string(m, "name"));
-    if (rc != STORE_OK)
-        return api_store_error(job->call, rc);
-    job->resp = m;
-    return GRPC_STATUS_OK;
-}
-
 /* ---- Donors ---- */
 
 static void check_donor(rpc_call *call, const Tallinn__V1__Donor *d)
@@ -151,7 +123,7 @@ static grpc_status_code create_donor_job(store_tx *tx, api_job *job)
     Tallinn__V1__Donor *d = job->arg;
     grpc_status_code code = check_parent(tx, job->call, d);
 
-    return code != GRPC_STATUS_OK ? code : save(tx, job, STORE_DONOR, &d->base, 1);
+    return code != GRPC_STATUS_OK ? code : api_save(tx, job, STORE_DONOR, &d->base, 1);
 }
 
 static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req,
@@ -231,27 +203,20 @@ static grpc_status_code list_donors(rpc_call *call, const ProtobufCMessage *req,
                                     ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__ListDonorsRequest *in = (const void *)req;
-    Tallinn__V1__ListDonorsResponse *out = rpc_call_alloc(call, sizeof(*out));
     api_list_req lr = {
         .kind = STORE_DONOR, .collection = "donors", .parent = "",
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
     };
-    ProtobufCMessage **rows;
-    size_t n;
-    grpc_status_code code;
+    grpc_status_code code =
+        api_list_response(call, ctx, &lr, &tallinn__v1__list_donors_response__descriptor, resp);
 
-    if (out == NULL)
-        return api_store_error(call, STORE_NOMEM);
-    tallinn__v1__list_donors_response__init(out);
-    if ((code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token)) != GRPC_STATUS_OK)
-        return code;
-    out->donors = (Tallinn__V1__Donor **)rows;
-    out->n_donors = n;
-    for (size_t i = 0; i < n; i++)
-        redact_donor(api_caller_of(call), out->donors[i]);
-    *resp = &out->base;
-    return GRPC_STATUS_OK;
+    if (code == GRPC_STATUS_OK) {
+        Tallinn__V1__ListDonorsResponse *out = (Tallinn__V1__ListDonorsResponse *)*resp;
+        for (size_t i = 0; i < out->n_donors; i++)
+            redact_donor(api_caller_of(call), out->donors[i]);
+    }
+    return code;
 }
 
 static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
@@ -291,7 +256,7 @@ static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
                                   "%s has %lld pledge(s) not withdrawn; an observer never "
                                   "pledges: withdraw them first", d->name, (long long)live);
     }
-    return save(tx, job, STORE_DONOR, m, 0);
+    return api_save(tx, job, STORE_DONOR, m, 0);
 }
 
 static grpc_status_code update_donor(rpc_call *call, const ProtobufCMessage *req,
@@ -336,7 +301,7 @@ static grpc_status_code create_pledge_job(store_tx *tx, api_job *job)
     if (((Tallinn__V1__Donor *)m)->membership != MEMBER)
         return rpc_call_error(job->call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s is an observer: observers never pledge", arg->donor);
-    return save(tx, job, STORE_PLEDGE, &arg->pledge->base, 1);
+    return api_save(tx, job, STORE_PLEDGE, &arg->pledge->base, 1);
 }
 
 static grpc_status_code create_pledge(rpc_call *call, const ProtobufCMessage *req,
@@ -396,7 +361,6 @@ static grpc_status_code list_pledges(rpc_call *call, const ProtobufCMessage *req
                                      ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__ListPledgesRequest *in = (const void *)req;
-    Tallinn__V1__ListPledgesResponse *out = rpc_call_alloc(call, sizeof(*out));
     const api_caller *caller = api_caller_of(call);
     int all = strcmp(in->parent, "donors/-") == 0;
     /* A donor sees its own pledges only: the scope is its donor, whatever
@@ -415,21 +379,10 @@ static grpc_status_code list_pledges(rpc_call *call, const ProtobufCMessage *req
         .scope = scoped ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
         .scope_binds = scoped ? &bind : NULL, .n_scope_binds = scoped ? 1 : 0,
     };
-    ProtobufCMessage **rows;
-    size_t n;
-    grpc_status_code code;
 
-    if (out == NULL)
-        return api_store_error(call, STORE_NOMEM);
     if (!all && !api_check_name(call, "parent", "donors/{donor}", in->parent))
         return api_violations_status(call, "request");
-    tallinn__v1__list_pledges_response__init(out);
-    if ((code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token)) != GRPC_STATUS_OK)
-        return code;
-    out->pledges = (Tallinn__V1__Pledge **)rows;
-    out->n_pledges = n;
-    *resp = &out->base;
-    return GRPC_STATUS_OK;
+    return api_list_response(call, ctx, &lr, &tallinn__v1__list_pledges_response__descriptor, resp);
 }
 
 static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
@@ -475,7 +428,7 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     }
     p->allocated = api_money(call, job->api, allocated);
     p->available = api_money(call, job->api, api_nanos(p->amount) - allocated);
-    return save(tx, job, STORE_PLEDGE, m, 0);
+    return api_save(tx, job, STORE_PLEDGE, m, 0);
 }
 
 static grpc_status_code update_pledge(rpc_call *call, const ProtobufCMessage *req,
@@ -507,7 +460,7 @@ grpc_status_code pledges_recompute(store_tx *tx, api_job *job, const char *name)
         return api_store_error(job->call, rc);
     p->allocated = api_money(job->call, job->api, allocated);
     p->available = api_money(job->call, job->api, api_nanos(p->amount) - allocated);
-    code = save(tx, job, STORE_PLEDGE, m, 0);
+    code = api_save(tx, job, STORE_PLEDGE, m, 0);
     job->resp = keep; /* the caller's response stays the match */
     return code;
 }

@@ -61,19 +61,7 @@ static grpc_status_code load(store_tx *tx, rpc_call *call, store_kind kind, cons
 
 static grpc_status_code save(store_tx *tx, api_job *job, Tallinn__V1__Match *x, int insert)
 {
-    int rc;
-
-    x->update_time = api_now(job->call);
-    if (insert)
-        x->create_time = x->update_time;
-    api_set_etag(job->call, &x->base);
-    rc = insert ? store_insert(tx, STORE_MATCH, &x->base) : store_update(tx, STORE_MATCH, &x->base);
-    if (rc == STORE_EXISTS)
-        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists", x->name);
-    if (rc != STORE_OK)
-        return api_store_error(job->call, rc);
-    job->resp = &x->base;
-    return GRPC_STATUS_OK;
+    return api_save(tx, job, STORE_MATCH, &x->base, insert);
 }
 
 /* The donor must be a member; the need must be OPEN. */
@@ -224,7 +212,6 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
 {
     const Tallinn__V1__ListMatchesRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
-    Tallinn__V1__ListMatchesResponse *out = rpc_call_alloc(call, sizeof(*out));
     store_value bind = {.type = STORE_V_TEXT, .text = caller->donor != NULL ? caller->donor : ""};
     int own = caller->role == API_ROLE_DONOR;
     api_list_req lr = {
@@ -234,19 +221,8 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
         .scope = own ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
         .scope_binds = own ? &bind : NULL, .n_scope_binds = own ? 1 : 0,
     };
-    ProtobufCMessage **rows;
-    size_t n;
-    grpc_status_code code;
 
-    if (out == NULL)
-        return api_store_error(call, STORE_NOMEM);
-    tallinn__v1__list_matches_response__init(out);
-    if ((code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token)) != GRPC_STATUS_OK)
-        return code;
-    out->matches = (Tallinn__V1__Match **)rows;
-    out->n_matches = n;
-    *resp = &out->base;
-    return GRPC_STATUS_OK;
+    return api_list_response(call, ctx, &lr, &tallinn__v1__list_matches_response__descriptor, resp);
 }
 
 /* ---- The workflow ---- */

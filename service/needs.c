@@ -98,22 +98,9 @@ static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name, Tal
     return GRPC_STATUS_OK;
 }
 
-/* Stamps update_time and etag and writes the need back. */
 static grpc_status_code save(store_tx *tx, api_job *job, Tallinn__V1__Need *n, int insert)
 {
-    int rc;
-
-    n->update_time = api_now(job->call);
-    if (insert)
-        n->create_time = n->update_time;
-    api_set_etag(job->call, &n->base);
-    rc = insert ? store_insert(tx, STORE_NEED, &n->base) : store_update(tx, STORE_NEED, &n->base);
-    if (rc == STORE_EXISTS)
-        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists", n->name);
-    if (rc != STORE_OK)
-        return api_store_error(job->call, rc);
-    job->resp = &n->base;
-    return GRPC_STATUS_OK;
+    return api_save(tx, job, STORE_NEED, &n->base, insert);
 }
 
 /* ---- Create, Get, List, Update ---- */
@@ -213,7 +200,7 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
 {
     const Tallinn__V1__ListNeedsRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
-    Tallinn__V1__ListNeedsResponse *out = rpc_call_alloc(call, sizeof(*out));
+    Tallinn__V1__ListNeedsResponse *out;
     store_value binds[2] = {
         {.type = STORE_V_TEXT, .text = caller->donor != NULL ? caller->donor : ""},
         {.type = STORE_V_INT, .i = DOMAIN_LIVE_MATCH_STATES},
@@ -223,12 +210,10 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
     };
-    ProtobufCMessage **rows;
-    size_t n;
+    const char **restricted;
+    size_t k = 0;
     grpc_status_code code;
 
-    if (out == NULL)
-        return api_store_error(call, STORE_NOMEM);
     if (caller->role == API_ROLE_DONOR) {
         lr.scope = STORE_SCOPE_DONOR_NEEDS;
         lr.scope_binds = binds;
@@ -237,28 +222,21 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
         lr.scope = STORE_SCOPE_UNRESTRICTED;
         lr.hidden_fields = observer_hidden;
     }
-    tallinn__v1__list_needs_response__init(out);
-    code = api_list(call, ctx, &lr, &rows, &n, &out->next_page_token);
+    code = api_list_response(call, ctx, &lr, &tallinn__v1__list_needs_response__descriptor, resp);
     if (code != GRPC_STATUS_OK)
         return code;
-    {
-        /* Every RESTRICTED need handed out is a recorded read. */
-        const char **restricted = rpc_call_alloc(call, (n + 1) * sizeof(*restricted));
-        size_t k = 0;
-        if (restricted == NULL)
-            return api_store_error(call, STORE_NOMEM);
-        for (size_t i = 0; i < n; i++)
-            if (((Tallinn__V1__Need *)rows[i])->sensitivity ==
-                TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
-                restricted[k++] = ((Tallinn__V1__Need *)rows[i])->name;
-        if (k > 0 && (code = api_audit_reads(call, ctx, restricted, k)) != GRPC_STATUS_OK)
-            return code;
-    }
-    for (size_t i = 0; i < n; i++)
-        needs_redact(caller, (Tallinn__V1__Need *)rows[i]);
-    out->needs = (Tallinn__V1__Need **)rows;
-    out->n_needs = n;
-    *resp = &out->base;
+    out = (Tallinn__V1__ListNeedsResponse *)*resp;
+    /* Every RESTRICTED need handed out is a recorded read. */
+    restricted = rpc_call_alloc(call, (out->n_needs + 1) * sizeof(*restricted));
+    if (restricted == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    for (size_t i = 0; i < out->n_needs; i++)
+        if (out->needs[i]->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
+            restricted[k++] = out->needs[i]->name;
+    if (k > 0 && (code = api_audit_reads(call, ctx, restricted, k)) != GRPC_STATUS_OK)
+        return code;
+    for (size_t i = 0; i < out->n_needs; i++)
+        needs_redact(caller, out->needs[i]);
     return GRPC_STATUS_OK;
 }
 

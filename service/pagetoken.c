@@ -21,9 +21,10 @@ _Static_assert(PAGETOKEN_MACBYTES == crypto_auth_BYTES, "crypto_auth tag size");
 _Static_assert(PAGETOKEN_MAX_VALUE <= 0xFFFF, "value length is a u16");
 _Static_assert(PAGETOKEN_MAX_LEN >= (PAGETOKEN_MAX_RAW + 2) / 3 * 4, "encoded size");
 
-/* Smallest token: header, no keys, an int id, MAC. */
+/* Smallest token: header, no keys, an empty BYTES id (what encode writes
+ * for one), MAC. */
 #define HEADER_BYTES (1 + PAGETOKEN_BINDINGBYTES + 8 + 1)
-#define MIN_RAW (HEADER_BYTES + 1 + 8 + PAGETOKEN_MACBYTES)
+#define MIN_RAW (HEADER_BYTES + 1 + 2 + PAGETOKEN_MACBYTES)
 
 static const char BIND_TAG[] = "tallinn.pagetoken.binding.v1";
 

@@ -270,25 +270,14 @@ static grpc_status_code list_principals(rpc_call *call, const ProtobufCMessage *
 {
     const Tallinn__V1__ListPrincipalsRequest *in = (const void *)req;
     principals_ctx *pc = ctx;
-    Tallinn__V1__ListPrincipalsResponse *out = rpc_call_alloc(call, sizeof(*out));
     api_list_req lr = {
         .kind = STORE_PRINCIPAL, .collection = "principals", .parent = "",
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
     };
-    ProtobufCMessage **rows;
-    size_t n;
-    grpc_status_code code;
 
-    if (out == NULL)
-        return api_store_error(call, STORE_NOMEM);
-    tallinn__v1__list_principals_response__init(out);
-    if ((code = api_list(call, pc->a, &lr, &rows, &n, &out->next_page_token)) != GRPC_STATUS_OK)
-        return code;
-    out->principals = (Tallinn__V1__Principal **)rows;
-    out->n_principals = n;
-    *resp = &out->base;
-    return GRPC_STATUS_OK;
+    return api_list_response(call, pc->a, &lr, &tallinn__v1__list_principals_response__descriptor,
+                             resp);
 }
 
 typedef struct bootstrap_arg {
