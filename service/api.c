@@ -571,6 +571,21 @@ grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufC
     return GRPC_STATUS_OK;
 }
 
+grpc_status_code api_not_found(rpc_call *call, const char *name)
+{
+    return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
+}
+
+grpc_status_code api_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                          ProtobufCMessage **out)
+{
+    int rc = api_get(tx, call, kind, name, out);
+
+    if (rc == STORE_NOT_FOUND)
+        return api_not_found(call, name);
+    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+}
+
 int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name, ProtobufCMessage **out)
 {
     return store_get(tx, kind, name, rpc_call_allocator(call), out);

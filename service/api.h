@@ -125,6 +125,12 @@ grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_j
 grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
                           int insert);
 
+/* Gets a resource, answering NOT_FOUND ("<name> not found") or a storage
+ * error as a status. */
+grpc_status_code api_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                          ProtobufCMessage **out);
+grpc_status_code api_not_found(rpc_call *call, const char *name);
+
 /* Gets a resource in a write job or read, unpacked on the call. */
 int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
             ProtobufCMessage **out);

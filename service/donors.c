@@ -18,20 +18,7 @@ static const char *const donor_mutable[] = {
 };
 static const char *const pledge_mutable[] = {"amount", "fiscal_year", "source", "state", NULL};
 
-static grpc_status_code not_found(rpc_call *call, const char *name)
-{
-    return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
-}
 
-static grpc_status_code load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
-                             ProtobufCMessage **m)
-{
-    int rc = api_get(tx, call, kind, name, m);
-
-    if (rc == STORE_NOT_FOUND)
-        return not_found(call, name);
-    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
-}
 
 /* ---- Donors ---- */
 
@@ -188,7 +175,7 @@ static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const c
             rc = STORE_NOT_FOUND; /* another donor's pledge is, for this one, not there */
     }
     if (rc == STORE_NOT_FOUND)
-        return not_found(call, name);
+        return api_not_found(call, name);
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
 }
 
@@ -228,7 +215,7 @@ static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
     int was_member;
     grpc_status_code code;
 
-    if ((code = load(tx, call, STORE_DONOR, in->donor->name, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_DONOR, in->donor->name, &m)) != GRPC_STATUS_OK)
         return code;
     d = (Tallinn__V1__Donor *)m;
     if ((code = api_check_etag(call, m, in->donor->etag)) != GRPC_STATUS_OK)
@@ -296,7 +283,7 @@ static grpc_status_code create_pledge_job(store_tx *tx, api_job *job)
     ProtobufCMessage *m;
     grpc_status_code code;
 
-    if ((code = load(tx, job->call, STORE_DONOR, arg->donor, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, job->call, STORE_DONOR, arg->donor, &m)) != GRPC_STATUS_OK)
         return code;
     if (((Tallinn__V1__Donor *)m)->membership != MEMBER)
         return rpc_call_error(job->call, GRPC_STATUS_FAILED_PRECONDITION,
@@ -396,7 +383,7 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     grpc_status_code code;
     int rc;
 
-    if ((code = load(tx, call, STORE_PLEDGE, in->pledge->name, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_PLEDGE, in->pledge->name, &m)) != GRPC_STATUS_OK)
         return code;
     p = (Tallinn__V1__Pledge *)m;
     if ((code = api_check_etag(call, m, in->pledge->etag)) != GRPC_STATUS_OK)
@@ -453,7 +440,7 @@ grpc_status_code pledges_recompute(store_tx *tx, api_job *job, const char *name)
     grpc_status_code code;
     int rc;
 
-    if ((code = load(tx, job->call, STORE_PLEDGE, name, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, job->call, STORE_PLEDGE, name, &m)) != GRPC_STATUS_OK)
         return code;
     p = (Tallinn__V1__Pledge *)m;
     if ((rc = store_match_sum(tx, NULL, name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK)

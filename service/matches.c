@@ -49,15 +49,6 @@ static const char *money_text(rpc_call *call, const api *a, int64_t nanos)
     return buf;
 }
 
-static grpc_status_code load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
-                             ProtobufCMessage **m)
-{
-    int rc = api_get(tx, call, kind, name, m);
-
-    if (rc == STORE_NOT_FOUND)
-        return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
-    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
-}
 
 static grpc_status_code save(store_tx *tx, api_job *job, Tallinn__V1__Match *x, int insert)
 {
@@ -71,7 +62,7 @@ static grpc_status_code check_parties(store_tx *tx, rpc_call *call, const Tallin
     ProtobufCMessage *m;
     grpc_status_code code;
 
-    if ((code = load(tx, call, STORE_NEED, x->need, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_NEED, x->need, &m)) != GRPC_STATUS_OK)
         return code;
     *need = (Tallinn__V1__Need *)m;
     if ((*need)->state != NEED_OPEN)
@@ -79,7 +70,7 @@ static grpc_status_code check_parties(store_tx *tx, rpc_call *call, const Tallin
                               "%s is %s; matches are made and approved only on OPEN needs",
                               x->need,
                               enum_name(&tallinn__v1__need__state__descriptor, (*need)->state));
-    if ((code = load(tx, call, STORE_DONOR, x->donor, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_DONOR, x->donor, &m)) != GRPC_STATUS_OK)
         return code;
     if (((Tallinn__V1__Donor *)m)->membership != MEMBER)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
@@ -99,20 +90,20 @@ static grpc_status_code create_job(store_tx *tx, api_job *job)
 
     if (job->caller->role == API_ROLE_DONOR) {
         /* A need the donor may not know of is, for it, not there. */
-        if ((code = load(tx, call, STORE_NEED, x->need, &m)) != GRPC_STATUS_OK)
+        if ((code = api_load(tx, call, STORE_NEED, x->need, &m)) != GRPC_STATUS_OK)
             return code;
         if (!needs_visible(tx, job->caller, (Tallinn__V1__Need *)m))
             return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", x->need);
     }
     if ((code = check_parties(tx, call, x, &need)) != GRPC_STATUS_OK)
         return code;
-    if ((code = load(tx, call, STORE_PLEDGE, x->pledge, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_PLEDGE, x->pledge, &m)) != GRPC_STATUS_OK)
         return code;
     if (((Tallinn__V1__Pledge *)m)->state == TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is WITHDRAWN", x->pledge);
     if (x->implementer[0] != '\0') {
         Tallinn__V1__Donor *impl;
-        if ((code = load(tx, call, STORE_DONOR, x->implementer, &m)) != GRPC_STATUS_OK)
+        if ((code = api_load(tx, call, STORE_DONOR, x->implementer, &m)) != GRPC_STATUS_OK)
             return code;
         impl = (Tallinn__V1__Donor *)m;
         if ((impl->kind != TALLINN__V1__DONOR__KIND__KIND_COMPANY &&
@@ -203,7 +194,7 @@ static grpc_status_code get_match(rpc_call *call, const ProtobufCMessage *req,
         (caller->donor == NULL || strcmp(((Tallinn__V1__Match *)*resp)->donor, caller->donor) != 0))
         rc = STORE_NOT_FOUND; /* another donor's match is, for this one, not there */
     if (rc == STORE_NOT_FOUND)
-        return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
+        return api_not_found(call, name);
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
 }
 
@@ -268,7 +259,7 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
 
     if ((code = check_parties(tx, call, x, &need)) != GRPC_STATUS_OK)
         return code;
-    if ((code = load(tx, call, STORE_PLEDGE, x->pledge, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_PLEDGE, x->pledge, &m)) != GRPC_STATUS_OK)
         return code;
     p = (Tallinn__V1__Pledge *)m;
     if (p->state == TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN)
@@ -313,7 +304,7 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     int was;
     grpc_status_code code;
 
-    if ((code = load(tx, call, STORE_MATCH, arg->name, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_MATCH, arg->name, &m)) != GRPC_STATUS_OK)
         return code;
     x = (Tallinn__V1__Match *)m;
     if ((code = api_check_etag(call, m, arg->etag)) != GRPC_STATUS_OK)
@@ -536,7 +527,7 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
     tallinn__v1__suggest_matches_response__init(out);
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    if ((code = load(tx, call, STORE_NEED, in->need, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_NEED, in->need, &m)) != GRPC_STATUS_OK)
         goto done;
     need = (Tallinn__V1__Need *)m;
     if (need->state != NEED_OPEN) {

@@ -79,23 +79,14 @@ void needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
         api_set_string(&n->base, *f, (char *)protobuf_c_empty_string);
 }
 
-static grpc_status_code not_found(rpc_call *call, const char *name)
-{
-    return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
-}
-
-/* Gets a need in a job; NOT_FOUND or a storage error as a status. */
 static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name, Tallinn__V1__Need **n)
 {
     ProtobufCMessage *m;
-    int rc = api_get(tx, call, STORE_NEED, name, &m);
+    grpc_status_code code = api_load(tx, call, STORE_NEED, name, &m);
 
-    if (rc == STORE_NOT_FOUND)
-        return not_found(call, name);
-    if (rc != STORE_OK)
-        return api_store_error(call, rc);
-    *n = (Tallinn__V1__Need *)m;
-    return GRPC_STATUS_OK;
+    if (code == GRPC_STATUS_OK)
+        *n = (Tallinn__V1__Need *)m;
+    return code;
 }
 
 static grpc_status_code save(store_tx *tx, api_job *job, Tallinn__V1__Need *n, int insert)
@@ -181,7 +172,7 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     }
     store_read_end(tx);
     if (rc == STORE_NOT_FOUND)
-        return not_found(call, in->name);
+        return api_not_found(call, in->name);
     if (rc != STORE_OK)
         return api_store_error(call, rc);
     if (((Tallinn__V1__Need *)*resp)->sensitivity ==

@@ -25,14 +25,11 @@ static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name,
                              Tallinn__V1__Principal **p)
 {
     ProtobufCMessage *m;
-    int rc = api_get(tx, call, STORE_PRINCIPAL, name, &m);
+    grpc_status_code code = api_load(tx, call, STORE_PRINCIPAL, name, &m);
 
-    if (rc == STORE_NOT_FOUND)
-        return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
-    if (rc != STORE_OK)
-        return api_store_error(call, rc);
-    *p = (Tallinn__V1__Principal *)m;
-    return GRPC_STATUS_OK;
+    if (code == GRPC_STATUS_OK)
+        *p = (Tallinn__V1__Principal *)m;
+    return code;
 }
 
 /* Create and Rotate: the job stores the principal and the token's hash and
