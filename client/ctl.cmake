@@ -3,8 +3,13 @@
 add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_commands.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_config.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c)
-target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client)
+target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client tallinn_pbjson tallinn_tlog
+                      PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM)
 
 set(TALLINNCTL_MAN ${CMAKE_BINARY_DIR}/share/man/man1/tallinnctl.1)
 set(TALLINNCTL_BASH ${CMAKE_BINARY_DIR}/share/bash-completion/completions/tallinnctl)

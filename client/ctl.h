@@ -1,6 +1,7 @@
 /* ctl.h — tallinnctl's private interfaces: the command table (the single
  * source for --help, the man page and bash completion), the invocation
- * context handed to every command, and the helpers commands share. */
+ * context handed to every command, configuration, output and the helpers
+ * commands share. */
 #ifndef TALLINN_CTL_H
 #define TALLINN_CTL_H
 
@@ -8,13 +9,17 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "tallinn/rpc_client.h"
 
 #define CTL_PROG "tallinnctl"
 #define CTL_DEFAULT_ADDR "127.0.0.1:50051"
 #define CTL_DEFAULT_DEADLINE_MS 10000
 /* Most options one command may declare. */
-#define CTL_MAX_CMD_OPTIONS 16
+#define CTL_MAX_CMD_OPTIONS 24
+/* Longest bearer token accepted from a file or the environment. */
+#define CTL_TOKEN_MAX 512
 
 /* Exit statuses; each is documented in ctl_exit_codes (help, man page). */
 enum {
@@ -83,6 +88,8 @@ typedef struct ctl_command {
     const ctl_option *options;     /* command options; NULL = none */
     const ctl_example *examples;   /* at least one */
     ctl_run_fn run;
+    const void *data;              /* what a generic run function works on
+                                      (a ctl_resource or ctl_action); NULL */
 } ctl_command;
 
 /* Indexes into ctl_global_options, so code can name them. */
@@ -95,6 +102,9 @@ enum {
     CTL_G_SERVER_NAME,
     CTL_G_DEADLINE,
     CTL_G_OUTPUT,
+    CTL_G_CONTEXT,
+    CTL_G_TOKEN_FILE,
+    CTL_G_TOKEN,
     CTL_G_HELP,
     CTL_G_COUNT
 };
@@ -117,6 +127,11 @@ struct ctl_ctx {
     const char *opt_values[CTL_MAX_CMD_OPTIONS]; /* by index in cmd->options;
                                                     flags: "1" when given */
     rpcc_channel *channel;                       /* opened by ctl_channel */
+    char *token;                                 /* bearer token or NULL; wiped at exit */
+    char *auth_header;                           /* "Bearer <token>"; wiped at exit */
+    rpcc_metadata auth_md;
+    int color;                                   /* stdout is a terminal, NO_COLOR unset */
+    const char *context_name;                    /* the config context in use, or NULL */
 };
 
 /* ctl_main.c */
@@ -148,6 +163,122 @@ int ctl_usage_error(const ctl_command *cmd, const char *fmt, ...)
 
 /* Prints a string as a JSON string literal (quotes included). */
 void ctl_json_string(FILE *out, const char *s);
+
+/* Calls a unary method ("/tallinn.v1.NeedService/GetNeed") with the
+ * context's deadline and token. A call that carries a request_id, or reads,
+ * is retried (same request) after UNAVAILABLE from a server that was
+ * reached. *resp as rpcc_unary; result filled (caller frees). */
+grpc_status_code ctl_unary(ctl_ctx *ctx, const char *method, const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                           rpcc_result *result);
+
+/* ctl_config.c — the config file: named contexts. */
+
+/* One context of the config file; NULL = not set there. */
+typedef struct ctl_config {
+    char *path;            /* the file read, or NULL if there was none */
+    char *context;         /* the context chosen */
+    char *values[CTL_G_COUNT]; /* by global option index (addr, token-file, ...) */
+} ctl_config;
+
+/* Loads $XDG_CONFIG_HOME/tallinn/config (default ~/.config/tallinn/config)
+ * and picks the context named by want (NULL: the file's `context =`). A
+ * missing file is no error unless want is set. Returns 0, or an exit status
+ * after printing the cause. */
+int ctl_config_load(ctl_config *cfg, const char *want);
+void ctl_config_free(ctl_config *cfg);
+
+/* ctl_output.c — formatting for people and for programs. */
+
+/* "EUR 500,000.00" (at least two decimals, more if the amount has them). */
+void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len);
+/* A timestamp in the local time zone, "2025-01-31 14:05:09 EET". */
+void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len);
+/* An enum value name without its type prefix ("SECTOR_ENERGY" -> "ENERGY"). */
+const char *ctl_enum_short(const ProtobufCEnumDescriptor *ed, int value, char *buf, size_t len);
+/* One field of a message as text for a table cell or a view (repeated
+ * fields comma-joined). */
+void ctl_format_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, char *buf,
+                      size_t len);
+
+/* A table that prints rows as they come: column widths are fixed by the
+ * first batch of rows (and grow for later ones). */
+typedef struct ctl_column {
+    const char *header;
+    const char *field;   /* proto field name of the row message */
+    int max_width;       /* longer cells are cut with "…"; 0 = no limit */
+} ctl_column;
+
+typedef struct ctl_table ctl_table;
+
+ctl_table *ctl_table_create(const ctl_ctx *ctx, const ctl_column *cols);
+/* Adds rows (messages of one type); prints them when flush is called. */
+void ctl_table_add(ctl_table *t, const ProtobufCMessage *row);
+void ctl_table_flush(ctl_table *t);
+void ctl_table_destroy(ctl_table *t);
+
+/* A key: value view of one message (nested messages indented). */
+void ctl_print_view(const ctl_ctx *ctx, const ProtobufCMessage *m);
+/* Prints m in the context's format: view, JSON (indented when pretty) or its
+ * name. Returns 0 or an exit status. */
+int ctl_print_message(const ctl_ctx *ctx, const ProtobufCMessage *m, int pretty);
+/* Colour codes for a state name, "" without colour. */
+const char *ctl_color_for(const ctl_ctx *ctx, const char *state);
+const char *ctl_color_reset(const ctl_ctx *ctx);
+
+/* ctl_resources.c — the generic resource commands. */
+
+/* A resource kind and its standard methods (AIP-131..134). */
+typedef struct ctl_resource {
+    const char *collection;       /* "needs"; "pledges" live under parent */
+    const char *parent;           /* "donors" for pledges; NULL for top level */
+    const char *singular;         /* "need", for messages */
+    const char *service;          /* "tallinn.v1.NeedService" */
+    const ProtobufCMessageDescriptor *msg;
+    const char *get_method;       /* "GetNeed" */
+    const ProtobufCMessageDescriptor *get_req;
+    const char *list_method;
+    const ProtobufCMessageDescriptor *list_req, *list_resp;
+    const char *list_field;       /* repeated field of list_resp */
+    const char *create_method;
+    const ProtobufCMessageDescriptor *create_req, *create_resp;
+    const char *create_field;     /* the resource field of create_req */
+    const char *id_field;         /* "need_id" */
+    const char *const *create_required; /* fields a create must give; NULL-ended */
+    const char *update_method;
+    const ProtobufCMessageDescriptor *update_req;
+    const char *const *updatable; /* update_mask paths the server takes; NULL-ended */
+    const ctl_column *columns;    /* for list tables */
+} ctl_resource;
+
+/* A custom method on one resource ("needs submit" -> SubmitNeed). */
+typedef struct ctl_action {
+    const ctl_resource *res;
+    const char *method;
+    const ProtobufCMessageDescriptor *req, *resp;
+    int reason_required;
+} ctl_action;
+int ctl_run_list(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_get(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_create(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_update(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_action(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_suggest(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_report(ctl_ctx *ctx, int argc, char **argv);
+
+/* "needs/abc" from "abc" or "needs/abc"; NULL (after a usage error) if arg
+ * names another collection. Caller frees. */
+char *ctl_resource_name(const ctl_ctx *ctx, const char *collection, const char *arg);
+
+/* Message field helpers; the value is copied. */
+void ctl_msg_set_string(ProtobufCMessage *m, const char *field, const char *value);
+const char *ctl_msg_get_string(const ProtobufCMessage *m, const char *field);
+ProtobufCMessage *ctl_msg_get_message(const ProtobufCMessage *m, const char *field);
+
+/* ctl_audit.c */
+int ctl_run_audit_checkpoint(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_audit_proof(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_audit_export(ctl_ctx *ctx, int argc, char **argv);
 
 /* ctl_help.c */
 

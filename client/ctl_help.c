@@ -116,7 +116,9 @@ void ctl_help_global(FILE *out)
     for (int i = 0; i < CTL_G_COUNT; i++)
         ctl_help_option(out, &ctl_global_options[i], NULL);
     fputs("\nOptions take precedence over the environment, which takes precedence over the\n"
-          "defaults. Without --insecure, the connection uses TLS.\n\nExit status:\n", out);
+          "context chosen in the config file ($XDG_CONFIG_HOME/tallinn/config, default\n"
+          "~/.config/tallinn/config; see --context), then the defaults. Without\n"
+          "--insecure, the connection uses TLS.\n\nExit status:\n", out);
     for (size_t i = 0; i < ctl_exit_codes_count; i++) {
         fprintf(out, "  %d  ", ctl_exit_codes[i].code);
         ctl_wrap(out, ctl_exit_codes[i].meaning, 5, 5);
@@ -219,7 +221,8 @@ void ctl_render_man(FILE *out)
           "[\\fIarguments\\fR] [\\fIoptions\\fR]\n"
           ".SH DESCRIPTION\n.B tallinnctl\ntalks to a tallinnd server over gRPC. Commands are "
           "nouns, or nouns with verbs; global options may appear anywhere on the line. Options "
-          "take precedence over the environment, which takes precedence over the defaults. "
+          "take precedence over the environment, which takes precedence over the config file "
+          "context, then the defaults. "
           "Without \\fB\\-\\-insecure\\fR the connection uses TLS.\n"
           ".SH COMMANDS\n", out);
     for (size_t i = 0; i < ctl_commands_count; i++) {
@@ -263,6 +266,11 @@ void ctl_render_man(FILE *out)
         ctl_roff(out, o->name);
         fputs("\\fR when that option is not given.\n", out);
     }
+    fputs(".SH FILES\n.TP\n.I $XDG_CONFIG_HOME/tallinn/config\n"
+          "(default \\fI~/.config/tallinn/config\\fR) INI: \\fBcontext =\\fR \\fINAME\\fR before "
+          "any section names the default context; each \\fB[\\fR\\fINAME\\fR\\fB]\\fR section "
+          "may set addr, insecure, token\\-file, token, ca, cert, key, server\\-name and "
+          "deadline, as the options of the same names.\n", out);
     fputs(".SH EXIT STATUS\n", out);
     for (size_t i = 0; i < ctl_exit_codes_count; i++) {
         fprintf(out, ".TP\n.B %d\n", ctl_exit_codes[i].code);

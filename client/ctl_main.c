@@ -1,14 +1,18 @@
 /* ctl_main.c — tallinnctl's entry point: parses the command line against the
  * command table (global options anywhere, then NOUN [VERB], args, command
- * options), resolves flags > environment > defaults, runs the command and
- * maps failures to one stderr line and a documented exit status. */
+ * options), resolves flags > environment > config file context > defaults,
+ * loads the bearer token, runs the command and maps failures to one stderr
+ * line and a documented exit status. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <grpc/support/log.h>
 
@@ -230,7 +234,61 @@ rpcc_call_options ctl_call_options(const ctl_ctx *ctx)
 
     memset(&o, 0, sizeof o);
     o.deadline_ms = ctx->deadline_ms;
+    if (ctx->auth_header != NULL) {
+        o.metadata = &ctx->auth_md;
+        o.n_metadata = 1;
+    }
     return o;
+}
+
+/* Whether a request may be sent again as it is: reads, and writes that
+ * carry a request_id (the server answers a repeat with the first result). */
+static int ctl_retry_safe(const char *method, const ProtobufCMessage *req)
+{
+    const char *slash = strrchr(method, '/');
+    const char *rid = NULL;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "request_id");
+
+    if (f != NULL)
+        rid = *(const char *const *)((const char *)req + f->offset);
+    if (rid != NULL && rid[0] != '\0')
+        return 1;
+    slash = slash != NULL ? slash + 1 : method;
+    return strncmp(slash, "Get", 3) == 0 || strncmp(slash, "List", 4) == 0 ||
+           strncmp(slash, "Suggest", 7) == 0 || strncmp(slash, "Stream", 6) == 0;
+}
+
+grpc_status_code ctl_unary(ctl_ctx *ctx, const char *method, const ProtobufCMessage *req,
+                           const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
+                           rpcc_result *result)
+{
+    rpcc_call_options o = ctl_call_options(ctx);
+    rpcc_channel *ch = ctl_channel(ctx);
+    grpc_status_code code = GRPC_STATUS_UNAVAILABLE;
+
+    *resp = NULL;
+    if (ch == NULL) {
+        memset(result, 0, sizeof *result);
+        result->code = GRPC_STATUS_INTERNAL;
+        result->message = strdup("cannot open the channel");
+        return result->code;
+    }
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (attempt > 0) {
+            struct timespec ts = {0, 250000000L * attempt};
+            rpcc_result_free(result);
+            nanosleep(&ts, NULL);
+        }
+        code = rpcc_unary(ch, method, req, resp_desc, &o, resp, result);
+        /* Only a server that was reached and said UNAVAILABLE (overloaded,
+         * shutting down, a dropped connection) is worth another try. */
+        if (code != GRPC_STATUS_UNAVAILABLE || !ctl_retry_safe(method, req) ||
+            (result->message != NULL && (strstr(result->message, "failed to connect") != NULL ||
+                                         strstr(result->message, "DNS resolution") != NULL)))
+            break;
+    }
+    return code;
 }
 
 const char *ctl_option_value(const ctl_ctx *ctx, const char *name)
@@ -426,16 +484,125 @@ static const ctl_command *ctl_find_command(int argc, char **argv, int help, int 
     return NULL;
 }
 
-static const char *ctl_resolve(const char **gvals, int i)
+static ctl_config ctl_cfg; /* the config file's chosen context */
+
+/* Where a global option's value comes from. */
+enum { CTL_FROM_NONE, CTL_FROM_FLAG, CTL_FROM_ENV, CTL_FROM_CONFIG, CTL_FROM_DEFAULT };
+
+static const char *ctl_resolve_from(const char **gvals, int i, int *from)
 {
     const ctl_option *o = &ctl_global_options[i];
     const char *env;
 
+    *from = CTL_FROM_FLAG;
     if (gvals[i] != NULL)
         return gvals[i];
+    *from = CTL_FROM_ENV;
     if (o->env != NULL && (env = getenv(o->env)) != NULL && env[0] != '\0')
         return env;
+    *from = CTL_FROM_CONFIG;
+    if (ctl_cfg.values[i] != NULL && ctl_cfg.values[i][0] != '\0')
+        return ctl_cfg.values[i];
+    *from = o->def != NULL ? CTL_FROM_DEFAULT : CTL_FROM_NONE;
     return o->def;
+}
+
+static const char *ctl_resolve(const char **gvals, int i)
+{
+    int from;
+
+    return ctl_resolve_from(gvals, i, &from);
+}
+
+static int ctl_config_true(const char *v)
+{
+    return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+                         strcmp(v, "1") == 0 || strcmp(v, "on") == 0);
+}
+
+/* Reads a token file: one line of printable ASCII. The error never shows
+ * the file's contents. */
+static int ctl_read_token_file(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+    size_t len = 0;
+
+    if (fd < 0)
+        return ctl_fail("cannot read the token file %s: %s", path, strerror(errno));
+    while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    buf[len] = '\0';
+    if (len + 1 >= cap) {
+        explicit_bzero(buf, cap);
+        return ctl_fail("the token file %s is too large to hold a token", path);
+    }
+    while (len > 0 && isspace((unsigned char)buf[len - 1]))
+        buf[--len] = '\0';
+    return CTL_EXIT_OK;
+}
+
+/* The bearer token: --token, --token-file, TALLINN_TOKEN, TALLINN_TOKEN_FILE,
+ * then the context's token and token-file; none is no error (health needs
+ * none; the server says UNAUTHENTICATED otherwise). */
+static int ctl_load_token(const char **gvals, ctl_ctx *ctx)
+{
+    int from_tok, from_file, rc;
+    const char *tok = ctl_resolve_from(gvals, CTL_G_TOKEN, &from_tok);
+    const char *file = ctl_resolve_from(gvals, CTL_G_TOKEN_FILE, &from_file);
+    char *buf;
+
+    if (tok == NULL && file == NULL)
+        return CTL_EXIT_OK;
+    if ((buf = calloc(1, CTL_TOKEN_MAX + 1)) == NULL)
+        return ctl_fail("out of memory");
+    /* the closer source wins; at the same level, the token itself */
+    if (tok != NULL && (file == NULL || from_tok <= from_file)) {
+        if (strlen(tok) > CTL_TOKEN_MAX) {
+            free(buf);
+            return ctl_fail("the token is too long");
+        }
+        memcpy(buf, tok, strlen(tok) + 1);
+    } else if ((rc = ctl_read_token_file(file, buf, CTL_TOKEN_MAX + 1)) != CTL_EXIT_OK) {
+        free(buf);
+        return rc;
+    }
+    for (const char *p = buf; *p != '\0'; p++) {
+        if (*p <= ' ' || *p > '~') {
+            explicit_bzero(buf, CTL_TOKEN_MAX + 1);
+            free(buf);
+            return ctl_fail("the token%s%s is not printable ASCII without spaces",
+                            tok != NULL && (file == NULL || from_tok <= from_file) ? "" : " in ",
+                            tok != NULL && (file == NULL || from_tok <= from_file) ? "" : file);
+        }
+    }
+    if (buf[0] == '\0') {
+        free(buf);
+        return ctl_fail("the token file %s is empty", file != NULL ? file : "");
+    }
+    ctx->token = buf;
+    if (asprintf(&ctx->auth_header, "Bearer %s", buf) < 0) {
+        ctx->auth_header = NULL;
+        return ctl_fail("out of memory");
+    }
+    ctx->auth_md.key = "authorization";
+    ctx->auth_md.value = ctx->auth_header;
+    ctx->auth_md.len = strlen(ctx->auth_header);
+    return CTL_EXIT_OK;
+}
+
+static void ctl_wipe_token(ctl_ctx *ctx)
+{
+    if (ctx->token != NULL) {
+        explicit_bzero(ctx->token, CTL_TOKEN_MAX + 1);
+        free(ctx->token);
+    }
+    if (ctx->auth_header != NULL) {
+        explicit_bzero(ctx->auth_header, strlen(ctx->auth_header));
+        free(ctx->auth_header);
+    }
+    ctx->token = ctx->auth_header = NULL;
 }
 
 /* Turns the raw global values into the context. Returns 0 or an exit status. */
@@ -445,7 +612,11 @@ static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
     const char *fmt = ctl_resolve(gvals, CTL_G_OUTPUT);
 
     ctx->addr = ctl_resolve(gvals, CTL_G_ADDR);
-    ctx->insecure = gvals[CTL_G_INSECURE] != NULL;
+    /* --insecure, or the context's insecure = true unless TLS flags are given */
+    ctx->insecure = gvals[CTL_G_INSECURE] != NULL ||
+                    (ctl_config_true(ctl_cfg.values[CTL_G_INSECURE]) && gvals[CTL_G_CA] == NULL &&
+                     gvals[CTL_G_CERT] == NULL && gvals[CTL_G_KEY] == NULL &&
+                     gvals[CTL_G_SERVER_NAME] == NULL);
     if (ctx->insecure) {
         /* TLS files from the environment do not apply; given as flags they
          * contradict --insecure. */
@@ -531,8 +702,16 @@ int main(int argc, char **argv)
         return ctl_usage_error(cmd, "missing argument %s", cmd->args != NULL ? cmd->args : "");
     if (nargs > cmd->max_args)
         return ctl_usage_error(cmd, "unexpected argument \"%s\"", args[cmd->max_args]);
-    if ((rc = ctl_apply_globals(gvals, &ctx)) != 0)
+    if ((rc = ctl_config_load(&ctl_cfg, ctl_resolve(gvals, CTL_G_CONTEXT))) != 0)
         return rc;
+    ctx.context_name = ctl_cfg.context;
+    if ((rc = ctl_apply_globals(gvals, &ctx)) != 0 || (rc = ctl_load_token(gvals, &ctx)) != 0)
+        goto done;
+    {
+        const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+        ctx.color = isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0') &&
+                    (term == NULL || strcmp(term, "dumb") != 0);
+    }
 
     rc = cmd->run(&ctx, nargs, args);
     rpcc_channel_destroy(ctx.channel);
@@ -541,5 +720,8 @@ int main(int argc, char **argv)
         if (rc == CTL_EXIT_OK)
             rc = CTL_EXIT_FAILURE;
     }
+done:
+    ctl_wipe_token(&ctx);
+    ctl_config_free(&ctl_cfg);
     return rc;
 }
