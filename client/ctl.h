@@ -161,8 +161,6 @@ int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ctl_usage_error(const ctl_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Prints a string as a JSON string literal (quotes included). */
-void ctl_json_string(FILE *out, const char *s);
 
 /* Calls a unary method ("/tallinn.v1.NeedService/GetNeed") with the
  * context's deadline and token. A call that carries a request_id, or reads,

@@ -3,9 +3,13 @@
  * single source for parsing, --help, the man page and bash completion: a new
  * command is a new row (and its run function), nothing else. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ctl.h"
+#include "tallinn/v1/diagnostics.pb-c.h"
 #include "grpc/health/v1/health.pb-c.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
@@ -108,12 +112,15 @@ static int ctl_cmd_health(ctl_ctx *ctx, int argc, char **argv)
         name = unknown; /* proto3 JSON writes unknown enum values as numbers */
     }
     if (ctx->format == CTL_FORMAT_JSON) {
-        fputs("{\"status\": ", stdout);
-        if (v != NULL)
-            ctl_json_string(stdout, name);
-        else
-            fputs(name, stdout);
-        fputs("}\n", stdout);
+        /* proto3 JSON of HealthCheckResponse: the enum's name, or its number */
+        json_t *j = json_object();
+        char *text;
+        json_object_set_new(j, "status", v != NULL ? json_string(name) : json_integer(resp->status));
+        text = json_dumps(j, 0);
+        if (text != NULL)
+            puts(text);
+        free(text);
+        json_decref(j);
     } else {
         printf("%s\n", name);
     }
@@ -131,37 +138,39 @@ done:
 
 static int ctl_cmd_version(ctl_ctx *ctx, int argc, char **argv)
 {
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    Tallinn__V1__GetServerInfoRequest req = TALLINN__V1__GET_SERVER_INFO_REQUEST__INIT;
+    const Tallinn__V1__ServerInfo *info;
     ProtobufCMessage *out = NULL;
     rpcc_result result = {0};
-    const ProtobufCEnumValue *v = NULL;
     int rc = CTL_EXIT_OK;
 
     (void)argc;
     (void)argv;
-    /* No server call reports tallinnd's version (only audit records carry
-     * it); the health check at least says whether the server is there. */
-    req.service = "";
-    if (ctl_unary(ctx, CTL_HEALTH_CHECK, &req.base,
-                  &grpc__health__v1__health_check_response__descriptor, &out,
-                  &result) == GRPC_STATUS_OK)
-        v = protobuf_c_enum_descriptor_get_value(
-            &grpc__health__v1__health_check_response__serving_status__descriptor,
-            ((Grpc__Health__V1__HealthCheckResponse *)out)->status);
-    if (ctx->format == CTL_FORMAT_JSON) {
-        fputs("{\"client\": ", stdout);
-        ctl_json_string(stdout, TALLINN_VERSION);
-        fputs(", \"server\": null, \"serverHealth\": ", stdout);
-        ctl_json_string(stdout, v != NULL ? v->name : rpcc_status_name(result.code));
-        fputs("}\n", stdout);
-    } else {
+    if (ctl_unary(ctx, "/tallinn.v1.DiagnosticsService/GetServerInfo", &req.base,
+                  &tallinn__v1__server_info__descriptor, &out, &result) != GRPC_STATUS_OK) {
         printf("client: %s\n", TALLINN_VERSION);
-        if (v != NULL)
-            printf("server: unknown (tallinnd at %s does not report its version; health: %s)\n",
-                   ctx->addr, v->name);
-    }
-    if (v == NULL)
         rc = ctl_call_failed(ctx, "server version", &result);
+        goto done;
+    }
+    info = (const Tallinn__V1__ServerInfo *)out;
+    if (ctx->format == CTL_FORMAT_JSON) {
+        json_t *j = json_object();
+        char *text;
+        json_object_set_new(j, "client", json_string(TALLINN_VERSION));
+        json_object_set_new(j, "server", json_string(info->version));
+        json_object_set_new(j, "accountingCurrency", json_string(info->accounting_currency));
+        json_object_set_new(j, "auditOrigin", json_string(info->audit_origin));
+        text = json_dumps(j, 0);
+        if (text != NULL)
+            puts(text);
+        free(text);
+        json_decref(j);
+    } else {
+        printf("client: %s\nserver: %s (%s)\naccounting currency: %s\naudit origin: %s\n",
+               TALLINN_VERSION, info->version, ctx->addr, info->accounting_currency,
+               info->audit_origin);
+    }
+done:
     if (out != NULL)
         protobuf_c_message_free_unpacked(out, NULL);
     rpcc_result_free(&result);

@@ -82,6 +82,7 @@ static const authz_rule rules[] = {
     {"/tallinn.v1.AuditService/StreamAuditRecords", AU, NULL},
     {"/tallinn.v1.AuditService/GetVerifierKey", ANY, NULL},
     {"/tallinn.v1.DiagnosticsService/Noop", ANY, "a no-op: the transport ceiling for benchmarks"},
+    {"/tallinn.v1.DiagnosticsService/GetServerInfo", ANY, NULL},
 };
 
 static const char *const role_names[] = {

@@ -11,7 +11,7 @@ int needs_register(rpc_server *srv, api *a);
 int donors_register(rpc_server *srv, api *a);
 int matches_register(rpc_server *srv, api *a);
 int reports_register(rpc_server *srv, api *a);
-int diagnostics_register(rpc_server *srv);
+int diagnostics_register(rpc_server *srv, api *a);
 
 /* Match states whose amount is committed (approved and later), and the one
  * whose amount is delivered. Bit (1 << state). */

@@ -394,7 +394,7 @@ static int serve(const serve_opts *o)
         goto done;
     if (needs_register(srv, &a) != 0 || donors_register(srv, &a) != 0 ||
         matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
-        principals_register(srv, &a, z) != 0 || diagnostics_register(srv) != 0 ||
+        principals_register(srv, &a, z) != 0 || diagnostics_register(srv, &a) != 0 ||
         audit_register(srv, &a, log) != 0)
         goto done;
     authz_set_audit(z, log);
