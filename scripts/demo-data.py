@@ -43,7 +43,7 @@ NS = uuid.UUID("6f1d2c3b-4a59-4e68-9d7c-0b1a2c3d4e5f")
 # The role that makes each call; everything else is the back office's.
 ROLE_OF = {"CreateNeed": "FRONT_OFFICE", "SubmitNeed": "FRONT_OFFICE",
            "ApproveMatch": "COORDINATOR"}
-ROLES = ("FRONT_OFFICE", "BACK_OFFICE", "COORDINATOR")
+ROLES = ("FRONT_OFFICE", "BACK_OFFICE", "COORDINATOR", "AUDITOR")
 
 
 def stub(ch, mod, service, tokens):
