@@ -348,17 +348,29 @@ int audit_append(audit *a, store_tx *tx, const audit_entry *e)
 typedef struct record_arg {
     audit *a;
     const audit_entry *e;
+    size_t n;
 } record_arg;
 
 static int record_job(store_tx *tx, void *p)
 {
     record_arg *r = p;
-    return audit_append(r->a, tx, r->e) == STORE_OK ? 0 : 1;
+    size_t pending = r->a->n_pending;
+    uint64_t size = r->a->size;
+
+    for (size_t i = 0; i < r->n; i++) {
+        if (audit_append(r->a, tx, &r->e[i]) != STORE_OK) {
+            /* The job's rollback undoes the rows before it: memory too. */
+            r->a->n_pending = pending;
+            r->a->size = size;
+            return 1;
+        }
+    }
+    return 0;
 }
 
-int audit_record(audit *a, const audit_entry *e)
+int audit_record(audit *a, const audit_entry *e, size_t n)
 {
-    record_arg r = {a, e};
+    record_arg r = {a, e, n};
     int job_rc, rc = store_write(a->store, record_job, &r, &job_rc);
 
     return rc != STORE_OK ? rc : job_rc != 0 ? STORE_ERROR : STORE_OK;

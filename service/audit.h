@@ -47,8 +47,9 @@ const char *audit_origin(const audit *a);
 /* Appends a record inside a write job (on the committer thread). */
 int audit_append(audit *a, store_tx *tx, const audit_entry *e);
 
-/* Records one event in its own write job (refused calls, restricted reads). */
-int audit_record(audit *a, const audit_entry *e);
+/* Records n events in one write job (refused calls, restricted reads) and
+ * waits until they are durable. */
+int audit_record(audit *a, const audit_entry *e, size_t n);
 
 /* Proofs over the stored tiles, in a read transaction: O(log n) reads. */
 int audit_inclusion_proof(audit *a, store_tx *tx, uint64_t index, uint64_t size,

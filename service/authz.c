@@ -401,7 +401,7 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
             if (e.resource == NULL && req != NULL)
                 e.resource = api_get_string(req, "parent");
             crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
-            if ((rc = audit_record(z->audit, &e)) != STORE_OK)
+            if ((rc = audit_record(z->audit, &e, 1)) != STORE_OK)
                 return api_store_error(call, rc);
         }
         return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED, "role %s may not call %s",

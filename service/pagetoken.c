@@ -223,7 +223,11 @@ int pagetoken_decode(const char *s, size_t len, const uint8_t key[PAGETOKEN_KEYB
     if (sodium_init() < 0)
         return PAGETOKEN_ERR_CRYPTO;
     /* Strict base64url: no padding, no ignored characters, nothing left over,
-     * unused trailing bits zero (libsodium checks them). */
+     * unused trailing bits zero (libsodium checks them). libsodium 1.0.18
+     * decodes every byte >= 0x80 as '_': refuse those first. */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return PAGETOKEN_ERR_MALFORMED;
     if (sodium_base642bin(raw, sizeof raw, s, len, NULL, &n, &end,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
         end != s + len)
