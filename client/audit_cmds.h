@@ -1,26 +1,37 @@
 /* audit_cmds.h — tallinn-audit's private interfaces: its commands and the
- * helpers they share (key loading, bounded file reads, failure reports,
- * the progress line). */
+ * helpers they share (key loading, bounded file reads, failure reports, the
+ * progress line, AuditRecord statistics and printing, the saved checkpoint,
+ * and — for the --server modes only — the gRPC connection). */
 #ifndef TALLINN_AUDIT_CMDS_H
 #define TALLINN_AUDIT_CMDS_H
 
-#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
 
+#include "tallinn/merkle.h"
 #include "tallinn/note.h"
+#include "tallinn/v1/audit.pb-c.h"
 
 #define AUDIT_PROG "tallinn-audit"
 
 /* Exit statuses, listed in --help. */
 enum {
     AUDIT_EXIT_OK = 0,
-    AUDIT_EXIT_FAILED = 1, /* something did not verify; the message says what and where */
-    AUDIT_EXIT_USAGE = 2,  /* bad command line, unreadable key */
+    AUDIT_EXIT_FAILED = 1,   /* something did not verify; the message says what and where */
+    AUDIT_EXIT_SECURITY = 2, /* the log forked or shrank: SECURITY ERROR, both checkpoints shown */
+    AUDIT_EXIT_USAGE = 64,   /* bad command line, unreadable key (sysexits EX_USAGE) */
 };
+
+#define AUDIT_EXIT_HELP                                                                  \
+    "Exit status: 0 verified; 1 verification failed (the message says what and where);\n" \
+    "2 SECURITY ERROR (the log forked or shrank); 64 usage error.\n"
 
 /* Commands: argv[0] is the command name; they return an exit status. */
 int audit_cmd_verify(int argc, char **argv);
 int audit_cmd_check_proof(int argc, char **argv);
+int audit_cmd_prove(int argc, char **argv);
+int audit_cmd_show(int argc, char **argv);
 
 /* Parses --key's value: a verifier key string, or a file holding one.
  * Prints the reason and returns -1 if it is neither. */
@@ -48,5 +59,152 @@ typedef struct audit_progress {
 void audit_progress_start(audit_progress *p, const char *what, uint64_t total);
 void audit_progress_update(audit_progress *p, uint64_t done);
 void audit_progress_end(audit_progress *p);
+
+/* ---- AuditRecords (audit_records.c; no network) ------------------------- */
+
+/* gRPC status code name ("OK", "PERMISSION_DENIED"), or "CODE_<n>". */
+const char *audit_status_name(int code, char *buf, size_t size);
+/* Role name without its "ROLE_" prefix ("AUDITOR"), or "ROLE_<n>". */
+const char *audit_role_name(int role, char *buf, size_t size);
+
+/* Counts over the records of a log: time range, by method, by status. */
+typedef enum audit_stats_mode {
+    AUDIT_STATS_DETECT,  /* entry 0 decides: a Tallinn AuditRecord, or opaque entries */
+    AUDIT_STATS_RECORDS, /* every entry must be an AuditRecord carrying its own index */
+    AUDIT_STATS_OPAQUE,  /* not Tallinn records: only counted */
+} audit_stats_mode;
+
+typedef struct audit_method_count {
+    char *method;
+    uint64_t count;
+} audit_method_count;
+
+typedef struct audit_stats {
+    audit_stats_mode mode;
+    uint64_t entries;
+    int have_time;
+    int64_t first_s, last_s; /* earliest and latest record time, UTC */
+    int32_t first_ns, last_ns;
+    uint64_t by_status[17];
+    uint64_t status_other;
+    audit_method_count *methods;
+    size_t n_methods, cap_methods, last_hit;
+} audit_stats;
+
+void audit_stats_init(audit_stats *st, audit_stats_mode mode);
+void audit_stats_free(audit_stats *st);
+/* Adds the entry at `position` (its leaf bytes). In RECORDS mode (or DETECT
+ * once entry 0 was a record) an entry that does not decode as an AuditRecord,
+ * or whose index is not its position, fails: -EBADMSG with err saying which.
+ * rec (may be NULL) gets the decoded record when there is one (caller frees
+ * with tallinn__v1__audit_record__free_unpacked). */
+int audit_stats_add(audit_stats *st, uint64_t position, const uint8_t *leaf, size_t len,
+                    Tallinn__V1__AuditRecord **rec, char *err, size_t err_size);
+/* "records:", "time range:", "by method:", "by status:" lines. */
+void audit_stats_print(const audit_stats *st, FILE *out);
+
+/* Prints records for people (a table, local time) or as a JSON array of
+ * proto3-JSON AuditRecord objects, one record at a time. */
+typedef struct audit_printer {
+    FILE *out;
+    int json;
+    uint64_t printed;
+} audit_printer;
+
+void audit_printer_begin(audit_printer *p, FILE *out, int json);
+int audit_printer_record(audit_printer *p, const Tallinn__V1__AuditRecord *r);
+void audit_printer_end(audit_printer *p);
+
+/* ---- The last verified checkpoint (audit_state.c; no network) ----------- */
+
+/* $XDG_STATE_HOME/tallinn-audit/<origin with every byte outside
+ * [A-Za-z0-9._-] as '_'>.checkpoint ($HOME/.local/state when unset). */
+int audit_state_default_path(const char *origin, char *buf, size_t size, char *err,
+                             size_t err_size);
+/* The saved signed checkpoint, malloc'd (caller frees); -ENOENT if none. */
+int audit_state_load(const char *path, char **note, size_t *len, char *err, size_t err_size);
+/* Replaces the saved checkpoint atomically: parent directories (0700), a
+ * temporary file in the same directory, fsync, rename, fsync of the
+ * directory. */
+int audit_state_save(const char *path, const char *note, size_t len, char *err,
+                     size_t err_size);
+
+/* ---- --server modes (audit_net.c, audit_server.c) ----------------------- */
+
+typedef struct audit_conn_opts {
+    const char *server;      /* host:port */
+    const char *token_file;  /* bearer token; else $TALLINN_TOKEN_FILE, $TALLINN_TOKEN */
+    const char *ca_file;     /* TLS roots (PEM) */
+    const char *cert_file;   /* mTLS client certificate */
+    const char *cert_key;    /* mTLS client key */
+    const char *server_name; /* TLS name to check instead of the host */
+    int insecure;            /* plaintext */
+    long timeout_s;          /* per unary call; 0 = 30 s */
+} audit_conn_opts;
+
+/* Long options shared by the --server commands (getopt codes >= 256 except
+ * 's'), and the help text that describes them. */
+#define AUDIT_CONN_LONGOPTS                                          \
+    {"server", required_argument, NULL, 's'},                        \
+    {"token-file", required_argument, NULL, 256},                    \
+    {"insecure", no_argument, NULL, 257},                            \
+    {"ca", required_argument, NULL, 258},                            \
+    {"cert", required_argument, NULL, 259},                          \
+    {"cert-key", required_argument, NULL, 260},                      \
+    {"server-name", required_argument, NULL, 261},                   \
+    {"timeout", required_argument, NULL, 262}
+#define AUDIT_CONN_HELP                                                                    \
+    "  -s, --server ADDR     the live server, host:port (AUDITOR role needed)\n"          \
+    "      --token-file F    the bearer token (default $TALLINN_TOKEN_FILE, else\n"        \
+    "                        $TALLINN_TOKEN)\n"                                            \
+    "      --insecure        plaintext (loopback, tests); default TLS\n"                  \
+    "      --ca F            TLS roots (PEM) to check the server with\n"                  \
+    "      --cert F, --cert-key F  client certificate and key (mTLS)\n"                   \
+    "      --server-name N   TLS name to check instead of ADDR's host\n"                  \
+    "      --timeout S       seconds per request (default 30; the record stream has\n"     \
+    "                        none)\n"
+
+/* Takes a getopt code of AUDIT_CONN_LONGOPTS: 1 if it was one (0 when not
+ * ours), -1 after printing why a value is bad. */
+int audit_conn_option(audit_conn_opts *o, int c, const char *arg);
+
+/* The AuditService client (audit_net.c). Functions return 0, or -1 with a
+ * message naming the server and the call in err. */
+typedef struct audit_conn audit_conn;
+
+/* A channel and the bearer token; connects on the first call. */
+int audit_conn_open(const audit_conn_opts *o, audit_conn **out, char *err, size_t err_size);
+void audit_conn_close(audit_conn *c);
+const char *audit_conn_target(const audit_conn *c);
+
+/* The signed checkpoint at size (0 = the latest), malloc'd and NUL-terminated
+ * after *len bytes; the caller frees. */
+int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len, char *err,
+                          size_t err_size);
+/* Proofs, into proof (room for MERKLE_MAX_PROOF hashes); every hash is
+ * checked to be 32 bytes. */
+int audit_conn_inclusion(audit_conn *c, uint64_t index, uint64_t size, uint8_t *proof,
+                         size_t *count, char *err, size_t err_size);
+int audit_conn_consistency(audit_conn *c, uint64_t size1, uint64_t size2, uint8_t *proof,
+                           size_t *count, char *err, size_t err_size);
+
+/* Called for each streamed record in index order: the leaf bytes and the
+ * server's decoded copy (borrowed, for this call only). Non-zero stops the
+ * scan; fn then has filled err. */
+typedef int (*audit_leaf_fn)(void *ctx, uint64_t index, const uint8_t *leaf, size_t len,
+                             const Tallinn__V1__AuditRecord *server_copy, char *err,
+                             size_t err_size);
+
+/* Streams records [start, end) and checks that exactly those arrive, each
+ * once, in order. */
+int audit_conn_scan(audit_conn *c, uint64_t start, uint64_t end, audit_leaf_fn fn, void *ctx,
+                    char *err, size_t err_size);
+
+/* verify --server (audit_server.c). state: the state file, or NULL for the
+ * default path. */
+int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, const char *state,
+                        int quiet);
+/* show --server: records [from, to] (to inclusive; UINT64_MAX = the end). */
+int audit_show_server(const audit_conn_opts *o, uint64_t from, uint64_t to, int json);
 
 #endif

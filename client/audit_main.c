@@ -1,5 +1,6 @@
-/* audit_main.c — tallinn-audit, the offline verifier of Tallinn's audit log:
- * command dispatch, top-level help, and the helpers the commands share. */
+/* audit_main.c — tallinn-audit, the independent verifier of Tallinn's audit
+ * log (offline over an export, or against a live server): command dispatch,
+ * top-level help, and the helpers the commands share. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -20,9 +21,11 @@ static const struct {
     const char *summary;
 } commands[] = {
     {"verify", audit_cmd_verify,
-     "verify a tlog-tiles directory: signature, every tile, the root"},
+     "verify a tlog-tiles directory, or a live server's log (--server)"},
     {"check-proof", audit_cmd_check_proof,
      "verify a c2sp.org/tlog-proof@v1 file, and an entry's inclusion"},
+    {"prove", audit_cmd_prove, "write a tlog-proof file for one record of a live server"},
+    {"show", audit_cmd_show, "print the records of a tlog-tiles directory or a server"},
 };
 
 static void usage(FILE *out)
@@ -30,8 +33,9 @@ static void usage(FILE *out)
     fprintf(out,
             "Usage: " AUDIT_PROG " COMMAND [ARGS] [--help]\n"
             "\n"
-            "Checks Tallinn's audit log offline, against the log's public key only:\n"
-            "C2SP tlog-tiles directories, signed checkpoints and tlog-proof files.\n"
+            "Checks Tallinn's audit log against the log's public key only: C2SP\n"
+            "tlog-tiles directories (offline), signed checkpoints, tlog-proof files, and\n"
+            "a live server's log, remembering the last checkpoint verified.\n"
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -43,9 +47,9 @@ static void usage(FILE *out)
             "Example:\n"
             "  " AUDIT_PROG " verify ./log --key "
             "'example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx'\n"
-            "\n"
-            "Exit status: 0 verified; 1 verification failed (the message says what and\n"
-            "where); 2 usage error.\n");
+            "  " AUDIT_PROG " verify --server tallinn.example:8443 --key audit.vkey \\\n"
+            "      --token-file auditor.token\n"
+            "\n" AUDIT_EXIT_HELP);
 }
 
 int main(int argc, char **argv)
@@ -164,6 +168,45 @@ int audit_load_key(const char *arg, note_verifier *out)
     }
     fprintf(stderr, AUDIT_PROG ": --key: %s (and no such file)\n", err);
     return -1;
+}
+
+int audit_conn_option(audit_conn_opts *o, int c, const char *arg)
+{
+    char *end;
+    switch (c) {
+    case 's':
+        o->server = arg;
+        return 1;
+    case 256:
+        o->token_file = arg;
+        return 1;
+    case 257:
+        o->insecure = 1;
+        return 1;
+    case 258:
+        o->ca_file = arg;
+        return 1;
+    case 259:
+        o->cert_file = arg;
+        return 1;
+    case 260:
+        o->cert_key = arg;
+        return 1;
+    case 261:
+        o->server_name = arg;
+        return 1;
+    case 262:
+        errno = 0;
+        o->timeout_s = strtol(arg, &end, 10);
+        if (errno || *end || o->timeout_s <= 0 || o->timeout_s > 86400) {
+            fprintf(stderr, AUDIT_PROG ": --timeout: '%s' is not a number of seconds (1..86400)\n",
+                    arg);
+            return -1;
+        }
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static double now_seconds(void)

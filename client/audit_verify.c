@@ -1,6 +1,7 @@
 /* audit_verify.c — `tallinn-audit verify DIR --key VKEY`: checks a C2SP
  * tlog-tiles directory from its entries up, one tile at a time, so memory
- * stays small whatever the log's size. */
+ * stays small whatever the log's size. Offline: `verify --server` is handed to
+ * audit_server.c, and nothing here touches the network. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -47,6 +48,7 @@ typedef struct verify_state {
     uint64_t hash_tiles, bundles, older_partials, beyond;
     unsigned top_level;
     audit_progress progress;
+    audit_stats stats; /* Tallinn AuditRecords, when the entries are that */
     char err[1024];
 } verify_state;
 
@@ -71,6 +73,8 @@ static void help(FILE *out)
 {
     fprintf(out,
             "Usage: " AUDIT_PROG " verify DIR --key VKEY\n"
+            "       " AUDIT_PROG " verify --server ADDR --key VKEY [--token-file F]\n"
+            "                     [--insecure | --ca F] [--state FILE]\n"
             "\n"
             "Verifies a transparency log stored as C2SP tlog-tiles in DIR, from its\n"
             "entries up: the signature on DIR/checkpoint with the key; every entry\n"
@@ -78,20 +82,33 @@ static void help(FILE *out)
             "from the entries; older partial tiles and bundles left beside them; signed\n"
             "DIR/checkpoint.N files if present (their root must be the tree's root at\n"
             "size N); and the checkpoint's root hash. Prints the origin, size, root and\n"
-            "entry count. The first failure stops it with a message naming the file and\n"
-            "the index or level.\n"
+            "entry count, and for Tallinn's AuditRecords (each must carry its own index)\n"
+            "the time range and the counts by method and by status. The first failure\n"
+            "stops it with a message naming the file and the index or level.\n"
+            "\n"
+            "With --server, the same against a live tallinnd (AuditService, AUDITOR role):\n"
+            "the latest signed checkpoint, every record streamed and re-hashed into the\n"
+            "tree, its root compared with the checkpoint's; then the checkpoint verified\n"
+            "last time (the state file) must be a prefix of this one (a consistency proof,\n"
+            "and the records themselves). A log that shrank or forked is a SECURITY ERROR\n"
+            "(exit 2) printed with both checkpoints. On success the state file is replaced\n"
+            "atomically by the new checkpoint.\n"
             "\n"
             "Options:\n"
-            "  -k, --key VKEY  the log's verifier key, name+keyid+base64(key),\n"
-            "                  or a file holding it (required)\n"
-            "  -q, --quiet     print nothing on success\n"
-            "  -h, --help      show this help\n"
+            "  -k, --key VKEY        the log's verifier key, name+keyid+base64(key),\n"
+            "                        or a file holding it (required)\n"
+            AUDIT_CONN_HELP
+            "      --state FILE      the last verified checkpoint (--server; default\n"
+            "                        $XDG_STATE_HOME/tallinn-audit/<origin>.checkpoint)\n"
+            "  -q, --quiet           print nothing on success\n"
+            "  -h, --help            show this help\n"
             "\n"
             "Example:\n"
             "  " AUDIT_PROG " verify tests/data/tessera/log --key "
             "'example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx'\n"
-            "\n"
-            "Exit status: 0 verified; 1 verification failed; 2 usage error.\n");
+            "  " AUDIT_PROG " verify --server tallinn.example:8443 --key audit.vkey \\\n"
+            "      --token-file auditor.token\n"
+            "\n" AUDIT_EXIT_HELP);
 }
 
 /* ---- older partial tiles and bundles ----------------------------------- */
@@ -220,8 +237,12 @@ static int check_leaf_tile(verify_state *vs, uint64_t n, unsigned width)
     if (tiles_bundle_split(vs->bundle, len, width, vs->entries, err, sizeof err) != 0)
         return fail(vs, "%s/%s (entries %llu..%llu): %s", vs->dir, rel_e,
                     (unsigned long long)first, (unsigned long long)(first + width - 1), err);
-    for (unsigned i = 0; i < width; i++)
+    for (unsigned i = 0; i < width; i++) {
         merkle_hash_leaf(vs->entries[i].data, vs->entries[i].len, vs->leaves + (size_t)i * H);
+        if (audit_stats_add(&vs->stats, first + i, vs->entries[i].data, vs->entries[i].len, NULL,
+                            err, sizeof err) != 0)
+            return fail(vs, "%s/%s: %s", vs->dir, rel_e, err);
+    }
     if (tiles_dir_read_hashes(vs->d, &th, vs->from_file, err, sizeof err) != 0)
         return fail(vs, "%s", err);
     for (unsigned i = 0; i < width; i++)
@@ -397,13 +418,24 @@ int audit_cmd_verify(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"state", required_argument, NULL, 300},
+        AUDIT_CONN_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
-    const char *key = NULL;
+    audit_conn_opts co = {0};
+    const char *key = NULL, *state = NULL;
     int quiet = 0, c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:s:qh", opts, NULL)) != -1) {
+        int r = audit_conn_option(&co, c, optarg);
+        if (r < 0)
+            return AUDIT_EXIT_USAGE;
+        if (r > 0)
+            continue;
         switch (c) {
+        case 300:
+            state = optarg;
+            break;
         case 'k':
             if (key) {
                 fprintf(stderr, AUDIT_PROG " verify: --key given twice\n");
@@ -422,9 +454,22 @@ int audit_cmd_verify(int argc, char **argv)
             return AUDIT_EXIT_USAGE;
         }
     }
-    if (optind != argc - 1 || !key) {
+    if (co.server) {
+        note_verifier v;
+        if (optind != argc || !key) {
+            fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
+                    !key ? "--key is required" : "a directory and --server: give one");
+            help(stderr);
+            return AUDIT_EXIT_USAGE;
+        }
+        if (audit_load_key(key, &v) != 0)
+            return AUDIT_EXIT_USAGE;
+        return audit_verify_server(&co, &v, state, quiet);
+    }
+    if (optind != argc - 1 || !key || state) {
         fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
-                !key ? "--key is required" : "expected one directory");
+                !key ? "--key is required"
+                     : state ? "--state goes with --server" : "expected one directory");
         help(stderr);
         return AUDIT_EXIT_USAGE;
     }
@@ -435,6 +480,7 @@ int audit_cmd_verify(int argc, char **argv)
         return AUDIT_EXIT_FAILED;
     }
     vs->dir = argv[optind];
+    audit_stats_init(&vs->stats, AUDIT_STATS_DETECT);
     if (audit_load_key(key, &vs->key) != 0) {
         free(vs);
         return AUDIT_EXIT_USAGE;
@@ -458,7 +504,9 @@ int audit_cmd_verify(int argc, char **argv)
             printf(", %llu beyond the checkpoint not checked", (unsigned long long)vs->beyond);
         printf("\n");
         printf("checkpoint.N:     %zu match\n", vs->olds_count);
+        audit_stats_print(&vs->stats, stdout);
     }
+    audit_stats_free(&vs->stats);
     tiles_dir_destroy(vs->d);
     merkle_frontier_destroy(vs->f);
     free(vs->bundle);

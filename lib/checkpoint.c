@@ -63,6 +63,16 @@ static int check_extensions(const char *ext, size_t len, size_t *bad_line)
     return 0;
 }
 
+/* libsodium 1.0.18's sodium_base642bin decodes every byte >= 0x80 as '/':
+ * refuse such bytes first, so that a value has exactly one encoding. */
+static int b64_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
 int checkpoint_parse(const char *text, size_t len, checkpoint *out, char *err, size_t err_size)
 {
     size_t where;
@@ -98,7 +108,7 @@ int checkpoint_parse(const char *text, size_t len, checkpoint *out, char *err, s
                        "checkpoint: line 2: tree size is not a decimal number without "
                        "leading zeros");
     size_t bin_len = 0;
-    if (line_len[2] != ROOT_B64_LEN ||
+    if (line_len[2] != ROOT_B64_LEN || !b64_ascii(line[2], line_len[2]) ||
         sodium_base642bin(out->root, sizeof out->root, line[2], line_len[2], NULL, &bin_len,
                           NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         bin_len != MERKLE_HASH_SIZE)

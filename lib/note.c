@@ -187,10 +187,21 @@ static void format_key_id_hex(uint32_t id, char out[2 * NOTE_KEY_ID_SIZE + 1])
 
 /* Decodes standard padded base64 of exactly `want` bytes; anything else
  * (bad characters, missing padding, non-zero pad bits, other length) fails. */
+/* libsodium 1.0.18's sodium_base642bin decodes every byte >= 0x80 as '/':
+ * refuse such bytes first, so that a value has exactly one encoding. */
+static int b64_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
 static int b64_decode_exact(const char *b64, size_t b64_len, uint8_t *out, size_t want)
 {
     size_t bin_len = 0;
-    if (sodium_base642bin(out, want, b64, b64_len, NULL, &bin_len, NULL,
+    if (!b64_ascii(b64, b64_len) ||
+        sodium_base642bin(out, want, b64, b64_len, NULL, &bin_len, NULL,
                           sodium_base64_VARIANT_ORIGINAL) != 0)
         return -EINVAL;
     return bin_len == want ? 0 : -EINVAL;
@@ -499,7 +510,7 @@ int note_parse(const char *msg, size_t len, note_parsed *out, char *err, size_t 
                            "signed note: signature line %zu has an invalid key name", line_no);
         uint8_t bin[NOTE_SIG_BIN_MAX];
         size_t bin_len = 0;
-        if (b64_len == 0 ||
+        if (b64_len == 0 || !b64_ascii(b64, b64_len) ||
             sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0)
             return set_err(err, err_size, -EINVAL,

@@ -65,6 +65,16 @@ void tlogproof_destroy(tlogproof *p)
     free(p);
 }
 
+/* libsodium 1.0.18's sodium_base642bin decodes every byte >= 0x80 as '/':
+ * refuse such bytes first, so that a value has exactly one encoding. */
+static int b64_ascii(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
 int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, size_t err_size)
 {
     tlogproof *p = NULL;
@@ -104,7 +114,8 @@ int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, siz
             rc = set_err(err, err_size, -ENOMEM, "out of memory");
             goto cleanup;
         }
-        if (sodium_base642bin(p->extra, b64_len / 4 * 3 + 3, b64, b64_len, NULL, &bin_len,
+        if (!b64_ascii(b64, b64_len) ||
+            sodium_base642bin(p->extra, b64_len / 4 * 3 + 3, b64, b64_len, NULL, &bin_len,
                               NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
             bin_len == 0)
             FAIL("tlog-proof: line %zu: extra data is not base64", line_no);
@@ -129,7 +140,7 @@ int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, siz
             FAIL("tlog-proof: line %zu: more than %d proof hashes", line_no,
                  TLOGPROOF_MAX_HASHES);
         size_t bin_len = 0;
-        if (line_len != HASH_B64_LEN ||
+        if (line_len != HASH_B64_LEN || !b64_ascii(line, line_len) ||
             sodium_base642bin(p->hashes + p->hash_count * MERKLE_HASH_SIZE, MERKLE_HASH_SIZE,
                               line, line_len, NULL, &bin_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||

@@ -108,6 +108,11 @@ static grpc_status_code get_inclusion_proof(rpc_call *call, const ProtobufCMessa
     if ((code = current_size(call, tx, &size)) != GRPC_STATUS_OK)
         goto done;
     tree = in->tree_size > 0 ? in->tree_size : size;
+    if (in->tree_size > 0 && in->index >= in->tree_size) {
+        api_violation(call, "index", "must be below tree_size");
+        code = api_violations_status(call, "request");
+        goto done;
+    }
     if (tree > size || in->index >= tree) {
         code = rpc_call_error(call, GRPC_STATUS_OUT_OF_RANGE,
                               "index %lld is not in a tree of size %lld (the log has %lld records)",
@@ -157,6 +162,11 @@ static grpc_status_code get_consistency_proof(rpc_call *call, const ProtobufCMes
     if ((code = current_size(call, tx, &size)) != GRPC_STATUS_OK)
         goto done;
     second = in->second_size > 0 ? in->second_size : size;
+    if (in->second_size > 0 && in->first_size > in->second_size) {
+        api_violation(call, "first_size", "must not be greater than second_size");
+        code = api_violations_status(call, "request");
+        goto done;
+    }
     if (second > size || in->first_size > second) {
         code = rpc_call_error(call, GRPC_STATUS_OUT_OF_RANGE,
                               "sizes %lld..%lld are not within the log (%lld records)",
@@ -234,7 +244,11 @@ static grpc_status_code stream_audit_records(rpc_call *call, const ProtobufCMess
     store_read_end(tx);
     if (code != GRPC_STATUS_OK)
         return code;
-    end = in->end > 0 && in->end < size ? in->end : size;
+    if (in->end > size)
+        return rpc_call_error(call, GRPC_STATUS_OUT_OF_RANGE,
+                              "end %lld is beyond the log (%lld records)", (long long)in->end,
+                              (long long)size);
+    end = in->end > 0 ? in->end : size;
     /* In chunks, each in its own snapshot: a slow reader never holds the
      * database's write-ahead log open. */
     while (s.next < end && !s.failed) {

@@ -1234,7 +1234,7 @@ static int eval_node(const filter_node *n, filter_get_fn get, void *ctx, bool *m
     case FILTER_NODE_OR: {
         bool want = n->kind == FILTER_NODE_OR;
         for (size_t i = 0; i < n->nchildren; i++) {
-            bool m;
+            bool m = false;
             int rc = eval_node(n->children[i], get, ctx, &m);
             if (rc != FILTER_OK)
                 return rc;
@@ -1247,7 +1247,7 @@ static int eval_node(const filter_node *n, filter_get_fn get, void *ctx, bool *m
         return FILTER_OK;
     }
     case FILTER_NODE_NOT: {
-        bool m;
+        bool m = false;
         int rc = eval_node(n->children[0], get, ctx, &m);
         if (rc == FILTER_OK)
             *match = !m;

@@ -342,6 +342,15 @@ static int serve(const serve_opts *o)
     char db[4096], err[512];
     int sig, port = 0, rc = 1;
 
+    /* Signals are taken by sigwait in this thread only: block them before any
+     * thread starts (the store's committer is the first), so every thread
+     * inherits the mask. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     if (make_data_dir(o->data_dir) != 0)
         return 1;
     memset(&a, 0, sizeof(a));
@@ -371,13 +380,6 @@ static int serve(const serve_opts *o)
     }
     sodium_memzero(token_key, sizeof(token_key));
 
-    /* Signals are taken by sigwait in this thread only: block them before any
-     * thread starts, so every thread inherits the mask. */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     memset(&ro, 0, sizeof(ro));
     ro.listen_addr = o->listen;

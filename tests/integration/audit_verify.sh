@@ -58,12 +58,12 @@ expect_fail() {
     checks=$((checks + 1))
 }
 
-# expect_usage CMD...: exit 2.
+# expect_usage CMD...: exit 64 (2 is a SECURITY ERROR).
 expect_usage() {
     local rc=0
     "$@" >"$OUT" 2>"$ERR" || rc=$?
     no_sanitizer_report "$*"
-    [ "$rc" -eq 2 ] || die "expected exit 2 (got $rc): $*"
+    [ "$rc" -eq 64 ] || die "expected exit 64 (got $rc): $*"
     checks=$((checks + 1))
 }
 
@@ -109,8 +109,8 @@ ok)
     [ ! -s "$OUT" ] || die "--quiet printed something"
     # No progress bar when stderr is not a terminal.
     [ ! -s "$ERR" ] || die "stderr not empty"
-    # Help on every command, with an example; usage errors exit 2.
-    for cmd in "" verify check-proof; do
+    # Help on every command, with an example; usage errors exit 64.
+    for cmd in "" verify check-proof prove show; do
         expect_ok "$TOOL" $cmd --help
         grep -q 'Example' "$OUT" || die "no example in '$cmd --help'"
     done
