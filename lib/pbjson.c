@@ -286,6 +286,13 @@ static json_t *pbjson__fieldmask_out(pbjson__ctx *c, const ProtobufCMessage *m)
     for (size_t i = 0; i < n; i++) {
         bool up = false;
 
+        /* An empty path, or one with a comma, would not read back as itself
+         * from the comma-joined JSON string. */
+        if (paths[i][0] == '\0' || strchr(paths[i], ',') != NULL) {
+            free(buf);
+            pbjson__fail(c, "field mask path \"%s\" has no JSON form", paths[i]);
+            return NULL;
+        }
         if (i > 0)
             buf[len++] = ',';
         for (const char *p = paths[i]; *p != '\0'; p++) {
@@ -579,6 +586,11 @@ static int pbjson__base64_in(pbjson__ctx *c, const char *s, ProtobufCBinaryData 
     out->len = 0;
     if (len == 0)
         return 0;
+    /* libsodium 1.0.18 reads bytes >= 0x80 as '/': refuse them, so that one
+     * value has one encoding. */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return pbjson__fail(c, "not base64");
     if ((buf = malloc(cap)) == NULL)
         return pbjson__fail(c, "out of memory");
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
