@@ -33,3 +33,20 @@ crash: build
 
 clean:
 	rm -rf $(BUILD_DIR) $(TEST_DIR)
+
+# Benchmarks (docs/BENCHMARKS.md): a fresh tallinnd on loopback, every workload
+# three times, medians printed and written to $(BUILD_DIR)/bench/.
+.PHONY: bench
+bench: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target tallinnd tallinn-bench
+	@scripts/bench --build-dir $(BUILD_DIR)
+
+# Fuzzing (docs/fuzzing.md): a separate clang build (libFuzzer + ASan + UBSan)
+# in $(FUZZ_DIR); every target replays tests/fuzz/regressions/, then fuzzes
+# for FUZZ_SECONDS from tests/fuzz/corpus/. `make test` runs a 20 s form.
+FUZZ_DIR     ?= build-fuzz
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz
+fuzz: deps
+	tests/fuzz/run.sh --build $(FUZZ_DIR) --cc clang --seconds $(FUZZ_SECONDS)

@@ -1,0 +1,151 @@
+/* bench.h — internals of tallinn-bench, the loopback load generator: the
+ * latency histogram, the asynchronous load engine and its workloads, and the
+ * set-up that creates the principals and data a run needs. Private to bench/. */
+#ifndef TALLINN_BENCH_H
+#define TALLINN_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <grpc/status.h>
+
+/* ---- Histogram (bench_hist.c) ----
+ * Log-linear, as HdrHistogram: values below 2*BENCH_HIST_SUB ns are exact;
+ * above, each power of two is split into BENCH_HIST_SUB equal buckets, so a
+ * value reported as its bucket's midpoint is within 1/(2*BENCH_HIST_SUB)
+ * (0.8 %) of the true one. Fixed size, no allocation: one per thread and op. */
+#define BENCH_HIST_SUB_BITS 6
+#define BENCH_HIST_SUB (1u << BENCH_HIST_SUB_BITS)
+#define BENCH_HIST_BUCKETS (2 * BENCH_HIST_SUB + (63 - BENCH_HIST_SUB_BITS) * BENCH_HIST_SUB)
+
+typedef struct bench_hist {
+    uint64_t counts[BENCH_HIST_BUCKETS];
+    uint64_t n;
+    uint64_t min, max; /* exact, ns; min is UINT64_MAX while n == 0 */
+    double sum;        /* ns, for the mean */
+} bench_hist;
+
+void bench_hist_init(bench_hist *h);
+void bench_hist_record(bench_hist *h, uint64_t ns);
+void bench_hist_merge(bench_hist *dst, const bench_hist *src);
+/* The value (ns) at quantile q in [0,1]: the midpoint of the bucket holding
+ * the ceil(q*n)-th smallest sample, clamped to [min, max]; 0 when empty. */
+uint64_t bench_hist_quantile(const bench_hist *h, double q);
+
+/* ---- Roles, operations, workloads ---- */
+typedef enum bench_role {
+    BENCH_ROLE_FRONT_OFFICE,
+    BENCH_ROLE_BACK_OFFICE,
+    BENCH_ROLE_COORDINATOR,
+    BENCH_ROLE_DONOR,
+    BENCH_ROLE_COUNT
+} bench_role;
+
+/* One RPC method each; latency and status are kept per op. */
+typedef enum bench_op {
+    BENCH_OP_GET_NEED,
+    BENCH_OP_LIST_NEEDS,
+    BENCH_OP_CREATE_NEED,
+    BENCH_OP_SUBMIT_NEED,
+    BENCH_OP_VALIDATE_NEED,
+    BENCH_OP_CREATE_MATCH,
+    BENCH_OP_APPROVE_MATCH,
+    BENCH_OP_NOOP,
+    BENCH_OP_COUNT
+} bench_op;
+
+typedef enum bench_workload {
+    BENCH_WL_READ,     /* GetNeed as DONOR on a random seeded OPEN need */
+    BENCH_WL_LIST,     /* ListNeeds as DONOR, one filtered page */
+    BENCH_WL_WRITE,    /* CreateNeed as FRONT_OFFICE */
+    BENCH_WL_WORKFLOW, /* create, submit, validate, CreateMatch, ApproveMatch */
+    BENCH_WL_EMPTY,    /* DiagnosticsService.Noop: the transport ceiling */
+    BENCH_WL_SEED,     /* internal (--setup): create, submit, validate needs */
+    BENCH_WL_COUNT
+} bench_workload;
+
+const char *bench_op_name(bench_op op);       /* "GetNeed", ... */
+const char *bench_op_method(bench_op op);     /* "/tallinn.v1.NeedService/GetNeed" */
+const char *bench_workload_name(bench_workload wl);
+/* The workload named s, or -1. Only public workloads (not seed). */
+int bench_workload_parse(const char *s);
+const char *bench_role_file(bench_role r);    /* "front-office.token", ... */
+
+/* Sizes of the id and name buffers; ids follow AIP-122 (<= 63 bytes). A
+ * prefix is one letter and 8 hex digits, so prefix-conn-seq always fits. */
+#define BENCH_PREFIX_MAX 16
+#define BENCH_ID_MAX 64
+#define BENCH_NAME_MAX 160
+/* Largest gRPC status code we count separately (UNAUTHENTICATED = 16). */
+#define BENCH_STATUS_COUNT 17
+#define BENCH_ERROR_MAX 256
+
+/* Everything a run needs to know; filled by main from flags and state. */
+typedef struct bench_config {
+    const char *addr;
+    int connections;
+    int inflight;            /* per connection */
+    double duration_s;       /* > 0: time-bounded */
+    uint64_t calls;          /* > 0: count-bounded (measured RPCs) */
+    double warmup_s;
+    int64_t deadline_ms;     /* per call */
+    unsigned weights[BENCH_WL_COUNT];
+    unsigned verify_every;   /* decode and check every Nth call per connection */
+    int list_page_size;
+    const char *list_filter;
+    /* "Bearer <token>" per role, owned by main (wiped at exit). */
+    char *auth[BENCH_ROLE_COUNT];
+    /* Data from set-up: seeded needs are needs/<seed_prefix>-<i>, i < n_needs,
+     * OPEN, STANDARD, titled "Bench need <i>", priority by i % 4
+     * (CRITICAL, HIGH, MEDIUM, LOW). */
+    char seed_prefix[BENCH_PREFIX_MAX];
+    uint32_t n_needs;
+    char donor[BENCH_ID_MAX + 8];   /* donors/<id> */
+    char pledge[BENCH_NAME_MAX];
+    /* Prefix of ids this run creates (random, so runs never collide). */
+    char run_id[BENCH_PREFIX_MAX];
+} bench_config;
+
+/* Priority of seeded need i (tallinn.v1.Need.Priority value). */
+#define BENCH_SEED_PRIORITY(i) ((int)((i) % 4) + 1)
+/* Seeded needs with priority HIGH among the first n. */
+#define BENCH_SEED_HIGH(n) ((n) / 4 + ((n) % 4 > 1 ? 1 : 0))
+
+typedef struct bench_result {
+    bench_hist hist[BENCH_OP_COUNT];           /* latency of measured OK calls */
+    uint64_t status[BENCH_OP_COUNT][BENCH_STATUS_COUNT]; /* measured calls by code */
+    uint64_t status_other;                     /* codes >= BENCH_STATUS_COUNT */
+    uint64_t workflows;                        /* measured chains completed */
+    uint64_t verified, verify_failed;          /* all phases */
+    uint64_t started;                          /* all RPCs started, all phases */
+    double window_s;                           /* the measured window */
+    char first_failure[BENCH_ERROR_MAX];       /* first verification or error message */
+} bench_result;
+
+/* Runs the load described by cfg against cfg->addr and fills res (zeroed by
+ * the call). The engine owns nothing of cfg. Returns 0, or -1 with a cause in
+ * err when the run could not take place (threads, channel). Call errors and
+ * verification failures are counted in res, not returned. For BENCH_WL_SEED,
+ * cfg->n_needs chains are run to their end, whatever the bounds. */
+int bench_run(const bench_config *cfg, bench_result *res, char *err, size_t err_len);
+
+/* ---- Set-up (bench_setup.c) ---- */
+/* Creates (or rotates the tokens of) the bench principals with the ADMIN token
+ * in admin_token_file, the bench donor and a large pledge, then seeds
+ * n_needs OPEN needs through the engine; writes the role tokens (0600) and
+ * state.json into state_dir. cfg supplies addr, connections, inflight and
+ * deadline; it is filled with the resulting tokens and data. Returns 0 or -1
+ * with a cause in err. */
+int bench_setup(bench_config *cfg, const char *admin_token_file, const char *state_dir,
+                uint32_t n_needs, char *err, size_t err_len);
+
+/* Loads the tokens and state.json that bench_setup wrote. */
+int bench_state_load(bench_config *cfg, const char *state_dir, char *err, size_t err_len);
+
+/* Reads a token file (first line, trimmed) into a malloc'd "Bearer <token>". */
+int bench_token_read(const char *path, char **auth, char *err, size_t err_len);
+
+/* Monotonic clock in ns. */
+uint64_t bench_now_ns(void);
+
+#endif

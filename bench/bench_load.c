@@ -1,0 +1,816 @@
+/* bench_load.c — the asynchronous load engine of tallinn-bench. One thread per
+ * connection, each with its own channel (own TCP connection) and its own
+ * completion queue; each connection keeps `inflight` calls going, and every
+ * completion starts the next call on the same slot at once, so the offered
+ * concurrency is exactly connections x inflight (closed loop). A sample of
+ * responses is decoded and checked, so a fast wrong answer fails the run. */
+#include "bench.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/time.h>
+
+#include "tallinn/v1/diagnostics.pb-c.h"
+#include "tallinn/v1/match.pb-c.h"
+#include "tallinn/v1/need.pb-c.h"
+
+/* Largest request we encode (ours are a few hundred bytes). */
+#define BENCH_REQ_MAX 4096
+/* Steps of the chained workloads. */
+#define BENCH_WORKFLOW_STEPS 5
+#define BENCH_SEED_STEPS 3
+/* Workflow needs cost this much and are matched in full. */
+#define BENCH_WORKFLOW_UNITS 1000
+
+static const struct {
+    const char *name;
+    const char *method;
+} bench__ops[BENCH_OP_COUNT] = {
+    [BENCH_OP_GET_NEED] = {"GetNeed", "/tallinn.v1.NeedService/GetNeed"},
+    [BENCH_OP_LIST_NEEDS] = {"ListNeeds", "/tallinn.v1.NeedService/ListNeeds"},
+    [BENCH_OP_CREATE_NEED] = {"CreateNeed", "/tallinn.v1.NeedService/CreateNeed"},
+    [BENCH_OP_SUBMIT_NEED] = {"SubmitNeed", "/tallinn.v1.NeedService/SubmitNeed"},
+    [BENCH_OP_VALIDATE_NEED] = {"ValidateNeed", "/tallinn.v1.NeedService/ValidateNeed"},
+    [BENCH_OP_CREATE_MATCH] = {"CreateMatch", "/tallinn.v1.MatchService/CreateMatch"},
+    [BENCH_OP_APPROVE_MATCH] = {"ApproveMatch", "/tallinn.v1.MatchService/ApproveMatch"},
+    [BENCH_OP_NOOP] = {"Noop", "/tallinn.v1.DiagnosticsService/Noop"},
+};
+
+static const char *const bench__workloads[BENCH_WL_COUNT] = {
+    [BENCH_WL_READ] = "read",         [BENCH_WL_LIST] = "list",
+    [BENCH_WL_WRITE] = "write",       [BENCH_WL_WORKFLOW] = "workflow",
+    [BENCH_WL_EMPTY] = "empty",       [BENCH_WL_SEED] = "seed",
+};
+
+static const char *const bench__role_files[BENCH_ROLE_COUNT] = {
+    [BENCH_ROLE_FRONT_OFFICE] = "front-office.token",
+    [BENCH_ROLE_BACK_OFFICE] = "back-office.token",
+    [BENCH_ROLE_COORDINATOR] = "coordinator.token",
+    [BENCH_ROLE_DONOR] = "donor.token",
+};
+
+/* The op and role of each step of each workload. */
+static const bench_op bench__workflow_ops[BENCH_WORKFLOW_STEPS] = {
+    BENCH_OP_CREATE_NEED, BENCH_OP_SUBMIT_NEED, BENCH_OP_VALIDATE_NEED,
+    BENCH_OP_CREATE_MATCH, BENCH_OP_APPROVE_MATCH};
+static const bench_role bench__op_roles[BENCH_OP_COUNT] = {
+    [BENCH_OP_GET_NEED] = BENCH_ROLE_DONOR,
+    [BENCH_OP_LIST_NEEDS] = BENCH_ROLE_DONOR,
+    [BENCH_OP_CREATE_NEED] = BENCH_ROLE_FRONT_OFFICE,
+    [BENCH_OP_SUBMIT_NEED] = BENCH_ROLE_FRONT_OFFICE,
+    [BENCH_OP_VALIDATE_NEED] = BENCH_ROLE_BACK_OFFICE,
+    [BENCH_OP_CREATE_MATCH] = BENCH_ROLE_BACK_OFFICE,
+    [BENCH_OP_APPROVE_MATCH] = BENCH_ROLE_COORDINATOR,
+    [BENCH_OP_NOOP] = BENCH_ROLE_DONOR,
+};
+
+const char *bench_op_name(bench_op op) { return bench__ops[op].name; }
+const char *bench_op_method(bench_op op) { return bench__ops[op].method; }
+const char *bench_workload_name(bench_workload wl) { return bench__workloads[wl]; }
+const char *bench_role_file(bench_role r) { return bench__role_files[r]; }
+
+int bench_workload_parse(const char *s)
+{
+    for (int i = 0; i < BENCH_WL_COUNT; i++) {
+        if (i != BENCH_WL_SEED && strcmp(s, bench__workloads[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+typedef struct bench_shared {
+    const bench_config *cfg;
+    uint64_t t_measure;                   /* ns: end of warm-up */
+    uint64_t t_end;                       /* ns: end of the window; UINT64_MAX with --calls */
+    unsigned weight_total;
+    atomic_uint_fast64_t measured_started; /* --calls budget */
+    atomic_uint_fast64_t seed_next;        /* seed: next need index */
+} bench_shared;
+
+typedef struct bench_conn bench_conn;
+
+/* One call slot: a small state machine whose single pending batch is the
+ * whole unary call; it is reused for the next call once that batch is back. */
+typedef struct bench_slot {
+    bench_conn *conn;
+    grpc_call *call;
+    grpc_metadata md;
+    grpc_metadata_array recv_initial;
+    grpc_metadata_array recv_trailing;
+    grpc_byte_buffer *send_buf;
+    grpc_byte_buffer *recv_buf;
+    grpc_status_code status;
+    grpc_slice details;
+    bench_workload wl;
+    bench_op op;
+    int step;           /* position in a chain */
+    int in_chain;       /* a chained workload is under way */
+    int measured;       /* this call started in the window */
+    int chain_measured; /* the chain started in the window */
+    int verify;         /* decode and check this response */
+    uint64_t t_start;
+    uint64_t index;     /* seeded need read (read) or written (seed) */
+    char id[BENCH_ID_MAX];       /* need (and match) id of this chain or write */
+    char title[BENCH_NAME_MAX];  /* title sent with CreateNeed */
+} bench_slot;
+
+struct bench_conn {
+    bench_shared *sh;
+    int index;
+    pthread_t thread;
+    int thread_started;
+    grpc_channel *channel;
+    grpc_completion_queue *cq;
+    void *handles[BENCH_OP_COUNT];
+    grpc_slice auth_key;
+    grpc_slice auth_val[BENCH_ROLE_COUNT];
+    uint64_t rng;
+    uint64_t seq;                     /* ids this connection created */
+    uint64_t op_calls[BENCH_OP_COUNT];/* for sampling */
+    uint64_t last_done;               /* ns: last measured completion */
+    int active;
+    bench_slot *slots;
+    bench_result res;
+};
+
+static uint64_t bench__rand(bench_conn *c)
+{
+    /* xorshift64*: cheap, per thread, good enough to pick needs and workloads */
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return c->rng * 0x2545F4914F6CDD1DULL;
+}
+
+static void bench__fail(bench_conn *c, const char *fmt, const char *a, const char *b)
+{
+    /* the first failure is kept, cut to fit: it is a hint, not a record */
+    if (c->res.first_failure[0] == '\0' &&
+        snprintf(c->res.first_failure, sizeof(c->res.first_failure), fmt, a, b) < 0)
+        c->res.first_failure[0] = '?';
+}
+
+/* May a new call start now, and is it measured? 1 measured, 0 warm-up,
+ * -1 no (the window is over or the --calls budget is spent). */
+static int bench__may_start(bench_shared *sh, uint64_t now)
+{
+    if (now >= sh->t_end)
+        return -1;
+    if (now < sh->t_measure)
+        return 0;
+    if (sh->cfg->calls > 0 && atomic_fetch_add(&sh->measured_started, 1) >= sh->cfg->calls)
+        return -1;
+    return 1;
+}
+
+static bench_workload bench__pick(bench_conn *c)
+{
+    const bench_config *cfg = c->sh->cfg;
+    unsigned r = (unsigned)(bench__rand(c) % c->sh->weight_total);
+
+    for (int i = 0; i < BENCH_WL_COUNT; i++) {
+        if (r < cfg->weights[i])
+            return (bench_workload)i;
+        r -= cfg->weights[i];
+    }
+    return BENCH_WL_EMPTY; /* not reached: weights sum to weight_total */
+}
+
+static void bench__need_fields(Tallinn__V1__Need *n, Tallinn__V1__Money *cost, const char *title,
+                               int priority, int64_t units)
+{
+    tallinn__v1__need__init(n);
+    tallinn__v1__money__init(cost);
+    cost->currency_code = (char *)"EUR";
+    cost->units = units;
+    n->title = (char *)title;
+    n->description = (char *)"Load-test need written by tallinn-bench: endpoint protection "
+                             "for a regional operator's control centre.";
+    n->beneficiary = (char *)"Bench beneficiary";
+    n->region = (char *)"Kyiv City";
+    n->sector = TALLINN__V1__SECTOR__SECTOR_ENERGY;
+    n->category = TALLINN__V1__CATEGORY__CATEGORY_ENDPOINT_PROTECTION;
+    n->domain = TALLINN__V1__NEED__DOMAIN__DOMAIN_CIVILIAN;
+    n->priority = (Tallinn__V1__Need__Priority)priority;
+    n->sensitivity = TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD;
+    n->estimated_cost = cost;
+}
+
+/* Encodes the request of the slot's current op into buf; returns its length,
+ * 0 when it does not fit. */
+static size_t bench__encode(bench_slot *s, uint8_t *buf, size_t cap)
+{
+    const bench_config *cfg = s->conn->sh->cfg;
+    char name[BENCH_NAME_MAX];
+    ProtobufCMessage *msg;
+    union {
+        Tallinn__V1__GetNeedRequest get;
+        Tallinn__V1__ListNeedsRequest list;
+        Tallinn__V1__CreateNeedRequest create;
+        Tallinn__V1__SubmitNeedRequest submit;
+        Tallinn__V1__ValidateNeedRequest validate;
+        Tallinn__V1__CreateMatchRequest match;
+        Tallinn__V1__ApproveMatchRequest approve;
+        Tallinn__V1__NoopRequest noop;
+    } r;
+    Tallinn__V1__Need need;
+    Tallinn__V1__Money cost, amount;
+    Tallinn__V1__Match match;
+    size_t len;
+
+    switch (s->op) {
+    case BENCH_OP_GET_NEED:
+        tallinn__v1__get_need_request__init(&r.get);
+        snprintf(name, sizeof(name), "needs/%s-%" PRIu64, cfg->seed_prefix, s->index);
+        r.get.name = name;
+        msg = &r.get.base;
+        break;
+    case BENCH_OP_LIST_NEEDS:
+        tallinn__v1__list_needs_request__init(&r.list);
+        r.list.page_size = cfg->list_page_size;
+        r.list.filter = (char *)cfg->list_filter;
+        msg = &r.list.base;
+        break;
+    case BENCH_OP_CREATE_NEED:
+        tallinn__v1__create_need_request__init(&r.create);
+        if (s->wl == BENCH_WL_SEED) {
+            snprintf(s->title, sizeof(s->title), "Bench need %" PRIu64, s->index);
+            bench__need_fields(&need, &cost, s->title, BENCH_SEED_PRIORITY(s->index), 100000);
+        } else {
+            snprintf(s->title, sizeof(s->title), "Bench %s %s", bench__workloads[s->wl], s->id);
+            /* Workflow needs are LOW so that they never enter the list
+             * workload's HIGH filter and change what it verifies. */
+            bench__need_fields(&need, &cost, s->title,
+                               TALLINN__V1__NEED__PRIORITY__PRIORITY_LOW, BENCH_WORKFLOW_UNITS);
+        }
+        r.create.need = &need;
+        r.create.need_id = s->id;
+        msg = &r.create.base;
+        break;
+    case BENCH_OP_SUBMIT_NEED:
+        tallinn__v1__submit_need_request__init(&r.submit);
+        snprintf(name, sizeof(name), "needs/%s", s->id);
+        r.submit.name = name;
+        msg = &r.submit.base;
+        break;
+    case BENCH_OP_VALIDATE_NEED:
+        tallinn__v1__validate_need_request__init(&r.validate);
+        snprintf(name, sizeof(name), "needs/%s", s->id);
+        r.validate.name = name;
+        msg = &r.validate.base;
+        break;
+    case BENCH_OP_CREATE_MATCH:
+        tallinn__v1__create_match_request__init(&r.match);
+        tallinn__v1__match__init(&match);
+        tallinn__v1__money__init(&amount);
+        amount.currency_code = (char *)"EUR";
+        amount.units = BENCH_WORKFLOW_UNITS;
+        snprintf(name, sizeof(name), "needs/%s", s->id);
+        match.need = name;
+        match.donor = (char *)cfg->donor;
+        match.pledge = (char *)cfg->pledge;
+        match.amount = &amount;
+        match.description = (char *)"EDR licences for one year (tallinn-bench)";
+        r.match.match = &match;
+        r.match.match_id = s->id;
+        msg = &r.match.base;
+        break;
+    case BENCH_OP_APPROVE_MATCH:
+        tallinn__v1__approve_match_request__init(&r.approve);
+        snprintf(name, sizeof(name), "matches/%s", s->id);
+        r.approve.name = name;
+        msg = &r.approve.base;
+        break;
+    case BENCH_OP_NOOP:
+    default:
+        tallinn__v1__noop_request__init(&r.noop);
+        msg = &r.noop.base;
+        break;
+    }
+    len = protobuf_c_message_get_packed_size(msg);
+    if (len > cap)
+        return 0;
+    return protobuf_c_message_pack(msg, buf);
+}
+
+/* Starts the slot's current op. Returns 1 when the call is under way, 0 when
+ * it could not start (counted as a local error). */
+static int bench__start(bench_slot *s, uint64_t now)
+{
+    bench_conn *c = s->conn;
+    const bench_config *cfg = c->sh->cfg;
+    uint8_t buf[BENCH_REQ_MAX];
+    size_t len;
+    grpc_slice payload;
+    grpc_op ops[6];
+    grpc_call_error ce;
+    bench_role role = bench__op_roles[s->op];
+    gpr_timespec deadline;
+
+    len = bench__encode(s, buf, sizeof(buf));
+    if (len == 0 && s->op != BENCH_OP_NOOP && s->op != BENCH_OP_LIST_NEEDS) {
+        bench__fail(c, "%s: request does not encode%s", bench__ops[s->op].name, "");
+        return 0;
+    }
+    payload = grpc_slice_from_copied_buffer((const char *)buf, len);
+    s->send_buf = grpc_raw_byte_buffer_create(&payload, 1);
+    grpc_slice_unref(payload);
+    deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                            gpr_time_from_millis(cfg->deadline_ms, GPR_TIMESPAN));
+    s->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                  c->handles[s->op], deadline, NULL);
+    if (s->call == NULL) {
+        grpc_byte_buffer_destroy(s->send_buf);
+        s->send_buf = NULL;
+        bench__fail(c, "%s: cannot create a call%s", bench__ops[s->op].name, "");
+        return 0;
+    }
+    s->md.key = c->auth_key;
+    s->md.value = c->auth_val[role];
+    s->recv_buf = NULL;
+    s->status = GRPC_STATUS_UNKNOWN;
+    s->details = grpc_empty_slice();
+    grpc_metadata_array_init(&s->recv_initial);
+    grpc_metadata_array_init(&s->recv_trailing);
+
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = cfg->auth[role] != NULL ? 1 : 0;
+    ops[0].data.send_initial_metadata.metadata = &s->md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = s->send_buf;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->recv_initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &s->recv_buf;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->recv_trailing;
+    ops[5].data.recv_status_on_client.status = &s->status;
+    ops[5].data.recv_status_on_client.status_details = &s->details;
+
+    s->t_start = now;
+    c->op_calls[s->op]++;
+    /* The first call of each op is always checked, then every Nth, so that
+     * even a short smoke run verifies every kind of response. */
+    s->verify = cfg->verify_every > 0 && (c->op_calls[s->op] - 1) % cfg->verify_every == 0;
+    ce = grpc_call_start_batch(s->call, ops, 6, s, NULL);
+    if (ce != GRPC_CALL_OK) {
+        grpc_call_unref(s->call);
+        s->call = NULL;
+        grpc_byte_buffer_destroy(s->send_buf);
+        s->send_buf = NULL;
+        grpc_metadata_array_destroy(&s->recv_initial);
+        grpc_metadata_array_destroy(&s->recv_trailing);
+        bench__fail(c, "%s: grpc_call_start_batch failed%s", bench__ops[s->op].name, "");
+        return 0;
+    }
+    c->res.started++;
+    return 1;
+}
+
+/* Chooses and starts the slot's next call. Returns 1 when one is under way,
+ * 0 when the slot is done. */
+static int bench__next(bench_slot *s)
+{
+    bench_conn *c = s->conn;
+    bench_shared *sh = c->sh;
+    const bench_config *cfg = sh->cfg;
+    uint64_t now;
+    int m;
+
+    for (;;) {
+        now = bench_now_ns();
+        if (s->in_chain && s->wl == BENCH_WL_SEED) {
+            /* Seeding runs every chain to its end, whatever the bounds. */
+            s->op = bench__workflow_ops[s->step];
+            s->measured = 1;
+            if (bench__start(s, now))
+                return 1;
+            s->in_chain = 0;
+            continue;
+        }
+        if (!s->in_chain && cfg->weights[BENCH_WL_SEED] > 0) {
+            uint64_t i = atomic_fetch_add(&sh->seed_next, 1);
+            if (i >= cfg->n_needs)
+                return 0;
+            s->wl = BENCH_WL_SEED;
+            s->index = i;
+            s->step = 0;
+            s->in_chain = 1;
+            snprintf(s->id, sizeof(s->id), "%s-%" PRIu64, cfg->seed_prefix, i);
+            continue;
+        }
+        if ((m = bench__may_start(sh, now)) < 0) {
+            s->in_chain = 0;
+            return 0;
+        }
+        s->measured = m;
+        if (!s->in_chain) {
+            s->wl = bench__pick(c);
+            s->step = 0;
+            switch (s->wl) {
+            case BENCH_WL_READ:
+                s->op = BENCH_OP_GET_NEED;
+                s->index = bench__rand(c) % cfg->n_needs;
+                break;
+            case BENCH_WL_LIST:
+                s->op = BENCH_OP_LIST_NEEDS;
+                break;
+            case BENCH_WL_WRITE:
+            case BENCH_WL_WORKFLOW:
+                s->op = BENCH_OP_CREATE_NEED;
+                snprintf(s->id, sizeof(s->id), "%s-%d-%" PRIu64, cfg->run_id, c->index, c->seq++);
+                if (s->wl == BENCH_WL_WORKFLOW) {
+                    s->in_chain = 1;
+                    s->chain_measured = m;
+                }
+                break;
+            default:
+                s->op = BENCH_OP_NOOP;
+                break;
+            }
+        } else {
+            s->op = bench__workflow_ops[s->step];
+        }
+        if (bench__start(s, now))
+            return 1;
+        s->in_chain = 0;
+        /* a call that could not start is a local error: try the next one */
+        if (s->measured)
+            c->res.status[s->op][GRPC_STATUS_INTERNAL]++;
+    }
+}
+
+static ProtobufCMessage *bench__decode(bench_slot *s, const ProtobufCMessageDescriptor *d)
+{
+    grpc_byte_buffer_reader r;
+    grpc_slice all;
+    ProtobufCMessage *m;
+
+    if (s->recv_buf == NULL || !grpc_byte_buffer_reader_init(&r, s->recv_buf))
+        return NULL;
+    all = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+    grpc_slice_unref(all);
+    return m;
+}
+
+/* Checks a need answer against what the slot asked for. NULL = good. */
+static const char *bench__check_need(bench_slot *s, const Tallinn__V1__Need *n, int state)
+{
+    const bench_config *cfg = s->conn->sh->cfg;
+    char want[BENCH_NAME_MAX];
+
+    if (s->op == BENCH_OP_GET_NEED) {
+        snprintf(want, sizeof(want), "needs/%s-%" PRIu64, cfg->seed_prefix, s->index);
+        if (strcmp(n->name, want) != 0)
+            return "wrong need name";
+        snprintf(want, sizeof(want), "Bench need %" PRIu64, s->index);
+        if (strcmp(n->title, want) != 0)
+            return "wrong need title";
+        if (n->sensitivity != TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD)
+            return "wrong sensitivity";
+        if ((int)n->priority != BENCH_SEED_PRIORITY(s->index))
+            return "wrong priority";
+    } else {
+        snprintf(want, sizeof(want), "needs/%s", s->id);
+        if (strcmp(n->name, want) != 0)
+            return "wrong need name";
+        if (strcmp(n->title, s->title) != 0 && s->op == BENCH_OP_CREATE_NEED)
+            return "wrong need title";
+    }
+    if ((int)n->state != state)
+        return "wrong need state";
+    if (n->estimated_cost == NULL || strcmp(n->estimated_cost->currency_code, "EUR") != 0)
+        return "wrong estimated cost";
+    return NULL;
+}
+
+/* Decodes and checks the response of a sampled call. NULL = good. */
+static const char *bench__verify(bench_slot *s)
+{
+    const bench_config *cfg = s->conn->sh->cfg;
+    ProtobufCMessage *m = NULL;
+    const char *bad = NULL;
+    char want[BENCH_NAME_MAX];
+
+    switch (s->op) {
+    case BENCH_OP_GET_NEED:
+    case BENCH_OP_CREATE_NEED:
+    case BENCH_OP_SUBMIT_NEED:
+    case BENCH_OP_VALIDATE_NEED: {
+        static const int states[] = {
+            [BENCH_OP_GET_NEED] = TALLINN__V1__NEED__STATE__STATE_OPEN,
+            [BENCH_OP_CREATE_NEED] = TALLINN__V1__NEED__STATE__STATE_DRAFT,
+            [BENCH_OP_SUBMIT_NEED] = TALLINN__V1__NEED__STATE__STATE_SUBMITTED,
+            [BENCH_OP_VALIDATE_NEED] = TALLINN__V1__NEED__STATE__STATE_OPEN};
+        if ((m = bench__decode(s, &tallinn__v1__need__descriptor)) == NULL)
+            return "response does not decode as a Need";
+        bad = bench__check_need(s, (Tallinn__V1__Need *)m, states[s->op]);
+        break;
+    }
+    case BENCH_OP_LIST_NEEDS: {
+        const Tallinn__V1__ListNeedsResponse *r;
+        size_t high = BENCH_SEED_HIGH(cfg->n_needs);
+        size_t want_min = high < (size_t)cfg->list_page_size ? high : (size_t)cfg->list_page_size;
+        int default_filter = strcmp(cfg->list_filter, "state = OPEN AND priority = HIGH") == 0;
+
+        if ((m = bench__decode(s, &tallinn__v1__list_needs_response__descriptor)) == NULL)
+            return "response does not decode as a ListNeedsResponse";
+        r = (const Tallinn__V1__ListNeedsResponse *)m;
+        if (r->n_needs > (size_t)cfg->list_page_size) {
+            bad = "more needs than page_size";
+            break;
+        }
+        if (default_filter && r->n_needs < want_min) {
+            bad = "fewer needs than the seeded HIGH ones";
+            break;
+        }
+        for (size_t i = 0; default_filter && i < r->n_needs; i++) {
+            if (r->needs[i]->state != TALLINN__V1__NEED__STATE__STATE_OPEN ||
+                r->needs[i]->priority != TALLINN__V1__NEED__PRIORITY__PRIORITY_HIGH ||
+                r->needs[i]->name[0] == '\0') {
+                bad = "a need outside the filter";
+                break;
+            }
+        }
+        break;
+    }
+    case BENCH_OP_CREATE_MATCH:
+    case BENCH_OP_APPROVE_MATCH: {
+        const Tallinn__V1__Match *x;
+        if ((m = bench__decode(s, &tallinn__v1__match__descriptor)) == NULL)
+            return "response does not decode as a Match";
+        x = (const Tallinn__V1__Match *)m;
+        snprintf(want, sizeof(want), "matches/%s", s->id);
+        if (strcmp(x->name, want) != 0)
+            bad = "wrong match name";
+        else if (strcmp(x->need + (strncmp(x->need, "needs/", 6) == 0 ? 6 : 0), s->id) != 0)
+            bad = "wrong match need";
+        else if (strcmp(x->pledge, cfg->pledge) != 0)
+            bad = "wrong match pledge";
+        else if (x->amount == NULL || x->amount->units != BENCH_WORKFLOW_UNITS)
+            bad = "wrong match amount";
+        else if ((int)x->state != (s->op == BENCH_OP_CREATE_MATCH
+                                       ? TALLINN__V1__MATCH__STATE__STATE_PROPOSED
+                                       : TALLINN__V1__MATCH__STATE__STATE_APPROVED))
+            bad = "wrong match state";
+        break;
+    }
+    case BENCH_OP_NOOP:
+    default:
+        if ((m = bench__decode(s, &tallinn__v1__noop_response__descriptor)) == NULL)
+            return "response does not decode as a NoopResponse";
+        break;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return bad;
+}
+
+/* A call's batch is back: count it, check it if sampled, release it. */
+static void bench__complete(bench_slot *s, int ok)
+{
+    bench_conn *c = s->conn;
+    bench_shared *sh = c->sh;
+    uint64_t now = bench_now_ns();
+    grpc_status_code code = ok ? s->status : GRPC_STATUS_INTERNAL;
+    int measured = s->measured && now <= sh->t_end;
+
+    if (measured) {
+        if ((unsigned)code < BENCH_STATUS_COUNT)
+            c->res.status[s->op][code]++;
+        else
+            c->res.status_other++;
+        if (now > c->last_done)
+            c->last_done = now;
+    }
+    if (code == GRPC_STATUS_OK) {
+        if (measured)
+            bench_hist_record(&c->res.hist[s->op], now - s->t_start);
+        if (s->verify || s->recv_buf == NULL) {
+            const char *bad = s->recv_buf == NULL ? "OK without a response message"
+                                                  : bench__verify(s);
+            c->res.verified++;
+            if (bad != NULL) {
+                c->res.verify_failed++;
+                bench__fail(c, "verification failed on %s: %s", bench__ops[s->op].name, bad);
+            }
+        }
+        if (s->in_chain) {
+            s->step++;
+            if (s->step == (s->wl == BENCH_WL_SEED ? BENCH_SEED_STEPS : BENCH_WORKFLOW_STEPS)) {
+                s->in_chain = 0;
+                if (s->wl == BENCH_WL_WORKFLOW && s->chain_measured && measured)
+                    c->res.workflows++;
+            }
+        }
+    } else {
+        char msg[BENCH_ERROR_MAX];
+        size_t n = GRPC_SLICE_LENGTH(s->details);
+        if (n >= sizeof(msg))
+            n = sizeof(msg) - 1;
+        memcpy(msg, GRPC_SLICE_START_PTR(s->details), n);
+        msg[n] = '\0';
+        bench__fail(c, "%s failed: %s", bench__ops[s->op].name, msg);
+        s->in_chain = 0; /* a broken chain is abandoned */
+    }
+    grpc_metadata_array_destroy(&s->recv_initial);
+    grpc_metadata_array_destroy(&s->recv_trailing);
+    grpc_byte_buffer_destroy(s->send_buf);
+    s->send_buf = NULL;
+    if (s->recv_buf != NULL)
+        grpc_byte_buffer_destroy(s->recv_buf);
+    s->recv_buf = NULL;
+    grpc_slice_unref(s->details);
+    grpc_call_unref(s->call);
+    s->call = NULL;
+}
+
+static void *bench__conn_main(void *arg)
+{
+    bench_conn *c = arg;
+    int inflight = c->sh->cfg->inflight;
+
+    for (int i = 0; i < inflight; i++)
+        c->active += bench__next(&c->slots[i]);
+    while (c->active > 0) {
+        /* Every call has a deadline, so this wait always ends. */
+        grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
+                                                   NULL);
+        bench_slot *s;
+        if (ev.type != GRPC_OP_COMPLETE)
+            break;
+        s = ev.tag;
+        bench__complete(s, ev.success);
+        if (!bench__next(s))
+            c->active--;
+    }
+    return NULL;
+}
+
+static void bench__conn_destroy(bench_conn *c)
+{
+    if (c->channel != NULL)
+        grpc_channel_destroy(c->channel);
+    if (c->cq != NULL) {
+        grpc_completion_queue_shutdown(c->cq);
+        while (grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+               GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(c->cq);
+    }
+    grpc_slice_unref(c->auth_key);
+    for (int r = 0; r < BENCH_ROLE_COUNT; r++)
+        grpc_slice_unref(c->auth_val[r]);
+    free(c->slots);
+}
+
+static int bench__conn_init(bench_conn *c, bench_shared *sh, int index,
+                            grpc_channel_credentials *creds)
+{
+    const bench_config *cfg = sh->cfg;
+    grpc_arg args[3];
+    grpc_channel_args chargs = {3, args};
+
+    c->sh = sh;
+    c->index = index;
+    c->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1) ^ bench_now_ns();
+    if (c->rng == 0)
+        c->rng = 1;
+    for (int i = 0; i < BENCH_OP_COUNT; i++)
+        bench_hist_init(&c->res.hist[i]);
+    c->auth_key = grpc_slice_from_static_string("authorization");
+    for (int r = 0; r < BENCH_ROLE_COUNT; r++)
+        c->auth_val[r] = grpc_slice_from_copied_string(cfg->auth[r] != NULL ? cfg->auth[r] : "");
+    /* Each connection thread gets its own TCP connection: without a local
+     * subchannel pool, channels to one target share a single subchannel. */
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+    args[0].value.integer = 1;
+    /* No retry buffering: we measure the server, not the retry filter. */
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = (char *)GRPC_ARG_ENABLE_RETRIES;
+    args[1].value.integer = 0;
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[2].value.integer = 64 * 1024 * 1024;
+    c->channel = grpc_channel_create(cfg->addr, creds, &chargs);
+    c->cq = grpc_completion_queue_create_for_next(NULL);
+    c->slots = calloc((size_t)cfg->inflight, sizeof(*c->slots));
+    if (c->channel == NULL || c->cq == NULL || c->slots == NULL)
+        return -1;
+    for (int i = 0; i < BENCH_OP_COUNT; i++)
+        c->handles[i] = grpc_channel_register_call(c->channel, bench__ops[i].method, NULL, NULL);
+    for (int i = 0; i < cfg->inflight; i++)
+        c->slots[i].conn = c;
+    return 0;
+}
+
+int bench_run(const bench_config *cfg, bench_result *res, char *err, size_t err_len)
+{
+    bench_shared sh;
+    bench_conn *conns = NULL;
+    grpc_channel_credentials *creds = NULL;
+    uint64_t t0, last = 0;
+    int rc = -1, n = 0;
+
+    memset(res, 0, sizeof(*res));
+    for (int i = 0; i < BENCH_OP_COUNT; i++)
+        bench_hist_init(&res->hist[i]);
+    memset(&sh, 0, sizeof(sh));
+    sh.cfg = cfg;
+    for (int i = 0; i < BENCH_WL_COUNT; i++)
+        sh.weight_total += cfg->weights[i];
+    if (sh.weight_total == 0 || cfg->connections < 1 || cfg->inflight < 1) {
+        snprintf(err, err_len, "nothing to run");
+        return -1;
+    }
+    atomic_init(&sh.measured_started, 0);
+    atomic_init(&sh.seed_next, 0);
+
+    grpc_init();
+    creds = grpc_insecure_credentials_create();
+    conns = calloc((size_t)cfg->connections, sizeof(*conns));
+    if (conns == NULL || creds == NULL) {
+        snprintf(err, err_len, "out of memory");
+        goto cleanup;
+    }
+    for (n = 0; n < cfg->connections; n++) {
+        if (bench__conn_init(&conns[n], &sh, n, creds) != 0) {
+            n++;
+            snprintf(err, err_len, "cannot create channel %d to %s", n, cfg->addr);
+            goto cleanup;
+        }
+    }
+    t0 = bench_now_ns();
+    sh.t_measure = t0 + (uint64_t)(cfg->warmup_s * 1e9);
+    sh.t_end = cfg->duration_s > 0 ? sh.t_measure + (uint64_t)(cfg->duration_s * 1e9) : UINT64_MAX;
+    if (cfg->weights[BENCH_WL_SEED] > 0)
+        sh.t_measure = t0; /* seeding has no warm-up */
+    for (int i = 0; i < n; i++) {
+        if (pthread_create(&conns[i].thread, NULL, bench__conn_main, &conns[i]) != 0) {
+            snprintf(err, err_len, "cannot start thread %d", i);
+            /* the threads already started end by the bounds; join them */
+            break;
+        }
+        conns[i].thread_started = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (conns[i].thread_started)
+            pthread_join(conns[i].thread, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        bench_conn *c = &conns[i];
+        if (!c->thread_started)
+            goto cleanup;
+        for (int op = 0; op < BENCH_OP_COUNT; op++) {
+            bench_hist_merge(&res->hist[op], &c->res.hist[op]);
+            for (int k = 0; k < BENCH_STATUS_COUNT; k++)
+                res->status[op][k] += c->res.status[op][k];
+        }
+        res->status_other += c->res.status_other;
+        res->workflows += c->res.workflows;
+        res->verified += c->res.verified;
+        res->verify_failed += c->res.verify_failed;
+        res->started += c->res.started;
+        if (c->last_done > last)
+            last = c->last_done;
+        if (res->first_failure[0] == '\0' && c->res.first_failure[0] != '\0')
+            memcpy(res->first_failure, c->res.first_failure, sizeof(res->first_failure));
+    }
+    if (cfg->duration_s > 0 && cfg->weights[BENCH_WL_SEED] == 0)
+        res->window_s = cfg->duration_s;
+    else
+        res->window_s = last > sh.t_measure ? (double)(last - sh.t_measure) / 1e9 : 0;
+    rc = 0;
+
+cleanup:
+    for (int i = 0; i < n; i++)
+        bench__conn_destroy(&conns[i]);
+    free(conns);
+    if (creds != NULL)
+        grpc_channel_credentials_release(creds);
+    grpc_shutdown();
+    return rc;
+}
