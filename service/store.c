@@ -80,6 +80,15 @@ static const char *const migrations[] = {
     "  hashes BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
     "CREATE TABLE audit_checkpoints (size INTEGER PRIMARY KEY, note BLOB NOT NULL,"
     "  time INTEGER NOT NULL);",
+    /* 4: indexes that serve the common queries without a sort or a table
+     * walk: needs of a state in creation order (the default list order),
+     * and sums of match amounts by pledge and need (covering). */
+    "CREATE INDEX needs_state_created ON needs(state, create_time, name);"
+    "DROP INDEX needs_state;"
+    "CREATE INDEX matches_pledge_sum ON matches(pledge, state, amount);"
+    "CREATE INDEX matches_need_sum ON matches(need, state, amount);"
+    "DROP INDEX matches_pledge;"
+    "DROP INDEX matches_need;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -334,6 +343,17 @@ enum {
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
+    /* transaction control, prepared once instead of parsed per use */
+    ST_BEGIN,
+    ST_BEGIN_IMMEDIATE,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT_JOB,
+    ST_RELEASE_JOB,
+    ST_ROLLBACK_JOB,
+    ST_SAVEPOINT_INNER,
+    ST_RELEASE_INNER,
+    ST_ROLLBACK_INNER,
     ST_COUNT
 };
 
@@ -408,13 +428,38 @@ static const char *fixed_sql(int id)
                " VALUES(?1,?2,?3,?4,?5,?6)";
     case ST_REQ_EXPIRE:
         return "DELETE FROM requests WHERE create_time < ?1";
+    case ST_BEGIN:
+        return "BEGIN";
+    case ST_BEGIN_IMMEDIATE:
+        return "BEGIN IMMEDIATE";
+    case ST_COMMIT:
+        return "COMMIT";
+    case ST_ROLLBACK:
+        return "ROLLBACK";
+    case ST_SAVEPOINT_JOB:
+        return "SAVEPOINT job";
+    case ST_RELEASE_JOB:
+        return "RELEASE job";
+    case ST_ROLLBACK_JOB:
+        return "ROLLBACK TO job";
+    case ST_SAVEPOINT_INNER:
+        return "SAVEPOINT inner";
+    case ST_RELEASE_INNER:
+        return "RELEASE inner";
+    case ST_ROLLBACK_INNER:
+        return "ROLLBACK TO inner";
     }
     return NULL;
 }
 
+#define LIST_CACHE 16 /* list statements kept prepared per connection */
+
 typedef struct store_conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[ST_COUNT];
+    char *list_sql[LIST_CACHE];
+    sqlite3_stmt *list_stmt[LIST_CACHE];
+    unsigned list_next;
     int in_use;
 } store_conn;
 
@@ -422,6 +467,7 @@ typedef struct store_job {
     store_job_fn fn;
     void *arg;
     int job_rc, store_rc, done;
+    pthread_cond_t cv; /* its caller waits here: a batch wakes only its own */
     struct store_job *next;
 } store_job;
 
@@ -445,7 +491,6 @@ struct store {
     int committer_started;
     pthread_mutex_t wmu;
     pthread_cond_t wcv;    /* jobs queued, or closing */
-    pthread_cond_t donecv; /* a batch finished */
     store_job *head, **tail;
     int closing;
     store_batch_hook hook;
@@ -528,6 +573,12 @@ static void conn_close(store_conn *c)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->stmts[i]);
     memset(c->stmts, 0, sizeof(c->stmts));
+    for (int i = 0; i < LIST_CACHE; i++) {
+        sqlite3_finalize(c->list_stmt[i]);
+        free(c->list_sql[i]);
+        c->list_stmt[i] = NULL;
+        c->list_sql[i] = NULL;
+    }
     if (c->db != NULL)
         sqlite3_close(c->db);
     c->db = NULL;
@@ -600,22 +651,29 @@ fail:
 
 /* ---- The committer: group commit ---- */
 
-static int exec_tx(store_tx *tx, const char *sql)
+/* Runs a transaction-control statement (prepared once per connection). */
+static int exec_tx(store_tx *tx, int id)
 {
-    int rc = sqlite3_exec(tx->conn->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? STORE_OK : tx_fail(tx, rc);
+    sqlite3_stmt *st = stmt(tx->conn, id);
+    int rc;
+
+    if (st == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
 }
 
 static void run_batch(store *s, store_job *batch)
 {
     store_tx tx = {.s = s, .conn = &s->writer, .write = 1, .err = STORE_OK};
-    int rc = exec_tx(&tx, "BEGIN IMMEDIATE");
+    int rc = exec_tx(&tx, ST_BEGIN_IMMEDIATE);
 
     for (store_job *j = batch; j != NULL; j = j->next) {
         j->store_rc = rc;
         if (rc != STORE_OK)
             continue;
-        if (exec_tx(&tx, "SAVEPOINT job") != STORE_OK) {
+        if (exec_tx(&tx, ST_SAVEPOINT_JOB) != STORE_OK) {
             rc = tx.err;
             j->store_rc = rc;
             continue;
@@ -629,29 +687,30 @@ static void run_batch(store *s, store_job *batch)
             continue;
         }
         if (j->job_rc != 0)
-            exec_tx(&tx, "ROLLBACK TO job");
-        if (exec_tx(&tx, "RELEASE job") != STORE_OK)
+            exec_tx(&tx, ST_ROLLBACK_JOB);
+        if (exec_tx(&tx, ST_RELEASE_JOB) != STORE_OK)
             rc = tx.err;
         j->store_rc = rc;
     }
     if (rc == STORE_OK && s->hook != NULL && s->hook(&tx, s->hook_ctx) != 0)
         rc = tx.err != STORE_OK ? tx.err : STORE_ERROR;
-    if (rc == STORE_OK && exec_tx(&tx, "COMMIT") != STORE_OK)
+    if (rc == STORE_OK && exec_tx(&tx, ST_COMMIT) != STORE_OK)
         rc = tx.err;
     if (rc != STORE_OK) {
         if (!sqlite3_get_autocommit(s->writer.db))
-            sqlite3_exec(s->writer.db, "ROLLBACK", NULL, NULL, NULL);
+            exec_tx(&tx, ST_ROLLBACK);
         fprintf(stderr, "level=error event=write_batch_failed error=\"%s\"\n", store_strerror(rc));
     }
     if (s->hook_done != NULL)
         s->hook_done(rc == STORE_OK, s->hook_ctx);
     pthread_mutex_lock(&s->wmu);
-    for (store_job *j = batch; j != NULL; j = j->next) {
+    for (store_job *j = batch, *next; j != NULL; j = next) {
+        next = j->next; /* j may be gone once signalled */
         if (rc != STORE_OK)
             j->store_rc = rc;
         j->done = 1;
+        pthread_cond_signal(&j->cv);
     }
-    pthread_cond_broadcast(&s->donecv);
     pthread_mutex_unlock(&s->wmu);
 }
 
@@ -688,17 +747,20 @@ int store_write(store *s, store_job_fn fn, void *arg, int *job_rc)
     store_job j = {.fn = fn, .arg = arg};
 
     *job_rc = 0;
+    pthread_cond_init(&j.cv, NULL);
     pthread_mutex_lock(&s->wmu);
     if (s->closing) {
         pthread_mutex_unlock(&s->wmu);
+        pthread_cond_destroy(&j.cv);
         return STORE_SHUTDOWN;
     }
     *s->tail = &j;
     s->tail = &j.next;
     pthread_cond_signal(&s->wcv);
     while (!j.done)
-        pthread_cond_wait(&s->donecv, &s->wmu);
+        pthread_cond_wait(&j.cv, &s->wmu);
     pthread_mutex_unlock(&s->wmu);
+    pthread_cond_destroy(&j.cv);
     *job_rc = j.job_rc;
     return j.store_rc;
 }
@@ -712,14 +774,14 @@ void store_set_batch_hook(store *s, store_batch_hook fn, store_batch_done done, 
 
 int store_savepoint(store_tx *tx)
 {
-    return exec_tx(tx, "SAVEPOINT inner");
+    return exec_tx(tx, ST_SAVEPOINT_INNER);
 }
 
 int store_savepoint_end(store_tx *tx, int keep)
 {
-    if (!keep && exec_tx(tx, "ROLLBACK TO inner") != STORE_OK)
+    if (!keep && exec_tx(tx, ST_ROLLBACK_INNER) != STORE_OK)
         return tx->err;
-    return exec_tx(tx, "RELEASE inner");
+    return exec_tx(tx, ST_RELEASE_INNER);
 }
 
 /* ---- Open and close ---- */
@@ -748,7 +810,6 @@ int store_open(store **out, const store_options *opts, char *err, size_t errlen)
     pthread_cond_init(&s->rcv, NULL);
     pthread_mutex_init(&s->wmu, NULL);
     pthread_cond_init(&s->wcv, NULL);
-    pthread_cond_init(&s->donecv, NULL);
     if (s->path == NULL || s->readers == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = STORE_NOMEM;
@@ -791,7 +852,6 @@ void store_close(store *s)
     pthread_cond_destroy(&s->rcv);
     pthread_mutex_destroy(&s->wmu);
     pthread_cond_destroy(&s->wcv);
-    pthread_cond_destroy(&s->donecv);
     free(s);
 }
 
@@ -886,9 +946,7 @@ int store_read_begin(store *s, store_tx **out)
     pthread_mutex_unlock(&s->rmu);
     tx->s = s;
     tx->conn = c;
-    rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        rc = tx_fail(tx, rc);
+    if ((rc = exec_tx(tx, ST_BEGIN)) != STORE_OK) {
         store_read_end(tx);
         return rc;
     }
@@ -904,7 +962,7 @@ void store_read_end(store_tx *tx)
         return;
     s = tx->s;
     if (!sqlite3_get_autocommit(tx->conn->db))
-        sqlite3_exec(tx->conn->db, "COMMIT", NULL, NULL, NULL);
+        exec_tx(tx, ST_COMMIT);
     pthread_mutex_lock(&s->rmu);
     tx->conn->in_use = 0;
     pthread_cond_signal(&s->rcv);
@@ -995,6 +1053,36 @@ int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
     return put(tx, kind, msg, 0);
 }
 
+/* A list statement from the connection's small cache (the same filter and
+ * order give the same text), else newly prepared in place of the oldest. */
+static sqlite3_stmt *list_stmt(store_conn *c, const char *sql)
+{
+    unsigned slot;
+    char *copy;
+
+    for (unsigned i = 0; i < LIST_CACHE; i++) {
+        if (c->list_sql[i] != NULL && strcmp(c->list_sql[i], sql) == 0) {
+            sqlite3_reset(c->list_stmt[i]);
+            sqlite3_clear_bindings(c->list_stmt[i]);
+            return c->list_stmt[i];
+        }
+    }
+    if ((copy = strdup(sql)) == NULL)
+        return NULL;
+    slot = c->list_next++ % LIST_CACHE;
+    sqlite3_finalize(c->list_stmt[slot]);
+    free(c->list_sql[slot]);
+    c->list_sql[slot] = NULL;
+    if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->list_stmt[slot], NULL) !=
+        SQLITE_OK) {
+        c->list_stmt[slot] = NULL;
+        free(copy);
+        return NULL;
+    }
+    c->list_sql[slot] = copy;
+    return c->list_stmt[slot];
+}
+
 int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx)
 {
     char sql[8192];
@@ -1010,8 +1098,8 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
                  q->where ? ")" : "", q->order ? q->order : "name", q->limit);
     if (n < 0 || (size_t)n >= sizeof(sql))
         return STORE_ERROR;
-    rc = sqlite3_prepare_v2(tx->conn->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
+    if ((st = list_stmt(tx->conn, sql)) == NULL) {
+        rc = sqlite3_errcode(tx->conn->db);
         fprintf(stderr, "level=error event=list_prepare msg=\"%s\"\n", sqlite3_errmsg(tx->conn->db));
         return tx_fail(tx, rc);
     }
@@ -1025,7 +1113,7 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
         ProtobufCMessage *m = protobuf_c_message_unpack(
             kinds[kind].desc, q->alloc, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
         if (m == NULL) {
-            sqlite3_finalize(st);
+            sqlite3_reset(st);
             return STORE_CORRUPT;
         }
         if (fn(m, ctx) != 0) {
@@ -1034,7 +1122,7 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
         }
     }
     rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
