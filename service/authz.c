@@ -4,6 +4,8 @@
  * one table, and the caller is attached to the call for the handlers'
  * need-to-know checks. Tokens exist only as keyed hashes past this file. */
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +15,7 @@
 #include "audit.h"
 #include "authz.h"
 #include "tallinn/v1/principal.pb-c.h"
+#include "tallinn/validate.h"
 
 #define RL_SLOTS 4096 /* failed-auth buckets, by hash of the peer address */
 #define LAST_USE_EVERY_S 60
@@ -135,9 +138,26 @@ typedef struct rl_bucket {
     double last; /* monotonic seconds */
 } rl_bucket;
 
+#define CACHE_SLOTS 1024
+#define CACHE_TTL_S 60
+
+typedef struct cache_entry {
+    uint8_t hash[AUTHZ_HASHBYTES]; /* keyed hash of the token */
+    uint64_t gen;                  /* authz generation when read */
+    int used;
+    double expires;                /* monotonic seconds */
+    char name[VALIDATE_NAME_MAX + 1];
+    char donor[VALIDATE_NAME_MAX + 1];
+    int role;
+    int from_token;                /* looked up by token (certificates are not cached) */
+    int64_t last_use;              /* Unix seconds */
+} cache_entry;
+
 struct authz {
     store *store;
     audit *audit;
+    cache_entry *cache;
+    atomic_uint_fast64_t gen;
     uint8_t key[AUTHZ_KEYBYTES];
     authz_options opts;
     pthread_mutex_t mu;
@@ -160,10 +180,14 @@ int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
     if (z == NULL)
         return -1;
     z->buckets = calloc(RL_SLOTS, sizeof(*z->buckets));
-    if (z->buckets == NULL) {
+    z->cache = calloc(CACHE_SLOTS, sizeof(*z->cache));
+    if (z->buckets == NULL || z->cache == NULL) {
+        free(z->buckets);
+        free(z->cache);
         free(z);
         return -1;
     }
+    atomic_init(&z->gen, 1);
     z->store = s;
     memcpy(z->key, key, AUTHZ_KEYBYTES);
     if (opts != NULL)
@@ -184,7 +208,9 @@ void authz_destroy(authz *z)
     if (z == NULL)
         return;
     sodium_memzero(z->key, sizeof(z->key));
+    sodium_memzero(z->cache, CACHE_SLOTS * sizeof(*z->cache));
     pthread_mutex_destroy(&z->mu);
+    free(z->cache);
     free(z->buckets);
     free(z);
 }
@@ -328,43 +354,71 @@ static grpc_status_code unauthenticated(authz *z, rpc_call *call, uint32_t slot,
     return rpc_call_error(call, GRPC_STATUS_UNAUTHENTICATED, "%s", why);
 }
 
-static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, void *ctx)
+/* ---- A cache of token -> principal ----
+ * A token's principal is looked up once and then served from memory; any
+ * change to any principal (create, disable, rotate) bumps the generation,
+ * which empties the cache at once: a rotated or revoked token never
+ * outlives its change. Entries also age out after CACHE_TTL_S. */
+
+static int cache_get(authz *z, const uint8_t hash[AUTHZ_HASHBYTES], cache_entry *out)
 {
-    authz *z = ctx;
-    uint32_t slot;
-    char *identity;
-    const char *auth;
+    cache_entry *e = &z->cache[(hash[0] | (unsigned)hash[1] << 8) % CACHE_SLOTS];
+    int hit;
+
+    pthread_mutex_lock(&z->mu);
+    hit = e->used && e->gen == atomic_load(&z->gen) && e->expires > mono_now() &&
+          sodium_memcmp(e->hash, hash, AUTHZ_HASHBYTES) == 0;
+    if (hit)
+        *out = *e;
+    pthread_mutex_unlock(&z->mu);
+    return hit;
+}
+
+static void cache_put(authz *z, const cache_entry *in)
+{
+    cache_entry *e = &z->cache[(in->hash[0] | (unsigned)in->hash[1] << 8) % CACHE_SLOTS];
+
+    pthread_mutex_lock(&z->mu);
+    *e = *in;
+    e->used = 1;
+    e->expires = mono_now() + CACHE_TTL_S;
+    pthread_mutex_unlock(&z->mu);
+}
+
+void authz_invalidate(authz *z)
+{
+    atomic_fetch_add(&z->gen, 1);
+}
+
+/* Looks the caller up: by verified certificate, else by bearer token
+ * (cached). Fills who; 0, or a status for the call. */
+static grpc_status_code authenticate(authz *z, rpc_call *call, uint32_t slot, cache_entry *who)
+{
+    char *identity = cert_identity(call);
+    const char *auth = NULL;
     ProtobufCMessage *m = NULL;
     Tallinn__V1__Principal *p;
-    api_caller *caller;
     store_tx *tx;
+    uint64_t gen = atomic_load(&z->gen);
     int rc;
 
-    if (strncmp(info->path, "/grpc.health.v1.Health/", 23) == 0)
-        return GRPC_STATUS_OK; /* load balancers and orchestrators probe without credentials */
-    slot = peer_slot(rpc_call_peer(call));
-    if (rl_blocked(z, slot))
-        return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                              "too many failed authentication attempts from this address; wait "
-                              "and retry with valid credentials");
-
-    identity = cert_identity(call);
+    memset(who, 0, sizeof(*who));
+    if (identity == NULL) {
+        auth = rpc_call_metadata(call, "authorization", NULL);
+        if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
+            return unauthenticated(z, call, slot,
+                                   "no credentials: send \"authorization: Bearer <token>\" or "
+                                   "use a client certificate");
+        authz_hash_token(z->key, auth + 7, who->hash);
+        if (cache_get(z, who->hash, who))
+            return GRPC_STATUS_OK;
+    }
     if ((rc = store_read_begin(z->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    if (identity != NULL) {
+    if (identity != NULL)
         rc = store_principal_by_cert(tx, identity, rpc_call_allocator(call), &m);
-    } else if ((auth = rpc_call_metadata(call, "authorization", NULL)) != NULL &&
-               strncmp(auth, "Bearer ", 7) == 0) {
-        uint8_t h[AUTHZ_HASHBYTES];
-        authz_hash_token(z->key, auth + 7, h);
-        rc = store_principal_by_token(tx, h, rpc_call_allocator(call), &m);
-        sodium_memzero(h, sizeof(h));
-    } else {
-        store_read_end(tx);
-        return unauthenticated(z, call, slot,
-                               "no credentials: send \"authorization: Bearer <token>\" or use a "
-                               "client certificate");
-    }
+    else
+        rc = store_principal_by_token(tx, who->hash, rpc_call_allocator(call), &m);
     store_read_end(tx);
     if (rc != STORE_OK && rc != STORE_NOT_FOUND)
         return api_store_error(call, rc);
@@ -374,14 +428,45 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
         return unauthenticated(z, call, slot,
                                identity != NULL ? "the client certificate maps to no active principal"
                                                 : "invalid or revoked token");
+    snprintf(who->name, sizeof(who->name), "%s", p->name);
+    snprintf(who->donor, sizeof(who->donor), "%s", p->donor);
+    who->role = (int)p->role;
+    who->last_use = p->last_use_time != NULL ? p->last_use_time->seconds : 0;
+    who->gen = gen; /* as read: a change since then makes the entry stale */
+    who->from_token = identity == NULL;
+    if (who->from_token)
+        cache_put(z, who);
+    return GRPC_STATUS_OK;
+}
+
+static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, void *ctx)
+{
+    authz *z = ctx;
+    uint32_t slot;
+    cache_entry who;
+    api_caller *caller;
+    grpc_status_code code;
+    int rc;
+
+    if (strncmp(info->path, "/grpc.health.v1.Health/", 23) == 0)
+        return GRPC_STATUS_OK; /* load balancers and orchestrators probe without credentials */
+    slot = peer_slot(rpc_call_peer(call));
+    if (rl_blocked(z, slot))
+        return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                              "too many failed authentication attempts from this address; wait "
+                              "and retry with valid credentials");
+    code = authenticate(z, call, slot, &who);
+    if (code != GRPC_STATUS_OK)
+        goto done;
 
     caller = rpc_call_alloc(call, sizeof(*caller));
-    if (caller == NULL)
-        return api_store_error(call, STORE_NOMEM);
-    caller->principal = p->name;
-    caller->role = (api_role)p->role;
-    caller->donor = p->donor[0] != '\0' ? p->donor : NULL;
-    rpc_call_set_principal(call, p->name, caller);
+    if (caller == NULL || (caller->principal = rpc_call_strdup(call, who.name)) == NULL) {
+        code = api_store_error(call, STORE_NOMEM);
+        goto done;
+    }
+    caller->role = (api_role)who.role;
+    caller->donor = who.donor[0] != '\0' ? rpc_call_strdup(call, who.donor) : NULL;
+    rpc_call_set_principal(call, caller->principal, caller);
 
     if (!authz_allowed(info->path, caller->role)) {
         if (z->audit != NULL && is_write(info)) {
@@ -401,19 +486,27 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
             if (e.resource == NULL && req != NULL)
                 e.resource = api_get_string(req, "parent");
             crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
-            if ((rc = audit_record(z->audit, &e, 1)) != STORE_OK)
-                return api_store_error(call, rc);
+            if ((rc = audit_record(z->audit, &e, 1)) != STORE_OK) {
+                code = api_store_error(call, rc);
+                goto done;
+            }
         }
-        return rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED, "role %s may not call %s",
+        code = rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED, "role %s may not call %s",
                               authz_role_name(caller->role), info->method->name);
+        goto done;
     }
 
-    if (p->last_use_time == NULL || p->last_use_time->seconds + LAST_USE_EVERY_S < time(NULL)) {
-        touch_arg t = {p->name};
+    if (who.last_use + LAST_USE_EVERY_S < time(NULL)) {
+        touch_arg t = {caller->principal};
         int job_rc;
         store_write(z->store, touch_job, &t, &job_rc); /* best effort: never fails the call */
+        who.last_use = time(NULL);
+        if (who.from_token)
+            cache_put(z, &who); /* (a stale generation keeps it unused) */
     }
-    return GRPC_STATUS_OK;
+done:
+    sodium_memzero(who.hash, sizeof(who.hash));
+    return code;
 }
 
 void authz_set_audit(authz *z, audit *a)

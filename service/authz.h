@@ -30,6 +30,10 @@ void authz_destroy(authz *z);
 struct audit;
 void authz_set_audit(authz *z, struct audit *a);
 
+/* A principal changed (created, disabled, token rotated): forget every
+ * cached token lookup at once. */
+void authz_invalidate(authz *z);
+
 /* Installs the per-call interceptor on the server. */
 void authz_install(authz *z, rpc_server *srv);
 

@@ -174,6 +174,7 @@ static grpc_status_code create_principal(rpc_call *call, const ProtobufCMessage 
     arg->principal = p;
     rpc_call_wipe_on_end(call);
     code = api_write(call, pc->a, in->request_id, token_job, arg, resp);
+    authz_invalidate(pc->z);
     if (code == GRPC_STATUS_OK)
         attach_token(*resp, arg->token);
     return code;
@@ -198,6 +199,7 @@ static grpc_status_code rotate_token(rpc_call *call, const ProtobufCMessage *req
     arg->rotate = 1;
     rpc_call_wipe_on_end(call);
     code = api_write(call, pc->a, in->request_id, token_job, arg, resp);
+    authz_invalidate(pc->z); /* the old token stops working now */
     if (code == GRPC_STATUS_OK)
         attach_token(*resp, arg->token);
     return code;
@@ -238,7 +240,9 @@ static grpc_status_code disable_principal(rpc_call *call, const ProtobufCMessage
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "request")) != GRPC_STATUS_OK)
         return code;
-    return api_write(call, pc->a, in->request_id, disable_job, (void *)in->name, resp);
+    code = api_write(call, pc->a, in->request_id, disable_job, (void *)in->name, resp);
+    authz_invalidate(pc->z); /* its token stops working now */
+    return code;
 }
 
 static grpc_status_code get_principal(rpc_call *call, const ProtobufCMessage *req,
