@@ -410,7 +410,10 @@ int audit_consistency_proof(audit *a, store_tx *tx, uint64_t size1, uint64_t siz
 
 /* ---- Open: prove the stored log before serving ---- */
 
+typedef struct bump bump;
+
 typedef struct verify_ctx {
+    bump *bump;
     tile_cache *c;
     merkle_frontier *f;
     int64_t expect;
@@ -443,27 +446,51 @@ static int verify_emit(void *ctx, unsigned level, uint64_t index, const uint8_t 
     return 0;
 }
 
+/* A bump allocator over a fixed buffer for decoding one record at a time:
+ * start-up reads every record, and malloc/free per record would dominate. */
+typedef struct bump {
+    size_t used;
+    max_align_t buf[8192 / sizeof(max_align_t)];
+} bump;
+
+static void *bump_alloc(void *data, size_t size)
+{
+    bump *b = data;
+    size_t n = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t);
+
+    if (n > sizeof(b->buf) / sizeof(max_align_t) - b->used)
+        return NULL; /* a record this large does not decode: reported as such */
+    b->used += n;
+    return &b->buf[b->used - n];
+}
+
+static void bump_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
 static int verify_leaf(int64_t index, const uint8_t *data, size_t len, void *ctx)
 {
     verify_ctx *v = ctx;
     Tallinn__V1__AuditRecord *r;
     uint8_t leaf[H];
+    bump *b = v->bump;
+    ProtobufCAllocator alloc = {bump_alloc, bump_free, b};
 
     if (index != v->expect) {
         snprintf(v->err, v->errlen, "record %lld is missing", (long long)v->expect);
         v->failed = 1;
         return 1;
     }
-    r = tallinn__v1__audit_record__unpack(NULL, len, data);
+    b->used = 0;
+    r = tallinn__v1__audit_record__unpack(&alloc, len, data);
     if (r == NULL || r->index != index) {
         snprintf(v->err, v->errlen, "record %lld %s", (long long)index,
                  r == NULL ? "does not decode" : "carries another index");
-        if (r != NULL)
-            tallinn__v1__audit_record__free_unpacked(r, NULL);
         v->failed = 1;
         return 1;
     }
-    tallinn__v1__audit_record__free_unpacked(r, NULL);
     merkle_hash_leaf(data, len, leaf);
     if (merkle_frontier_append(v->f, leaf, verify_emit, v) != 0) {
         v->failed = 1;
@@ -482,7 +509,7 @@ static int verify_stored(audit *a, char *err, size_t errlen)
     size_t note_len;
     int64_t size, count, ck_size = 0;
     checkpoint cp;
-    verify_ctx v;
+    verify_ctx v = {0};
     char why[256];
     int rc = -1, have_ck;
 
@@ -523,7 +550,8 @@ static int verify_stored(audit *a, char *err, size_t errlen)
                  (int64_t)cp.size > size ? "deleted" : "added without a checkpoint");
         goto done;
     }
-    memset(&v, 0, sizeof(v));
+    if ((v.bump = malloc(sizeof(*v.bump))) == NULL)
+        goto done;
     v.c = c;
     v.f = f;
     v.err = err;
@@ -542,6 +570,7 @@ static int verify_stored(audit *a, char *err, size_t errlen)
     }
     rc = 0;
 done:
+    free(v.bump);
     store_read_end(tx);
     merkle_frontier_destroy(f);
     free(note);
