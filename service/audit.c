@@ -173,7 +173,7 @@ static int reload(audit *a, char *err, size_t errlen)
 {
     tile_cache *c = calloc(1, sizeof(*c));
     store_tx *tx;
-    int64_t size, count;
+    int64_t size;
     int rc;
 
     if (c == NULL)
@@ -184,7 +184,7 @@ static int reload(audit *a, char *err, size_t errlen)
         return -1;
     }
     c->tx = tx;
-    rc = store_audit_size(tx, &size, &count);
+    rc = store_audit_size(tx, &size, NULL);
     if (rc == STORE_OK)
         rc = merkle_frontier_restore(a->f, (uint64_t)size, tile_node, c) == 0 ? STORE_OK
                                                                                : STORE_CORRUPT;

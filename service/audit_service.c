@@ -17,8 +17,7 @@ typedef struct audit_ctx {
 
 static grpc_status_code current_size(rpc_call *call, store_tx *tx, int64_t *size)
 {
-    int64_t count;
-    int rc = store_audit_size(tx, size, &count);
+    int rc = store_audit_size(tx, size, NULL);
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
 }
 

@@ -334,6 +334,7 @@ enum {
     ST_AUDIT_APPEND,
     ST_AUDIT_LEAF,
     ST_AUDIT_SIZE,
+    ST_AUDIT_COUNT,
     ST_AUDIT_SCAN,
     ST_TILE_PUT,
     ST_TILE_GET,
@@ -408,7 +409,9 @@ static const char *fixed_sql(int id)
     case ST_AUDIT_LEAF:
         return "SELECT data FROM audit_leaves WHERE idx=?1";
     case ST_AUDIT_SIZE:
-        return "SELECT COALESCE(MAX(idx) + 1, 0), COUNT(*) FROM audit_leaves";
+        return "SELECT COALESCE(MAX(idx) + 1, 0) FROM audit_leaves"; /* O(log n) on the rowid */
+    case ST_AUDIT_COUNT:
+        return "SELECT COUNT(*) FROM audit_leaves"; /* O(n): start-up only */
     case ST_AUDIT_SCAN:
         return "SELECT idx, data FROM audit_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx";
     case ST_TILE_PUT:
@@ -1397,23 +1400,31 @@ int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len)
     return rc;
 }
 
-int store_audit_size(store_tx *tx, int64_t *size, int64_t *count)
+static int one_int(store_tx *tx, int id, int64_t *out)
 {
-    sqlite3_stmt *st = stmt(tx->conn, ST_AUDIT_SIZE);
+    sqlite3_stmt *st = stmt(tx->conn, id);
     int rc;
 
-    *size = *count = 0;
+    *out = 0;
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        *size = sqlite3_column_int64(st, 0);
-        *count = sqlite3_column_int64(st, 1);
+        *out = sqlite3_column_int64(st, 0);
         rc = STORE_OK;
     } else {
         rc = tx_fail(tx, rc);
     }
     sqlite3_reset(st);
+    return rc;
+}
+
+int store_audit_size(store_tx *tx, int64_t *size, int64_t *count)
+{
+    int rc = one_int(tx, ST_AUDIT_SIZE, size);
+
+    if (rc == STORE_OK && count != NULL)
+        rc = one_int(tx, ST_AUDIT_COUNT, count);
     return rc;
 }
 

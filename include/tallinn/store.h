@@ -185,8 +185,9 @@ int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered
 int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len);
 /* One leaf's bytes (malloc'd: free them). STORE_NOT_FOUND past the end. */
 int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len);
-/* *size = highest index + 1, *count = number of leaves (equal unless rows
- * were deleted behind the server's back). */
+/* *size = highest index + 1 (cheap); *count (if not NULL: a full count, for
+ * start-up checks) = number of leaves, equal unless rows were deleted behind
+ * the server's back. */
 int store_audit_size(store_tx *tx, int64_t *size, int64_t *count);
 /* Calls fn for each leaf with start <= index < end, in order (non-zero stops). */
 typedef int (*store_leaf_fn)(int64_t index, const uint8_t *data, size_t len, void *ctx);
