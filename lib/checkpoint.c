@@ -1,5 +1,6 @@
 /* checkpoint.c — C2SP tlog-checkpoint note text: strict parse and format,
  * and the signed form through note.c. */
+#include "tlog_util.h"
 #include "tallinn/checkpoint.h"
 
 #include <errno.h>
@@ -12,34 +13,7 @@
 
 #define ROOT_B64_LEN 44 /* base64 of 32 bytes, padded */
 
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
-/* Decimal, no sign, no leading zeros (except "0"), fits in 64 bits. */
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-        return -EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -EINVAL;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -EINVAL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
 
 /* Extension lines: zero or more non-empty lines, each ending in '\n'. */
 static int check_extensions(const char *ext, size_t len, size_t *bad_line)
@@ -77,13 +51,13 @@ int checkpoint_parse(const char *text, size_t len, checkpoint *out, char *err, s
 {
     size_t where;
     if (!text || !out)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     memset(out, 0, sizeof *out);
     if (note_check_text(text, len, &where) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "checkpoint: invalid UTF-8 or control character at byte %zu", where);
     if (len == 0 || text[len - 1] != '\n')
-        return set_err(err, err_size, -EINVAL, "checkpoint: text does not end in a newline");
+        return tlog__set_err(err, err_size, -EINVAL, "checkpoint: text does not end in a newline");
 
     const char *line[3];
     size_t line_len[3];
@@ -91,7 +65,7 @@ int checkpoint_parse(const char *text, size_t len, checkpoint *out, char *err, s
     for (int i = 0; i < 3; i++) {
         const char *nl = off < len ? memchr(text + off, '\n', len - off) : NULL;
         if (!nl)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "checkpoint: %d lines, need origin, size and root hash", i);
         line[i] = text + off;
         line_len[i] = (size_t)(nl - line[i]);
@@ -99,12 +73,12 @@ int checkpoint_parse(const char *text, size_t len, checkpoint *out, char *err, s
     }
 
     if (line_len[0] == 0)
-        return set_err(err, err_size, -EINVAL, "checkpoint: line 1: empty origin");
+        return tlog__set_err(err, err_size, -EINVAL, "checkpoint: line 1: empty origin");
     if (line_len[0] > CHECKPOINT_ORIGIN_MAX)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "checkpoint: line 1: origin longer than %d bytes", CHECKPOINT_ORIGIN_MAX);
-    if (parse_u64(line[1], line_len[1], &out->size) != 0)
-        return set_err(err, err_size, -EINVAL,
+    if (tlog__parse_u64(line[1], line_len[1], &out->size) != 0)
+        return tlog__set_err(err, err_size, -EINVAL,
                        "checkpoint: line 2: tree size is not a decimal number without "
                        "leading zeros");
     size_t bin_len = 0;
@@ -112,12 +86,12 @@ int checkpoint_parse(const char *text, size_t len, checkpoint *out, char *err, s
         sodium_base642bin(out->root, sizeof out->root, line[2], line_len[2], NULL, &bin_len,
                           NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         bin_len != MERKLE_HASH_SIZE)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "checkpoint: line 3: root hash is not base64 of %d bytes",
                        MERKLE_HASH_SIZE);
     size_t bad;
     if (check_extensions(text + off, len - off, &bad) != 0)
-        return set_err(err, err_size, -EINVAL, "checkpoint: line %zu: empty extension line",
+        return tlog__set_err(err, err_size, -EINVAL, "checkpoint: line %zu: empty extension line",
                        3 + bad);
     memcpy(out->origin, line[0], line_len[0]);
     out->origin[line_len[0]] = '\0';
@@ -171,18 +145,18 @@ int checkpoint_sign(const checkpoint *cp, const note_signer *signer, char *buf, 
                     size_t *len, char *err, size_t err_size)
 {
     if (!cp || !signer || !buf || !len)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     if (cp->extensions_len > SIZE_MAX - CHECKPOINT_TEXT_MAX - 1)
-        return set_err(err, err_size, -EINVAL, "checkpoint: extensions too long");
+        return tlog__set_err(err, err_size, -EINVAL, "checkpoint: extensions too long");
     size_t text_size = CHECKPOINT_TEXT_MAX + cp->extensions_len + 1;
     char *text = malloc(text_size);
     size_t text_len = 0;
     int rc;
     if (!text)
-        return set_err(err, err_size, -ENOMEM, "out of memory");
+        return tlog__set_err(err, err_size, -ENOMEM, "out of memory");
     rc = checkpoint_format(cp, text, text_size, &text_len);
     if (rc != 0) {
-        set_err(err, err_size, rc, "checkpoint: cannot format (bad origin or extensions)");
+        tlog__set_err(err, err_size, rc, "checkpoint: cannot format (bad origin or extensions)");
         goto cleanup;
     }
     rc = note_sign(signer, text, text_len, buf, size, len, err, err_size);

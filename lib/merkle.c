@@ -1,5 +1,6 @@
 /* merkle.c — RFC 9162 Merkle tree: hashing, proofs from a store of complete
  * subtree hashes, proof verification, and the append frontier. */
+#include "tlog_util.h"
 #include "tallinn/merkle.h"
 
 #include <errno.h>
@@ -16,16 +17,6 @@ struct merkle_frontier {
     uint8_t hash[MERKLE_MAX_LEVEL + 1][MERKLE_HASH_SIZE];
 };
 
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* floor(log2(x)) for x > 0. */
 static unsigned log2_floor(uint64_t x)
@@ -339,9 +330,9 @@ static int check_hash_span(merkle_span s, const char *what, size_t i, char *err,
     if (s.len == MERKLE_HASH_SIZE && s.data)
         return 0;
     if (i == SIZE_MAX)
-        return set_err(err, err_size, -EBADMSG, "%s is %zu bytes, not %d", what, s.len,
+        return tlog__set_err(err, err_size, -EBADMSG, "%s is %zu bytes, not %d", what, s.len,
                        MERKLE_HASH_SIZE);
-    return set_err(err, err_size, -EBADMSG, "%s %zu is %zu bytes, not %d", what, i, s.len,
+    return tlog__set_err(err, err_size, -EBADMSG, "%s %zu is %zu bytes, not %d", what, i, s.len,
                    MERKLE_HASH_SIZE);
 }
 
@@ -350,9 +341,9 @@ int merkle_verify_inclusion_span(uint64_t index, uint64_t size, merkle_span leaf
                                  char *err, size_t err_size)
 {
     if (count > 0 && !proof)
-        return set_err(err, err_size, -EINVAL, "no proof hashes given");
+        return tlog__set_err(err, err_size, -EINVAL, "no proof hashes given");
     if (index >= size)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "leaf index %llu is not below tree size %llu",
                        (unsigned long long)index, (unsigned long long)size);
     int rc = check_hash_span(leaf, "leaf hash", SIZE_MAX, err, err_size);
@@ -368,7 +359,7 @@ int merkle_verify_inclusion_span(uint64_t index, uint64_t size, merkle_span leaf
     memcpy(r, leaf.data, MERKLE_HASH_SIZE);
     for (size_t i = 0; i < count; i++) {
         if (sn == 0)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "proof too long: %zu hashes for index %llu in size %llu", count,
                            (unsigned long long)index, (unsigned long long)size);
         if ((fn & 1) || fn == sn) {
@@ -384,11 +375,11 @@ int merkle_verify_inclusion_span(uint64_t index, uint64_t size, merkle_span leaf
         sn >>= 1;
     }
     if (sn != 0)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "proof too short: %zu hashes for index %llu in size %llu", count,
                        (unsigned long long)index, (unsigned long long)size);
     if (sodium_memcmp(r, root.data, MERKLE_HASH_SIZE) != 0)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "inclusion proof for index %llu does not lead to the root of size %llu",
                        (unsigned long long)index, (unsigned long long)size);
     return 0;
@@ -399,26 +390,26 @@ int merkle_verify_consistency_span(uint64_t size1, uint64_t size2, merkle_span r
                                    char *err, size_t err_size)
 {
     if (count > 0 && !proof)
-        return set_err(err, err_size, -EINVAL, "no proof hashes given");
+        return tlog__set_err(err, err_size, -EINVAL, "no proof hashes given");
     if (size1 > size2)
-        return set_err(err, err_size, -EBADMSG, "old size %llu is larger than new size %llu",
+        return tlog__set_err(err, err_size, -EBADMSG, "old size %llu is larger than new size %llu",
                        (unsigned long long)size1, (unsigned long long)size2);
     if (size1 == 0)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "old size 0: nothing to prove consistent (check the empty root instead)");
     if (size1 == size2) {
         if (count != 0)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "sizes are equal (%llu) but the proof has %zu hashes, not 0",
                            (unsigned long long)size1, count);
         if (!span_equal(root1, root2))
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "sizes are equal (%llu) but the roots differ",
                            (unsigned long long)size1);
         return 0;
     }
     if (count == 0)
-        return set_err(err, err_size, -EBADMSG, "empty consistency proof from %llu to %llu",
+        return tlog__set_err(err, err_size, -EBADMSG, "empty consistency proof from %llu to %llu",
                        (unsigned long long)size1, (unsigned long long)size2);
     int rc = check_hash_span(root1, "old root hash", SIZE_MAX, err, err_size);
     if (rc == 0)
@@ -443,7 +434,7 @@ int merkle_verify_consistency_span(uint64_t size1, uint64_t size2, merkle_span r
     for (size_t i = 1; i < total; i++) {
         const uint8_t *c = PATH(i);
         if (sn == 0)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "proof too long: %zu hashes from size %llu to %llu", count,
                            (unsigned long long)size1, (unsigned long long)size2);
         if ((fn & 1) || fn == sn) {
@@ -461,15 +452,15 @@ int merkle_verify_consistency_span(uint64_t size1, uint64_t size2, merkle_span r
     }
 #undef PATH
     if (sn != 0)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "proof too short: %zu hashes from size %llu to %llu", count,
                        (unsigned long long)size1, (unsigned long long)size2);
     if (sodium_memcmp(fr, root1.data, MERKLE_HASH_SIZE) != 0)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "consistency proof does not lead to the old root (size %llu)",
                        (unsigned long long)size1);
     if (sodium_memcmp(sr, root2.data, MERKLE_HASH_SIZE) != 0)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "consistency proof does not lead to the new root (size %llu)",
                        (unsigned long long)size2);
     return 0;
@@ -488,10 +479,10 @@ int merkle_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[ME
                             const uint8_t root[MERKLE_HASH_SIZE], char *err, size_t err_size)
 {
     if (!leaf || !root || (count > 0 && !proof))
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     /* No valid proof is longer; refusing early bounds the stack array. */
     if (count > MERKLE_MAX_PROOF)
-        return set_err(err, err_size, -EBADMSG, "proof too long: %zu hashes", count);
+        return tlog__set_err(err, err_size, -EBADMSG, "proof too long: %zu hashes", count);
     merkle_span spans[MERKLE_MAX_PROOF];
     spans_of(proof, count, spans);
     return merkle_verify_inclusion_span(index, size,
@@ -505,9 +496,9 @@ int merkle_verify_consistency(uint64_t size1, uint64_t size2,
                               size_t count, char *err, size_t err_size)
 {
     if (!root1 || !root2 || (count > 0 && !proof))
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     if (count > MERKLE_MAX_PROOF)
-        return set_err(err, err_size, -EBADMSG, "proof too long: %zu hashes", count);
+        return tlog__set_err(err, err_size, -EBADMSG, "proof too long: %zu hashes", count);
     merkle_span spans[MERKLE_MAX_PROOF];
     spans_of(proof, count, spans);
     return merkle_verify_consistency_span(size1, size2,

@@ -1,5 +1,6 @@
 /* note.c — C2SP signed notes with Ed25519 keys: key strings, signing,
  * parsing and the verification rules. */
+#include "tlog_util.h"
 #include "tallinn/note.h"
 
 #include <errno.h>
@@ -27,16 +28,6 @@ struct note_signer {
     uint8_t sk[crypto_sign_SECRETKEYBYTES];
 };
 
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* Decodes one UTF-8 sequence from s (len > 0 bytes): its length, or 0 if it
  * is not well-formed (overlong, surrogate, beyond U+10FFFF, truncated). */
@@ -228,29 +219,29 @@ static int split_key(const char *s, const char **name, size_t *name_len, const c
 int note_verifier_parse(const char *vkey, note_verifier *out, char *err, size_t err_size)
 {
     if (!vkey || !out)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     const char *name, *hex, *b64;
     size_t name_len, hex_len;
     uint32_t id;
     uint8_t key[NOTE_KEY_BIN_SIZE];
     if (split_key(vkey, &name, &name_len, &hex, &hex_len, &b64) != 0)
-        return set_err(err, err_size, -EINVAL, "verifier key: expected name+keyid+base64(key)");
+        return tlog__set_err(err, err_size, -EINVAL, "verifier key: expected name+keyid+base64(key)");
     if (note_check_name(name, name_len) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "verifier key: invalid key name (empty, too long, spaces or bad UTF-8)");
     if (parse_key_id_hex(hex, hex_len, &id) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "verifier key: key ID must be 8 lowercase hex digits");
     if (b64_decode_exact(b64, strlen(b64), key, sizeof key) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "verifier key: key is not base64 of %d bytes", NOTE_KEY_BIN_SIZE);
     if (key[0] != NOTE_ALG_ED25519)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "verifier key: unsupported signature type 0x%02x (only Ed25519, 0x01)",
                        key[0]);
     uint32_t want = key_id_of(name, name_len, key + 1);
     if (want != id)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "verifier key: key ID %08x does not match the key (expected %08x)", id,
                        want);
     memset(out, 0, sizeof *out);
@@ -303,34 +294,34 @@ int note_signer_create(const char *skey, note_signer **out, char *err, size_t er
     int rc;
 
     if (!skey || !out)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     *out = NULL;
     if (sodium_init() < 0)
-        return set_err(err, err_size, -EIO, "libsodium failed to start");
+        return tlog__set_err(err, err_size, -EIO, "libsodium failed to start");
     if (strncmp(skey, head, sizeof head - 1) != 0)
-        return set_err(err, err_size, -EINVAL, "private key: does not start with PRIVATE+KEY+");
+        return tlog__set_err(err, err_size, -EINVAL, "private key: does not start with PRIVATE+KEY+");
     if (split_key(skey + sizeof head - 1, &name, &name_len, &hex, &hex_len, &b64) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "private key: expected PRIVATE+KEY+name+keyid+base64(key)");
     if (note_check_name(name, name_len) != 0)
-        return set_err(err, err_size, -EINVAL, "private key: invalid key name");
+        return tlog__set_err(err, err_size, -EINVAL, "private key: invalid key name");
     if (parse_key_id_hex(hex, hex_len, &id) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "private key: key ID must be 8 lowercase hex digits");
     if (b64_decode_exact(b64, strlen(b64), key, sizeof key) != 0) {
-        rc = set_err(err, err_size, -EINVAL, "private key: key is not base64 of %d bytes",
+        rc = tlog__set_err(err, err_size, -EINVAL, "private key: key is not base64 of %d bytes",
                      NOTE_KEY_BIN_SIZE);
         goto cleanup;
     }
     if (key[0] != NOTE_ALG_ED25519) {
-        rc = set_err(err, err_size, -EINVAL,
+        rc = tlog__set_err(err, err_size, -EINVAL,
                      "private key: unsupported signature type 0x%02x (only Ed25519, 0x01)",
                      key[0]);
         goto cleanup;
     }
     s = sodium_malloc(sizeof *s);
     if (!s) {
-        rc = set_err(err, err_size, -ENOMEM, "out of memory");
+        rc = tlog__set_err(err, err_size, -ENOMEM, "out of memory");
         goto cleanup;
     }
     memcpy(s->name, name, name_len);
@@ -338,7 +329,7 @@ int note_signer_create(const char *skey, note_signer **out, char *err, size_t er
     crypto_sign_seed_keypair(s->pk, s->sk, key + 1);
     s->key_id = key_id_of(s->name, name_len, s->pk);
     if (s->key_id != id) {
-        rc = set_err(err, err_size, -EINVAL,
+        rc = tlog__set_err(err, err_size, -EINVAL,
                      "private key: key ID %08x does not match the key (expected %08x)", id,
                      s->key_id);
         goto cleanup;
@@ -413,18 +404,18 @@ int note_sign(const note_signer *s, const char *text, size_t text_len, char *out
     size_t where;
 
     if (!s || !text || !out || !out_len)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     if (text_len == 0 || text[text_len - 1] != '\n')
-        return set_err(err, err_size, -EINVAL, "note text must end in a newline");
+        return tlog__set_err(err, err_size, -EINVAL, "note text must end in a newline");
     if (check_text(text, text_len, &where) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "note text: invalid UTF-8 or control character at byte %zu", where);
     size_t name_len = strlen(s->name);
     size_t b64_len = sizeof b64 - 1;
     /* text "\n" "— " name " " base64 "\n" NUL */
     if (text_len > SIZE_MAX / 2 ||
         out_size < text_len + 1 + SIG_PREFIX_LEN + name_len + 1 + b64_len + 1 + 1)
-        return set_err(err, err_size, -ENOSPC, "output buffer too small for the signed note");
+        return tlog__set_err(err, err_size, -ENOSPC, "output buffer too small for the signed note");
 
     put_be32(sig, s->key_id);
     crypto_sign_detached(sig + NOTE_KEY_ID_SIZE, NULL, (const unsigned char *)text, text_len,
@@ -452,12 +443,12 @@ int note_parse(const char *msg, size_t len, note_parsed *out, char *err, size_t 
 {
     size_t where;
     if (!msg || !out)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     out->msg = msg;
     out->text_len = 0;
     out->sig_count = 0;
     if (check_text(msg, len, &where) != 0)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "signed note: invalid UTF-8 or control character at byte %zu", where);
     /* The text ends at the last blank line. */
     size_t split = SIZE_MAX;
@@ -468,14 +459,14 @@ int note_parse(const char *msg, size_t len, note_parsed *out, char *err, size_t 
         }
     }
     if (split == SIZE_MAX)
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "signed note: no blank line before the signatures");
     const char *sigs = msg + split + 2;
     size_t sigs_len = len - split - 2;
     if (sigs_len == 0)
-        return set_err(err, err_size, -EINVAL, "signed note: no signature lines");
+        return tlog__set_err(err, err_size, -EINVAL, "signed note: no signature lines");
     if (sigs[sigs_len - 1] != '\n')
-        return set_err(err, err_size, -EINVAL,
+        return tlog__set_err(err, err_size, -EINVAL,
                        "signed note: last signature line does not end in a newline");
 
     size_t line_no = 0;
@@ -488,10 +479,10 @@ int note_parse(const char *msg, size_t len, note_parsed *out, char *err, size_t 
         sigs_len -= line_len + 1;
 
         if (line_no > NOTE_MAX_SIGS)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "signed note: more than %d signature lines", NOTE_MAX_SIGS);
         if (line_len < SIG_PREFIX_LEN || memcmp(line, sig_prefix, SIG_PREFIX_LEN) != 0)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "signed note: signature line %zu does not start with an em dash "
                            "and a space",
                            line_no);
@@ -499,24 +490,24 @@ int note_parse(const char *msg, size_t len, note_parsed *out, char *err, size_t 
         line_len -= SIG_PREFIX_LEN;
         const char *sp = memchr(line, ' ', line_len);
         if (!sp)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "signed note: signature line %zu has no space after the key name",
                            line_no);
         size_t name_len = (size_t)(sp - line);
         const char *b64 = sp + 1;
         size_t b64_len = line_len - name_len - 1;
         if (note_check_name(line, name_len) != 0)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "signed note: signature line %zu has an invalid key name", line_no);
         uint8_t bin[NOTE_SIG_BIN_MAX];
         size_t bin_len = 0;
         if (b64_len == 0 || !b64_ascii(b64, b64_len) ||
             sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "signed note: signature line %zu is not valid base64", line_no);
         if (bin_len < NOTE_KEY_ID_SIZE + 1)
-            return set_err(err, err_size, -EINVAL,
+            return tlog__set_err(err, err_size, -EINVAL,
                            "signed note: signature line %zu is too short (%zu bytes)", line_no,
                            bin_len);
         note_sig *sig = &out->sigs[out->sig_count++];
@@ -549,7 +540,7 @@ int note_verify(const note_parsed *p, const note_verifier *known, size_t known_c
     if (verified)
         *verified = 0;
     if (!p || !p->msg || (known_count > 0 && !known))
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     for (size_t i = 0; i < p->sig_count; i++) {
         const note_sig *sig = &p->sigs[i];
         const note_verifier *k = find_known(sig, known, known_count);
@@ -560,13 +551,13 @@ int note_verify(const note_parsed *p, const note_verifier *known, size_t known_c
         if (sodium_base642bin(bin, sizeof bin, sig->b64, sig->b64_len, NULL, &bin_len, NULL,
                               sodium_base64_VARIANT_ORIGINAL) != 0 ||
             bin_len != sizeof bin)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "signature not verified by key %s+%08x: line %zu is not an Ed25519 "
                            "signature",
                            k->name, k->key_id, i + 1);
         if (crypto_sign_verify_detached(bin + NOTE_KEY_ID_SIZE, (const unsigned char *)p->msg,
                                         p->text_len, k->public_key) != 0)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "signature not verified by key %s+%08x: the signature on line %zu "
                            "is invalid",
                            k->name, k->key_id, i + 1);
@@ -584,11 +575,11 @@ int note_verify(const note_parsed *p, const note_verifier *known, size_t known_c
             used += (size_t)n;
         }
         if (known_count == 1)
-            return set_err(err, err_size, -ENOKEY,
+            return tlog__set_err(err, err_size, -ENOKEY,
                            "signature not verified by key %s+%08x: the note is signed only by "
                            "other keys (%s)",
                            known[0].name, known[0].key_id, found);
-        return set_err(err, err_size, -ENOKEY,
+        return tlog__set_err(err, err_size, -ENOKEY,
                        "signature not verified by any of the %zu known keys: the note is "
                        "signed only by other keys (%s)",
                        known_count, found);
@@ -604,7 +595,7 @@ int note_open(const char *msg, size_t len, const note_verifier *known, size_t kn
     note_parsed *p = malloc(sizeof *p);
     int rc;
     if (!p)
-        return set_err(err, err_size, -ENOMEM, "out of memory");
+        return tlog__set_err(err, err_size, -ENOMEM, "out of memory");
     rc = note_parse(msg, len, p, err, err_size);
     if (rc == 0)
         rc = note_verify(p, known, known_count, NULL, err, err_size);

@@ -1,5 +1,6 @@
 /* tiles.c — C2SP tlog-tiles: paths, geometry, entry bundles, the tiles
  * directory on disk (atomic writes) and a hash store reading from it. */
+#include "tlog_util.h"
 #include "tallinn/tiles.h"
 
 #include <dirent.h>
@@ -36,16 +37,6 @@ struct tiles_reader {
     char err[256];
 };
 
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
 /* ---- paths and geometry ---------------------------------------------- */
 
@@ -231,27 +222,27 @@ int tiles_bundle_split(const uint8_t *bundle, size_t len, unsigned width, tiles_
                        char *err, size_t err_size)
 {
     if (!entries || width == 0 || width > TILES_WIDTH || (len > 0 && !bundle))
-        return set_err(err, err_size, -EINVAL, "bad argument");
+        return tlog__set_err(err, err_size, -EINVAL, "bad argument");
     size_t off = 0;
     for (unsigned i = 0; i < width; i++) {
         int rc = tiles_bundle_next(bundle, len, &off, &entries[i]);
         if (rc == 0)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "bundle holds %u entries, expected %u (%zu bytes)", i, width, len);
         if (rc < 0) {
             size_t left = len - off;
             if (left < 2)
-                return set_err(err, err_size, -EBADMSG,
+                return tlog__set_err(err, err_size, -EBADMSG,
                                "bundle truncated: entry %u's length prefix at offset %zu has "
                                "%zu of 2 bytes",
                                i, off, left);
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "bundle truncated: entry %u at offset %zu needs %zu bytes, %zu left",
                            i, off, ((size_t)bundle[off] << 8 | bundle[off + 1]), left - 2);
         }
     }
     if (off != len)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "bundle has %zu bytes after its %u entries (at offset %zu)", len - off,
                        width, off);
     return 0;
@@ -304,28 +295,28 @@ int tiles_dir_open(const char *path, unsigned flags, tiles_dir **out, char *err,
     tiles_dir *d = NULL;
     int rc;
     if (!path || !out || path[0] == '\0')
-        return set_err(err, err_size, -EINVAL, "missing directory path");
+        return tlog__set_err(err, err_size, -EINVAL, "missing directory path");
     *out = NULL;
     if (flags & TILES_DIR_CREATE) {
         rc = mkdir_p(path);
         if (rc != 0)
-            return set_err(err, err_size, rc, "%s: cannot create: %s", path, strerror(-rc));
+            return tlog__set_err(err, err_size, rc, "%s: cannot create: %s", path, strerror(-rc));
     }
     d = calloc(1, sizeof *d);
     if (!d)
-        return set_err(err, err_size, -ENOMEM, "out of memory");
+        return tlog__set_err(err, err_size, -ENOMEM, "out of memory");
     d->fd = -1;
     d->flags = flags;
     atomic_init(&d->tmp_counter, 0);
     d->path = strdup(path);
     if (!d->path) {
-        rc = set_err(err, err_size, -ENOMEM, "out of memory");
+        rc = tlog__set_err(err, err_size, -ENOMEM, "out of memory");
         goto fail;
     }
     d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (d->fd < 0) {
         rc = -errno;
-        set_err(err, err_size, rc, "%s: cannot open directory: %s", path, strerror(-rc));
+        tlog__set_err(err, err_size, rc, "%s: cannot open directory: %s", path, strerror(-rc));
         goto fail;
     }
     *out = d;
@@ -358,28 +349,28 @@ static int read_file(tiles_dir *d, const char *rel, uint8_t *buf, size_t cap, si
     int rc = 0;
     size_t got = 0;
     if (!d || check_rel(rel) != 0 || !len || (cap > 0 && !buf))
-        return set_err(err, err_size, -EINVAL, "bad file name or argument");
+        return tlog__set_err(err, err_size, -EINVAL, "bad file name or argument");
     int fd = openat(d->fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         rc = -errno;
         if (rc == -ENOENT)
-            return set_err(err, err_size, rc, "%s/%s: missing", d->path, rel);
-        return set_err(err, err_size, rc, "%s/%s: cannot open: %s", d->path, rel,
+            return tlog__set_err(err, err_size, rc, "%s/%s: missing", d->path, rel);
+        return tlog__set_err(err, err_size, rc, "%s/%s: cannot open: %s", d->path, rel,
                        strerror(-rc));
     }
     if (fstat(fd, &st) != 0) {
         rc = -errno;
-        set_err(err, err_size, rc, "%s/%s: cannot stat: %s", d->path, rel, strerror(-rc));
+        tlog__set_err(err, err_size, rc, "%s/%s: cannot stat: %s", d->path, rel, strerror(-rc));
         goto cleanup;
     }
     if (!S_ISREG(st.st_mode)) {
-        rc = set_err(err, err_size, -EINVAL, "%s/%s: not a regular file", d->path, rel);
+        rc = tlog__set_err(err, err_size, -EINVAL, "%s/%s: not a regular file", d->path, rel);
         goto cleanup;
     }
     if (file_size)
         *file_size = (uint64_t)st.st_size;
     if ((uint64_t)st.st_size > cap) {
-        rc = set_err(err, err_size, -EFBIG, "%s/%s: %llu bytes, more than the %zu allowed",
+        rc = tlog__set_err(err, err_size, -EFBIG, "%s/%s: %llu bytes, more than the %zu allowed",
                      d->path, rel, (unsigned long long)st.st_size, cap);
         goto cleanup;
     }
@@ -390,13 +381,13 @@ static int read_file(tiles_dir *d, const char *rel, uint8_t *buf, size_t cap, si
             if (errno == EINTR)
                 continue;
             rc = -errno;
-            set_err(err, err_size, rc, "%s/%s: read error: %s", d->path, rel, strerror(-rc));
+            tlog__set_err(err, err_size, rc, "%s/%s: read error: %s", d->path, rel, strerror(-rc));
             goto cleanup;
         }
         if (n == 0)
             break;
         if (got == cap) { /* grew while being read */
-            rc = set_err(err, err_size, -EFBIG, "%s/%s: more than the %zu bytes allowed",
+            rc = tlog__set_err(err, err_size, -EFBIG, "%s/%s: more than the %zu bytes allowed",
                          d->path, rel, cap);
             goto cleanup;
         }
@@ -482,16 +473,16 @@ int tiles_dir_write(tiles_dir *d, const char *rel, const void *data, size_t len,
     int dfd = -1, fd = -1, rc = 0;
     bool tmp_made = false;
     if (!d || check_rel(rel) != 0 || (len > 0 && !data))
-        return set_err(err, err_size, -EINVAL, "bad file name or argument");
+        return tlog__set_err(err, err_size, -EINVAL, "bad file name or argument");
     const char *slash = strrchr(rel, '/');
     const char *base = slash ? slash + 1 : rel;
     if (slash) {
         dir = strndup(rel, (size_t)(slash - rel));
         if (!dir)
-            return set_err(err, err_size, -ENOMEM, "out of memory");
+            return tlog__set_err(err, err_size, -ENOMEM, "out of memory");
         rc = make_parents(d, dir);
         if (rc != 0) {
-            set_err(err, err_size, rc, "%s/%s: cannot create directory: %s", d->path, dir,
+            tlog__set_err(err, err_size, rc, "%s/%s: cannot create directory: %s", d->path, dir,
                     strerror(-rc));
             goto cleanup;
         }
@@ -501,7 +492,7 @@ int tiles_dir_write(tiles_dir *d, const char *rel, const void *data, size_t len,
     }
     if (dfd < 0) {
         rc = -errno;
-        set_err(err, err_size, rc, "%s/%s: cannot open directory: %s", d->path, rel,
+        tlog__set_err(err, err_size, rc, "%s/%s: cannot open directory: %s", d->path, rel,
                 strerror(-rc));
         goto cleanup;
     }
@@ -510,7 +501,7 @@ int tiles_dir_write(tiles_dir *d, const char *rel, const void *data, size_t len,
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
-        set_err(err, err_size, rc, "%s/%s: cannot create temporary file: %s", d->path, rel,
+        tlog__set_err(err, err_size, rc, "%s/%s: cannot create temporary file: %s", d->path, rel,
                 strerror(-rc));
         goto cleanup;
     }
@@ -522,18 +513,18 @@ int tiles_dir_write(tiles_dir *d, const char *rel, const void *data, size_t len,
         rc = -errno;
     fd = -1;
     if (rc != 0) {
-        set_err(err, err_size, rc, "%s/%s: write failed: %s", d->path, rel, strerror(-rc));
+        tlog__set_err(err, err_size, rc, "%s/%s: write failed: %s", d->path, rel, strerror(-rc));
         goto cleanup;
     }
     if (renameat(dfd, tmp, dfd, base) != 0) {
         rc = -errno;
-        set_err(err, err_size, rc, "%s/%s: rename failed: %s", d->path, rel, strerror(-rc));
+        tlog__set_err(err, err_size, rc, "%s/%s: rename failed: %s", d->path, rel, strerror(-rc));
         goto cleanup;
     }
     tmp_made = false;
     if (!(d->flags & TILES_DIR_NO_SYNC) && fsync(dfd) != 0) {
         rc = -errno;
-        set_err(err, err_size, rc, "%s/%s: directory sync failed: %s", d->path, rel,
+        tlog__set_err(err, err_size, rc, "%s/%s: directory sync failed: %s", d->path, rel,
                 strerror(-rc));
     }
 cleanup:
@@ -554,11 +545,11 @@ int tiles_dir_read_hashes(tiles_dir *d, const tiles_tile *t, uint8_t *out, char 
     size_t len = 0;
     uint64_t on_disk = 0;
     if (!d || !t || !out || t->entries || tiles_path(t, rel, sizeof rel) != 0)
-        return set_err(err, err_size, -EINVAL, "bad tile");
+        return tlog__set_err(err, err_size, -EINVAL, "bad tile");
     size_t want = (size_t)t->width * MERKLE_HASH_SIZE;
     int rc = read_file(d, rel, out, want, &len, &on_disk, err, err_size);
     if (rc == -EFBIG || (rc == 0 && len != want))
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "%s/%s: %llu bytes, expected %zu (%u hashes of level %u)", d->path, rel,
                        (unsigned long long)(rc == 0 ? len : on_disk), want, t->width, t->level);
     return rc;
@@ -569,9 +560,9 @@ int tiles_dir_write_tile(tiles_dir *d, const tiles_tile *t, const void *data, si
 {
     char rel[TILES_PATH_MAX];
     if (!d || !t || tiles_path(t, rel, sizeof rel) != 0)
-        return set_err(err, err_size, -EINVAL, "bad tile");
+        return tlog__set_err(err, err_size, -EINVAL, "bad tile");
     if (!t->entries && len != (size_t)t->width * MERKLE_HASH_SIZE)
-        return set_err(err, err_size, -EINVAL, "%s: %zu bytes for %u hashes", rel, len,
+        return tlog__set_err(err, err_size, -EINVAL, "%s: %zu bytes for %u hashes", rel, len,
                        t->width);
     return tiles_dir_write(d, rel, data, len, err, err_size);
 }
@@ -583,26 +574,26 @@ int tiles_dir_partials(tiles_dir *d, const tiles_tile *t, unsigned *widths, size
     tiles_tile full;
     int rc = 0;
     if (!d || !t || !widths || !count)
-        return set_err(err, err_size, -EINVAL, "bad argument");
+        return tlog__set_err(err, err_size, -EINVAL, "bad argument");
     *count = 0;
     full = *t;
     full.width = TILES_WIDTH;
     if (tiles_path(&full, rel, TILES_PATH_MAX) != 0)
-        return set_err(err, err_size, -EINVAL, "bad tile");
+        return tlog__set_err(err, err_size, -EINVAL, "bad tile");
     strcat(rel, ".p");
     int fd = openat(d->fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return 0;
         rc = -errno;
-        return set_err(err, err_size, rc, "%s/%s: cannot open: %s", d->path, rel,
+        return tlog__set_err(err, err_size, rc, "%s/%s: cannot open: %s", d->path, rel,
                        strerror(-rc));
     }
     DIR *dir = fdopendir(fd);
     if (!dir) {
         rc = -errno;
         close(fd);
-        return set_err(err, err_size, rc, "%s/%s: cannot read: %s", d->path, rel,
+        return tlog__set_err(err, err_size, rc, "%s/%s: cannot read: %s", d->path, rel,
                        strerror(-rc));
     }
     bool seen[TILES_WIDTH] = {false};
@@ -614,7 +605,7 @@ int tiles_dir_partials(tiles_dir *d, const tiles_tile *t, unsigned *widths, size
         unsigned w;
         const char *p = name;
         if (parse_small(&p, TILES_WIDTH - 1, &w) != 0 || w == 0 || *p != '\0') {
-            rc = set_err(err, err_size, -EBADMSG,
+            rc = tlog__set_err(err, err_size, -EBADMSG,
                          "%s/%s/%s: not a partial tile width (1..255)", d->path, rel, name);
             goto cleanup;
         }
@@ -668,7 +659,7 @@ static int reader_load(tiles_reader *r, unsigned level, uint64_t index, unsigned
         rc = tiles_dir_read_hashes(r->d, &t, c->hashes, r->err, sizeof r->err);
         width = TILES_WIDTH;
         if (rc == -ENOENT)
-            set_err(r->err, sizeof r->err, rc, "%s/%s: missing, and so is the full tile",
+            tlog__set_err(r->err, sizeof r->err, rc, "%s/%s: missing, and so is the full tile",
                     r->d->path, partial);
     }
     if (rc != 0)
@@ -687,7 +678,7 @@ int tiles_reader_node(void *reader, unsigned level, uint64_t index,
         return -EINVAL;
     r->err[0] = '\0';
     if (index >= (r->size >> level))
-        return set_err(r->err, sizeof r->err, -EINVAL,
+        return tlog__set_err(r->err, sizeof r->err, -EINVAL,
                        "node %llu at level %u is not complete in a tree of size %llu",
                        (unsigned long long)index, level, (unsigned long long)r->size);
     unsigned tl = level / TILES_HEIGHT, sub = level % TILES_HEIGHT;
@@ -696,7 +687,7 @@ int tiles_reader_node(void *reader, unsigned level, uint64_t index,
     unsigned pos = (unsigned)(first % TILES_WIDTH), n = 1u << sub;
     unsigned width = tiles_width(tl, tile, r->size);
     if (pos + n > width)
-        return set_err(r->err, sizeof r->err, -EINVAL, "tile geometry error");
+        return tlog__set_err(r->err, sizeof r->err, -EINVAL, "tile geometry error");
     int rc = reader_load(r, tl, tile, width);
     if (rc != 0)
         return rc;

@@ -1,5 +1,6 @@
 /* tlogproof.c — c2sp.org/tlog-proof@v1 files: strict parse, format, and
  * verification against a log key. */
+#include "tlog_util.h"
 #include "tallinn/tlogproof.h"
 
 #include <errno.h>
@@ -12,33 +13,7 @@
 
 #define HASH_B64_LEN 44 /* base64 of 32 bytes, padded */
 
-static int set_err(char *err, size_t err_size, int code, const char *fmt, ...)
-{
-    if (err && err_size > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
 
-static int parse_u64(const char *s, size_t len, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (len == 0 || len > 20 || (len > 1 && s[0] == '0'))
-        return -EINVAL;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -EINVAL;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -EINVAL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
 
 /* The next '\n'-terminated line at *off: its start and length (without the
  * newline); -EINVAL if the text ends without a newline. */
@@ -84,15 +59,15 @@ int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, siz
     int rc;
 
     if (!buf || !out)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     *out = NULL;
     p = calloc(1, sizeof *p);
     if (!p)
-        return set_err(err, err_size, -ENOMEM, "out of memory");
+        return tlog__set_err(err, err_size, -ENOMEM, "out of memory");
 
 #define FAIL(...)                                                                               \
     do {                                                                                        \
-        rc = set_err(err, err_size, -EINVAL, __VA_ARGS__);                                      \
+        rc = tlog__set_err(err, err_size, -EINVAL, __VA_ARGS__);                                      \
         goto cleanup;                                                                           \
     } while (0)
 
@@ -111,7 +86,7 @@ int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, siz
             FAIL("tlog-proof: line %zu: empty extra data", line_no);
         p->extra = malloc(b64_len / 4 * 3 + 3);
         if (!p->extra) {
-            rc = set_err(err, err_size, -ENOMEM, "out of memory");
+            rc = tlog__set_err(err, err_size, -ENOMEM, "out of memory");
             goto cleanup;
         }
         if (!b64_ascii(b64, b64_len) ||
@@ -126,7 +101,7 @@ int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, siz
     }
     if (line_len < 6 || memcmp(line, "index ", 6) != 0)
         FAIL("tlog-proof: line %zu: expected \"index <N>\"", line_no);
-    if (parse_u64(line + 6, line_len - 6, &p->index) != 0)
+    if (tlog__parse_u64(line + 6, line_len - 6, &p->index) != 0)
         FAIL("tlog-proof: line %zu: index is not a decimal number without leading zeros",
              line_no);
 
@@ -159,7 +134,7 @@ int tlogproof_parse(const char *buf, size_t len, tlogproof **out, char *err, siz
     p->checkpoint = malloc(cp_len + 1);
     note = malloc(sizeof *note);
     if (!p->checkpoint || !note) {
-        rc = set_err(err, err_size, -ENOMEM, "out of memory");
+        rc = tlog__set_err(err, err_size, -ENOMEM, "out of memory");
         goto cleanup;
     }
     memcpy(p->checkpoint, buf + off, cp_len);
@@ -233,25 +208,25 @@ int tlogproof_verify(const tlogproof *p, const note_verifier *known, size_t know
     checkpoint tmp;
     char sub[256];
     if (!p || !p->checkpoint)
-        return set_err(err, err_size, -EINVAL, "missing argument");
+        return tlog__set_err(err, err_size, -EINVAL, "missing argument");
     int rc = checkpoint_open(p->checkpoint, p->checkpoint_len, known, known_count, &tmp, sub,
                              sizeof sub);
     if (rc != 0)
-        return set_err(err, err_size, rc, "tlog-proof: checkpoint: %s", sub);
+        return tlog__set_err(err, err_size, rc, "tlog-proof: checkpoint: %s", sub);
     if (p->index >= tmp.size)
-        return set_err(err, err_size, -EBADMSG,
+        return tlog__set_err(err, err_size, -EBADMSG,
                        "tlog-proof: index %llu is not below the checkpoint's size %llu",
                        (unsigned long long)p->index, (unsigned long long)tmp.size);
     if (leaf_hash) {
         rc = merkle_verify_inclusion(p->index, tmp.size, leaf_hash, p->hashes, p->hash_count,
                                      tmp.root, sub, sizeof sub);
         if (rc != 0)
-            return set_err(err, err_size, rc, "tlog-proof: entry %llu: %s",
+            return tlog__set_err(err, err_size, rc, "tlog-proof: entry %llu: %s",
                            (unsigned long long)p->index, sub);
     } else {
         size_t want = merkle_inclusion_proof_len(p->index, tmp.size);
         if (p->hash_count != want)
-            return set_err(err, err_size, -EBADMSG,
+            return tlog__set_err(err, err_size, -EBADMSG,
                            "tlog-proof: %zu proof hashes, but index %llu in size %llu needs %zu",
                            p->hash_count, (unsigned long long)p->index,
                            (unsigned long long)tmp.size, want);
