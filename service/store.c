@@ -571,6 +571,24 @@ static sqlite3_stmt *stmt(store_conn *c, int id)
     return c->stmts[id];
 }
 
+/* Steps a bound statement that returns one row: its first column into *a
+ * and, if b is not NULL, its second into *b. The statement is reset. */
+static int step_row(store_tx *tx, sqlite3_stmt *st, int64_t *a, int64_t *b)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        *a = sqlite3_column_int64(st, 0);
+        if (b != NULL)
+            *b = sqlite3_column_int64(st, 1);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 static void conn_close(store_conn *c)
 {
     for (int i = 0; i < ST_COUNT; i++)
@@ -1133,50 +1151,31 @@ int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t
                     int64_t *nanos)
 {
     sqlite3_stmt *st = stmt(tx->conn, need != NULL ? ST_MATCH_SUM_NEED : ST_MATCH_SUM_PLEDGE);
-    int rc;
 
     *nanos = 0;
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
     sqlite3_bind_text(st, 1, need != NULL ? need : pledge, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, state_mask);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *nanos = sqlite3_column_int64(st, 0);
-        rc = STORE_OK;
-    } else {
-        rc = tx_fail(tx, rc);
-    }
-    sqlite3_reset(st);
-    return rc;
+    return step_row(tx, st, nanos, NULL);
 }
 
 int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, int64_t *count)
 {
     sqlite3_stmt *st = stmt(tx->conn, ST_PLEDGE_COUNT);
-    int rc;
 
     *count = 0;
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
     sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, except_mask);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(st, 0);
-        rc = STORE_OK;
-    } else {
-        rc = tx_fail(tx, rc);
-    }
-    sqlite3_reset(st);
-    return rc;
+    return step_row(tx, st, count, NULL);
 }
 
 int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t state_mask,
                        int64_t *all, int64_t *in_sector)
 {
     sqlite3_stmt *st = stmt(tx->conn, ST_DONOR_RECORD);
-    int rc;
 
     *all = *in_sector = 0;
     if (st == NULL)
@@ -1184,16 +1183,7 @@ int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t sta
     sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, state_mask);
     sqlite3_bind_int(st, 3, sector);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *all = sqlite3_column_int64(st, 0);
-        *in_sector = sqlite3_column_int64(st, 1);
-        rc = STORE_OK;
-    } else {
-        rc = tx_fail(tx, rc);
-    }
-    sqlite3_reset(st);
-    return rc;
+    return step_row(tx, st, all, in_sector);
 }
 
 int store_need_totals(store_tx *tx, int by, uint32_t need_mask,
@@ -1328,6 +1318,7 @@ int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uin
                           int *yes)
 {
     sqlite3_stmt *st = stmt(tx->conn, ST_DONOR_HAS_MATCH);
+    int64_t v = 0;
     int rc;
 
     *yes = 0;
@@ -1336,14 +1327,8 @@ int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uin
     sqlite3_bind_text(st, 1, need, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, donor, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, state_mask);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *yes = sqlite3_column_int(st, 0);
-        rc = STORE_OK;
-    } else {
-        rc = tx_fail(tx, rc);
-    }
-    sqlite3_reset(st);
+    rc = step_row(tx, st, &v, NULL);
+    *yes = v != 0;
     return rc;
 }
 
@@ -1403,20 +1388,11 @@ int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len)
 static int one_int(store_tx *tx, int id, int64_t *out)
 {
     sqlite3_stmt *st = stmt(tx->conn, id);
-    int rc;
 
     *out = 0;
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *out = sqlite3_column_int64(st, 0);
-        rc = STORE_OK;
-    } else {
-        rc = tx_fail(tx, rc);
-    }
-    sqlite3_reset(st);
-    return rc;
+    return step_row(tx, st, out, NULL);
 }
 
 int store_audit_size(store_tx *tx, int64_t *size, int64_t *count)
