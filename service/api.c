@@ -56,6 +56,10 @@ grpc_status_code api_store_error(rpc_call *call, int rc)
     case STORE_FULL:
         return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
                               "storage is full: the write was not made; retry when space is freed");
+    case STORE_READONLY:
+        return rpc_call_error(call, GRPC_STATUS_UNAVAILABLE,
+                              "the data directory is read-only: writes are refused until it is "
+                              "writable again; reads go on");
     case STORE_IO:
     case STORE_BUSY:
     case STORE_SHUTDOWN:

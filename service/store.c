@@ -542,6 +542,7 @@ const char *store_strerror(int rc)
     case STORE_CORRUPT: return "storage is corrupt";
     case STORE_NOMEM: return "out of memory";
     case STORE_SHUTDOWN: return "server is shutting down";
+    case STORE_READONLY: return "the data directory is read-only";
     default: return "storage error";
     }
 }
@@ -608,10 +609,19 @@ static void conn_close(store_conn *c)
 static int conn_open(store *s, store_conn *c, int write, char *err, size_t errlen)
 {
     int flags = write ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY;
+    char uri[4200];
     int rc;
 
     memset(c, 0, sizeof(*c));
-    rc = sqlite3_open_v2(s->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (s->opts.read_only) {
+        /* Read-only storage: SQLite cannot create the WAL index there, and
+         * nothing can change the file, so it is opened as immutable. */
+        snprintf(uri, sizeof(uri), "file:%s?immutable=1", s->path);
+        rc = sqlite3_open_v2(uri, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+                                              SQLITE_OPEN_NOMUTEX, NULL);
+    } else {
+        rc = sqlite3_open_v2(s->path, &c->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    }
     if (rc != SQLITE_OK) {
         snprintf(err, errlen, "cannot open %s: %s", s->path,
                  c->db != NULL ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -621,7 +631,8 @@ static int conn_open(store *s, store_conn *c, int write, char *err, size_t errle
     sqlite3_busy_timeout(c->db, s->opts.busy_timeout_ms);
     sqlite3_extended_result_codes(c->db, 1);
     rc = sqlite3_exec(c->db,
-                      write ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                      s->opts.read_only ? "PRAGMA query_only=ON;"
+                      : write ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                               " PRAGMA foreign_keys=ON;"
                             : "PRAGMA foreign_keys=ON;",
                       NULL, NULL, NULL);
@@ -629,6 +640,25 @@ static int conn_open(store *s, store_conn *c, int write, char *err, size_t errle
         snprintf(err, errlen, "cannot configure %s: %s", s->path, sqlite3_errmsg(c->db));
         conn_close(c);
         return map_sqlite(rc);
+    }
+    return STORE_OK;
+}
+
+/* Read-only storage cannot be migrated: it must already be current. */
+static int check_schema(store *s, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int version = -1;
+
+    if (sqlite3_prepare_v2(s->writer.db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (version != (int)N_MIGRATIONS) {
+        snprintf(err, errlen, "%s is read-only and its schema (version %d) is not this tallinnd's "
+                 "(%zu): it cannot be migrated there", s->path, version, N_MIGRATIONS);
+        return STORE_IO;
     }
     return STORE_OK;
 }
@@ -768,6 +798,8 @@ int store_write(store *s, store_job_fn fn, void *arg, int *job_rc)
     store_job j = {.fn = fn, .arg = arg};
 
     *job_rc = 0;
+    if (s->opts.read_only)
+        return STORE_READONLY;
     pthread_cond_init(&j.cv, NULL);
     pthread_mutex_lock(&s->wmu);
     if (s->closing) {
@@ -835,6 +867,15 @@ int store_open(store **out, const store_options *opts, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         rc = STORE_NOMEM;
         goto fail;
+    }
+    if (s->opts.read_only) {
+        /* No writer, no committer: every write is refused at once. */
+        if ((rc = conn_open(s, &s->writer, 0, err, errlen)) != STORE_OK)
+            goto fail;
+        if ((rc = check_schema(s, err, errlen)) != STORE_OK)
+            goto fail;
+        *out = s;
+        return STORE_OK;
     }
     if ((rc = conn_open(s, &s->writer, 1, err, errlen)) != STORE_OK)
         goto fail;

@@ -361,6 +361,12 @@ static int serve(const serve_opts *o)
     snprintf(db, sizeof(db), "%s/%s", o->data_dir, DB_FILE);
     memset(&so, 0, sizeof(so));
     so.path = db;
+    if (access(o->data_dir, W_OK) != 0 && errno == EROFS) {
+        so.read_only = 1;
+        fprintf(stderr, "level=warn event=read_only data_dir=%s msg=\"the data directory is on "
+                        "read-only storage: reads are served, every write is refused\"\n",
+                o->data_dir);
+    }
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
         fprintf(stderr, "tallinnd: %s\n", err);
         sodium_memzero(a.page_key, sizeof(a.page_key));

@@ -29,6 +29,7 @@ enum {
     STORE_NOMEM = -7,
     STORE_ERROR = -8,     /* anything else (a bug: logged) */
     STORE_SHUTDOWN = -9,  /* the store is closing */
+    STORE_READONLY = -10, /* opened on read-only storage: writes are refused */
 };
 
 typedef enum store_kind {
@@ -45,6 +46,7 @@ typedef struct store_options {
     int max_readers;         /* read connections; 0 = 8 */
     int busy_timeout_ms;     /* bounded lock waits; 0 = 5000 */
     int max_batch;           /* jobs per group commit; 0 = 256 */
+    int read_only;           /* the storage is read-only: serve reads, refuse writes */
 } store_options;
 
 /* Opens (creating if needed) and migrates the database, starts the committer.

@@ -1,10 +1,11 @@
-"""Disk full: with the data directory on a small tmpfs (mounted here; the test
-runs as root like CI), writes fail with RESOURCE_EXHAUSTED / UNAVAILABLE and a
-clear log line while reads keep working, nothing is corrupted, and writes
-resume when space returns. After it the server restarts, verifies its audit
-log and finds every acknowledged write. (A read-only remount under a running
-server is refused by the kernel while files are open for writing, so the
-read-only case is not covered here.)"""
+"""Disk full and read-only storage, with the data directory on a small tmpfs
+(mounted here; the test runs as root like CI). Full: writes fail with
+RESOURCE_EXHAUSTED / UNAVAILABLE and a clear log line while reads keep working,
+nothing is corrupted, writes resume when space returns, and a restart verifies
+the audit log and finds every acknowledged write. Read-only (the kernel refuses
+a read-only remount under a running writer, so the server starts on it): a
+warning line, reads served, writes refused with UNAVAILABLE saying so, and
+writes back once the storage is writable."""
 import os
 import subprocess
 import sys
@@ -93,6 +94,40 @@ def test_disk_full():
             ch.close()
         finally:
             assert srv2.stop() == 0, srv2.text()
+
+        # read-only data directory: reads are served, writes refused, then
+        # writable again and writes resume
+        subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
+        srv3 = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure"],
+                              harness.PORT_RE)
+        try:
+            assert "event=read_only" in srv3.text(), srv3.text()
+            ch = grpc.insecure_channel(srv3.addr)
+            get = unary(ch, "/tallinn.v1.NeedService/GetNeed", need_pb2.GetNeedRequest, need_pb2.Need)
+            create = unary(ch, "/tallinn.v1.NeedService/CreateNeed", need_pb2.CreateNeedRequest,
+                           need_pb2.Need)
+            lst = unary(ch, "/tallinn.v1.NeedService/ListNeeds", need_pb2.ListNeedsRequest,
+                        need_pb2.ListNeedsResponse)
+            assert get(need_pb2.GetNeedRequest(name=acked[-1]), metadata=md, timeout=10).name
+            assert len(lst(need_pb2.ListNeedsRequest(page_size=5), metadata=md, timeout=10).needs) == 5
+            err = harness.expect_code(create, grpc.StatusCode.UNAVAILABLE,
+                                      need_pb2.CreateNeedRequest(need=need(20000)), metadata=md,
+                                      timeout=10)
+            assert "read-only" in err.details(), err.details()
+            ch.close()
+        finally:
+            assert srv3.stop() == 0, srv3.text()
+        subprocess.run(["mount", "-o", "remount,rw", mnt], check=True)
+        srv4 = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure",
+                               "--quiet"], harness.PORT_RE)
+        try:
+            ch = grpc.insecure_channel(srv4.addr)
+            create = unary(ch, "/tallinn.v1.NeedService/CreateNeed", need_pb2.CreateNeedRequest,
+                           need_pb2.Need)
+            assert create(need_pb2.CreateNeedRequest(need=need(20001)), metadata=md, timeout=10).name
+            ch.close()
+        finally:
+            assert srv4.stop() == 0, srv4.text()
     finally:
         if srv is not None and srv.proc.poll() is None:
             srv.proc.kill()
@@ -100,5 +135,5 @@ def test_disk_full():
 
 
 cases = harness.Cases()
-cases.run("disk full, space returns, restart verifies", test_disk_full)
+cases.run("disk full, space returns, restart verifies, read-only storage", test_disk_full)
 cases.finish()
