@@ -596,6 +596,35 @@ int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name, Pro
     return store_get(tx, kind, name, rpc_call_allocator(call), out);
 }
 
+/* ---- Workflow transitions ---- */
+
+grpc_status_code api_transition_request(rpc_call *call, const ProtobufCMessage *req,
+                                        const api_transition *table, size_t n,
+                                        const char *pattern, int require_reason,
+                                        api_transition_req *out)
+{
+    const char *method = rpc_call_method(call)->method->name;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n && out->t == NULL; i++)
+        if (strcmp(table[i].method, method) == 0)
+            out->t = &table[i];
+    if (out->t == NULL)
+        return rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "%s is not a transition", method);
+    out->name = api_get_string(req, "name");
+    out->etag = api_get_string(req, "etag");
+    out->reason = api_get_string(req, "reason");
+    out->request_id = api_get_string(req, "request_id");
+    api_check_name(call, "name", pattern, out->name);
+    if (out->t->needs_reason || require_reason)
+        api_check_text(call, "reason", out->reason, VALIDATE_REASON_MAX,
+                       VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
+    else if (out->reason != NULL)
+        api_check_text(call, "reason", out->reason, VALIDATE_REASON_MAX, VALIDATE_TEXT_MULTILINE);
+    api_check_request_id(call, out->request_id);
+    return api_violations_status(call, "request");
+}
+
 /* ---- Lists ---- */
 
 /* A row's value of a schema field, read from the message (the same values

@@ -138,6 +138,29 @@ int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
 /* Records a read of RESTRICTED resources (one audit record each). */
 grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *names, size_t n);
 
+/* ---- Workflow transitions (custom methods, AIP-136) ---- */
+typedef struct api_transition {
+    const char *method;    /* "SubmitNeed" */
+    unsigned from;         /* states allowed before (bit 1 << state) */
+    int to;
+    int needs_reason;      /* reason required (else optional) */
+    const char *from_text; /* the allowed states, for the error message */
+} api_transition;
+
+/* The common fields of a transition request, read and checked. */
+typedef struct api_transition_req {
+    const api_transition *t;
+    const char *name, *reason, *etag, *request_id;
+} api_transition_req;
+
+/* Finds the called method in table and checks name (against pattern), the
+ * reason (required when the transition or require_reason says so), and
+ * request_id. OK, UNIMPLEMENTED or INVALID_ARGUMENT with violations. */
+grpc_status_code api_transition_request(rpc_call *call, const ProtobufCMessage *req,
+                                        const api_transition *table, size_t n,
+                                        const char *pattern, int require_reason,
+                                        api_transition_req *out);
+
 /* ---- Lists ---- */
 typedef struct api_list_req {
     store_kind kind;

@@ -218,15 +218,8 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
 
 /* ---- The workflow ---- */
 
-typedef struct transition {
-    const char *method;
-    unsigned from;
-    int to;
-    int needs_reason;
-    const char *from_text;
-} transition;
 
-static const transition transitions[] = {
+static const api_transition transitions[] = {
     {"ApproveMatch", MBIT(PROPOSED), M(APPROVED), 0, "PROPOSED"},
     {"DeclineMatch", MBIT(PROPOSED), M(DECLINED), 1, "PROPOSED"},
     {"WithdrawMatch", MBIT(PROPOSED) | MBIT(APPROVED), M(WITHDRAWN), 1, "PROPOSED or APPROVED"},
@@ -237,8 +230,7 @@ static const transition transitions[] = {
 };
 
 typedef struct transition_arg {
-    const transition *t;
-    const char *name, *reason, *etag;
+    api_transition_req r;
     int allow_overfunding;
 } transition_arg;
 
@@ -287,7 +279,7 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
                                   money_text(call, a, amount), money_text(call, a, cost));
         }
         x->overfunding_allowed = 1;
-        x->overfunding_reason = (char *)arg->reason;
+        x->overfunding_reason = (char *)arg->r.reason;
     }
     x->approver = (char *)job->caller->principal;
     return GRPC_STATUS_OK;
@@ -296,7 +288,7 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
 static grpc_status_code transition_job(store_tx *tx, api_job *job)
 {
     transition_arg *arg = job->arg;
-    const transition *t = arg->t;
+    const api_transition *t = arg->r.t;
     const api_caller *caller = job->caller;
     rpc_call *call = job->call;
     Tallinn__V1__Match *x;
@@ -304,14 +296,14 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     int was;
     grpc_status_code code;
 
-    if ((code = api_load(tx, call, STORE_MATCH, arg->name, &m)) != GRPC_STATUS_OK)
+    if ((code = api_load(tx, call, STORE_MATCH, arg->r.name, &m)) != GRPC_STATUS_OK)
         return code;
     x = (Tallinn__V1__Match *)m;
-    if ((code = api_check_etag(call, m, arg->etag)) != GRPC_STATUS_OK)
+    if ((code = api_check_etag(call, m, arg->r.etag)) != GRPC_STATUS_OK)
         return code;
     if (caller->role == API_ROLE_DONOR &&
         (caller->donor == NULL || strcmp(caller->donor, x->donor) != 0))
-        return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", arg->name);
+        return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", arg->r.name);
     if ((t->from & (1u << x->state)) == 0) {
         rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is %s; %s needs it %s",
@@ -328,7 +320,7 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
         x->approver = (char *)caller->principal; /* who decided, either way */
     was = x->state;
     x->state = t->to;
-    x->state_reason = arg->reason != NULL ? (char *)arg->reason : (char *)protobuf_c_empty_string;
+    x->state_reason = arg->r.reason != NULL ? (char *)arg->r.reason : (char *)protobuf_c_empty_string;
     if ((code = save(tx, job, x, 0)) != GRPC_STATUS_OK)
         return code;
     resp = job->resp;
@@ -349,30 +341,18 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
 static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *req,
                                        ProtobufCMessage **resp, void *ctx)
 {
-    const char *method = rpc_call_method(call)->method->name;
-    const char *rid = api_get_string(req, "request_id");
     transition_arg arg = {0};
+    grpc_status_code code;
 
-    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
-        if (strcmp(transitions[i].method, method) == 0)
-            arg.t = &transitions[i];
-    if (arg.t == NULL)
-        return rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "%s is not a match transition", method);
-    arg.name = api_get_string(req, "name");
-    arg.etag = api_get_string(req, "etag");
-    arg.reason = api_get_string(req, "reason");
     if (req->descriptor == &tallinn__v1__approve_match_request__descriptor)
         arg.allow_overfunding = ((const Tallinn__V1__ApproveMatchRequest *)req)->allow_overfunding;
-    api_check_name(call, "name", "matches/{match}", arg.name);
-    if (arg.t->needs_reason || arg.allow_overfunding)
-        api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX,
-                       VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
-    else if (arg.reason != NULL)
-        api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX, VALIDATE_TEXT_MULTILINE);
-    api_check_request_id(call, rid);
-    if (rpc_call_field_violation_count(call) > 0)
-        return api_violations_status(call, "request");
-    return api_write(call, ctx, rid, transition_job, &arg, resp);
+    /* overfunding on purpose must say why */
+    code = api_transition_request(call, req, transitions,
+                                  sizeof(transitions) / sizeof(transitions[0]), "matches/{match}",
+                                  arg.allow_overfunding, &arg.r);
+    if (code != GRPC_STATUS_OK)
+        return code;
+    return api_write(call, ctx, arg.r.request_id, transition_job, &arg, resp);
 }
 
 /* ---- SuggestMatches ---- */

@@ -278,16 +278,9 @@ static grpc_status_code update_need(rpc_call *call, const ProtobufCMessage *req,
 
 /* ---- The workflow: one table, one job ---- */
 
-typedef struct transition {
-    const char *method;
-    unsigned from;      /* states allowed before */
-    int to;
-    int needs_reason;
-    const char *from_text;
-} transition;
 
 #define NON_TERMINAL (BIT(DRAFT) | BIT(SUBMITTED) | BIT(RETURNED) | BIT(OPEN) | BIT(ON_HOLD))
-static const transition transitions[] = {
+static const api_transition transitions[] = {
     {"SubmitNeed", BIT(DRAFT) | BIT(RETURNED), S(SUBMITTED), 0, "DRAFT or RETURNED"},
     {"ValidateNeed", BIT(SUBMITTED), S(OPEN), 0, "SUBMITTED"},
     {"ReturnNeed", BIT(SUBMITTED), S(RETURNED), 1, "SUBMITTED"},
@@ -300,15 +293,12 @@ static const transition transitions[] = {
     {"CloseNeed", BIT(OPEN), S(CLOSED), 1, "OPEN"},
 };
 
-typedef struct transition_arg {
-    const transition *t;
-    const char *name, *reason, *etag;
-} transition_arg;
+typedef api_transition_req transition_arg;
 
 static grpc_status_code transition_job(store_tx *tx, api_job *job)
 {
     transition_arg *arg = job->arg;
-    const transition *t = arg->t;
+    const api_transition *t = arg->t;
     rpc_call *call = job->call;
     Tallinn__V1__Need *n;
     grpc_status_code code;
@@ -345,28 +335,14 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
 static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *req,
                                        ProtobufCMessage **resp, void *ctx)
 {
-    const char *method = rpc_call_method(call)->method->name;
-    transition_arg arg = {0};
-    const char *rid = api_get_string(req, "request_id");
+    transition_arg arg;
+    grpc_status_code code = api_transition_request(
+        call, req, transitions, sizeof(transitions) / sizeof(transitions[0]), "needs/{need}", 0,
+        &arg);
 
-    for (size_t i = 0; i < sizeof(transitions) / sizeof(transitions[0]); i++)
-        if (strcmp(transitions[i].method, method) == 0)
-            arg.t = &transitions[i];
-    if (arg.t == NULL)
-        return rpc_call_error(call, GRPC_STATUS_UNIMPLEMENTED, "%s is not a need transition", method);
-    arg.name = api_get_string(req, "name");
-    arg.etag = api_get_string(req, "etag");
-    arg.reason = api_get_string(req, "reason");
-    api_check_name(call, "name", "needs/{need}", arg.name);
-    if (arg.t->needs_reason)
-        api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX,
-                       VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
-    else if (arg.reason != NULL)
-        api_check_text(call, "reason", arg.reason, VALIDATE_REASON_MAX, VALIDATE_TEXT_MULTILINE);
-    api_check_request_id(call, rid);
-    if (rpc_call_field_violation_count(call) > 0)
-        return api_violations_status(call, "request");
-    return api_write(call, ctx, rid, transition_job, &arg, resp);
+    if (code != GRPC_STATUS_OK)
+        return code;
+    return api_write(call, ctx, arg.request_id, transition_job, &arg, resp);
 }
 
 /* ---- Derived totals ---- */
