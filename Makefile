@@ -32,7 +32,7 @@ crash: build
 	/usr/bin/python3 tests/crash/crash_test.py $(BUILD_DIR)/bin/tallinnd --rounds $(CRASH_ROUNDS)
 
 clean:
-	rm -rf $(BUILD_DIR) $(TEST_DIR)
+	rm -rf $(BUILD_DIR) $(TEST_DIR) $(FUZZ_DIR)
 
 # Benchmarks (docs/BENCHMARKS.md): a fresh tallinnd on loopback, every workload
 # three times, medians printed and written to $(BUILD_DIR)/bench/.
