@@ -2,14 +2,12 @@
 restart it each time, and check that every write a client saw acknowledged is
 there, that nothing half-written is visible, that the server's own start-up
 verification of the audit log passes, and that every checkpoint it ever
-signed is consistent with every later one (checked here with an independent
-RFC 9162 verifier and Ed25519 signatures checked with PyNaCl).
+signed is consistent with every later one (checked with the independent
+RFC 9162 / C2SP verifier in tests/integration/tlog_ref.py).
 
 usage: crash_test.py TALLINND [--rounds N] [--seed S]
 """
 import argparse
-import base64
-import hashlib
 import os
 import random
 import signal
@@ -19,8 +17,6 @@ import threading
 import time
 
 import grpc
-import nacl.exceptions
-import nacl.signing
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
@@ -33,65 +29,7 @@ def unary(ch, path, req_cls, resp_cls):
                           response_deserializer=resp_cls.FromString)
 
 
-# ---- an independent RFC 9162 consistency verifier (§2.1.4.2) ----
-def node(l, r):
-    return hashlib.sha256(b"\x01" + l + r).digest()
-
-
-def verify_consistency(size1, size2, root1, root2, proof):
-    if size1 == size2:
-        return not proof and root1 == root2
-    if size1 > size2 or size1 == 0:
-        return False
-    if size1 & (size1 - 1) == 0:  # a power of two: root1 starts the path
-        proof = [root1] + list(proof)
-    if not proof:
-        return False
-    fn, sn = size1 - 1, size2 - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
-    fr = sr = proof[0]
-    for c in proof[1:]:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            fr = node(c, fr)
-            sr = node(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
-        else:
-            sr = node(sr, c)
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and fr == root1 and sr == root2
-
-
-def parse_vkey(vkey):
-    name, keyid, b64 = vkey.split("+", 2)
-    raw = base64.b64decode(b64)
-    assert raw[0] == 1 and len(raw) == 33, "not an Ed25519 verifier key"
-    return name, bytes.fromhex(keyid), nacl.signing.VerifyKey(raw[1:])
-
-
-def open_checkpoint(note, vkey):
-    """Verifies the note's signature; returns (origin, size, root)."""
-    name, keyid, vk = parse_vkey(vkey)
-    text, sigs = note.split(b"\n\n", 1)
-    text += b"\n"
-    ok = False
-    for line in sigs.decode().splitlines():
-        if not line.startswith("\u2014 "):
-            continue
-        sname, sig = line[2:].split(" ", 1)
-        raw = base64.b64decode(sig)
-        if sname == name and raw[:4] == keyid:
-            vk.verify(text, raw[4:])  # raises on a bad signature
-            ok = True
-    assert ok, "no signature by the server's key"
-    origin, size, root = text.decode().split("\n")[:3]
-    return origin, int(size), base64.b64decode(root)
+from tlog_ref import open_checkpoint, verify_consistency  # noqa: E402
 
 
 class Load:
