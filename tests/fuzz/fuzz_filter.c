@@ -1,4 +1,4 @@
-/* fuzz_filter.c — List filters and order_by (service/filter.c) against the
+/* fuzz_filter.c — List filters and order_by (service/request/filter.c) against the
  * real schemas of the store (store_filter_schema) and one schema with every
  * field type. Input: byte 0 picks the schema; then the filter text, and after
  * a 0xFF byte (never in UTF-8) the order_by text (without one, the same text
@@ -287,7 +287,7 @@ static void fuzz_order(size_t k, const uint8_t *text, size_t len)
     const filter_schema *s = schemas[k];
     filter_order o, o2;
     filter_error err;
-    /* The buffer sizes service/api.c uses. */
+    /* The buffer sizes service/handlers/api_list.c uses. */
     char canon[FILTER_ORDER_MAX_LEN * 2], canon2[FILTER_ORDER_MAX_LEN * 2], osql[1024],
         seek[4096], name[16], *sql;
     size_t key_index[FILTER_ORDER_SEEK_MAX_BINDS], nbinds = 0;

@@ -1,4 +1,4 @@
-/* fuzz_pagetoken.c — List page tokens (service/pagetoken.c). The first byte
+/* fuzz_pagetoken.c — List page tokens (service/request/pagetoken.c). The first byte
  * picks a mode:
  *   0  the input is a token string: pagetoken_decode under a fixed key and
  *      binding must never crash, and a token that decodes re-encodes to the

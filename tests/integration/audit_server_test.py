@@ -600,7 +600,7 @@ def test_tamper_at_rest(w):
     assert srv is not None, text
     # It serves the same log. (A call first also keeps SIGTERM from landing
     # before tallinnd waits for it: a thread started before the signal mask
-    # would take it and kill the process — reported, service/tallinnd_main.c.)
+    # would take it and kill the process — reported, service/daemon/tallinnd_main.c.)
     api = AuditApi(srv.addr, w.auditor)
     assert open_checkpoint(api.checkpoint(), w.vkey)[1] == size
     api.close()

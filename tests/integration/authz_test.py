@@ -1,6 +1,6 @@
 """Who may do what (issue 7) against a real tallinnd: every role x every method
 of the domain, principal and audit services, checked against a table written
-out below from the issue text (not from service/authz.c, so that the two can
+out below from the issue text (not from service/authz/authz.c, so that the two can
 disagree); cross-donor attempts; RESTRICTED needs; what DONOR and OBSERVER
 lists contain and how they page; observer redaction field by field;
 separation of duties; disabled and rotated tokens; failed-authentication rate

@@ -1,7 +1,7 @@
 /* diagnostics.c — DiagnosticsService.Noop: authenticated, no storage. It
  * measures what the transport and authentication cost (the benchmark's
  * ceiling for the read figures). */
-#include "audit.h"
+#include "audit/audit.h"
 #include "domain.h"
 #include "tallinn/v1/diagnostics.pb-c.h"
 

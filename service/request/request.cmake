@@ -1,9 +1,9 @@
 # Request logic that needs no server: validation, AIP-160 filters and
 # order_by, authenticated page tokens. Pure C plus libsodium.
 add_library(tallinn_api STATIC
-  ${CMAKE_CURRENT_SOURCE_DIR}/validate.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/filter.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/pagetoken.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/validate.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/filter.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/pagetoken.c)
 target_include_directories(tallinn_api PUBLIC ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(tallinn_api PUBLIC PkgConfig::SODIUM)
 set_target_properties(tallinn_api PROPERTIES POSITION_INDEPENDENT_CODE ON)

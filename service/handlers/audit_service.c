@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "audit.h"
+#include "domain.h"
+#include "audit/audit.h"
 #include "tallinn/v1/audit.pb-c.h"
 
 #define STREAM_CHUNK 1000 /* records read per snapshot while streaming */

@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "api.h"
+#include "handlers/api.h"
 
 #define AUTHZ_KEYBYTES 32    /* the token-hashing key (data dir: token.key) */
 #define AUTHZ_HASHBYTES 32   /* keyed BLAKE2b of a token */

@@ -1,7 +1,8 @@
 /* api.h — what the domain handlers (donors.c, needs.c, matches.c,
- * reports.c) share: who is calling, validation helpers that collect field
- * violations, idempotent write jobs, etags and ids, generic field access on
- * protobuf-c messages, and List paging. Private to service/. */
+ * reports.c) share: who is calling, generic field access on protobuf-c
+ * messages, etags and ids (api.c); validation helpers that collect field
+ * violations (api_check.c); idempotent write jobs (api_write.c); List paging
+ * (api_list.c). Private to service/. */
 #ifndef TALLINN_API_H
 #define TALLINN_API_H
 
@@ -86,6 +87,10 @@ int64_t api_nanos(const Tallinn__V1__Money *m); /* 0 for NULL */
 void api_set_etag(rpc_call *call, ProtobufCMessage *msg);
 /* ABORTED when etag is non-empty and differs from the resource's. */
 grpc_status_code api_check_etag(rpc_call *call, const ProtobufCMessage *current, const char *etag);
+/* A field's descriptor by name (NULL if none), and the size of one value of
+ * it in a message struct. */
+const ProtobufCFieldDescriptor *api_field(const ProtobufCMessageDescriptor *d, const char *name);
+size_t api_field_size(const ProtobufCFieldDescriptor *f);
 /* Copies one field (shallow) from src to dst, both of the same type. */
 int api_copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src, const char *field);
 /* Reads a string field by name (NULL if no such string field). */

@@ -13,9 +13,9 @@
 
 #include <sodium.h>
 
-#include "audit.h"
-#include "authz.h"
-#include "domain.h"
+#include "audit/audit.h"
+#include "authz/authz.h"
+#include "handlers/domain.h"
 #include "tallinn/health.h"
 #include "tallinn/rpc.h"
 #include "tallinn/store.h"

@@ -12,6 +12,9 @@ int donors_register(rpc_server *srv, api *a);
 int matches_register(rpc_server *srv, api *a);
 int reports_register(rpc_server *srv, api *a);
 int diagnostics_register(rpc_server *srv, api *a);
+/* AuditService: proofs, checkpoints and records of the log. */
+struct audit;
+int audit_register(rpc_server *srv, api *a, struct audit *log);
 
 /* Match states whose amount is committed (approved and later), and the one
  * whose amount is delivered. Bit (1 << state). */

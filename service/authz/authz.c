@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "audit.h"
+#include "audit/audit.h"
 #include "authz.h"
 #include "tallinn/v1/principal.pb-c.h"
 #include "tallinn/validate.h"

@@ -57,8 +57,4 @@ int audit_inclusion_proof(audit *a, store_tx *tx, uint64_t index, uint64_t size,
 int audit_consistency_proof(audit *a, store_tx *tx, uint64_t size1, uint64_t size2,
                             uint8_t proof[MERKLE_MAX_PROOF][MERKLE_HASH_SIZE], size_t *n);
 
-/* AuditService. */
-struct api;
-int audit_register(rpc_server *srv, struct api *api, audit *a);
-
 #endif

@@ -1,8 +1,8 @@
 # The RPC runtime (transport only) and the standard health service.
 add_library(tallinn_rpc STATIC
-  ${CMAKE_CURRENT_SOURCE_DIR}/rpc_server.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/rpc_call.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/health.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_server.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_call.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/rpc/health.c)
 target_include_directories(tallinn_rpc PUBLIC ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(tallinn_rpc PUBLIC tallinn_proto PkgConfig::GRPC PkgConfig::PROTOBUFC
                       Threads::Threads)

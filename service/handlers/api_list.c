@@ -1,0 +1,342 @@
+/* api_list.c — keyset-paged Lists: paging, filter and order_by checked
+ * against the caller's role, authenticated page tokens, one page read in a
+ * snapshot. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+
+/* ---- Lists ---- */
+
+/* A row's value of a schema field, read from the message (the same values
+ * the store keeps in the field's column). */
+static int row_value(void *ctx, const filter_field *ff, filter_value *out)
+{
+    const ProtobufCMessage *m = ctx;
+    const ProtobufCFieldDescriptor *f = api_field(m->descriptor, ff->name);
+    const char *p;
+
+    memset(out, 0, sizeof(*out));
+    out->type = ff->type;
+    if (f == NULL || f->label == PROTOBUF_C_LABEL_REPEATED)
+        return -1;
+    p = (const char *)m + f->offset;
+    switch (ff->type) {
+    case FILTER_STRING: {
+        const char *s = *(const char *const *)p;
+        out->s = s != NULL ? s : "";
+        out->len = strlen(out->s);
+        return 0;
+    }
+    case FILTER_ENUM:
+    case FILTER_INT:
+        if (api_field_size(f) == 8)
+            out->i = *(const int64_t *)p;
+        else
+            out->i = *(const int32_t *)p;
+        return 0;
+    case FILTER_BOOL:
+        out->i = *(const protobuf_c_boolean *)p ? 1 : 0;
+        return 0;
+    case FILTER_MONEY:
+        out->i = api_nanos(*(const Tallinn__V1__Money *const *)p);
+        return 0;
+    case FILTER_TIMESTAMP: {
+        const Google__Protobuf__Timestamp *t = *(const Google__Protobuf__Timestamp *const *)p;
+        out->i = t != NULL ? t->seconds * 1000000000 + t->nanos : 0;
+        return 0;
+    }
+    case FILTER_DATE: {
+        const Tallinn__V1__Date *d = *(const Tallinn__V1__Date *const *)p;
+        out->i = d != NULL ? (int64_t)d->year * 10000 + d->month * 100 + d->day : 0;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+typedef struct list_rows {
+    ProtobufCMessage **rows;
+    size_t n, cap;
+} list_rows;
+
+static int collect(ProtobufCMessage *m, void *ctx)
+{
+    list_rows *r = ctx;
+    if (r->n < r->cap)
+        r->rows[r->n++] = m;
+    return r->n == r->cap;
+}
+
+static void to_store_value(rpc_call *call, const pagetoken_value *pv, store_value *sv)
+{
+    if (pv->kind == PAGETOKEN_INT) {
+        sv->type = STORE_V_INT;
+        sv->i = pv->i;
+    } else {
+        char *t = rpc_call_alloc(call, pv->len + 1);
+        if (t != NULL && pv->len > 0)
+            memcpy(t, pv->bytes, pv->len);
+        sv->type = STORE_V_TEXT;
+        sv->text = t != NULL ? t : "";
+    }
+}
+
+static void to_token_value(const filter_value *fv, pagetoken_value *pv)
+{
+    memset(pv, 0, sizeof(*pv));
+    if (fv->type == FILTER_STRING) {
+        pv->kind = PAGETOKEN_BYTES;
+        pv->bytes = (const uint8_t *)fv->s;
+        pv->len = fv->len;
+    } else {
+        pv->kind = PAGETOKEN_INT;
+        pv->i = fv->i;
+    }
+}
+
+static int hidden(const api_list_req *req, const char *field)
+{
+    for (const char *const *h = req->hidden_fields; h != NULL && *h != NULL; h++)
+        if (strcmp(*h, field) == 0)
+            return 1;
+    return 0;
+}
+
+/* The first field of the filter the caller may not use, or NULL. */
+static const char *hidden_in(const api_list_req *req, const filter_node *n)
+{
+    const char *f;
+
+    if (n == NULL)
+        return NULL;
+    if (n->kind == FILTER_NODE_CMP)
+        return hidden(req, n->field->name) ? n->field->name : NULL;
+    for (size_t i = 0; i < n->nchildren; i++)
+        if ((f = hidden_in(req, n->children[i])) != NULL)
+            return f;
+    return NULL;
+}
+
+grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
+                          ProtobufCMessage ***rows_out, size_t *n_out, char **next_token)
+{
+    const char *scope_sql = store_scope_sql(req->kind, req->scope);
+    const char *bad;
+    const filter_schema *schema = store_filter_schema(req->kind);
+    const api_caller *caller = api_caller_of(call);
+    filter *f = NULL;
+    filter_sql fsql = {0};
+    filter_order order;
+    filter_error ferr;
+    pagetoken tok;
+    uint8_t binding[PAGETOKEN_BINDINGBYTES];
+    char ocanon[FILTER_ORDER_MAX_LEN * 2], osql[1024], seek[4096];
+    size_t key_index[FILTER_ORDER_SEEK_MAX_BINDS], n_seek = 0;
+    char *where;
+    store_value *binds;
+    size_t n_binds = 0, where_len;
+    int32_t size = req->page_size;
+    int have_token = req->page_token != NULL && req->page_token[0] != '\0';
+    list_rows r = {0};
+    store_query q;
+    store_tx *tx;
+    grpc_status_code code = GRPC_STATUS_OK;
+    int rc;
+
+    *rows_out = NULL;
+    *n_out = 0;
+    *next_token = (char *)"";
+    if (schema == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    if (size < 0) {
+        api_violation(call, "page_size", "must not be negative (0 means %d, at most %d)",
+                      API_PAGE_DEFAULT, API_PAGE_MAX);
+        return api_violations_status(call, "request");
+    }
+    if (size == 0)
+        size = API_PAGE_DEFAULT;
+    if (size > API_PAGE_MAX)
+        size = API_PAGE_MAX;
+
+    rc = filter_parse(schema, req->filter ? req->filter : "", req->filter ? strlen(req->filter) : 0,
+                      &f, &ferr);
+    if (rc != FILTER_OK) {
+        if (rc != FILTER_ERR_INVALID)
+            return api_store_error(call, STORE_NOMEM);
+        api_violation(call, "filter", "%s", ferr.message);
+        return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", ferr.message);
+    }
+    /* Without order_by, lists come in creation order (the contract says so). */
+    {
+        const char *ob = req->order_by != NULL && req->order_by[0] != '\0' ? req->order_by
+                                                                            : "create_time";
+        rc = filter_order_parse(schema, ob, strlen(ob), &order, &ferr);
+    }
+    if (rc != FILTER_OK) {
+        api_violation(call, "order_by", "%s", ferr.message);
+        code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", ferr.message);
+        goto done;
+    }
+    bad = hidden_in(req, filter_root(f));
+    for (size_t k = 0; bad == NULL && k < order.count; k++)
+        if (hidden(req, order.keys[k].field->name))
+            bad = order.keys[k].field->name;
+    if (bad != NULL) {
+        api_violation(call, "filter", "%s is not available to your role", bad);
+        code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                              "%s is not available to your role: filter and order on other fields",
+                              bad);
+        goto done;
+    }
+    if (filter_order_canonical(&order, ocanon, sizeof(ocanon)) != FILTER_OK ||
+        filter_order_to_sql(&order, osql, sizeof(osql)) != FILTER_OK ||
+        filter_canonical(f) == NULL ||
+        pagetoken_bind(req->collection, req->parent, filter_canonical(f), ocanon,
+                       caller->principal, binding) != PAGETOKEN_OK) {
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot prepare the list");
+        goto done;
+    }
+    if (have_token) {
+        rc = pagetoken_decode(req->page_token, strlen(req->page_token), a->page_key, binding,
+                              (int64_t)time(NULL), PAGETOKEN_DEFAULT_MAX_AGE, &tok);
+        if (rc != PAGETOKEN_OK) {
+            const char *why = rc == PAGETOKEN_ERR_WRONG_BINDING
+                                  ? "page_token belongs to a different filter, order_by, parent "
+                                    "or caller; send the same request as for the first page"
+                                  : rc == PAGETOKEN_ERR_EXPIRED
+                                        ? "page_token has expired; start again without it"
+                                        : "page_token is not one this server issued";
+            api_violation(call, "page_token", "%s", why);
+            code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
+            goto done;
+        }
+        if (tok.nkeys != order.count ||
+            filter_order_seek_sql(&order, seek, sizeof(seek), key_index, FILTER_ORDER_SEEK_MAX_BINDS,
+                                  &n_seek) != FILTER_OK) {
+            code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "page_token does not fit the order_by");
+            goto done;
+        }
+    }
+    if (filter_to_sql(f, &fsql) != FILTER_OK) {
+        code = api_store_error(call, STORE_NOMEM);
+        goto done;
+    }
+
+    where_len = strlen(fsql.text) + (scope_sql ? strlen(scope_sql) : 0) +
+                (have_token ? strlen(seek) : 0) + 32;
+    where = rpc_call_alloc(call, where_len);
+    binds = rpc_call_alloc(call, (fsql.nbinds + req->n_scope_binds + n_seek + 1) * sizeof(*binds));
+    if (where == NULL || binds == NULL) {
+        code = api_store_error(call, STORE_NOMEM);
+        goto done;
+    }
+    snprintf(where, where_len, "(%s)%s%s%s%s%s", fsql.text, scope_sql ? " AND (" : "",
+             scope_sql ? scope_sql : "", scope_sql ? ")" : "",
+             have_token ? " AND " : "", have_token ? seek : "");
+    for (size_t i = 0; i < fsql.nbinds; i++) {
+        if (fsql.binds[i].type == FILTER_STRING) {
+            binds[n_binds].type = STORE_V_TEXT;
+            binds[n_binds].text = fsql.binds[i].s;
+        } else {
+            binds[n_binds].type = STORE_V_INT;
+            binds[n_binds].i = fsql.binds[i].i;
+        }
+        n_binds++;
+    }
+    for (size_t i = 0; i < req->n_scope_binds; i++)
+        binds[n_binds++] = req->scope_binds[i];
+    for (size_t i = 0; i < n_seek; i++) {
+        size_t k = key_index[i];
+        to_store_value(call, k < order.count ? &tok.keys[k] : &tok.last_id, &binds[n_binds++]);
+    }
+
+    r.cap = (size_t)size + 1; /* one more tells whether a next page exists */
+    r.rows = rpc_call_alloc(call, r.cap * sizeof(*r.rows));
+    if (r.rows == NULL) {
+        code = api_store_error(call, STORE_NOMEM);
+        goto done;
+    }
+    memset(&q, 0, sizeof(q));
+    q.where = where;
+    q.binds = binds;
+    q.n_binds = n_binds;
+    q.order = osql;
+    q.limit = (int)r.cap;
+    q.alloc = rpc_call_allocator(call);
+    if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
+        code = api_store_error(call, rc);
+        goto done;
+    }
+    rc = store_list(tx, req->kind, &q, collect, &r);
+    store_read_end(tx);
+    if (rc != STORE_OK) {
+        code = api_store_error(call, rc);
+        goto done;
+    }
+    if (r.n > (size_t)size) {
+        ProtobufCMessage *last = r.rows[size - 1];
+        filter_value fv;
+        char *out = rpc_call_alloc(call, PAGETOKEN_MAX_LEN + 1);
+
+        memset(&tok, 0, sizeof(tok));
+        memcpy(tok.binding, binding, sizeof(binding));
+        tok.issue_time = (int64_t)time(NULL);
+        tok.nkeys = order.count;
+        for (size_t k = 0; k < order.count; k++) {
+            if (row_value(last, order.keys[k].field, &fv) != 0) {
+                code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on %s",
+                                      order.keys[k].field->name);
+                goto done;
+            }
+            to_token_value(&fv, &tok.keys[k]);
+        }
+        fv.type = FILTER_STRING;
+        fv.s = api_get_string(last, "name");
+        fv.len = fv.s != NULL ? strlen(fv.s) : 0;
+        to_token_value(&fv, &tok.last_id);
+        if (out == NULL || pagetoken_encode(&tok, a->page_key, out, PAGETOKEN_MAX_LEN + 1, NULL) !=
+                               PAGETOKEN_OK) {
+            code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot issue a page token");
+            goto done;
+        }
+        *next_token = out;
+        r.n = (size_t)size;
+    }
+    *rows_out = r.rows;
+    *n_out = r.n;
+done:
+    filter_sql_free(&fsql);
+    filter_destroy(f);
+    return code;
+}
+
+grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
+{
+    ProtobufCMessage *out = rpc_call_alloc(call, desc->sizeof_message);
+    const ProtobufCFieldDescriptor *rows_f = NULL;
+    ProtobufCMessage **rows;
+    char *token;
+    size_t n;
+    grpc_status_code code;
+
+    if (out == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    protobuf_c_message_init(desc, out);
+    for (unsigned i = 0; i < desc->n_fields && rows_f == NULL; i++)
+        if (desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
+            desc->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+            rows_f = &desc->fields[i];
+    if (rows_f == NULL || api_set_string(out, "next_page_token", (char *)"") != 0)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL, "%s is not a List response", desc->name);
+    if ((code = api_list(call, a, req, &rows, &n, &token)) != GRPC_STATUS_OK)
+        return code;
+    *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
+    *(ProtobufCMessage ***)((char *)out + rows_f->offset) = rows;
+    api_set_string(out, "next_page_token", token);
+    *resp = out;
+    return GRPC_STATUS_OK;
+}

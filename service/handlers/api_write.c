@@ -1,0 +1,245 @@
+/* api_write.c — idempotent, group-committed write jobs with their audit
+ * records, RESTRICTED reads recorded, and saving and loading resources. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "api.h"
+#include "audit/audit.h"
+#include "tallinn/validate.h"
+
+/* ---- Writes ---- */
+
+typedef struct write_ctx {
+    api_job job;
+    api_job_fn fn;
+    const char *rid;
+    uint8_t hash[crypto_hash_sha256_BYTES]; /* of the request bytes as received */
+    grpc_status_code code;                   /* the call's outcome */
+} write_ctx;
+
+static atomic_uint write_count;
+
+/* The resource an audit record names: the result's, else the request's
+ * (its name, or the resource it names inside, or its parent). */
+static const char *audit_resource(const write_ctx *w, rpc_call *call)
+{
+    const ProtobufCMessage *m = w->job.resp != NULL ? w->job.resp : rpc_call_request(call);
+    const char *r;
+
+    for (int depth = 0; m != NULL && depth < 2; depth++) {
+        const ProtobufCMessageDescriptor *d = m->descriptor;
+        const ProtobufCMessage *inner = NULL;
+        if ((r = api_get_string(m, "name")) != NULL && r[0] != '\0')
+            return r;
+        if ((r = api_get_string(m, "parent")) != NULL && r[0] != '\0')
+            return r;
+        /* CreateX/UpdateX requests and Create/Rotate responses wrap it */
+        for (unsigned i = 0; i < d->n_fields && inner == NULL; i++)
+            if (d->fields[i].type == PROTOBUF_C_TYPE_MESSAGE &&
+                d->fields[i].label != PROTOBUF_C_LABEL_REPEATED &&
+                protobuf_c_message_descriptor_get_field_by_name(d->fields[i].descriptor, "name"))
+                inner = *(ProtobufCMessage *const *)((const char *)m + d->fields[i].offset);
+        m = inner;
+    }
+    return "";
+}
+
+static int write_job(store_tx *tx, void *p)
+{
+    write_ctx *w = p;
+    rpc_call *call = w->job.call;
+    const rpc_method_info *mi = rpc_call_method(call);
+    const char *principal = w->job.caller->principal;
+    grpc_status_code code;
+    int rc;
+
+    /* Remembered requests older than the replay window are dropped now and
+     * then, inside an ordinary write. */
+    if (atomic_fetch_add(&write_count, 1) % 1024 == 0)
+        store_request_expire(tx, API_REQUEST_TTL_S);
+
+    if (w->rid != NULL) {
+        uint8_t h[crypto_hash_sha256_BYTES], *bytes;
+        size_t len;
+        rc = store_request_get(tx, principal, mi->path, w->rid, h, &bytes, &len);
+        if (rc == STORE_OK) {
+            int same = sodium_memcmp(h, w->hash, sizeof(h)) == 0;
+            if (same)
+                w->job.resp = protobuf_c_message_unpack(mi->method->output,
+                                                        rpc_call_allocator(call), len, bytes);
+            free(bytes);
+            if (!same) {
+                api_violation(call, "request_id", "already used for a different request");
+                w->code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                                         "request_id %s was already used with a different "
+                                         "request; use a new request_id for a new request", w->rid);
+            } else {
+                /* The first result; nothing changes, nothing new to record. */
+                w->code = w->job.resp != NULL ? GRPC_STATUS_OK : api_store_error(call, STORE_CORRUPT);
+            }
+            return 0;
+        }
+        if (rc != STORE_NOT_FOUND) {
+            w->code = api_store_error(call, rc);
+            return 1;
+        }
+    }
+
+    /* The change in a savepoint of its own: a refusal undoes it but keeps
+     * the audit record of the attempt. */
+    if ((rc = store_savepoint(tx)) != STORE_OK) {
+        w->code = api_store_error(call, rc);
+        return 1;
+    }
+    code = w->fn(tx, &w->job);
+    if (code == GRPC_STATUS_OK && w->job.resp == NULL)
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the write produced no result");
+    if (code == GRPC_STATUS_OK && w->rid != NULL) {
+        size_t len = protobuf_c_message_get_packed_size(w->job.resp);
+        uint8_t *buf = rpc_call_alloc(call, len ? len : 1);
+        rc = buf == NULL ? STORE_NOMEM : STORE_OK;
+        if (rc == STORE_OK) {
+            protobuf_c_message_pack(w->job.resp, buf);
+            rc = store_request_put(tx, principal, mi->path, w->rid, w->hash, buf, len);
+        }
+        if (rc != STORE_OK)
+            code = api_store_error(call, rc);
+    }
+    if ((rc = store_savepoint_end(tx, code == GRPC_STATUS_OK)) != STORE_OK) {
+        w->code = api_store_error(call, rc);
+        return 1;
+    }
+    w->code = code;
+    if (w->job.api->audit != NULL &&
+        (code == GRPC_STATUS_OK || code == GRPC_STATUS_FAILED_PRECONDITION ||
+         code == GRPC_STATUS_PERMISSION_DENIED)) {
+        audit_entry e = {
+            .principal = principal,
+            .role = (int)w->job.caller->role,
+            .method = mi->path,
+            .resource = audit_resource(w, call),
+            .request_id = w->rid,
+            .request_sha256 = w->hash,
+            .status = (int)code,
+            .etag = code == GRPC_STATUS_OK ? api_get_string(w->job.resp, "etag") : NULL,
+        };
+        if ((rc = audit_append(w->job.api->audit, tx, &e)) != STORE_OK) {
+            w->code = api_store_error(call, rc); /* no record, no change */
+            return 1;
+        }
+    }
+    return 0;
+}
+
+grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
+                           ProtobufCMessage **resp)
+{
+    write_ctx w;
+    size_t len;
+    const uint8_t *data = rpc_call_request_data(call, &len);
+    char canon[VALIDATE_UUID_LEN + 1];
+    int job_rc, rc;
+
+    memset(&w, 0, sizeof(w));
+    w.job.call = call;
+    w.job.api = a;
+    w.job.caller = api_caller_of(call);
+    w.job.arg = arg;
+    w.fn = fn;
+    crypto_hash_sha256(w.hash, data != NULL ? data : (const uint8_t *)"", len);
+    if (request_id != NULL && request_id[0] != '\0') {
+        if (validate_uuid(request_id, strlen(request_id), canon) != VALIDATE_OK) {
+            api_violation(call, "request_id", "must be a UUID such as 3f2c1a9e-8b7d-4c6e-9f1a-2b3c4d5e6f70");
+            return api_violations_status(call, "request");
+        }
+        w.rid = rpc_call_strdup(call, canon);
+    }
+    rc = store_write(a->store, write_job, &w, &job_rc);
+    if (rc != STORE_OK)
+        return api_store_error(call, rc);
+    if (w.code != GRPC_STATUS_OK)
+        return w.code;
+    *resp = w.job.resp;
+    return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *names, size_t n)
+{
+    const api_caller *caller = api_caller_of(call);
+    size_t len;
+    const uint8_t *data = rpc_call_request_data(call, &len);
+    uint8_t *hash = rpc_call_alloc(call, crypto_hash_sha256_BYTES);
+    audit_entry *e = rpc_call_alloc(call, (n + 1) * sizeof(*e));
+    int rc;
+
+    if (a->audit == NULL || n == 0)
+        return GRPC_STATUS_OK;
+    if (hash == NULL || e == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
+    for (size_t i = 0; i < n; i++) {
+        e[i].principal = caller->principal;
+        e[i].role = (int)caller->role;
+        e[i].method = rpc_call_path(call);
+        e[i].resource = names[i];
+        e[i].request_sha256 = hash;
+        e[i].status = GRPC_STATUS_OK;
+    }
+    /* One job for the whole page; no record of the reads, no reads. */
+    rc = audit_record(a->audit, e, n);
+    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+}
+
+/* Sets a singular message field by name. */
+static void set_message(ProtobufCMessage *m, const char *name, ProtobufCMessage *value)
+{
+    const ProtobufCFieldDescriptor *f = api_field(m->descriptor, name);
+
+    if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE && f->label != PROTOBUF_C_LABEL_REPEATED)
+        *(ProtobufCMessage **)((char *)m + f->offset) = value;
+}
+
+grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
+                          int insert)
+{
+    Google__Protobuf__Timestamp *now = api_now(job->call);
+    int rc;
+
+    if (now == NULL)
+        return api_store_error(job->call, STORE_NOMEM);
+    set_message(m, "update_time", &now->base);
+    if (insert)
+        set_message(m, "create_time", &now->base);
+    api_set_etag(job->call, m);
+    rc = insert ? store_insert(tx, kind, m) : store_update(tx, kind, m);
+    if (rc == STORE_EXISTS)
+        return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists",
+                              api_get_string(m, "name"));
+    if (rc != STORE_OK)
+        return api_store_error(job->call, rc);
+    job->resp = m;
+    return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_not_found(rpc_call *call, const char *name)
+{
+    return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", name);
+}
+
+grpc_status_code api_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                          ProtobufCMessage **out)
+{
+    int rc = api_get(tx, call, kind, name, out);
+
+    if (rc == STORE_NOT_FOUND)
+        return api_not_found(call, name);
+    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+}
+
+int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name, ProtobufCMessage **out)
+{
+    return store_get(tx, kind, name, rpc_call_allocator(call), out);
+}

@@ -1,4 +1,0 @@
-# tallinnd, the server.
-add_executable(tallinnd ${CMAKE_CURRENT_SOURCE_DIR}/tallinnd_main.c)
-target_link_libraries(tallinnd PRIVATE tallinn_handlers tallinn_rpc PkgConfig::SODIUM)
-target_include_directories(tallinnd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
