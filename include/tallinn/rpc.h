@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <sys/socket.h>
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -89,7 +90,12 @@ typedef struct rpc_server_options {
     int threads;                    /* completion-queue threads; 0 = number of CPUs */
     int max_workers;                /* unary handler threads at most; 0 = 128 */
     size_t max_message_bytes;       /* receive limit; 0 = 4 MiB */
-    int max_streams;                /* concurrent streaming calls; 0 = 1024 */
+    int max_streams;                /* concurrent streaming calls, all callers; 0 = 1024 */
+    int max_anon_streams;           /* ... of calls with no principal (health Watch);
+                                       0 = max_streams / 8 */
+    int max_principal_streams;      /* ... of any one principal; 0 = max_streams / 16 */
+    int loopback_only;              /* refuse to start unless every bound address is
+                                       loopback (plaintext) */
     int max_concurrent_streams;     /* HTTP/2 streams per connection; 0 = 256 */
     size_t max_metadata_bytes;      /* 0 = 16 KiB */
     int keepalive_time_ms;          /* server pings idle connections; 0 = 60 s */
@@ -114,8 +120,35 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx);
 
 /* Binds, starts the threads and begins serving. *port (may be NULL) receives
- * the bound port. Returns 0 or -1. */
+ * the bound port. The port is never shared (no SO_REUSEPORT): a port another
+ * process holds fails the start, and so does, with loopback_only, a name
+ * that resolves to, or a socket bound on, any address that is not loopback.
+ * Returns 0, or -1 with the reason on stderr. */
 int rpc_server_start(rpc_server *srv, int *port);
+
+/* The addresses the server's listening sockets are bound to, as
+ * "127.0.0.1:50051,[::1]:50051" (valid once started). */
+const char *rpc_server_bound_addresses(const rpc_server *srv);
+
+/* 1 when every address the listen address ("host:port", "[v6]:port",
+ * "unix:path") resolves to is loopback; else 0 with the reason in err. */
+int rpc_addr_is_loopback(const char *addr, char *err, size_t errlen);
+
+/* 1 when sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104)
+ * or a Unix socket. */
+int rpc_sockaddr_is_loopback(const struct sockaddr *sa, socklen_t len);
+
+/* Counters, for tests and diagnostics. */
+typedef struct rpc_server_stats {
+    int streams;            /* streaming handlers running */
+    int anon_streams;       /* ... of calls with no principal */
+    long post_failures;     /* request slots the core refused to take */
+    int requests_missing;   /* slots not posted now (the queue threads retry) */
+} rpc_server_stats;
+void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out);
+
+/* Testing: the next n request posts fail as if the core refused them. */
+void rpc_server_fail_posts(rpc_server *srv, int n);
 
 /* Stops accepting calls, lets in-flight calls finish for up to grace_ms, then
  * cancels the rest and waits for every call and thread to end. Idempotent. */

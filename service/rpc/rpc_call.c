@@ -13,10 +13,18 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "rpc_internal.h"
+#include "tallinn/validate.h"
 
 #define RPC_ARENA_BLOCK 4096
 #define RPC_MESSAGE_MAX 1024 /* status messages are short by design */
 #define RPC_STATUS_DETAILS_KEY "grpc-status-details-bin"
+/* BadRequest bounds: the trailer (base64 of google.rpc.Status, the message,
+ * grpc-status) must fit the smallest default client limit on metadata
+ * (grpc-java: 8 KiB), so the violations themselves stay within 3 KiB. */
+#define RPC_VIOLATIONS_MAX 50
+#define RPC_VIOLATIONS_BYTES 3072
+#define RPC_VIOLATION_FIELD_MAX 128
+#define RPC_VIOLATION_DESC_MAX 256
 
 static void call_destroy(rpc_call *call);
 
@@ -326,17 +334,30 @@ static int add_status_details(rpc_call *call, grpc_status_code code, const char 
     st.message = (char *)message;
     if (call->n_violations > 0) {
         rpc_violation *v = call->violations;
-        fv = calloc(call->n_violations, sizeof(*fv));
-        fvp = calloc(call->n_violations, sizeof(*fvp));
+        size_t listed = call->n_listed, k;
+        char more[96];
+        fv = calloc(listed + 1, sizeof(*fv));
+        fvp = calloc(listed + 1, sizeof(*fvp));
         if (fv == NULL || fvp == NULL)
             goto done;
-        for (size_t k = 0; v != NULL; v = v->next, k++) {
+        for (k = 0; v != NULL; v = v->next, k++) {
             google__rpc__bad_request__field_violation__init(&fv[k]);
             fv[k].field = v->field;
             fv[k].description = v->description;
             fvp[k] = &fv[k];
         }
-        br.n_field_violations = call->n_violations;
+        if (call->n_violations > listed) {
+            /* Say what was left out, so the caller knows the list is partial. */
+            snprintf(more, sizeof(more), "%zu more violation%s not listed (%zu listed)",
+                     call->n_violations - listed, call->n_violations - listed == 1 ? "" : "s",
+                     listed);
+            google__rpc__bad_request__field_violation__init(&fv[k]);
+            fv[k].field = "";
+            fv[k].description = more;
+            fvp[k] = &fv[k];
+            k++;
+        }
+        br.n_field_violations = k;
         br.field_violations = fvp;
         len = google__rpc__bad_request__get_packed_size(&br);
         if ((packed[i] = malloc(len ? len : 1)) == NULL)
@@ -423,6 +444,27 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
 
 /* ---- The handler's API ---- */
 
+/* A copy of s cut to at most max bytes (at a character boundary), with any
+ * invalid UTF-8 byte replaced by '?': status messages and violations are
+ * proto3 strings, which standard clients refuse to decode unless valid.
+ * Handlers may quote caller text, and a printf precision may cut a
+ * character in two. */
+static char *text_dup(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max), off;
+    char *out;
+
+    while (len == max && len > 0 && ((unsigned char)s[len] & 0xC0) == 0x80)
+        len--; /* do not end inside a character */
+    if ((out = malloc(len + 1)) == NULL)
+        return NULL;
+    memcpy(out, s, len);
+    out[len] = '\0';
+    for (size_t at = 0; validate_utf8(out + at, len - at, &off) != VALIDATE_OK; at += off + 1)
+        out[at + off] = '?';
+    return out;
+}
+
 grpc_status_code rpc_call_error(rpc_call *call, grpc_status_code code, const char *fmt, ...)
 {
     char buf[RPC_MESSAGE_MAX];
@@ -432,27 +474,44 @@ grpc_status_code rpc_call_error(rpc_call *call, grpc_status_code code, const cha
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     free(call->message);
-    call->message = strdup(buf);
+    call->message = text_dup(buf, sizeof(buf) - 1);
     return code;
 }
 
 int rpc_call_add_field_violation(rpc_call *call, const char *field, const char *description)
 {
-    rpc_violation *v = calloc(1, sizeof(*v));
+    rpc_violation *v;
+    size_t cost;
 
+    /* Every violation is counted; only the first few are kept and sent
+     * (RPC_VIOLATIONS_MAX, RPC_VIOLATIONS_BYTES), so an error stays
+     * deliverable and its memory bounded however many the request had. */
+    call->n_violations++;
+    if (call->n_listed >= RPC_VIOLATIONS_MAX || call->listed_bytes >= RPC_VIOLATIONS_BYTES)
+        return 0;
+    v = calloc(1, sizeof(*v));
     if (v == NULL)
         return -1;
-    v->field = strdup(field);
-    v->description = strdup(description);
+    v->field = text_dup(field, RPC_VIOLATION_FIELD_MAX);
+    v->description = text_dup(description, RPC_VIOLATION_DESC_MAX);
     if (v->field == NULL || v->description == NULL) {
         free(v->field);
         free(v->description);
         free(v);
         return -1;
     }
+    cost = strlen(v->field) + strlen(v->description) + 8; /* + tags and lengths */
+    if (call->listed_bytes + cost > RPC_VIOLATIONS_BYTES) {
+        call->listed_bytes = RPC_VIOLATIONS_BYTES; /* full: list no more */
+        free(v->field);
+        free(v->description);
+        free(v);
+        return 0;
+    }
+    call->listed_bytes += cost;
     *call->violations_tail = v;
     call->violations_tail = &v->next;
-    call->n_violations++;
+    call->n_listed++;
     return 0;
 }
 

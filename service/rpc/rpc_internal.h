@@ -41,7 +41,16 @@ typedef struct rpc_method_reg {
     rpc_handler_fn fn;
     void *ctx;
     void *grpc_handle; /* from grpc_server_register_method */
+    int missing;       /* request slots lost to a failed post, not yet re-posted */
 } rpc_method_reg;
+
+/* The streams one principal has open (its stream budget). */
+typedef struct rpc_stream_owner {
+    struct rpc_stream_owner *next;
+    int n;
+    char name[];
+} rpc_stream_owner;
+#define RPC_OWNER_BUCKETS 64
 
 /* One posted request, waiting for a call to arrive. */
 typedef struct rpc_request {
@@ -116,11 +125,15 @@ struct rpc_call {
     grpc_status_code code;
     char *message;
     rpc_violation *violations, **violations_tail;
-    size_t n_violations;
+    size_t n_violations;     /* all the handler added */
+    size_t n_listed;         /* ... of which these are kept and sent */
+    size_t listed_bytes;
     char *info_reason, *info_domain;
 
     char *principal;
     void *principal_data;
+    rpc_stream_owner *stream_owner; /* the budget this stream is counted in */
+    int stream_anon;                /* ... or the unauthenticated one */
 
     rpc_arena_block *arena;
     int wipe; /* zero the arena before freeing it */
@@ -151,7 +164,16 @@ struct rpc_server {
     atomic_int draining;  /* shutdown began: do not re-post requests */
     int shutdown_notified; /* the shutdown tag came back */
     int streams;           /* streaming handlers running */
+    int anon_streams;      /* ... admitted without a principal */
+    rpc_stream_owner *owners[RPC_OWNER_BUCKETS]; /* ... per principal */
     int calls;             /* call contexts alive */
+    int catchall_missing;  /* catch-all request slots to re-post */
+    atomic_int requests_missing; /* all slots to re-post (methods + catch-all) */
+    long post_failures;
+    atomic_int fail_posts; /* testing: posts to fail */
+    int repairing;         /* a queue thread is re-posting */
+    gpr_timespec repair_after; /* ... not before (monotonic), after a failure */
+    char *bound;           /* "addr,addr": what the listening sockets are bound to */
     int stopped;           /* rpc_server_shutdown finished */
 
     /* Unary handlers run on workers, never on the queue threads, so a
@@ -177,5 +199,23 @@ int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessa
 
 /* rpc_server.c */
 void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call);
+
+/* rpc_requests.c: posting request slots. */
+void rpc__request_free(rpc_request *req);
+/* Posts one request for a method (NULL: the catch-all); 0 or -1. */
+int rpc__request_post(struct rpc_server *srv, rpc_method_reg *method);
+/* Re-posts a completed request's slot; a failure is counted and repaired. */
+void rpc__request_repost(struct rpc_server *srv, rpc_method_reg *method);
+/* Re-posts missing slots (queue threads call it while any are missing). */
+void rpc__request_repair(struct rpc_server *srv);
+
+/* rpc_budget.c: stream budgets, after the interceptor named the caller. */
+grpc_status_code rpc__stream_admit(rpc_call *call);
+void rpc__stream_release(rpc_call *call);
+
+/* rpc_listen.c: binds srv->listen_addr with creds (taken), checking what was
+ * bound (see rpc_server_start); sets srv->bound. The port, or 0 after a
+ * message on stderr. */
+int rpc__listen(struct rpc_server *srv, grpc_server_credentials *creds);
 
 #endif

@@ -24,6 +24,7 @@
 #define RPC_WORKER_STACK (512u * 1024)
 #define RPC_DEFAULT_MAX_WORKERS 128
 #define RPC_WORKER_IDLE_S 30
+#define RPC_REPAIR_TICK_MS 100 /* while slots are missing, queue threads wake this often */
 
 static void default_log(const rpc_call_log *e, void *ctx)
 {
@@ -70,7 +71,7 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
 {
     rpc_server *srv;
     pthread_condattr_t attr;
-    grpc_arg args[10];
+    grpc_arg args[11];
     grpc_channel_args chargs;
     size_t n = 0;
 
@@ -97,6 +98,21 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
         srv->opts.max_workers = srv->opts.threads;
     if (srv->opts.max_streams <= 0)
         srv->opts.max_streams = RPC_DEFAULT_MAX_STREAMS;
+    /* Unauthenticated streams and each principal's are budgets within the
+     * total, so no one caller (and no crowd of anonymous ones) can take
+     * every stream: authenticated work always has room. */
+    if (srv->opts.max_anon_streams <= 0)
+        srv->opts.max_anon_streams = srv->opts.max_streams / 8;
+    if (srv->opts.max_principal_streams <= 0)
+        srv->opts.max_principal_streams = srv->opts.max_streams / 16;
+    if (srv->opts.max_anon_streams < 1)
+        srv->opts.max_anon_streams = 1;
+    if (srv->opts.max_principal_streams < 1)
+        srv->opts.max_principal_streams = 1;
+    if (srv->opts.max_anon_streams > srv->opts.max_streams)
+        srv->opts.max_anon_streams = srv->opts.max_streams;
+    if (srv->opts.max_principal_streams > srv->opts.max_streams)
+        srv->opts.max_principal_streams = srv->opts.max_streams;
     if (srv->opts.max_concurrent_streams <= 0)
         srv->opts.max_concurrent_streams = RPC_DEFAULT_H2_STREAMS;
     if (srv->opts.max_metadata_bytes == 0)
@@ -124,6 +140,8 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     pthread_condattr_destroy(&attr);
     srv->work_tail = &srv->work_head;
     atomic_init(&srv->draining, 0);
+    atomic_init(&srv->requests_missing, 0);
+    atomic_init(&srv->fail_posts, 0);
 
     grpc_init();
     args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, (int)srv->opts.max_message_bytes);
@@ -136,6 +154,9 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
                         srv->opts.min_client_ping_ms);
     args[n++] = int_arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
     args[n++] = int_arg(GRPC_ARG_MAX_CONNECTION_IDLE_MS, srv->opts.max_connection_idle_ms);
+    /* The core sets SO_REUSEPORT by default: a second server on our port
+     * would start and silently take half the calls. A port is ours alone. */
+    args[n++] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0);
     chargs.num_args = n;
     chargs.args = args;
     srv->server = grpc_server_create(&chargs, NULL);
@@ -239,54 +260,6 @@ void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ct
     srv->interceptor_ctx = ctx;
 }
 
-static void request_free(rpc_request *req)
-{
-    grpc_metadata_array_destroy(&req->md);
-    if (req->payload != NULL)
-        grpc_byte_buffer_destroy(req->payload);
-    if (req->method == NULL)
-        grpc_call_details_destroy(&req->details);
-    if (req->call != NULL)
-        grpc_call_unref(req->call);
-    free(req);
-}
-
-/* Posts one request for a method (NULL: the catch-all). The server accepts
- * only as many calls as there are requests posted, so each completed request
- * is replaced at once. */
-static int post_request(rpc_server *srv, rpc_method_reg *method)
-{
-    rpc_request *req = calloc(1, sizeof(*req));
-    grpc_call_error err;
-
-    if (req == NULL)
-        return -1;
-    req->srv = srv;
-    req->method = method;
-    grpc_metadata_array_init(&req->md);
-    if (method != NULL) {
-        req->tag.type = RPC_TAG_REQUEST;
-        err = grpc_server_request_registered_call(
-            srv->server, method->grpc_handle, &req->call, &req->deadline, &req->md,
-            (method->info.kind == RPC_UNARY || method->info.kind == RPC_SERVER_STREAMING)
-                ? &req->payload
-                : NULL,
-            srv->cq, srv->cq, req);
-    } else {
-        req->tag.type = RPC_TAG_CATCHALL;
-        grpc_call_details_init(&req->details);
-        err = grpc_server_request_call(srv->server, &req->call, &req->details, &req->md, srv->cq,
-                                       srv->cq, req);
-    }
-    if (err != GRPC_CALL_OK) {
-        fprintf(stderr, "level=error event=request_failed error=%s\n",
-                grpc_call_error_to_string(err));
-        request_free(req);
-        return -1;
-    }
-    return 0;
-}
-
 static int start_close(rpc_call *call)
 {
     grpc_op op;
@@ -308,8 +281,12 @@ static void run_handler(rpc_call *call)
 
     if (srv->interceptor != NULL)
         code = srv->interceptor(call, &m->info, srv->interceptor_ctx);
+    /* A stream's budget is known only once its caller is. */
+    if (code == GRPC_STATUS_OK && m->info.kind != RPC_UNARY)
+        code = rpc__stream_admit(call);
     if (code == GRPC_STATUS_OK)
         code = m->fn(call, call->request, &resp, m->ctx);
+    rpc__stream_release(call);
     if (code == GRPC_STATUS_OK && wants_resp && resp == NULL)
         code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced no response");
     if (code == GRPC_STATUS_OK && resp != NULL &&
@@ -415,18 +392,18 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         if (ok && req->call != NULL)
             grpc_call_cancel_with_status(req->call, GRPC_STATUS_UNAVAILABLE,
                                          "server is shutting down", NULL);
-        request_free(req);
+        rpc__request_free(req);
         return;
     }
-    post_request(srv, m);
+    rpc__request_repost(srv, m);
     call = rpc__call_create(srv, m, req);
     if (call == NULL) {
         grpc_call_cancel_with_status(req->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
                                      NULL);
-        request_free(req);
+        rpc__request_free(req);
         return;
     }
-    request_free(req);
+    rpc__request_free(req);
     pthread_mutex_lock(&srv->mu);
     srv->calls++;
     pthread_mutex_unlock(&srv->mu);
@@ -468,7 +445,7 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
     pthread_mutex_unlock(&srv->mu);
     if (!spawn_ok) {
         rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                       "too many concurrent streams (limit %d); retry later",
+                       "too many concurrent streams on the server (limit %d); retry later",
                        srv->opts.max_streams);
         reject(call, GRPC_STATUS_RESOURCE_EXHAUSTED);
         return;
@@ -498,15 +475,15 @@ static void on_catchall(rpc_server *srv, rpc_request *req, int ok)
         if (ok && req->call != NULL)
             grpc_call_cancel_with_status(req->call, GRPC_STATUS_UNAVAILABLE,
                                          "server is shutting down", NULL);
-        request_free(req);
+        rpc__request_free(req);
         return;
     }
-    post_request(srv, NULL);
+    rpc__request_repost(srv, NULL);
     call = rpc__call_create(srv, NULL, req);
     if (call == NULL || call->handler_done) {
         grpc_call_cancel_with_status(call != NULL ? call->call : req->call,
                                      GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
-        request_free(req);
+        rpc__request_free(req);
         if (call != NULL) {
             pthread_mutex_lock(&srv->mu);
             srv->calls++;
@@ -516,7 +493,7 @@ static void on_catchall(rpc_server *srv, rpc_request *req, int ok)
         }
         return;
     }
-    request_free(req);
+    rpc__request_free(req);
     pthread_mutex_lock(&srv->mu);
     srv->calls++;
     pthread_mutex_unlock(&srv->mu);
@@ -551,12 +528,20 @@ static void *cq_main(void *arg)
     rpc_server *srv = arg;
 
     for (;;) {
-        grpc_event ev = grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                                   NULL);
+        /* While slots are missing, wake up to re-post them even if no call
+         * arrives (the calls that would have used them wait in the core). */
+        gpr_timespec until =
+            atomic_load(&srv->requests_missing) > 0
+                ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                               gpr_time_from_millis(RPC_REPAIR_TICK_MS, GPR_TIMESPAN))
+                : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+        grpc_event ev = grpc_completion_queue_next(srv->cq, until, NULL);
         rpc_tag *tag;
 
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
+        if (atomic_load(&srv->requests_missing) > 0)
+            rpc__request_repair(srv);
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         tag = ev.tag;
@@ -591,13 +576,8 @@ int rpc_server_start(rpc_server *srv, int *port)
     srv->creds = NULL;
     if (creds == NULL)
         creds = grpc_insecure_server_credentials_create();
-    bound = grpc_server_add_http2_port(srv->server, srv->listen_addr, creds);
-    grpc_server_credentials_release(creds);
-    if (bound == 0) {
-        fprintf(stderr, "rpc: cannot listen on %s (address in use or not local?)\n",
-                srv->listen_addr);
+    if ((bound = rpc__listen(srv, creds)) == 0)
         return -1;
-    }
     grpc_server_start(srv->server);
     srv->started = 1;
     srv->threads = calloc((size_t)srv->opts.threads, sizeof(*srv->threads));
@@ -610,10 +590,10 @@ int rpc_server_start(rpc_server *srv, int *port)
     }
     for (size_t i = 0; i < srv->n_methods; i++)
         for (int k = 0; k < srv->requests_per_method; k++)
-            if (post_request(srv, srv->methods[i]) != 0)
+            if (rpc__request_post(srv, srv->methods[i]) != 0)
                 goto fail;
     for (int k = 0; k < 2; k++)
-        if (post_request(srv, NULL) != 0)
+        if (rpc__request_post(srv, NULL) != 0)
             goto fail;
     if (port != NULL)
         *port = bound;
@@ -712,11 +692,27 @@ void rpc_server_destroy(rpc_server *srv)
     free(srv->service_names);
     free(srv->threads);
     free(srv->listen_addr);
+    free(srv->bound);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
     pthread_cond_destroy(&srv->work_cv);
     free(srv);
     grpc_shutdown();
+}
+
+const char *rpc_server_bound_addresses(const rpc_server *srv)
+{
+    return srv->bound != NULL ? srv->bound : "";
+}
+
+void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out)
+{
+    pthread_mutex_lock(&srv->mu);
+    out->streams = srv->streams;
+    out->anon_streams = srv->anon_streams;
+    out->post_failures = srv->post_failures;
+    out->requests_missing = atomic_load(&srv->requests_missing);
+    pthread_mutex_unlock(&srv->mu);
 }
 
 int rpc_call_draining(const rpc_call *call)

@@ -1,7 +1,8 @@
 /* test_rpc.c — the server runtime in-process: a blocking handler stalls no
- * other call, errors carry google.rpc.Status details, handlers see metadata
- * and their deadline, unknown methods answer at once, shutdown cancels a
- * stream that never ends, and nothing leaks (ASan/LSan). */
+ * other call, errors carry google.rpc.Status details (bounded, valid UTF-8),
+ * handlers see metadata and their deadline, unknown methods answer at once,
+ * shutdown cancels a stream that never ends, stream budgets, lost request
+ * slots are re-posted, loopback and port checks, and nothing leaks. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -50,6 +53,23 @@ static grpc_status_code unary(rpc_call *call, const ProtobufCMessage *req, Proto
     char buf[128];
 
     (void)ctx;
+    if (in->response_size > 0) {
+        /* As many violations as asked: short ones, or long ones (fill_username),
+         * and one that is not valid UTF-8 (expect_compressed). */
+        char f[48], d[300];
+        for (int i = 0; i < in->response_size; i++) {
+            snprintf(f, sizeof(f), "capabilities[%d]", i);
+            if (in->fill_username)
+                memset(d, 'x', 280), d[280] = '\0';
+            else
+                snprintf(d, sizeof(d), "duplicate of capabilities[0]");
+            rpc_call_add_field_violation(call, f, d);
+        }
+        if (in->expect_compressed != NULL)
+            rpc_call_add_field_violation(call, "caf\xc3", "\xff\xfe ok \xe2\x82");
+        return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%zu violations \xc3",
+                              rpc_call_field_violation_count(call));
+    }
     if (in->response_status != NULL && in->response_status->code != 0) {
         rpc_call_add_field_violation(call, "payload", "must not be empty");
         rpc_call_add_field_violation(call, "response_size", "too large");
@@ -88,7 +108,19 @@ typedef struct fixture {
     char target[64];
 } fixture;
 
-static int setup(void **state)
+/* Names the caller from x-who; without it the call has no principal, as an
+ * unauthenticated health check has none. */
+static grpc_status_code who_interceptor(rpc_call *call, const rpc_method_info *info, void *ctx)
+{
+    const char *who = rpc_call_metadata(call, "x-who", NULL);
+    (void)info;
+    (void)ctx;
+    if (who != NULL)
+        rpc_call_set_principal(call, who, NULL);
+    return GRPC_STATUS_OK;
+}
+
+static int start_fixture(void **state, const rpc_server_options *o, rpc_interceptor_fn icpt)
 {
     static fixture f;
     static const rpc_method_handler handlers[] = {
@@ -96,22 +128,38 @@ static int setup(void **state)
         {"UnaryCall", unary},
         {"StreamingOutputCall", endless},
     };
-    rpc_server_options o = {.listen_addr = "127.0.0.1:0", .threads = 1, .quiet = 1};
     rpcc_channel_options co = {.insecure = 1};
     char err[256];
     int port;
 
     memset(&f, 0, sizeof(f));
-    assert_int_equal(rpc_server_create(&f.srv, &o), 0);
+    assert_int_equal(rpc_server_create(&f.srv, o), 0);
     assert_int_equal(rpc_server_add_service(f.srv, &grpc__testing__test_service__descriptor,
                                             handlers, 3, NULL),
                      0);
+    if (icpt != NULL)
+        rpc_server_set_interceptor(f.srv, icpt, NULL);
     assert_int_equal(rpc_server_start(f.srv, &port), 0);
     snprintf(f.target, sizeof(f.target), "127.0.0.1:%d", port);
     co.target = f.target;
     assert_int_equal(rpcc_channel_create(&f.ch, &co, err, sizeof(err)), 0);
     *state = &f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    rpc_server_options o = {.listen_addr = "127.0.0.1:0", .threads = 1, .quiet = 1};
+    return start_fixture(state, &o, NULL);
+}
+
+/* Small stream budgets: 8 in all, 2 without a principal, 3 per principal. */
+static int setup_budgets(void **state)
+{
+    rpc_server_options o = {.listen_addr = "127.0.0.1:0", .threads = 1, .quiet = 1,
+                            .max_streams = 8, .max_anon_streams = 2,
+                            .max_principal_streams = 3, .loopback_only = 1};
+    return start_fixture(state, &o, who_interceptor);
 }
 
 static int teardown(void **state)
@@ -211,6 +259,63 @@ static void test_error_details(void **state)
     rpcc_result_free(&r);
 }
 
+/* 2,000 violations still make an error any client accepts: the first 50 are
+ * listed, a last entry says how many were left out, and the packed details
+ * stay small; long ones are cut by bytes instead. */
+static void test_many_violations_are_capped(void **state)
+{
+    fixture *f = *state;
+    Grpc__Testing__SimpleRequest req = GRPC__TESTING__SIMPLE_REQUEST__INIT;
+    Grpc__Testing__SimpleResponse *resp = NULL;
+    Google__Rpc__BadRequest *br;
+    rpcc_result r;
+    size_t n;
+
+    req.response_size = 2000;
+    assert_int_equal(call_unary(f, &req, NULL, 0, 5000, &resp, &r), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_string_equal(r.message, "2000 violations ?");
+    assert_non_null(br = r.bad_request);
+    n = br->n_field_violations;
+    assert_int_equal(n, 51);
+    assert_string_equal(br->field_violations[0]->field, "capabilities[0]");
+    assert_string_equal(br->field_violations[49]->field, "capabilities[49]");
+    assert_string_equal(br->field_violations[50]->field, "");
+    assert_string_equal(br->field_violations[50]->description, "1950 more violations not listed (50 listed)");
+    assert_true(google__rpc__status__get_packed_size(r.details) <= 4096);
+    rpcc_result_free(&r);
+
+    req.fill_username = 1; /* 280-byte descriptions: the byte budget binds first */
+    req.response_size = 100;
+    assert_int_equal(call_unary(f, &req, NULL, 0, 5000, &resp, &r), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(br = r.bad_request);
+    n = br->n_field_violations;
+    assert_true(n > 2 && n < 20);
+    assert_int_equal(strlen(br->field_violations[0]->description), 256);
+    assert_non_null(strstr(br->field_violations[n - 1]->description, "more violations not listed"));
+    assert_true(google__rpc__status__get_packed_size(r.details) <= 4096);
+    rpcc_result_free(&r);
+}
+
+/* Text that is not valid UTF-8 never reaches a proto string field. */
+static void test_violation_text_is_utf8(void **state)
+{
+    fixture *f = *state;
+    Grpc__Testing__SimpleRequest req = GRPC__TESTING__SIMPLE_REQUEST__INIT;
+    Grpc__Testing__SimpleResponse *resp = NULL;
+    Grpc__Testing__BoolValue yes = GRPC__TESTING__BOOL_VALUE__INIT;
+    rpcc_result r;
+
+    req.response_size = 1;
+    req.expect_compressed = &yes;
+    assert_int_equal(call_unary(f, &req, NULL, 0, 5000, &resp, &r), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(r.bad_request);
+    assert_int_equal(r.bad_request->n_field_violations, 2);
+    assert_string_equal(r.bad_request->field_violations[1]->field, "caf?");
+    assert_string_equal(r.bad_request->field_violations[1]->description, "?? ok ??");
+    assert_string_equal(r.details->message, "2 violations ?");
+    rpcc_result_free(&r);
+}
+
 static void test_metadata_and_deadline(void **state)
 {
     fixture *f = *state;
@@ -288,14 +393,175 @@ static void test_shutdown_cancels_endless_stream(void **state)
     assert_true(now_ms() - t < 3000.0);
 }
 
+/* Opens an endless stream as who (NULL: no principal); returns it once its
+ * first message came, or NULL with *code set when it was refused. */
+static rpcc_stream *open_endless(fixture *f, const char *who, grpc_status_code *code,
+                                 char *why, size_t whylen)
+{
+    Grpc__Testing__StreamingOutputCallRequest req = GRPC__TESTING__STREAMING_OUTPUT_CALL_REQUEST__INIT;
+    rpcc_metadata md = {"x-who", who, who != NULL ? strlen(who) : 0};
+    rpcc_call_options co = {.deadline_ms = 20000, .metadata = &md, .n_metadata = who != NULL};
+    rpcc_stream *s = NULL;
+    ProtobufCMessage *m;
+    rpcc_result r;
+    char err[256];
+
+    assert_int_equal(rpcc_stream_open(f->ch, "/grpc.testing.TestService/StreamingOutputCall",
+                                      &req.base,
+                                      &grpc__testing__streaming_output_call_response__descriptor,
+                                      &co, &s, err, sizeof(err)),
+                     0);
+    if (rpcc_stream_next(s, &m) == 1) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        *code = GRPC_STATUS_OK;
+        return s;
+    }
+    memset(&r, 0, sizeof(r));
+    *code = rpcc_stream_finish(s, &r);
+    snprintf(why, whylen, "%s", r.message);
+    rpcc_result_free(&r);
+    rpcc_stream_destroy(s);
+    return NULL;
+}
+
+/* Unauthenticated streams cannot take the streams authenticated callers
+ * need, and one principal cannot take another's. */
+static void test_stream_budgets(void **state)
+{
+    fixture *f = *state;
+    rpcc_stream *open[8];
+    size_t n = 0;
+    grpc_status_code code;
+    rpc_server_stats st;
+    char why[256];
+
+    for (int i = 0; i < 2; i++) { /* the unauthenticated budget */
+        assert_non_null(open[n++] = open_endless(f, NULL, &code, why, sizeof(why)));
+    }
+    for (int i = 0; i < 5; i++) { /* a crowd of anonymous callers gets no more */
+        assert_null(open_endless(f, NULL, &code, why, sizeof(why)));
+        assert_int_equal(code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+        assert_non_null(strstr(why, "unauthenticated streams (limit 2)"));
+    }
+    for (int i = 0; i < 3; i++)
+        assert_non_null(open[n++] = open_endless(f, "principals/a", &code, why, sizeof(why)));
+    assert_null(open_endless(f, "principals/a", &code, why, sizeof(why)));
+    assert_int_equal(code, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(why, "principals/a (limit 3)"));
+    /* another principal still has room */
+    assert_non_null(open[n++] = open_endless(f, "principals/b", &code, why, sizeof(why)));
+    rpc_server_get_stats(f->srv, &st);
+    assert_int_equal(st.anon_streams, 2);
+    assert_int_equal(st.streams, 6);
+
+    /* a closed stream gives its place back */
+    rpcc_stream_destroy(open[0]);
+    open[0] = NULL;
+    for (int tries = 0; tries < 200; tries++) {
+        rpc_server_get_stats(f->srv, &st);
+        if (st.anon_streams == 1)
+            break;
+        usleep(10 * 1000);
+    }
+    assert_int_equal(st.anon_streams, 1);
+    assert_non_null(open[0] = open_endless(f, NULL, &code, why, sizeof(why)));
+    for (size_t i = 0; i < n; i++)
+        rpcc_stream_destroy(open[i]);
+}
+
+/* A request slot the core refuses to take again is re-posted later, not
+ * lost: with every re-post failing for a while, the method would otherwise
+ * run out of slots and hang. */
+static void test_failed_reposts_are_repaired(void **state)
+{
+    fixture *f = *state;
+    Grpc__Testing__SimpleRequest req = GRPC__TESTING__SIMPLE_REQUEST__INIT;
+    Grpc__Testing__SimpleResponse *resp = NULL;
+    rpc_server_stats st;
+    rpcc_result r;
+
+    rpc_server_fail_posts(f->srv, 6); /* more than the slots posted per method (2) */
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(call_unary(f, &req, NULL, 0, 10000, &resp, &r), GRPC_STATUS_OK);
+        protobuf_c_message_free_unpacked(&resp->base, NULL);
+        rpcc_result_free(&r);
+    }
+    rpc_server_get_stats(f->srv, &st);
+    assert_int_equal(st.post_failures, 6);
+    for (int tries = 0; tries < 300 && st.requests_missing > 0; tries++) {
+        usleep(10 * 1000);
+        rpc_server_get_stats(f->srv, &st);
+    }
+    assert_int_equal(st.requests_missing, 0);
+}
+
+/* What counts as loopback, and that the bound sockets are reported. */
+static void test_loopback_addresses(void **state)
+{
+    fixture *f = *state;
+    struct sockaddr_in in4 = {.sin_family = AF_INET};
+    struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+    char err[256];
+
+    in4.sin_addr.s_addr = htonl(0x7f000001);
+    assert_true(rpc_sockaddr_is_loopback((struct sockaddr *)&in4, sizeof(in4)));
+    in4.sin_addr.s_addr = htonl(0x7f0a0b0c); /* all of 127/8 */
+    assert_true(rpc_sockaddr_is_loopback((struct sockaddr *)&in4, sizeof(in4)));
+    in4.sin_addr.s_addr = htonl(0xc0000201); /* 192.0.2.1 */
+    assert_false(rpc_sockaddr_is_loopback((struct sockaddr *)&in4, sizeof(in4)));
+    in4.sin_addr.s_addr = htonl(0); /* 0.0.0.0: every address */
+    assert_false(rpc_sockaddr_is_loopback((struct sockaddr *)&in4, sizeof(in4)));
+    in6.sin6_addr = in6addr_loopback;
+    assert_true(rpc_sockaddr_is_loopback((struct sockaddr *)&in6, sizeof(in6)));
+    in6.sin6_addr = in6addr_any;
+    assert_false(rpc_sockaddr_is_loopback((struct sockaddr *)&in6, sizeof(in6)));
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:127.0.0.1", &in6.sin6_addr), 1);
+    assert_true(rpc_sockaddr_is_loopback((struct sockaddr *)&in6, sizeof(in6)));
+    assert_int_equal(inet_pton(AF_INET6, "::ffff:192.0.2.1", &in6.sin6_addr), 1);
+    assert_false(rpc_sockaddr_is_loopback((struct sockaddr *)&in6, sizeof(in6)));
+
+    assert_true(rpc_addr_is_loopback("127.0.0.1:1", err, sizeof(err)));
+    assert_true(rpc_addr_is_loopback("[::1]:1", err, sizeof(err)));
+    assert_true(rpc_addr_is_loopback("localhost:1", err, sizeof(err)));
+    /* a name is resolved, not read: a 127. prefix proves nothing */
+    assert_false(rpc_addr_is_loopback("127.anything.invalid:1", err, sizeof(err)));
+    assert_non_null(strstr(err, "does not resolve"));
+    assert_false(rpc_addr_is_loopback("0.0.0.0:1", err, sizeof(err)));
+    assert_false(rpc_addr_is_loopback("[::]:1", err, sizeof(err)));
+    assert_false(rpc_addr_is_loopback(":1", err, sizeof(err)));
+    assert_false(rpc_addr_is_loopback("192.0.2.1:1", err, sizeof(err)));
+    assert_non_null(strstr(err, "not loopback"));
+
+    /* this fixture runs with loopback_only: what it bound was listed */
+    assert_non_null(strstr(rpc_server_bound_addresses(f->srv), "127.0.0.1:"));
+}
+
+/* A second server on a port in use fails to start (no SO_REUSEPORT). */
+static void test_port_taken(void **state)
+{
+    fixture *f = *state;
+    rpc_server *second = NULL;
+    rpc_server_options o = {.listen_addr = f->target, .threads = 1, .quiet = 1};
+
+    assert_int_equal(rpc_server_create(&second, &o), 0);
+    assert_int_equal(rpc_server_start(second, NULL), -1);
+    rpc_server_destroy(second);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_blocking_handlers_stall_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_details, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_violations_are_capped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_violation_text_is_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_metadata_and_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_method_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_cancels_endless_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_budgets, setup_budgets, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_reposts_are_repaired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loopback_addresses, setup_budgets, teardown),
+        cmocka_unit_test_setup_teardown(test_port_taken, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
