@@ -22,6 +22,35 @@ static const char *const pledge_mutable[] = {"amount", "fiscal_year", "source", 
 
 /* ---- Donors ---- */
 
+/* At most VALIDATE_CAPABILITIES_MAX entries, each a Category value, none
+ * twice. Over the limit the entries are not looked at (a request may carry
+ * millions); duplicates are found in one pass, by value. */
+static void check_capabilities(rpc_call *call, const Tallinn__V1__Donor *d)
+{
+    const ProtobufCEnumDescriptor *cat = &tallinn__v1__category__descriptor;
+    size_t *first; /* per Category value (by its index): 1 + where first seen */
+
+    if (d->n_capabilities > VALIDATE_CAPABILITIES_MAX) {
+        api_violation(call, "donor.capabilities", "at most %d entries, not %zu",
+                      VALIDATE_CAPABILITIES_MAX, d->n_capabilities);
+        return;
+    }
+    if (d->n_capabilities == 0 || (first = rpc_call_alloc(call, cat->n_values * sizeof(*first))) == NULL)
+        return;
+    for (size_t i = 0; i < d->n_capabilities; i++) {
+        const ProtobufCEnumValue *v;
+        char f[48];
+        snprintf(f, sizeof(f), "donor.capabilities[%zu]", i);
+        if (!api_check_enum(call, f, cat, d->capabilities[i], 1))
+            continue;
+        v = protobuf_c_enum_descriptor_get_value(cat, d->capabilities[i]);
+        if (first[v - cat->values] != 0)
+            api_violation(call, f, "duplicate of donor.capabilities[%zu]", first[v - cat->values] - 1);
+        else
+            first[v - cat->values] = i + 1;
+    }
+}
+
 static void check_donor(rpc_call *call, const Tallinn__V1__Donor *d)
 {
     api_check_text(call, "donor.display_name", d->display_name, VALIDATE_DISPLAY_NAME_MAX,
@@ -35,18 +64,7 @@ static void check_donor(rpc_call *call, const Tallinn__V1__Donor *d)
         api_violation(call, "donor.country_code",
                       "\"%.8s\" is not an ISO 3166-1 alpha-2 country code (e.g. EE, PL, US)",
                       d->country_code);
-    if (d->n_capabilities > VALIDATE_CAPABILITIES_MAX)
-        api_violation(call, "donor.capabilities", "at most %d entries", VALIDATE_CAPABILITIES_MAX);
-    for (size_t i = 0; i < d->n_capabilities; i++) {
-        char f[48];
-        snprintf(f, sizeof(f), "donor.capabilities[%zu]", i);
-        api_check_enum(call, f, &tallinn__v1__category__descriptor, d->capabilities[i], 1);
-        for (size_t j = 0; j < i; j++)
-            if (d->capabilities[j] == d->capabilities[i]) {
-                api_violation(call, f, "duplicate of donor.capabilities[%zu]", j);
-                break;
-            }
-    }
+    check_capabilities(call, d);
     if (d->contact_email[0] != '\0' &&
         validate_email(d->contact_email, strlen(d->contact_email)) != VALIDATE_OK)
         api_violation(call, "donor.contact_email", "not an e-mail address");
