@@ -3,7 +3,6 @@
  * (client certificate, else bearer token), the method is looked up in the
  * one table, and the caller is attached to the call for the handlers'
  * need-to-know checks. Tokens exist only as keyed hashes past this file. */
-#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,10 +13,11 @@
 
 #include "audit/audit.h"
 #include "authz.h"
+#include "lastuse.h"
+#include "throttle.h"
 #include "tallinn/v1/principal.pb-c.h"
 #include "tallinn/validate.h"
 
-#define RL_SLOTS 4096 /* failed-auth buckets, by hash of the peer address */
 #define LAST_USE_EVERY_S 60
 
 #define FO (1u << API_ROLE_FRONT_OFFICE)
@@ -133,11 +133,6 @@ void authz_write_matrix(FILE *out)
 
 /* ---- Authentication ---- */
 
-typedef struct rl_bucket {
-    double tokens;
-    double last; /* monotonic seconds */
-} rl_bucket;
-
 #define CACHE_SLOTS 1024
 #define CACHE_TTL_S 60
 
@@ -161,7 +156,8 @@ struct authz {
     uint8_t key[AUTHZ_KEYBYTES];
     authz_options opts;
     pthread_mutex_t mu;
-    rl_bucket *buckets;
+    authz_throttle *throttle; /* failed attempts */
+    authz_lastuse *lastuse;   /* last-use times, written in the background */
 };
 
 static double mono_now(void)
@@ -175,14 +171,22 @@ int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
                  const authz_options *opts)
 {
     authz *z = calloc(1, sizeof(*z));
+    authz_throttle_options to;
 
     *out = NULL;
     if (z == NULL)
         return -1;
-    z->buckets = calloc(RL_SLOTS, sizeof(*z->buckets));
+    if (opts != NULL)
+        z->opts = *opts;
+    memset(&to, 0, sizeof(to));
+    to.addr_burst = z->opts.fail_burst;
+    to.addr_refill_per_s = z->opts.fail_refill_per_s;
+    to.global_burst = z->opts.fail_global_burst;
+    to.global_refill_per_s = z->opts.fail_global_refill_per_s;
     z->cache = calloc(CACHE_SLOTS, sizeof(*z->cache));
-    if (z->buckets == NULL || z->cache == NULL) {
-        free(z->buckets);
+    if (z->cache == NULL || authz_throttle_create(&z->throttle, &to) != 0 ||
+        authz_lastuse_create(&z->lastuse, s) != 0) {
+        authz_throttle_destroy(z->throttle);
         free(z->cache);
         free(z);
         return -1;
@@ -190,14 +194,6 @@ int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
     atomic_init(&z->gen, 1);
     z->store = s;
     memcpy(z->key, key, AUTHZ_KEYBYTES);
-    if (opts != NULL)
-        z->opts = *opts;
-    if (z->opts.fail_burst <= 0)
-        z->opts.fail_burst = 10;
-    if (z->opts.fail_refill_per_s <= 0)
-        z->opts.fail_refill_per_s = 0.5;
-    for (int i = 0; i < RL_SLOTS; i++)
-        z->buckets[i].tokens = -1; /* unused: full */
     pthread_mutex_init(&z->mu, NULL);
     *out = z;
     return 0;
@@ -207,11 +203,12 @@ void authz_destroy(authz *z)
 {
     if (z == NULL)
         return;
+    authz_lastuse_destroy(z->lastuse);
+    authz_throttle_destroy(z->throttle);
     sodium_memzero(z->key, sizeof(z->key));
     sodium_memzero(z->cache, CACHE_SLOTS * sizeof(*z->cache));
     pthread_mutex_destroy(&z->mu);
     free(z->cache);
-    free(z->buckets);
     free(z);
 }
 
@@ -232,52 +229,6 @@ void authz_new_token(const authz *z, char token[AUTHZ_TOKEN_BUF], uint8_t hash[A
                       raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
     sodium_memzero(raw, sizeof(raw));
     authz_hash_token(z->key, token, hash);
-}
-
-/* The peer's address without its port: the unit of rate limiting. */
-static uint32_t peer_slot(const char *peer)
-{
-    const char *end = strrchr(peer, ':');
-    size_t len = end != NULL ? (size_t)(end - peer) : strlen(peer);
-    uint8_t h[8];
-    uint32_t v;
-
-    crypto_generichash(h, sizeof(h), (const uint8_t *)peer, len, NULL, 0);
-    memcpy(&v, h, sizeof(v));
-    return v % RL_SLOTS;
-}
-
-/* 1 when the address has used up its failed attempts. */
-static int rl_blocked(authz *z, uint32_t slot)
-{
-    rl_bucket *b;
-    double now = mono_now();
-    int blocked;
-
-    pthread_mutex_lock(&z->mu);
-    b = &z->buckets[slot];
-    if (b->tokens >= 0) {
-        b->tokens = fmin((double)z->opts.fail_burst,
-                         b->tokens + (now - b->last) * z->opts.fail_refill_per_s);
-        b->last = now;
-    }
-    blocked = b->tokens >= 0 && b->tokens < 1.0;
-    pthread_mutex_unlock(&z->mu);
-    return blocked;
-}
-
-static void rl_fail(authz *z, uint32_t slot)
-{
-    rl_bucket *b;
-
-    pthread_mutex_lock(&z->mu);
-    b = &z->buckets[slot];
-    if (b->tokens < 0) {
-        b->tokens = z->opts.fail_burst;
-        b->last = mono_now();
-    }
-    b->tokens -= 1.0;
-    pthread_mutex_unlock(&z->mu);
 }
 
 /* The verified client certificate's identity: its SAN, else its CN. */
@@ -304,36 +255,6 @@ static char *cert_identity(rpc_call *call)
     return id;
 }
 
-typedef struct touch_arg {
-    const char *name;
-} touch_arg;
-
-/* Records a principal's last use (at most once a minute per principal). */
-static int touch_job(store_tx *tx, void *p)
-{
-    touch_arg *t = p;
-    ProtobufCMessage *m;
-    Tallinn__V1__Principal *pr;
-    Google__Protobuf__Timestamp now = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
-    struct timespec ts;
-    int rc;
-
-    if (store_get(tx, STORE_PRINCIPAL, t->name, NULL, &m) != STORE_OK)
-        return 0;
-    pr = (Tallinn__V1__Principal *)m;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    now.seconds = ts.tv_sec;
-    now.nanos = (int32_t)ts.tv_nsec;
-    {
-        Google__Protobuf__Timestamp *old = pr->last_use_time;
-        pr->last_use_time = &now;
-        rc = store_update(tx, STORE_PRINCIPAL, m);
-        pr->last_use_time = old;
-    }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return rc == STORE_OK ? 0 : 1;
-}
-
 /* Reads are Get*, List*, Stream*, Suggest* and the no-op; the rest write. */
 static int is_write(const rpc_method_info *info)
 {
@@ -348,9 +269,18 @@ static int is_write(const rpc_method_info *info)
     return 1;
 }
 
-static grpc_status_code unauthenticated(authz *z, rpc_call *call, uint32_t slot, const char *why)
+/* A failed authentication: UNAUTHENTICATED, or RESOURCE_EXHAUSTED once the
+ * address (or the server) is past its budget of failures. Only failures
+ * are counted and throttled; a valid credential is checked first and never
+ * refused, whatever its address did. */
+static grpc_status_code unauthenticated(authz *z, rpc_call *call, const char *why)
 {
-    rl_fail(z, slot);
+    int wait = authz_throttle_fail(z->throttle, rpc_call_peer(call), mono_now());
+
+    if (wait > 0)
+        return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
+                              "too many failed authentication attempts from this address; "
+                              "retry in %d s with valid credentials", wait);
     return rpc_call_error(call, GRPC_STATUS_UNAUTHENTICATED, "%s", why);
 }
 
@@ -392,7 +322,7 @@ void authz_invalidate(authz *z)
 
 /* Looks the caller up: by verified certificate, else by bearer token
  * (cached). Fills who; 0, or a status for the call. */
-static grpc_status_code authenticate(authz *z, rpc_call *call, uint32_t slot, cache_entry *who)
+static grpc_status_code authenticate(authz *z, rpc_call *call, cache_entry *who)
 {
     char *identity = cert_identity(call);
     const char *auth = NULL;
@@ -406,7 +336,7 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, uint32_t slot, ca
     if (identity == NULL) {
         auth = rpc_call_metadata(call, "authorization", NULL);
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
-            return unauthenticated(z, call, slot,
+            return unauthenticated(z, call,
                                    "no credentials: send \"authorization: Bearer <token>\" or "
                                    "use a client certificate");
         authz_hash_token(z->key, auth + 7, who->hash);
@@ -425,7 +355,7 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, uint32_t slot, ca
     p = (Tallinn__V1__Principal *)m;
     /* Unknown and disabled credentials answer alike. */
     if (p == NULL || p->state != TALLINN__V1__PRINCIPAL__STATE__STATE_ACTIVE)
-        return unauthenticated(z, call, slot,
+        return unauthenticated(z, call,
                                identity != NULL ? "the client certificate maps to no active principal"
                                                 : "invalid or revoked token");
     snprintf(who->name, sizeof(who->name), "%s", p->name);
@@ -442,7 +372,6 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, uint32_t slot, ca
 static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, void *ctx)
 {
     authz *z = ctx;
-    uint32_t slot;
     cache_entry who;
     api_caller *caller;
     grpc_status_code code;
@@ -450,12 +379,7 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
 
     if (strncmp(info->path, "/grpc.health.v1.Health/", 23) == 0)
         return GRPC_STATUS_OK; /* load balancers and orchestrators probe without credentials */
-    slot = peer_slot(rpc_call_peer(call));
-    if (rl_blocked(z, slot))
-        return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                              "too many failed authentication attempts from this address; wait "
-                              "and retry with valid credentials");
-    code = authenticate(z, call, slot, &who);
+    code = authenticate(z, call, &who);
     if (code != GRPC_STATUS_OK)
         goto done;
 
@@ -497,16 +421,20 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
     }
 
     if (who.last_use + LAST_USE_EVERY_S < time(NULL)) {
-        touch_arg t = {caller->principal};
-        int job_rc;
-        store_write(z->store, touch_job, &t, &job_rc); /* best effort: never fails the call */
+        /* Queued, never waited for: a read must not wait for a disk sync. */
         who.last_use = time(NULL);
+        authz_lastuse_note(z->lastuse, caller->principal, who.last_use);
         if (who.from_token)
             cache_put(z, &who); /* (a stale generation keeps it unused) */
     }
 done:
     sodium_memzero(who.hash, sizeof(who.hash));
     return code;
+}
+
+void authz_lastuse_stats(authz *z, long *written, long *dropped)
+{
+    authz_lastuse_counts(z->lastuse, written, dropped);
 }
 
 void authz_set_audit(authz *z, audit *a)

@@ -18,13 +18,20 @@ typedef struct authz authz;
 typedef struct authz_options {
     int fail_burst;          /* failed authentications allowed per address; 0 = 10 */
     double fail_refill_per_s; /* then one more every 1/x seconds; 0 = 0.5 */
+    int fail_global_burst;   /* ... from all addresses together; 0 = 200 */
+    double fail_global_refill_per_s; /* 0 = 20 */
 } authz_options;
 
 /* Creates the authenticator over the store with the token key (copied;
- * wiped on destroy). 0 or -1. */
+ * wiped on destroy), and starts the thread that writes last-use times.
+ * 0 or -1. */
 int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
                  const authz_options *opts);
+/* Writes the queued last-use times and frees; call before closing the store. */
 void authz_destroy(authz *z);
+
+/* Last-use times written, and dropped (queue full, or storage failing). */
+void authz_lastuse_stats(authz *z, long *written, long *dropped);
 
 /* Refused write attempts (PERMISSION_DENIED) go to this audit log. */
 struct audit;

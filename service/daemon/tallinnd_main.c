@@ -424,9 +424,9 @@ static int serve(const serve_opts *o)
     rc = 0;
 done:
     rpc_server_destroy(srv);
+    authz_destroy(z);  /* after the server, before the store: it writes last-use times */
     store_close(st);   /* after the server: no handler runs any more */
     audit_close(log);  /* after the store: its last batches still sign */
-    authz_destroy(z);
     health_destroy(h);
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)

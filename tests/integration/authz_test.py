@@ -912,7 +912,8 @@ def test_separation_of_duties(w):
 
 def test_rate_limit(binary):
     """Failed authentication from one address: RESOURCE_EXHAUSTED after a
-    burst of about 10 (its own server, so nothing else is disturbed)."""
+    burst of about 10 (its own server, so nothing else is disturbed), while
+    valid credentials from that address still work."""
     d, admin_token, _ = init_data_dir(binary, "tallinn-ratelimit-")
     srv = start_insecure(binary, d)
     try:
@@ -929,14 +930,11 @@ def test_rate_limit(binary):
         assert code == Code.RESOURCE_EXHAUSTED, (code, det)
         # Probes are not locked out (our pick: health needs no credentials).
         assert Client(conn).health() == health_pb2.HealthCheckResponse.SERVING
-        # A valid token works again once the bucket refills (within 40 s).
-        good, deadline = Client(conn, admin_token), time.monotonic() + 40
-        while True:
-            code, det = outcome(good.P.ListPrincipals, principal_pb2.ListPrincipalsRequest())
-            if code == Code.OK:
-                break
-            assert code == Code.RESOURCE_EXHAUSTED and time.monotonic() < deadline, (code, det)
-            time.sleep(1)
+        # Only failures are throttled: a valid token from the same address
+        # works at once (one bad client behind a NAT locks no one out).
+        code, det = outcome(Client(conn, admin_token).P.ListPrincipals,
+                            principal_pb2.ListPrincipalsRequest())
+        assert code == Code.OK, (code, det)
         conn.close()
     finally:
         stop_clean(srv)
