@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "authz/authz.h"
+#include "daemon/datalock.h"
 #include "handlers/domain.h"
 #include "tallinn/health.h"
 #include "tallinn/rpc.h"
@@ -40,6 +41,8 @@ typedef struct serve_opts {
     int max_workers;
     long max_message_bytes;
     int max_streams;
+    int max_anon_streams;
+    int max_principal_streams;
     int grace_ms;
     int quiet;
     const char *currency;
@@ -65,11 +68,16 @@ static void usage(FILE *out)
             "  --tls-cert FILE          server certificate chain (PEM)\n"
             "  --tls-key FILE           server private key (PEM)\n"
             "  --client-ca FILE         require client certificates signed by this CA (mTLS)\n"
-            "  --insecure               plaintext, allowed only on a loopback address\n"
+            "  --insecure               plaintext, allowed only on a loopback address (every\n"
+            "                           address the name resolves to and every socket bound)\n"
             "  --threads N              completion-queue threads (default: number of CPUs)\n"
             "  --max-workers N          handler threads at most (default 128)\n"
             "  --max-message-bytes N    largest request accepted (default 4194304)\n"
             "  --max-streams N          concurrent streaming calls (default 1024)\n"
+            "  --max-anon-streams N     ... of them without credentials, e.g. health Watch\n"
+            "                           (default max-streams / 8)\n"
+            "  --max-streams-per-principal N\n"
+            "                           ... of them for any one principal (default max-streams / 16)\n"
             "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
             "  --currency CODE          the accounting currency (default " DEFAULT_CURRENCY ")\n"
             "  --origin NAME            init: the audit log's origin (default <host>/tallinn)\n"
@@ -97,35 +105,6 @@ static int parse_int(const char *flag, const char *s, long min, long max, long *
     }
     *out = v;
     return 0;
-}
-
-/* True when ADDR ("host:port", "[v6]:port", optionally "ipv4:"/"ipv6:") names
- * a loopback host. */
-static int is_loopback(const char *addr)
-{
-    char host[256];
-    const char *end;
-    size_t len;
-
-    if (strncmp(addr, "ipv4:", 5) == 0 || strncmp(addr, "ipv6:", 5) == 0)
-        addr += 5;
-    if (addr[0] == '[') {
-        end = strchr(addr, ']');
-        if (end == NULL)
-            return 0;
-        addr++;
-    } else {
-        end = strrchr(addr, ':');
-        if (end == NULL)
-            end = addr + strlen(addr);
-    }
-    len = (size_t)(end - addr);
-    if (len == 0 || len >= sizeof(host))
-        return 0;
-    memcpy(host, addr, len);
-    host[len] = '\0';
-    return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
-           strncmp(host, "127.", 4) == 0;
 }
 
 static char *read_file(const char *path)
@@ -277,15 +256,15 @@ static int init(const char *dir, const char *origin_flag)
     store_options so;
     store *st = NULL;
     struct stat sb;
-    int rc = 1;
+    int rc = 1, lock_fd = -1;
 
-    if (make_data_dir(dir) != 0)
+    if (make_data_dir(dir) != 0 || datalock_acquire(dir, 0, &lock_fd) != 0)
         return 1;
     snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_KEY_FILE);
     if (stat(path, &sb) == 0) {
         fprintf(stderr, "tallinnd: %s is already initialised (%s exists); nothing changed\n", dir,
                 path);
-        return 1;
+        goto done;
     }
     if (origin_flag != NULL) {
         snprintf(origin, sizeof(origin), "%s", origin_flag);
@@ -299,7 +278,7 @@ static int init(const char *dir, const char *origin_flag)
         new_key_file(dir, PAGE_KEY_FILE, PAGETOKEN_KEYBYTES) != 0 ||
         new_key_file(dir, TOKEN_KEY_FILE, AUTHZ_KEYBYTES) != 0 ||
         read_key_file(dir, TOKEN_KEY_FILE, key, sizeof(key)) != 0)
-        return 1;
+        goto done;
     snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
     memset(&so, 0, sizeof(so));
     so.path = path;
@@ -324,6 +303,7 @@ done:
     sodium_memzero(token, sizeof(token));
     sodium_memzero(key, sizeof(key));
     store_close(st);
+    datalock_release(lock_fd);
     return rc;
 }
 
@@ -341,6 +321,8 @@ static int serve(const serve_opts *o)
     sigset_t sigs;
     char db[4096], err[512];
     int sig, port = 0, rc = 1;
+
+    int lock_fd = -1;
 
     /* Signals are taken by sigwait in this thread only: block them before any
      * thread starts (the store's committer is the first), so every thread
@@ -367,10 +349,17 @@ static int serve(const serve_opts *o)
                         "read-only storage: reads are served, every write is refused\"\n",
                 o->data_dir);
     }
+    /* One server per data directory, before anything opens the database. */
+    if (datalock_acquire(o->data_dir, so.read_only, &lock_fd) != 0) {
+        sodium_memzero(a.page_key, sizeof(a.page_key));
+        sodium_memzero(token_key, sizeof(token_key));
+        return 1;
+    }
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
         fprintf(stderr, "tallinnd: %s\n", err);
         sodium_memzero(a.page_key, sizeof(a.page_key));
         sodium_memzero(token_key, sizeof(token_key));
+        datalock_release(lock_fd);
         return 1;
     }
     a.store = st;
@@ -393,6 +382,9 @@ static int serve(const serve_opts *o)
     ro.max_workers = o->max_workers;
     ro.max_message_bytes = (size_t)o->max_message_bytes;
     ro.max_streams = o->max_streams;
+    ro.max_anon_streams = o->max_anon_streams;
+    ro.max_principal_streams = o->max_principal_streams;
+    ro.loopback_only = o->insecure;
     ro.quiet = o->quiet;
     if (!o->insecure && (ro.creds = tls_credentials(o)) == NULL)
         goto done;
@@ -410,10 +402,11 @@ static int serve(const serve_opts *o)
     if (rpc_server_start(srv, &port) != 0)
         goto done;
     health_set(h, "", HEALTH_SERVING);
-    fprintf(stderr, "level=info event=listening addr=%s port=%d tls=%s data_dir=%s version=%s "
-            "audit_key=%s\n",
-            o->listen, port, o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir,
-            TALLINN_VERSION, audit_verifier_key(log));
+    fprintf(stderr, "level=info event=listening addr=%s port=%d bound=%s tls=%s data_dir=%s "
+            "version=%s audit_key=%s\n",
+            o->listen, port, rpc_server_bound_addresses(srv),
+            o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir, TALLINN_VERSION,
+            audit_verifier_key(log));
 
     while (sigwait(&sigs, &sig) != 0)
         ;
@@ -428,6 +421,7 @@ done:
     store_close(st);   /* after the server: no handler runs any more */
     audit_close(log);  /* after the store: its last batches still sign */
     health_destroy(h);
+    datalock_release(lock_fd); /* last: nothing touches the directory any more */
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)
         fprintf(stderr, "level=info event=stopped\n");
@@ -437,7 +431,8 @@ done:
 int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
-           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO };
+           O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO,
+           O_ANON_STREAMS, O_PRINCIPAL_STREAMS };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -449,6 +444,8 @@ int main(int argc, char **argv)
         {"max-workers", required_argument, NULL, O_WORKERS},
         {"max-message-bytes", required_argument, NULL, O_MAXMSG},
         {"max-streams", required_argument, NULL, O_STREAMS},
+        {"max-anon-streams", required_argument, NULL, O_ANON_STREAMS},
+        {"max-streams-per-principal", required_argument, NULL, O_PRINCIPAL_STREAMS},
         {"grace-ms", required_argument, NULL, O_GRACE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"currency", required_argument, NULL, O_CURRENCY},
@@ -528,6 +525,16 @@ int main(int argc, char **argv)
                 return 2;
             o.max_streams = (int)v;
             break;
+        case O_ANON_STREAMS:
+            if (parse_int("--max-anon-streams", optarg, 1, 1000000, &v) != 0)
+                return 2;
+            o.max_anon_streams = (int)v;
+            break;
+        case O_PRINCIPAL_STREAMS:
+            if (parse_int("--max-streams-per-principal", optarg, 1, 1000000, &v) != 0)
+                return 2;
+            o.max_principal_streams = (int)v;
+            break;
         case O_GRACE:
             if (parse_int("--grace-ms", optarg, 0, 3600000, &v) != 0)
                 return 2;
@@ -566,10 +573,13 @@ int main(int argc, char **argv)
         return 0;
     }
     if (o.insecure) {
-        if (!is_loopback(o.listen)) {
+        char why[256];
+        /* A first check on what the name resolves to; the runtime checks the
+         * sockets actually bound again when it starts. */
+        if (!rpc_addr_is_loopback(o.listen, why, sizeof(why))) {
             fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "
-                            "a loopback address (127.0.0.1, ::1, localhost); use --tls-cert "
-                            "and --tls-key\n", o.listen);
+                            "a loopback address (127.0.0.1, ::1, localhost), and %s; use "
+                            "--tls-cert and --tls-key\n", o.listen, why);
             return 2;
         }
         if (o.tls_cert != NULL || o.client_ca != NULL) {
