@@ -279,8 +279,8 @@ static grpc_status_code unauthenticated(authz *z, rpc_call *call, const char *wh
 
     if (wait > 0)
         return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
-                              "too many failed authentication attempts from this address; "
-                              "retry in %d s with valid credentials", wait);
+                              "too many failed authentication attempts (from this address, "
+                              "or from all); retry in %d s with valid credentials", wait);
     return rpc_call_error(call, GRPC_STATUS_UNAUTHENTICATED, "%s", why);
 }
 
