@@ -312,6 +312,8 @@ static json_t *pbjson__fieldmask_out(pbjson__ctx *c, const ProtobufCMessage *m)
     buf[len] = '\0';
     out = json_string(buf);
     free(buf);
+    if (out == NULL)
+        pbjson__fail(c, "a field mask path is not valid UTF-8");
     return out;
 }
 
