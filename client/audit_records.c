@@ -1,6 +1,8 @@
 /* audit_records.c — Tallinn's AuditRecord for people: decoding leaves,
  * counting them by method and status, and printing them as a table or as
- * proto3 JSON. No network: the offline commands use this too. */
+ * proto3 JSON. Record text is untrusted (a refused caller's, or a forged
+ * log's): the table escapes it (textsafe.h), JSON never drops it. No
+ * network: the offline commands use this too. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sodium.h>
 
 #include "audit_cmds.h"
+#include "tallinn/textsafe.h"
 #include "tallinn/v1/principal.pb-c.h"
 
 static const char *const status_names[17] = {
@@ -174,6 +177,18 @@ static void format_utc(int64_t s, int32_t ns, char *buf, size_t size)
     }
 }
 
+/* s escaped for a terminal (malloc'd; NULL when out of memory): no control
+ * character, escape sequence or invalid byte of a record reaches the screen. */
+static char *safe_text(const char *s)
+{
+    size_t len = strlen(s), cap = 4 * len + 1; /* an escape is at most 4 bytes per byte */
+    char *out = malloc(cap);
+
+    if (out)
+        textsafe_escape(s, len, 0, out, cap, NULL);
+    return out;
+}
+
 static int cmp_methods(const void *a, const void *b)
 {
     const audit_method_count *x = a, *y = b;
@@ -197,10 +212,12 @@ void audit_stats_print(const audit_stats *st, FILE *out)
     }
     qsort(st->methods, st->n_methods, sizeof *st->methods, cmp_methods);
     fprintf(out, "by method:\n");
-    for (size_t i = 0; i < st->n_methods; i++)
-        fprintf(out, "  %-52s %" PRIu64 "\n",
-                st->methods[i].method[0] ? st->methods[i].method : "(none)",
+    for (size_t i = 0; i < st->n_methods; i++) {
+        char *m = st->methods[i].method[0] ? safe_text(st->methods[i].method) : NULL;
+        fprintf(out, "  %-52s %" PRIu64 "\n", m ? m : st->methods[i].method[0] ? "?" : "(none)",
                 st->methods[i].count);
+        free(m);
+    }
     fprintf(out, "by status:\n");
     for (int c = 0; c < 17; c++)
         if (st->by_status[c])
@@ -228,37 +245,127 @@ static const char *dash(const char *s)
     return s && s[0] ? s : "-";
 }
 
+static int is_replaced(const Tallinn__V1__AuditRecord *r, const char *field)
+{
+    for (size_t i = 0; i < r->n_replaced; i++)
+        if (r->replaced[i]->field && strcmp(r->replaced[i]->field, field) == 0)
+            return 1;
+    return 0;
+}
+
+static char *b64(const uint8_t *data, size_t len)
+{
+    size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
+    char *out = malloc(cap);
+
+    if (out)
+        sodium_bin2base64(out, cap, data, len, sodium_base64_VARIANT_ORIGINAL);
+    return out;
+}
+
+/* Sets a string field. JSON strings are Unicode: a value that is not valid
+ * UTF-8 (a forged or damaged record) is written with each invalid byte as
+ * U+FFFD, and its exact bytes beside it as "<name>Bytes" (base64), never
+ * dropped. 0, or -1 when out of memory. */
+static int set_text(json_t *o, const char *name, const char *v)
+{
+    size_t len = strlen(v), i = 0, n = 0;
+    json_t *j = json_stringn(v, len);
+    char *fixed, *raw, key[64];
+    uint32_t cp;
+
+    if (j)
+        return json_object_set_new(o, name, j);
+    if ((fixed = malloc(3 * len + 1)) == NULL) /* U+FFFD is 3 bytes */
+        return -1;
+    while (i < len) {
+        size_t k = textsafe_utf8_next(v, len, i, &cp);
+        if (k == 0) {
+            memcpy(fixed + n, "\xEF\xBF\xBD", 3);
+            n += 3;
+            i++;
+        } else {
+            memcpy(fixed + n, v + i, k);
+            n += k;
+            i += k;
+        }
+    }
+    raw = b64((const uint8_t *)v, len);
+    snprintf(key, sizeof key, "%sBytes", name);
+    int rc = raw ? json_object_set_new(o, name, json_stringn(fixed, n)) |
+                       json_object_set_new(o, key, json_string(raw))
+                 : -1;
+    free(fixed);
+    free(raw);
+    return rc;
+}
+
 static json_t *record_json(const Tallinn__V1__AuditRecord *r)
 {
-    char buf[64], tbuf[64];
-    char sha[sodium_base64_ENCODED_LEN(64, sodium_base64_VARIANT_ORIGINAL)];
-    json_t *o = json_object();
+    char buf[64], tbuf[64], *sha;
+    json_t *o = json_object(), *rep;
+    int rc = 0;
     if (!o)
         return NULL;
     const ProtobufCEnumValue *role =
         protobuf_c_enum_descriptor_get_value(&tallinn__v1__principal__role__descriptor, r->role);
     snprintf(buf, sizeof buf, "%" PRId64, r->index);
-    json_object_set_new(o, "index", json_string(buf)); /* int64: a string in proto3 JSON */
+    rc |= json_object_set_new(o, "index", json_string(buf)); /* int64: a string in proto3 JSON */
     if (r->time) {
         format_utc(r->time->seconds, r->time->nanos, tbuf, sizeof tbuf);
-        json_object_set_new(o, "time", json_string(tbuf));
+        rc |= json_object_set_new(o, "time", json_string(tbuf));
     } else {
-        json_object_set_new(o, "time", json_null());
+        rc |= json_object_set_new(o, "time", json_null());
     }
-    json_object_set_new(o, "principal", json_string(r->principal));
-    json_object_set_new(o, "role", role ? json_string(role->name) : json_integer(r->role));
-    json_object_set_new(o, "method", json_string(r->method));
-    json_object_set_new(o, "resource", json_string(r->resource));
-    json_object_set_new(o, "requestId", json_string(r->request_id));
-    sha[0] = '\0';
-    if (r->request_sha256.len <= 64)
-        sodium_bin2base64(sha, sizeof sha, r->request_sha256.data, r->request_sha256.len,
-                          sodium_base64_VARIANT_ORIGINAL);
-    json_object_set_new(o, "requestSha256", json_string(sha));
-    json_object_set_new(o, "statusCode", json_integer(r->status_code));
-    json_object_set_new(o, "etag", json_string(r->etag));
-    json_object_set_new(o, "serverVersion", json_string(r->server_version));
+    rc |= set_text(o, "principal", r->principal);
+    rc |= json_object_set_new(o, "role", role ? json_string(role->name) : json_integer(r->role));
+    rc |= set_text(o, "method", r->method);
+    rc |= set_text(o, "resource", r->resource);
+    rc |= set_text(o, "requestId", r->request_id);
+    sha = b64(r->request_sha256.data, r->request_sha256.len);
+    rc |= sha ? json_object_set_new(o, "requestSha256", json_string(sha)) : -1;
+    free(sha);
+    rc |= json_object_set_new(o, "statusCode", json_integer(r->status_code));
+    rc |= set_text(o, "etag", r->etag);
+    rc |= set_text(o, "serverVersion", r->server_version);
+    if (r->n_replaced > 0) {
+        rc |= json_object_set_new(o, "replaced", rep = json_array());
+        for (size_t i = 0; rep && i < r->n_replaced; i++) {
+            json_t *e = json_object();
+            rc |= json_array_append_new(rep, e);
+            if (!e)
+                break;
+            rc |= set_text(e, "field", r->replaced[i]->field);
+            sha = b64(r->replaced[i]->sha256.data, r->replaced[i]->sha256.len);
+            rc |= sha ? json_object_set_new(e, "sha256", json_string(sha)) : -1;
+            free(sha);
+            snprintf(buf, sizeof buf, "%" PRId64, r->replaced[i]->size);
+            rc |= json_object_set_new(e, "size", json_string(buf));
+        }
+    }
+    if (rc != 0) { /* out of memory: fail, rather than print a record missing a field */
+        json_decref(o);
+        return NULL;
+    }
     return o;
+}
+
+/* One table cell: the field escaped, "…" after a value the server replaced
+ * by its prefix (the JSON output has the digest and size). */
+static char *cell(const Tallinn__V1__AuditRecord *r, const char *field, const char *v)
+{
+    char *e = safe_text(dash(v)), *out;
+    size_t n;
+
+    if (!e || !is_replaced(r, field))
+        return e;
+    n = strlen(e);
+    if ((out = realloc(e, n + 4)) == NULL) {
+        free(e);
+        return NULL;
+    }
+    memcpy(out + n, "\xE2\x80\xA6", 4); /* U+2026 and the NUL */
+    return out;
 }
 
 int audit_printer_record(audit_printer *p, const Tallinn__V1__AuditRecord *r)
@@ -268,7 +375,7 @@ int audit_printer_record(audit_printer *p, const Tallinn__V1__AuditRecord *r)
         char *text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_INDENT(2)) : NULL;
         json_decref(o);
         if (!text)
-            return -EINVAL; /* e.g. a string that is not UTF-8 */
+            return -ENOMEM;
         fprintf(p->out, "%s\n  ", p->printed ? "," : "");
         /* Indent the object by two spaces, as an element of the array. */
         for (const char *c = text; *c; c++) {
@@ -291,12 +398,21 @@ int audit_printer_record(audit_printer *p, const Tallinn__V1__AuditRecord *r)
     const char *method = r->method;
     if (strncmp(method, "/tallinn.v1.", 12) == 0)
         method += 12;
-    fprintf(p->out, "%-7" PRId64 " %-19s %-26s %-13s %-36s %-30s %-19s %s\n", r->index, when,
-            dash(r->principal), audit_role_name(r->role, role, sizeof role), dash(method),
-            dash(r->resource), audit_status_name(r->status_code, status, sizeof status),
-            dash(r->etag));
-    p->printed++;
-    return 0;
+    char *principal = cell(r, "principal", r->principal), *m = cell(r, "method", method);
+    char *resource = cell(r, "resource", r->resource), *etag = cell(r, "etag", r->etag);
+    int rc = -ENOMEM;
+    if (principal && m && resource && etag) {
+        fprintf(p->out, "%-7" PRId64 " %-19s %-26s %-13s %-36s %-30s %-19s %s\n", r->index, when,
+                principal, audit_role_name(r->role, role, sizeof role), m, resource,
+                audit_status_name(r->status_code, status, sizeof status), etag);
+        p->printed++;
+        rc = 0;
+    }
+    free(principal);
+    free(m);
+    free(resource);
+    free(etag);
+    return rc;
 }
 
 void audit_printer_end(audit_printer *p)

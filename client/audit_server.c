@@ -479,7 +479,7 @@ static int show_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len,
     int rc = audit_printer_record(&s->pr, r);
     tallinn__v1__audit_record__free_unpacked(r, NULL);
     if (rc != 0) {
-        snprintf(err, err_size, "record %" PRIu64 " cannot be written as JSON", index);
+        snprintf(err, err_size, "record %" PRIu64 " cannot be printed: out of memory", index);
         return -1;
     }
     return 0;

@@ -27,6 +27,11 @@ static void help(FILE *out)
             "does not prove anything: run verify for that. With --key, the directory's\n"
             "checkpoint signature is checked first.\n"
             "\n"
+            "Record text is untrusted: the table shows control characters, escape\n"
+            "sequences and invalid bytes escaped (\\x1B, \\u{009B}); a trailing '…' marks\n"
+            "a value the server replaced by its prefix. JSON keeps a field that is not\n"
+            "UTF-8 as U+FFFD, with its exact bytes in <field>Bytes (base64).\n"
+            "\n"
             "Options:\n"
             "      --from N          first record index (default 0)\n"
             "      --to M            last record index, included (default the last)\n"
@@ -132,8 +137,8 @@ static int show_dir(const char *dir, const note_verifier *key, uint64_t from, ui
             int prc = audit_printer_record(&pr, r);
             tallinn__v1__audit_record__free_unpacked(r, NULL);
             if (prc != 0) {
-                audit_report_failure("show", "%s/%s: record %" PRIu64 " cannot be written as JSON",
-                                     dir, rel, index);
+                audit_report_failure("show", "%s/%s: record %" PRIu64 " cannot be printed: out "
+                                     "of memory", dir, rel, index);
                 goto done;
             }
         }

@@ -74,6 +74,13 @@ typedef struct rpc_method_info {
 typedef grpc_status_code (*rpc_interceptor_fn)(rpc_call *call, const rpc_method_info *info,
                                                void *ctx);
 
+/* Runs after the interceptor and the handler of every call, before its
+ * status is sent, with the code they produced (whichever of the two answered);
+ * returns the code to send: the same, or another after rpc_call_error().
+ * For what must follow an outcome whatever handler produced it. */
+typedef grpc_status_code (*rpc_outcome_fn)(rpc_call *call, const rpc_method_info *info,
+                                           grpc_status_code code, void *ctx);
+
 /* Receives one finished call's log fields; the default writes a logfmt line to
  * stderr. Never given message bodies or metadata values. */
 typedef struct rpc_call_log {
@@ -118,6 +125,7 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
                            const rpc_method_handler *handlers, size_t n_handlers, void *ctx);
 
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx);
+void rpc_server_set_outcome_hook(rpc_server *srv, rpc_outcome_fn fn, void *ctx);
 
 /* Binds, starts the threads and begins serving. *port (may be NULL) receives
  * the bound port. The port is never shared (no SO_REUSEPORT): a port another

@@ -299,10 +299,8 @@ static void batch_done(int committed, void *ctx)
 
 int audit_append(audit *a, store_tx *tx, const audit_entry *e)
 {
-    Tallinn__V1__AuditRecord r = TALLINN__V1__AUDIT_RECORD__INIT;
-    Google__Protobuf__Timestamp now = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    uint8_t buf[AUDIT_RECORD_MAX];
     struct timespec ts;
-    uint8_t *buf;
     size_t len;
     int rc;
 
@@ -315,33 +313,14 @@ int audit_append(audit *a, store_tx *tx, const audit_entry *e)
         a->cap_pending = cap;
     }
     clock_gettime(CLOCK_REALTIME, &ts);
-    now.seconds = ts.tv_sec;
-    now.nanos = (int32_t)ts.tv_nsec;
-    r.index = (int64_t)a->size;
-    r.time = &now;
-    r.principal = (char *)(e->principal ? e->principal : "");
-    r.role = (Tallinn__V1__Principal__Role)e->role;
-    r.method = (char *)(e->method ? e->method : "");
-    r.resource = (char *)(e->resource ? e->resource : "");
-    r.request_id = (char *)(e->request_id ? e->request_id : "");
-    if (e->request_sha256 != NULL) {
-        r.request_sha256.data = (uint8_t *)e->request_sha256;
-        r.request_sha256.len = 32;
-    }
-    r.status_code = e->status;
-    r.etag = (char *)(e->etag ? e->etag : "");
-    r.server_version = TALLINN_VERSION;
-    len = tallinn__v1__audit_record__get_packed_size(&r);
-    if ((buf = malloc(len)) == NULL)
-        return STORE_NOMEM;
-    tallinn__v1__audit_record__pack(&r, buf);
-    rc = store_audit_append(tx, r.index, buf, len);
+    if ((len = audit_record_pack(e, (int64_t)a->size, ts.tv_sec, (int32_t)ts.tv_nsec, buf)) == 0)
+        return STORE_ERROR;
+    rc = store_audit_append(tx, (int64_t)a->size, buf, len);
     if (rc == STORE_OK) {
         /* Leaf data = the bytes as stored; verifiers hash these bytes. */
         merkle_hash_leaf(buf, len, a->pending[a->n_pending++].hash);
         a->size++;
     }
-    free(buf);
     return rc;
 }
 
@@ -420,6 +399,8 @@ typedef struct verify_ctx {
     char *err;
     size_t errlen;
     int failed;
+    uint64_t oversized;       /* records too large for a tlog-tiles entry */
+    int64_t first_oversized;
 } verify_ctx;
 
 /* While re-hashing every record, each completed tile-level node must equal
@@ -447,10 +428,13 @@ static int verify_emit(void *ctx, unsigned level, uint64_t index, const uint8_t 
 }
 
 /* A bump allocator over a fixed buffer for decoding one record at a time:
- * start-up reads every record, and malloc/free per record would dominate. */
+ * start-up reads every record, and malloc/free per record would dominate.
+ * AUDIT_DECODE_MAX holds the decoded form of any record the server writes
+ * (audit.h); a record that does not fit all the same (one written before
+ * records were bounded) is decoded on the heap instead, never refused. */
 typedef struct bump {
     size_t used;
-    max_align_t buf[8192 / sizeof(max_align_t)];
+    max_align_t buf[AUDIT_DECODE_MAX / sizeof(max_align_t)];
 } bump;
 
 static void *bump_alloc(void *data, size_t size)
@@ -459,7 +443,7 @@ static void *bump_alloc(void *data, size_t size)
     size_t n = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t);
 
     if (n > sizeof(b->buf) / sizeof(max_align_t) - b->used)
-        return NULL; /* a record this large does not decode: reported as such */
+        return NULL; /* too large for the buffer: the caller retries on the heap */
     b->used += n;
     return &b->buf[b->used - n];
 }
@@ -470,27 +454,42 @@ static void bump_free(void *data, void *p)
     (void)p;
 }
 
+/* 1 if the leaf decodes as a record carrying index. */
+static int leaf_decodes(bump *b, int64_t index, const uint8_t *data, size_t len)
+{
+    ProtobufCAllocator alloc = {bump_alloc, bump_free, b};
+    Tallinn__V1__AuditRecord *r;
+    int ok;
+
+    b->used = 0;
+    if ((r = tallinn__v1__audit_record__unpack(&alloc, len, data)) != NULL)
+        return r->index == index;
+    if ((r = tallinn__v1__audit_record__unpack(NULL, len, data)) == NULL)
+        return -1;
+    ok = r->index == index;
+    tallinn__v1__audit_record__free_unpacked(r, NULL);
+    return ok;
+}
+
 static int verify_leaf(int64_t index, const uint8_t *data, size_t len, void *ctx)
 {
     verify_ctx *v = ctx;
-    Tallinn__V1__AuditRecord *r;
     uint8_t leaf[H];
-    bump *b = v->bump;
-    ProtobufCAllocator alloc = {bump_alloc, bump_free, b};
+    int ok;
 
     if (index != v->expect) {
         snprintf(v->err, v->errlen, "record %lld is missing", (long long)v->expect);
         v->failed = 1;
         return 1;
     }
-    b->used = 0;
-    r = tallinn__v1__audit_record__unpack(&alloc, len, data);
-    if (r == NULL || r->index != index) {
+    if ((ok = leaf_decodes(v->bump, index, data, len)) != 1) {
         snprintf(v->err, v->errlen, "record %lld %s", (long long)index,
-                 r == NULL ? "does not decode" : "carries another index");
+                 ok < 0 ? "does not decode" : "carries another index");
         v->failed = 1;
         return 1;
     }
+    if (len > TILES_ENTRY_MAX && v->oversized++ == 0)
+        v->first_oversized = index;
     merkle_hash_leaf(data, len, leaf);
     if (merkle_frontier_append(v->f, leaf, verify_emit, v) != 0) {
         v->failed = 1;
@@ -568,6 +567,10 @@ static int verify_stored(audit *a, char *err, size_t errlen)
                  "%lld): a record was changed", (long long)size);
         goto done;
     }
+    if (v.oversized > 0) /* written before records were bounded: serve, but say so */
+        fprintf(stderr, "level=warn event=audit_records_oversized count=%llu first=%lld "
+                "limit=%d note=\"these records cannot be exported as tlog-tiles\"\n",
+                (unsigned long long)v.oversized, (long long)v.first_oversized, TILES_ENTRY_MAX);
     rc = 0;
 done:
     free(v.bump);

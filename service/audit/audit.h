@@ -15,9 +15,28 @@
 
 #define AUDIT_KEY_FILE "audit.key"
 
+/* Every record the server writes is bounded and valid by construction
+ * (audit_record.c, docs/audit.md "Bounded records"): each string field is
+ * valid UTF-8 without control characters and at most AUDIT_TEXT_MAX bytes (a
+ * value that is not is recorded as an escaped prefix and listed, with its
+ * SHA-256 and size, in AuditRecord.replaced), so a serialized record is at
+ * most AUDIT_RECORD_MAX bytes, well below a tlog-tiles entry's 65,535. */
+#define AUDIT_TEXT_MAX 512
+#define AUDIT_RECORD_MAX 4096
+/* What protobuf-c allocates, in 16-byte-aligned pieces, to decode a record
+ * of at most AUDIT_RECORD_MAX bytes: a copy of each string and bytes field
+ * (fewer bytes than the record), the structs (record, timestamp, up to 6
+ * ReplacedText: under 1 KiB), one scan slab once a record has more than 16
+ * fields (1 KiB) and the rounding of each piece (under 40 pieces: 640
+ * bytes), so less than twice the record. Start-up decodes into a buffer of
+ * this size; tests/unit/test_audit.c measures a record with every field at
+ * its maximum (2,919 bytes) at 3,712 bytes decoded. */
+#define AUDIT_DECODE_MAX (2 * AUDIT_RECORD_MAX)
+
 typedef struct audit audit;
 
-/* One record's content (audit.c adds index, time and server version). */
+/* One record's content (audit.c adds index, time and server version). The
+ * strings may hold anything a caller sent: audit_record_pack bounds them. */
 typedef struct audit_entry {
     const char *principal;
     int role;             /* tallinn.v1.Principal.Role */
@@ -43,6 +62,12 @@ void audit_close(audit *a);
 /* "name+keyid+base64" and the origin line. */
 const char *audit_verifier_key(const audit *a);
 const char *audit_origin(const audit *a);
+
+/* Serializes e's record into out: the only way a record is built. Returns
+ * its length (at most AUDIT_RECORD_MAX, whatever e holds), or 0 if it would
+ * not fit (a bug: the bound is proven statically in audit_record.c). */
+size_t audit_record_pack(const audit_entry *e, int64_t index, int64_t seconds, int32_t nanos,
+                         uint8_t out[AUDIT_RECORD_MAX]);
 
 /* Appends a record inside a write job (on the committer thread). */
 int audit_append(audit *a, store_tx *tx, const audit_entry *e);

@@ -375,7 +375,6 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
     cache_entry who;
     api_caller *caller;
     grpc_status_code code;
-    int rc;
 
     if (strncmp(info->path, "/grpc.health.v1.Health/", 23) == 0)
         return GRPC_STATUS_OK; /* load balancers and orchestrators probe without credentials */
@@ -393,28 +392,7 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
     rpc_call_set_principal(call, caller->principal, caller);
 
     if (!authz_allowed(info->path, caller->role)) {
-        if (z->audit != NULL && is_write(info)) {
-            /* A refused write attempt is part of the record. */
-            size_t len;
-            const uint8_t *data = rpc_call_request_data(call, &len);
-            uint8_t hash[32];
-            audit_entry e = {
-                .principal = caller->principal,
-                .role = (int)caller->role,
-                .method = info->path,
-                .request_sha256 = hash,
-                .status = GRPC_STATUS_PERMISSION_DENIED,
-            };
-            const ProtobufCMessage *req = rpc_call_request(call);
-            e.resource = req != NULL ? api_get_string(req, "name") : NULL;
-            if (e.resource == NULL && req != NULL)
-                e.resource = api_get_string(req, "parent");
-            crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
-            if ((rc = audit_record(z->audit, &e, 1)) != STORE_OK) {
-                code = api_store_error(call, rc);
-                goto done;
-            }
-        }
+        /* Recorded, when a write, by record_refusal like every refusal. */
         code = rpc_call_error(call, GRPC_STATUS_PERMISSION_DENIED, "role %s may not call %s",
                               authz_role_name(caller->role), info->method->name);
         goto done;
@@ -437,6 +415,22 @@ void authz_lastuse_stats(authz *z, long *written, long *dropped)
     authz_lastuse_counts(z->lastuse, written, dropped);
 }
 
+/* The outcome hook: every refused write — PERMISSION_DENIED from the table
+ * above or from a handler's need-to-know check, FAILED_PRECONDITION from a
+ * resource's state — is recorded here, whatever code refused it, so a
+ * handler cannot forget to. The record is durable before the status is
+ * sent. */
+static grpc_status_code record_refusal(rpc_call *call, const rpc_method_info *info,
+                                       grpc_status_code code, void *ctx)
+{
+    authz *z = ctx;
+
+    if (z->audit == NULL || !is_write(info) ||
+        (code != GRPC_STATUS_PERMISSION_DENIED && code != GRPC_STATUS_FAILED_PRECONDITION))
+        return code;
+    return api_audit_refusal(call, z->audit, code);
+}
+
 void authz_set_audit(authz *z, audit *a)
 {
     z->audit = a;
@@ -445,4 +439,5 @@ void authz_set_audit(authz *z, audit *a)
 void authz_install(authz *z, rpc_server *srv)
 {
     rpc_server_set_interceptor(srv, intercept, z);
+    rpc_server_set_outcome_hook(srv, record_refusal, z);
 }

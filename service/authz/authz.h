@@ -33,7 +33,8 @@ void authz_destroy(authz *z);
 /* Last-use times written, and dropped (queue full, or storage failing). */
 void authz_lastuse_stats(authz *z, long *written, long *dropped);
 
-/* Refused write attempts (PERMISSION_DENIED) go to this audit log. */
+/* Refused writes (PERMISSION_DENIED, FAILED_PRECONDITION) go to this audit
+ * log: authz_install's outcome hook records every one. */
 struct audit;
 void authz_set_audit(authz *z, struct audit *a);
 
@@ -41,7 +42,8 @@ void authz_set_audit(authz *z, struct audit *a);
  * cached token lookup at once. */
 void authz_invalidate(authz *z);
 
-/* Installs the per-call interceptor on the server. */
+/* Installs the per-call interceptor and the outcome hook that records
+ * refused writes on the server. */
 void authz_install(authz *z, rpc_server *srv);
 
 /* A new token (from libsodium's CSPRNG) and its keyed hash. */

@@ -118,9 +118,9 @@ struct api_job {
 /* Runs fn as a write job in the next group commit and waits until it is
  * durable. With a request_id, a repeat by the same caller of the same method
  * returns the first response and changes nothing; the same request_id with a
- * different request is INVALID_ARGUMENT. A change, and a refusal
- * (FAILED_PRECONDITION, PERMISSION_DENIED), is written to the audit log in
- * the same transaction. */
+ * different request is INVALID_ARGUMENT. A change is written to the audit
+ * log in the same transaction; a refusal (FAILED_PRECONDITION,
+ * PERMISSION_DENIED) is undone and recorded by api_audit_refusal. */
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
                            ProtobufCMessage **resp);
 
@@ -139,6 +139,14 @@ grpc_status_code api_not_found(rpc_call *call, const char *name);
 /* Gets a resource in a write job or read, unpacked on the call. */
 int api_get(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
             ProtobufCMessage **out);
+
+/* Records a refused write (code: PERMISSION_DENIED or FAILED_PRECONDITION)
+ * of the call: who, what method, the resource the request names, its
+ * request_id and the hash of its bytes; one write job, durable on return.
+ * Returns code, or a storage error when the record could not be written.
+ * The one place refusals are recorded: authz.c calls it from the outcome
+ * hook, for every refused write whichever code refused it. */
+grpc_status_code api_audit_refusal(rpc_call *call, struct audit *log, grpc_status_code code);
 
 /* Records a read of RESTRICTED resources (one audit record each). */
 grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *names, size_t n);

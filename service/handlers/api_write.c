@@ -22,11 +22,11 @@ typedef struct write_ctx {
 
 static atomic_uint write_count;
 
-/* The resource an audit record names: the result's, else the request's
- * (its name, or the resource it names inside, or its parent). */
-static const char *audit_resource(const write_ctx *w, rpc_call *call)
+/* The resource an audit record names, from the result or, for a refusal,
+ * the request: its name, or the resource it names inside, or its parent. As
+ * sent: audit_record_pack bounds it. */
+static const char *audit_resource(const ProtobufCMessage *m)
 {
-    const ProtobufCMessage *m = w->job.resp != NULL ? w->job.resp : rpc_call_request(call);
     const char *r;
 
     for (int depth = 0; m != NULL && depth < 2; depth++) {
@@ -88,8 +88,8 @@ static int write_job(store_tx *tx, void *p)
         }
     }
 
-    /* The change in a savepoint of its own: a refusal undoes it but keeps
-     * the audit record of the attempt. */
+    /* The change in a savepoint of its own: a refusal undoes it and nothing
+     * else of the batch (its record follows, api_audit_refusal). */
     if ((rc = store_savepoint(tx)) != STORE_OK) {
         w->code = api_store_error(call, rc);
         return 1;
@@ -113,18 +113,18 @@ static int write_job(store_tx *tx, void *p)
         return 1;
     }
     w->code = code;
-    if (w->job.api->audit != NULL &&
-        (code == GRPC_STATUS_OK || code == GRPC_STATUS_FAILED_PRECONDITION ||
-         code == GRPC_STATUS_PERMISSION_DENIED)) {
+    /* A change is recorded in its own transaction; a refusal is recorded by
+     * api_audit_refusal, which every refused write passes (authz.c). */
+    if (w->job.api->audit != NULL && code == GRPC_STATUS_OK) {
         audit_entry e = {
             .principal = principal,
             .role = (int)w->job.caller->role,
             .method = mi->path,
-            .resource = audit_resource(w, call),
+            .resource = audit_resource(w->job.resp),
             .request_id = w->rid,
             .request_sha256 = w->hash,
             .status = (int)code,
-            .etag = code == GRPC_STATUS_OK ? api_get_string(w->job.resp, "etag") : NULL,
+            .etag = api_get_string(w->job.resp, "etag"),
         };
         if ((rc = audit_append(w->job.api->audit, tx, &e)) != STORE_OK) {
             w->code = api_store_error(call, rc); /* no record, no change */
@@ -164,6 +164,37 @@ grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_j
         return w.code;
     *resp = w.job.resp;
     return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_audit_refusal(rpc_call *call, struct audit *log, grpc_status_code code)
+{
+    const api_caller *caller = api_caller_of(call);
+    const ProtobufCMessage *req = rpc_call_request(call);
+    const char *rid = req != NULL ? api_get_string(req, "request_id") : NULL;
+    char canon[VALIDATE_UUID_LEN + 1];
+    uint8_t hash[crypto_hash_sha256_BYTES];
+    size_t len;
+    const uint8_t *data = rpc_call_request_data(call, &len);
+    int rc;
+
+    crypto_hash_sha256(hash, data != NULL ? data : (const uint8_t *)"", len);
+    /* The id as api_write compares it (lower case) when it is a UUID; else as
+     * sent (a refusal by role comes before any validation). */
+    if (rid != NULL && validate_uuid(rid, strlen(rid), canon) == VALIDATE_OK)
+        rid = canon;
+    audit_entry e = {
+        .principal = caller->principal,
+        .role = (int)caller->role,
+        .method = rpc_call_path(call),
+        .resource = req != NULL ? audit_resource(req) : NULL,
+        .request_id = rid,
+        .request_sha256 = hash,
+        .status = (int)code,
+    };
+    /* Durable before the caller hears of the refusal: no record, no answer. */
+    if ((rc = audit_record(log, &e, 1)) != STORE_OK)
+        return api_store_error(call, rc);
+    return code;
 }
 
 grpc_status_code api_audit_reads(rpc_call *call, api *a, const char *const *names, size_t n)

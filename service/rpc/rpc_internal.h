@@ -153,6 +153,8 @@ struct rpc_server {
     size_t n_services;
     rpc_interceptor_fn interceptor;
     void *interceptor_ctx;
+    rpc_outcome_fn outcome;
+    void *outcome_ctx;
     pthread_t *threads;
     int n_threads;
     int requests_per_method;

@@ -260,6 +260,12 @@ void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ct
     srv->interceptor_ctx = ctx;
 }
 
+void rpc_server_set_outcome_hook(rpc_server *srv, rpc_outcome_fn fn, void *ctx)
+{
+    srv->outcome = fn;
+    srv->outcome_ctx = ctx;
+}
+
 static int start_close(rpc_call *call)
 {
     grpc_op op;
@@ -270,7 +276,8 @@ static int start_close(rpc_call *call)
     return rpc__call_start(call, RPC_OP_CLOSE, &op, 1);
 }
 
-/* Runs the interceptor and the handler, then sends the final status. */
+/* Runs the interceptor, the handler and the outcome hook, then sends the
+ * final status. */
 static void run_handler(rpc_call *call)
 {
     const rpc_method_reg *m = call->method;
@@ -294,6 +301,8 @@ static void run_handler(rpc_call *call)
         code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced a %s, not a %s",
                               resp->descriptor->name, m->info.method->output->name);
     }
+    if (srv->outcome != NULL)
+        code = srv->outcome(call, &m->info, code, srv->outcome_ctx);
     rpc__call_finish(call, code, wants_resp ? resp : NULL);
     rpc__call_handler_done(call);
 }
