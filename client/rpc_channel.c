@@ -107,7 +107,7 @@ int rpcc_channel_create(rpcc_channel **out, const rpcc_channel_options *opts, ch
         rpcc__errf(err, err_len, "out of memory");
         goto fail;
     }
-    if (rpcc__target_parse(&ch->tgt, opts->target, !opts->insecure, opts->ssl_target_name, err,
+    if (rpcc__target_parse(&ch->tgt, opts->target, !opts->insecure, opts->ssl_target_name, 1, err,
                            err_len) != 0)
         goto fail;
     ch->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : RPCC_DEFAULT_ATTEMPTS;

@@ -30,10 +30,11 @@ typedef struct rpcc__target {
 
 /* Turns addr (see rpcc_channel_options.target) into a target. tls: the
  * channel checks certificates, so a list needs one name for every replica:
- * server_name, else the one host all entries share. Returns 0, or -1 with a
- * one-line cause in err; t holds nothing then. */
+ * server_name, else the one host all entries share. shuffle: put a list's
+ * addresses in a random order (channels do; tests want it fixed). Returns 0,
+ * or -1 with a one-line cause in err; t holds nothing then. */
 int rpcc__target_parse(rpcc__target *t, const char *addr, int tls, const char *server_name,
-                       char *err, size_t err_len);
+                       int shuffle, char *err, size_t err_len);
 void rpcc__target_free(rpcc__target *t);
 
 /* A channel (rpc_channel.c); calls read it, never change it. */

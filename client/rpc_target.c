@@ -8,6 +8,7 @@
 #include "rpc_internal.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -222,16 +223,53 @@ static char *rpcc_join(const char *scheme, char *const *list, size_t n)
     return out;
 }
 
+/* Splits a list into entries (at most RPCC_TARGET_MAX_ENTRIES). */
+static int rpcc_list_split(const char *addr, rpcc_entry *entries, size_t *n, char *err,
+                           size_t err_len)
+{
+    const char *p = addr;
+
+    *n = 0;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+
+        if (*n == RPCC_TARGET_MAX_ENTRIES) {
+            rpcc__errf(err, err_len, "more than %d addresses in the list",
+                       RPCC_TARGET_MAX_ENTRIES);
+            return -1;
+        }
+        if (rpcc_entry_split(&entries[*n], p, len, err, err_len) != 0)
+            return -1;
+        (*n)++;
+        if (comma == NULL)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* Fisher-Yates: a fresh order per channel, so that short-lived clients (one
+ * call each) do not all begin with the first replica — round_robin starts
+ * with the address that connects first, and they connect in list order. */
+static void rpcc_shuffle(char **list, size_t n)
+{
+    for (size_t i = n; i > 1; i--) {
+        size_t j = arc4random_uniform((uint32_t)i);
+        char *tmp = list[i - 1];
+        list[i - 1] = list[j];
+        list[j] = tmp;
+    }
+}
+
 /* A list: every entry resolved now; one family for the whole target, since
  * an ipv4: or ipv6: URI holds addresses of its own family only. IPv4 when
  * every entry has an IPv4 address, else IPv6 when every entry has one. */
 static int rpcc_target_list(rpcc__target *t, const char *addr, int tls, const char *server_name,
-                            char *err, size_t err_len)
+                            int shuffle, char *err, size_t err_len)
 {
     rpcc_entry *entries = NULL;
     rpcc_addrs *a = NULL;
     size_t n = 0, all_v4 = 1, all_v6 = 1, same_host = 1;
-    const char *p = addr;
     int rc = -1;
 
     entries = calloc(RPCC_TARGET_MAX_ENTRIES, sizeof *entries);
@@ -240,26 +278,19 @@ static int rpcc_target_list(rpcc__target *t, const char *addr, int tls, const ch
         rpcc__errf(err, err_len, "out of memory");
         goto done;
     }
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
-
-        if (n == RPCC_TARGET_MAX_ENTRIES) {
-            rpcc__errf(err, err_len, "more than %d addresses in the list",
-                             RPCC_TARGET_MAX_ENTRIES);
+    if (rpcc_list_split(addr, entries, &n, err, err_len) != 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (rpcc_entry_resolve(&entries[i], a, err, err_len) != 0)
             goto done;
-        }
-        if (rpcc_entry_split(&entries[n], p, len, err, err_len) != 0 ||
-            rpcc_entry_resolve(&entries[n], a, err, err_len) != 0)
-            goto done;
-        all_v4 &= (size_t)entries[n].has_v4;
-        all_v6 &= (size_t)entries[n].has_v6;
-        if (strcasecmp(entries[n].host, entries[0].host) != 0)
+        all_v4 &= (size_t)entries[i].has_v4;
+        all_v6 &= (size_t)entries[i].has_v6;
+        if (strcasecmp(entries[i].host, entries[0].host) != 0)
             same_host = 0;
-        n++;
-        if (comma == NULL)
-            break;
-        p = comma + 1;
+    }
+    if (shuffle) {
+        rpcc_shuffle(a->v4, a->n_v4);
+        rpcc_shuffle(a->v6, a->n_v6);
     }
     if (all_v4) {
         t->uri = rpcc_join("ipv4:", a->v4, a->n_v4);
@@ -311,8 +342,29 @@ done:
     return rc;
 }
 
+int rpcc_target_check(const char *addr, char *err, size_t err_len)
+{
+    rpcc_entry *entries;
+    size_t n;
+    int rc;
+
+    if (addr == NULL || addr[0] == '\0') {
+        rpcc__errf(err, err_len, "no server address given");
+        return -1;
+    }
+    if (rpcc_is_uri(addr) || strchr(addr, ',') == NULL)
+        return 0;
+    if ((entries = calloc(RPCC_TARGET_MAX_ENTRIES, sizeof *entries)) == NULL) {
+        rpcc__errf(err, err_len, "out of memory");
+        return -1;
+    }
+    rc = rpcc_list_split(addr, entries, &n, err, err_len);
+    free(entries);
+    return rc;
+}
+
 int rpcc__target_parse(rpcc__target *t, const char *addr, int tls, const char *server_name,
-                       char *err, size_t err_len)
+                       int shuffle, char *err, size_t err_len)
 {
     memset(t, 0, sizeof *t);
     if (addr == NULL || addr[0] == '\0') {
@@ -320,7 +372,7 @@ int rpcc__target_parse(rpcc__target *t, const char *addr, int tls, const char *s
         return -1;
     }
     if (!rpcc_is_uri(addr) && strchr(addr, ',') != NULL)
-        return rpcc_target_list(t, addr, tls, server_name, err, err_len);
+        return rpcc_target_list(t, addr, tls, server_name, shuffle, err, err_len);
     /* One address or a URI: gRPC resolves it. */
     t->uri = strdup(addr);
     if (tls && server_name != NULL)

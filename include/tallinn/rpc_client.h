@@ -63,7 +63,8 @@ typedef struct rpcc_channel_options {
      *   "host:port"                 gRPC's default (DNS) resolution;
      *   "host1:p1,host2:p2,[::1]:p3" several replicas: each host is resolved
      *                               once, here (getaddrinfo), and the addresses
-     *                               become one ipv4: or ipv6: target;
+     *                               become one ipv4: or ipv6: target, in a
+     *                               random order per channel;
      *   "dns:///name:port"          every address the name resolves to, kept
      *                               up to date by gRPC; or any other gRPC
      *                               target URI (ipv4:, ipv6:, unix:).
@@ -138,6 +139,12 @@ typedef struct rpcc_result {
  * does not resolve). */
 int rpcc_channel_create(rpcc_channel **out, const rpcc_channel_options *opts, char *err,
                         size_t err_len);
+
+/* Checks the form of a target (see rpcc_channel_options.target) without
+ * resolving anything: each entry of a list is HOST:PORT or [V6]:PORT. For
+ * command-line checks; rpcc_channel_create checks it again. Returns 0, or -1
+ * with a one-line cause in err. */
+int rpcc_target_check(const char *addr, char *err, size_t err_len);
 
 /* Destroys the channel. Every stream on it must be destroyed first. NULL ok. */
 void rpcc_channel_destroy(rpcc_channel *ch);

@@ -120,7 +120,7 @@ static void parse_ok(rpcc__target *t, const char *addr, int tls, const char *ser
 {
     char err[RPCC_ERROR_MAX] = "";
 
-    if (rpcc__target_parse(t, addr, tls, server_name, err, sizeof err) != 0)
+    if (rpcc__target_parse(t, addr, tls, server_name, 0, err, sizeof err) != 0)
         fail_msg("%s: %s", addr, err);
 }
 
@@ -130,7 +130,7 @@ static void parse_fails(const char *addr, int tls, const char *server_name, cons
     rpcc__target t;
     char err[RPCC_ERROR_MAX] = "";
 
-    assert_int_equal(rpcc__target_parse(&t, addr, tls, server_name, err, sizeof err), -1);
+    assert_int_equal(rpcc__target_parse(&t, addr, tls, server_name, 0, err, sizeof err), -1);
     assert_null(t.uri);
     if (strstr(err, needle) == NULL)
         fail_msg("%s: \"%s\" does not say \"%s\"", addr, err, needle);
@@ -193,6 +193,43 @@ static void test_target_lists(void **state)
     parse_fails("127.0.0.1:1,127.0.0.1:5x", 0, NULL, "1 to 65535");
     parse_fails("127.0.0.1:1,:5", 0, NULL, "has no host");
     parse_fails("[::1]:1,127.0.0.1:2", 0, NULL, "one family");
+}
+
+/* The form alone, for command lines: nothing is resolved. */
+static void test_target_check(void **state)
+{
+    char err[RPCC_ERROR_MAX] = "";
+
+    (void)state;
+    assert_int_equal(rpcc_target_check("tallinn.example:50051", err, sizeof err), 0);
+    assert_int_equal(rpcc_target_check("dns:///tallinn.example:50051", err, sizeof err), 0);
+    assert_int_equal(rpcc_target_check("a.invalid:1,[::1]:2, b.invalid:3", err, sizeof err), 0);
+    assert_int_equal(rpcc_target_check("a.invalid:1,b.invalid", err, sizeof err), -1);
+    assert_non_null(strstr(err, "no port"));
+    assert_int_equal(rpcc_target_check("", err, sizeof err), -1);
+}
+
+/* Channels shuffle a list, so that one-call clients spread over replicas. */
+static void test_target_shuffle(void **state)
+{
+    int seen_first = 0, seen_second = 0;
+    rpcc__target t;
+    char err[RPCC_ERROR_MAX];
+
+    (void)state;
+    for (int i = 0; i < 64 && !(seen_first && seen_second); i++) {
+        assert_int_equal(rpcc__target_parse(&t, "127.0.0.1:1,127.0.0.2:2", 0, NULL, 1, err,
+                                            sizeof err),
+                         0);
+        if (strcmp(t.uri, "ipv4:127.0.0.1:1,127.0.0.2:2") == 0)
+            seen_first = 1;
+        else if (strcmp(t.uri, "ipv4:127.0.0.2:2,127.0.0.1:1") == 0)
+            seen_second = 1;
+        else
+            fail_msg("unexpected %s", t.uri);
+        rpcc__target_free(&t);
+    }
+    assert_true(seen_first && seen_second); /* fails with probability 2^-63 */
 }
 
 static void test_channel_list_errors(void **state)
@@ -475,6 +512,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_channel_option_errors),
         cmocka_unit_test(test_target_lists),
+        cmocka_unit_test(test_target_check),
+        cmocka_unit_test(test_target_shuffle),
         cmocka_unit_test(test_channel_list_errors),
         cmocka_unit_test(test_repeatable),
         cmocka_unit_test(test_backoff),
