@@ -111,7 +111,8 @@ static grpc_status_code bench__call(rpcc_channel *ch, const char *method, const 
                                     ProtobufCMessage **resp, char *err, size_t err_len)
 {
     rpcc_metadata md = {"authorization", auth, strlen(auth)};
-    rpcc_call_options o = {BENCH_SETUP_DEADLINE_MS, &md, 1, 1};
+    rpcc_call_options o = {.deadline_ms = BENCH_SETUP_DEADLINE_MS, .metadata = &md,
+                           .n_metadata = 1, .wait_for_ready = 1};
     rpcc_result r;
     grpc_status_code code;
 

@@ -132,7 +132,8 @@ int audit_state_save(const char *path, const char *note, size_t len, char *err,
 /* ---- --server modes (audit_net.c, audit_server.c) ----------------------- */
 
 typedef struct audit_conn_opts {
-    const char *server;      /* host:port */
+    const char *server;      /* host:port, a list host1:port,host2:port, or
+                                dns:///name:port (replicas, round-robin) */
     const char *token_file;  /* bearer token; else $TALLINN_TOKEN_FILE, $TALLINN_TOKEN */
     const char *ca_file;     /* TLS roots (PEM) */
     const char *cert_file;   /* mTLS client certificate */
@@ -140,6 +141,7 @@ typedef struct audit_conn_opts {
     const char *server_name; /* TLS name to check instead of the host */
     int insecure;            /* plaintext */
     long timeout_s;          /* per unary call; 0 = 30 s */
+    int verbose;             /* one line on stderr per call attempt */
 } audit_conn_opts;
 
 /* Long options shared by the --server commands (getopt codes >= 256 except
@@ -152,17 +154,22 @@ typedef struct audit_conn_opts {
     {"cert", required_argument, NULL, 259},                          \
     {"cert-key", required_argument, NULL, 260},                      \
     {"server-name", required_argument, NULL, 261},                   \
-    {"timeout", required_argument, NULL, 262}
+    {"timeout", required_argument, NULL, 262},                       \
+    {"verbose", no_argument, NULL, 263}
 #define AUDIT_CONN_HELP                                                                    \
-    "  -s, --server ADDR     the live server, host:port (AUDITOR role needed)\n"          \
+    "  -s, --server ADDR     the live server, host:port (AUDITOR role needed); replicas\n" \
+    "                        as host1:port,host2:port or dns:///name:port (round-robin,\n" \
+    "                        reads retried on the next one when one is unavailable)\n"   \
     "      --token-file F    the bearer token (default $TALLINN_TOKEN_FILE, else\n"        \
     "                        $TALLINN_TOKEN)\n"                                            \
     "      --insecure        plaintext (loopback, tests); default TLS\n"                  \
     "      --ca F            TLS roots (PEM) to check the server with\n"                  \
     "      --cert F, --cert-key F  client certificate and key (mTLS)\n"                   \
-    "      --server-name N   TLS name to check instead of ADDR's host\n"                  \
+    "      --server-name N   TLS name to check instead of ADDR's host (needed when a\n"   \
+    "                        list names several hosts)\n"                               \
     "      --timeout S       seconds per request (default 30; the record stream has\n"     \
-    "                        none)\n"
+    "                        none)\n"                                                   \
+    "      --verbose         one line on stderr per call: the replica, status, retries\n"
 
 /* Takes a getopt code of AUDIT_CONN_LONGOPTS: 1 if it was one (0 when not
  * ours), -1 after printing why a value is bad. */

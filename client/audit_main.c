@@ -195,6 +195,9 @@ int audit_conn_option(audit_conn_opts *o, int c, const char *arg)
     case 261:
         o->server_name = arg;
         return 1;
+    case 263:
+        o->verbose = 1;
+        return 1;
     case 262:
         errno = 0;
         o->timeout_s = strtol(arg, &end, 10);

@@ -37,6 +37,26 @@ static void discard_grpc_log(gpr_log_func_args *args)
     (void)args;
 }
 
+/* --verbose: one line per call attempt. Messages are the server's: one line. */
+static void report_attempt(void *arg, const rpcc_attempt *a)
+{
+    const char *slash = strrchr(a->method, '/');
+
+    (void)arg;
+    fprintf(stderr, AUDIT_PROG ": %s attempt %d -> %s: %s", slash ? slash + 1 : a->method,
+            a->attempt, a->peer ? a->peer : "no server reached", rpcc_status_name(a->code));
+    if (a->code != GRPC_STATUS_OK && a->message[0] != '\0') {
+        fputs(": ", stderr);
+        for (const char *p = a->message; *p != '\0' && p - a->message < 300; p++)
+            fputc((unsigned char)*p < ' ' ? ' ' : *p, stderr);
+    }
+    if (a->retry_in_ms >= 0)
+        fprintf(stderr, "; retrying in %lld ms", (long long)a->retry_in_ms);
+    else if (a->not_retried)
+        fprintf(stderr, "; not retried: %s", a->not_retried);
+    fputc('\n', stderr);
+}
+
 /* The token from --token-file, $TALLINN_TOKEN_FILE or $TALLINN_TOKEN. */
 static int load_token(const audit_conn_opts *o, audit_conn *c, char *err, size_t err_size)
 {
@@ -111,6 +131,7 @@ int audit_conn_open(const audit_conn_opts *o, audit_conn **out, char *err, size_
         .ssl_target_name = o->server_name,
         .user_agent = AUDIT_PROG "/" TALLINN_VERSION,
         .max_receive_bytes = 1u << 20,
+        .on_attempt = o->verbose ? report_attempt : NULL,
     };
     char cerr[RPCC_ERROR_MAX];
     if (rpcc_channel_create(&c->ch, &co, cerr, sizeof cerr) != 0) {
@@ -149,17 +170,21 @@ static rpcc_call_options call_opts(const audit_conn *c, int64_t deadline_ms)
     return co;
 }
 
-/* "ADDR: METHOD: CODE: message" */
+/* "ADDR: METHOD: CODE: message", and which replica answered when ADDR has
+ * several (or the call was tried more than once). */
 static int call_failed(const audit_conn *c, const char *method, const rpcc_result *r,
                        char *err, size_t err_size)
 {
     const char *hint = "";
+    char replica[128] = "";
     if (r->code == GRPC_STATUS_PERMISSION_DENIED)
         hint = " (the audit log is readable by AUDITOR principals only)";
     else if (r->code == GRPC_STATUS_UNAUTHENTICATED)
         hint = " (give an AUDITOR's token with --token-file)";
-    snprintf(err, err_size, "%s: %s: %s: %s%s", c->target, strrchr(method, '/') + 1,
-             rpcc_status_name(r->code), r->message ? r->message : "", hint);
+    if (r->peer && (rpcc_channel_address_count(c->ch) != 1 || r->attempts > 1))
+        snprintf(replica, sizeof replica, " [replica %s, attempt %d]", r->peer, r->attempts);
+    snprintf(err, err_size, "%s: %s: %s: %s%s%s", c->target, strrchr(method, '/') + 1,
+             rpcc_status_name(r->code), r->message ? r->message : "", hint, replica);
     return -1;
 }
 
@@ -325,8 +350,9 @@ int audit_conn_scan(audit_conn *c, uint64_t start, uint64_t end, audit_leaf_fn f
         if (r.code == GRPC_STATUS_OUT_OF_RANGE) /* fewer records than the checkpoint says */
             snprintf(err, err_size,
                      "%s: the server holds fewer records than its checkpoint covers (%" PRIu64
-                     "): records are missing (%s)",
-                     c->target, end, r.message != NULL ? r.message : "");
+                     "): records are missing (%s)%s%s%s",
+                     c->target, end, r.message != NULL ? r.message : "",
+                     r.peer ? " [replica " : "", r.peer ? r.peer : "", r.peer ? "]" : "");
         else
             call_failed(c, M_STREAM, &r, err, err_size);
         goto done;

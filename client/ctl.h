@@ -105,6 +105,7 @@ enum {
     CTL_G_CONTEXT,
     CTL_G_TOKEN_FILE,
     CTL_G_TOKEN,
+    CTL_G_VERBOSE,
     CTL_G_HELP,
     CTL_G_COUNT
 };
@@ -132,6 +133,7 @@ struct ctl_ctx {
     rpcc_metadata auth_md;
     int color;                                   /* stdout is a terminal, NO_COLOR unset */
     const char *context_name;                    /* the config context in use, or NULL */
+    int verbose;                                 /* -v: report every call attempt */
 };
 
 /* ctl_main.c */
@@ -163,9 +165,10 @@ int ctl_usage_error(const ctl_command *cmd, const char *fmt, ...)
 
 
 /* Calls a unary method ("/tallinn.v1.NeedService/GetNeed") with the
- * context's deadline and token. A call that carries a request_id, or reads,
- * is retried (same request) after UNAVAILABLE from a server that was
- * reached. *resp as rpcc_unary; result filled (caller frees). */
+ * context's deadline and token. The client runtime retries it after
+ * UNAVAILABLE, on the next replica, when it is safe to repeat (reads, and
+ * writes that carry a request_id). *resp as rpcc_unary; result filled
+ * (caller frees). */
 grpc_status_code ctl_unary(ctl_ctx *ctx, const char *method, const ProtobufCMessage *req,
                            const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                            rpcc_result *result);

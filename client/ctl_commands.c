@@ -27,7 +27,8 @@
 
 const ctl_option ctl_global_options[] = {
     [CTL_G_ADDR] = {"addr", 0, "ADDR", "TALLINN_ADDR", CTL_DEFAULT_ADDR,
-                    "server address, host:port", CTL_COMPLETE_NONE, NULL},
+                    "server address host:port; replicas as host1:port,host2:port or "
+                    "dns:///name:port (calls spread round-robin)", CTL_COMPLETE_NONE, NULL},
     [CTL_G_INSECURE] = {"insecure", 0, NULL, NULL, NULL,
                         "plaintext, no TLS (for a local server started with --insecure)",
                         CTL_COMPLETE_NONE, NULL},
@@ -41,7 +42,8 @@ const ctl_option ctl_global_options[] = {
                    "client private key for mutual TLS (PEM), with --cert", CTL_COMPLETE_FILE,
                    NULL},
     [CTL_G_SERVER_NAME] = {"server-name", 0, "NAME", NULL, NULL,
-                           "name the server's certificate must carry (default: the host in --addr)",
+                           "name the server's certificate must carry (default: the host in "
+                           "--addr; needed when a list names several hosts)",
                            CTL_COMPLETE_NONE, NULL},
     [CTL_G_DEADLINE] = {"deadline", 0, "DURATION", NULL, "10s",
                         "give up on the server after this long: 500ms, 10s, 2m",
@@ -58,6 +60,9 @@ const ctl_option ctl_global_options[] = {
     [CTL_G_TOKEN] = {"token", 0, "TOKEN", "TALLINN_TOKEN", NULL,
                      "the bearer token itself (visible to other users in ps: prefer "
                      "--token-file)", CTL_COMPLETE_NONE, NULL},
+    [CTL_G_VERBOSE] = {"verbose", 'v', NULL, NULL, NULL,
+                       "one line on stderr per call attempt: the replica, the status, retries",
+                       CTL_COMPLETE_NONE, NULL},
     [CTL_G_HELP] = {"help", 'h', NULL, NULL, NULL, "help for tallinnctl or a command",
                     CTL_COMPLETE_NONE, NULL},
     [CTL_G_COUNT] = {NULL, 0, NULL, NULL, NULL, NULL, CTL_COMPLETE_NONE, NULL},

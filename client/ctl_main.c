@@ -121,7 +121,8 @@ static void ctl_format_deadline(int64_t ms, char *buf, size_t len)
 }
 
 /* One line for a connection that never came up, with the likeliest fix.
- * msg is gRPC's "failed to connect to all addresses; last error: ...". */
+ * msg is gRPC's "connections to all backends failing; last error: ..." (the
+ * last address it tried). */
 static void ctl_connect_failed(const ctl_ctx *ctx, const char *msg)
 {
     const char *cause = ctl_last_cause(msg);
@@ -147,31 +148,48 @@ static void ctl_connect_failed(const ctl_ctx *ctx, const char *msg)
                       "not speak TLS (--insecure)"
                     : "the server may not accept this client certificate");
     } else {
-        fprintf(stderr, CTL_PROG ": cannot reach the server at %s%s: %s; is it running there? "
-                "(set --addr or TALLINN_ADDR)\n", ctx->addr, no_port, cause);
+        int several = ctx->channel != NULL && rpcc_channel_address_count(ctx->channel) != 1;
+        fprintf(stderr, CTL_PROG ": cannot reach %s at %s%s: %s; is it running there? "
+                "(set --addr or TALLINN_ADDR)\n", several ? "any server" : "the server",
+                ctx->addr, no_port, cause);
     }
+}
+
+/* ", from 127.0.0.1:5001 after 3 attempts": which replica gave the outcome
+ * (when there are several) and how many attempts it took; "" otherwise. */
+static void ctl_replica_note(const ctl_ctx *ctx, const rpcc_result *r, char *buf, size_t len)
+{
+    int several = ctx->channel != NULL && rpcc_channel_address_count(ctx->channel) != 1;
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (r->peer != NULL && (several || r->attempts > 1))
+        n = (size_t)snprintf(buf, len, " from %s", r->peer);
+    if (r->attempts > 1 && n < len)
+        snprintf(buf + n, len - n, " after %d attempts", r->attempts);
 }
 
 int ctl_call_failed(const ctl_ctx *ctx, const char *what, const rpcc_result *r)
 {
-    char msg[CTL_MESSAGE_MAX], dl[32];
+    char msg[CTL_MESSAGE_MAX], dl[32], note[128];
     const char *code = rpcc_status_name(r->code);
 
     ctl_one_line(msg, sizeof msg, r->message != NULL ? r->message : "");
-    if (r->code == GRPC_STATUS_UNAVAILABLE && strstr(msg, "failed to connect") != NULL) {
-        ctl_connect_failed(ctx, msg);
-    } else if (r->code == GRPC_STATUS_UNAVAILABLE && strstr(msg, "DNS resolution failed") != NULL) {
+    ctl_replica_note(ctx, r, note, sizeof note);
+    if (rpcc_result_unreached(r) && strstr(msg, "DNS resolution failed") != NULL) {
         fprintf(stderr, CTL_PROG ": cannot resolve the server address %s: %s (set --addr or "
                 "TALLINN_ADDR)\n", ctx->addr, ctl_last_cause(msg));
+    } else if (rpcc_result_unreached(r)) {
+        ctl_connect_failed(ctx, msg);
     } else if (r->code == GRPC_STATUS_DEADLINE_EXCEEDED) {
         ctl_format_deadline(ctx->deadline_ms, dl, sizeof dl);
-        fprintf(stderr, CTL_PROG ": %s: no answer from %s within %s (DEADLINE_EXCEEDED); "
+        fprintf(stderr, CTL_PROG ": %s: no answer from %s within %s (DEADLINE_EXCEEDED%s); "
                 "is the server overloaded or unreachable? (raise --deadline)\n", what, ctx->addr,
-                dl);
+                dl, note);
     } else if (msg[0] != '\0' && strcmp(msg, code) != 0) {
-        fprintf(stderr, CTL_PROG ": %s: %s (%s)\n", what, msg, code);
+        fprintf(stderr, CTL_PROG ": %s: %s (%s%s)\n", what, msg, code, note);
     } else {
-        fprintf(stderr, CTL_PROG ": %s: %s\n", what, code);
+        fprintf(stderr, CTL_PROG ": %s: %s%s\n", what, code, note);
     }
     if (r->bad_request != NULL) {
         for (size_t i = 0; i < r->bad_request->n_field_violations; i++) {
@@ -184,6 +202,26 @@ int ctl_call_failed(const ctl_ctx *ctx, const char *what, const rpcc_result *r)
         }
     }
     return ctl_exit_for_status(r->code);
+}
+
+/* -v: one line per attempt of every call, on stderr. */
+static void ctl_report_attempt(void *arg, const rpcc_attempt *a)
+{
+    const char *slash = strrchr(a->method, '/');
+    char msg[CTL_MESSAGE_MAX];
+
+    (void)arg;
+    ctl_one_line(msg, sizeof msg, a->message);
+    fprintf(stderr, CTL_PROG ": %s attempt %d -> %s: %s", slash != NULL ? slash + 1 : a->method,
+            a->attempt, a->peer != NULL ? a->peer : "no server reached",
+            rpcc_status_name(a->code));
+    if (a->code != GRPC_STATUS_OK && msg[0] != '\0')
+        fprintf(stderr, ": %s", msg);
+    if (a->retry_in_ms >= 0)
+        fprintf(stderr, "; retrying in %lld ms", (long long)a->retry_in_ms);
+    else if (a->not_retried != NULL)
+        fprintf(stderr, "; not retried: %s", a->not_retried);
+    fputc('\n', stderr);
 }
 
 rpcc_channel *ctl_channel(ctl_ctx *ctx)
@@ -201,6 +239,10 @@ rpcc_channel *ctl_channel(ctl_ctx *ctx)
     o.key_file = ctx->key_file;
     o.ssl_target_name = ctx->server_name;
     o.user_agent = CTL_PROG "/" TALLINN_VERSION;
+    if (ctx->verbose) {
+        o.on_attempt = ctl_report_attempt;
+        o.on_attempt_arg = ctx;
+    }
     if (rpcc_channel_create(&ctx->channel, &o, err, sizeof err) != 0) {
         ctl_fail("%s", err);
         return NULL;
@@ -221,31 +263,12 @@ rpcc_call_options ctl_call_options(const ctl_ctx *ctx)
     return o;
 }
 
-/* Whether a request may be sent again as it is: reads, and writes that
- * carry a request_id (the server answers a repeat with the first result). */
-static int ctl_retry_safe(const char *method, const ProtobufCMessage *req)
-{
-    const char *slash = strrchr(method, '/');
-    const char *rid = NULL;
-    const ProtobufCFieldDescriptor *f =
-        protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "request_id");
-
-    if (f != NULL)
-        rid = *(const char *const *)((const char *)req + f->offset);
-    if (rid != NULL && rid[0] != '\0')
-        return 1;
-    slash = slash != NULL ? slash + 1 : method;
-    return strncmp(slash, "Get", 3) == 0 || strncmp(slash, "List", 4) == 0 ||
-           strncmp(slash, "Suggest", 7) == 0 || strncmp(slash, "Stream", 6) == 0;
-}
-
 grpc_status_code ctl_unary(ctl_ctx *ctx, const char *method, const ProtobufCMessage *req,
                            const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                            rpcc_result *result)
 {
     rpcc_call_options o = ctl_call_options(ctx);
     rpcc_channel *ch = ctl_channel(ctx);
-    grpc_status_code code = GRPC_STATUS_UNAVAILABLE;
 
     *resp = NULL;
     if (ch == NULL) {
@@ -254,21 +277,7 @@ grpc_status_code ctl_unary(ctl_ctx *ctx, const char *method, const ProtobufCMess
         result->message = strdup("cannot open the channel");
         return result->code;
     }
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (attempt > 0) {
-            struct timespec ts = {0, 250000000L * attempt};
-            rpcc_result_free(result);
-            nanosleep(&ts, NULL);
-        }
-        code = rpcc_unary(ch, method, req, resp_desc, &o, resp, result);
-        /* Only a server that was reached and said UNAVAILABLE (overloaded,
-         * shutting down, a dropped connection) is worth another try. */
-        if (code != GRPC_STATUS_UNAVAILABLE || !ctl_retry_safe(method, req) ||
-            (result->message != NULL && (strstr(result->message, "failed to connect") != NULL ||
-                                         strstr(result->message, "DNS resolution") != NULL)))
-            break;
-    }
-    return code;
+    return rpcc_unary(ch, method, req, resp_desc, &o, resp, result);
 }
 
 const char *ctl_option_value(const ctl_ctx *ctx, const char *name)
@@ -592,6 +601,7 @@ static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
     const char *fmt = ctl_resolve(gvals, CTL_G_OUTPUT);
 
     ctx->addr = ctl_resolve(gvals, CTL_G_ADDR);
+    ctx->verbose = gvals[CTL_G_VERBOSE] != NULL;
     /* --insecure, or the context's insecure = true unless TLS flags are given */
     ctx->insecure = gvals[CTL_G_INSECURE] != NULL ||
                     (ctl_config_true(ctl_cfg.values[CTL_G_INSECURE]) && gvals[CTL_G_CA] == NULL &&
@@ -614,6 +624,11 @@ static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
     }
     if (ctx->addr == NULL || ctx->addr[0] == '\0')
         return ctl_usage_error(cmd, "--addr is empty");
+    {
+        char err[RPCC_ERROR_MAX];
+        if (rpcc_target_check(ctx->addr, err, sizeof err) != 0)
+            return ctl_usage_error(cmd, "--addr %s: %s", ctx->addr, err);
+    }
     if (ctl_parse_duration(ctl_resolve(gvals, CTL_G_DEADLINE), &ctx->deadline_ms) != 0)
         return ctl_usage_error(cmd, "--deadline wants a positive duration such as 500ms, 10s "
                                     "or 2m, not \"%s\"", ctl_resolve(gvals, CTL_G_DEADLINE));

@@ -233,8 +233,7 @@ static int ctl_write_failed(const ctl_ctx *ctx, const char *what, const char *na
     }
     rc = ctl_call_failed(ctx, what, r);
     if ((r->code == GRPC_STATUS_DEADLINE_EXCEEDED ||
-         (r->code == GRPC_STATUS_UNAVAILABLE && r->message != NULL &&
-          strstr(r->message, "failed to connect") == NULL)) &&
+         (r->code == GRPC_STATUS_UNAVAILABLE && !rpcc_result_unreached(r))) &&
         rid != NULL && rid[0] != '\0')
         fprintf(stderr, CTL_PROG ": the outcome is unknown; to repeat it safely, run the same "
                 "command with --request-id %s\n", rid);
