@@ -5,6 +5,7 @@ add_library(tallinn_rpc STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_listen.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_requests.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_budget.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_wire.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/health.c)
 target_include_directories(tallinn_rpc PUBLIC ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(tallinn_rpc PUBLIC tallinn_proto tallinn_api PkgConfig::GRPC PkgConfig::PROTOBUFC

@@ -13,6 +13,7 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "rpc_internal.h"
+#include "tallinn/rpc_wire.h"
 #include "tallinn/validate.h"
 
 #define RPC_ARENA_BLOCK 4096
@@ -286,6 +287,42 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
     return bb;
 }
 
+/* One BadRequest violation per bad string (the runtime bounds how many are
+ * listed; all are counted). */
+static void on_bad_text(void *ctx, const char *path, int problem, size_t offset)
+{
+    rpc_call *call = ctx;
+    char d[128];
+
+    snprintf(d, sizeof(d), problem == RPC_WIRE_BAD_NUL
+                               ? "contains a NUL byte at byte %zu; text may not contain NUL"
+                               : "is not valid UTF-8 (at byte %zu); strings must be UTF-8",
+             offset);
+    rpc_call_add_field_violation(call, path[0] ? path : "(request)", d);
+}
+
+/* Every string of the request, at any depth, must be UTF-8 without NUL
+ * (rpc_wire.h): checked on the bytes, before protobuf-c's C strings hide
+ * what follows a NUL. Returns 0, or -1 with the error set. */
+static int check_text(rpc_call *call, const ProtobufCMessageDescriptor *desc, grpc_slice s)
+{
+    int bad = rpc_wire_check_text(desc, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s),
+                                  on_bad_text, call);
+
+    if (bad == 0)
+        return 0;
+    if (bad < 0)
+        rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                       "request is not a valid %s message; check the client's .proto version",
+                       desc->name);
+    else
+        rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                       "request has %d string field%s that %s NUL or invalid UTF-8 (see "
+                       "BadRequest details); text must be UTF-8 without NUL",
+                       bad, bad == 1 ? "" : "s", bad == 1 ? "holds" : "hold");
+    return -1;
+}
+
 int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessageDescriptor *desc,
                      ProtobufCMessage **out, int keep)
 {
@@ -300,6 +337,12 @@ int rpc__call_decode(rpc_call *call, grpc_byte_buffer *buf, const ProtobufCMessa
     s = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     *out = protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
+    if (*out != NULL && check_text(call, desc, s) != 0) {
+        protobuf_c_message_free_unpacked(*out, NULL);
+        *out = NULL;
+        grpc_slice_unref(s);
+        return -1;
+    }
     if (keep && *out != NULL) {
         call->req_bytes = s;
         call->have_req_bytes = 1;

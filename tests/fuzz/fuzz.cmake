@@ -48,4 +48,7 @@ foreach(t ${TALLINN_FUZZ_TARGETS})
   set_tests_properties(fuzz.${t} PROPERTIES TIMEOUT 300 LABELS fuzz)
 endforeach()
 add_dependencies(fuzz_pbjson fuzz_messages_h)
+# The runtime's wire check, built here with the fuzz flags (tallinn_rpc would
+# bring the whole gRPC runtime, uninstrumented).
+target_sources(fuzz_requests PRIVATE ${CMAKE_SOURCE_DIR}/service/rpc/rpc_wire.c)
 add_dependencies(fuzz_requests fuzz_messages_h)

@@ -9,6 +9,8 @@
  * the descriptors, the way the handlers use them:
  *   - protobuf_c_message_unpack, protobuf_c_message_check, and a stable
  *     re-encoding (pack(unpack(pack(m))) == pack(m));
+ *   - the RPC runtime's text check of the wire bytes (rpc_wire.c): when it
+ *     passes them, every unpacked string is valid UTF-8;
  *   - every string field through the validate_* function its name calls for
  *     (request_id: validate_uuid; *_id: validate_resource_id; resource names:
  *     validate_name_parse on every pattern of the API, with the parsed ids
@@ -29,6 +31,7 @@
 
 #include "tallinn/filter.h"
 #include "tallinn/pagetoken.h"
+#include "tallinn/rpc_wire.h"
 #include "tallinn/store.h"
 #include "tallinn/v1/audit.pb-c.h"
 #include "tallinn/v1/common.pb-c.h"
@@ -279,6 +282,10 @@ static void check_date(const Tallinn__V1__Date *d)
 
 /* ---- The generic walk ---- */
 
+/* Set when the runtime's wire check (rpc_wire.c) passed the input: then no
+ * string may have been cut short or be invalid UTF-8 after unpack. */
+static int text_clean;
+
 static void walk(const ProtobufCMessage *m, int depth)
 {
     const ProtobufCMessageDescriptor *d = m->descriptor;
@@ -301,6 +308,8 @@ static void walk(const ProtobufCMessage *m, int depth)
             case PROTOBUF_C_TYPE_STRING: {
                 const char *s = ((const char *const *)base)[j];
                 check(s != NULL, "strings are never NULL after unpack");
+                check(!text_clean || validate_utf8(s, strlen(s), NULL) == VALIDATE_OK,
+                      "a string the wire check passed is valid UTF-8 after unpack");
                 check_string(f->name, s);
                 break;
             }
@@ -466,6 +475,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(b2);
     }
 
+    /* The runtime checks the text of the same bytes before any handler. */
+    {
+        int bad = rpc_wire_check_text(md->input, data + 1, size - 1, NULL, NULL);
+        check(bad >= -1, "rpc_wire_check_text returns a count or -1");
+        text_clean = bad == 0;
+    }
     walk(m, 0);
     run_list(md, m);
 
