@@ -17,6 +17,7 @@ typedef struct write_ctx {
     api_job_fn fn;
     const char *rid;
     uint8_t hash[crypto_hash_sha256_BYTES]; /* of the request bytes as received */
+    uint8_t same_as[crypto_hash_sha256_BYTES]; /* what a request_id replay must match */
     grpc_status_code code;                   /* the call's outcome */
 } write_ctx;
 
@@ -66,7 +67,7 @@ static int write_job(store_tx *tx, void *p)
         size_t len;
         rc = store_request_get(tx, principal, mi->path, w->rid, h, &bytes, &len);
         if (rc == STORE_OK) {
-            int same = sodium_memcmp(h, w->hash, sizeof(h)) == 0;
+            int same = sodium_memcmp(h, w->same_as, sizeof(h)) == 0;
             if (same)
                 w->job.resp = protobuf_c_message_unpack(mi->method->output,
                                                         rpc_call_allocator(call), len, bytes);
@@ -103,7 +104,7 @@ static int write_job(store_tx *tx, void *p)
         rc = buf == NULL ? STORE_NOMEM : STORE_OK;
         if (rc == STORE_OK) {
             protobuf_c_message_pack(w->job.resp, buf);
-            rc = store_request_put(tx, principal, mi->path, w->rid, w->hash, buf, len);
+            rc = store_request_put(tx, principal, mi->path, w->rid, w->same_as, buf, len);
         }
         if (rc != STORE_OK)
             code = api_store_error(call, rc);
@@ -134,6 +135,31 @@ static int write_job(store_tx *tx, void *p)
     return 0;
 }
 
+/* The identity of a request for request_id replays: the request as decoded,
+ * packed again with its request_id in canonical (lower-case) form, so that
+ * ids that compare equal (docs/api-conventions.md) name the same request
+ * however the client spelt them, and two encodings of one request agree. A
+ * shallow copy: packing only reads. */
+static int replay_key(rpc_call *call, const char *canon, uint8_t out[crypto_hash_sha256_BYTES])
+{
+    const ProtobufCMessage *req = rpc_call_request(call);
+    ProtobufCMessage *copy;
+    uint8_t *buf;
+    size_t len;
+
+    if (req == NULL || (copy = rpc_call_alloc(call, req->descriptor->sizeof_message)) == NULL)
+        return -1;
+    memcpy(copy, req, req->descriptor->sizeof_message);
+    if (api_set_string(copy, "request_id", (char *)canon) != 0)
+        return -1;
+    len = protobuf_c_message_get_packed_size(copy);
+    if ((buf = rpc_call_alloc(call, len ? len : 1)) == NULL)
+        return -1;
+    protobuf_c_message_pack(copy, buf);
+    crypto_hash_sha256(out, buf, len);
+    return 0;
+}
+
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
                            ProtobufCMessage **resp)
 {
@@ -156,6 +182,8 @@ grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_j
             return api_violations_status(call, "request");
         }
         w.rid = rpc_call_strdup(call, canon);
+        if (w.rid == NULL || replay_key(call, w.rid, w.same_as) != 0)
+            return api_store_error(call, STORE_NOMEM);
     }
     rc = store_write(a->store, write_job, &w, &job_rc);
     if (rc != STORE_OK)
