@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "authz.h"
+#include "handlers/domain.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/principal.pb-c.h"
 #include "tallinn/validate.h"
@@ -25,7 +26,7 @@ static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name,
                              Tallinn__V1__Principal **p)
 {
     ProtobufCMessage *m;
-    grpc_status_code code = api_load(tx, call, STORE_PRINCIPAL, name, &m);
+    grpc_status_code code = visibility_load(tx, call, STORE_PRINCIPAL, name, NULL, &m);
 
     if (code == GRPC_STATUS_OK)
         *p = (Tallinn__V1__Principal *)m;
@@ -150,7 +151,7 @@ static grpc_status_code create_principal(rpc_call *call, const ProtobufCMessage 
         api_violation(call, "principal.cert_identity",
                       "1 to %d printable ASCII characters (the certificate's SAN or CN)",
                       VALIDATE_CERT_IDENTITY_MAX);
-    api_check_id(call, "principal_id", in->principal_id);
+    visibility_check_id(call, STORE_PRINCIPAL, "principal_id", in->principal_id);
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "principal")) != GRPC_STATUS_OK)
         return code;

@@ -131,7 +131,9 @@ grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufC
                           int insert);
 
 /* Gets a resource, answering NOT_FOUND ("<name> not found") or a storage
- * error as a status. */
+ * error as a status. For the server's own loads: a resource the caller
+ * named goes through visibility_load (domain.h), which checks need-to-know
+ * first. */
 grpc_status_code api_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
                           ProtobufCMessage **out);
 grpc_status_code api_not_found(rpc_call *call, const char *name);

@@ -29,9 +29,28 @@ int audit_register(rpc_server *srv, api *a, struct audit *log);
 #define DOMAIN_LIVE_MATCH_STATES                                              \
     ((1u << TALLINN__V1__MATCH__STATE__STATE_PROPOSED) | DOMAIN_COMMITTED_STATES)
 
-/* Need-to-know: may this caller see this need at all? (0/1; a storage
- * error counts as no). OBSERVERs see non-RESTRICTED needs, redacted. */
-int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n);
+/* ---- Need-to-know (visibility.c) ---- */
+/* May this caller know that the stored resource m (of kind) exists? 0/1; a
+ * storage error counts as no. DONOR: OPEN STANDARD needs and needs it has a
+ * live match on, its own matches and pledges; OBSERVER: needs that are not
+ * RESTRICTED (redacted); everyone sees every donor. */
+int visibility_sees(store_tx *tx, const api_caller *caller, store_kind kind,
+                    const ProtobufCMessage *m);
+/* Does the caller see every resource of the kind? (Then it may choose ids.) */
+int visibility_sees_all(const api_caller *caller, store_kind kind);
+/* Loads a resource the caller named, in the one order that leaks nothing:
+ * NOT_FOUND ("<name> not found") when it is missing or the caller may not
+ * see it (the same message and store queries either way), then ABORTED when
+ * etag is non-empty and differs. The handler checks state after this.
+ * api_load is for the server's own loads (totals, guards), never for a
+ * caller's. */
+grpc_status_code visibility_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                                 const char *etag, ProtobufCMessage **out);
+/* Checks a client-chosen {resource}_id: its syntax (api_check_id), and that
+ * the caller sees the whole collection; otherwise a violation telling it to
+ * leave the id empty and retry with request_id, whether the id is taken or
+ * not. */
+int visibility_check_id(rpc_call *call, store_kind kind, const char *field, const char *id);
 /* Clears the fields an OBSERVER may not see. */
 void needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
 

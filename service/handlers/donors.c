@@ -145,7 +145,7 @@ static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req
         return api_violations_status(call, "request");
     }
     check_donor(call, in->donor);
-    api_check_id(call, "donor_id", in->donor_id);
+    visibility_check_id(call, STORE_DONOR, "donor_id", in->donor_id);
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "donor")) != GRPC_STATUS_OK)
         return code;
@@ -175,26 +175,20 @@ static void redact_donor(const api_caller *caller, Tallinn__V1__Donor *d)
 static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const char *pattern,
                                 const char *name, ProtobufCMessage **resp)
 {
-    const api_caller *caller = api_caller_of(call);
     store_tx *tx;
+    grpc_status_code code;
     int rc;
 
     if (!api_check_name(call, "name", pattern, name))
         return api_violations_status(call, "request");
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    rc = api_get(tx, call, kind, name, resp);
+    /* another donor's pledge is, for a donor, not there */
+    code = visibility_load(tx, call, kind, name, NULL, resp);
     store_read_end(tx);
-    if (rc == STORE_OK && kind == STORE_DONOR)
-        redact_donor(caller, (Tallinn__V1__Donor *)*resp);
-    if (rc == STORE_OK && kind == STORE_PLEDGE && caller->role == API_ROLE_DONOR) {
-        size_t n = caller->donor != NULL ? strlen(caller->donor) : 0;
-        if (n == 0 || strncmp(name, caller->donor, n) != 0 || strncmp(name + n, "/pledges/", 9) != 0)
-            rc = STORE_NOT_FOUND; /* another donor's pledge is, for this one, not there */
-    }
-    if (rc == STORE_NOT_FOUND)
-        return api_not_found(call, name);
-    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+    if (code == GRPC_STATUS_OK && kind == STORE_DONOR)
+        redact_donor(api_caller_of(call), (Tallinn__V1__Donor *)*resp);
+    return code;
 }
 
 static grpc_status_code get_donor(rpc_call *call, const ProtobufCMessage *req,
@@ -233,11 +227,10 @@ static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
     int was_member;
     grpc_status_code code;
 
-    if ((code = api_load(tx, call, STORE_DONOR, in->donor->name, &m)) != GRPC_STATUS_OK)
+    if ((code = visibility_load(tx, call, STORE_DONOR, in->donor->name, in->donor->etag, &m)) !=
+        GRPC_STATUS_OK)
         return code;
     d = (Tallinn__V1__Donor *)m;
-    if ((code = api_check_etag(call, m, in->donor->etag)) != GRPC_STATUS_OK)
-        return code;
     was_member = d->membership == MEMBER;
     if ((code = api_apply_mask(call, m, &in->donor->base, in->update_mask, donor_mutable,
                                "donor")) != GRPC_STATUS_OK)
@@ -301,7 +294,7 @@ static grpc_status_code create_pledge_job(store_tx *tx, api_job *job)
     ProtobufCMessage *m;
     grpc_status_code code;
 
-    if ((code = api_load(tx, job->call, STORE_DONOR, arg->donor, &m)) != GRPC_STATUS_OK)
+    if ((code = visibility_load(tx, job->call, STORE_DONOR, arg->donor, NULL, &m)) != GRPC_STATUS_OK)
         return code;
     if (((Tallinn__V1__Donor *)m)->membership != MEMBER)
         return rpc_call_error(job->call, GRPC_STATUS_FAILED_PRECONDITION,
@@ -325,7 +318,7 @@ static grpc_status_code create_pledge(rpc_call *call, const ProtobufCMessage *re
         api_violation(call, "pledge", "required");
     else
         check_pledge(call, a, in->pledge);
-    api_check_id(call, "pledge_id", in->pledge_id);
+    visibility_check_id(call, STORE_PLEDGE, "pledge_id", in->pledge_id);
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
         return code;
@@ -401,11 +394,10 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     grpc_status_code code;
     int rc;
 
-    if ((code = api_load(tx, call, STORE_PLEDGE, in->pledge->name, &m)) != GRPC_STATUS_OK)
+    if ((code = visibility_load(tx, call, STORE_PLEDGE, in->pledge->name, in->pledge->etag, &m)) !=
+        GRPC_STATUS_OK)
         return code;
     p = (Tallinn__V1__Pledge *)m;
-    if ((code = api_check_etag(call, m, in->pledge->etag)) != GRPC_STATUS_OK)
-        return code;
     was = p->state;
     if ((code = api_apply_mask(call, m, &in->pledge->base, in->update_mask, pledge_mutable,
                                "pledge")) != GRPC_STATUS_OK)

@@ -4,6 +4,7 @@ add_library(tallinn_handlers STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/api_check.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/api_write.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/api_list.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/visibility.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/needs.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/donors.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/matches.c

@@ -88,22 +88,20 @@ static grpc_status_code create_job(store_tx *tx, api_job *job)
     ProtobufCMessage *m;
     grpc_status_code code;
 
-    if (job->caller->role == API_ROLE_DONOR) {
-        /* A need the donor may not know of is, for it, not there. */
-        if ((code = api_load(tx, call, STORE_NEED, x->need, &m)) != GRPC_STATUS_OK)
-            return code;
-        if (!needs_visible(tx, job->caller, (Tallinn__V1__Need *)m))
-            return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", x->need);
-    }
+    /* What the caller named, as it may see it: a need a donor may not know
+     * of is, for it, not there. */
+    if ((code = visibility_load(tx, call, STORE_NEED, x->need, NULL, &m)) != GRPC_STATUS_OK)
+        return code;
     if ((code = check_parties(tx, call, x, &need)) != GRPC_STATUS_OK)
         return code;
-    if ((code = api_load(tx, call, STORE_PLEDGE, x->pledge, &m)) != GRPC_STATUS_OK)
+    if ((code = visibility_load(tx, call, STORE_PLEDGE, x->pledge, NULL, &m)) != GRPC_STATUS_OK)
         return code;
     if (((Tallinn__V1__Pledge *)m)->state == TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is WITHDRAWN", x->pledge);
     if (x->implementer[0] != '\0') {
         Tallinn__V1__Donor *impl;
-        if ((code = api_load(tx, call, STORE_DONOR, x->implementer, &m)) != GRPC_STATUS_OK)
+        if ((code = visibility_load(tx, call, STORE_DONOR, x->implementer, NULL, &m)) !=
+            GRPC_STATUS_OK)
             return code;
         impl = (Tallinn__V1__Donor *)m;
         if ((impl->kind != TALLINN__V1__DONOR__KIND__KIND_COMPANY &&
@@ -146,7 +144,7 @@ static grpc_status_code create_match(rpc_call *call, const ProtobufCMessage *req
                    VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
     if (in->match->implementer[0] != '\0')
         api_check_name(call, "match.implementer", "donors/{donor}", in->match->implementer);
-    api_check_id(call, "match_id", in->match_id);
+    visibility_check_id(call, STORE_MATCH, "match_id", in->match_id);
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "match")) != GRPC_STATUS_OK)
         return code;
@@ -179,23 +177,19 @@ static grpc_status_code get_match(rpc_call *call, const ProtobufCMessage *req,
                                   ProtobufCMessage **resp, void *ctx)
 {
     const char *name = ((const Tallinn__V1__GetMatchRequest *)req)->name;
-    const api_caller *caller = api_caller_of(call);
     api *a = ctx;
     store_tx *tx;
+    grpc_status_code code;
     int rc;
 
     if (!api_check_name(call, "name", "matches/{match}", name))
         return api_violations_status(call, "request");
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    rc = api_get(tx, call, STORE_MATCH, name, resp);
+    /* another donor's match is, for this one, not there */
+    code = visibility_load(tx, call, STORE_MATCH, name, NULL, resp);
     store_read_end(tx);
-    if (rc == STORE_OK && caller->role == API_ROLE_DONOR &&
-        (caller->donor == NULL || strcmp(((Tallinn__V1__Match *)*resp)->donor, caller->donor) != 0))
-        rc = STORE_NOT_FOUND; /* another donor's match is, for this one, not there */
-    if (rc == STORE_NOT_FOUND)
-        return api_not_found(call, name);
-    return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
+    return code;
 }
 
 static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req,
@@ -296,14 +290,11 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     int was;
     grpc_status_code code;
 
-    if ((code = api_load(tx, call, STORE_MATCH, arg->r.name, &m)) != GRPC_STATUS_OK)
+    /* Visibility, existence, etag; then state. */
+    if ((code = visibility_load(tx, call, STORE_MATCH, arg->r.name, arg->r.etag, &m)) !=
+        GRPC_STATUS_OK)
         return code;
     x = (Tallinn__V1__Match *)m;
-    if ((code = api_check_etag(call, m, arg->r.etag)) != GRPC_STATUS_OK)
-        return code;
-    if (caller->role == API_ROLE_DONOR &&
-        (caller->donor == NULL || strcmp(caller->donor, x->donor) != 0))
-        return rpc_call_error(call, GRPC_STATUS_NOT_FOUND, "%s not found", arg->r.name);
     if ((t->from & (1u << x->state)) == 0) {
         rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is %s; %s needs it %s",
@@ -507,7 +498,7 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
     tallinn__v1__suggest_matches_response__init(out);
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    if ((code = api_load(tx, call, STORE_NEED, in->need, &m)) != GRPC_STATUS_OK)
+    if ((code = visibility_load(tx, call, STORE_NEED, in->need, NULL, &m)) != GRPC_STATUS_OK)
         goto done;
     need = (Tallinn__V1__Need *)m;
     if (need->state != NEED_OPEN) {

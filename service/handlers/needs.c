@@ -49,28 +49,6 @@ static void check_need(rpc_call *call, const api *a, const Tallinn__V1__Need *n)
 /* What an OBSERVER does not see of a need. */
 static const char *const observer_hidden[] = {"description", "beneficiary", "region", NULL};
 
-int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n)
-{
-    int own = 0;
-
-    switch (caller->role) {
-    case API_ROLE_OBSERVER:
-        return n->sensitivity != TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED;
-    case API_ROLE_DONOR:
-        if (caller->donor == NULL)
-            return 0;
-        if (n->state == S(OPEN) &&
-            n->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD)
-            return 1; /* the common case needs no query */
-        if (store_donor_has_match(tx, n->name, caller->donor, DOMAIN_LIVE_MATCH_STATES, &own) !=
-            STORE_OK)
-            return 0;
-        return own;
-    default:
-        return 1;
-    }
-}
-
 void needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
 {
     if (caller->role != API_ROLE_OBSERVER)
@@ -79,10 +57,23 @@ void needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
         api_set_string(&n->base, *f, (char *)protobuf_c_empty_string);
 }
 
+/* The server's own load (totals). */
 static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name, Tallinn__V1__Need **n)
 {
     ProtobufCMessage *m;
     grpc_status_code code = api_load(tx, call, STORE_NEED, name, &m);
+
+    if (code == GRPC_STATUS_OK)
+        *n = (Tallinn__V1__Need *)m;
+    return code;
+}
+
+/* A need the caller named: visibility, existence, etag (visibility.c). */
+static grpc_status_code load_named(store_tx *tx, rpc_call *call, const char *name,
+                                   const char *etag, Tallinn__V1__Need **n)
+{
+    ProtobufCMessage *m;
+    grpc_status_code code = visibility_load(tx, call, STORE_NEED, name, etag, &m);
 
     if (code == GRPC_STATUS_OK)
         *n = (Tallinn__V1__Need *)m;
@@ -121,7 +112,7 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
         return api_violations_status(call, "request");
     }
     check_need(call, a, in->need);
-    api_check_id(call, "need_id", in->need_id);
+    visibility_check_id(call, STORE_NEED, "need_id", in->need_id);
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "need")) != GRPC_STATUS_OK)
         return code;
@@ -153,28 +144,21 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     const Tallinn__V1__GetNeedRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
     api *a = ctx;
+    Tallinn__V1__Need *n;
     store_tx *tx;
+    grpc_status_code code;
     int rc;
 
     if (!api_check_name(call, "name", "needs/{need}", in->name))
         return api_violations_status(call, "request");
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    rc = api_get(tx, call, STORE_NEED, in->name, resp);
-    /* A need the caller may not know of answers exactly like a missing one,
-     * in content and, as far as we can make it, in time: for a donor a
-     * missing need costs the same match query a hidden one does. */
-    if (rc == STORE_OK && !needs_visible(tx, caller, (Tallinn__V1__Need *)*resp)) {
-        rc = STORE_NOT_FOUND;
-    } else if (rc == STORE_NOT_FOUND && caller->role == API_ROLE_DONOR && caller->donor != NULL) {
-        int ignored;
-        store_donor_has_match(tx, in->name, caller->donor, DOMAIN_LIVE_MATCH_STATES, &ignored);
-    }
+    /* A need the caller may not know of answers exactly like a missing one. */
+    code = load_named(tx, call, in->name, NULL, &n);
     store_read_end(tx);
-    if (rc == STORE_NOT_FOUND)
-        return api_not_found(call, in->name);
-    if (rc != STORE_OK)
-        return api_store_error(call, rc);
+    if (code != GRPC_STATUS_OK)
+        return code;
+    *resp = &n->base;
     if (((Tallinn__V1__Need *)*resp)->sensitivity ==
         TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED) {
         const char *name = in->name;
@@ -242,9 +226,7 @@ static grpc_status_code update_job(store_tx *tx, api_job *job)
     Tallinn__V1__Need *n;
     grpc_status_code code;
 
-    if ((code = load(tx, call, in->need->name, &n)) != GRPC_STATUS_OK)
-        return code;
-    if ((code = api_check_etag(call, &n->base, in->need->etag)) != GRPC_STATUS_OK)
+    if ((code = load_named(tx, call, in->need->name, in->need->etag, &n)) != GRPC_STATUS_OK)
         return code;
     if (n->state != S(DRAFT) && n->state != S(RETURNED))
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
@@ -303,9 +285,7 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     Tallinn__V1__Need *n;
     grpc_status_code code;
 
-    if ((code = load(tx, call, arg->name, &n)) != GRPC_STATUS_OK)
-        return code;
-    if ((code = api_check_etag(call, &n->base, arg->etag)) != GRPC_STATUS_OK)
+    if ((code = load_named(tx, call, arg->name, arg->etag, &n)) != GRPC_STATUS_OK)
         return code;
     if ((t->from & (1u << n->state)) == 0) {
         rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");

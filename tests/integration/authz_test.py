@@ -472,7 +472,7 @@ def request_for(w, row, fresh):
     t = w.target(row, fresh)
     new_match = lambda d: match_pb2.CreateMatchRequest(  # noqa: E731
         match=Match(need=w.open_need, donor=d, pledge=w.pledge[d], amount=eur(100),
-                    description="EDR licences, one year"), match_id=uid("match"))
+                    description="EDR licences, one year"))  # DONOR: no chosen id
     special = {
         "NeedService.CreateNeed": lambda: need_pb2.CreateNeedRequest(need=need_msg(),
                                                                      need_id=uid("need")),
@@ -781,6 +781,61 @@ def test_cross_donor(w):
         assert d.name == ALPHA or d.contact_email == "", d.name
 
 
+def test_visibility_first(w):
+    """Visibility before existence, etag and state (issue 10, item 4): donor
+    A acting on donor B's match, with a wrong etag, B's real etag or in a
+    state the method does not take, is answered exactly as for a match that
+    does not exist."""
+    a, aud = w.c["donor-a"], w.c["aud"]
+    absent = "matches/" + uid("absent")
+    for st, methods in (("PROPOSED", ("WithdrawMatch", "StartDelivery", "MarkDelivered")),
+                        ("APPROVED", ("WithdrawMatch", "StartDelivery", "MarkDelivered")),
+                        ("IN_DELIVERY", ("WithdrawMatch", "MarkDelivered"))):
+        m = w.match(BETA, st)
+        real = aud.M.GetMatch(match_pb2.GetMatchRequest(name=m))
+        for method in methods:
+            path = "MatchService." + method
+            for etag in ("0123456789abcdef", real.etag, ""):
+                e1 = expect(a.call, Code.NOT_FOUND, path,
+                            a.req(path, name=m, etag=etag, reason="mine now"))
+                e2 = expect(a.call, Code.NOT_FOUND, path,
+                            a.req(path, name=absent, etag=etag, reason="mine now"))
+                assert e1.details().replace(m, "X") == e2.details().replace(absent, "X"), \
+                    (method, st, etag, e1.details(), e2.details())
+                assert real.etag not in e1.details(), e1.details()
+                assert [k for k, _ in e1.trailing_metadata()] == \
+                    [k for k, _ in e2.trailing_metadata()], (method, st)
+        assert aud.M.GetMatch(match_pb2.GetMatchRequest(name=m)) == real, "it changed"
+
+
+def test_chosen_ids(w):
+    """A DONOR may not choose a match id at all, so that no id is ever
+    confirmed taken by a match it may not see (issue 10, item 4)."""
+    a, aud = w.c["donor-a"], w.c["aud"]
+    # Client-chosen ids: taken by beta's match, or free, the same refusal.
+    taken = w.match_beta.split("/")[1]
+    mk = lambda mid: match_pb2.CreateMatchRequest(match_id=mid, match=Match(  # noqa: E731
+        need=w.open_need, donor=ALPHA, pledge=w.pledge[ALPHA], amount=eur(100),
+        description="EDR licences"))
+    free = uid("free-id")
+    e1 = expect(a.M.CreateMatch, Code.INVALID_ARGUMENT, mk(taken))
+    e2 = expect(a.M.CreateMatch, Code.INVALID_ARGUMENT, mk(free))
+    assert e1.details() == e2.details(), (e1.details(), e2.details())
+    assert dict(e1.trailing_metadata()) == dict(e2.trailing_metadata()), "details differ"
+    assert b"request_id" in dict(e1.trailing_metadata())["grpc-status-details-bin"], \
+        "the violation does not point to request_id"
+    expect(aud.M.GetMatch, Code.NOT_FOUND, match_pb2.GetMatchRequest(name="matches/" + free))
+    # Without an id it works, and a request_id makes the retry safe.
+    req = mk("")
+    req.request_id = str(uuid.uuid4())
+    m1, m2 = a.M.CreateMatch(req), a.M.CreateMatch(req)
+    assert m1 == m2 and m1.donor == ALPHA, (m1.name, m2.name)
+    # The back office sees every match: it may choose ids, and hears "taken".
+    bo_req = mk(taken)
+    bo_req.match.donor, bo_req.match.pledge = GAMMA, w.pledge[GAMMA]
+    expect(w.c["bo"].M.CreateMatch, Code.ALREADY_EXISTS, bo_req)
+
+
 def test_roles_recorded(w):
     """Proposer and approver are the calling principals."""
     m = w.match(GAMMA, "APPROVED")
@@ -954,6 +1009,8 @@ def main():
         cases.run("observer lists: redacted, never RESTRICTED, paged", test_observer_lists, w)
         cases.run("RESTRICTED need: only with a match of one's own", test_restricted_need, w)
         cases.run("cross-donor attempts", test_cross_donor, w)
+        cases.run("visibility first: etag and state of a hidden match", test_visibility_first, w)
+        cases.run("a DONOR chooses no match id", test_chosen_ids, w)
         cases.run("proposer and approver recorded", test_roles_recorded, w)
         cases.run("authentication: none, garbage, disabled, rotated", test_authentication, w)
         cases.run("principal service", test_principal_service, w)
