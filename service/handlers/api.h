@@ -97,9 +97,15 @@ int api_copy_field(ProtobufCMessage *dst, const ProtobufCMessage *src, const cha
 const char *api_get_string(const ProtobufCMessage *m, const char *field);
 int api_set_string(ProtobufCMessage *m, const char *field, char *value);
 
-/* Applies an update: the mask's paths (all of `mutable` when the mask is
- * empty) are copied from req to cur. Paths outside mutable are violations
- * naming them (output-only or immutable). */
+/* Checks an update_mask against the fields an update may change: an
+ * absent or empty mask (update_mask), "*", an unknown field and a field
+ * outside mutable_fields (output only or immutable; update_mask.paths[i])
+ * are violations. OK or INVALID_ARGUMENT. Pure: run it before any lookup. */
+grpc_status_code api_check_mask(rpc_call *call, const ProtobufCMessageDescriptor *d,
+                                const Google__Protobuf__FieldMask *mask,
+                                const char *const *mutable_fields, const char *resource);
+/* Applies an update: api_check_mask, then exactly the mask's paths are
+ * copied from req to cur; nothing else changes. */
 grpc_status_code api_apply_mask(rpc_call *call, ProtobufCMessage *cur, const ProtobufCMessage *req,
                                 const Google__Protobuf__FieldMask *mask,
                                 const char *const *mutable_fields, const char *resource);

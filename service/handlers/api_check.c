@@ -98,16 +98,24 @@ int api_check_id(rpc_call *call, const char *field, const char *id)
     return 1;
 }
 
-grpc_status_code api_apply_mask(rpc_call *call, ProtobufCMessage *cur, const ProtobufCMessage *req,
+grpc_status_code api_check_mask(rpc_call *call, const ProtobufCMessageDescriptor *d,
                                 const Google__Protobuf__FieldMask *mask,
                                 const char *const *mutable_fields, const char *resource)
 {
-    char path[128];
+    char path[48], list[320];
+    size_t used = 0;
 
+    list[0] = '\0';
+    for (const char *const *m = mutable_fields; *m != NULL && used < sizeof(list); m++) {
+        int k = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *m);
+        used += k > 0 ? (size_t)k : 0;
+    }
+    /* Without a mask, proto3 cannot tell "leave as is" from "clear": an
+     * update that names nothing is refused rather than guessed at. */
     if (mask == NULL || mask->n_paths == 0) {
-        for (const char *const *m = mutable_fields; *m != NULL; m++)
-            api_copy_field(cur, req, *m);
-        return GRPC_STATUS_OK;
+        api_violation(call, "update_mask", "required: name the %s fields to change, from: %s",
+                      resource, list);
+        return api_violations_status(call, "update_mask");
     }
     for (size_t i = 0; i < mask->n_paths; i++) {
         const char *p = mask->paths[i];
@@ -116,14 +124,31 @@ grpc_status_code api_apply_mask(rpc_call *call, ProtobufCMessage *cur, const Pro
             ok = strcmp(*m, p) == 0;
         snprintf(path, sizeof(path), "update_mask.paths[%zu]", i);
         if (ok)
-            api_copy_field(cur, req, p);
-        else if (api_field(cur->descriptor, p) != NULL)
+            continue;
+        if (strcmp(p, "*") == 0)
+            api_violation(call, path, "\"*\" (replace everything) is not supported: name each "
+                                      "field to change, from: %s", list);
+        else if (api_field(d, p) != NULL)
             api_violation(call, path, "%s.%s cannot be updated (output only or fixed at creation)",
                           resource, p);
         else
             api_violation(call, path, "%s has no field \"%.60s\"", resource, p);
     }
     return api_violations_status(call, "update_mask");
+}
+
+grpc_status_code api_apply_mask(rpc_call *call, ProtobufCMessage *cur, const ProtobufCMessage *req,
+                                const Google__Protobuf__FieldMask *mask,
+                                const char *const *mutable_fields, const char *resource)
+{
+    grpc_status_code code =
+        api_check_mask(call, cur->descriptor, mask, mutable_fields, resource);
+
+    if (code != GRPC_STATUS_OK)
+        return code;
+    for (size_t i = 0; i < mask->n_paths; i++)
+        api_copy_field(cur, req, mask->paths[i]);
+    return GRPC_STATUS_OK;
 }
 
 /* ---- Workflow transitions ---- */

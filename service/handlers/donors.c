@@ -13,10 +13,20 @@
 #define MEMBER TALLINN__V1__DONOR__MEMBERSHIP__MEMBERSHIP_MEMBER
 #define PS(x) TALLINN__V1__PLEDGE__STATE__STATE_##x
 
+/* What UpdateDonor and UpdatePledge may change (donor.proto); kind and
+ * parent are set on create only. */
 static const char *const donor_mutable[] = {
-    "display_name", "country_code", "parent", "membership", "capabilities", "contact_email", NULL,
+    "display_name", "country_code", "membership", "capabilities", "contact_email", NULL,
 };
 static const char *const pledge_mutable[] = {"amount", "fiscal_year", "source", "state", NULL};
+
+/* The pledge life cycle (donor.proto): the states UpdatePledge may move a
+ * pledge to from each state. Naming the current state again is no move. */
+static const unsigned pledge_moves[] = {
+    [PS(ANNOUNCED)] = (1u << PS(COMMITTED)) | (1u << PS(WITHDRAWN)),
+    [PS(COMMITTED)] = 1u << PS(WITHDRAWN),
+    [PS(WITHDRAWN)] = 0, /* final */
+};
 
 
 
@@ -153,6 +163,7 @@ static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req
         return api_store_error(call, STORE_NOMEM);
     tallinn__v1__donor__init(d);
     api_copy_field(&d->base, &in->donor->base, "kind");
+    api_copy_field(&d->base, &in->donor->base, "parent");
     for (const char *const *f = donor_mutable; *f != NULL; f++)
         api_copy_field(&d->base, &in->donor->base, *f);
     if (id[0] == '\0') {
@@ -241,8 +252,6 @@ static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
     sort_capabilities(call, d);
     if ((code = check_parent(tx, call, d)) != GRPC_STATUS_OK)
         return code;
-    if (strcmp(d->parent, d->name) == 0)
-        return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "a donor cannot be its own parent");
     if (was_member && d->membership != MEMBER) {
         /* An observer never pledges: refuse while it still has live pledges. */
         int64_t live = 0;
@@ -261,6 +270,7 @@ static grpc_status_code update_donor(rpc_call *call, const ProtobufCMessage *req
                                      ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__UpdateDonorRequest *in = (const void *)req;
+    grpc_status_code code;
 
     if (in->donor == NULL) {
         api_violation(call, "donor", "required");
@@ -268,6 +278,9 @@ static grpc_status_code update_donor(rpc_call *call, const ProtobufCMessage *req
     }
     if (!api_check_name(call, "donor.name", "donors/{donor}", in->donor->name))
         return api_violations_status(call, "request");
+    if ((code = api_check_mask(call, &tallinn__v1__donor__descriptor, in->update_mask,
+                               donor_mutable, "donor")) != GRPC_STATUS_OK)
+        return code;
     return api_write(call, ctx, NULL, update_donor_job, (void *)in, resp);
 }
 
@@ -383,6 +396,41 @@ static grpc_status_code list_pledges(rpc_call *call, const ProtobufCMessage *req
     return api_list_response(call, ctx, &lr, &tallinn__v1__list_pledges_response__descriptor, resp);
 }
 
+static const char *pledge_state(int s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&tallinn__v1__pledge__state__descriptor, s);
+    return v != NULL ? v->name + strlen("STATE_") : "UNKNOWN";
+}
+
+/* FAILED_PRECONDITION, naming the current state, for a change of state the
+ * life cycle does not have. */
+static grpc_status_code check_pledge_move(rpc_call *call, const Tallinn__V1__Pledge *p, int was)
+{
+    const size_t n = sizeof(pledge_moves) / sizeof(pledge_moves[0]);
+    int to = (int)p->state;
+    char can[64] = "";
+    size_t used = 0;
+
+    if (to == was || (was >= 0 && (size_t)was < n && to >= 0 && to < 32 &&
+                      (pledge_moves[was] & (1u << to)) != 0))
+        return GRPC_STATUS_OK;
+    rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");
+    if (was == PS(WITHDRAWN))
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s is WITHDRAWN, which is final: a withdrawn pledge cannot come "
+                              "back; create a new one", p->name);
+    for (int s = 0; s < 32 && was >= 0 && (size_t)was < n; s++)
+        if (pledge_moves[was] & (1u << s)) {
+            int k = snprintf(can + used, sizeof(can) - used, "%s%s", used ? " or " : "",
+                             pledge_state(s));
+            used += k > 0 && (size_t)k < sizeof(can) - used ? (size_t)k : 0;
+        }
+    return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                          "%s is %s; UpdatePledge can make it %s, not %s", p->name,
+                          pledge_state(was), can[0] ? can : "nothing else", pledge_state(to));
+}
+
 static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
 {
     const Tallinn__V1__UpdatePledgeRequest *in = job->arg;
@@ -402,15 +450,11 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     if ((code = api_apply_mask(call, m, &in->pledge->base, in->update_mask, pledge_mutable,
                                "pledge")) != GRPC_STATUS_OK)
         return code;
-    if (p->state == PS(UNSPECIFIED))
-        p->state = was;
     check_pledge(call, job->api, p);
     if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
         return code;
-    if (was == PS(WITHDRAWN) && p->state != PS(WITHDRAWN))
-        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                              "%s is WITHDRAWN; a withdrawn pledge cannot come back: create a new one",
-                              p->name);
+    if ((code = check_pledge_move(call, p, was)) != GRPC_STATUS_OK)
+        return code;
     if ((rc = store_match_sum(tx, NULL, p->name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK)
         return api_store_error(call, rc);
     if (p->state == PS(WITHDRAWN) && was != PS(WITHDRAWN) && allocated > 0)
@@ -432,6 +476,7 @@ static grpc_status_code update_pledge(rpc_call *call, const ProtobufCMessage *re
                                       ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__UpdatePledgeRequest *in = (const void *)req;
+    grpc_status_code code;
 
     if (in->pledge == NULL) {
         api_violation(call, "pledge", "required");
@@ -439,6 +484,17 @@ static grpc_status_code update_pledge(rpc_call *call, const ProtobufCMessage *re
     }
     if (!api_check_name(call, "pledge.name", "donors/{donor}/pledges/{pledge}", in->pledge->name))
         return api_violations_status(call, "request");
+    if ((code = api_check_mask(call, &tallinn__v1__pledge__descriptor, in->update_mask,
+                               pledge_mutable, "pledge")) != GRPC_STATUS_OK)
+        return code;
+    for (size_t i = 0; i < in->update_mask->n_paths; i++)
+        if (strcmp(in->update_mask->paths[i], "state") == 0 &&
+            in->pledge->state == PS(UNSPECIFIED))
+            api_violation(call, "pledge.state",
+                          "required when update_mask names state: ANNOUNCED, COMMITTED or "
+                          "WITHDRAWN");
+    if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
+        return code;
     return api_write(call, ctx, NULL, update_pledge_job, (void *)in, resp);
 }
 

@@ -248,6 +248,7 @@ static grpc_status_code update_need(rpc_call *call, const ProtobufCMessage *req,
 {
     const Tallinn__V1__UpdateNeedRequest *in = (const void *)req;
     update_arg arg = {in};
+    grpc_status_code code;
 
     if (in->need == NULL) {
         api_violation(call, "need", "required");
@@ -255,6 +256,9 @@ static grpc_status_code update_need(rpc_call *call, const ProtobufCMessage *req,
     }
     if (!api_check_name(call, "need.name", "needs/{need}", in->need->name))
         return api_violations_status(call, "request");
+    if ((code = api_check_mask(call, &tallinn__v1__need__descriptor, in->update_mask,
+                               mutable_fields, "need")) != GRPC_STATUS_OK)
+        return code;
     return api_write(call, ctx, NULL, update_job, &arg, resp);
 }
 
