@@ -183,23 +183,29 @@ def t_need_to_fulfilled():
     assert sug[0][0] == "DONOR" and any(row[0] == "donors/estonia" for row in sug), sug
     ctl("matches", "propose", "--id", "m-ee", "--need", "kharkiv-edr", "--donor", "estonia",
         "--pledge", "fy2025", "--amount", "60000", "--description", "EDR licences, part one")
-    ctl("matches", "propose", "--id", "m-lv", "--need", "kharkiv-edr", "--donor", "latvia",
-        "--pledge", "donors/latvia/pledges/fy2025", "--amount", "EUR 40,000",
-        "--description", "EDR licences, part two", context="latvia")
-    for m in ("m-ee", "m-lv"):
+    # A DONOR sees only its own matches, so it may not choose an id: the
+    # server picks one, and a request id makes the retry safe.
+    propose = ("matches", "propose", "--need", "kharkiv-edr", "--donor", "latvia",
+               "--pledge", "donors/latvia/pledges/fy2025", "--amount", "EUR 40,000",
+               "--description", "EDR licences, part two", "--request-id",
+               "6a0d9d8e-3c1b-4b8f-9a57-2f0e8c6d1b42", "-o", "json")
+    m_lv = ctl(*propose, context="latvia").json()["name"].split("/")[1]
+    assert ctl(*propose, context="latvia").json()["name"] == "matches/" + m_lv
+    ctl("matches", "propose", "--id", "m-lv", *propose[2:-4], context="latvia", rc=6)
+    for m in ("m-ee", m_lv):
         ctl("matches", "approve", m, context="coordination")
     rows = table(ctl("matches", "list", "--filter", 'need = "needs/kharkiv-edr"'))
     assert [r[4] for r in rows[1:]] == ["APPROVED", "APPROVED"], rows
     assert ["EUR 60,000.00", "EUR 40,000.00"] == [r[3] for r in rows[1:]], rows
-    for donor, m in (("estonia", "m-ee"), ("latvia", "m-lv")):
+    for donor, m in (("estonia", "m-ee"), ("latvia", m_lv)):
         ctl("matches", "start-delivery", m, context=donor)
         ctl("matches", "delivered", m, context=donor)
     ctl("matches", "accept", "m-ee", context="kyiv")
-    r = ctl("matches", "reject-delivery", "m-lv", "--reason", "40 licences missing",
+    r = ctl("matches", "reject-delivery", m_lv, "--reason", "40 licences missing",
             context="kyiv", rc=0)
     assert re.search(r"^State: +IN_DELIVERY$", r.out, re.M), r.out
-    ctl("matches", "delivered", "m-lv", context="latvia")
-    ctl("matches", "accept", "matches/m-lv", context="kyiv")
+    ctl("matches", "delivered", m_lv, context="latvia")
+    ctl("matches", "accept", "matches/" + m_lv, context="kyiv")
     view = ctl("needs", "get", "kharkiv-edr").out
     assert re.search(r"^State: +FULFILLED$", view, re.M), view
     assert re.search(r"^Delivered amount: +EUR 100,000\.00$", view, re.M), view
