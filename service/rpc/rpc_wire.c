@@ -17,9 +17,17 @@
 #define WIRE_FIXED32 5
 #define FIELD_NUMBER_MAX 536870911u /* 2^29 - 1 */
 
+/* Where the walk is: the field and, if repeated, the index at each level.
+ * The path text is built only for a report, off the hot path. */
+typedef struct wire_frame {
+    const ProtobufCFieldDescriptor *f;
+    size_t i;
+} wire_frame;
+
 typedef struct wire_walk {
     rpc_wire_report_fn report;
     void *ctx;
+    wire_frame frame[RPC_WIRE_MAX_DEPTH + 1];
     char path[RPC_WIRE_PATH_MAX];
     int bad;
 } wire_walk;
@@ -43,40 +51,48 @@ static int read_varint(const uint8_t *buf, size_t len, size_t *pos, uint64_t *ou
     return -1;
 }
 
-/* Appends ".name" or ".name[i]" to the path at plen; returns the new length
- * (the path is cut short, never overrun, if it would not fit). */
-static size_t path_push(wire_walk *w, size_t plen, const ProtobufCFieldDescriptor *f, size_t i)
+/* Writes "a.b[2].c" for frames 0..n-1 into w->path, cut short (never
+ * overrun) if it would not fit. */
+static const char *path_text(wire_walk *w, unsigned n)
 {
-    size_t room = sizeof(w->path) - plen;
-    int n;
+    size_t used = 0;
 
-    if (f->label == PROTOBUF_C_LABEL_REPEATED)
-        n = snprintf(w->path + plen, room, "%s%s[%zu]", plen ? "." : "", f->name, i);
-    else
-        n = snprintf(w->path + plen, room, "%s%s", plen ? "." : "", f->name);
-    if (n < 0)
-        return plen;
-    return (size_t)n < room ? plen + (size_t)n : sizeof(w->path) - 1;
+    w->path[0] = '\0';
+    for (unsigned k = 0; k < n && used < sizeof(w->path) - 1; k++) {
+        const ProtobufCFieldDescriptor *f = w->frame[k].f;
+        size_t room = sizeof(w->path) - used;
+        int r = f->label == PROTOBUF_C_LABEL_REPEATED
+                    ? snprintf(w->path + used, room, "%s%s[%zu]", k ? "." : "", f->name,
+                               w->frame[k].i)
+                    : snprintf(w->path + used, room, "%s%s", k ? "." : "", f->name);
+        if (r < 0)
+            break;
+        used = (size_t)r < room ? used + (size_t)r : sizeof(w->path) - 1;
+    }
+    return w->path;
 }
 
-static void check_string(wire_walk *w, const uint8_t *s, size_t n)
+static void check_string(wire_walk *w, unsigned depth, const uint8_t *s, size_t n)
 {
     const uint8_t *z = memchr(s, 0, n);
     size_t off = 0;
+    int problem = 0;
 
     if (z != NULL) {
-        w->bad++;
-        if (w->report != NULL)
-            w->report(w->ctx, w->path, RPC_WIRE_BAD_NUL, (size_t)(z - s));
+        problem = RPC_WIRE_BAD_NUL;
+        off = (size_t)(z - s);
     } else if (validate_utf8((const char *)s, n, &off) != VALIDATE_OK) {
-        w->bad++;
-        if (w->report != NULL)
-            w->report(w->ctx, w->path, RPC_WIRE_BAD_UTF8, off);
+        problem = RPC_WIRE_BAD_UTF8;
     }
+    if (problem == 0)
+        return;
+    w->bad++;
+    if (w->report != NULL)
+        w->report(w->ctx, path_text(w, depth + 1), problem, off);
 }
 
 static int walk_message(wire_walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *buf,
-                        size_t len, size_t plen, unsigned depth)
+                        size_t len, unsigned depth)
 {
     size_t pos = 0, *seen = NULL; /* occurrences per field: the [i] of repeated ones */
     int rc = -1;
@@ -88,7 +104,7 @@ static int walk_message(wire_walk *w, const ProtobufCMessageDescriptor *d, const
     while (pos < len) {
         uint64_t key, n;
         const ProtobufCFieldDescriptor *f;
-        size_t start, p;
+        size_t start;
 
         if (read_varint(buf, len, &pos, &key) != 0 || (key >> 3) == 0 ||
             (key >> 3) > FIELD_NUMBER_MAX)
@@ -120,16 +136,16 @@ static int walk_message(wire_walk *w, const ProtobufCMessageDescriptor *d, const
         f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
         if (f == NULL || (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE))
             continue; /* unknown, bytes or packed numbers: not text */
-        p = path_push(w, plen, f, seen[f - d->fields]++);
+        w->frame[depth].f = f;
+        w->frame[depth].i = seen[f - d->fields]++;
         if (f->type == PROTOBUF_C_TYPE_STRING)
-            check_string(w, buf + start, (size_t)n);
-        else if (walk_message(w, (const ProtobufCMessageDescriptor *)f->descriptor, buf + start, (size_t)n, p, depth + 1) != 0)
+            check_string(w, depth, buf + start, (size_t)n);
+        else if (walk_message(w, (const ProtobufCMessageDescriptor *)f->descriptor, buf + start,
+                              (size_t)n, depth + 1) != 0)
             goto done;
-        w->path[plen] = '\0';
     }
     rc = 0;
 done:
-    w->path[plen] = '\0';
     free(seen);
     return rc;
 }
@@ -144,7 +160,7 @@ int rpc_wire_check_text(const ProtobufCMessageDescriptor *d, const uint8_t *buf,
     memset(&w, 0, sizeof(w));
     w.report = report;
     w.ctx = ctx;
-    if (walk_message(&w, d, buf != NULL ? buf : (const uint8_t *)"", len, 0, 0) != 0)
+    if (walk_message(&w, d, buf != NULL ? buf : (const uint8_t *)"", len, 0) != 0)
         return -1;
     return w.bad;
 }
