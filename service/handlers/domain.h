@@ -36,6 +36,8 @@ int audit_register(rpc_server *srv, api *a, struct audit *log);
  * RESTRICTED (redacted); everyone sees every donor. */
 int visibility_sees(store_tx *tx, const api_caller *caller, store_kind kind,
                     const ProtobufCMessage *m);
+/* visibility_sees for a need. */
+int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n);
 /* Does the caller see every resource of the kind? (Then it may choose ids.) */
 int visibility_sees_all(const api_caller *caller, store_kind kind);
 /* Loads a resource the caller named, in the one order that leaks nothing:

@@ -62,6 +62,11 @@ int visibility_sees(store_tx *tx, const api_caller *caller, store_kind kind,
     }
 }
 
+int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n)
+{
+    return need_visible(tx, caller, n);
+}
+
 int visibility_sees_all(const api_caller *caller, store_kind kind)
 {
     switch (kind) {
