@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "tallinn/cosig.h"
 #include "tallinn/merkle.h"
 #include "tallinn/note.h"
 #include "tallinn/v1/audit.pb-c.h"
@@ -32,10 +33,16 @@ int audit_cmd_verify(int argc, char **argv);
 int audit_cmd_check_proof(int argc, char **argv);
 int audit_cmd_prove(int argc, char **argv);
 int audit_cmd_show(int argc, char **argv);
+int audit_cmd_witness(int argc, char **argv); /* witness_main.c */
 
 /* Parses --key's value: a verifier key string, or a file holding one.
  * Prints the reason and returns -1 if it is neither. */
 int audit_load_key(const char *arg, note_verifier *out);
+/* The same for another option's value (named in messages). */
+int audit_load_key_as(const char *opt, const char *arg, note_verifier *out);
+/* --witness's value: a witness's cosignature vkey (type 0x04), or a file
+ * holding one. Prints the reason and returns -1 if it is neither. */
+int audit_load_witness(const char *arg, cosig_verifier *out);
 
 /* Reads a whole file of at most max bytes into a malloc'd buffer (with a NUL
  * after the data; the caller frees). 0, or a negative errno value with a
