@@ -10,6 +10,7 @@ add_executable(tallinn-audit
   ${CMAKE_CURRENT_LIST_DIR}/audit_proof.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_records.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_state.c
+  ${CMAKE_CURRENT_LIST_DIR}/audit_witness.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_show.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_server.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_net.c
