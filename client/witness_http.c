@@ -381,6 +381,7 @@ int witness_serve(witness_store *s, const witness_server_opts *o)
         goto done;
     }
     pthread_mutex_init(&sv.lock, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up must not kill the witness */
     /* The server's threads inherit this mask: only sigwait sees the signals. */
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);

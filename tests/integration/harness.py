@@ -177,7 +177,7 @@ class Witness(Server):
     log verifier keys, its key in d (made with `witness init` the first
     time). .vkey is its cosignature key, .url its submission prefix."""
 
-    def __init__(self, audit, d, name, logs, env=None, port=0):
+    def __init__(self, audit, d, name, logs, env=None, port=0, extra=(), scheme="http"):
         if not os.path.exists(os.path.join(d, "witness.key")):
             self.vkey = subprocess.run([audit, "witness", "init", "--dir", d, "--name", name],
                                        check=True, capture_output=True, text=True).stdout.strip()
@@ -188,8 +188,8 @@ class Witness(Server):
         argv = [audit, "witness", "serve", "--dir", d, "--listen", "127.0.0.1:%d" % port]
         for k in logs:
             argv += ["--log", k]
-        super().__init__(argv, WITNESS_PORT_RE, env=env)
-        self.url = "http://" + self.addr
+        super().__init__(argv + list(extra), WITNESS_PORT_RE, env=env)
+        self.url = scheme + "://" + self.addr
 
 
 def bearer(token):

@@ -161,12 +161,13 @@ def expect_tool(rc, *args, says=()):
     return r
 
 
-def witness(name, logs=(LOG_VKEY,), env=None, port=0):
+def witness(name, logs=(LOG_VKEY,), env=None, port=0, extra=(), scheme="http"):
     d = os.path.join(TMP, "w-" + name.replace("/", "_"))
     e = dict(ENV)
     if env:
         e.update(env)
-    return harness.Witness(AUDIT, d, "witness.test/" + name, list(logs), env=e, port=port)
+    return harness.Witness(AUDIT, d, "witness.test/" + name, list(logs), env=e, port=port,
+                           extra=extra, scheme=scheme)
 
 
 def stop(w):
@@ -494,6 +495,47 @@ def test_three_witnesses_one_down():
                 stop(w)
 
 
+def test_https():
+    """With a certificate the witness speaks HTTPS (checked from Python's ssl
+    and from `witness cosign` with --ca); plain http to it fails."""
+    import ssl
+    cert, key = os.path.join(TMP, "tls.crt"), os.path.join(TMP, "tls.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    w = witness("tls", extra=("--tls-cert", cert, "--tls-key", key), scheme="https")
+    try:
+        assert "(https)" in w.text(), w.text()
+        log = mklog("tls10", 10)
+        ctx = ssl.create_default_context(cafile=cert)
+        c = http.client.HTTPSConnection("127.0.0.1", w.port, context=ctx, timeout=30)
+        c.request("POST", "/add-checkpoint", body=body(0, [], checkpoint_of(log)))
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        assert r.status == 200, (r.status, data)
+        open_cosignature(checkpoint_of(log) + data, w.vkey)
+        log20 = mklog("tls20", 20)
+        r = tool("witness", "cosign", log20, "--key", LOG_VKEY, "--witness",
+                 "%s %s" % (w.vkey, w.url), "--ca", cert)
+        assert r.returncode == 0 and "cosigned by 1 of 1" in r.stdout, r.stdout + r.stderr
+        # Without the CA the certificate is not trusted: no cosignature.
+        r = tool("witness", "cosign", log20, "--key", LOG_VKEY, "--witness",
+                 "%s %s" % (w.vkey, w.url))
+        assert r.returncode == 1 and "no answer" in r.stderr, r.stderr
+        # Plain http to a TLS port is no answer either; http to a remote host
+        # is refused before any request.
+        r = tool("witness", "cosign", log20, "--key", LOG_VKEY, "--witness",
+                 "%s http://127.0.0.1:%d" % (w.vkey, w.port))
+        assert r.returncode == 1, r.stderr
+        r = tool("witness", "cosign", log20, "--key", LOG_VKEY, "--witness",
+                 "%s http://witness.example:80" % w.vkey)
+        assert r.returncode == 1 and "plain http only to a loopback host" in r.stderr, r.stderr
+    finally:
+        stop(w)
+
+
 def main():
     cases = harness.Cases()
     t0 = time.monotonic()
@@ -503,6 +545,7 @@ def main():
     cases.run("sigkill_between_store_and_answer", test_sigkill_between_store_and_answer)
     cases.run("split_view_refused_and_caught", test_split_view)
     cases.run("three_witnesses_quorum_two_one_down", test_three_witnesses_one_down)
+    cases.run("https", test_https)
     print("     total %.1f s" % (time.monotonic() - t0))
     if cases.failed == 0:
         shutil.rmtree(TMP, ignore_errors=True)
