@@ -12,6 +12,7 @@
 #include "audit_cmds.h"
 #include "tallinn/cosig.h"
 #include "tallinn/note.h"
+#include "tallinn/textsafe.h"
 
 int audit_witness_option(audit_witnesses *w, int c, const char *arg)
 {
@@ -66,16 +67,27 @@ int audit_witness_finish(audit_witnesses *w, const char *cmd)
     return 0;
 }
 
+/* The note, indented, one line at a time through textsafe: it came from a
+ * file or a server and reaches a terminal. */
 static void print_note(const char *note, size_t len)
 {
-    fputs("    ", stderr);
-    for (size_t i = 0; i < len; i++) {
-        fputc(note[i], stderr);
-        if (note[i] == '\n' && i + 1 < len)
-            fputs("    ", stderr);
-    }
-    if (len == 0 || note[len - 1] != '\n')
+    char out[1024];
+    size_t start = 0;
+    while (start < len) {
+        const char *nl = memchr(note + start, '\n', len - start);
+        size_t n = nl ? (size_t)(nl - (note + start)) : len - start;
+        size_t done = 0;
+        fputs("    ", stderr);
+        while (done < n) {
+            size_t used = textsafe_escape(note + start + done, n - done, 0, out, sizeof out, NULL);
+            fputs(out, stderr);
+            if (used == 0)
+                break;
+            done += used;
+        }
         fputc('\n', stderr);
+        start += n + 1;
+    }
 }
 
 int audit_witness_check(const audit_witnesses *w, const char *cmd, const char *where,

@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "audit_cmds.h"
+#include "tallinn/textsafe.h"
 #include "witness.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
@@ -80,6 +81,13 @@ static void peer_name(struct MHD_Connection *conn, char *buf, size_t size)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)size);
 }
 
+/* Request-derived text (an origin, a reason quoting one) for the log. */
+static const char *safe(const char *s, char *buf, size_t size)
+{
+    textsafe_escape(s, strlen(s), 0, buf, size, NULL);
+    return buf;
+}
+
 /* tlogwitness_decide's view of the store: origin -> keys and state. */
 static int lookup(void *ctx, const char *origin, tlogwitness_log *out)
 {
@@ -101,7 +109,7 @@ static enum MHD_Result cosign(server *sv, struct MHD_Connection *conn,
 {
     witness_store *st = sv->store;
     witness_log *log = witness_store_find(st, d->cp.origin);
-    char line[COSIG_LINE_MAX + 1], err[512];
+    char line[COSIG_LINE_MAX + 1], err[512], o[1200], r[1200];
     char *stored = NULL;
     size_t line_len = 0, stored_len = 0;
     tlogwitness_request *req = malloc(sizeof *req);
@@ -117,7 +125,7 @@ static enum MHD_Result cosign(server *sv, struct MHD_Connection *conn,
         cosig_note_add(req->checkpoint, req->checkpoint_len, line, line_len, &stored,
                        &stored_len, err, sizeof err) != 0) {
         fprintf(stderr, AUDIT_PROG " witness: %s: \"%s\" size %" PRIu64 ": cannot cosign: %s\n",
-                peer, d->cp.origin, d->cp.size, err);
+                peer, safe(d->cp.origin, o, sizeof o), d->cp.size, err);
         free(req);
         free(stored);
         return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
@@ -129,7 +137,7 @@ static enum MHD_Result cosign(server *sv, struct MHD_Connection *conn,
         fprintf(stderr,
                 AUDIT_PROG " witness: %s: \"%s\" size %" PRIu64
                 ": NOT cosigned: the state could not be stored: %s\n",
-                peer, d->cp.origin, d->cp.size, err);
+                peer, safe(d->cp.origin, o, sizeof o), d->cp.size, err);
         free(stored);
         return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "the witness could not store its state");
@@ -138,13 +146,13 @@ static enum MHD_Result cosign(server *sv, struct MHD_Connection *conn,
     if (sv->stop_after_store)
         raise(SIGSTOP); /* test hook (TALLINN_TEST_HOOKS builds only) */
     fprintf(stderr, AUDIT_PROG " witness: %s: \"%s\" size %" PRIu64 ": 200 cosigned (%s)\n",
-            peer, d->cp.origin, d->cp.size, d->reason);
+            peer, safe(d->cp.origin, o, sizeof o), d->cp.size, safe(d->reason, r, sizeof r));
     return reply(conn, MHD_HTTP_OK, TEXT_PLAIN, line, line_len);
 }
 
 static enum MHD_Result add_checkpoint(server *sv, struct MHD_Connection *conn, request *rq)
 {
-    char peer[INET6_ADDRSTRLEN + 1];
+    char peer[INET6_ADDRSTRLEN + 1], o[1200], r[1200];
     tlogwitness_decision *d = malloc(sizeof *d);
     enum MHD_Result rc;
     peer_name(conn, peer, sizeof peer);
@@ -159,7 +167,7 @@ static enum MHD_Result add_checkpoint(server *sv, struct MHD_Connection *conn, r
         size_t n = 0;
         tlogwitness_size_format(d->witness_size, size, sizeof size, &n);
         fprintf(stderr, AUDIT_PROG " witness: %s: \"%s\" size %" PRIu64 ": 409 (%s)\n", peer,
-                d->cp.origin, d->cp.size, d->reason);
+                safe(d->cp.origin, o, sizeof o), d->cp.size, safe(d->reason, r, sizeof r));
         rc = reply(conn, MHD_HTTP_CONFLICT, TLOGWITNESS_SIZE_CONTENT_TYPE, size, n);
     } else {
         /* A validly signed checkpoint that conflicts with what was cosigned
@@ -167,8 +175,8 @@ static enum MHD_Result add_checkpoint(server *sv, struct MHD_Connection *conn, r
         witness_log *log = d->signature_verified ? witness_store_find(sv->store, d->cp.origin)
                                                  : NULL;
         fprintf(stderr, AUDIT_PROG " witness: %s: %s%s%s%d: %s\n", peer,
-                d->cp.origin[0] ? "\"" : "", d->cp.origin, d->cp.origin[0] ? "\": " : "",
-                d->status, d->reason);
+                d->cp.origin[0] ? "\"" : "", safe(d->cp.origin, o, sizeof o),
+                d->cp.origin[0] ? "\": " : "", d->status, safe(d->reason, r, sizeof r));
         if (log && d->status == TLOGWITNESS_UNPROCESSABLE)
             witness_store_evidence(sv->store, log, rq->body, rq->len, d->status);
         rc = reply_text(conn, (unsigned)d->status, d->reason);
