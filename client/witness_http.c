@@ -215,8 +215,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     server *sv = cls;
     request *rq = *con_cls;
     (void)version;
-    /* Outside the prefix: the empty path, which monitor() answers 404. */
-    const char *path = strncmp(url, sv->prefix, sv->prefix_len) == 0 ? url + sv->prefix_len : "";
+    int outside = strncmp(url, sv->prefix, sv->prefix_len) != 0;
+    const char *path = outside ? "" : url + sv->prefix_len;
     int is_add = strcmp(path, TLOGWITNESS_PATH_ADD) == 0;
 
     if (!rq) {
@@ -248,6 +248,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (rq->too_large)
         return reply_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+    if (outside)
+        return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found");
     if (!is_add) {
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
             return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use GET");

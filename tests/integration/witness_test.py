@@ -497,24 +497,32 @@ def test_three_witnesses_one_down():
 
 def test_https():
     """With a certificate the witness speaks HTTPS (checked from Python's ssl
-    and from `witness cosign` with --ca); plain http to it fails."""
+    and from `witness cosign` with --ca); plain http to it fails. Its
+    endpoints live under --prefix."""
     import ssl
     cert, key = os.path.join(TMP, "tls.crt"), os.path.join(TMP, "tls.key")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "2", "-subj", "/CN=localhost", "-addext",
                     "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
-    w = witness("tls", extra=("--tls-cert", cert, "--tls-key", key), scheme="https")
+    w = witness("tls", extra=("--tls-cert", cert, "--tls-key", key, "--prefix", "/tlog"),
+                scheme="https")
+    w.url += "/tlog"
     try:
-        assert "(https)" in w.text(), w.text()
+        assert "(https)" in w.text() and "at /tlog/add-checkpoint" in w.text(), w.text()
         log = mklog("tls10", 10)
         ctx = ssl.create_default_context(cafile=cert)
-        c = http.client.HTTPSConnection("127.0.0.1", w.port, context=ctx, timeout=30)
-        c.request("POST", "/add-checkpoint", body=body(0, [], checkpoint_of(log)))
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        assert r.status == 200, (r.status, data)
+
+        def tls_post(path):
+            c = http.client.HTTPSConnection("127.0.0.1", w.port, context=ctx, timeout=30)
+            c.request("POST", path, body=body(0, [], checkpoint_of(log)))
+            r = c.getresponse()
+            out = (r.status, r.read())
+            c.close()
+            return out
+        assert tls_post("/add-checkpoint")[0] == 404  # outside the prefix
+        status, data = tls_post("/tlog/add-checkpoint")
+        assert status == 200, (status, data)
         open_cosignature(checkpoint_of(log) + data, w.vkey)
         log20 = mklog("tls20", 20)
         r = tool("witness", "cosign", log20, "--key", LOG_VKEY, "--witness",
