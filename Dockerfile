@@ -10,7 +10,8 @@ RUN make build
 FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      libgrpc29 libprotobuf-c1 libsodium23 libsqlite3-0 libjansson4 libinih1 ca-certificates \
+      libgrpc29 libprotobuf-c1 libsodium23 libsqlite3-0 libjansson4 libinih1 \
+      libmicrohttpd12 libcurl4 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/tallinn --create-home --shell /usr/sbin/nologin tallinn
 COPY --from=build /src/build/bin/tallinnd /src/build/bin/tallinnctl /src/build/bin/tallinn-audit /usr/local/bin/

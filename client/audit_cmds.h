@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "tallinn/checkpoint.h"
+#include "tallinn/cosig.h"
 #include "tallinn/merkle.h"
 #include "tallinn/note.h"
 #include "tallinn/v1/audit.pb-c.h"
@@ -25,17 +27,24 @@ enum {
 
 #define AUDIT_EXIT_HELP                                                                  \
     "Exit status: 0 verified; 1 verification failed (the message says what and where);\n" \
-    "2 SECURITY ERROR (the log forked or shrank); 64 usage error.\n"
+    "2 SECURITY ERROR (the log forked or shrank, or fewer than --quorum witnesses\n"      \
+    "validly cosigned the checkpoint); 64 usage error.\n"
 
 /* Commands: argv[0] is the command name; they return an exit status. */
 int audit_cmd_verify(int argc, char **argv);
 int audit_cmd_check_proof(int argc, char **argv);
 int audit_cmd_prove(int argc, char **argv);
 int audit_cmd_show(int argc, char **argv);
+int audit_cmd_witness(int argc, char **argv); /* witness_main.c */
 
 /* Parses --key's value: a verifier key string, or a file holding one.
  * Prints the reason and returns -1 if it is neither. */
 int audit_load_key(const char *arg, note_verifier *out);
+/* The same for another option's value (named in messages). */
+int audit_load_key_as(const char *opt, const char *arg, note_verifier *out);
+/* --witness's value: a witness's cosignature vkey (type 0x04), or a file
+ * holding one. Prints the reason and returns -1 if it is neither. */
+int audit_load_witness(const char *arg, cosig_verifier *out);
 
 /* Reads a whole file of at most max bytes into a malloc'd buffer (with a NUL
  * after the data; the caller frees). 0, or a negative errno value with a
@@ -59,6 +68,39 @@ typedef struct audit_progress {
 void audit_progress_start(audit_progress *p, const char *what, uint64_t total);
 void audit_progress_update(audit_progress *p, uint64_t done);
 void audit_progress_end(audit_progress *p);
+
+/* ---- Witness cosignatures demanded by a verifier (audit_witness.c) ------ */
+
+#define AUDIT_MAX_WITNESSES 64
+
+typedef struct audit_witnesses {
+    cosig_verifier keys[AUDIT_MAX_WITNESSES];
+    size_t count;
+    size_t quorum; /* 0 until audit_witness_finish: then count when not given */
+} audit_witnesses;
+
+/* getopt codes 320, 321; and their help text. */
+#define AUDIT_WITNESS_LONGOPTS                                                \
+    {"witness", required_argument, NULL, 320}, {"quorum", required_argument, NULL, 321}
+#define AUDIT_WITNESS_HELP                                                                   \
+    "  -W, --witness VKEY    a witness whose cosignature counts (its C2SP vkey, type\n"     \
+    "                        0x04, or a file holding it); repeat for each witness\n"        \
+    "      --quorum K        valid cosignatures required (default: every --witness);\n"    \
+    "                        fewer is a SECURITY ERROR (exit 2)\n"
+
+/* Takes a getopt code of AUDIT_WITNESS_LONGOPTS (or 'W'): 1 if it was one,
+ * 0 if not, -1 after printing why a value is bad. */
+int audit_witness_option(audit_witnesses *w, int c, const char *arg);
+/* After option parsing: --quorum needs --witness and at most as many; the
+ * default quorum is every witness. -1 after printing why (usage error). */
+int audit_witness_finish(audit_witnesses *w, const char *cmd);
+/* Demands the quorum on a signed checkpoint note (whose log signature the
+ * caller verified): AUDIT_EXIT_OK, or AUDIT_EXIT_SECURITY after printing
+ * "SECURITY ERROR" with the checkpoint (`where` names its source). With no
+ * witnesses configured, AUDIT_EXIT_OK. *summary (may be NULL; size bytes)
+ * gets a line for the success report ("2 of 3 (quorum 2): ..."). */
+int audit_witness_check(const audit_witnesses *w, const char *cmd, const char *where,
+                        const char *note, size_t len, char *summary, size_t size);
 
 /* ---- AuditRecords (audit_records.c; no network) ------------------------- */
 
@@ -208,9 +250,26 @@ int audit_conn_scan(audit_conn *c, uint64_t start, uint64_t end, audit_leaf_fn f
                     char *err, size_t err_size);
 
 /* verify --server (audit_server.c). state: the state file, or NULL for the
- * default path. */
+ * default path; w: the witnesses demanded (count 0: none). */
 int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, const char *state,
-                        int quiet);
+                        const audit_witnesses *w, int quiet);
+/* prove: where the proof goes, and what it must carry. */
+typedef struct audit_prove_req {
+    const char *output;    /* NULL: standard output */
+    const char *entry_out; /* NULL: not written */
+    const audit_witnesses *w;
+    int quiet;
+} audit_prove_req;
+/* prove INDEX --server (audit_server.c): fetches, checks, then emits. */
+int audit_prove_server(const audit_conn_opts *co, uint64_t index, const note_verifier *v,
+                       const audit_prove_req *rq);
+/* The common end of prove (audit_proof.c): demands the witnesses' quorum on
+ * the checkpoint note (`source` names it), then writes the tlog-proof file
+ * and the entry. The proof has been verified. Exit status. */
+int audit_proof_emit(const audit_prove_req *rq, const char *source, uint64_t index,
+                     const uint8_t *hashes, size_t n, const char *note, size_t note_len,
+                     const checkpoint *cp, const uint8_t *leaf, size_t leaf_len);
+
 /* show --server: records [from, to] (to inclusive; UINT64_MAX = the end). */
 int audit_show_server(const audit_conn_opts *o, uint64_t from, uint64_t to, int json);
 

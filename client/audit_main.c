@@ -26,6 +26,8 @@ static const struct {
      "verify a c2sp.org/tlog-proof@v1 file, and an entry's inclusion"},
     {"prove", audit_cmd_prove, "write a tlog-proof file for one record of a live server"},
     {"show", audit_cmd_show, "print the records of a tlog-tiles directory or a server"},
+    {"witness", audit_cmd_witness,
+     "run a C2SP tlog-witness (init, serve), or ask witnesses to cosign (cosign)"},
 };
 
 static void usage(FILE *out)
@@ -143,31 +145,59 @@ cleanup:
     return rc;
 }
 
-int audit_load_key(const char *arg, note_verifier *out)
+/* A key option's value: the key string itself, or a file holding one (its
+ * trailing whitespace dropped). Parsed by `parse`; prints why on failure. */
+static int load_key_string(const char *opt, const char *arg,
+                           int (*parse)(const char *s, void *out, char *err, size_t err_size),
+                           void *out)
 {
     char err[256], ferr[256];
-    if (note_verifier_parse(arg, out, err, sizeof err) == 0)
+    if (parse(arg, out, err, sizeof err) == 0)
         return 0;
-    /* Not a key string: perhaps a file that holds one. */
-    if (access(arg, R_OK) == 0) {
-        char *text = NULL;
-        size_t len = 0;
-        if (audit_read_file(arg, 4096, &text, &len, ferr, sizeof ferr) != 0) {
-            fprintf(stderr, AUDIT_PROG ": --key: %s\n", ferr);
-            return -1;
-        }
-        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
-                           text[len - 1] == ' ' || text[len - 1] == '\t'))
-            text[--len] = '\0';
-        int rc = note_verifier_parse(text, out, ferr, sizeof ferr);
-        free(text);
-        if (rc == 0)
-            return 0;
-        fprintf(stderr, AUDIT_PROG ": --key: %s: %s\n", arg, ferr);
+    if (access(arg, R_OK) != 0) {
+        fprintf(stderr, AUDIT_PROG ": %s: %s (and no such file)\n", opt, err);
         return -1;
     }
-    fprintf(stderr, AUDIT_PROG ": --key: %s (and no such file)\n", err);
+    char *text = NULL;
+    size_t len = 0;
+    if (audit_read_file(arg, 4096, &text, &len, ferr, sizeof ferr) != 0) {
+        fprintf(stderr, AUDIT_PROG ": %s: %s\n", opt, ferr);
+        return -1;
+    }
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
+                       text[len - 1] == '\t'))
+        text[--len] = '\0';
+    int rc = parse(text, out, ferr, sizeof ferr);
+    free(text);
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, AUDIT_PROG ": %s: %s: %s\n", opt, arg, ferr);
     return -1;
+}
+
+static int parse_log_key(const char *s, void *out, char *err, size_t err_size)
+{
+    return note_verifier_parse(s, out, err, err_size);
+}
+
+static int parse_witness_key(const char *s, void *out, char *err, size_t err_size)
+{
+    return cosig_verifier_parse(s, out, err, err_size);
+}
+
+int audit_load_key_as(const char *opt, const char *arg, note_verifier *out)
+{
+    return load_key_string(opt, arg, parse_log_key, out);
+}
+
+int audit_load_key(const char *arg, note_verifier *out)
+{
+    return audit_load_key_as("--key", arg, out);
+}
+
+int audit_load_witness(const char *arg, cosig_verifier *out)
+{
+    return load_key_string("--witness", arg, parse_witness_key, out);
 }
 
 int audit_conn_option(audit_conn_opts *o, int c, const char *arg)

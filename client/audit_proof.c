@@ -1,5 +1,7 @@
-/* audit_proof.c — `tallinn-audit check-proof FILE --key VKEY [--entry FILE]`:
- * verifies a c2sp.org/tlog-proof@v1 file offline. */
+/* audit_proof.c — c2sp.org/tlog-proof@v1 files for one record: `prove INDEX
+ * DIR` (offline, from a tlog-tiles export) or `prove INDEX --server` (the
+ * fetching is audit_server.c's), and `check-proof FILE` (offline). With
+ * --witness, the proof's checkpoint must carry a quorum of cosignatures. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -14,6 +16,7 @@
 #include "audit_cmds.h"
 #include "tallinn/checkpoint.h"
 #include "tallinn/merkle.h"
+#include "tallinn/tiles.h"
 #include "tallinn/tlogproof.h"
 
 #define PROOF_FILE_MAX (1u << 20) /* a proof is a few kilobytes */
@@ -22,17 +25,21 @@ static void help(FILE *out)
 {
     fprintf(out,
             "Usage: " AUDIT_PROG " check-proof FILE --key VKEY [--entry ENTRY]\n"
+            "                     [--witness VKEY... [--quorum K]]\n"
             "\n"
             "Verifies a c2sp.org/tlog-proof@v1 file: the signature on its checkpoint with\n"
             "the key, that its index is inside the signed tree, and, with --entry, that\n"
             "the entry (the file's bytes, hashed as an RFC 9162 leaf) is included at that\n"
             "index under the signed root. Without --entry only the proof's length is\n"
-            "checked, and the output says so.\n"
+            "checked, and the output says so. With --witness, the checkpoint must also\n"
+            "carry valid cosignatures from at least --quorum of those witnesses: then the\n"
+            "proof stands fully offline, against a split view too.\n"
             "\n"
             "Options:\n"
             "  -k, --key VKEY     the log's verifier key, name+keyid+base64(key),\n"
             "                     or a file holding it (required)\n"
             "  -e, --entry ENTRY  the file holding the logged entry\n"
+            AUDIT_WITNESS_HELP
             "  -q, --quiet        print nothing on success\n"
             "  -h, --help         show this help\n"
             "\n"
@@ -40,8 +47,7 @@ static void help(FILE *out)
             "  " AUDIT_PROG " check-proof tests/data/tlogproof/tessera-7.tlog-proof \\\n"
             "      --entry tests/data/tlogproof/tessera-7.entry --key "
             "'example.com/log/testdata+33d7b496+AeHTu4Q3hEIMHNqc6fASMsq3rKNx280NI+oO5xCFkkSx'\n"
-            "\n"
-            "Exit status: 0 verified; 1 verification failed; 2 usage error.\n");
+            "\n" AUDIT_EXIT_HELP);
 }
 
 /* Leaf hash of a file's contents, read in pieces: entries can be large. */
@@ -84,12 +90,20 @@ int audit_cmd_check_proof(int argc, char **argv)
         {"entry", required_argument, NULL, 'e'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        AUDIT_WITNESS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *key = NULL, *entry = NULL;
+    static audit_witnesses wit;
     int quiet = 0, c;
+    memset(&wit, 0, sizeof wit);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:e:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:e:W:qh", opts, NULL)) != -1) {
+        int r = audit_witness_option(&wit, c, optarg);
+        if (r < 0)
+            return AUDIT_EXIT_USAGE;
+        if (r > 0)
+            continue;
         switch (c) {
         case 'k':
             if (key) {
@@ -118,6 +132,8 @@ int audit_cmd_check_proof(int argc, char **argv)
         help(stderr);
         return AUDIT_EXIT_USAGE;
     }
+    if (audit_witness_finish(&wit, "check-proof") != 0)
+        return AUDIT_EXIT_USAGE;
     const char *path = argv[optind];
     note_verifier v;
     if (audit_load_key(key, &v) != 0)
@@ -149,8 +165,10 @@ int audit_cmd_check_proof(int argc, char **argv)
                              entry ? ")" : "");
         goto cleanup;
     }
-    status = AUDIT_EXIT_OK;
-    if (quiet)
+    char cosigned[1024];
+    status = audit_witness_check(&wit, "check-proof", path, p->checkpoint, p->checkpoint_len,
+                                 cosigned, sizeof cosigned);
+    if (status != AUDIT_EXIT_OK || quiet)
         goto cleanup;
     char root[sodium_base64_ENCODED_LEN(MERKLE_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
     sodium_bin2base64(root, sizeof root, cp.root, MERKLE_HASH_SIZE,
@@ -168,8 +186,258 @@ int audit_cmd_check_proof(int argc, char **argv)
     printf("proof:   %zu hashes\n", p->hash_count);
     if (p->extra)
         printf("extra:   %zu bytes (not authenticated)\n", p->extra_len);
+    if (wit.count > 0)
+        printf("witnesses: %s\n", cosigned);
 cleanup:
     tlogproof_destroy(p);
     free(text);
     return status;
+}
+
+/* ---- prove ------------------------------------------------------------------ */
+
+static void prove_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: " AUDIT_PROG " prove INDEX DIR --key VKEY [-o FILE] [--entry-out FILE]\n"
+            "       " AUDIT_PROG " prove INDEX --server ADDR --key VKEY [-o FILE]\n"
+            "                     [--entry-out FILE]\n"
+            "       (either form also takes [--witness VKEY... [--quorum K]])\n"
+            "\n"
+            "Writes a c2sp.org/tlog-proof@v1 file for record INDEX: its inclusion proof and\n"
+            "the signed checkpoint, with whatever witness cosignatures the checkpoint\n"
+            "carries. From a tlog-tiles directory (an export: offline), or from a live\n"
+            "server's latest checkpoint. The checkpoint's signature, the proof against the\n"
+            "record's bytes, and with --witness a quorum of cosignatures, are checked\n"
+            "before anything is written. With the record's bytes (--entry-out), anyone\n"
+            "with the verifier key can check it offline: " AUDIT_PROG " check-proof FILE\n"
+            "--key VKEY --entry ENTRY [--witness ...].\n"
+            "\n"
+            "Options:\n"
+            "  -k, --key VKEY        the log's verifier key, or a file holding it (required)\n"
+            "  -o, --output FILE     where to write the proof (default standard output)\n"
+            "  -e, --entry-out FILE  also write the record's leaf bytes (a serialized\n"
+            "                        tallinn.v1.AuditRecord) to FILE\n" AUDIT_CONN_HELP
+            AUDIT_WITNESS_HELP
+            "  -q, --quiet           print nothing but the proof\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "Example:\n"
+            "  " AUDIT_PROG " prove 42 ./audit-2025-06 --key audit.vkey -o record-42.tlog-proof \\\n"
+            "      --entry-out record-42.bin\n"
+            "  " AUDIT_PROG " check-proof record-42.tlog-proof --key audit.vkey --entry "
+            "record-42.bin\n"
+            "\n" AUDIT_EXIT_HELP);
+}
+
+int audit_proof_emit(const audit_prove_req *rq, const char *source, uint64_t index,
+                     const uint8_t *hashes, size_t n, const char *note, size_t note_len,
+                     const checkpoint *cp, const uint8_t *leaf, size_t leaf_len)
+{
+    char err[1024], cosigned[1024], *text = NULL;
+    size_t text_len = 0;
+    tlogproof *p = calloc(1, sizeof *p);
+    int status = AUDIT_EXIT_FAILED;
+    if (!p || n > TLOGPROOF_MAX_HASHES) {
+        audit_report_failure("prove", "out of memory");
+        goto done;
+    }
+    status = audit_witness_check(rq->w, "prove", source, note, note_len, cosigned,
+                                 sizeof cosigned);
+    if (status != AUDIT_EXIT_OK)
+        goto done;
+    status = AUDIT_EXIT_FAILED;
+    p->index = index;
+    p->hash_count = n;
+    memcpy(p->hashes, hashes, n * MERKLE_HASH_SIZE);
+    p->checkpoint = (char *)note; /* borrowed for formatting */
+    p->checkpoint_len = note_len;
+    int frc = tlogproof_format(p, &text, &text_len);
+    p->checkpoint = NULL;
+    if (frc != 0) {
+        audit_report_failure("prove", "cannot format the proof: %s", strerror(-frc));
+        goto done;
+    }
+    if (rq->entry_out &&
+        audit_state_save(rq->entry_out, (const char *)leaf, leaf_len, err, sizeof err) != 0) {
+        audit_report_failure("prove", "--entry-out: %s", err);
+        goto done;
+    }
+    if (rq->output) {
+        if (audit_state_save(rq->output, text, text_len, err, sizeof err) != 0) {
+            audit_report_failure("prove", "--output: %s", err);
+            goto done;
+        }
+    } else if (fwrite(text, 1, text_len, stdout) != text_len || fflush(stdout) != 0) {
+        audit_report_failure("prove", "cannot write the proof to standard output");
+        goto done;
+    }
+    status = AUDIT_EXIT_OK;
+    if (!rq->quiet) {
+        FILE *out = rq->output ? stdout : stderr;
+        char r64[sodium_base64_ENCODED_LEN(MERKLE_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
+        sodium_bin2base64(r64, sizeof r64, cp->root, MERKLE_HASH_SIZE,
+                          sodium_base64_VARIANT_ORIGINAL);
+        fprintf(out,
+                "record %llu: inclusion proof of %zu hashes in the checkpoint of size %llu "
+                "(root %s) verified\n",
+                (unsigned long long)index, n, (unsigned long long)cp->size, r64);
+        if (rq->w->count > 0)
+            fprintf(out, "witnesses: %s\n", cosigned);
+        if (rq->output)
+            fprintf(out, "proof:   %s\n", rq->output);
+        if (rq->entry_out)
+            fprintf(out, "entry:   %s (%zu bytes)\n", rq->entry_out, leaf_len);
+    }
+done:
+    tlogproof_destroy(p);
+    free(text);
+    return status;
+}
+
+/* prove INDEX DIR: the proof from the directory's tiles, the record from
+ * its entry bundle, against DIR/checkpoint. */
+static int prove_dir(const char *dir, uint64_t index, const note_verifier *v,
+                     const audit_prove_req *rq)
+{
+    tiles_dir *d = NULL;
+    tiles_reader *r = NULL;
+    char err[1024], *note = malloc(PROOF_FILE_MAX + 1);
+    uint8_t *bundle = malloc(TILES_BUNDLE_MAX), hashes[MERKLE_MAX_PROOF * MERKLE_HASH_SIZE];
+    uint8_t lh[MERKLE_HASH_SIZE];
+    tiles_entry *entries = malloc(TILES_WIDTH * sizeof *entries);
+    size_t len = 0, n = 0;
+    checkpoint cp;
+    int status = AUDIT_EXIT_FAILED;
+    if (!note || !bundle || !entries) {
+        audit_report_failure("prove", "out of memory");
+        goto done;
+    }
+    if (tiles_dir_open(dir, 0, &d, err, sizeof err) != 0 ||
+        tiles_dir_read(d, "checkpoint", (uint8_t *)note, PROOF_FILE_MAX, &len, err,
+                       sizeof err) != 0) {
+        audit_report_failure("prove", "%s", err);
+        goto done;
+    }
+    note[len] = '\0';
+    if (checkpoint_open(note, len, v, 1, &cp, err, sizeof err) != 0) {
+        audit_report_failure("prove", "%s/checkpoint: %s", dir, err);
+        goto done;
+    }
+    if (index >= cp.size) {
+        audit_report_failure("prove", "%s: record %llu is not in the log: its checkpoint has %llu",
+                             dir, (unsigned long long)index, (unsigned long long)cp.size);
+        goto done;
+    }
+    tiles_tile t = {true, 0, index / TILES_WIDTH, tiles_width(0, index / TILES_WIDTH, cp.size)};
+    char rel[TILES_PATH_MAX];
+    size_t blen = 0;
+    tiles_path(&t, rel, sizeof rel);
+    if (tiles_dir_read(d, rel, bundle, TILES_BUNDLE_MAX, &blen, err, sizeof err) != 0 ||
+        tiles_bundle_split(bundle, blen, t.width, entries, err, sizeof err) != 0) {
+        audit_report_failure("prove", "%s/%s: %s", dir, rel, err);
+        goto done;
+    }
+    const tiles_entry *e = &entries[index % TILES_WIDTH];
+    int prc = tiles_reader_create(d, cp.size, &r);
+    if (prc == 0)
+        prc = merkle_prove_inclusion(index, cp.size, tiles_reader_node, r, hashes,
+                                     MERKLE_MAX_PROOF, &n);
+    if (prc != 0) {
+        audit_report_failure("prove", "%s: cannot build the proof: %s", dir,
+                             r && tiles_reader_error(r)[0] ? tiles_reader_error(r)
+                                                           : strerror(-prc));
+        goto done;
+    }
+    /* Never hand out a proof that does not verify: the tiles could be wrong. */
+    merkle_hash_leaf(e->data, e->len, lh);
+    if (merkle_verify_inclusion(index, cp.size, lh, hashes, n, cp.root, err, sizeof err) != 0) {
+        audit_report_failure("prove",
+                             "%s: the inclusion proof of record %llu does not verify against "
+                             "the signed root (%s): run '" AUDIT_PROG " verify' on it",
+                             dir, (unsigned long long)index, err);
+        goto done;
+    }
+    status = audit_proof_emit(rq, dir, index, hashes, n, note, len, &cp, e->data, e->len);
+done:
+    tiles_reader_destroy(r);
+    tiles_dir_destroy(d);
+    free(note);
+    free(bundle);
+    free(entries);
+    return status;
+}
+
+int audit_cmd_prove(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"output", required_argument, NULL, 'o'},
+        {"entry-out", required_argument, NULL, 'e'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        AUDIT_CONN_LONGOPTS,
+        AUDIT_WITNESS_LONGOPTS,
+        {NULL, 0, NULL, 0},
+    };
+    audit_conn_opts co = {0};
+    static audit_witnesses wit;
+    audit_prove_req rq = {.w = &wit};
+    const char *key = NULL;
+    int c;
+    memset(&wit, 0, sizeof wit);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "k:o:e:s:W:qh", opts, NULL)) != -1) {
+        int r = audit_conn_option(&co, c, optarg);
+        if (r == 0)
+            r = audit_witness_option(&wit, c, optarg);
+        if (r < 0)
+            return AUDIT_EXIT_USAGE;
+        if (r > 0)
+            continue;
+        switch (c) {
+        case 'k':
+            key = optarg;
+            break;
+        case 'o':
+            rq.output = optarg;
+            break;
+        case 'e':
+            rq.entry_out = optarg;
+            break;
+        case 'q':
+            rq.quiet = 1;
+            break;
+        case 'h':
+            prove_help(stdout);
+            return AUDIT_EXIT_OK;
+        default:
+            prove_help(stderr);
+            return AUDIT_EXIT_USAGE;
+        }
+    }
+    int positional = argc - optind;
+    if (!key || (co.server && positional != 1) || (!co.server && positional != 2)) {
+        fprintf(stderr, AUDIT_PROG " prove: %s\n\n",
+                !key ? "--key is required"
+                : co.server ? "expected one record index (and no directory with --server)"
+                            : "expected a record index and a directory (or --server)");
+        prove_help(stderr);
+        return AUDIT_EXIT_USAGE;
+    }
+    if (audit_witness_finish(&wit, "prove") != 0)
+        return AUDIT_EXIT_USAGE;
+    char *end;
+    errno = 0;
+    unsigned long long index = strtoull(argv[optind], &end, 10);
+    if (errno || *end || argv[optind][0] < '0' || argv[optind][0] > '9') {
+        fprintf(stderr, AUDIT_PROG " prove: '%s' is not a record index\n", argv[optind]);
+        return AUDIT_EXIT_USAGE;
+    }
+    note_verifier v;
+    if (audit_load_key(key, &v) != 0)
+        return AUDIT_EXIT_USAGE;
+    if (co.server)
+        return audit_prove_server(&co, index, &v, &rq);
+    return prove_dir(argv[optind + 1], index, &v, &rq);
 }

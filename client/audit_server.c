@@ -101,11 +101,11 @@ static int security_error(const char *why, const char *state_path, const char *s
 }
 
 int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, const char *state,
-                        int quiet)
+                        const audit_witnesses *w, int quiet)
 {
     audit_conn *c = NULL;
     server_verify sv;
-    char err[1024], why[1024], path[4096];
+    char err[1024], why[1024], path[4096], cosigned[1024] = "";
     char *note = NULL, *saved = NULL;
     size_t note_len = 0, saved_len = 0;
     checkpoint cp, old;
@@ -178,6 +178,16 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
             status = security_error(why, path, saved, saved_len, o->server, note, note_len);
             goto done;
         }
+    }
+
+    /* The witnesses' cosignatures travel on the signed checkpoint (the
+     * server adds the ones it collected); they cosign this very note, whose
+     * tree is re-hashed below. */
+    int wst = audit_witness_check(w, "verify", o->server, note, note_len, cosigned,
+                                  sizeof cosigned);
+    if (wst != AUDIT_EXIT_OK) {
+        status = wst;
+        goto done;
     }
 
     /* Every record, re-hashed: the tree, and so every tile, from the leaves. */
@@ -253,6 +263,8 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
                " -> %" PRIu64 ", proof verified)\n",
                old.size, cp.size);
     printf("state file:       %s\n", path);
+    if (w->count > 0)
+        printf("witnesses:        %s\n", cosigned);
     audit_stats_print(&sv.stats, stdout);
 done:
     audit_conn_close(c);
@@ -285,178 +297,57 @@ static int keep_leaf(void *ctx, uint64_t index, const uint8_t *leaf, size_t len,
     return 0;
 }
 
-static void prove_help(FILE *out)
+int audit_prove_server(const audit_conn_opts *co, uint64_t index, const note_verifier *v,
+                       const audit_prove_req *rq)
 {
-    fprintf(out,
-            "Usage: " AUDIT_PROG " prove INDEX --server ADDR --key VKEY [-o FILE]\n"
-            "                     [--entry-out FILE]\n"
-            "\n"
-            "Fetches the latest signed checkpoint from a live server, checks its signature,\n"
-            "fetches record INDEX and its inclusion proof, checks the proof, and writes a\n"
-            "c2sp.org/tlog-proof@v1 file holding the proof and the signed checkpoint. With\n"
-            "the record's bytes (--entry-out), anyone with the verifier key can check it\n"
-            "offline: " AUDIT_PROG " check-proof FILE --key VKEY --entry ENTRY.\n"
-            "\n"
-            "Options:\n"
-            "  -k, --key VKEY        the log's verifier key, or a file holding it (required)\n"
-            "  -o, --output FILE     where to write the proof (default standard output)\n"
-            "  -e, --entry-out FILE  also write the record's leaf bytes (a serialized\n"
-            "                        tallinn.v1.AuditRecord) to FILE\n" AUDIT_CONN_HELP
-            "  -q, --quiet           print nothing but the proof\n"
-            "  -h, --help            show this help\n"
-            "\n"
-            "Example:\n"
-            "  " AUDIT_PROG " prove 42 --server tallinn.example:8443 --key audit.vkey \\\n"
-            "      --token-file auditor.token -o record-42.tlog-proof --entry-out record-42.bin\n"
-            "  " AUDIT_PROG " check-proof record-42.tlog-proof --key audit.vkey --entry "
-            "record-42.bin\n"
-            "\n" AUDIT_EXIT_HELP);
-}
-
-int audit_cmd_prove(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"output", required_argument, NULL, 'o'},
-        {"entry-out", required_argument, NULL, 'e'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        AUDIT_CONN_LONGOPTS,
-        {NULL, 0, NULL, 0},
-    };
-    audit_conn_opts co = {0};
-    const char *key = NULL, *output = NULL, *entry_out = NULL;
-    int quiet = 0, c, status = AUDIT_EXIT_FAILED;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "k:o:e:s:qh", opts, NULL)) != -1) {
-        int r = audit_conn_option(&co, c, optarg);
-        if (r < 0)
-            return AUDIT_EXIT_USAGE;
-        if (r > 0)
-            continue;
-        switch (c) {
-        case 'k':
-            key = optarg;
-            break;
-        case 'o':
-            output = optarg;
-            break;
-        case 'e':
-            entry_out = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            prove_help(stdout);
-            return AUDIT_EXIT_OK;
-        default:
-            prove_help(stderr);
-            return AUDIT_EXIT_USAGE;
-        }
-    }
-    if (optind != argc - 1 || !key || !co.server) {
-        fprintf(stderr, AUDIT_PROG " prove: %s\n\n",
-                !key ? "--key is required"
-                     : !co.server ? "--server is required" : "expected one record index");
-        prove_help(stderr);
-        return AUDIT_EXIT_USAGE;
-    }
-    char *end;
-    errno = 0;
-    unsigned long long index = strtoull(argv[optind], &end, 10);
-    if (errno || *end || argv[optind][0] < '0' || argv[optind][0] > '9') {
-        fprintf(stderr, AUDIT_PROG " prove: '%s' is not a record index\n", argv[optind]);
-        return AUDIT_EXIT_USAGE;
-    }
-    note_verifier v;
-    if (audit_load_key(key, &v) != 0)
-        return AUDIT_EXIT_USAGE;
-
     audit_conn *conn = NULL;
-    char err[1024], *note = NULL, *text = NULL;
-    size_t note_len = 0, text_len = 0, n = 0;
+    char err[1024], *note = NULL;
+    size_t note_len = 0, n = 0;
     one_leaf leaf = {0};
     checkpoint cp;
-    tlogproof *p = calloc(1, sizeof *p);
+    uint8_t *hashes = malloc(MERKLE_MAX_PROOF * H);
     uint8_t lh[H];
-    if (!p) {
+    int status = AUDIT_EXIT_FAILED;
+    if (!hashes) {
         audit_report_failure("prove", "out of memory");
         goto done;
     }
-    if (audit_conn_open(&co, &conn, err, sizeof err) != 0 ||
+    if (audit_conn_open(co, &conn, err, sizeof err) != 0 ||
         audit_conn_checkpoint(conn, 0, &note, &note_len, err, sizeof err) != 0) {
         audit_report_failure("prove", "%s", err);
         goto done;
     }
-    if (checkpoint_open(note, note_len, &v, 1, &cp, err, sizeof err) != 0) {
-        audit_report_failure("prove", "%s: the latest checkpoint: %s", co.server, err);
+    if (checkpoint_open(note, note_len, v, 1, &cp, err, sizeof err) != 0) {
+        audit_report_failure("prove", "%s: the latest checkpoint: %s", co->server, err);
         goto done;
     }
     if (index >= cp.size) {
         audit_report_failure("prove",
-                             "%s: record %llu is not in the log: the latest checkpoint has %" PRIu64
+                             "%s: record %" PRIu64 " is not in the log: the latest checkpoint has %" PRIu64
                              " records",
-                             co.server, index, cp.size);
+                             co->server, index, cp.size);
         goto done;
     }
-    if (audit_conn_inclusion(conn, index, cp.size, p->hashes, &n, err, sizeof err) != 0 ||
+    if (audit_conn_inclusion(conn, index, cp.size, hashes, &n, err, sizeof err) != 0 ||
         audit_conn_scan(conn, index, index + 1, keep_leaf, &leaf, err, sizeof err) != 0) {
         audit_report_failure("prove", "%s", err);
         goto done;
     }
     /* Never hand out a proof that does not verify. */
     merkle_hash_leaf(leaf.data, leaf.len, lh);
-    if (merkle_verify_inclusion(index, cp.size, lh, p->hashes, n, cp.root, err, sizeof err) !=
-        0) {
+    if (merkle_verify_inclusion(index, cp.size, lh, hashes, n, cp.root, err, sizeof err) != 0) {
         audit_report_failure("prove",
-                             "%s: the inclusion proof of record %llu in the checkpoint of "
+                             "%s: the inclusion proof of record %" PRIu64 " in the checkpoint of "
                              "size %" PRIu64 " does not verify: %s",
-                             co.server, index, cp.size, err);
+                             co->server, index, cp.size, err);
         goto done;
     }
-    p->index = index;
-    p->hash_count = n;
-    p->checkpoint = note;
-    p->checkpoint_len = note_len;
-    int frc = tlogproof_format(p, &text, &text_len);
-    p->checkpoint = NULL;
-    if (frc != 0) {
-        audit_report_failure("prove", "cannot format the proof: %s", strerror(-frc));
-        goto done;
-    }
-    if (entry_out && audit_state_save(entry_out, (const char *)leaf.data, leaf.len, err,
-                                      sizeof err) != 0) {
-        audit_report_failure("prove", "--entry-out: %s", err);
-        goto done;
-    }
-    if (output) {
-        if (audit_state_save(output, text, text_len, err, sizeof err) != 0) {
-            audit_report_failure("prove", "--output: %s", err);
-            goto done;
-        }
-    } else if (fwrite(text, 1, text_len, stdout) != text_len || fflush(stdout) != 0) {
-        audit_report_failure("prove", "cannot write the proof to standard output");
-        goto done;
-    }
-    status = AUDIT_EXIT_OK;
-    if (!quiet) {
-        FILE *out = output ? stdout : stderr;
-        char r64[B64_HASH];
-        b64(cp.root, r64);
-        fprintf(out, "record %llu: inclusion proof of %zu hashes in the checkpoint of size %" PRIu64
-                     " (root %s) verified\n",
-                index, n, cp.size, r64);
-        if (output)
-            fprintf(out, "proof:   %s\n", output);
-        if (entry_out)
-            fprintf(out, "entry:   %s (%zu bytes)\n", entry_out, leaf.len);
-    }
+    status = audit_proof_emit(rq, co->server, index, hashes, n, note, note_len, &cp, leaf.data,
+                              leaf.len);
 done:
     audit_conn_close(conn);
-    tlogproof_destroy(p);
+    free(hashes);
     free(note);
-    free(text);
     free(leaf.data);
     return status;
 }

@@ -72,9 +72,10 @@ static void b64(const uint8_t hash[H], char out[sodium_base64_ENCODED_LEN(H, sod
 static void help(FILE *out)
 {
     fprintf(out,
-            "Usage: " AUDIT_PROG " verify DIR --key VKEY\n"
+            "Usage: " AUDIT_PROG " verify DIR --key VKEY [--witness VKEY... [--quorum K]]\n"
             "       " AUDIT_PROG " verify --server ADDR --key VKEY [--token-file F]\n"
             "                     [--insecure | --ca F] [--state FILE]\n"
+            "                     [--witness VKEY... [--quorum K]]\n"
             "\n"
             "Verifies a transparency log stored as C2SP tlog-tiles in DIR, from its\n"
             "entries up: the signature on DIR/checkpoint with the key; every entry\n"
@@ -94,12 +95,19 @@ static void help(FILE *out)
             "(exit 2) printed with both checkpoints. On success the state file is replaced\n"
             "atomically by the new checkpoint.\n"
             "\n"
+            "With --witness, the checkpoint must also carry valid C2SP cosignature/v1 lines\n"
+            "(in DIR/checkpoint, or on the server's checkpoint) from at least --quorum of\n"
+            "those witnesses; fewer is a SECURITY ERROR (exit 2): independent witnesses\n"
+            "cosign only checkpoints consistent with all they cosigned before, so a log\n"
+            "cannot show you one history and others another (a split view).\n"
+            "\n"
             "Options:\n"
             "  -k, --key VKEY        the log's verifier key, name+keyid+base64(key),\n"
             "                        or a file holding it (required)\n"
             AUDIT_CONN_HELP
             "      --state FILE      the last verified checkpoint (--server; default\n"
             "                        $XDG_STATE_HOME/tallinn-audit/<origin>.checkpoint)\n"
+            AUDIT_WITNESS_HELP
             "  -q, --quiet           print nothing on success\n"
             "  -h, --help            show this help\n"
             "\n"
@@ -420,14 +428,19 @@ int audit_cmd_verify(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"state", required_argument, NULL, 300},
         AUDIT_CONN_LONGOPTS,
+        AUDIT_WITNESS_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     audit_conn_opts co = {0};
+    static audit_witnesses wit;
     const char *key = NULL, *state = NULL;
     int quiet = 0, c;
+    memset(&wit, 0, sizeof wit);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:s:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:s:W:qh", opts, NULL)) != -1) {
         int r = audit_conn_option(&co, c, optarg);
+        if (r == 0)
+            r = audit_witness_option(&wit, c, optarg);
         if (r < 0)
             return AUDIT_EXIT_USAGE;
         if (r > 0)
@@ -454,6 +467,8 @@ int audit_cmd_verify(int argc, char **argv)
             return AUDIT_EXIT_USAGE;
         }
     }
+    if (audit_witness_finish(&wit, "verify") != 0)
+        return AUDIT_EXIT_USAGE;
     if (co.server) {
         note_verifier v;
         if (optind != argc || !key) {
@@ -464,7 +479,7 @@ int audit_cmd_verify(int argc, char **argv)
         }
         if (audit_load_key(key, &v) != 0)
             return AUDIT_EXIT_USAGE;
-        return audit_verify_server(&co, &v, state, quiet);
+        return audit_verify_server(&co, &v, state, &wit, quiet);
     }
     if (optind != argc - 1 || !key || state) {
         fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
@@ -485,10 +500,14 @@ int audit_cmd_verify(int argc, char **argv)
         free(vs);
         return AUDIT_EXIT_USAGE;
     }
-    int rc = verify_log(vs);
-    if (rc != 0) {
+    int rc = verify_log(vs), status = rc == 0 ? AUDIT_EXIT_OK : AUDIT_EXIT_FAILED;
+    char cosigned[1024] = "";
+    if (rc != 0)
         audit_report_failure("verify", "%s", vs->err);
-    } else if (!quiet) {
+    else
+        status = audit_witness_check(&wit, "verify", vs->dir, vs->cp_msg, strlen(vs->cp_msg),
+                                     cosigned, sizeof cosigned);
+    if (status == AUDIT_EXIT_OK && !quiet) {
         char root[64];
         b64(vs->cp.root, root);
         printf("%s: verified\n", vs->dir);
@@ -504,6 +523,8 @@ int audit_cmd_verify(int argc, char **argv)
             printf(", %llu beyond the checkpoint not checked", (unsigned long long)vs->beyond);
         printf("\n");
         printf("checkpoint.N:     %zu match\n", vs->olds_count);
+        if (wit.count > 0)
+            printf("witnesses:        %s\n", cosigned);
         audit_stats_print(&vs->stats, stdout);
     }
     audit_stats_free(&vs->stats);
@@ -514,5 +535,5 @@ int audit_cmd_verify(int argc, char **argv)
     free(vs->cp_msg);
     free(vs->olds);
     free(vs);
-    return rc == 0 ? AUDIT_EXIT_OK : AUDIT_EXIT_FAILED;
+    return status;
 }

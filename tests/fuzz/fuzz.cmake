@@ -22,13 +22,14 @@ add_custom_command(
   COMMENT "list of tallinn.v1 message descriptors (fuzz)" VERBATIM)
 add_custom_target(fuzz_messages_h DEPENDS ${FUZZ_MSGS_H})
 
-set(TALLINN_FUZZ_TARGETS requests filter pagetoken note tiles tlogproof pbjson)
+set(TALLINN_FUZZ_TARGETS requests filter pagetoken note tiles tlogproof witness pbjson)
 set(fuzz_libs_requests tallinn_store tallinn_api tallinn_proto PkgConfig::SODIUM)
 set(fuzz_libs_filter tallinn_store tallinn_api PkgConfig::SQLITE)
 set(fuzz_libs_pagetoken tallinn_api PkgConfig::SODIUM)
 set(fuzz_libs_note tallinn_tlog PkgConfig::SODIUM)
 set(fuzz_libs_tiles tallinn_tlog PkgConfig::SODIUM)
 set(fuzz_libs_tlogproof tallinn_tlog PkgConfig::SODIUM)
+set(fuzz_libs_witness tallinn_tlog PkgConfig::SODIUM)
 set(fuzz_libs_pbjson tallinn_pbjson tallinn_proto PkgConfig::JANSSON)
 
 add_custom_target(fuzz-all)

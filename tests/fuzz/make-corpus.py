@@ -146,6 +146,27 @@ def tlogproofs():
             shutil.copy(os.path.join(d, f), os.path.join(OUT, "tlogproof", f))
 
 
+# ---- tlog-witness add-checkpoint bodies (real Tessera checkpoints, real proofs) ----
+def witness():
+    sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
+    from tlog_ref import consistency_proof, leaf_hash
+    import base64
+    names = ["one", "two", "three", "four", "five", "six", "seven", "eit", "nain", "ten",
+             "ileven", "twelf", "threeten", "fourten", "fivten"]
+    hashes = [leaf_hash(n.encode()) for n in names]
+    log = os.path.join(DATA, "tessera", "log")
+    for m, n in ((0, 0), (0, 7), (3, 3), (3, 12), (4, 15), (8, 13), (13, 14)):
+        note = open(os.path.join(log, "checkpoint.%d" % n), "rb").read()
+        proof = consistency_proof(hashes[:n], m) if 0 < m < n else []
+        body = b"old %d\n" % m + b"".join(base64.b64encode(h) + b"\n" for h in proof) + b"\n"
+        write("witness", "old%d-to-%d" % (m, n), body + note)
+    cosigs = [ln for ln in open(os.path.join(DATA, "cosig", "vectors.txt"), encoding="utf-8")
+              if ln.startswith("cosig 1 9 ")]
+    note = open(os.path.join(log, "checkpoint.9"), "rb").read()
+    write("witness", "old0-to-9-cosigned", b"old 0\n\n" + note +
+          cosigs[0].split(" ", 4)[4].encode())
+
+
 # ---- protobuf: a small reader of our .proto files and an encoder ----
 def read_protos():
     """Top-level messages in descriptor order (sorted files, declaration
@@ -291,13 +312,15 @@ def requests_and_json():
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
-    for t in ("filter", "pagetoken", "note", "tiles", "tlogproof", "pbjson", "requests"):
+    for t in ("filter", "pagetoken", "note", "tiles", "tlogproof", "witness", "pbjson",
+              "requests"):
         os.makedirs(os.path.join(OUT, t), exist_ok=True)
     filters()
     pagetokens()
     notes()
     tiles()
     tlogproofs()
+    witness()
     requests_and_json()
     total = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(OUT) for f in fs)
     print("make-corpus: %d bytes in %s" % (total, OUT))

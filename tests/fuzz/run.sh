@@ -14,7 +14,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(cd "$here/../.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
 build="" cc="clang" prebuilt=0 only=()
-all=(requests filter pagetoken note tiles tlogproof pbjson)
+all=(requests filter pagetoken note tiles tlogproof witness pbjson)
 
 while [ $# -gt 0 ]; do
   case "$1" in

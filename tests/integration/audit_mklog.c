@@ -1,7 +1,10 @@
 /* audit_mklog.c — test helper: writes a signed C2SP tlog-tiles log of COUNT
  * synthetic entries ("entry <i>", padded to varying lengths) with the
  * library, for tallinn-audit's integration tests. Scratch logs only: files
- * are not fsynced. Usage: audit_mklog DIR COUNT PRIVATE-KEY */
+ * are not fsynced. Usage: audit_mklog DIR COUNT PRIVATE-KEY [FORK-AT]
+ * With FORK-AT, entries from that index on are "entry <i> fork...": a second
+ * history that shares the first FORK-AT entries (the witness tests' split
+ * view). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,8 +92,8 @@ static int publish(mklog *m, const note_signer *s, const char *origin)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: audit_mklog DIR COUNT PRIVATE-KEY\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: audit_mklog DIR COUNT PRIVATE-KEY [FORK-AT]\n");
         return 2;
     }
     if (sodium_init() < 0)
@@ -101,6 +104,14 @@ int main(int argc, char **argv)
     if (errno || *end) {
         fprintf(stderr, "audit_mklog: bad COUNT\n");
         return 2;
+    }
+    unsigned long long fork_at = count;
+    if (argc == 5) {
+        fork_at = strtoull(argv[4], &end, 10);
+        if (errno || *end) {
+            fprintf(stderr, "audit_mklog: bad FORK-AT\n");
+            return 2;
+        }
     }
     static mklog m;
     note_signer *s = NULL;
@@ -116,8 +127,8 @@ int main(int argc, char **argv)
     for (unsigned long long i = 0; rc == 0 && i < count; i++) {
         char entry[64];
         /* "entry <i>" then 0..15 dots, so entries vary in length. */
-        int len = snprintf(entry, sizeof entry, "entry %llu%.*s", i, (int)(i % 16),
-                           "................");
+        int len = snprintf(entry, sizeof entry, "entry %llu%s%.*s", i,
+                           i >= fork_at ? " fork" : "", (int)(i % 16), "................");
         rc = add(&m, entry, (size_t)len);
     }
     if (rc == 0)

@@ -476,6 +476,36 @@ def test_prove(w):
     assert len(r.stdout.splitlines()) == 4, r.stdout
 
 
+def test_witness_on_export(w):
+    """A real log's export cosigned by a witness (tallinn-audit witness): it
+    verifies with --witness, and a record's proof carries the cosignature to
+    check-proof. The server does not collect cosignatures yet (the server
+    side of witnessing comes later), so verify --server --witness must say
+    SECURITY ERROR: nothing vouches that others see the log it serves."""
+    d = os.path.join(w.tmp, "export-witnessed")
+    export(w.api, d, w.vkey)
+    wit = harness.Witness(AUDIT, os.path.join(w.tmp, "witness"), "witness.test/donor",
+                          [w.vkey], env=TOOL_ENV)
+    try:
+        expect_tool(0, "witness", "cosign", d, "--key", w.vkey,
+                    "--witness", "%s %s" % (wit.vkey, wit.url), says="cosigned by 1 of 1")
+    finally:
+        assert wit.stop() == 0, wit.text()
+    from tlog_ref import open_cosignature
+    open_cosignature(open(os.path.join(d, "checkpoint"), "rb").read(), wit.vkey)
+    expect_tool(0, "verify", d, "--key", w.vkey, "--witness", wit.vkey,
+                says="1 of 1 cosigned (quorum 1): witness.test/donor")
+    p, e = os.path.join(w.tmp, "witnessed.tlog-proof"), os.path.join(w.tmp, "witnessed.entry")
+    expect_tool(0, "prove", "3", d, "--key", w.vkey, "--witness", wit.vkey, "-o", p,
+                "--entry-out", e)
+    expect_tool(0, "check-proof", p, "--key", w.vkey, "--entry", e, "--witness", wit.vkey,
+                says="verified: entry 3")
+    assert audit_pb2.AuditRecord.FromString(open(e, "rb").read()).index == 3
+    expect_tool(2, "verify", *w.server_args(), "--state", os.path.join(w.tmp, "s-w"),
+                "--witness", wit.vkey, says=("SECURITY ERROR", "0 of the 1 witnesses"))
+    assert not os.path.exists(os.path.join(w.tmp, "s-w")), "state saved without the quorum"
+
+
 def test_proofs(w):
     db = sqlite3.connect("file:%s?mode=ro" % os.path.join(w.srv.data, "tallinn.db"), uri=True)
     sizes = [s for (s,) in db.execute("SELECT size FROM audit_checkpoints ORDER BY size")]
@@ -761,6 +791,7 @@ def main():
         cases.run("export_verifies_offline", test_export_verifies, w)
         cases.run("verify_server_and_state", test_verify_server, w)
         cases.run("prove_and_check_proof", test_prove, w)
+        cases.run("witness_cosigns_an_export", test_witness_on_export, w)
         cases.run("every_proof_against_signed_checkpoints", test_proofs, w)
         cases.run("tamper_while_running", test_tamper_live, w)
         example_checkpoint(w)

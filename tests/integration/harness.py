@@ -169,6 +169,29 @@ class Tallinnd(Server):
         return resp.token
 
 
+WITNESS_PORT_RE = r"listening on 127\.0\.0\.1:(\d+)"
+
+
+class Witness(Server):
+    """`tallinn-audit witness serve` on 127.0.0.1 (plain HTTP) for the given
+    log verifier keys, its key in d (made with `witness init` the first
+    time). .vkey is its cosignature key, .url its submission prefix."""
+
+    def __init__(self, audit, d, name, logs, env=None, port=0, extra=(), scheme="http"):
+        if not os.path.exists(os.path.join(d, "witness.key")):
+            self.vkey = subprocess.run([audit, "witness", "init", "--dir", d, "--name", name],
+                                       check=True, capture_output=True, text=True).stdout.strip()
+        else:
+            with open(os.path.join(d, "witness.vkey")) as f:
+                self.vkey = f.read().strip()
+        self.dir = d
+        argv = [audit, "witness", "serve", "--dir", d, "--listen", "127.0.0.1:%d" % port]
+        for k in logs:
+            argv += ["--log", k]
+        super().__init__(argv + list(extra), WITNESS_PORT_RE, env=env)
+        self.url = scheme + "://" + self.addr
+
+
 def bearer(token):
     """Call metadata for a bearer token."""
     return (("authorization", "Bearer " + token),)

@@ -27,6 +27,47 @@ def mth(hashes):
     return node(mth(hashes[:k]), mth(hashes[k:]))
 
 
+def _split(n):
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def consistency_proof(hashes, m):
+    """RFC 9162 §2.1.4.1 PROOF(m, D[n]) over leaf hashes, 0 < m <= n."""
+    def subproof(m, d, b):
+        n = len(d)
+        if m == n:
+            return [] if b else [mth(d)]
+        k = _split(n)
+        if m <= k:
+            return subproof(m, d[:k], b) + [mth(d[k:])]
+        return subproof(m - k, d[k:], False) + [mth(d[:k])]
+    assert 0 < m <= len(hashes)
+    return subproof(m, hashes, True)
+
+
+def open_cosignature(note, vkey):
+    """The timestamp of witness vkey's C2SP cosignature/v1 (Ed25519, key type
+    0x04) on a signed checkpoint note; raises if there is none or it does not
+    verify."""
+    import nacl.signing
+    name, key_id, b64 = vkey.split("+", 2)
+    raw = base64.b64decode(b64)
+    assert raw[0] == 4 and len(raw) == 33, vkey
+    assert sha(name.encode() + b"\n\x04" + raw[1:])[:4].hex() == key_id, "key ID"
+    cut = note.rindex(b"\n\n")
+    text, sigs = note[:cut + 1], note[cut + 2:].decode().splitlines()
+    for line in sigs:
+        who, sig = line[2:].rsplit(" ", 1)
+        sig = base64.b64decode(sig)
+        if who == name and sig[:4] == bytes.fromhex(key_id):
+            assert len(sig) == 76, "not a cosignature/v1"
+            t = int.from_bytes(sig[4:12], "big")
+            msg = b"cosignature/v1\ntime %d\n" % t + text
+            nacl.signing.VerifyKey(raw[1:]).verify(msg, sig[12:])  # raises if bad
+            return t
+    raise AssertionError("no cosignature by %s" % vkey)
+
+
 def verify_inclusion(index, size, leaf, proof, root):
     if index >= size:
         return False
