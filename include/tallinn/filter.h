@@ -191,7 +191,9 @@ typedef struct filter_order_key {
 } filter_order_key;
 
 /* A parsed order_by. The schema's id_column is always the implicit last key,
- * ascending, so that the order is total. Plain struct, nothing to free. */
+ * in the direction of the last explicit key (ascending when there is none),
+ * so that the order is total and a one-key order has one direction. Plain
+ * struct, nothing to free. */
 typedef struct filter_order {
     const filter_schema *schema;
     filter_order_key keys[FILTER_ORDER_MAX_KEYS];
@@ -206,7 +208,7 @@ int filter_order_parse(const filter_schema *schema, const char *text, size_t len
                        filter_order *out, filter_error *err);
 
 /* Writes the ORDER BY list (without the keywords), e.g.
- * "priority ASC, create_time_ns DESC, id ASC", NUL-terminated.
+ * "priority ASC, create_time_ns DESC, id DESC", NUL-terminated.
  * Returns FILTER_OK or FILTER_ERR_NOSPACE. */
 int filter_order_to_sql(const filter_order *o, char *buf, size_t cap);
 
@@ -214,19 +216,31 @@ int filter_order_to_sql(const filter_order *o, char *buf, size_t cap);
  * Returns FILTER_OK or FILTER_ERR_NOSPACE. */
 int filter_order_canonical(const filter_order *o, char *buf, size_t cap);
 
-/* Keyset pagination: writes a SQL boolean expression that holds for rows
- * strictly after a given row in this order, e.g. for `priority, create_time
- * desc`:
- *   (priority > ? OR (priority = ? AND create_time_ns < ?) OR
- *    (priority = ? AND create_time_ns = ? AND id > ?))
- * For each `?` in turn, key_index[j] says which value of the last row to bind:
- * k < o->count for keys[k], o->count for the id. *nbinds receives the number
- * of placeholders, at most FILTER_ORDER_SEEK_MAX_BINDS.
+/* Keyset pagination: the rows strictly after a given row in this order, as
+ * a few disjoint SQL conditions ("arms") in order: every row arm i holds for
+ * comes before every row arm i + 1 holds for, and together they hold for
+ * exactly the rows after the given one. The keys, the id last, are cut into
+ * runs of one direction; an arm is equality on the keys of the runs before
+ * one run and a row-value comparison on that run, so an index on the keys
+ * serves each arm as one range and a page costs the same at any depth
+ * (`a > ? OR (a = ? AND id > ?)` is no index range: the planner walks from
+ * the start). For `priority, create_time desc`:
+ *   arm 0: priority = ? AND (create_time_ns, id) < (?, ?)
+ *   arm 1: priority > ?
+ * and for `create_time`, one arm: (create_time_ns, id) > (?, ?).
+ * filter_order_seek_arms gives the number of arms (one per run, at most
+ * FILTER_SEEK_MAX_ARMS; 0 for a bad order). filter_order_seek_arm writes arm
+ * `arm`; for each `?` in turn, key_index[j] says which value of the last row
+ * to bind: k < o->count for keys[k], o->count for the id. *nbinds receives
+ * the number of placeholders, at most FILTER_SEEK_MAX_BINDS.
  * Returns FILTER_OK, FILTER_ERR_NOSPACE or FILTER_ERR_ARG. */
-#define FILTER_ORDER_SEEK_MAX_BINDS \
-    ((FILTER_ORDER_MAX_KEYS + 1) * (FILTER_ORDER_MAX_KEYS + 2) / 2)
-int filter_order_seek_sql(const filter_order *o, char *buf, size_t cap, size_t *key_index,
-                          size_t key_index_cap, size_t *nbinds);
+#define FILTER_SEEK_MAX_ARMS (FILTER_ORDER_MAX_KEYS + 1)
+#define FILTER_SEEK_MAX_BINDS (FILTER_ORDER_MAX_KEYS + 1)
+/* Room for one arm's text: every column name of a schema is short. */
+#define FILTER_SEEK_ARM_MAX_LEN 2048
+size_t filter_order_seek_arms(const filter_order *o);
+int filter_order_seek_arm(const filter_order *o, size_t arm, char *buf, size_t cap,
+                          size_t *key_index, size_t key_index_cap, size_t *nbinds);
 
 /* Compares rows a and b on the order's keys (not the id): *cmp < 0, 0 or > 0.
  * Returns FILTER_OK or FILTER_ERR_CALLBACK. */

@@ -116,16 +116,32 @@ typedef enum store_scope {
  * makes no sense. */
 const char *store_scope_sql(store_kind kind, store_scope scope);
 
-/* A list query. where/order are SQL fragments produced only by the filter
- * module from the kind's store_filter_schema() — column names and
- * placeholders, never user text; values are bound from binds. */
+/* One arm of a keyset seek (filter_order_seek_arm): a condition and its
+ * binds. */
+typedef struct store_seek_arm {
+    const char *where;
+    const store_value *binds;
+    size_t n_binds;
+} store_seek_arm;
+
+/* A list query. where/order and the seek arms are SQL fragments produced
+ * only by the filter module from the kind's store_filter_schema() — column
+ * names and placeholders, never user text; values are bound from binds. */
 typedef struct store_query {
     const char *where;      /* NULL = all rows */
     const store_value *binds;
     size_t n_binds;
     const char *order;      /* NULL = by name; must end with the name (a total order) */
+    /* Keyset paging: the rows after the cursor are those of seek[0], then
+     * those of seek[1], ... (disjoint, in order); each arm is read as its own
+     * index range until limit rows came. n_seek = 0: from the start. */
+    const store_seek_arm *seek;
+    size_t n_seek;
     int limit;              /* rows at most; > 0 */
     ProtobufCAllocator *alloc; /* rows are unpacked with it (NULL: malloc) */
+    int64_t *work;          /* if not NULL: the engine's count of steps it took for this
+                               list (SQLite: virtual-machine steps), so that tests can
+                               check that a page costs the same at any depth */
 } store_query;
 
 /* The fields a client may filter and order a kind's list on, with their

@@ -120,6 +120,36 @@ static const char *hidden_in(const api_list_req *req, const filter_node *n)
     return NULL;
 }
 
+/* The keyset seek after the page token's row: the order's arms, each bound
+ * to the token's values (filter_order_seek_arm). */
+static grpc_status_code seek_arms(rpc_call *call, const filter_order *order, const pagetoken *tok,
+                                  store_seek_arm *arms, size_t *n_arms)
+{
+    size_t n = filter_order_seek_arms(order);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t key_index[FILTER_SEEK_MAX_BINDS], nb = 0;
+        char *sql = rpc_call_alloc(call, FILTER_SEEK_ARM_MAX_LEN);
+        store_value *v = rpc_call_alloc(call, FILTER_SEEK_MAX_BINDS * sizeof(*v));
+
+        if (sql == NULL || v == NULL)
+            return api_store_error(call, STORE_NOMEM);
+        if (filter_order_seek_arm(order, i, sql, FILTER_SEEK_ARM_MAX_LEN, key_index,
+                                  FILTER_SEEK_MAX_BINDS, &nb) != FILTER_OK)
+            return rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on this order_by");
+        for (size_t j = 0; j < nb; j++) {
+            size_t k = key_index[j];
+            to_store_value(call, k < order->count ? &tok->keys[k] : &tok->last_id, &v[j]);
+        }
+        arms[i].where = sql;
+        arms[i].binds = v;
+        arms[i].n_binds = nb;
+    }
+    *n_arms = n;
+    return n > 0 ? GRPC_STATUS_OK
+                 : rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on this order_by");
+}
+
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
                           ProtobufCMessage ***rows_out, size_t *n_out, char **next_token)
 {
@@ -133,8 +163,9 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     filter_error ferr;
     pagetoken tok;
     uint8_t binding[PAGETOKEN_BINDINGBYTES];
-    char ocanon[FILTER_ORDER_MAX_LEN * 2], osql[1024], seek[4096];
-    size_t key_index[FILTER_ORDER_SEEK_MAX_BINDS], n_seek = 0;
+    char ocanon[FILTER_ORDER_MAX_LEN * 2], osql[1024];
+    store_seek_arm arms[FILTER_SEEK_MAX_ARMS];
+    size_t n_arms = 0;
     char *where;
     store_value *binds;
     size_t n_binds = 0, where_len;
@@ -213,29 +244,28 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
             code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
             goto done;
         }
-        if (tok.nkeys != order.count ||
-            filter_order_seek_sql(&order, seek, sizeof(seek), key_index, FILTER_ORDER_SEEK_MAX_BINDS,
-                                  &n_seek) != FILTER_OK) {
-            code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT, "page_token does not fit the order_by");
+        if (tok.nkeys != order.count) {
+            code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                                  "page_token does not fit the order_by");
             goto done;
         }
+        if ((code = seek_arms(call, &order, &tok, arms, &n_arms)) != GRPC_STATUS_OK)
+            goto done;
     }
     if (filter_to_sql(f, &fsql) != FILTER_OK) {
         code = api_store_error(call, STORE_NOMEM);
         goto done;
     }
 
-    where_len = strlen(fsql.text) + (scope_sql ? strlen(scope_sql) : 0) +
-                (have_token ? strlen(seek) : 0) + 32;
+    where_len = strlen(fsql.text) + (scope_sql ? strlen(scope_sql) : 0) + 32;
     where = rpc_call_alloc(call, where_len);
-    binds = rpc_call_alloc(call, (fsql.nbinds + req->n_scope_binds + n_seek + 1) * sizeof(*binds));
+    binds = rpc_call_alloc(call, (fsql.nbinds + req->n_scope_binds + 1) * sizeof(*binds));
     if (where == NULL || binds == NULL) {
         code = api_store_error(call, STORE_NOMEM);
         goto done;
     }
-    snprintf(where, where_len, "(%s)%s%s%s%s%s", fsql.text, scope_sql ? " AND (" : "",
-             scope_sql ? scope_sql : "", scope_sql ? ")" : "",
-             have_token ? " AND " : "", have_token ? seek : "");
+    snprintf(where, where_len, "(%s)%s%s%s", fsql.text, scope_sql ? " AND (" : "",
+             scope_sql ? scope_sql : "", scope_sql ? ")" : "");
     for (size_t i = 0; i < fsql.nbinds; i++) {
         if (fsql.binds[i].type == FILTER_STRING) {
             binds[n_binds].type = STORE_V_TEXT;
@@ -248,10 +278,6 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     }
     for (size_t i = 0; i < req->n_scope_binds; i++)
         binds[n_binds++] = req->scope_binds[i];
-    for (size_t i = 0; i < n_seek; i++) {
-        size_t k = key_index[i];
-        to_store_value(call, k < order.count ? &tok.keys[k] : &tok.last_id, &binds[n_binds++]);
-    }
 
     r.cap = (size_t)size + 1; /* one more tells whether a next page exists */
     r.rows = rpc_call_alloc(call, r.cap * sizeof(*r.rows));
@@ -264,6 +290,8 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     q.binds = binds;
     q.n_binds = n_binds;
     q.order = osql;
+    q.seek = arms;
+    q.n_seek = n_arms;
     q.limit = (int)r.cap;
     q.alloc = rpc_call_allocator(call);
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {

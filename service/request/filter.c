@@ -1394,6 +1394,14 @@ invalid:
     return FILTER_ERR_INVALID;
 }
 
+/* The id, the implicit last key, goes the way of the last key, so that a
+ * one-key order (`priority desc`) is one direction throughout and one index
+ * range serves every page of it. */
+static bool id_desc(const filter_order *o)
+{
+    return o->count > 0 && o->keys[o->count - 1].desc;
+}
+
 int filter_order_to_sql(const filter_order *o, char *buf, size_t cap)
 {
     fbuf b = {buf, 0, cap, 0};
@@ -1406,7 +1414,7 @@ int filter_order_to_sql(const filter_order *o, char *buf, size_t cap)
         fb_str(&b, o->keys[i].desc ? " DESC, " : " ASC, ");
     }
     fb_str(&b, o->schema->id_column);
-    fb_str(&b, " ASC");
+    fb_str(&b, id_desc(o) ? " DESC" : " ASC");
     if (b.full) {
         buf[0] = '\0';
         return FILTER_ERR_NOSPACE;
@@ -1434,42 +1442,81 @@ int filter_order_canonical(const filter_order *o, char *buf, size_t cap)
     return FILTER_OK;
 }
 
-int filter_order_seek_sql(const filter_order *o, char *buf, size_t cap, size_t *key_index,
-                          size_t key_index_cap, size_t *nbinds)
+/* Key k of the order with the id as key o->count: its column and direction. */
+static const char *key_column(const filter_order *o, size_t k)
+{
+    return k < o->count ? o->keys[k].field->column : o->schema->id_column;
+}
+
+static bool key_desc(const filter_order *o, size_t k)
+{
+    return k < o->count ? o->keys[k].desc : id_desc(o);
+}
+
+/* The runs: maximal stretches of keys (the id included, as key o->count)
+ * of one direction. starts[r] is the first key of run r; returns the count. */
+static size_t seek_runs(const filter_order *o, size_t starts[FILTER_SEEK_MAX_ARMS])
+{
+    size_t n = 0;
+
+    for (size_t k = 0; k <= o->count; k++)
+        if (k == 0 || key_desc(o, k) != key_desc(o, k - 1))
+            starts[n++] = k;
+    return n;
+}
+
+size_t filter_order_seek_arms(const filter_order *o)
+{
+    size_t starts[FILTER_SEEK_MAX_ARMS];
+
+    if (o == NULL || o->schema == NULL || o->count > FILTER_ORDER_MAX_KEYS)
+        return 0;
+    return seek_runs(o, starts);
+}
+
+int filter_order_seek_arm(const filter_order *o, size_t arm, char *buf, size_t cap,
+                          size_t *key_index, size_t key_index_cap, size_t *nbinds)
 {
     fbuf b = {buf, 0, cap, 0};
-    size_t nb = 0;
+    size_t starts[FILTER_SEEK_MAX_ARMS], nruns, run, first, end, nb = 0;
 
+    if (buf != NULL && cap > 0)
+        buf[0] = '\0';
     if (o == NULL || o->schema == NULL || buf == NULL || cap == 0 || nbinds == NULL ||
         o->count > FILTER_ORDER_MAX_KEYS)
         return FILTER_ERR_ARG;
-    buf[0] = '\0';
-    fb_str(&b, "(");
-    for (size_t i = 0; i <= o->count; i++) {
-        if (i > 0)
-            fb_str(&b, " OR (");
-        for (size_t j = 0; j <= i; j++) {
-            const char *col = j < o->count ? o->keys[j].field->column : o->schema->id_column;
-            if (j > 0)
-                fb_str(&b, " AND ");
-            fb_str(&b, col);
-            if (j < i)
-                fb_str(&b, " = ?");
-            else if (j < o->count && o->keys[j].desc)
-                fb_str(&b, " < ?");
-            else
-                fb_str(&b, " > ?");
-            if (key_index != NULL) {
-                if (nb >= key_index_cap)
-                    return FILTER_ERR_ARG;
-                key_index[nb] = j;
-            }
-            nb++;
-        }
-        if (i > 0)
-            fb_str(&b, ")");
+    nruns = seek_runs(o, starts);
+    if (arm >= nruns)
+        return FILTER_ERR_ARG;
+    /* Arm 0 is the last run (the rows nearest the cursor), arm nruns-1 the first. */
+    run = nruns - 1 - arm;
+    first = starts[run];
+    end = run + 1 < nruns ? starts[run + 1] : o->count + 1;
+    if (key_index != NULL && key_index_cap < end)
+        return FILTER_ERR_ARG;
+    for (size_t k = 0; k < first; k++) { /* equal on every earlier run */
+        fb_str(&b, key_column(o, k));
+        fb_str(&b, " = ? AND ");
+        if (key_index != NULL)
+            key_index[nb] = k;
+        nb++;
     }
-    fb_str(&b, ")");
+    /* A row value even for one key would do; a plain comparison reads better. */
+    fb_str(&b, end - first > 1 ? "(" : "");
+    for (size_t k = first; k < end; k++) {
+        fb_str(&b, k > first ? ", " : "");
+        fb_str(&b, key_column(o, k));
+    }
+    fb_str(&b, end - first > 1 ? ")" : "");
+    fb_str(&b, key_desc(o, first) ? " < " : " > ");
+    fb_str(&b, end - first > 1 ? "(" : "");
+    for (size_t k = first; k < end; k++) {
+        fb_str(&b, k > first ? ", ?" : "?");
+        if (key_index != NULL)
+            key_index[nb] = k;
+        nb++;
+    }
+    fb_str(&b, end - first > 1 ? ")" : "");
     if (b.full) {
         buf[0] = '\0';
         return FILTER_ERR_NOSPACE;

@@ -89,6 +89,17 @@ static const char *const migrations[] = {
     "CREATE INDEX matches_need_sum ON matches(need, state, amount);"
     "DROP INDEX matches_pledge;"
     "DROP INDEX matches_need;",
+    /* 5: keyset pages cost the same at any depth when an index has the
+     * order's keys (the name last, in the last key's direction): the default
+     * order of matches and pledges, alone and per donor (a DONOR's lists),
+     * and needs by priority, newest first (docs/api.md's example). */
+    "CREATE INDEX needs_priority_created ON needs(priority, create_time DESC, name DESC);"
+    "CREATE INDEX matches_created ON matches(create_time, name);"
+    "CREATE INDEX matches_donor_created ON matches(donor, create_time, name);"
+    "DROP INDEX matches_donor;"
+    "CREATE INDEX pledges_created ON pledges(create_time, name);"
+    "CREATE INDEX pledges_donor_created ON pledges(donor, create_time, name);"
+    "DROP INDEX pledges_donor;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -1145,19 +1156,33 @@ static sqlite3_stmt *list_stmt(store_conn *c, const char *sql)
     return c->list_stmt[slot];
 }
 
-int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx)
+static void bind_values(sqlite3_stmt *st, int *at, const store_value *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++, (*at)++) {
+        if (v[i].type == STORE_V_INT)
+            sqlite3_bind_int64(st, *at, v[i].i);
+        else
+            sqlite3_bind_text(st, *at, v[i].text, -1, SQLITE_STATIC);
+    }
+}
+
+/* One statement of a list: the query's where and, if arm is not NULL, one
+ * seek arm. Calls fn until it stops or *left rows were given. */
+static int list_part(store_tx *tx, store_kind kind, const store_query *q, const store_seek_arm *arm,
+                     int *left, int *stopped, store_row_fn fn, void *ctx)
 {
     char sql[8192];
     sqlite3_stmt *st = NULL;
-    int n, rc;
+    int n, rc = SQLITE_DONE, at = 1;
 
-    if (q->limit <= 0)
-        return STORE_ERROR;
     /* The fragments come from the filter module, built from store_filter_schema()
-     * names and '?' placeholders only; values are bound below. */
-    n = snprintf(sql, sizeof(sql), "SELECT data FROM %s%s%s%s ORDER BY %s LIMIT %d",
-                 kinds[kind].table, q->where ? " WHERE (" : "", q->where ? q->where : "",
-                 q->where ? ")" : "", q->order ? q->order : "name", q->limit);
+     * names and '?' placeholders only; values are bound below. Every arm has
+     * the same LIMIT (the page's) so that its text, and statement, is reused;
+     * reading stops when the page is full. */
+    n = snprintf(sql, sizeof(sql), "SELECT data FROM %s%s%s%s%s%s%s ORDER BY %s LIMIT %d",
+                 kinds[kind].table, q->where || arm ? " WHERE " : "", q->where ? "(" : "",
+                 q->where ? q->where : "", q->where ? ")" : "", q->where && arm ? " AND " : "",
+                 arm ? arm->where : "", q->order ? q->order : "name", q->limit);
     if (n < 0 || (size_t)n >= sizeof(sql))
         return STORE_ERROR;
     if ((st = list_stmt(tx->conn, sql)) == NULL) {
@@ -1165,26 +1190,42 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
         fprintf(stderr, "level=error event=list_prepare msg=\"%s\"\n", sqlite3_errmsg(tx->conn->db));
         return tx_fail(tx, rc);
     }
-    for (size_t i = 0; i < q->n_binds; i++) {
-        if (q->binds[i].type == STORE_V_INT)
-            sqlite3_bind_int64(st, (int)i + 1, q->binds[i].i);
-        else
-            sqlite3_bind_text(st, (int)i + 1, q->binds[i].text, -1, SQLITE_STATIC);
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    bind_values(st, &at, q->binds, q->n_binds);
+    if (arm != NULL)
+        bind_values(st, &at, arm->binds, arm->n_binds);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1); /* count this run only */
+    while (*left > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         ProtobufCMessage *m = protobuf_c_message_unpack(
             kinds[kind].desc, q->alloc, (size_t)sqlite3_column_bytes(st, 0), sqlite3_column_blob(st, 0));
         if (m == NULL) {
             sqlite3_reset(st);
             return STORE_CORRUPT;
         }
+        (*left)--;
         if (fn(m, ctx) != 0) {
-            rc = SQLITE_DONE;
+            *stopped = 1;
             break;
         }
     }
-    rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    rc = *left == 0 || *stopped || rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
+    if (q->work != NULL)
+        *q->work += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
     sqlite3_reset(st);
+    return rc;
+}
+
+int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx)
+{
+    int left = q->limit, stopped = 0, rc = STORE_OK;
+
+    if (q->limit <= 0)
+        return STORE_ERROR;
+    if (q->work != NULL)
+        *q->work = 0;
+    if (q->n_seek == 0)
+        return list_part(tx, kind, q, NULL, &left, &stopped, fn, ctx);
+    for (size_t i = 0; i < q->n_seek && rc == STORE_OK && left > 0 && !stopped; i++)
+        rc = list_part(tx, kind, q, &q->seek[i], &left, &stopped, fn, ctx);
     return rc;
 }
 

@@ -289,8 +289,8 @@ static void fuzz_order(size_t k, const uint8_t *text, size_t len)
     filter_error err;
     /* The buffer sizes service/handlers/api_list.c uses. */
     char canon[FILTER_ORDER_MAX_LEN * 2], canon2[FILTER_ORDER_MAX_LEN * 2], osql[1024],
-        seek[4096], name[16], *sql;
-    size_t key_index[FILTER_ORDER_SEEK_MAX_BINDS], nbinds = 0;
+        seek[FILTER_SEEK_ARM_MAX_LEN], name[16], *sql;
+    size_t key_index[FILTER_SEEK_MAX_BINDS], nbinds = 0, narms;
     sqlite3_stmt *st;
     int rc = filter_order_parse(s, (const char *)text, len, &o, &err);
 
@@ -308,21 +308,24 @@ static void fuzz_order(size_t k, const uint8_t *text, size_t len)
               strcmp(canon, canon2) == 0,
           "order canonical is a fixed point");
     check(filter_order_to_sql(&o, osql, sizeof osql) == FILTER_OK, "ORDER BY fits api.c's buffer");
-    check(filter_order_seek_sql(&o, seek, sizeof seek, key_index, FILTER_ORDER_SEEK_MAX_BINDS,
-                                &nbinds) == FILTER_OK,
-          "seek SQL fits api.c's buffer");
-    check(count_char(seek, '?') == nbinds, "seek placeholders");
-    for (size_t i = 0; i < nbinds; i++)
-        check(key_index[i] <= o.count, "seek key index");
-
+    narms = filter_order_seek_arms(&o);
+    check(narms >= 1 && narms <= o.count + 1, "seek arms: one per run of one direction");
     table_name(k, name, sizeof name);
-    sql = malloc(strlen(seek) + strlen(osql) + 64);
-    check(sql != NULL, "malloc");
-    sprintf(sql, "SELECT * FROM %s WHERE %s ORDER BY %s", name, seek, osql);
-    check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "seek SQL prepares");
-    check((size_t)sqlite3_bind_parameter_count(st) == nbinds, "seek bind count");
-    sqlite3_finalize(st);
-    free(sql);
+    for (size_t a = 0; a < narms; a++) {
+        check(filter_order_seek_arm(&o, a, seek, sizeof seek, key_index, FILTER_SEEK_MAX_BINDS,
+                                    &nbinds) == FILTER_OK,
+              "seek arm fits api_list.c's buffer");
+        check(count_char(seek, '?') == nbinds, "seek placeholders");
+        for (size_t i = 0; i < nbinds; i++)
+            check(key_index[i] <= o.count, "seek key index");
+        sql = malloc(strlen(seek) + strlen(osql) + 64);
+        check(sql != NULL, "malloc");
+        sprintf(sql, "SELECT * FROM %s WHERE %s ORDER BY %s", name, seek, osql);
+        check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "seek SQL prepares");
+        check((size_t)sqlite3_bind_parameter_count(st) == nbinds, "seek bind count");
+        sqlite3_finalize(st);
+        free(sql);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -397,8 +397,8 @@ static void run_list(const ProtobufCMethodDescriptor *md, const ProtobufCMessage
     filter_error err;
     filter_order order;
     filter_sql sql = {0};
-    char ocanon[FILTER_ORDER_MAX_LEN * 2], osql[1024], seek[4096];
-    size_t key_index[FILTER_ORDER_SEEK_MAX_BINDS], nseek = 0;
+    char ocanon[FILTER_ORDER_MAX_LEN * 2], osql[1024], seek[FILTER_SEEK_ARM_MAX_LEN];
+    size_t key_index[FILTER_SEEK_MAX_BINDS], nseek = 0;
     uint8_t binding[PAGETOKEN_BINDINGBYTES];
     pagetoken *tok;
     int rc;
@@ -425,9 +425,10 @@ static void run_list(const ProtobufCMethodDescriptor *md, const ProtobufCMessage
         check(pagetoken_bind(collection, parent != NULL ? parent : "", filter_canonical(f),
                              ocanon, "principals/fuzz", binding) == PAGETOKEN_OK,
               "pagetoken_bind");
-        check(filter_order_seek_sql(&order, seek, sizeof seek, key_index,
-                                    FILTER_ORDER_SEEK_MAX_BINDS, &nseek) == FILTER_OK,
-              "seek SQL fits api.c's buffer");
+        for (size_t a = 0; a < filter_order_seek_arms(&order); a++)
+            check(filter_order_seek_arm(&order, a, seek, sizeof seek, key_index,
+                                        FILTER_SEEK_MAX_BINDS, &nseek) == FILTER_OK,
+                  "seek arm fits api_list.c's buffer");
         if (token[0] != '\0') {
             tok = malloc(sizeof *tok);
             check(tok != NULL, "malloc");

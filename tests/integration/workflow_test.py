@@ -733,7 +733,8 @@ def test_pagination(api):
         ('beneficiary = "%s" AND (priority = CRITICAL OR priority = PRIORITY_HIGH)' % PAGER,
          "priority, create_time desc", 333,
          lambda n: n.priority in (Need.PRIORITY_CRITICAL, Need.PRIORITY_HIGH),
-         lambda n: (n.priority, -ns(n), n.name)),
+         # ties on create_time go by name, the way of the last key (desc)
+         lambda n: (n.priority, -ns(n), tuple(-b for b in n.name.encode()))),
         ('beneficiary = "%s" AND needed_by < "2025-03-01" AND NOT sector = TELECOM' % PAGER,
          "needed_by desc, title", 150,
          lambda n: (n.needed_by.year, n.needed_by.month, n.needed_by.day) < (2025, 3, 1)

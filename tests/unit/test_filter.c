@@ -1,7 +1,8 @@
 /* Unit tests for filter.c: parse trees, canonical forms, error columns and
  * messages, SQL text and bind values; and the SQL checked against a real
  * SQLite database: filter_eval and the SQL agree row for row, and keyset
- * pagination with filter_order_seek_sql returns exactly the full ordering. */
+ * pagination with the seek arms of filter_order_seek_arm returns exactly the
+ * full ordering. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -793,7 +794,9 @@ static int cmp_rows(const void *pa, const void *pb)
     assert_int_equal(filter_order_compare(sort_order, row_get, (void *)a, (void *)b, &c), FILTER_OK);
     if (c != 0)
         return c;
-    return a->id < b->id ? -1 : a->id > b->id;
+    c = a->id < b->id ? -1 : a->id > b->id;
+    /* the id goes the way of the last key */
+    return sort_order->count > 0 && sort_order->keys[sort_order->count - 1].desc ? -c : c;
 }
 
 static const row *find_row(int64_t id)
@@ -821,8 +824,9 @@ static void test_keyset_pagination(void **state)
         for (size_t fi = 0; fi < sizeof filters / sizeof filters[0]; fi++) {
             filter_order o;
             filter_error err;
-            char order_sql[512], seek[4096];
-            size_t key_index[FILTER_ORDER_SEEK_MAX_BINDS], nseek = 0;
+            char order_sql[512], seek[FILTER_SEEK_MAX_ARMS][FILTER_SEEK_ARM_MAX_LEN];
+            size_t key_index[FILTER_SEEK_MAX_ARMS][FILTER_SEEK_MAX_BINDS],
+                nseek[FILTER_SEEK_MAX_ARMS], narms;
             int64_t full[NGEN], paged[NGEN];
             row sorted[NGEN];
             size_t nfull, npaged = 0, nsorted = 0;
@@ -831,9 +835,12 @@ static void test_keyset_pagination(void **state)
             assert_int_equal(filter_order_parse(&SCHEMA, orders[oi], strlen(orders[oi]), &o, &err),
                              FILTER_OK);
             assert_int_equal(filter_order_to_sql(&o, order_sql, sizeof order_sql), FILTER_OK);
-            assert_int_equal(filter_order_seek_sql(&o, seek, sizeof seek, key_index,
-                                                   FILTER_ORDER_SEEK_MAX_BINDS, &nseek), FILTER_OK);
-            assert_int_equal(nseek, (o.count + 1) * (o.count + 2) / 2);
+            narms = filter_order_seek_arms(&o);
+            assert_true(narms >= 1 && narms <= o.count + 1);
+            for (size_t a = 0; a < narms; a++)
+                assert_int_equal(filter_order_seek_arm(&o, a, seek[a], sizeof seek[a], key_index[a],
+                                                       FILTER_SEEK_MAX_BINDS, &nseek[a]),
+                                 FILTER_OK);
             nfull = sql_ids(db, f, order_sql, NULL, NULL, 0, 0, full, NGEN);
             assert_true(nfull > 0);
 
@@ -852,23 +859,27 @@ static void test_keyset_pagination(void **state)
                     fail_msg("order \"%s\": in-memory order differs from SQLite at %zu",
                              orders[oi], i);
 
-            /* Pages of 7, each after the previous page's last row. */
+            /* Pages of 7, each after the previous page's last row: the arms
+             * in turn until the page is full, as the store reads them. */
             for (;;) {
                 int64_t page[7];
-                size_t n;
+                size_t n = 0;
                 if (npaged == 0) {
                     n = sql_ids(db, f, order_sql, NULL, NULL, 0, 7, page, 7);
                 } else {
-                    filter_value vals[FILTER_ORDER_MAX_KEYS + 1], binds[FILTER_ORDER_SEEK_MAX_BINDS];
+                    filter_value vals[FILTER_ORDER_MAX_KEYS + 1], binds[FILTER_SEEK_MAX_BINDS];
                     const row *last = find_row(paged[npaged - 1]);
                     assert_non_null(last);
                     for (size_t k = 0; k < o.count; k++)
                         assert_int_equal(row_get((void *)last, o.keys[k].field, &vals[k]), 0);
                     vals[o.count].type = FILTER_INT;
                     vals[o.count].i = last->id;
-                    for (size_t j = 0; j < nseek; j++)
-                        binds[j] = vals[key_index[j]];
-                    n = sql_ids(db, f, order_sql, seek, binds, nseek, 7, page, 7);
+                    for (size_t a = 0; a < narms && n < 7; a++) {
+                        for (size_t j = 0; j < nseek[a]; j++)
+                            binds[j] = vals[key_index[a][j]];
+                        n += sql_ids(db, f, order_sql, seek[a], binds, nseek[a], (int)(7 - n),
+                                     page + n, 7 - n);
+                    }
                 }
                 if (n == 0)
                     break;
@@ -904,7 +915,7 @@ static void test_order_by(void **state)
     filter_order o;
     filter_error err;
     char buf[512];
-    size_t ki[FILTER_ORDER_SEEK_MAX_BINDS], nb = 0;
+    size_t ki[FILTER_SEEK_MAX_BINDS], nb = 0;
     (void)state;
 
     assert_int_equal(filter_order_parse(&SCHEMA, S("priority, create_time desc"), &o, &err),
@@ -915,21 +926,30 @@ static void test_order_by(void **state)
     assert_ptr_equal(o.keys[1].field, &FIELDS[F_CTIME]);
     assert_true(o.keys[1].desc);
     assert_int_equal(filter_order_to_sql(&o, buf, sizeof buf), FILTER_OK);
-    assert_string_equal(buf, "priority ASC, create_time_ns DESC, id ASC");
+    assert_string_equal(buf, "priority ASC, create_time_ns DESC, id DESC");
     assert_int_equal(filter_order_canonical(&o, buf, sizeof buf), FILTER_OK);
     assert_string_equal(buf, "priority asc, create_time desc");
-    assert_int_equal(filter_order_seek_sql(&o, buf, sizeof buf, ki, FILTER_ORDER_SEEK_MAX_BINDS,
-                                           &nb), FILTER_OK);
-    assert_string_equal(buf, "(priority > ? OR (priority = ? AND create_time_ns < ?) OR "
-                             "(priority = ? AND create_time_ns = ? AND id > ?))");
-    assert_int_equal(nb, 6);
-    static const size_t want_ki[6] = {0, 0, 1, 0, 1, 2};
+    /* Two runs (priority asc; create_time and id desc): two arms, the rows
+     * of the cursor's priority first, each arm one index range. */
+    assert_int_equal(filter_order_seek_arms(&o), 2);
+    assert_int_equal(filter_order_seek_arm(&o, 0, buf, sizeof buf, ki, FILTER_SEEK_MAX_BINDS, &nb),
+                     FILTER_OK);
+    assert_string_equal(buf, "priority = ? AND (create_time_ns, id) < (?, ?)");
+    assert_int_equal(nb, 3);
+    static const size_t want_ki[3] = {0, 1, 2};
     assert_memory_equal(ki, want_ki, sizeof want_ki);
+    assert_int_equal(filter_order_seek_arm(&o, 1, buf, sizeof buf, ki, FILTER_SEEK_MAX_BINDS, &nb),
+                     FILTER_OK);
+    assert_string_equal(buf, "priority > ?");
+    assert_int_equal(nb, 1);
+    assert_int_equal(ki[0], 0);
+    assert_int_equal(filter_order_seek_arm(&o, 2, buf, sizeof buf, ki, FILTER_SEEK_MAX_BINDS, &nb),
+                     FILTER_ERR_ARG);
     /* Too small buffers. */
-    assert_int_equal(filter_order_seek_sql(&o, buf, 20, ki, FILTER_ORDER_SEEK_MAX_BINDS, &nb),
+    assert_int_equal(filter_order_seek_arm(&o, 0, buf, 20, ki, FILTER_SEEK_MAX_BINDS, &nb),
                      FILTER_ERR_NOSPACE);
     assert_string_equal(buf, "");
-    assert_int_equal(filter_order_seek_sql(&o, buf, sizeof buf, ki, 5, &nb), FILTER_ERR_ARG);
+    assert_int_equal(filter_order_seek_arm(&o, 0, buf, sizeof buf, ki, 2, &nb), FILTER_ERR_ARG);
     assert_int_equal(filter_order_to_sql(&o, buf, 10), FILTER_ERR_NOSPACE);
     assert_int_equal(filter_order_canonical(&o, buf, 10), FILTER_ERR_NOSPACE);
 
@@ -946,8 +966,9 @@ static void test_order_by(void **state)
     assert_string_equal(buf, "id ASC");
     assert_int_equal(filter_order_canonical(&o, buf, sizeof buf), FILTER_OK);
     assert_string_equal(buf, "");
-    assert_int_equal(filter_order_seek_sql(&o, buf, sizeof buf, ki, 1, &nb), FILTER_OK);
-    assert_string_equal(buf, "(id > ?)");
+    assert_int_equal(filter_order_seek_arms(&o), 1);
+    assert_int_equal(filter_order_seek_arm(&o, 0, buf, sizeof buf, ki, 1, &nb), FILTER_OK);
+    assert_string_equal(buf, "id > ?");
     assert_int_equal(nb, 1);
     assert_int_equal(ki[0], 0);
 
