@@ -154,10 +154,25 @@ const struct filter_schema *store_filter_schema(store_kind kind);
 typedef int (*store_row_fn)(ProtobufCMessage *msg, void *ctx);
 int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx);
 
-/* Sum of match amounts (total nanos) for a need or a pledge, over the match
- * states in state_mask (bit 1<<state). */
+/* ---- Money ----
+ * One amount the store keeps fits int64 nanos (|amount| <= 10^9 units); a
+ * sum of amounts need not. Sums come back exact, as 128-bit nanos: 2^64
+ * amounts of 10^18 nanos stay below 2^127, so no sum an engine can hold
+ * wraps. (SQLite adds the units and the nanos parts of the rows apart, each
+ * within int64 for up to 9.2 * 10^9 rows; PostgreSQL's SUM is numeric.) */
+typedef __int128 store_sum;
+
+/* The value a money column holds: units * 10^9 + nanos, saturated to the
+ * int64 range. Only an aggregate kept on a resource (a need's committed or
+ * delivered amount) can pass EUR 9,223,372,036.854775807; it then filters
+ * and sorts as that amount, while its Money stays exact. Page tokens carry
+ * this value too, so paging over such rows stays exact. */
+int64_t store_money_key(int64_t units, int32_t nanos);
+
+/* Sum of match amounts for a need or a pledge, over the match states in
+ * state_mask (bit 1<<state). */
 int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t state_mask,
-                    int64_t *nanos);
+                    store_sum *nanos);
 
 /* Number of a donor's pledges whose state is not in except_mask (1<<state). */
 int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, int64_t *count);
@@ -181,21 +196,40 @@ int store_principal_by_cert(store_tx *tx, const char *identity, ProtobufCAllocat
 int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uint32_t state_mask,
                           int *yes);
 
-/* ---- Report aggregates, read in one snapshot ---- */
+/* ---- Report aggregates, read in one snapshot, exact ---- */
+/* Whose view the totals are (need-to-know, docs/authz.md): every need
+ * (STORE_SCOPE_ALL), the needs that are not RESTRICTED (an OBSERVER:
+ * STORE_SCOPE_UNRESTRICTED), or the needs a donor may know of (OPEN STANDARD
+ * ones and those it has a match in live_mask on) and that donor's own line
+ * only (STORE_SCOPE_DONOR_NEEDS). */
+typedef struct store_view {
+    store_scope scope;
+    const char *donor;  /* STORE_SCOPE_DONOR_NEEDS */
+    uint32_t live_mask; /* STORE_SCOPE_DONOR_NEEDS */
+} store_view;
+
 typedef struct store_totals {
-    int64_t count, estimated, committed, delivered; /* money as total nanos */
+    int64_t count;
+    store_sum estimated, committed, delivered; /* nanos */
 } store_totals;
-enum { STORE_BY_SECTOR, STORE_BY_CATEGORY };
-/* Totals of the needs whose state is in need_mask, grouped by sector or
- * category (key = enum number), in key order. */
-int store_need_totals(store_tx *tx, int by, uint32_t need_mask,
-                      void (*fn)(int key, const store_totals *t, void *ctx), void *ctx);
-/* Per MEMBER donor: the needs it has committed matches on (count, their
- * estimated cost), committed and delivered amounts, and pledged (not
- * withdrawn) amount, in name order. */
-int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered_mask,
+
+/* Totals of the needs whose state is in need_mask and that the view lets
+ * through, per (sector, category) pair in key order: their number, estimated
+ * costs, and the amounts of their matches in committed_mask and in
+ * delivered_mask. */
+int store_need_totals(store_tx *tx, const store_view *v, uint32_t need_mask,
+                      uint32_t committed_mask, uint32_t delivered_mask,
+                      void (*fn)(int sector, int category, const store_totals *t, void *ctx),
+                      void *ctx);
+/* Per MEMBER donor in the view, in display-name order: the needs it has
+ * matches in committed_mask on (count, their estimated cost), its committed
+ * and delivered amounts, and its pledged (not withdrawn) amount. With
+ * STORE_SCOPE_UNRESTRICTED, needs that are RESTRICTED and the matches on
+ * them are left out. */
+int store_donor_totals(store_tx *tx, const store_view *v, uint32_t committed_mask,
+                       uint32_t delivered_mask,
                        void (*fn)(const char *donor, const char *display_name,
-                                  const store_totals *t, int64_t pledged, void *ctx),
+                                  const store_totals *t, store_sum pledged, void *ctx),
                        void *ctx);
 
 /* ---- The audit log (audit.c owns its meaning) ---- */

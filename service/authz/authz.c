@@ -73,7 +73,7 @@ static const authz_rule rules[] = {
     {"/tallinn.v1.MatchService/AcceptDelivery", FO, NULL},
     {"/tallinn.v1.MatchService/RejectDelivery", FO, NULL},
     {"/tallinn.v1.MatchService/SuggestMatches", STAFF | AU, NULL},
-    {"/tallinn.v1.ReportService/GetCoverageReport", STAFF | OB | AU, NULL},
+    {"/tallinn.v1.ReportService/GetCoverageReport", STAFF | DN | OB | AU, "DONOR: its own line; totals over the needs it may see; OBSERVER: never RESTRICTED needs"},
     {"/tallinn.v1.PrincipalService/CreatePrincipal", AD, NULL},
     {"/tallinn.v1.PrincipalService/GetPrincipal", AD | AU, NULL},
     {"/tallinn.v1.PrincipalService/ListPrincipals", AD | AU, NULL},

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "api.h"
+#include "ledger/ledger.h"
 #include "tallinn/validate.h"
 
 /* ---- Caller ---- */
@@ -71,6 +72,18 @@ grpc_status_code api_store_error(rpc_call *call, int rc)
     default:
         return rpc_call_error(call, GRPC_STATUS_INTERNAL, "storage error");
     }
+}
+
+grpc_status_code api_ledger_error(rpc_call *call, int rc, grpc_status_code code, const char *what)
+{
+    char max[LEDGER_FORMAT_MAX];
+
+    if (rc != LEDGER_ERR_RANGE)
+        return api_store_error(call, rc);
+    ledger_format(LEDGER_MONEY_MAX, NULL, max, sizeof(max));
+    rpc_call_set_error_info(call, "AMOUNT_LIMIT", "tallinn.v1");
+    return rpc_call_error(call, code, "%s would exceed %s units, the most an amount can hold",
+                          what, max);
 }
 
 /* ---- Messages ---- */

@@ -59,6 +59,10 @@ void api_violation(rpc_call *call, const char *field, const char *fmt, ...)
 grpc_status_code api_violations_status(rpc_call *call, const char *what);
 /* Maps a STORE_* error to a status with a short message. */
 grpc_status_code api_store_error(rpc_call *call, int store_rc);
+/* Maps a ledger result (ledger/ledger.h): LEDGER_ERR_RANGE, a sum no Money
+ * can hold, is `code` (FAILED_PRECONDITION for a write, OUT_OF_RANGE for a
+ * report) saying what would not fit; a STORE_* error as api_store_error. */
+grpc_status_code api_ledger_error(rpc_call *call, int rc, grpc_status_code code, const char *what);
 
 /* ---- Validation helpers: each adds a violation and returns 0 when bad ---- */
 int api_check_text(rpc_call *call, const char *field, const char *s, size_t max_chars,

@@ -40,9 +40,11 @@ static int row_value(void *ctx, const filter_field *ff, filter_value *out)
     case FILTER_BOOL:
         out->i = *(const protobuf_c_boolean *)p ? 1 : 0;
         return 0;
-    case FILTER_MONEY:
-        out->i = api_nanos(*(const Tallinn__V1__Money *const *)p);
+    case FILTER_MONEY: { /* the store's column value, saturated as it is */
+        const Tallinn__V1__Money *m = *(const Tallinn__V1__Money *const *)p;
+        out->i = m != NULL ? store_money_key(m->units, m->nanos) : 0;
         return 0;
+    }
     case FILTER_TIMESTAMP: {
         const Google__Protobuf__Timestamp *t = *(const Google__Protobuf__Timestamp *const *)p;
         out->i = t != NULL ? t->seconds * 1000000000 + t->nanos : 0;

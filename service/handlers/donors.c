@@ -437,7 +437,7 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     rpc_call *call = job->call;
     ProtobufCMessage *m;
     Tallinn__V1__Pledge *p;
-    int64_t allocated;
+    store_sum allocated;
     int was;
     grpc_status_code code;
     int rc;
@@ -455,20 +455,19 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
         return code;
     if ((code = check_pledge_move(call, p, was)) != GRPC_STATUS_OK)
         return code;
-    if ((rc = store_match_sum(tx, NULL, p->name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK)
-        return api_store_error(call, rc);
+    if ((rc = ledger_pledge_refresh(tx, p, job->api->currency, rpc_call_allocator(call),
+                                    &allocated)) != 0)
+        return api_ledger_error(call, rc, GRPC_STATUS_FAILED_PRECONDITION, "the pledge's allocation");
     if (p->state == PS(WITHDRAWN) && was != PS(WITHDRAWN) && allocated > 0)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s has approved matches: withdraw them before the pledge", p->name);
-    if (api_nanos(p->amount) < allocated) {
-        char buf[VALIDATE_MONEY_FORMAT_MAX];
-        validate_money_format(allocated, job->api->currency, buf, sizeof(buf));
+    if (ledger_nanos(p->amount) < allocated) {
+        char buf[LEDGER_FORMAT_MAX];
+        ledger_format(allocated, job->api->currency, buf, sizeof(buf));
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s already has %s allocated to approved matches; the amount cannot "
                               "go below that", p->name, buf);
     }
-    p->allocated = api_money(call, job->api, allocated);
-    p->available = api_money(call, job->api, api_nanos(p->amount) - allocated);
     return api_save(tx, job, STORE_PLEDGE, m, 0);
 }
 
@@ -496,26 +495,6 @@ static grpc_status_code update_pledge(rpc_call *call, const ProtobufCMessage *re
     if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
         return code;
     return api_write(call, ctx, NULL, update_pledge_job, (void *)in, resp);
-}
-
-grpc_status_code pledges_recompute(store_tx *tx, api_job *job, const char *name)
-{
-    ProtobufCMessage *m, *keep = job->resp;
-    Tallinn__V1__Pledge *p;
-    int64_t allocated;
-    grpc_status_code code;
-    int rc;
-
-    if ((code = api_load(tx, job->call, STORE_PLEDGE, name, &m)) != GRPC_STATUS_OK)
-        return code;
-    p = (Tallinn__V1__Pledge *)m;
-    if ((rc = store_match_sum(tx, NULL, name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK)
-        return api_store_error(job->call, rc);
-    p->allocated = api_money(job->call, job->api, allocated);
-    p->available = api_money(job->call, job->api, api_nanos(p->amount) - allocated);
-    code = api_save(tx, job, STORE_PLEDGE, m, 0);
-    job->resp = keep; /* the caller's response stays the match */
-    return code;
 }
 
 int donors_register(rpc_server *srv, api *a)

@@ -39,13 +39,13 @@ static const char *match_state(int s)
     return enum_name(&tallinn__v1__match__state__descriptor, s);
 }
 
-static const char *money_text(rpc_call *call, const api *a, int64_t nanos)
+static const char *money_text(rpc_call *call, const api *a, store_sum nanos)
 {
-    char *buf = rpc_call_alloc(call, VALIDATE_MONEY_FORMAT_MAX);
+    char *buf = rpc_call_alloc(call, LEDGER_FORMAT_MAX);
 
     if (buf == NULL)
         return "?";
-    validate_money_format(nanos, a->currency, buf, VALIDATE_MONEY_FORMAT_MAX);
+    ledger_format(nanos, a->currency, buf, LEDGER_FORMAT_MAX);
     return buf;
 }
 
@@ -239,7 +239,7 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
     Tallinn__V1__Need *need;
     Tallinn__V1__Pledge *p;
     ProtobufCMessage *m;
-    int64_t amount = api_nanos(x->amount), allocated, committed, available, cost;
+    ledger_approval g;
     grpc_status_code code;
     int rc;
 
@@ -250,33 +250,52 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
     p = (Tallinn__V1__Pledge *)m;
     if (p->state == TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is WITHDRAWN", p->name);
-    if ((rc = store_match_sum(tx, NULL, p->name, DOMAIN_COMMITTED_STATES, &allocated)) != STORE_OK ||
-        (rc = store_match_sum(tx, need->name, NULL, DOMAIN_COMMITTED_STATES, &committed)) != STORE_OK)
-        return api_store_error(call, rc);
-    available = api_nanos(p->amount) - allocated;
-    if (amount > available) {
+    if ((rc = ledger_approval_check(tx, need, p, x->amount, &g)) != 0)
+        return api_ledger_error(call, rc, GRPC_STATUS_FAILED_PRECONDITION, "the approval");
+    if (g.overspends) {
         rpc_call_set_error_info(call, "PLEDGE_OVERSPENT", "tallinn.v1");
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "approving %s would overspend %s: %s available, the match is %s",
-                              x->name, p->name, money_text(call, a, available),
-                              money_text(call, a, amount));
+                              x->name, p->name, money_text(call, a, g.available),
+                              money_text(call, a, g.amount));
     }
-    cost = api_nanos(need->estimated_cost);
-    if (committed + amount > cost) {
+    if (g.overfunds) {
         if (!arg->allow_overfunding) {
             rpc_call_set_error_info(call, "NEED_OVERFUNDED", "tallinn.v1");
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                                   "approving %s would fund %s beyond its estimated cost (%s "
                                   "committed + %s > %s); to do so on purpose set "
                                   "allow_overfunding with a reason",
-                                  x->name, need->name, money_text(call, a, committed),
-                                  money_text(call, a, amount), money_text(call, a, cost));
+                                  x->name, need->name, money_text(call, a, g.committed),
+                                  money_text(call, a, g.amount), money_text(call, a, g.cost));
         }
         x->overfunding_allowed = 1;
         x->overfunding_reason = (char *)arg->r.reason;
     }
     x->approver = (char *)job->caller->principal;
     return GRPC_STATUS_OK;
+}
+
+/* Keeps a need's or a pledge's totals in step with its matches (the
+ * ledger's sums), saved in the match's job. */
+static grpc_status_code refresh(store_tx *tx, api_job *job, store_kind kind, const char *name)
+{
+    rpc_call *call = job->call;
+    ProtobufCAllocator *alloc = rpc_call_allocator(call);
+    const char *cur = job->api->currency;
+    ProtobufCMessage *m;
+    grpc_status_code code;
+    int rc;
+
+    if ((code = api_load(tx, call, kind, name, &m)) != GRPC_STATUS_OK)
+        return code;
+    rc = kind == STORE_NEED ? ledger_need_refresh(tx, (Tallinn__V1__Need *)m, cur, alloc)
+                            : ledger_pledge_refresh(tx, (Tallinn__V1__Pledge *)m, cur, alloc, NULL);
+    if (rc != 0)
+        return api_ledger_error(call, rc, GRPC_STATUS_FAILED_PRECONDITION,
+                                kind == STORE_NEED ? "the need's committed amount"
+                                                   : "the pledge's allocation");
+    return api_save(tx, job, kind, m, 0);
 }
 
 static grpc_status_code transition_job(store_tx *tx, api_job *job)
@@ -318,14 +337,14 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     /* Totals follow the money: approval and withdrawal move the pledge and the
      * need's committed amount, acceptance the delivered amount. */
     if (t->to == M(APPROVED) || (t->to == M(WITHDRAWN) && was == M(APPROVED))) {
-        if ((code = pledges_recompute(tx, job, x->pledge)) != GRPC_STATUS_OK ||
-            (code = needs_recompute(tx, job, x->need)) != GRPC_STATUS_OK)
+        if ((code = refresh(tx, job, STORE_PLEDGE, x->pledge)) != GRPC_STATUS_OK ||
+            (code = refresh(tx, job, STORE_NEED, x->need)) != GRPC_STATUS_OK)
             return code;
     } else if (t->to == M(ACCEPTED)) {
-        if ((code = needs_recompute(tx, job, x->need)) != GRPC_STATUS_OK)
+        if ((code = refresh(tx, job, STORE_NEED, x->need)) != GRPC_STATUS_OK)
             return code;
     }
-    job->resp = resp;
+    job->resp = resp; /* the caller's response stays the match */
     return GRPC_STATUS_OK;
 }
 
@@ -399,7 +418,7 @@ static char *fmt(rpc_call *call, const char *f, const char *a, const char *b)
 /* Scores one donor for a need. Honest and simple (docs/api.md): capability
  * 40, sector experience 15, budget up to 30, delivery record up to 15. */
 static Tallinn__V1__MatchSuggestion *score_donor(rpc_call *call, const api *a, store_tx *tx,
-                                                 const Tallinn__V1__Need *need, int64_t remaining,
+                                                 const Tallinn__V1__Need *need, store_sum remaining,
                                                  const Tallinn__V1__Donor *d)
 {
     Tallinn__V1__MatchSuggestion *s;
@@ -476,7 +495,7 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
     donor_rows donors = {0};
     store_query q = {.limit = SUGGEST_DONORS_MAX, .alloc = rpc_call_allocator(call)};
     int32_t max = in->max_suggestions;
-    int64_t remaining;
+    store_sum remaining;
     size_t n = 0;
     store_tx *tx;
     grpc_status_code code = GRPC_STATUS_OK;
@@ -507,7 +526,7 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
                               enum_name(&tallinn__v1__need__state__descriptor, need->state));
         goto done;
     }
-    remaining = api_nanos(need->estimated_cost) - api_nanos(need->committed_amount);
+    remaining = ledger_nanos(need->estimated_cost) - ledger_nanos(need->committed_amount);
     if ((rc = store_list(tx, STORE_DONOR, &q, collect_donor, &donors)) != STORE_OK) {
         code = api_store_error(call, rc);
         goto done;

@@ -57,17 +57,6 @@ void needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
         api_set_string(&n->base, *f, (char *)protobuf_c_empty_string);
 }
 
-/* The server's own load (totals). */
-static grpc_status_code load(store_tx *tx, rpc_call *call, const char *name, Tallinn__V1__Need **n)
-{
-    ProtobufCMessage *m;
-    grpc_status_code code = api_load(tx, call, STORE_NEED, name, &m);
-
-    if (code == GRPC_STATUS_OK)
-        *n = (Tallinn__V1__Need *)m;
-    return code;
-}
-
 /* A need the caller named: visibility, existence, etag (visibility.c). */
 static grpc_status_code load_named(store_tx *tx, rpc_call *call, const char *name,
                                    const char *etag, Tallinn__V1__Need **n)
@@ -327,39 +316,6 @@ static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *r
     if (code != GRPC_STATUS_OK)
         return code;
     return api_write(call, ctx, arg.request_id, transition_job, &arg, resp);
-}
-
-/* ---- Derived totals ---- */
-
-grpc_status_code needs_recompute(store_tx *tx, api_job *job, const char *name)
-{
-    rpc_call *call = job->call;
-    Tallinn__V1__Need *n;
-    int64_t committed, delivered, cost;
-    grpc_status_code code;
-    int rc;
-
-    if ((code = load(tx, call, name, &n)) != GRPC_STATUS_OK)
-        return code;
-    if ((rc = store_match_sum(tx, name, NULL, DOMAIN_COMMITTED_STATES, &committed)) != STORE_OK ||
-        (rc = store_match_sum(tx, name, NULL, DOMAIN_DELIVERED_STATES, &delivered)) != STORE_OK)
-        return api_store_error(call, rc);
-    cost = api_nanos(n->estimated_cost);
-    n->committed_amount = api_money(call, job->api, committed);
-    n->delivered_amount = api_money(call, job->api, delivered);
-    n->coverage = committed <= 0 ? TALLINN__V1__NEED__COVERAGE__COVERAGE_NONE
-                  : committed < cost ? TALLINN__V1__NEED__COVERAGE__COVERAGE_PARTIAL
-                                     : TALLINN__V1__NEED__COVERAGE__COVERAGE_FULL;
-    if (delivered >= cost && (n->state == S(OPEN) || n->state == S(ON_HOLD))) {
-        n->state = S(FULFILLED);
-        n->state_reason = (char *)"accepted deliveries reached the estimated cost";
-    }
-    {
-        ProtobufCMessage *keep = job->resp; /* save() sets resp: keep the caller's */
-        code = save(tx, job, n, 0);
-        job->resp = keep;
-    }
-    return code;
 }
 
 int needs_register(rpc_server *srv, api *a)

@@ -105,16 +105,19 @@ static const char *const migrations[] = {
 
 /* ---- Column extraction: what each kind stores beside its protobuf bytes ---- */
 
-static int64_t money_nanos(const Tallinn__V1__Money *m)
+int64_t store_money_key(int64_t units, int32_t nanos)
 {
     int64_t v;
 
-    if (m == NULL)
-        return 0;
-    if (__builtin_mul_overflow(m->units, (int64_t)1000000000, &v) ||
-        __builtin_add_overflow(v, (int64_t)m->nanos, &v))
-        return m->units < 0 ? INT64_MIN : INT64_MAX; /* validation keeps us far from here */
+    if (__builtin_mul_overflow(units, (int64_t)1000000000, &v) ||
+        __builtin_add_overflow(v, (int64_t)nanos, &v))
+        return units < 0 ? INT64_MIN : INT64_MAX; /* an aggregate: see store.h */
     return v;
+}
+
+static int64_t money_nanos(const Tallinn__V1__Money *m)
+{
+    return m == NULL ? 0 : store_money_key(m->units, m->nanos);
 }
 
 static int64_t ts_nanos(const Google__Protobuf__Timestamp *t)
@@ -335,9 +338,12 @@ enum {
     ST_MATCH_SUM_PLEDGE,
     ST_PLEDGE_COUNT,
     ST_DONOR_RECORD,
-    ST_TOTALS_SECTOR,
-    ST_TOTALS_CATEGORY,
-    ST_TOTALS_DONOR,
+    ST_TOTALS_NEEDS,
+    ST_TOTALS_MATCHES,
+    ST_TOTALS_DONORS,
+    ST_DONOR_NEEDS,
+    ST_DONOR_AMOUNTS,
+    ST_DONOR_PLEDGED,
     ST_PRINCIPAL_SET_TOKEN,
     ST_PRINCIPAL_BY_TOKEN,
     ST_PRINCIPAL_BY_CERT,
@@ -369,6 +375,14 @@ enum {
     ST_COUNT
 };
 
+/* The needs a report's view lets through (store_view): ?2 = 0 every need,
+ * 1 not RESTRICTED, 2 those donor ?3 may know of (OPEN STANDARD, or a match
+ * of its in state mask ?4). The numbers are checked against the enums below. */
+#define VIEW_NEEDS                                                                  \
+    "(?2 = 0 OR (?2 = 1 AND n.sensitivity != 2) OR (?2 = 2 AND ((n.state = 6"       \
+    " AND n.sensitivity = 1) OR EXISTS (SELECT 1 FROM matches v WHERE v.need = n.name" \
+    " AND v.donor = ?3 AND ((1 << v.state) & ?4) != 0))))"
+
 static const char *fixed_sql(int id)
 {
     if (id >= ST_GET0 && id < ST_GET0 + STORE_KIND_COUNT)
@@ -378,34 +392,58 @@ static const char *fixed_sql(int id)
     if (id >= ST_UPDATE0 && id < ST_UPDATE0 + STORE_KIND_COUNT)
         return kinds[id - ST_UPDATE0].update_sql;
     switch (id) {
+    /* Sums add the units and the nanos parts of amounts apart (each part
+     * of one amount is below 2^30, so neither sum leaves int64 before 9.2 *
+     * 10^9 rows); store_sum puts them together exactly. */
     case ST_MATCH_SUM_NEED:
-        return "SELECT COALESCE(SUM(amount), 0) FROM matches WHERE need=?1 AND ((1 << state) & ?2) != 0";
+        return "SELECT COALESCE(SUM(amount / 1000000000), 0), COALESCE(SUM(amount % 1000000000), 0)"
+               " FROM matches WHERE need=?1 AND ((1 << state) & ?2) != 0";
     case ST_MATCH_SUM_PLEDGE:
-        return "SELECT COALESCE(SUM(amount), 0) FROM matches WHERE pledge=?1 AND ((1 << state) & ?2) != 0";
+        return "SELECT COALESCE(SUM(amount / 1000000000), 0), COALESCE(SUM(amount % 1000000000), 0)"
+               " FROM matches WHERE pledge=?1 AND ((1 << state) & ?2) != 0";
     case ST_PLEDGE_COUNT:
         return "SELECT COUNT(*) FROM pledges WHERE donor=?1 AND ((1 << state) & ?2) = 0";
     case ST_DONOR_RECORD:
         return "SELECT COUNT(*), COALESCE(SUM(n.sector = ?3), 0) FROM matches m"
                " JOIN needs n ON n.name = m.need WHERE m.donor=?1 AND ((1 << m.state) & ?2) != 0";
-    case ST_TOTALS_SECTOR:
-        return "SELECT sector, COUNT(*), SUM(estimated_cost), SUM(committed), SUM(delivered)"
-               " FROM needs WHERE ((1 << state) & ?1) != 0 GROUP BY sector ORDER BY sector";
-    case ST_TOTALS_CATEGORY:
-        return "SELECT category, COUNT(*), SUM(estimated_cost), SUM(committed), SUM(delivered)"
-               " FROM needs WHERE ((1 << state) & ?1) != 0 GROUP BY category ORDER BY category";
-    case ST_TOTALS_DONOR:
-        return "SELECT d.name, d.display_name,"
-               " (SELECT COUNT(*) FROM needs n WHERE n.name IN (SELECT need FROM matches m"
-               "   WHERE m.donor = d.name AND ((1 << m.state) & ?1) != 0)),"
-               " (SELECT COALESCE(SUM(n.estimated_cost), 0) FROM needs n WHERE n.name IN"
-               "   (SELECT need FROM matches m WHERE m.donor = d.name AND ((1 << m.state) & ?1) != 0)),"
-               " (SELECT COALESCE(SUM(amount), 0) FROM matches m WHERE m.donor = d.name"
-               "   AND ((1 << m.state) & ?1) != 0),"
-               " (SELECT COALESCE(SUM(amount), 0) FROM matches m WHERE m.donor = d.name"
-               "   AND ((1 << m.state) & ?2) != 0),"
-               " (SELECT COALESCE(SUM(amount), 0) FROM pledges p WHERE p.donor = d.name"
-               "   AND p.state != 3)"
-               " FROM donors d WHERE d.membership = 1 ORDER BY d.display_name, d.name";
+    /* Report cells per (sector, category). Need committed and delivered
+     * amounts are summed from the matches, whose amounts are each bounded
+     * (a need's own column saturates: store_money_key). */
+    case ST_TOTALS_NEEDS:
+        return "SELECT n.sector, n.category, COUNT(*), SUM(n.estimated_cost / 1000000000),"
+               " SUM(n.estimated_cost % 1000000000) FROM needs n"
+               " WHERE ((1 << n.state) & ?1) != 0 AND " VIEW_NEEDS
+               " GROUP BY n.sector, n.category ORDER BY n.sector, n.category";
+    case ST_TOTALS_MATCHES:
+        return "SELECT n.sector, n.category,"
+               " SUM(CASE WHEN ((1 << m.state) & ?5) != 0 THEN m.amount / 1000000000 ELSE 0 END),"
+               " SUM(CASE WHEN ((1 << m.state) & ?5) != 0 THEN m.amount % 1000000000 ELSE 0 END),"
+               " SUM(CASE WHEN ((1 << m.state) & ?6) != 0 THEN m.amount / 1000000000 ELSE 0 END),"
+               " SUM(CASE WHEN ((1 << m.state) & ?6) != 0 THEN m.amount % 1000000000 ELSE 0 END)"
+               " FROM needs n JOIN matches m ON m.need = n.name"
+               " WHERE ((1 << n.state) & ?1) != 0 AND " VIEW_NEEDS
+               " AND ((1 << m.state) & (?5 | ?6)) != 0"
+               " GROUP BY n.sector, n.category ORDER BY n.sector, n.category";
+    case ST_TOTALS_DONORS:
+        return "SELECT name, display_name FROM donors WHERE membership = 1"
+               " AND (?1 IS NULL OR name = ?1) ORDER BY display_name, name";
+    case ST_DONOR_NEEDS: /* ?1 donor, ?2 committed mask, ?3 unrestricted only */
+        return "SELECT COUNT(*), COALESCE(SUM(n.estimated_cost / 1000000000), 0),"
+               " COALESCE(SUM(n.estimated_cost % 1000000000), 0) FROM needs n"
+               " WHERE n.name IN (SELECT m.need FROM matches m WHERE m.donor = ?1"
+               " AND ((1 << m.state) & ?2) != 0) AND (?3 = 0 OR n.sensitivity != 2)";
+    case ST_DONOR_AMOUNTS: /* ... and ?4 delivered mask */
+        return "SELECT"
+               " COALESCE(SUM(CASE WHEN ((1 << state) & ?2) != 0 THEN amount / 1000000000 ELSE 0 END), 0),"
+               " COALESCE(SUM(CASE WHEN ((1 << state) & ?2) != 0 THEN amount % 1000000000 ELSE 0 END), 0),"
+               " COALESCE(SUM(CASE WHEN ((1 << state) & ?4) != 0 THEN amount / 1000000000 ELSE 0 END), 0),"
+               " COALESCE(SUM(CASE WHEN ((1 << state) & ?4) != 0 THEN amount % 1000000000 ELSE 0 END), 0)"
+               " FROM matches m WHERE m.donor = ?1 AND ((1 << m.state) & (?2 | ?4)) != 0"
+               " AND (?3 = 0 OR EXISTS (SELECT 1 FROM needs n WHERE n.name = m.need"
+               " AND n.sensitivity != 2))";
+    case ST_DONOR_PLEDGED:
+        return "SELECT COALESCE(SUM(amount / 1000000000), 0), COALESCE(SUM(amount % 1000000000), 0)"
+               " FROM pledges WHERE donor = ?1 AND state != 3";
     case ST_PRINCIPAL_SET_TOKEN:
         return "UPDATE principals SET token_hash=?2 WHERE name=?1";
     case ST_PRINCIPAL_BY_TOKEN:
@@ -1229,17 +1267,43 @@ int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn
     return rc;
 }
 
+static store_sum wide(int64_t units, int64_t nanos)
+{
+    return (store_sum)units * 1000000000 + nanos;
+}
+
+/* Steps a bound statement that returns one row and reads its first n
+ * integer columns. The statement is reset. */
+static int step_ints(store_tx *tx, sqlite3_stmt *st, int n, int64_t *out)
+{
+    int rc = sqlite3_step(st);
+
+    if (rc == SQLITE_ROW) {
+        for (int i = 0; i < n; i++)
+            out[i] = sqlite3_column_int64(st, i);
+        rc = STORE_OK;
+    } else {
+        rc = tx_fail(tx, rc);
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t state_mask,
-                    int64_t *nanos)
+                    store_sum *nanos)
 {
     sqlite3_stmt *st = stmt(tx->conn, need != NULL ? ST_MATCH_SUM_NEED : ST_MATCH_SUM_PLEDGE);
+    int64_t v[2] = {0, 0};
+    int rc;
 
     *nanos = 0;
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
     sqlite3_bind_text(st, 1, need != NULL ? need : pledge, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, state_mask);
-    return step_row(tx, st, nanos, NULL);
+    if ((rc = step_ints(tx, st, 2, v)) == STORE_OK)
+        *nanos = wide(v[0], v[1]);
+    return rc;
 }
 
 int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, int64_t *count)
@@ -1268,42 +1332,147 @@ int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t sta
     return step_row(tx, st, all, in_sector);
 }
 
-int store_need_totals(store_tx *tx, int by, uint32_t need_mask,
-                      void (*fn)(int key, const store_totals *t, void *ctx), void *ctx)
+static int view_code(const store_view *v)
 {
-    sqlite3_stmt *st = stmt(tx->conn, by == STORE_BY_SECTOR ? ST_TOTALS_SECTOR : ST_TOTALS_CATEGORY);
+    return v->scope == STORE_SCOPE_UNRESTRICTED ? 1 : v->scope == STORE_SCOPE_DONOR_NEEDS ? 2 : 0;
+}
+
+/* Binds ?1 need mask and the view (?2..?4) of the report cell statements. */
+static void bind_view(sqlite3_stmt *st, uint32_t need_mask, const store_view *v)
+{
+    sqlite3_bind_int64(st, 1, need_mask);
+    sqlite3_bind_int(st, 2, view_code(v));
+    if (v->scope == STORE_SCOPE_DONOR_NEEDS && v->donor != NULL)
+        sqlite3_bind_text(st, 3, v->donor, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(st, 3, "", 0, SQLITE_STATIC); /* no donor has this name */
+    sqlite3_bind_int64(st, 4, v->live_mask);
+}
+
+typedef struct cell {
+    int sector, category;
+    store_totals t;
+} cell;
+
+int store_need_totals(store_tx *tx, const store_view *v, uint32_t need_mask,
+                      uint32_t committed_mask, uint32_t delivered_mask,
+                      void (*fn)(int sector, int category, const store_totals *t, void *ctx),
+                      void *ctx)
+{
+    sqlite3_stmt *st = stmt(tx->conn, ST_TOTALS_NEEDS);
+    cell *cells = NULL;
+    size_t n = 0, cap = 0, at = 0;
     int rc;
 
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
-    sqlite3_bind_int64(st, 1, need_mask);
+    bind_view(st, need_mask, v);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_totals t = {sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
-                          sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4)};
-        fn(sqlite3_column_int(st, 0), &t, ctx);
+        if (n == cap) { /* at most one cell per (sector, category) pair */
+            cell *grown = realloc(cells, (cap = cap ? 2 * cap : 32) * sizeof(*cells));
+            if (grown == NULL) {
+                sqlite3_reset(st);
+                free(cells);
+                return STORE_NOMEM;
+            }
+            cells = grown;
+        }
+        memset(&cells[n], 0, sizeof(cells[n]));
+        cells[n].sector = sqlite3_column_int(st, 0);
+        cells[n].category = sqlite3_column_int(st, 1);
+        cells[n].t.count = sqlite3_column_int64(st, 2);
+        cells[n].t.estimated = wide(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
+        n++;
     }
     rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
     sqlite3_reset(st);
+    if (rc == STORE_OK && (st = stmt(tx->conn, ST_TOTALS_MATCHES)) == NULL)
+        rc = tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    if (rc == STORE_OK) {
+        bind_view(st, need_mask, v);
+        sqlite3_bind_int64(st, 5, committed_mask);
+        sqlite3_bind_int64(st, 6, delivered_mask);
+        /* Both in key order, the match cells a subset of the need cells. */
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int sector = sqlite3_column_int(st, 0), category = sqlite3_column_int(st, 1);
+            while (at < n && (cells[at].sector != sector || cells[at].category != category))
+                at++;
+            if (at == n)
+                break; /* cannot be: both read one snapshot */
+            cells[at].t.committed = wide(sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
+            cells[at].t.delivered = wide(sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5));
+        }
+        rc = rc == SQLITE_DONE ? STORE_OK : rc == SQLITE_ROW ? STORE_CORRUPT : tx_fail(tx, rc);
+        sqlite3_reset(st);
+    }
+    for (size_t i = 0; rc == STORE_OK && i < n; i++)
+        fn(cells[i].sector, cells[i].category, &cells[i].t, ctx);
+    free(cells);
     return rc;
 }
 
-int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered_mask,
+/* One donor's line (store_donor_totals). */
+static int donor_line(store_tx *tx, const char *donor, int unrestricted, uint32_t committed_mask,
+                      uint32_t delivered_mask, store_totals *t, store_sum *pledged)
+{
+    sqlite3_stmt *st;
+    int64_t v[4] = {0, 0, 0, 0};
+    int rc;
+
+    memset(t, 0, sizeof(*t));
+    *pledged = 0;
+    if ((st = stmt(tx->conn, ST_DONOR_NEEDS)) == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, committed_mask);
+    sqlite3_bind_int(st, 3, unrestricted);
+    if ((rc = step_ints(tx, st, 3, v)) != STORE_OK)
+        return rc;
+    t->count = v[0];
+    t->estimated = wide(v[1], v[2]);
+    if ((st = stmt(tx->conn, ST_DONOR_AMOUNTS)) == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, committed_mask);
+    sqlite3_bind_int(st, 3, unrestricted);
+    sqlite3_bind_int64(st, 4, delivered_mask);
+    if ((rc = step_ints(tx, st, 4, v)) != STORE_OK)
+        return rc;
+    t->committed = wide(v[0], v[1]);
+    t->delivered = wide(v[2], v[3]);
+    if ((st = stmt(tx->conn, ST_DONOR_PLEDGED)) == NULL)
+        return tx_fail(tx, sqlite3_errcode(tx->conn->db));
+    sqlite3_bind_text(st, 1, donor, -1, SQLITE_STATIC);
+    if ((rc = step_ints(tx, st, 2, v)) != STORE_OK)
+        return rc;
+    *pledged = wide(v[0], v[1]);
+    return STORE_OK;
+}
+
+int store_donor_totals(store_tx *tx, const store_view *v, uint32_t committed_mask,
+                       uint32_t delivered_mask,
                        void (*fn)(const char *donor, const char *display_name,
-                                  const store_totals *t, int64_t pledged, void *ctx),
+                                  const store_totals *t, store_sum pledged, void *ctx),
                        void *ctx)
 {
-    sqlite3_stmt *st = stmt(tx->conn, ST_TOTALS_DONOR);
-    int rc;
+    sqlite3_stmt *st = stmt(tx->conn, ST_TOTALS_DONORS);
+    int unrestricted = v->scope == STORE_SCOPE_UNRESTRICTED, rc;
 
     if (st == NULL)
         return tx_fail(tx, sqlite3_errcode(tx->conn->db));
-    sqlite3_bind_int64(st, 1, committed_mask);
-    sqlite3_bind_int64(st, 2, delivered_mask);
+    if (v->scope == STORE_SCOPE_DONOR_NEEDS)
+        sqlite3_bind_text(st, 1, v->donor != NULL ? v->donor : "", -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_totals t = {sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-                          sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5)};
+        store_totals t;
+        store_sum pledged = 0;
+        int lrc = donor_line(tx, (const char *)sqlite3_column_text(st, 0), unrestricted,
+                             committed_mask, delivered_mask, &t, &pledged);
+        if (lrc != STORE_OK) {
+            sqlite3_reset(st);
+            return lrc;
+        }
         fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), &t,
-           sqlite3_column_int64(st, 6), ctx);
+           pledged, ctx);
     }
     rc = rc == SQLITE_DONE ? STORE_OK : tx_fail(tx, rc);
     sqlite3_reset(st);
@@ -1312,8 +1481,10 @@ int store_donor_totals(store_tx *tx, uint32_t committed_mask, uint32_t delivered
 
 _Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
                    TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD == 1 &&
-                   TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED == 2,
-               "the scope SQL below spells these enum numbers");
+                   TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED == 2 &&
+                   TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN == 3 &&
+                   TALLINN__V1__DONOR__MEMBERSHIP__MEMBERSHIP_MEMBER == 1,
+               "the scope and report SQL spell these enum numbers");
 
 const char *store_scope_sql(store_kind kind, store_scope scope)
 {

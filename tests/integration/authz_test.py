@@ -262,7 +262,7 @@ MatchService.MarkDelivered@other   PD  PD  PD  NF  PD  PD  PD
 MatchService.AcceptDelivery        W   PD  PD  PD  PD  PD  PD
 MatchService.RejectDelivery        W   PD  PD  PD  PD  PD  PD
 MatchService.SuggestMatches        OK  OK  OK  PD  PD  OK  PD  # silent (5)
-ReportService.GetCoverageReport    OK  OK  OK  PD  OK  OK  PD  # DN silent (6)
+ReportService.GetCoverageReport    OK  OK  OK  OK  OK  OK  PD  # scoped (6)
 PrincipalService.CreatePrincipal   PD  PD  PD  PD  PD  PD  W
 PrincipalService.GetPrincipal      PD  PD  PD  PD  PD  OK  OK
 PrincipalService.ListPrincipals    PD  PD  PD  PD  PD  OK  OK
@@ -286,8 +286,10 @@ AuditService.GetVerifierKey        OK  OK  OK  OK  OK  OK  OK  # silent (7)
 # (5) A read over needs, donors and pledges, which the staff roles may read,
 #     so FRONT_OFFICE too; it ranks every donor's pledges, so not DONOR
 #     ("never another donor's") nor OBSERVER (no pledges, see (3)).
-# (6) The report has every donor's pledged and committed figures: "never
-#     another donor's".
+# (6) Each role's totals count only what it may see (issue 10 item 4): a
+#     DONOR gets its own line and totals over the needs it may know of,
+#     never another donor's line; an OBSERVER never RESTRICTED needs
+#     (tests/integration/money_test.py checks the figures per role).
 # (7) A public key that verifiers pin: any authenticated caller.
 
 
