@@ -38,6 +38,12 @@ extern const size_t rpc_method_kinds_count;
 /* Looks up a method's kind by full path. Returns 0, or -1 if unknown. */
 int rpc_method_kind_lookup(const char *path, rpc_kind *kind);
 
+/* The descriptor set of what tallinnd serves (the tallinn.v1 contract,
+ * health, reflection; protoc --include_imports), embedded at build time by
+ * cmake/embed.cmake: what server reflection serves (tallinn/reflection.h). */
+extern const uint8_t rpc_descriptor_set[];
+extern const size_t rpc_descriptor_set_len;
+
 typedef struct rpc_server rpc_server;
 typedef struct rpc_call rpc_call;
 
@@ -126,6 +132,12 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
 
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx);
 void rpc_server_set_outcome_hook(rpc_server *srv, rpc_outcome_fn fn, void *ctx);
+
+/* The services registered so far, in registration order, by full name
+ * ("tallinn.v1.NeedService"): what health and reflection report. Names are
+ * owned by the server; the list no longer changes once it has started. */
+size_t rpc_server_service_count(const rpc_server *srv);
+const char *rpc_server_service_name(const rpc_server *srv, size_t i);
 
 /* Binds, starts the threads and begins serving. *port (may be NULL) receives
  * the bound port. The port is never shared (no SO_REUSEPORT): a port another

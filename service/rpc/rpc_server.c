@@ -254,6 +254,16 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
     return 0;
 }
 
+size_t rpc_server_service_count(const rpc_server *srv)
+{
+    return srv->n_services;
+}
+
+const char *rpc_server_service_name(const rpc_server *srv, size_t i)
+{
+    return i < srv->n_services ? srv->service_names[i] : NULL;
+}
+
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx)
 {
     srv->interceptor = fn;
