@@ -25,6 +25,13 @@ int health_register(health *h, rpc_server *srv);
  * Watchers see the change at once. 0 or -1 (out of memory). */
 int health_set(health *h, const char *service, health_status status);
 
+/* Sets the whole server ("") and every service registered on srv so far to
+ * status: the runtime's registry is the list of what is served, so each one
+ * answers for itself ("health tallinn.v1.NeedService"). tallinnd calls it
+ * with NOT_SERVING once every service is registered, and with SERVING once
+ * the server has started. 0 or -1 (out of memory). */
+int health_set_services(health *h, const rpc_server *srv, health_status status);
+
 /* Shutdown: every service NOT_SERVING; Watch streams send that and end. */
 void health_shutdown(health *h);
 

@@ -1,5 +1,6 @@
 /* health.c — grpc.health.v1.Health per the gRPC health checking protocol:
- * Check answers at once (unknown service: NOT_FOUND); Watch sends the current
+ * the whole server ("") and each registered service by its full name; Check
+ * answers at once (unknown service: NOT_FOUND); Watch sends the current
  * status, then every change, until the client leaves or the server stops. */
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,16 @@ int health_set(health *h, const char *service, health_status status)
     pthread_cond_broadcast(&h->cv);
 done:
     pthread_mutex_unlock(&h->mu);
+    return rc;
+}
+
+int health_set_services(health *h, const rpc_server *srv, health_status status)
+{
+    int rc = health_set(h, "", status);
+
+    for (size_t i = 0; i < rpc_server_service_count(srv); i++)
+        if (health_set(h, rpc_server_service_name(srv, i), status) != 0)
+            rc = -1;
     return rc;
 }
 
