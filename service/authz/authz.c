@@ -1,5 +1,6 @@
 /* authz.c — authentication and the role × method table. Every call but the
- * health service passes here before its handler: credentials are checked
+ * public services (health, reflection) passes here before its handler:
+ * credentials are checked
  * (client certificate, else bearer token), the method is looked up in the
  * one table, and the caller is attached to the call for the handlers'
  * need-to-know checks. Tokens exist only as keyed hashes past this file. */
@@ -88,6 +89,33 @@ static const authz_rule rules[] = {
     {"/tallinn.v1.DiagnosticsService/GetServerInfo", ANY, NULL},
 };
 
+/* Services any caller may use without credentials, every method. What they
+ * reveal is public: a serving status, and the contract (what the .proto
+ * files partners build against say), never data. */
+typedef struct authz_public {
+    const char *service;
+    const char *note;
+} authz_public;
+
+static const authz_public public_services[] = {
+    {"grpc.health.v1.Health", "no credentials: load balancers and orchestrators probe"},
+    {"grpc.reflection.v1.ServerReflection",
+     "no credentials: the public contract, never data (grpcurl, Postman, Kreya)"},
+    {"grpc.reflection.v1alpha.ServerReflection", "as v1 (its older name)"},
+};
+
+/* 1 when path ("/pkg.Service/Method") belongs to a public service. */
+static int is_public(const char *path)
+{
+    for (size_t i = 0; i < sizeof(public_services) / sizeof(public_services[0]); i++) {
+        size_t n = strlen(public_services[i].service);
+        if (path[0] == '/' && strncmp(path + 1, public_services[i].service, n) == 0 &&
+            path[n + 1] == '/')
+            return 1;
+    }
+    return 0;
+}
+
 static const char *const role_names[] = {
     "NONE", "FRONT_OFFICE", "BACK_OFFICE", "COORDINATOR", "DONOR", "OBSERVER", "AUDITOR", "ADMIN",
 };
@@ -108,8 +136,9 @@ static const authz_rule *find_rule(const char *path)
 int authz_allowed(const char *path, api_role role)
 {
     const authz_rule *r = find_rule(path);
-    return r != NULL && role > API_ROLE_NONE && role <= API_ROLE_ADMIN &&
-           (r->roles & (1u << role)) != 0;
+    if (role <= API_ROLE_NONE || role > API_ROLE_ADMIN)
+        return 0;
+    return is_public(path) || (r != NULL && (r->roles & (1u << role)) != 0);
 }
 
 void authz_write_matrix(FILE *out)
@@ -128,6 +157,12 @@ void authz_write_matrix(FILE *out)
         for (int r = API_ROLE_FRONT_OFFICE; r <= API_ROLE_ADMIN; r++)
             fprintf(out, " %s |", (rules[i].roles & (1u << r)) ? "yes" : "—");
         fprintf(out, " %s |\n", rules[i].note != NULL ? rules[i].note : "");
+    }
+    for (size_t i = 0; i < sizeof(public_services) / sizeof(public_services[0]); i++) {
+        fprintf(out, "| %s.* |", public_services[i].service);
+        for (int r = API_ROLE_FRONT_OFFICE; r <= API_ROLE_ADMIN; r++)
+            fprintf(out, " yes |");
+        fprintf(out, " %s |\n", public_services[i].note);
     }
 }
 
@@ -376,8 +411,8 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
     api_caller *caller;
     grpc_status_code code;
 
-    if (strncmp(info->path, "/grpc.health.v1.Health/", 23) == 0)
-        return GRPC_STATUS_OK; /* load balancers and orchestrators probe without credentials */
+    if (is_public(info->path))
+        return GRPC_STATUS_OK; /* no credentials asked, none checked */
     code = authenticate(z, call, &who);
     if (code != GRPC_STATUS_OK)
         goto done;

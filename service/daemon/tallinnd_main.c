@@ -18,6 +18,7 @@
 #include "daemon/datalock.h"
 #include "handlers/domain.h"
 #include "tallinn/health.h"
+#include "tallinn/reflection.h"
 #include "tallinn/rpc.h"
 #include "tallinn/store.h"
 #include "tallinn/note.h"
@@ -312,6 +313,7 @@ static int serve(const serve_opts *o)
     rpc_server_options ro;
     rpc_server *srv = NULL;
     health *h = NULL;
+    reflection *refl = NULL;
     store *st = NULL;
     store_options so;
     api a;
@@ -397,11 +399,17 @@ static int serve(const serve_opts *o)
         principals_register(srv, &a, z) != 0 || diagnostics_register(srv, &a) != 0 ||
         audit_register(srv, &a, log) != 0)
         goto done;
+    /* Last: it checks that every service registered before it is described. */
+    if (reflection_create(&refl, rpc_descriptor_set, rpc_descriptor_set_len) != 0 ||
+        reflection_register(refl, srv) != 0)
+        goto done;
+    if (health_set_services(h, srv, HEALTH_NOT_SERVING) != 0)
+        goto done;
     authz_set_audit(z, log);
     authz_install(z, srv);
     if (rpc_server_start(srv, &port) != 0)
         goto done;
-    health_set(h, "", HEALTH_SERVING);
+    health_set_services(h, srv, HEALTH_SERVING);
     fprintf(stderr, "level=info event=listening addr=%s port=%d bound=%s tls=%s data_dir=%s "
             "version=%s audit_key=%s\n",
             o->listen, port, rpc_server_bound_addresses(srv),
@@ -421,6 +429,7 @@ done:
     store_close(st);   /* after the server: no handler runs any more */
     audit_close(log);  /* after the store: its last batches still sign */
     health_destroy(h);
+    reflection_destroy(refl); /* after the server: no stream reads it any more */
     datalock_release(lock_fd); /* last: nothing touches the directory any more */
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)

@@ -103,19 +103,31 @@ def test_log_lines(srv):
     float(fields["duration_ms"])
 
 
+def test_health_per_service(srv):
+    """Each served service answers for itself, not only the server ("")."""
+    _, check, _, _ = stubs(srv.addr)
+    for name in ("tallinn.v1.NeedService", "tallinn.v1.AuditService", "grpc.health.v1.Health",
+                 "grpc.reflection.v1.ServerReflection"):
+        assert check(health_pb2.HealthCheckRequest(service=name), timeout=5).status == SERVING, name
+
+
 def test_sigterm_during_watch():
     srv = start()
     _, _, watch, _ = stubs(srv.addr)
-    it = watch(health_pb2.HealthCheckRequest(), timeout=20)
-    assert next(it).status == SERVING
+    # The whole server and one service: both turn NOT_SERVING as it drains.
+    its = [watch(health_pb2.HealthCheckRequest(service=name), timeout=20)
+           for name in ("", "tallinn.v1.NeedService")]
+    for it in its:
+        assert next(it).status == SERVING
     t = time.monotonic()
     srv.signal(signal.SIGTERM)
-    assert next(it).status == NOT_SERVING
-    try:
-        next(it)
-        raise AssertionError("the watch did not end")
-    except grpc.RpcError as e:
-        assert e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), e.code()
+    for it in its:
+        assert next(it).status == NOT_SERVING
+        try:
+            next(it)
+            raise AssertionError("the watch did not end")
+        except grpc.RpcError as e:
+            assert e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED), e.code()
     rc = srv.wait(10)
     took = time.monotonic() - t
     assert rc == 0, "exit %d:\n%s" % (rc, srv.text())
@@ -150,6 +162,7 @@ def main():
     srv = start()
     try:
         cases.run("health_check", test_check, srv)
+        cases.run("health_per_service", test_health_per_service, srv)
         cases.run("unimplemented_fast", test_unimplemented, srv)
         cases.run("bad_requests", test_bad_requests, srv)
         cases.run("log_lines", test_log_lines, srv)
