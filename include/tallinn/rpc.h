@@ -104,7 +104,8 @@ typedef struct rpc_server_options {
     int max_workers;                /* unary handler threads at most; 0 = 128 */
     size_t max_message_bytes;       /* receive limit; 0 = 4 MiB */
     int max_streams;                /* concurrent streaming calls, all callers; 0 = 1024 */
-    int max_anon_streams;           /* ... of calls with no principal (health Watch);
+    int max_anon_streams;           /* ... of calls with no principal (health Watch,
+                                       reflection);
                                        0 = max_streams / 8 */
     int max_principal_streams;      /* ... of any one principal; 0 = max_streams / 16 */
     int loopback_only;              /* refuse to start unless every bound address is

@@ -75,7 +75,7 @@ static void usage(FILE *out)
             "  --max-workers N          handler threads at most (default 128)\n"
             "  --max-message-bytes N    largest request accepted (default 4194304)\n"
             "  --max-streams N          concurrent streaming calls (default 1024)\n"
-            "  --max-anon-streams N     ... of them without credentials, e.g. health Watch\n"
+            "  --max-anon-streams N     ... of them without credentials (health Watch, reflection)\n"
             "                           (default max-streams / 8)\n"
             "  --max-streams-per-principal N\n"
             "                           ... of them for any one principal (default max-streams / 16)\n"

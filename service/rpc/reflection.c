@@ -13,6 +13,12 @@
 #include "rpc/reflection_index.h"
 #include "tallinn/reflection.h"
 
+/* The oneof cases of v1's request and response, shorter. */
+#define REQ_CASE(x) GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_##x
+#define RESP_CASE(x) GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_##x
+
+#define V1ALPHA_RESPONSE grpc__reflection__v1alpha__server_reflection_response__descriptor
+
 /* Names echoed in error messages are cut to this many bytes. */
 #define REFLECTION_ECHO_MAX 128
 
@@ -90,8 +96,7 @@ static void error_answer(refl_stream *st, refl_resp *resp, grpc_status_code code
     grpc__reflection__v1__error_response__init(&st->err);
     st->err.error_code = (int32_t)code;
     st->err.error_message = st->message;
-    resp->message_response_case =
-        GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
+    resp->message_response_case = RESP_CASE(ERROR_RESPONSE);
     resp->error_response = &st->err;
 }
 
@@ -113,8 +118,7 @@ static void files_answer(refl_stream *st, refl_resp *resp, size_t file)
     grpc__reflection__v1__file_descriptor_response__init(&st->fdr);
     st->fdr.n_file_descriptor_proto = n;
     st->fdr.file_descriptor_proto = st->blobs;
-    resp->message_response_case =
-        GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
+    resp->message_response_case = RESP_CASE(FILE_DESCRIPTOR_RESPONSE);
     resp->file_descriptor_response = &st->fdr;
 }
 
@@ -132,8 +136,7 @@ static void extension_numbers_answer(refl_stream *st, refl_resp *resp, const cha
     st->enr.base_type_name = (char *)type;
     st->enr.n_extension_number = reflection_index_extension_numbers(st->r->ix, type, &numbers);
     st->enr.extension_number = (int32_t *)numbers;
-    resp->message_response_case =
-        GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE;
+    resp->message_response_case = RESP_CASE(ALL_EXTENSION_NUMBERS_RESPONSE);
     resp->all_extension_numbers_response = &st->enr;
 }
 
@@ -146,27 +149,26 @@ static void answer(refl_stream *st, const refl_req *req, refl_resp *resp)
     resp->valid_host = req->host;
     resp->original_request = (refl_req *)req;
     switch (req->message_request_case) {
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
+    case REQ_CASE(LIST_SERVICES):
         grpc__reflection__v1__list_service_response__init(&st->lsr);
         st->lsr.n_service = st->n_services;
         st->lsr.service = st->svcp;
-        resp->message_response_case =
-            GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
+        resp->message_response_case = RESP_CASE(LIST_SERVICES_RESPONSE);
         resp->list_services_response = &st->lsr;
         return;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
+    case REQ_CASE(FILE_BY_FILENAME):
         if ((file = reflection_index_find_file(ix, req->file_by_filename)) < 0)
             not_found(st, resp, "file", req->file_by_filename);
         else
             files_answer(st, resp, (size_t)file);
         return;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
+    case REQ_CASE(FILE_CONTAINING_SYMBOL):
         if ((file = reflection_index_find_symbol(ix, req->file_containing_symbol, NULL)) < 0)
             not_found(st, resp, "symbol", req->file_containing_symbol);
         else
             files_answer(st, resp, (size_t)file);
         return;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION: {
+    case REQ_CASE(FILE_CONTAINING_EXTENSION): {
         const Grpc__Reflection__V1__ExtensionRequest *e = req->file_containing_extension;
         const char *type = e != NULL && e->containing_type != NULL ? e->containing_type : "";
 
@@ -180,7 +182,7 @@ static void answer(refl_stream *st, const refl_req *req, refl_resp *resp)
             files_answer(st, resp, (size_t)file);
         return;
     }
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE:
+    case REQ_CASE(ALL_EXTENSION_NUMBERS_OF_TYPE):
         extension_numbers_answer(st, resp, req->all_extension_numbers_of_type);
         return;
     default:
@@ -263,11 +265,13 @@ static grpc_status_code serve_one(rpc_call *call, refl_stream *st, const Protobu
     ProtobufCMessage *req1 = NULL, *out = NULL;
     grpc_status_code code = GRPC_STATUS_OK;
 
-    if (alpha && (req1 = convert(in, &grpc__reflection__v1__server_reflection_request__descriptor)) == NULL)
-        return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    if (alpha) {
+        req1 = convert(in, &grpc__reflection__v1__server_reflection_request__descriptor);
+        if (req1 == NULL)
+            return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
     answer(st, (const refl_req *)(alpha ? req1 : in), &resp);
-    if (alpha &&
-        (out = convert(&resp.base, &grpc__reflection__v1alpha__server_reflection_response__descriptor)) == NULL)
+    if (alpha && (out = convert(&resp.base, &V1ALPHA_RESPONSE)) == NULL)
         code = rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     else if (rpc_call_send(call, alpha ? out : &resp.base) != 0)
         code = GRPC_STATUS_CANCELLED;
@@ -331,13 +335,15 @@ int reflection_register(reflection *r, rpc_server *srv)
     int rc = 0;
 
     r->srv = srv;
-    if (rpc_server_add_service(srv, &grpc__reflection__v1__server_reflection__descriptor, v1, 1, r) != 0 ||
+    if (rpc_server_add_service(srv, &grpc__reflection__v1__server_reflection__descriptor, v1, 1,
+                               r) != 0 ||
         rpc_server_add_service(srv, &grpc__reflection__v1alpha__server_reflection__descriptor,
                                v1alpha, 1, r) != 0)
         return -1;
     for (size_t i = 0; i < rpc_server_service_count(srv); i++) {
         const char *name = rpc_server_service_name(srv, i);
-        if (reflection_index_find_symbol(r->ix, name, &kind) < 0 || kind != REFLECTION_SYM_SERVICE) {
+        if (reflection_index_find_symbol(r->ix, name, &kind) < 0 ||
+            kind != REFLECTION_SYM_SERVICE) {
             fprintf(stderr, "reflection: service %s is served but missing from the descriptor set "
                             "(is its .proto listed in proto/CMakeLists.txt?)\n", name);
             rc = -1;
