@@ -1,5 +1,8 @@
 # tallinnd, the server.
 add_executable(tallinnd ${CMAKE_CURRENT_SOURCE_DIR}/daemon/tallinnd_main.c
                         ${CMAKE_CURRENT_SOURCE_DIR}/daemon/datalock.c)
-target_link_libraries(tallinnd PRIVATE tallinn_authz tallinn_handlers tallinn_rpc PkgConfig::SODIUM)
+# libsystemd for sd_notify (Type=notify units); a no-op outside systemd.
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
+target_link_libraries(tallinnd PRIVATE tallinn_authz tallinn_handlers tallinn_rpc PkgConfig::SODIUM
+                      PkgConfig::SYSTEMD)
 target_include_directories(tallinnd PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

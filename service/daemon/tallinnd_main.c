@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 
 #include "audit/audit.h"
 #include "authz/authz.h"
@@ -415,11 +416,15 @@ static int serve(const serve_opts *o)
             o->listen, port, rpc_server_bound_addresses(srv),
             o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir, TALLINN_VERSION,
             audit_verifier_key(log));
+    /* systemd Type=notify: ready only now that the port accepts calls. Without
+     * NOTIFY_SOCKET (not under systemd) sd_notify does nothing. */
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s", rpc_server_bound_addresses(srv));
 
     while (sigwait(&sigs, &sig) != 0)
         ;
     fprintf(stderr, "level=info event=shutdown signal=%s grace_ms=%d\n",
             sig == SIGTERM ? "SIGTERM" : "SIGINT", o->grace_ms);
+    sd_notifyf(0, "STOPPING=1\nSTATUS=draining calls for up to %d ms", o->grace_ms);
     health_shutdown(h);
     rpc_server_shutdown(srv, o->grace_ms);
     rc = 0;
