@@ -1,5 +1,6 @@
-# tallinnctl, the staff CLI. Its man page and bash completion are generated
-# from the command table by the built binary itself.
+# tallinnctl, the staff CLI. Its man page and its bash, zsh and fish
+# completion scripts are written by the built binary itself (from its command
+# table) into build/share/, where install() picks them up.
 add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_main.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_commands.c
@@ -7,18 +8,28 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_complete.c)
 target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client tallinn_pbjson tallinn_tlog
                       PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM)
 
+# The man page's date: the day CMake configured the build, or SOURCE_DATE_EPOCH's.
+string(TIMESTAMP TALLINNCTL_MAN_DATE "%Y-%m-%d" UTC)
+set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c PROPERTIES
+                            COMPILE_DEFINITIONS CTL_MAN_DATE="${TALLINNCTL_MAN_DATE}")
 set(TALLINNCTL_MAN ${CMAKE_BINARY_DIR}/share/man/man1/tallinnctl.1)
-set(TALLINNCTL_BASH ${CMAKE_BINARY_DIR}/share/bash-completion/completions/tallinnctl)
+set(TALLINNCTL_COMPLETIONS
+    ${CMAKE_BINARY_DIR}/share/completion/tallinnctl.bash
+    ${CMAKE_BINARY_DIR}/share/completion/tallinnctl.zsh
+    ${CMAKE_BINARY_DIR}/share/completion/tallinnctl.fish)
 add_custom_command(
-  OUTPUT ${TALLINNCTL_MAN} ${TALLINNCTL_BASH}
+  OUTPUT ${TALLINNCTL_MAN} ${TALLINNCTL_COMPLETIONS}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/share/man/man1
-          ${CMAKE_BINARY_DIR}/share/bash-completion/completions
+          ${CMAKE_BINARY_DIR}/share/completion
   COMMAND tallinnctl help --man > ${TALLINNCTL_MAN}
-  COMMAND tallinnctl completion bash > ${TALLINNCTL_BASH}
+  COMMAND tallinnctl completion bash > ${CMAKE_BINARY_DIR}/share/completion/tallinnctl.bash
+  COMMAND tallinnctl completion zsh > ${CMAKE_BINARY_DIR}/share/completion/tallinnctl.zsh
+  COMMAND tallinnctl completion fish > ${CMAKE_BINARY_DIR}/share/completion/tallinnctl.fish
   DEPENDS tallinnctl
-  COMMENT "tallinnctl man page and bash completion" VERBATIM)
-add_custom_target(tallinnctl-docs ALL DEPENDS ${TALLINNCTL_MAN} ${TALLINNCTL_BASH})
+  COMMENT "tallinnctl man page and completion scripts" VERBATIM)
+add_custom_target(tallinnctl-docs ALL DEPENDS ${TALLINNCTL_MAN} ${TALLINNCTL_COMPLETIONS})

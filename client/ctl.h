@@ -45,7 +45,8 @@ typedef enum ctl_format {
     CTL_FORMAT_NAME = 1u << 2, /* resource names, one per line */
 } ctl_format;
 
-/* How bash completion completes an option's argument. */
+/* How shell completion completes an option's argument (beyond its
+ * placeholder: NEED, DONOR, ... complete resource ids, see ctl_complete.c). */
 typedef enum ctl_complete {
     CTL_COMPLETE_NONE = 0, /* free text */
     CTL_COMPLETE_FILE,     /* a path */
@@ -182,8 +183,12 @@ typedef struct ctl_config {
     char *values[CTL_G_COUNT]; /* by global option index (addr, token-file, ...) */
 } ctl_config;
 
-/* Loads $XDG_CONFIG_HOME/tallinn/config (default ~/.config/tallinn/config)
- * and picks the context named by want (NULL: the file's `context =`). A
+/* The config file's path: $TALLINN_CONFIG, else $XDG_CONFIG_HOME/tallinn/config
+ * (default ~/.config/tallinn/config). Caller frees; NULL when none can be
+ * formed. */
+char *ctl_config_path(void);
+
+/* Loads the config file (ctl_config_path) and picks the context named by want (NULL: the file's `context =`). A
  * missing file is no error unless want is set. Returns 0, or an exit status
  * after printing the cause. */
 int ctl_config_load(ctl_config *cfg, const char *want);
@@ -291,8 +296,18 @@ void ctl_help_global(FILE *out);
 void ctl_help_noun(FILE *out, const char *noun);
 void ctl_help_command(FILE *out, const ctl_command *cmd);
 
-/* The man page (roff) and the bash completion script. */
+/* The man page (roff). */
 void ctl_render_man(FILE *out);
-void ctl_render_bash_completion(FILE *out);
+
+/* ctl_complete.c — shell completion. */
+
+/* The hidden `tallinnctl __complete WORD... CURRENT`: prints the candidates
+ * for the last word, one a line ("value" or "value<TAB>description"), or the
+ * single line ":files" or ":dirs" for the shell to complete paths. Resource
+ * ids are listed from the server in bounded time; every error is silent.
+ * Returns 0. */
+int ctl_complete_main(int argc, char **argv);
+/* `completion SHELL`: prints the bash, zsh or fish script. */
+int ctl_run_completion(ctl_ctx *ctx, int argc, char **argv);
 
 #endif

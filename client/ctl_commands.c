@@ -1,6 +1,6 @@
 /* ctl_commands.c — tallinnctl's command table, its options and examples, and
- * the small commands (health, version, help, completion). The table is the
- * single source for parsing, --help, the man page and bash completion: a new
+ * the small commands (health, version, help). The table is the
+ * single source for parsing, --help, the man page and shell completion: a new
  * command is a new row (and its run function), nothing else. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,15 +226,6 @@ static int ctl_cmd_help(ctl_ctx *ctx, int argc, char **argv)
     return ctl_usage_error(ctx->cmd, "unknown command \"%s\"", argv[0]);
 }
 
-static int ctl_cmd_completion_bash(ctl_ctx *ctx, int argc, char **argv)
-{
-    (void)ctx;
-    (void)argc;
-    (void)argv;
-    ctl_render_bash_completion(stdout);
-    return CTL_EXIT_OK;
-}
-
 /* ---- The table ---- */
 
 static const ctl_example ctl_health_examples[] = {
@@ -263,8 +254,9 @@ static const ctl_example ctl_help_examples[] = {
 };
 
 static const ctl_example ctl_completion_examples[] = {
-    {"source <(tallinnctl completion bash)", "complete tallinnctl in this shell"},
-    {"tallinnctl completion bash > /etc/bash_completion.d/tallinnctl", "install for everyone"},
+    {"source <(tallinnctl completion bash)", "complete tallinnctl in this bash"},
+    {"tallinnctl completion zsh > ~/.zfunc/_tallinnctl", "for zsh, with ~/.zfunc in $fpath"},
+    {"tallinnctl completion fish > ~/.config/fish/completions/tallinnctl.fish", "for fish"},
     {NULL, NULL},
 };
 
@@ -892,15 +884,18 @@ const ctl_command ctl_commands[] = {
     },
     {
         .noun = "completion",
-        .verb = "bash",
-        .min_args = 0,
-        .max_args = 0,
+        .args = "SHELL",
+        .min_args = 1,
+        .max_args = 1,
         .formats = CTL_FORMAT_TEXT,
-        .summary = "print a bash completion script",
-        .description = "Prints a bash completion script for tallinnctl's commands and options, "
-                       "generated from the same table as this help.",
+        .summary = "print a shell completion script (bash, zsh or fish)",
+        .description = "Prints the completion script for SHELL (bash, zsh or fish); make install "
+                       "installs all three. It completes commands, options and their values "
+                       "from the same table as this help, context names from the config file, "
+                       "and resource ids (NEED, DONOR, ...) by listing them from the server "
+                       "with the context in use, within a few seconds and silently on errors.",
         .examples = ctl_completion_examples,
-        .run = ctl_cmd_completion_bash,
+        .run = ctl_run_completion,
     },
 };
 const size_t ctl_commands_count = sizeof ctl_commands / sizeof ctl_commands[0];

@@ -1,4 +1,5 @@
-/* ctl_config.c — tallinnctl's config file: INI (parsed with inih) with a
+/* ctl_config.c — tallinnctl's config file ($TALLINN_CONFIG, else the XDG
+ * path): INI (parsed with inih) with a
  * default `context = NAME` before any section and one section per context
  * holding the same settings as the global options (addr, insecure,
  * token-file, token, ca, cert, key, server-name, deadline). */
@@ -106,11 +107,14 @@ static void ctl_config_parse_free(ctl_config_parse *p)
     free(p->default_context);
 }
 
-static char *ctl_config_path(void)
+char *ctl_config_path(void)
 {
     const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    const char *file = getenv("TALLINN_CONFIG");
     char buf[4096];
 
+    if (file != NULL && file[0] != '\0')
+        return strdup(file);
     if (xdg != NULL && xdg[0] == '/')
         snprintf(buf, sizeof buf, "%s/tallinn/config", xdg);
     else if (home != NULL && home[0] != '\0')
@@ -143,7 +147,13 @@ int ctl_config_load(ctl_config *cfg, const char *want)
 
     memset(cfg, 0, sizeof *cfg);
     if ((cfg->path = ctl_config_path()) == NULL || stat(cfg->path, &st) != 0) {
-        if (want != NULL) {
+        const char *named = getenv("TALLINN_CONFIG");
+
+        if (named != NULL && named[0] != '\0') { /* asked for by name: never ignored */
+            ctl_fail("TALLINN_CONFIG names %s, which cannot be read: %s", named,
+                     strerror(errno));
+            rc = CTL_EXIT_USAGE;
+        } else if (want != NULL) {
             ctl_fail("no context \"%s\": there is no config file (%s)", want,
                      cfg->path != NULL ? cfg->path : "$XDG_CONFIG_HOME/tallinn/config");
             rc = CTL_EXIT_USAGE;

@@ -664,6 +664,8 @@ int main(int argc, char **argv)
     char **args;
 
     memset(&ctx, 0, sizeof ctx);
+    if (argc > 1 && strcmp(argv[1], "__complete") == 0) /* hidden: for the shell scripts */
+        return ctl_complete_main(argc - 2, argv + 2);
     if (getenv("GRPC_VERBOSITY") == NULL)
         gpr_set_log_function(ctl_grpc_log_discard);
     /* Pass 1: global options up to the command word. */

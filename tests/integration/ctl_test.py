@@ -119,8 +119,9 @@ def t_help():
     man = ctl("help", "--man").out
     assert ".SH EXIT STATUS" in man and "needs reject\\-delivery" not in man
     assert "matches reject\\-delivery" in man
-    comp = ctl("completion", "bash").out
-    assert "reject-delivery" in comp and "--estimated-cost" in comp
+    assert "__complete" in ctl("completion", "bash").out
+    assert ctl("__complete", "matches", "reject").out.startswith("reject-delivery\t")
+    assert ctl("__complete", "needs", "create", "--estimated").out.startswith("--estimated-cost\t")
 
 
 def t_donors_and_pledges():
