@@ -5,8 +5,10 @@ TEST_DIR  ?= build-test
 JOBS      ?= $(shell nproc)
 ADDR      ?= 127.0.0.1:50051
 DATA_DIR  ?= var
+PREFIX    ?= /usr/local
+DESTDIR   ?=
 
-.PHONY: all deps build test run clean crash
+.PHONY: all deps build test run clean crash install
 
 all: build
 
@@ -25,6 +27,11 @@ test: deps
 
 run: build
 	@scripts/run $(BUILD_DIR) $(ADDR) $(DATA_DIR)
+
+# Binaries, man pages, completions, the systemd unit, docs (docs/operations.md):
+#   make install PREFIX=/usr DESTDIR=/tmp/stage
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD_DIR) --prefix "$(PREFIX)"
 
 # The long crash test: kill -9 under write load, 20 times (CRASH_ROUNDS).
 CRASH_ROUNDS ?= 20

@@ -83,6 +83,7 @@ static void usage(FILE *out)
             "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
             "  --currency CODE          the accounting currency (default " DEFAULT_CURRENCY ")\n"
             "  --origin NAME            init: the audit log's origin (default <host>/tallinn)\n"
+            "  --to FILE                backup: the new file to write\n"
             "  --quiet                  no per-call log lines\n"
             "  --version                print the version and exit\n"
             "  -h, --help               this help\n"

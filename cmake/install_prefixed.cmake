@@ -1,0 +1,30 @@
+# Runs at install time (install(SCRIPT), after the variables cmake/install.cmake
+# sets): what depends on the prefix given to cmake --install, not the one
+# configured. file(INSTALL) adds DESTDIR and records the manifest.
+foreach(d SBINDIR LIBEXECDIR DOCDIR)
+  if(IS_ABSOLUTE "${TALLINN_${d}}")
+    set(${d} "${TALLINN_${d}}")
+  else()
+    set(${d} "${CMAKE_INSTALL_PREFIX}/${TALLINN_${d}}")
+  endif()
+endforeach()
+
+set(stage "${TALLINN_BINARY_DIR}/install-prefixed")
+file(MAKE_DIRECTORY "${stage}")
+configure_file("${TALLINN_SOURCE_DIR}/deploy/tallinnd.service.in" "${stage}/tallinnd.service" @ONLY)
+file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" TYPE FILE
+     FILES "${stage}/tallinnd.service")
+file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/sysusers.d" TYPE FILE
+     RENAME tallinn.conf FILES "${TALLINN_SOURCE_DIR}/deploy/tallinn.sysusers")
+
+# zsh: Debian's zsh reads /usr/share/zsh/vendor-completions, and
+# PREFIX/share/zsh/site-functions for any other prefix.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(zsh_dir "${CMAKE_INSTALL_PREFIX}/${TALLINN_DATADIR}/zsh/vendor-completions")
+else()
+  set(zsh_dir "${CMAKE_INSTALL_PREFIX}/${TALLINN_DATADIR}/zsh/site-functions")
+endif()
+file(INSTALL DESTINATION "${zsh_dir}" TYPE FILE RENAME _tallinnctl
+     FILES "${TALLINN_BINARY_DIR}/share/completion/tallinnctl.zsh")
+file(INSTALL DESTINATION "${zsh_dir}" TYPE FILE RENAME _tallinn-audit
+     FILES "${TALLINN_SOURCE_DIR}/deploy/completion/tallinn-audit.zsh")

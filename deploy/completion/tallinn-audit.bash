@@ -1,0 +1,46 @@
+# bash completion for tallinn-audit. Kept by hand; make install puts it in
+# share/bash-completion/completions. tests/integration/install_test.py checks
+# the options it offers against each command's --help.
+_tallinn_audit() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]} cmd opts conn
+    if ((COMP_CWORD == 1)); then
+        mapfile -t COMPREPLY < <(compgen -W $'verify\ncheck-proof\nprove\nshow\nhelp\n--help\n--version' -- "$cur")
+        return 0
+    fi
+    cmd=${COMP_WORDS[1]}
+    case $prev in
+    -k | --key | --token-file | --ca | --cert | --cert-key | --state | -e | --entry | --entry-out)
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        compopt -o filenames 2>/dev/null
+        return 0 ;;
+    -o | --output)
+        if [[ $cmd == show ]]; then
+            mapfile -t COMPREPLY < <(compgen -W $'table\njson' -- "$cur")
+        else
+            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+            compopt -o filenames 2>/dev/null
+        fi
+        return 0 ;;
+    -s | --server | --server-name | --timeout | --from | --to)
+        return 0 ;;
+    esac
+    conn=$'--server\n--token-file\n--insecure\n--ca\n--cert\n--cert-key\n--server-name\n--timeout\n--verbose'
+    case $cmd in
+    verify) opts=$'--key\n--state\n--quiet\n--help\n'$conn ;;
+    check-proof) opts=$'--key\n--entry\n--quiet\n--help' ;;
+    prove) opts=$'--key\n--output\n--entry-out\n--quiet\n--help\n'$conn ;;
+    show) opts=$'--from\n--to\n--output\n--key\n--help\n'$conn ;;
+    *) return 0 ;;
+    esac
+    if [[ $cur == -* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$opts" -- "$cur")
+    elif [[ $cmd == verify || $cmd == show ]]; then
+        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+        compopt -o filenames 2>/dev/null
+    elif [[ $cmd == check-proof ]]; then
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        compopt -o filenames 2>/dev/null
+    fi
+    return 0
+}
+complete -F _tallinn_audit tallinn-audit

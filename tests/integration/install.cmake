@@ -1,0 +1,7 @@
+# integration.install: cmake --install --prefix /usr into a DESTDIR, then the
+# tree, the man pages (render, options = --help), bash/zsh/fish completion,
+# systemd-analyze verify of the unit.
+add_test(NAME integration.install
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/install_test.py
+                 ${CMAKE_BINARY_DIR})
+set_tests_properties(integration.install PROPERTIES TIMEOUT 180)
