@@ -11,9 +11,12 @@ Running it twice changes nothing.
 Each call is made by a principal of the role that may make it (docs/authz.md):
 with --token-file naming the ADMIN token written by `tallinnd init` (default
 var/admin.token when it exists), the script creates the principals
-demo-front-office, demo-back-office and demo-coordinator once and keeps their
-tokens in demo-<role>.token files (0600) beside the admin token, so that later runs
-reuse them. Without a token the calls carry no credentials.
+demo-front-office, demo-back-office, demo-coordinator and demo-auditor, and,
+once the donors exist, demo-donor (the DONOR principal of Estonia) and
+demo-observer, once, and keeps their tokens in demo-<role>.token files (0600)
+beside the admin token, so that later runs reuse them (the contexts `make run`
+writes in var/tallinnctl.conf point at them). Without a token the calls carry
+no credentials.
 
 Usage: /usr/bin/python3 scripts/demo-data.py [--addr 127.0.0.1:50051] [--token-file FILE]
 """
@@ -44,6 +47,8 @@ NS = uuid.UUID("6f1d2c3b-4a59-4e68-9d7c-0b1a2c3d4e5f")
 ROLE_OF = {"CreateNeed": "FRONT_OFFICE", "SubmitNeed": "FRONT_OFFICE",
            "ApproveMatch": "COORDINATOR"}
 ROLES = ("FRONT_OFFICE", "BACK_OFFICE", "COORDINATOR", "AUDITOR")
+# Principals that need the donors first: (role, the donor it acts for).
+VIEWERS = (("DONOR", "donors/estonia"), ("OBSERVER", ""))
 
 
 def stub(ch, mod, service, tokens):
@@ -62,17 +67,18 @@ def stub(ch, mod, service, tokens):
     return type(service, (), {m.name: bind(m) for m in sd.methods})
 
 
-def demo_tokens(ch, admin_token_file):
-    """Tokens of the demo principals, created (or, if their token files were
-    lost, rotated) with the ADMIN token; each is kept in its own 0600 file
-    beside the admin token (demo-back-office.token, ...), where tallinnctl's
-    config (written by `make run`) points."""
+def demo_tokens(ch, admin_token_file, roles):
+    """Tokens of the demo principals of roles ((role, donor) pairs), created
+    (or, if their token files were lost, rotated) with the ADMIN token; each
+    is kept in its own 0600 file beside the admin token
+    (demo-back-office.token, ...), where tallinnctl's config (written by
+    `make run`) points."""
     folder = os.path.dirname(os.path.abspath(admin_token_file))
     with open(admin_token_file) as f:
         admin = f.read().strip()
     P = stub(ch, principal_pb2, "PrincipalService", {"BACK_OFFICE": admin})
     tokens = {}
-    for role in ROLES:
+    for role, donor in roles:
         pid = "demo-" + role.lower().replace("_", "-")
         path = os.path.join(folder, pid + ".token")
         if os.path.exists(path):
@@ -82,7 +88,7 @@ def demo_tokens(ch, admin_token_file):
         try:
             r = P.CreatePrincipal(principal_pb2.CreatePrincipalRequest(
                 principal_id=pid, principal=principal_pb2.Principal(
-                    display_name="Demo " + role.replace("_", " ").lower(),
+                    display_name="Demo " + role.replace("_", " ").lower(), donor=donor,
                     role=principal_pb2.Principal.Role.Value("ROLE_" + role))))
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.ALREADY_EXISTS:
@@ -188,7 +194,9 @@ MATCH = ("estonia-kharkiv-edr", "needs/kharkiv-power-edr", "donors/estonia",
 class Seeder:
     def __init__(self, addr, admin_token_file):
         self.ch = grpc.insecure_channel(addr)
-        tokens = demo_tokens(self.ch, admin_token_file) if admin_token_file else {}
+        self.admin_token_file = admin_token_file
+        tokens = (demo_tokens(self.ch, admin_token_file, [(r, "") for r in ROLES])
+                  if admin_token_file else {})
         self.D = stub(self.ch, donor_pb2, "DonorService", tokens)
         self.N = stub(self.ch, need_pb2, "NeedService", tokens)
         self.M = stub(self.ch, match_pb2, "MatchService", tokens)
@@ -224,6 +232,11 @@ class Seeder:
             make(did, name, cc, Donor.KIND_INTERNATIONAL_ORGANIZATION, Donor.MEMBERSHIP_OBSERVER)
         did, name, cc, parent, caps = COMPANY
         make(did, name, cc, Donor.KIND_COMPANY, Donor.MEMBERSHIP_MEMBER, parent, caps)
+
+    def viewers(self):
+        """The DONOR and OBSERVER principals, once their donors exist."""
+        if self.admin_token_file:
+            demo_tokens(self.ch, self.admin_token_file, VIEWERS)
 
     def pledges(self):
         for donor, pid, units, fy, source, state in PLEDGES:
@@ -278,6 +291,7 @@ def main():
     try:
         s = Seeder(args.addr, args.token_file)
         s.donors()
+        s.viewers()
         s.pledges()
         s.needs()
         s.match()
