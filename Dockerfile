@@ -20,15 +20,17 @@ RUN apt-get update -qq \
       libgrpc29 libprotobuf-c1 libsodium23 libsqlite3-0 libjansson4 libinih1 libsystemd0 \
       libmicrohttpd12 libcurl4 libatomic1 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home-dir /var/lib/tallinn --create-home --shell /usr/sbin/nologin tallinn
+ && groupadd --system --gid 10001 tallinn \
+ && useradd --system --uid 10001 --gid tallinn --home-dir /var/lib/tallinn --create-home \
+      --shell /usr/sbin/nologin tallinn
 COPY --from=build /staging/usr/local/ /usr/local/
 USER tallinn
 WORKDIR /var/lib/tallinn
 VOLUME /var/lib/tallinn
 EXPOSE 50051
-# TLS is the default: mount /etc/tallinn/ with tls.crt and tls.key (a
-# certificate valid for "localhost" too, for the health check) and ca.crt
-# (the CA that signed it).
+# TLS is the default: mount /etc/tallinn/ with tls.crt and tls.key (readable
+# by uid 10001; a certificate valid for "localhost" too, for the health check)
+# and ca.crt (the CA that signed it).
 # First start: the entrypoint initialises /var/lib/tallinn/data when it is
 # absent or empty (never an existing one), printing the audit log's verifier
 # key; the ADMIN token is then in /var/lib/tallinn/data/admin.token. Set
