@@ -9,7 +9,10 @@ foreach(d SBINDIR LIBEXECDIR DOCDIR)
   endif()
 endforeach()
 
-set(stage "${TALLINN_BINARY_DIR}/install-prefixed")
+# One staging directory per (DESTDIR, prefix): two installs at once do not
+# swap each other's unit.
+string(MD5 key "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
+set(stage "${TALLINN_BINARY_DIR}/install-prefixed/${key}")
 file(MAKE_DIRECTORY "${stage}")
 configure_file("${TALLINN_SOURCE_DIR}/deploy/tallinnd.service.in" "${stage}/tallinnd.service" @ONLY)
 file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" TYPE FILE

@@ -340,6 +340,42 @@ def t_zsh():
                                                                          sorted(helped))
 
 
+ZPTY_DRIVER = r"""
+# An interactive zsh in a pseudo-terminal with the real completion system;
+# for each line given: type it, <Tab>, then ^X, bound to write the buffer to
+# the dump file and clear it.
+zmodload zsh/zpty
+dump=$1; shift
+zpty -b z "zsh -f -i"
+zpty -w z "fpath=(%s/share/zsh/vendor-completions \$fpath); autoload -Uz compinit; \
+compinit -u -D; dumpbuf() { print -r -- \"\$BUFFER\" >> $dump; BUFFER= }; zle -N dumpbuf; \
+bindkey '^X' dumpbuf"
+for q in "$@"; do
+    n=$(wc -l < $dump)
+    zpty -w -n z "$q"$'\t\C-x'
+    for i in {1..200}; do (( $(wc -l < $dump) > n )) && break; sleep 0.05; done
+done
+zpty -d z
+"""
+
+
+def t_zsh_real():
+    """Unique completions through zsh's own compsys: _describe and
+    _arguments as they are, the files autoloaded from the tree."""
+    dump = os.path.join(TMP, "zsh-buffers")
+    open(dump, "w").close()
+    lines = {"tallinnctl needs va": "tallinnctl needs validate ",
+             "tallinnctl --context al": "tallinnctl --context alpha ",
+             "tallinnctl needs create --sector WA": "tallinnctl needs create --sector WATER ",
+             "tallinn-audit ver": "tallinn-audit verify ",
+             "tallinn-audit verify --sta": "tallinn-audit verify --state ",
+             "tallinn-audit show -o j": "tallinn-audit show -o json "}
+    run(["zsh", "-f", "-c", ZPTY_DRIVER % ROOT, "zsh", dump] + list(lines), env=SHELL_ENV)
+    with open(dump) as f:
+        got = f.read().split("\n")[:-1]
+    assert got == list(lines.values()), "zsh completed %s" % got
+
+
 # ---- systemd ----
 
 def t_systemd_analyze():
@@ -371,6 +407,7 @@ if __name__ == "__main__":
         cases.run("bash completes (plain and via bash-completion's loader)", t_bash)
         cases.run("fish completes (vendor_completions.d)", t_fish)
         cases.run("zsh completes (autoloaded from the tree, compsys stubbed)", t_zsh)
+        cases.run("zsh completes in a real interactive shell (zpty)", t_zsh_real)
         cases.run("systemd-analyze verify tallinnd.service", t_systemd_analyze)
         cases.finish()
     finally:
