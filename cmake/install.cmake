@@ -1,6 +1,6 @@
 # make install (cmake --install): the binaries, the man pages, bash/zsh/fish
-# completion, the systemd unit with its sysusers.d file and first-start
-# helper, the Docker entrypoint, and the docs. Files whose text or place
+# completion, the systemd units (tallinnd, tallinn-witness) with their
+# sysusers.d files and tallinnd's first-start helper, the Docker entrypoint, and the docs. Files whose text or place
 # depends on the prefix are written at install time (install_prefixed.cmake),
 # so `cmake --install --prefix P` and DESTDIR are honoured like everywhere else.
 include(GNUInstallDirs)
@@ -35,6 +35,7 @@ install(FILES ${CMAKE_SOURCE_DIR}/README.md ${TALLINN_DOCS} DESTINATION ${CMAKE_
 install(CODE "
   set(TALLINN_SOURCE_DIR \"${CMAKE_SOURCE_DIR}\")
   set(TALLINN_BINARY_DIR \"${CMAKE_BINARY_DIR}\")
+  set(TALLINN_BINDIR \"${CMAKE_INSTALL_BINDIR}\")
   set(TALLINN_SBINDIR \"${CMAKE_INSTALL_SBINDIR}\")
   set(TALLINN_LIBEXECDIR \"${CMAKE_INSTALL_LIBEXECDIR}\")
   set(TALLINN_DATADIR \"${CMAKE_INSTALL_DATADIR}\")

@@ -1,7 +1,7 @@
 # Runs at install time (install(SCRIPT), after the variables cmake/install.cmake
 # sets): what depends on the prefix given to cmake --install, not the one
 # configured. file(INSTALL) adds DESTDIR and records the manifest.
-foreach(d SBINDIR LIBEXECDIR DOCDIR)
+foreach(d BINDIR SBINDIR LIBEXECDIR DOCDIR)
   if(IS_ABSOLUTE "${TALLINN_${d}}")
     set(${d} "${TALLINN_${d}}")
   else()
@@ -14,11 +14,16 @@ endforeach()
 string(MD5 key "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
 set(stage "${TALLINN_BINARY_DIR}/install-prefixed/${key}")
 file(MAKE_DIRECTORY "${stage}")
-configure_file("${TALLINN_SOURCE_DIR}/deploy/tallinnd.service.in" "${stage}/tallinnd.service" @ONLY)
-file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" TYPE FILE
-     FILES "${stage}/tallinnd.service")
-file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/sysusers.d" TYPE FILE
-     RENAME tallinn.conf FILES "${TALLINN_SOURCE_DIR}/deploy/tallinn.sysusers")
+foreach(unit tallinnd tallinn-witness)
+  configure_file("${TALLINN_SOURCE_DIR}/deploy/${unit}.service.in" "${stage}/${unit}.service"
+                 @ONLY)
+  file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" TYPE FILE
+       FILES "${stage}/${unit}.service")
+endforeach()
+foreach(user tallinn tallinn-witness)
+  file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/sysusers.d" TYPE FILE
+       RENAME ${user}.conf FILES "${TALLINN_SOURCE_DIR}/deploy/${user}.sysusers")
+endforeach()
 
 # zsh: Debian's zsh reads /usr/share/zsh/vendor-completions, and
 # PREFIX/share/zsh/site-functions for any other prefix.

@@ -29,7 +29,6 @@ TMP = tempfile.mkdtemp(prefix="tallinn-install-")
 DEST = os.path.join(TMP, "dest")
 ROOT = DEST + "/usr"
 HOME = os.path.join(TMP, "home")  # for fish and zsh: no user configuration
-AUDIT_COMMANDS = ("verify", "check-proof", "prove", "show")
 SHELL_ENV = {}
 
 
@@ -67,6 +66,7 @@ FILES = ["share/man/man8/tallinnd.8", "share/man/man1/tallinnctl.1",
          "share/fish/vendor_completions.d/tallinnctl.fish",
          "share/fish/vendor_completions.d/tallinn-audit.fish",
          "lib/systemd/system/tallinnd.service", "lib/sysusers.d/tallinn.conf",
+         "lib/systemd/system/tallinn-witness.service", "lib/sysusers.d/tallinn-witness.conf",
          "share/doc/tallinn/README.md", "share/doc/tallinn/operations.md",
          "share/doc/tallinn/tallinnctl.md"]
 
@@ -106,14 +106,57 @@ def man_options(roff):
 
 
 def help_options(text):
-    """The options --help defines: those on the left of its option lines
-    ("  -o, --output FORMAT   ...", "      --cert F, --cert-key F  ..."), not
-    the ones its prose or examples mention."""
-    out = set()
+    """The options --help defines: in its "Options:" blocks, those on the
+    left of an option line ("  -o, --output FORMAT   ...",
+    "      --cert F, --cert-key F  ..."), not those its prose or examples
+    mention."""
+    out, block = set(), False
     for line in text.splitlines():
-        if re.match(r"\s{1,10}(-[A-Za-z], )?--[a-z]", line):
+        if re.match(r"\s*([A-Z][a-z]+ )?[Oo]ptions( \(.*\))?:$", line):
+            block = True
+        elif not line.strip():
+            block = False
+        elif block and re.match(r"\s{1,10}(-[A-Za-z], )?--[a-z]", line):
             out |= set(LONG_OPT.findall(re.split(r"\s{2,}", line.strip())[0]))
     return out
+
+
+def help_mentions(text):
+    """Every option --help names, in its synopsis, option list or prose."""
+    return set(LONG_OPT.findall(text))
+
+
+def audit_commands():
+    """tallinn-audit's commands as its --help lists them, a command with
+    commands of its own (witness) as "witness init", ..."""
+    audit = ROOT + "/bin/tallinn-audit"
+    block = run([audit, "--help"]).stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
+    out = []
+    for name in re.findall(r"^  ([a-z-]+) ", block, re.M):
+        sub = run([audit, name, "--help"]).stdout.split("\nRun '", 1)
+        subs = re.findall(r"^  ([a-z]+)\s{2,}", sub[0], re.M) if len(sub) == 2 else []
+        out += ["%s %s" % (name, s) for s in subs] or [name]
+    assert {"verify", "show", "witness serve"} <= set(out), out
+    return out
+
+
+def audit_offered(cmd):
+    """The options a completion of `tallinn-audit CMD --` must offer: its
+    --help's option list, or, for a command whose --help shows only the
+    synopsis (witness init, serve), the options of its synopsis lines and
+    --help."""
+    text = run([ROOT + "/bin/tallinn-audit"] + cmd.split() + ["--help"]).stdout
+    defined = help_options(text)
+    if defined:
+        return defined
+    usage, mine = text.split("\n\n", 1)[0], False
+    for line in usage.splitlines():
+        if "tallinn-audit " in line:
+            mine = ("tallinn-audit %s " % cmd) in line + " "
+        if mine:
+            defined |= set(LONG_OPT.findall(line))
+    assert defined, "%s: no options in its synopsis" % cmd
+    return defined | {"help"}
 
 
 def t_man_render():
@@ -171,28 +214,32 @@ def man_sections(roff):
     return out
 
 
+SHARED_SECTIONS = ("CONNECTING TO A SERVER", "WITNESSES")
+
+
 def t_man_tallinn_audit():
-    """Per command: the options of its section (and of CONNECTING TO A SERVER
-    for the commands that connect) against its own --help."""
+    """Per command: its section's options, and those of each shared section
+    (CONNECTING TO A SERVER, WITNESSES) whose options its --help defines,
+    must be named in its --help; every option its --help defines must be
+    documented there."""
     audit = ROOT + "/bin/tallinn-audit"
     sections = man_sections(man_text("tallinn-audit"))
-    conn = man_options(sections["CONNECTING TO A SERVER"])
-    assert "server" in conn and "token-file" in conn, conn
-    for cmd in AUDIT_COMMANDS:
-        helped = help_options(run([audit, cmd, "--help"]).stdout)
-        own = man_options(sections[cmd])
-        networked = "server" in helped
-        documented = own | (conn if networked else set())
-        assert documented - helped == set(), "%s: documented, not in --help: %s" % (
-            cmd, documented - helped)
-        assert helped - documented == set(), "%s: in --help, not documented: %s" % (
-            cmd, helped - documented)
+    shared = {s: man_options(sections[s]) for s in SHARED_SECTIONS}
+    assert "server" in shared["CONNECTING TO A SERVER"] and "quorum" in shared["WITNESSES"]
+    for cmd in audit_commands():
+        assert cmd in sections, "tallinn-audit(1) has no section for %s" % cmd
+        text = run([audit] + cmd.split() + ["--help"]).stdout
+        defined, mentioned = help_options(text), help_mentions(text)
+        documented = man_options(sections[cmd])
+        for opts in shared.values():
+            if opts <= defined:
+                documented |= opts
+        assert documented - mentioned == set(), "%s: documented, not in --help: %s" % (
+            cmd, documented - mentioned)
+        assert defined - documented == set(), "%s: in --help, not documented: %s" % (
+            cmd, defined - documented)
     for opt in man_options(sections["OPTIONS"]):  # the top level's: they must work
         run([audit, "--" + opt])
-    block = run([audit, "--help"]).stdout.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
-    listed = re.findall(r"^  ([a-z-]+) ", block, re.M)
-    assert sorted(listed) == sorted(AUDIT_COMMANDS), listed
-    assert all(c in sections for c in listed), "a command without a section"
 
 
 # ---- Completion ----
@@ -285,22 +332,23 @@ CTL_QUERIES = [
     (["tallinnctl", "completion", ""], {"bash", "zsh", "fish"}),
     (["tallinnctl", "help", "pledges", "c"], {"create"}),
     (["tallinn-audit", "ch"], {"check-proof"}),
+    (["tallinn-audit", "witness", ""], {"init", "serve", "cosign"}),
+    (["tallinn-audit", "witness", "serve", "--dir", "/"], None),  # directories: not checked
     (["tallinn-audit", "show", "-o", ""], {"table", "json"}),
     (["tallinn-audit", "verify", "--st"], {"--state"}),
 ]
 
 
 def audit_option_queries():
-    """For each tallinn-audit command: '--' must offer exactly its --help's options."""
-    out = []
-    for cmd in AUDIT_COMMANDS:
-        helped = help_options(run([ROOT + "/bin/tallinn-audit", cmd, "--help"]).stdout)
-        out.append((["tallinn-audit", cmd, "--"], {"--" + o for o in helped}))
-    return out
+    """For each tallinn-audit command: '--' must offer exactly its options."""
+    return [(["tallinn-audit"] + cmd.split() + ["--"], {"--" + o for o in audit_offered(cmd)})
+            for cmd in audit_commands()]
 
 
 def check_answers(shell, queries, got):
     for (q, want), have in zip(queries, got):
+        if want is None:
+            continue
         assert have == want, "%s: %s: wanted %s, got %s" % (shell, " ".join(q), sorted(want),
                                                                sorted(have))
 
@@ -323,21 +371,32 @@ def t_fish():
     check_answers("fish", queries, fish_complete([q for q, _ in queries]))
 
 
+def zsh_audit(cmd):
+    """zsh code completing `tallinn-audit CMD --` (the stubs stand in for compsys)."""
+    words = cmd.split()
+    return "words=(%s --); CURRENT=%d; ZSTATE=argument ZLINE=%s _tallinn-audit" % (
+        " ".join(words), len(words) + 1, words[0])
+
+
 def t_zsh():
+    cmds = audit_commands()
     outs = zsh_run([zsh_ctl("tallinnctl", "nee"), zsh_ctl("tallinnctl", "needs", "create", "--sec"),
                     zsh_ctl("tallinnctl", "--context", ""), zsh_ctl("tallinnctl", "--ca", "x"),
-                    "ZSTATE=command ZLINE= _tallinn-audit"] +
-                   ["ZSTATE=argument ZLINE=%s _tallinn-audit" % c for c in AUDIT_COMMANDS])
+                    "ZSTATE=command ZLINE= _tallinn-audit",
+                    "words=(witness ''); CURRENT=2; ZSTATE=argument ZLINE=witness _tallinn-audit"] +
+                   [zsh_audit(c) for c in cmds])
     assert outs[0].startswith("needs:list, get, create, update, submit"), outs[0]
     assert outs[1].startswith("--sector:sector: ENERGY TELECOM"), outs[1]
     assert outs[2] == "alpha:a.example:1\nbeta:b.example:2 (default)\n", outs[2]
     assert outs[3] == ":files \n", outs[3]  # zsh's _files
-    assert [x.split(":")[0] for x in outs[4].splitlines()] == list(AUDIT_COMMANDS) + ["help"]
-    for cmd, out in zip(AUDIT_COMMANDS, outs[5:]):
-        offered = set(LONG_OPT.findall(out))
-        helped = help_options(run([ROOT + "/bin/tallinn-audit", cmd, "--help"]).stdout)
-        assert offered == helped, "zsh %s: offers %s, --help has %s" % (cmd, sorted(offered),
-                                                                         sorted(helped))
+    top = [x.split(":")[0] for x in outs[4].splitlines()]
+    assert top == list(dict.fromkeys(c.split()[0] for c in cmds)) + ["help"], top
+    assert [x.split(":")[0] for x in outs[5].splitlines()] == \
+        [c.split()[1] for c in cmds if c.startswith("witness ")], outs[5]
+    for cmd, out in zip(cmds, outs[6:]):
+        offered, wanted = set(LONG_OPT.findall(out)), audit_offered(cmd)
+        assert offered == wanted, "zsh %s: offers %s, wanted %s" % (cmd, sorted(offered),
+                                                                     sorted(wanted))
 
 
 ZPTY_DRIVER = r"""
@@ -369,7 +428,10 @@ def t_zsh_real():
              "tallinnctl needs create --sector WA": "tallinnctl needs create --sector WATER ",
              "tallinn-audit ver": "tallinn-audit verify ",
              "tallinn-audit verify --sta": "tallinn-audit verify --state ",
-             "tallinn-audit show -o j": "tallinn-audit show -o json "}
+             "tallinn-audit show -o j": "tallinn-audit show -o json ",
+             "tallinn-audit witness se": "tallinn-audit witness serve ",
+             "tallinn-audit witness serve --li": "tallinn-audit witness serve --listen ",
+             "tallinn-audit verify --quo": "tallinn-audit verify --quorum "}
     run(["zsh", "-f", "-c", ZPTY_DRIVER % ROOT, "zsh", dump] + list(lines), env=SHELL_ENV)
     with open(dump) as f:
         got = f.read().split("\n")[:-1]
@@ -379,18 +441,23 @@ def t_zsh_real():
 # ---- systemd ----
 
 def t_systemd_analyze():
-    """The unit as installed, its paths resolved in the tree; any message fails."""
-    with open(ROOT + "/lib/systemd/system/tallinnd.service") as f:
-        unit = f.read().replace("/usr/", ROOT + "/")
+    """The units as installed, their paths resolved in the tree; any message
+    fails (systemd-analyze warns of unknown keys and still exits 0)."""
     d = os.path.join(TMP, "unit")
     os.makedirs(d)
-    with open(os.path.join(d, "tallinnd.service"), "w") as f:
-        f.write(unit)
-    r = run(["systemd-analyze", "verify", "tallinnd.service"], ok=False, cwd=d,
-            env={"MANPATH": ROOT + "/share/man"})
-    assert r.returncode == 0 and r.stdout + r.stderr == "", r.stdout + r.stderr
-    users = open(ROOT + "/lib/sysusers.d/tallinn.conf").read()
-    assert re.search(r"^u tallinn - .* /var/lib/tallinn ", users, re.M), users
+    for unit, user, home in (("tallinnd", "tallinn", "/var/lib/tallinn"),
+                             ("tallinn-witness", "tallinn-witness", "/var/lib/tallinn-witness")):
+        with open(ROOT + "/lib/systemd/system/%s.service" % unit) as f:
+            text = f.read()
+        assert not re.search(r"@[A-Z]+@", text) and "/usr/local" not in text, text
+        assert re.search(r"^User=%s$" % user, text, re.M), unit
+        with open(os.path.join(d, unit + ".service"), "w") as f:
+            f.write(text.replace("/usr/", ROOT + "/"))
+        r = run(["systemd-analyze", "verify", unit + ".service"], ok=False, cwd=d,
+                env={"MANPATH": ROOT + "/share/man"})
+        assert r.returncode == 0 and r.stdout + r.stderr == "", unit + ": " + r.stdout + r.stderr
+        users = open(ROOT + "/lib/sysusers.d/%s.conf" % user).read()
+        assert re.search(r"^u %s - .* %s " % (user, home), users, re.M), users
 
 
 if __name__ == "__main__":
