@@ -188,9 +188,10 @@ typedef struct ctl_config {
  * formed. */
 char *ctl_config_path(void);
 
-/* Loads the config file (ctl_config_path) and picks the context named by want (NULL: the file's `context =`). A
- * missing file is no error unless want is set. Returns 0, or an exit status
- * after printing the cause. */
+/* Loads the config file (ctl_config_path) and picks the context named by
+ * want (NULL: the file's `context =`). A missing file is no error unless
+ * want is set or TALLINN_CONFIG names it. Returns 0, or an exit status after
+ * printing the cause. */
 int ctl_config_load(ctl_config *cfg, const char *want);
 void ctl_config_free(ctl_config *cfg);
 

@@ -1,8 +1,8 @@
 /* ctl_config.c — tallinnctl's config file ($TALLINN_CONFIG, else the XDG
- * path): INI (parsed with inih) with a
- * default `context = NAME` before any section and one section per context
- * holding the same settings as the global options (addr, insecure,
- * token-file, token, ca, cert, key, server-name, deadline). */
+ * path): INI (parsed with inih) with a default `context = NAME` before any
+ * section and one section per context holding the same settings as the
+ * global options (addr, insecure, token-file, token, ca, cert, key,
+ * server-name, deadline). */
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>

@@ -167,6 +167,17 @@ def t_second_start():
         r.stop()
 
 
+def t_config_named_but_missing():
+    """TALLINN_CONFIG naming no file (say, exported from another directory)
+    is an error that says so, not a silent fall-back to the defaults."""
+    env = dict(ENV, TALLINN_CONFIG="var/tallinnctl.conf")
+    r = subprocess.run([os.path.join(BUILD, "bin", "tallinnctl"), "needs", "list"], env=env,
+                       cwd=HOME, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stdout == "", (r.returncode, r.stdout)
+    assert r.stderr == ("tallinnctl: TALLINN_CONFIG names var/tallinnctl.conf, which cannot be "
+                        "read: No such file or directory\n"), r.stderr
+
+
 if __name__ == "__main__":
     os.makedirs(os.path.dirname(USER_CONF))
     with open(USER_CONF, "w") as f:
@@ -177,6 +188,7 @@ if __name__ == "__main__":
                   t_first_start)
         cases.run("a second start: new address, no init, missing demo tokens made again",
                   t_second_start)
+        cases.run("TALLINN_CONFIG naming no file is an error", t_config_named_but_missing)
         cases.finish()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
