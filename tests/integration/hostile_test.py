@@ -43,7 +43,7 @@ class Env:
                                         request_serializer=diag_pb2.NoopRequest.SerializeToString,
                                         response_deserializer=diag_pb2.NoopResponse.FromString)
 
-    def probe(self, limit_s=2.0):
+    def probe(self, limit_s=5.0):
         """Another client is served, and promptly."""
         t = time.monotonic()
         self.noop(diag_pb2.NoopRequest(), metadata=harness.bearer(self.token), timeout=10)

@@ -69,7 +69,8 @@ def test_unimplemented(srv):
         t = time.monotonic()
         err = harness.expect_code(ch.unary_unary(path), grpc.StatusCode.UNIMPLEMENTED, b"", timeout=5)
         took = time.monotonic() - t
-        assert took < 0.1, "UNIMPLEMENTED took %.3f s" % took
+        # answered, not left to run into the 5 s deadline
+        assert took < 2.5, "UNIMPLEMENTED took %.3f s" % took
         assert err.details() == want, err.details()
 
 

@@ -29,14 +29,28 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* EmptyCall blocks for a second (a slow storage write, say). */
+/* EmptyCall blocks (a slow storage write, say) until the test opens the
+ * gate, at most 10 s: the test decides the order of events, not the clock. */
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static int gate_open, gate_inside;
+
 static grpc_status_code slow_empty(rpc_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, void *ctx)
 {
     Grpc__Testing__Empty *out = rpc_call_alloc(call, sizeof(*out));
+    struct timespec until;
     (void)req;
     (void)ctx;
-    usleep(1000 * 1000);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&gate_mu);
+    gate_inside++;
+    pthread_cond_broadcast(&gate_cv);
+    while (!gate_open && pthread_cond_timedwait(&gate_cv, &gate_mu, &until) == 0)
+        ;
+    gate_inside--;
+    pthread_mutex_unlock(&gate_mu);
     grpc__testing__empty__init(out);
     *resp = &out->base;
     return GRPC_STATUS_OK;
@@ -204,8 +218,8 @@ static grpc_status_code call_unary(fixture *f, const Grpc__Testing__SimpleReques
                       r);
 }
 
-/* With one queue thread and four handlers asleep, a fifth call still answers
- * at once: handlers never run on the queue threads. */
+/* With one queue thread and four handlers blocked, a fifth call is still
+ * answered while they stay blocked: handlers never run on the queue threads. */
 static void test_blocking_handlers_stall_nothing(void **state)
 {
     fixture *f = *state;
@@ -220,10 +234,22 @@ static void test_blocking_handlers_stall_nothing(void **state)
         args[i].ch = f->ch;
         assert_int_equal(pthread_create(&th[i], NULL, call_slow, &args[i]), 0);
     }
-    usleep(200 * 1000); /* all four are now inside the sleeping handler */
-    t = now_ms();
+    /* Wait (bounded) until all four are inside the blocked handler. */
+    pthread_mutex_lock(&gate_mu);
+    gate_open = 0;
+    for (t = now_ms(); gate_inside < 4 && now_ms() - t < 10000.0;) {
+        pthread_mutex_unlock(&gate_mu);
+        usleep(5 * 1000);
+        pthread_mutex_lock(&gate_mu);
+    }
+    assert_int_equal(gate_inside, 4);
+    pthread_mutex_unlock(&gate_mu);
     assert_int_equal(call_unary(f, &req, NULL, 0, 5000, &resp, &r), GRPC_STATUS_OK);
-    assert_true(now_ms() - t < 300.0);
+    pthread_mutex_lock(&gate_mu);
+    assert_int_equal(gate_inside, 4); /* answered while all four still block */
+    gate_open = 1;
+    pthread_cond_broadcast(&gate_cv);
+    pthread_mutex_unlock(&gate_mu);
     protobuf_c_message_free_unpacked(&resp->base, NULL);
     rpcc_result_free(&r);
     for (int i = 0; i < 4; i++) {
@@ -347,7 +373,8 @@ static void test_unknown_method_at_once(void **state)
     assert_int_equal(rpcc_unary(f->ch, "/grpc.testing.TestService/CacheableUnaryCall", &req.base,
                                 &grpc__testing__simple_response__descriptor, &co, &resp, &r),
                      GRPC_STATUS_UNIMPLEMENTED);
-    assert_true(now_ms() - t < 100.0);
+    /* Answered, not left to run into the client's deadline (5 s). */
+    assert_true(now_ms() - t < 2500.0);
     assert_non_null(strstr(r.message, "not implemented"));
     rpcc_result_free(&r);
 }
