@@ -38,6 +38,19 @@ CRASH_ROUNDS ?= 20
 crash: build
 	/usr/bin/python3 tests/crash/crash_test.py $(BUILD_DIR)/bin/tallinnd --rounds $(CRASH_ROUNDS)
 
+# The long chaos test (issue 10): CHAOS_SECONDS of random hostile calls
+# against the sanitizer build, with CHAOS_RESTARTS SIGKILL/restart cycles.
+# CHAOS_SEED=N replays the run a failure message names.
+CHAOS_SECONDS  ?= 1800
+CHAOS_RESTARTS ?= 10
+.PHONY: chaos
+chaos: deps
+	@cmake -S . -B $(TEST_DIR) -DCMAKE_BUILD_TYPE=Debug -DTALLINN_SANITIZE=ON >/dev/null
+	@cmake --build $(TEST_DIR) -j $(JOBS) --target tallinnd tallinn-audit tallinnctl
+	/usr/bin/python3 tests/integration/chaos_test.py $(TEST_DIR)/bin/tallinnd \
+		$(TEST_DIR)/bin/tallinn-audit $(TEST_DIR)/bin/tallinnctl \
+		--seconds $(CHAOS_SECONDS) --restarts $(CHAOS_RESTARTS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
+
 clean:
 	rm -rf $(BUILD_DIR) $(TEST_DIR) $(FUZZ_DIR)
 

@@ -138,3 +138,47 @@ def open_checkpoint(note, vkey):
     assert ok == 1, "no signature by %s" % vkey
     origin, size, root = text.decode().split("\n")[:3]
     return origin, int(size), base64.b64decode(root)
+
+
+def tile_path(level, n, width):
+    """C2SP tlog-tiles path of tile n at level ("entries" for data tiles),
+    width hashes or entries wide (256 = full)."""
+    s = "%d" % n
+    s = s.zfill((len(s) + 2) // 3 * 3)
+    groups = [s[i:i + 3] for i in range(0, len(s), 3)]
+    p = "tile/%s/%s" % (level, "/".join(["x" + g for g in groups[:-1]] + [groups[-1]]))
+    return p if width == 256 else p + ".p/%d" % width
+
+
+def read_tiles(d, vkey):
+    """Verifies a tlog-tiles directory (an export of the log) from scratch:
+    the checkpoint's signature, every entry bundle (16-bit big-endian length
+    prefixes), every hash tile against the leaves, and the root. Returns the
+    leaves; raises AssertionError naming what does not hold."""
+    import os
+    note = open(os.path.join(d, "checkpoint"), "rb").read()
+    _, size, root = open_checkpoint(note, vkey)
+    leaves = []
+    for n in range((size + 255) // 256):
+        width = min(256, size - n * 256)
+        data = open(os.path.join(d, tile_path("entries", n, width)), "rb").read()
+        i, got = 0, []
+        while i < len(data):
+            assert i + 2 <= len(data), "entry bundle %d: truncated length" % n
+            ln = int.from_bytes(data[i:i + 2], "big")
+            assert i + 2 + ln <= len(data), "entry bundle %d: truncated entry" % n
+            got.append(data[i + 2:i + 2 + ln])
+            i += 2 + ln
+        assert len(got) == width, "entry bundle %d holds %d entries, not %d" % (n, len(got), width)
+        leaves += got
+    level, lv = [leaf_hash(e) for e in leaves], 0
+    assert mth(level) == root, "the leaves do not hash to the checkpoint's root"
+    while len(level) > 0:
+        for n in range((len(level) + 255) // 256):
+            want = b"".join(level[n * 256:(n + 1) * 256])
+            p = os.path.join(d, tile_path(lv, n, len(want) // 32))
+            assert open(p, "rb").read() == want, "hash tile %s differs" % tile_path(
+                lv, n, len(want) // 32)
+        level = [mth(level[i * 256:(i + 1) * 256]) for i in range(len(level) // 256)]
+        lv += 1
+    return leaves
