@@ -116,6 +116,12 @@ class LogCheck:
                 (maybe if e["uncertain"] else want)[k] += 1
                 if e["code"] == C.OK:
                     self.check_ok_record(e, fields_of_ok.get(k[:5]))
+            elif is_write(e["method"]) and e["code"] not in (C.UNAUTHENTICATED,
+                                                             C.RESOURCE_EXHAUSTED):
+                # audit.proto records PERMISSION_DENIED and FAILED_PRECONDITION
+                # refusals; a log that records other refusals too (with the
+                # status the caller got) is not wrong.
+                maybe[base + (e["code"].value[0], "")] += 1
             elif e["code"] == C.OK:
                 for name in e["reads"]:
                     want[base + (0, name)] += 1

@@ -188,7 +188,7 @@ class Runner:
     # ---- Server ----
 
     def start_first(self):
-        self.srv = harness.Tallinnd(self.args.tallinnd, "--quiet")
+        self.srv = harness.Tallinnd(self.args.tallinnd, "--quiet", "--max-streams", "64")
         self.servers.append(self.srv)
         m = re.search(r"audit_key=(\S+)", self.srv.text())
         assert m, "no audit_key= at start:\n" + self.srv.text()
@@ -210,8 +210,8 @@ class Runner:
         self.srv.proc.wait(30)
         try:
             srv = harness.Server([self.args.tallinnd, "--listen", "127.0.0.1:0", "--data-dir",
-                                  self.data, "--insecure", "--grace-ms", "3000", "--quiet"],
-                                 harness.PORT_RE)
+                                  self.data, "--insecure", "--grace-ms", "3000", "--quiet",
+                                  "--max-streams", "64"], harness.PORT_RE)
         except RuntimeError as e:
             text = str(e)
             why = [ln for ln in text.splitlines() if "refusing" in ln or "error" in ln.lower()]
@@ -303,9 +303,14 @@ class Runner:
             self.fail("status", "no answer within %d s" % call.timeout, "8", call, res.index,
                       res.code)
         elif res.code == C.UNAVAILABLE and self.srv.proc.poll() is not None:
-            self.fail("crash", "tallinnd died (exit %s); its last lines:\n%s" % (
-                self.srv.proc.returncode, compact(self.srv.text()[-1500:], 1500)), "?", call,
-                res.index, res.code)
+            text = self.srv.text()
+            m = SANITIZER.search(text)
+            why = text[m.start():].split("\n")[0] if m else "exit %s" % self.srv.proc.returncode
+            self.failures.add("crash", "tallinnd died: %s; its last lines:\n%s" % (
+                why, compact(text[-1200:], 1200)), call.item or "?",
+                method=call.method.rsplit("/", 1)[-1], klass=call.klass,
+                who=ROLES.get(call.who, str(call.who)), code=res.code, repro=self.repro(call),
+                index=res.index, key=("crash", norm(re.sub(r"^\S+:\d+:\d+: ", "", why))))
             self.dead = True
         elif res.code not in call.expect:
             what = "INTERNAL/UNKNOWN answer" if res.code in (C.INTERNAL, C.UNKNOWN) else \
@@ -394,7 +399,7 @@ class Runner:
         try:
             call = next(gen)
             while True:
-                if self.dead:
+                if self.dead or self.skipped(call):
                     gen.close()
                     return
                 res = self.execute(call)
@@ -403,6 +408,12 @@ class Runner:
             pass
         except W.Collision:
             pass
+
+    def skipped(self, call):
+        """--skip: a call with a tag of a known, reported class is not sent
+        (to look past a defect that stops the run, e.g. one that makes the
+        restart fail)."""
+        return any(t.startswith(p) for t in call.tags for p in self.args.skip)
 
     def must(self, who, path, msg):
         call = Call(who, path, msg.SerializeToString(), msg, {C.OK}, klass="setup", item="?")
@@ -516,6 +527,35 @@ class Runner:
                           {C.OK}, klass="throttle.valid_after_bad_tokens", item="8")
             self.execute(call)
 
+    def stream_budget_check(self):
+        """Unauthenticated Health/Watch streams past the stream limit (64
+        here) must leave room for an AUDITOR's StreamAuditRecords (issue 10
+        item 8)."""
+        chans = [grpc.insecure_channel(self.srv.addr, options=[
+            ("grpc.use_local_subchannel_pool", 1)]) for _ in range(2)]
+        watches = []
+        try:
+            for i in range(70):
+                w = chans[i % 2].unary_stream("/grpc.health.v1.Health/Watch",
+                                              request_serializer=None,
+                                              response_deserializer=None)(b"", timeout=60)
+                watches.append(w)
+            for w in watches:
+                try:
+                    next(w)  # established: the first status came back
+                except (grpc.RpcError, StopIteration):
+                    pass
+            msg = audit_pb2.StreamAuditRecordsRequest(start=0, end=1)
+            self.execute(Call("aud", "/tallinn.v1.AuditService/StreamAuditRecords",
+                              msg.SerializeToString(), msg, {C.OK},
+                              klass="streams.auditor_after_70_watch_streams", item="8",
+                              tags=["streams.auditor_after_70_watch_streams"]))
+        finally:
+            for w in watches:
+                w.cancel()
+            for c in chans:
+                c.close()
+
     def second_instance(self):
         """A second tallinnd on the data directory in use, or on the port in
         use, must refuse to start (issue 10 item 9)."""
@@ -575,7 +615,8 @@ class Runner:
         """Kill, restart, and check everything that must survive."""
         if not self.dead and self.srv.proc.poll() is None:
             self.reconcile()
-        if final:
+        if final:  # the throttle last: it may lock this address out
+            self.stream_budget_check()
             self.throttle_check()
         if self.srv.proc.poll() is None:
             self.check_server_log(self.srv)
@@ -648,14 +689,17 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--calls", type=int, default=10 ** 9, help="at most this many actions")
+    ap.add_argument("--skip", action="append", default=[], metavar="TAG",
+                    help="do not send calls with a tag starting with TAG (e.g. name.huge); "
+                    "for looking past a known failure, never in make test")
     ap.add_argument("--restarts", type=int, default=1,
                     help="kill/restart cycles; the last is after the random calls")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1, 2 ** 31)
-    print("chaos: seed %d, %.0f s, %s actions, %d restart(s)" % (
+    print("chaos: seed %d, %.0f s, %s actions, %d restart(s)%s" % (
         args.seed, args.seconds, args.calls if args.calls < 10 ** 9 else "unbounded",
-        args.restarts))
+        args.restarts, "; skipping " + ", ".join(args.skip) if args.skip else ""))
     sys.stdout.flush()
     t0 = time.monotonic()
     r = Runner(args)

@@ -316,5 +316,5 @@ def random_token(rng):
                                  for _ in range(rng.randint(1, 200)))),
         ("token.huge", "A" * 5000),
         ("token.padding", "AAAA===="),
-        ("token.binary", Raw(bytes(rng.randrange(256) for _ in range(40)))),
+        ("token.binary", Raw(bytes(rng.randrange(1, 256) for _ in range(40)))),
     ])

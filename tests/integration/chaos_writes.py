@@ -519,7 +519,7 @@ def a_update_pledge(ctx):
             want = set()
             new_state = p.state if "state" in paths else cur.state
             if "state" in paths and p.state == 0:
-                return {OK, IA}  # the contract says nothing of UNSPECIFIED here
+                return {OK, IA, FP}  # the contract says nothing of UNSPECIFIED here
             if new_state != cur.state:
                 arrow = (cur.state, new_state)
                 if arrow == (2, 1):
