@@ -95,7 +95,7 @@ class Ctx:
         self.rng = rng
         self.world = world
         self.matrix = matrix
-        self.rid_log = []        # (who, method, msg, first response) of OK calls with a request_id
+        self.rid_log = []        # (who, method, msg, body, first response): OK calls with a request_id
         self.page_tokens = []    # (who, method, request fields, token)
         self.calls_made = 0
         self.bad_auth_used = 0
@@ -200,8 +200,8 @@ class Ctx:
                 field_bad.append(name + "=" + cls)
             else:
                 self._notes.append(cls)  # valid, but at an edge: a tag all the same
-            return v, None
-        return valid, None
+            return v
+        return valid
 
     def money(self, field_bad, name, hostile_p=0.06, big_bias=0.3, positive=True):
         m = common_pb2.Money()
@@ -233,9 +233,9 @@ class Ctx:
             return "etag.nul_suffix", cur + "\x00junk", "bad"
         if r < 0.94:
             return "etag.utf8", W.Raw(b"\xff\xfe" * 8), "bad"
-        if r < 0.97:
-            return "etag.escape", "\x1b[2J" + self.hex16(), "weird"
-        return "etag.huge", "e" * 70000, "weird"
+        cls, v = ("etag.escape", "\x1b[2J" + self.hex16()) if r < 0.97 else ("etag.huge", "e" * 70000)
+        self._notes.append(cls)  # an opaque string: ABORTED or INVALID_ARGUMENT
+        return cls, v, "weird"
 
     def rid(self, bad):
         """A request_id: none, a new one (sometimes upper case) or a bad one."""

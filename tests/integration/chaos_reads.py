@@ -398,7 +398,7 @@ def a_principal(ctx):
         path = svc("CreatePrincipal")
         who = ctx.who_for(path, ["admin"])
         p = principal_pb2.Principal()
-        v, _ = ctx.text(bad, "principal.display_name", 200, "Principal %s" % ctx.mk())
+        v = ctx.text(bad, "principal.display_name", 200, "Principal %s" % ctx.mk())
         p.display_name = w.s(v)
         p.role = ctx.pick([1, 2, 3, 4, 5, 6, 7]) if ctx.chance(0.95) else ctx.pick([0, 42])
         if p.role in (0, 42):

@@ -58,7 +58,7 @@ def need_fields(ctx, n, bad, markers, restricted):
               "beneficiary": (200, False), "region": (100, False)}
     w = ctx._wire
     for f in vals:
-        v, _ = ctx.text(bad, "need." + f, limits[f][0], vals[f], multiline=limits[f][1])
+        v = ctx.text(bad, "need." + f, limits[f][0], vals[f], multiline=limits[f][1])
         setattr(n, f, w.s(v))
         if v == vals[f]:
             markers[f] = v.split()[1]
@@ -148,7 +148,7 @@ def a_need_transition(ctx):
     if reason_kind != "none":
         if reason_kind == "required" or ctx.chance(0.5):
             valid = "Reason %s: checked" % ctx.mk()
-            v, _ = ctx.text(bad, "reason", 2000, valid, multiline=True, hostile_p=0.15,
+            v = ctx.text(bad, "reason", 2000, valid, multiline=True, hostile_p=0.15,
                             required=reason_kind == "required")
             req.reason = w.s(v)
             if v == valid:
@@ -257,7 +257,7 @@ def a_create_donor(ctx):
     who = ctx.who_for(path, ["bo"])
     bad, markers = [], {}
     d = Donor()
-    v, _ = ctx.text(bad, "donor.display_name", 200, "Donor %s" % ctx.mk())
+    v = ctx.text(bad, "donor.display_name", 200, "Donor %s" % ctx.mk())
     d.display_name = w.s(v)
     kind = ctx.pick([1, 1, 2, 3, 4])
     d.kind = kind
@@ -350,7 +350,7 @@ def a_update_donor(ctx):
     res_ = ctx.world.donors.get(name)
     d = Donor(name=name)
     mask, paths = mask_for(ctx, late, DONOR_MUTABLE, DONOR_FIXED, "donor")
-    v, _ = ctx.text(late if "display_name" in paths else [], "donor.display_name", 200,
+    v = ctx.text(late if "display_name" in paths else [], "donor.display_name", 200,
                     "Donor %s" % ctx.mk())
     d.display_name = w.s(v)
     cur_kind = res_.msg.kind if res_ else 1
@@ -424,7 +424,7 @@ def a_create_pledge(ctx):
     p.fiscal_year = fy
     # The contract allows line breaks in a source; sometimes send one.
     src = "Source %s budget" % ctx.mk() + ("\nline 2" if ctx.chance(0.1) else "")
-    v, _ = ctx.text(bad, "pledge.source", 500, src, multiline=True, required=False)
+    v = ctx.text(bad, "pledge.source", 500, src, multiline=True, required=False)
     p.source = w.s(v)
     if v == src:
         markers["source"] = src.split()[1]
@@ -492,7 +492,7 @@ def a_update_pledge(ctx):
         vals.append("pledge.fiscal_year=1999")
     p.fiscal_year = fy
     src = "Source %s" % ctx.mk()
-    v, _ = ctx.text(vals, "pledge.source", 500, src, multiline=True, required=False)
+    v = ctx.text(vals, "pledge.source", 500, src, multiline=True, required=False)
     p.source = w.s(v)
     if v == src:
         markers["source"] = src.split()[1]
@@ -589,7 +589,7 @@ def a_create_match(ctx):
     m = Match(need=w.s(need), donor=w.s(donor), pledge=w.s(pledge))
     m.amount.CopyFrom(ctx.money(bad, "match.amount", big_bias=0.25))
     desc = "Delivery %s of licences" % ctx.mk()
-    v, _ = ctx.text(bad, "match.description", 10000, desc, multiline=True)
+    v = ctx.text(bad, "match.description", 10000, desc, multiline=True)
     m.description = w.s(v)
     markers = {"description": desc.split()[1]} if v == desc else {}
     impl_missing = impl_bad = False
@@ -726,7 +726,7 @@ def a_match_transition(ctx):
         if ctx.chance(0.05) and required:
             bad.append("reason=absent")
         else:
-            v, _ = ctx.text(bad, "reason", 2000, valid, multiline=True, hostile_p=0.12,
+            v = ctx.text(bad, "reason", 2000, valid, multiline=True, hostile_p=0.12,
                             required=required)
             req.reason = w.s(v)
             if v == valid:
