@@ -26,12 +26,14 @@ class Call:
     are grouped by them."""
 
     def __init__(self, who, method, body, msg=None, expect=(OK,), klass="", item="",
-                 stream=False, timeout=60, tags=()):
+                 stream=False, timeout=60, tags=(), notes=()):
         self.who, self.method, self.body, self.msg = who, method, body, msg
         self.expect = set(expect)
-        self.klass, self.item, self.stream = klass, item_for(tags, item), stream
+        # Valid values at an edge (notes) name the call only when nothing
+        # hostile or special does.
+        self.tags = tuple(sorted(set(tags or notes)))
+        self.klass, self.item, self.stream = klass, item_for(self.tags, item), stream
         self.timeout = timeout
-        self.tags = tuple(sorted(set(tags)))
         self.subs = ()
 
 
@@ -179,10 +181,11 @@ class Ctx:
             extra.append("unknown_fields" if n < 100 else "huge_unknown_fields")
         exp = self.gate(who, method, bad, raw_bad, semantic, late_bad)
         viol = sorted(set(bad) | set(late_bad))
-        sem = list(sem or ()) + self._notes
+        sem = list(sem or ())
         tags = [tag_of(v) for v in viol] + sem
-        klass = ":".join([klass] + sem + extra + [",".join(viol) or "valid"])
-        call = Call(who, method, body, msg, exp, klass=klass, item=item, tags=tags, **kw)
+        klass = ":".join([klass] + sem + self._notes + extra + [",".join(viol) or "valid"])
+        call = Call(who, method, body, msg, exp, klass=klass, item=item, tags=tags,
+                    notes=self._notes, **kw)
         call.subs = wire.subs
         return call
 

@@ -181,7 +181,8 @@ class Runner:
         self.servers = []       # every tallinnd started, for their stderr
         self.ch = None
         self.action_index = None
-        self.dead = False
+        self.dead = False         # tallinnd died under the calls: stop sending them
+        self.unstartable = False  # and then would not start again: nothing more to check
         self.tmp = tempfile.mkdtemp(prefix="tallinn-chaos-")
         self.forge = random.Random(self.seed ^ 0x5eed)
 
@@ -218,11 +219,12 @@ class Runner:
             self.failures.add("restart", "tallinnd does not start again after SIGKILL: %s" % (
                 compact(" / ".join(why[-3:]) or text[-400:], 400)),
                 "1" if "decode" in text or "record" in text else "?")
-            self.dead = True
+            self.unstartable = True
             return False
         self.srv = srv
         self.servers.append(srv)
         self.connect()
+        self.dead = False
         return True
 
     # ---- Calls ----
@@ -505,7 +507,7 @@ class Runner:
             if restarts and time.monotonic() >= restarts[0]:
                 restarts.pop(0)
                 self.cycle(final=False)
-                if self.dead:
+                if self.dead or self.unstartable:
                     break
             self.action_index = n
             fn = next_action(self.ctx)
@@ -613,13 +615,14 @@ class Runner:
 
     def cycle(self, final):
         """Kill, restart, and check everything that must survive."""
-        if not self.dead and self.srv.proc.poll() is None:
-            self.reconcile()
-        if final:  # the throttle last: it may lock this address out
-            self.stream_budget_check()
-            self.throttle_check()
+        if self.unstartable:
+            return
         if self.srv.proc.poll() is None:
-            self.check_server_log(self.srv)
+            self.reconcile()
+            if final:  # the throttle last: it may lock this address out
+                self.stream_budget_check()
+                self.throttle_check()
+        self.check_server_log(self.srv)
         if not self.restart():
             LogCheck(self).offline_audit()
             return
