@@ -41,7 +41,9 @@ def tag_of(violation):
     """"need.title=text.nul.inner" -> "text.nul.inner";
     "update_mask=empty" -> "update_mask.empty"."""
     field, _, cls = violation.partition("=")
-    return cls if "." in cls else field.split(".")[-1] + "." + cls
+    if field == "update_mask" or "." not in cls:
+        return field.split(".")[-1] + "." + cls
+    return cls
 
 
 def item_for(tags, default):
