@@ -23,6 +23,12 @@ C = grpc.StatusCode
 READS = ("Get", "List", "Stream", "Suggest", "Noop")
 TOOL_ENV = dict(os.environ, ASAN_OPTIONS="exitcode=99:detect_leaks=1",
                 UBSAN_OPTIONS="exitcode=98:print_stacktrace=1")
+# audit.proto: a record is at most 4,096 bytes, each string field at most
+# 512 bytes of UTF-8 without controls, separators or bidi overrides.
+RECORD_MAX, TEXT_MAX = 4096, 512
+TEXT_FIELDS = ((3, "principal"), (5, "method"), (6, "resource"), (7, "request_id"), (10, "etag"),
+               (11, "server_version"))
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 UUID = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
 
 
@@ -87,10 +93,17 @@ class LogCheck:
         fields_of_ok = {}
         roles = {v: k[len("ROLE_"):] for k, v in principal_pb2.Principal.Role.items()}
         for i, leaf in enumerate(leaves):
-            if len(leaf) > 65535:
-                self.bad_record(i, leaf, "is %d bytes, over the 65,535 a tlog-tiles entry holds"
-                                % len(leaf))
+            if len(leaf) > RECORD_MAX:
+                self.bad_record(i, leaf, "is %d bytes, over the %d audit.proto allows%s" % (
+                    len(leaf), RECORD_MAX, " and the 65,535 a tlog-tiles entry holds"
+                    if len(leaf) > 65535 else ""))
             f = wire_fields(leaf)
+            for num, name in TEXT_FIELDS:
+                v = f.get(num, b"")
+                if len(v) > TEXT_MAX or UNSAFE_TEXT.search(v.decode("utf-8", "replace")):
+                    self.bad_record(i, leaf, "has a %s of %d bytes that is not bounded, clean "
+                                    "text (audit.proto: at most %d bytes, no controls)" % (
+                                        name, len(v), TEXT_MAX))
             method = f.get(5, b"").decode("utf-8", "replace")
             key = (f.get(3, b"").decode("utf-8", "replace"), roles.get(f.get(4, 0), "?"), method,
                    f.get(8, b""), f.get(9, 0))
