@@ -7,8 +7,8 @@ pages, replay a request_id or compare two answers. The model
 from chaos_reads import (a_audit, a_get, a_list_hostile, a_list_walk, a_misc, a_principal,
                          a_probe_pair, a_replay, a_report, a_suggest)
 from chaos_writes import (a_create_donor, a_create_match, a_create_need, a_create_pledge,
-                          a_match_transition, a_need_transition, a_update_donor,
-                          a_update_need, a_update_pledge)
+                          a_fund_hot_need, a_match_transition, a_need_transition,
+                          a_update_donor, a_update_need, a_update_pledge)
 
 # Weighted: mostly calls that move the workflow forward, so states and money
 # build up; hostile values are drawn inside each action.
@@ -17,7 +17,7 @@ ACTIONS = [
     (3, a_update_donor), (6, a_create_pledge), (4, a_update_pledge), (10, a_create_match),
     (16, a_match_transition), (8, a_get), (4, a_list_walk), (3, a_list_hostile), (2, a_report),
     (2, a_suggest), (2, a_principal), (2, a_audit), (3, a_misc), (3, a_replay),
-    (3, a_probe_pair),
+    (3, a_probe_pair), (2, a_fund_hot_need),
 ]
 
 

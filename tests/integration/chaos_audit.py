@@ -79,12 +79,17 @@ class LogCheck:
         return leaves
 
     def bad_record(self, i, leaf, what):
-        sha = wire_field(leaf, 8)
-        src = next((e for e in self.log if e["sha"] == sha), None)
+        """A failure naming the call that wrote the record (by its request
+        hash, principal and method)."""
+        f = wire_fields(leaf)
+        who = (f.get(8, b""), f.get(3, b"").decode("utf-8", "replace"),
+               f.get(5, b"").decode("utf-8", "replace"))
+        src = next((e for e in self.log if (e["sha"], e["principal"], e["method"]) == who), None)
         self.failures.add("audit", "audit record %d %s%s" % (
             i, what, "; written for action %s: %s as %s [%s] %s" % (
                 src["index"], src["method"].rsplit("/", 1)[1], src["role"], src["klass"],
-                src["repro"]) if src else ""), "1", index=src["index"] if src else None)
+                src["repro"]) if src else ""), "1", index=src["index"] if src else None,
+            key=("audit", re.sub(r"\d+", "N", what)))
 
     def check_records(self, leaves):
         """The records are exactly the calls' (issue 10 item 5 for refusals),

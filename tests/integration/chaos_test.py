@@ -353,8 +353,12 @@ class Runner:
         status), and the failure key it is grouped under."""
         text = srv.text()
         m = SANITIZER.search(text)
-        why = text[m.start():].split("\n")[0] if m else "exit %s" % srv.proc.returncode
-        return why, ("crash", norm(re.sub(r"^\S+:\d+:\d+: ", "", why)))
+        why = text[text.rfind("\n", 0, m.start()) + 1:].split("\n")[0] if m else \
+            "exit %s" % srv.proc.returncode
+        at = re.match(r"(\S+?):\d+:\d+: (.*)", why)  # file:line:col: message
+        if at:
+            return why, ("crash", os.path.basename(at.group(1)), norm(at.group(2)))
+        return why, ("crash", norm(why))
 
     def record(self, call, res):
         """What the audit log must show for this call."""

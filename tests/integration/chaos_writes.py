@@ -774,3 +774,44 @@ def a_match_transition(ctx):
         if after in (MS.STATE_APPROVED, MS.STATE_ACCEPTED) or \
                 (after == MS.STATE_WITHDRAWN and was in COMMITTED):
             refresh(ctx, res, got.need, got.pledge)
+
+
+def a_fund_hot_need(ctx):
+    """Money piles up on one need: a new pledge of the largest amount one
+    Money may hold, a match of that amount on the most funded OPEN need, and
+    its approval with allow_overfunding. Ten of these overflow int64 nanos
+    (issue 10 item 3); the need's and the pledge's totals are then read and
+    checked against exact sums."""
+    world = ctx.world
+    opened = [x for x, r in world.needs.items() if r.msg.state == NS.STATE_OPEN]
+    donor = "donors/donor-c"
+    if not opened or world.donors[donor].msg.membership != Donor.MEMBERSHIP_MEMBER:
+        return
+    hot = max(opened, key=world.committed)  # the most funded one, while it stays OPEN
+    p = Pledge(fiscal_year=2025, state=Pledge.STATE_COMMITTED, source="Reserve %s" % ctx.mk())
+    p.amount.currency_code, p.amount.units = "EUR", W.MONEY_MAX_UNITS
+    req = donor_pb2.CreatePledgeRequest(parent=donor, pledge=p, pledge_id=ctx.new_id("p"))
+    w = ctx.begin()
+    res = yield ctx.call("bo", svc("CreatePledge"), req, w, [], lambda: {OK}, "CreatePledge",
+                         sem=["money.hot_need"], item="3")
+    if res.code != OK or res.resp is None:
+        return
+    world.put("pledges", res.resp, {"source": p.source.split()[1]})
+    m = Match(need=hot, donor=donor, pledge=res.resp.name,
+              description="Large delivery %s" % ctx.mk())
+    m.amount.currency_code, m.amount.units = "EUR", W.MONEY_MAX_UNITS
+    req = match_pb2.CreateMatchRequest(match=m, match_id=ctx.new_id("m"))
+    w = ctx.begin()
+    res = yield ctx.call("bo", svc("CreateMatch"), req, w, [], lambda: {OK}, "CreateMatch",
+                         sem=["money.hot_need"], item="3")
+    if res.code != OK or res.resp is None:
+        return
+    world.put("matches", res.resp, {"description": m.description.split()[2]})
+    approve = match_pb2.ApproveMatchRequest(name=res.resp.name, allow_overfunding=True,
+                                            reason="Funded on purpose %s" % ctx.mk())
+    w = ctx.begin()
+    res = yield ctx.call("co", svc("ApproveMatch"), approve, w, [], lambda: {OK}, "ApproveMatch",
+                         sem=["money.hot_need"], item="3")
+    if res.code == OK and res.resp is not None:
+        world.put("matches", res.resp)
+        refresh(ctx, res, res.resp.need, res.resp.pledge)
