@@ -63,7 +63,7 @@ def item_for(tags, default):
         if t.startswith("caps.") and t[-1].isdigit():
             return "8"
     for t in tags:
-        if t in ("other_donors_match", "hidden_need", "id_of_other_donor"):
+        if t in ("other_donors_match", "hidden_need", "id_of_other_donor", "donor_chose_id"):
             return "4"
     return default
 

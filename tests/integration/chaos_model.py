@@ -212,12 +212,15 @@ class World:
         return sum(nanos(m.msg.amount) for m in self.matches.values()
                    if m.msg.pledge == pledge and m.msg.state in COMMITTED)
 
-    def coverage(self, observer):
-        """The report as report.proto defines it, with Python integers (no
-        overflow). An OBSERVER's report counts no RESTRICTED need (issue 10
-        item 4: hidden needs must not be inferable from totals)."""
+    def coverage(self, who):
+        """The report who gets, as report.proto and docs/api.md ("Coverage
+        report") define it, with Python integers (no overflow). Totals count
+        only what who may see (issue 10 item 4): an OBSERVER's no RESTRICTED
+        need, a DONOR's the needs ListNeeds shows it, and its own donor line
+        only; staff and AUDITORs get everything."""
+        role = self.role(who)
         counted = [r.msg for r in self.needs.values() if r.msg.state in COUNTED and
-                   not (observer and r.msg.sensitivity == Need.SENSITIVITY_RESTRICTED)]
+                   (role not in ("OBSERVER", "DONOR") or self.need_visible(who, r.msg.name))]
         by_need = {n.name: n for n in counted}
         ms = [m.msg for m in self.matches.values() if m.msg.need in by_need]
 
@@ -237,6 +240,8 @@ class World:
         for d in self.donors.values():
             d = d.msg
             if d.membership != Donor.MEMBERSHIP_MEMBER:
+                continue
+            if role == "DONOR" and d.name != DONOR_OF[who]:
                 continue
             dm = [m for m in ms if m.donor == d.name]
             dn = [by_need[x] for x in sorted({m.need for m in dm if m.state in COMMITTED})]

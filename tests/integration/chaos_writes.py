@@ -221,7 +221,7 @@ def a_update_need(ctx):
     n = Need(name=name)
     values = []
     need_fields(ctx, n, values, markers, restricted=ctx.chance(0.3))
-    mask, paths = mask_for(ctx, late, NEED_MUTABLE, NEED_OUTPUT, "need")
+    mask, paths = mask_for(ctx, early, NEED_MUTABLE, NEED_OUTPUT, "need")
     late += [v for v in values if v.split("=")[0].split(".")[1] in paths]
     ecls, ev, ekind = ctx.etag(res_)
     n.etag = w.s(ev)
@@ -349,7 +349,7 @@ def a_update_donor(ctx):
     name = w.s(ctx.name(early, ctx.world.donors, "donors/", field="donor.name"))
     res_ = ctx.world.donors.get(name)
     d = Donor(name=name)
-    mask, paths = mask_for(ctx, late, DONOR_MUTABLE, DONOR_FIXED, "donor")
+    mask, paths = mask_for(ctx, early, DONOR_MUTABLE, DONOR_FIXED, "donor")
     v = ctx.text(late if "display_name" in paths else [], "donor.display_name", 200,
                     "Donor %s" % ctx.mk())
     d.display_name = w.s(v)
@@ -484,7 +484,7 @@ def a_update_pledge(ctx):
                         field="pledge.name"))
     res_ = ctx.world.pledges.get(name)
     p = Pledge(name=name)
-    mask, paths = mask_for(ctx, late, PLEDGE_MUTABLE, PLEDGE_OUTPUT, "pledge")
+    mask, paths = mask_for(ctx, early, PLEDGE_MUTABLE, PLEDGE_OUTPUT, "pledge")
     vals = []
     p.amount.CopyFrom(ctx.money(vals, "pledge.amount", big_bias=0.3))
     fy = ctx.pick([2014, 2030, 2100]) if ctx.chance(0.95) else 1999
@@ -499,6 +499,8 @@ def a_update_pledge(ctx):
     p.state = ctx.pick([1, 2, 3, 3]) if ctx.chance(0.95) else ctx.pick([0, 8])
     if p.state == 8:
         vals.append("pledge.state=enum_8")
+    elif p.state == 0:
+        vals.append("pledge.state=unspecified")  # in a mask: INVALID_ARGUMENT
     late += [x for x in vals if x.split("=")[0].split(".")[1] in paths]
     ecls, ev, ekind = ctx.etag(res_)
     p.etag = w.s(ev)
@@ -518,14 +520,12 @@ def a_update_pledge(ctx):
             allocated = ctx.world.allocated(name)
             want = set()
             new_state = p.state if "state" in paths else cur.state
-            if "state" in paths and p.state == 0:
-                return {OK, IA, FP}  # the contract says nothing of UNSPECIFIED here
-            if new_state != cur.state:
+            if new_state != cur.state:  # the current value named again is no move
                 arrow = (cur.state, new_state)
                 if arrow == (2, 1):
                     sem.append("COMMITTED->ANNOUNCED")
-                if arrow not in PLEDGE_ARROWS:
-                    want |= {FP, IA} if arrow == (2, 1) else {FP}
+                if arrow not in PLEDGE_ARROWS:  # any other move: FAILED_PRECONDITION
+                    want.add(FP)
                 elif new_state == 3 and allocated > 0:
                     want.add(FP)
             elif cur.state == 3 and any(f in paths for f in ("amount", "fiscal_year", "source")):
@@ -610,7 +610,9 @@ def a_create_match(ctx):
     req = match_pb2.CreateMatchRequest(match=m)
     taken_by = None
     r = ctx.rng.random()
-    if r < 0.75:
+    if mine and r < 0.8:
+        pass  # a DONOR leaves match_id empty (it may not choose one)
+    elif r < 0.75 or (mine and r < 0.88):
         req.match_id = ctx.new_id("m")
     elif r < 0.85 and world.matches:
         other = ctx.pick(world.matches)
@@ -624,6 +626,12 @@ def a_create_match(ctx):
     sem = []
 
     def semantic():
+        if mine and req.match_id:
+            # A caller who does not see the whole collection may not choose
+            # an id, decided before any lookup: a taken id and a free one
+            # get the same answer (issue 10 item 4).
+            sem.append("id_of_other_donor" if taken_by not in (None, mine) else "donor_chose_id")
+            return {IA} | ({PD} if donor != mine else set())
         if mine and donor != mine:
             return {PD}
         if mine and not world.need_visible(who, need):
@@ -650,11 +658,6 @@ def a_create_match(ctx):
         elif impl_bad:
             want.add(IA)
         if taken_by is not None:
-            if mine and taken_by != mine:
-                # Another donor's id must not be confirmed (issue 10 item 4):
-                # any answer but ALREADY_EXISTS, as long as nothing leaks.
-                sem.append("id_of_other_donor")
-                return (want or {OK}) | {OK, IA, FP, NF}
             want.add(AE)
         return want or {OK}
     call = ctx.call(who, path, req, w, bad, semantic, "CreateMatch", sem=sem)
