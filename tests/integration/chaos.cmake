@@ -7,7 +7,10 @@ add_test(NAME integration.chaos
                  $<TARGET_FILE:tallinnd> $<TARGET_FILE:tallinn-audit> $<TARGET_FILE:tallinnctl>
                  --seconds 15)
 set_tests_properties(integration.chaos PROPERTIES TIMEOUT 180 LABELS chaos)
-# Registered but not yet run by `make test`: on today's main it fails on the
-# defects issue 10 lists (items 1 and 3 to 9). Remove this line once those
-# fixes have landed and `make chaos` runs clean.
+# Registered but not yet run by `make test`: on main (2f8ef59) it still finds
+# SuggestMatches' max_suggestions, Pledge.source line breaks and
+# StreamAuditRecords' end below start answered against their .proto comments,
+# and now and then a coverage by_donor line counting needs that are not
+# counted (issue 10 item 3). Remove this line once those are settled and
+# `make chaos` runs clean.
 set_tests_properties(integration.chaos PROPERTIES DISABLED TRUE)
