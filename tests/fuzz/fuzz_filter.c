@@ -207,13 +207,22 @@ static int sql_match(size_t k, const row *r, const filter_sql *fs)
             n++;
         }
     }
-    at += snprintf(sql + at, len - (size_t)at, ") VALUES('id'");
+    /* The id column holds the row's value of the field stored in it (the
+     * store's "name"), else a constant. */
+    int id_field = -1;
+    for (size_t i = 0; i < s->nfields && id_field < 0; i++)
+        if (strcmp(s->fields[i].column, s->id_column) == 0)
+            id_field = (int)i;
+    at += snprintf(sql + at, len - (size_t)at, ") VALUES(%s", id_field >= 0 ? "?" : "'id'");
     for (int i = 0; i < n; i++)
         at += snprintf(sql + at, len - (size_t)at, ", ?");
     snprintf(sql + at, len - (size_t)at, ")");
     check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "prepare insert");
     free(sql);
-    for (size_t i = 0, b = 1; i < s->nfields; i++)
+    size_t b = 1;
+    if (id_field >= 0)
+        bind_value(st, (int)b++, &r->v[id_field]);
+    for (size_t i = 0; i < s->nfields; i++)
         if (bound[i])
             bind_value(st, (int)b++, &r->v[i]);
     check(sqlite3_step(st) == SQLITE_DONE, "insert");
