@@ -243,6 +243,10 @@ static grpc_status_code stream_audit_records(rpc_call *call, const ProtobufCMess
     store_read_end(tx);
     if (code != GRPC_STATUS_OK)
         return code;
+    if (in->start > size)
+        return rpc_call_error(call, GRPC_STATUS_OUT_OF_RANGE,
+                              "start %lld is beyond the log (%lld records)", (long long)in->start,
+                              (long long)size);
     if (in->end > size)
         return rpc_call_error(call, GRPC_STATUS_OUT_OF_RANGE,
                               "end %lld is beyond the log (%lld records)", (long long)in->end,

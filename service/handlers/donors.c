@@ -292,7 +292,8 @@ static void check_pledge(rpc_call *call, const api *a, const Tallinn__V1__Pledge
     if (p->fiscal_year < VALIDATE_FISCAL_YEAR_MIN || p->fiscal_year > VALIDATE_FISCAL_YEAR_MAX)
         api_violation(call, "pledge.fiscal_year", "must be a year from %d to %d",
                       VALIDATE_FISCAL_YEAR_MIN, VALIDATE_FISCAL_YEAR_MAX);
-    api_check_text(call, "pledge.source", p->source, VALIDATE_SOURCE_MAX, 0);
+    api_check_text(call, "pledge.source", p->source, VALIDATE_SOURCE_MAX,
+                   VALIDATE_TEXT_MULTILINE);
     api_check_enum(call, "pledge.state", &tallinn__v1__pledge__state__descriptor, p->state, 0);
 }
 

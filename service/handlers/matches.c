@@ -14,8 +14,8 @@
 #define MBIT(x) (1u << M(x))
 #define NEED_OPEN TALLINN__V1__NEED__STATE__STATE_OPEN
 #define MEMBER TALLINN__V1__DONOR__MEMBERSHIP__MEMBERSHIP_MEMBER
-#define SUGGEST_DEFAULT 5
-#define SUGGEST_MAX 50
+#define SUGGEST_DEFAULT 10 /* match.proto: 0 means 10 */
+#define SUGGEST_MAX 100    /* match.proto: larger means 100 */
 #define SUGGEST_DONORS_MAX 10000
 
 /* An enum value's name without its prefix: STATE_OPEN -> OPEN. */
@@ -502,13 +502,15 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
     int rc;
 
     api_check_name(call, "need", "needs/{need}", in->need);
-    if (max < 0 || max > SUGGEST_MAX)
-        api_violation(call, "max_suggestions", "must be 0 (meaning %d) to %d", SUGGEST_DEFAULT,
-                      SUGGEST_MAX);
+    if (max < 0)
+        api_violation(call, "max_suggestions", "must not be negative (0 means %d, at most %d)",
+                      SUGGEST_DEFAULT, SUGGEST_MAX);
     if (rpc_call_field_violation_count(call) > 0)
         return api_violations_status(call, "request");
     if (max == 0)
         max = SUGGEST_DEFAULT;
+    if (max > SUGGEST_MAX)
+        max = SUGGEST_MAX;
     out = rpc_call_alloc(call, sizeof(*out));
     donors.cap = SUGGEST_DONORS_MAX;
     donors.rows = rpc_call_alloc(call, donors.cap * sizeof(*donors.rows));

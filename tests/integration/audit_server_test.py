@@ -318,6 +318,14 @@ def expected_records():
 
 def test_records(w):
     rs = w.api.records()
+    # audit.proto: a start beyond the log is OUT_OF_RANGE, whatever end says.
+    for start, end in ((len(rs) + 1, 0), (2**63 - 1, 0)):
+        try:
+            w.api.records(start, end)
+            raise AssertionError("start %d beyond %d records was accepted" % (start, len(rs)))
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.OUT_OF_RANGE, e
+    assert w.api.records(len(rs), 0) == []
     leaves = [r.leaf for r in rs]
     got = collections.Counter()
     roles = {v: k for k, v in principal_pb2.Principal.Role.items()}

@@ -656,6 +656,19 @@ def test_match_guards(api):
     assert len(r.matches) == 0
 
 
+def test_pledge_source_lines(api):
+    """donor.proto: a pledge's source may span lines; other controls are refused."""
+    d = create_donor(api, uid("lines"), display_name="Multi-line Budget Office",
+                     kind=Donor.KIND_STATE, country_code="LT",
+                     membership=Donor.MEMBERSHIP_MEMBER)
+    for m in (api.D.CreatePledge, ):
+        p = m(donor_pb2.CreatePledgeRequest(parent=d.name, pledge=Pledge(
+            amount=eur(1), fiscal_year=2024, source="line one\nline two")))
+        assert p.source == "line one\nline two", p.source
+    expect(api.D.CreatePledge, Code.INVALID_ARGUMENT, donor_pb2.CreatePledgeRequest(
+        parent=d.name, pledge=Pledge(amount=eur(1), fiscal_year=2024, source="bell \a")))
+
+
 def test_suggest_matches(api):
     n = open_need(api, estimated_cost=eur(50000), category=common_pb2.CATEGORY_TRAINING,
                   sector=common_pb2.SECTOR_EDUCATION)
@@ -679,6 +692,11 @@ def test_suggest_matches(api):
         [list(s.reasons) for s in r.suggestions if s.donor == ESTONIA]
     r1 = api.M.SuggestMatches(match_pb2.SuggestMatchesRequest(need=n.name, max_suggestions=1))
     assert len(r1.suggestions) == 1 and r1.suggestions[0] == r.suggestions[0]
+    # match.proto: 0 means 10; larger than 100 means 100 (never refused).
+    for big in (75, 100, 101, 2**31 - 1):
+        rb = api.M.SuggestMatches(match_pb2.SuggestMatchesRequest(need=n.name, max_suggestions=big))
+        assert list(rb.suggestions[:len(r.suggestions)]) == list(r.suggestions[:len(rb.suggestions)])
+        assert len(r.suggestions) <= len(rb.suggestions) <= min(big, 100), (big, len(rb.suggestions))
     expect(api.M.SuggestMatches, Code.INVALID_ARGUMENT,
            match_pb2.SuggestMatchesRequest(need=n.name, max_suggestions=-1))
     expect(api.M.SuggestMatches, Code.FAILED_PRECONDITION,
@@ -1107,6 +1125,7 @@ def main():
         cases.run("military_need", test_military_need, api)
         cases.run("match_guards", test_match_guards, api)
         cases.run("suggest_matches", test_suggest_matches, api)
+        cases.run("pledge_source_lines", test_pledge_source_lines, api)
         cases.run("idempotent_retries", test_idempotent_retries, api)
         cases.run("etag_conflicts", test_etag_conflicts, api)
         cases.run("validation_all_violations", test_validation_all_violations, api)
