@@ -596,7 +596,14 @@ int audit_open(audit **out, store *s, const char *dir, char *err, size_t errlen)
         audit_close(a);
         return -1;
     }
-    store_set_batch_hook(s, batch_hook, batch_done, a);
+    {
+        store_observer o = {NULL, batch_hook, batch_done, a};
+        if (store_observe(s, &o) != STORE_OK) {
+            snprintf(err, errlen, "cannot observe the store's commits");
+            audit_close(a);
+            return -1;
+        }
+    }
     *out = a;
     return 0;
 }

@@ -55,7 +55,7 @@ int audit_keygen(const char *dir, const char *origin, char *vkey, size_t vkey_si
 /* Opens the log over the store with the key in dir. Before anything else it
  * recomputes every tile and the root from the stored records and checks them
  * against the last signed checkpoint: on any mismatch it fails, saying why in
- * err, and the server must not start. Installs the store's batch hooks. */
+ * err, and the server must not start. Then it observes the store's commits. */
 int audit_open(audit **out, store *s, const char *dir, char *err, size_t errlen);
 void audit_close(audit *a);
 

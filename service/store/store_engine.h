@@ -120,8 +120,9 @@ typedef struct store_sql_dialect {
     /* Placeholder prefix, followed by the 1-based bind number: "?" (SQLite's
      * ?NNN) or "$" (PostgreSQL's $n). */
     const char *param;
-    /* Written after every text column in comparisons and ORDER BY; "" when
-     * the columns are declared in byte order already. */
+    /* Written after every text column a filter or a keyset seek compares
+     * and in ORDER BY (a scope's equality needs none); "" when the columns
+     * are declared in byte order already. */
     const char *text_collate;
 } store_sql_dialect;
 
