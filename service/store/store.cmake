@@ -3,6 +3,8 @@
 # engine (store_engine.h).
 set(TALLINN_STORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/store/store_commit.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/store/store_calls.c
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store_kinds.c
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sql.c
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sqlite.c

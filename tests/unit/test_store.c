@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "store/store_internal.h"
 #include "tallinn/filter.h"
 #include "tallinn/store.h"
 #include "tallinn/v1/need.pb-c.h"
@@ -918,6 +919,120 @@ static void test_principals_epoch_shared(void **state)
     store_close(shared);
 }
 
+/* ---- A connection that fails is replaced (the database went away) ---- */
+
+/* The SQLite engine with failures injected on demand: a lost connection is
+ * STORE_IO on its next statement, a database that is away refuses to
+ * connect. */
+static store_engine faulty;
+static int connects, connect_fails, list_fails, begin_write_fails;
+
+static int f_connect(store_db *db, int write, store_conn **c, char *err, size_t errlen)
+{
+    if (connect_fails > 0) {
+        connect_fails--;
+        snprintf(err, errlen, "connection refused");
+        return STORE_IO;
+    }
+    connects++;
+    return store_engine_sqlite.connect(db, write, c, err, errlen);
+}
+
+static int f_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work)
+{
+    if (list_fails > 0) {
+        list_fails--;
+        return STORE_IO;
+    }
+    return store_engine_sqlite.list(c, q, fn, ctx, work);
+}
+
+static int f_begin(store_conn *c, int write)
+{
+    if (write && begin_write_fails > 0) {
+        begin_write_fails--;
+        return STORE_IO;
+    }
+    return store_engine_sqlite.begin(c, write);
+}
+
+static int list_all(store *s, int *n)
+{
+    store_list_query q = {.kind = STORE_NEED, .limit = 1000};
+    store_tx *tx;
+    int rc;
+
+    *n = 0;
+    if ((rc = store_read_begin(s, &tx)) != STORE_OK)
+        return rc;
+    rc = store_list(tx, &q, count_row, n);
+    store_read_end(tx);
+    return rc;
+}
+
+static void test_reconnect(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path, .max_readers = 1};
+    put_arg a = {"needs/r1", 1, 1, 0};
+    store *s;
+    char err[256];
+    int n, job_rc;
+
+    faulty = store_engine_sqlite;
+    faulty.connect = f_connect;
+    faulty.list = f_list;
+    faulty.begin = f_begin;
+    connects = connect_fails = list_fails = begin_write_fails = 0;
+    assert_int_equal(store__open_engine(&s, &o, &faulty, err, sizeof(err)), STORE_OK);
+    assert_int_equal(connects, 1); /* the writer */
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(connects, 2); /* the one reader */
+
+    /* A reader's connection is lost mid-list: this read fails, the next
+     * one runs on a new connection. */
+    list_fails = 1;
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(connects, 3);
+    /* Unchanged while it works. */
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(connects, 3);
+
+    /* The writer's connection is lost: that batch fails and stores nothing;
+     * the next batch runs on a new connection. */
+    begin_write_fails = 1;
+    a.name = "needs/r2";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    assert_false(need_exists(s, "needs/r2"));
+    a.name = "needs/r3";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, 0);
+    assert_true(need_exists(s, "needs/r3"));
+    assert_int_equal(connects, 4);
+
+    /* The database is away for a while: calls fail at once (no hang) and
+     * work again when it is back, without a restart. */
+    list_fails = 1;
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    connect_fails = 2;
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    begin_write_fails = 1;
+    a.name = "needs/r4";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    connect_fails = 1;
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_true(need_exists(s, "needs/r4"));
+    store_close(s);
+}
+
 /* ---- Migration 6 over an existing log ---- */
 
 static void test_migration_6_head(void **state)
@@ -990,6 +1105,7 @@ int main(void)
         cmocka_unit_test(test_submit_after_close_refused),
         cmocka_unit_test_setup_teardown(test_principals_epoch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_principals_epoch_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_6_head, setup, teardown),
         cmocka_unit_test(test_unknown_database_url),
         cmocka_unit_test_setup_teardown(test_deep_pages, setup, teardown),
