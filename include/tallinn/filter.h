@@ -1,8 +1,8 @@
 /* filter.h — the AIP-160 filter subset and AIP-132 order_by of List methods:
- * parsed against a schema the handler supplies, turned into SQL fragments
- * whose only identifiers come from that schema and whose values are bound
- * through `?` placeholders (no user text ever reaches the SQL text), a
- * canonical form (page tokens are bound to it), and an in-memory evaluator.
+ * parsed against a schema (the store's, store_filter_schema) into a typed
+ * tree and order, a canonical form (page tokens are bound to it), an
+ * in-memory evaluator and the comparison of values. No SQL here: the store
+ * renders a parsed filter and order for its engine (store.h, store_list).
  * Grammar, types and examples: docs/api-conventions.md.
  *
  * Errors: functions return FILTER_OK (0) or a negative FILTER_ERR_*. A bad
@@ -38,8 +38,8 @@ enum {
 #define FILTER_ORDER_MAX_KEYS 8    /* fields in one order_by */
 #define FILTER_ERROR_MAX 256       /* bytes of an error message, with NUL */
 
-/* Field types. Each type fixes the literal syntax and the bound value:
- *   STRING     "double-quoted"            -> text (bytes, BINARY collation)
+/* Field types. Each type fixes the literal syntax and the typed value:
+ *   STRING     "double-quoted"            -> text (compared as bytes)
  *   ENUM       NAME or "NAME"            -> int64 enum number
  *   INT        123, -5                    -> int64
  *   MONEY      1500 or 1500.25 (currency units of the accounting currency)
@@ -49,8 +49,8 @@ enum {
  *                                            epoch, UTC
  *   DATE       "2025-06-30"              -> int64 yyyymmdd, e.g. 20250630
  *   BOOL       true or false             -> int64 0 or 1
- * Columns must be NOT NULL and hold values of the bound kind, so that SQL
- * and filter_eval agree. */
+ * The store's column for a field must be NOT NULL and hold values of the
+ * field's kind, so that its queries and filter_eval agree. */
 typedef enum filter_type {
     FILTER_STRING = 1,
     FILTER_ENUM,
@@ -74,7 +74,7 @@ typedef struct filter_enum_value {
 typedef struct filter_field {
     const char *name;   /* API field name, e.g. "estimated_cost" ([a-z_][a-z0-9_.]*) */
     filter_type type;
-    const char *column; /* SQL column, e.g. "estimated_cost_nanos" ([A-Za-z_][A-Za-z0-9_.]*) */
+    unsigned column;    /* the store's column for the field (opaque here) */
     const filter_enum_value *values; /* ENUM: allowed values */
     size_t nvalues;
     const char *enum_prefix; /* ENUM, optional: e.g. "STATE_", so that OPEN
@@ -82,11 +82,11 @@ typedef struct filter_field {
     unsigned flags;
 } filter_field;
 
+/* The rows' unique name is the implicit tie-breaker of every order: it is
+ * no field of the schema unless the schema lists it to filter on. */
 typedef struct filter_schema {
     const filter_field *fields;
     size_t nfields;
-    const char *id_column; /* unique, NOT NULL tie-breaker for ordering and
-                              page seeks, e.g. "id" */
 } filter_schema;
 
 typedef struct filter_error {
@@ -94,9 +94,9 @@ typedef struct filter_error {
     char message[FILTER_ERROR_MAX]; /* "filter: column N: ..." */
 } filter_error;
 
-/* Checks a schema: names and columns well-formed and unique, enums with
- * values, id_column set. The parsers call it; exposed for unit tests of
- * handler schemas. Returns FILTER_OK or FILTER_ERR_SCHEMA. */
+/* Checks a schema: names well-formed and unique, enums with values. The
+ * parsers call it; exposed for unit tests of schemas. Returns FILTER_OK or
+ * FILTER_ERR_SCHEMA. */
 int filter_schema_check(const filter_schema *schema);
 
 /* ---- The parsed filter ---- */
@@ -158,21 +158,6 @@ const filter_node *filter_root(const filter *f);
  * of memory. */
 const char *filter_canonical(const filter *f);
 
-/* A SQL boolean expression with `?` placeholders, and the values to bind to
- * them in order. For the empty filter the text is "1 = 1" and there are no
- * values. String values point into the filter: keep f alive while binding. */
-typedef struct filter_sql {
-    char *text;          /* NUL-terminated, owned */
-    filter_value *binds; /* owned array */
-    size_t nbinds;
-} filter_sql;
-
-/* Renders f as SQL. Every identifier in the text is a column of the schema;
- * every literal is a placeholder. Returns FILTER_OK or FILTER_ERR_NOMEM. On
- * success free with filter_sql_free. */
-int filter_to_sql(const filter *f, filter_sql *out);
-void filter_sql_free(filter_sql *sql);
-
 /* Reads field's value of the row at ctx into *out (type must be the field's;
  * a STRING's bytes must stay valid while the row does: point into the row).
  * Returns 0, or non-zero to abort the evaluation with FILTER_ERR_CALLBACK. */
@@ -190,10 +175,10 @@ typedef struct filter_order_key {
     bool desc;
 } filter_order_key;
 
-/* A parsed order_by. The schema's id_column is always the implicit last key,
- * in the direction of the last explicit key (ascending when there is none),
- * so that the order is total and a one-key order has one direction. Plain
- * struct, nothing to free. */
+/* A parsed order_by. The rows' name is always the implicit last key, in the
+ * direction of the last explicit key (ascending when there is none), so that
+ * the order is total and a one-key order has one direction. Plain struct,
+ * nothing to free. */
 typedef struct filter_order {
     const filter_schema *schema;
     filter_order_key keys[FILTER_ORDER_MAX_KEYS];
@@ -207,47 +192,22 @@ typedef struct filter_order {
 int filter_order_parse(const filter_schema *schema, const char *text, size_t len,
                        filter_order *out, filter_error *err);
 
-/* Writes the ORDER BY list (without the keywords), e.g.
- * "priority ASC, create_time_ns DESC, id DESC", NUL-terminated.
- * Returns FILTER_OK or FILTER_ERR_NOSPACE. */
-int filter_order_to_sql(const filter_order *o, char *buf, size_t cap);
-
 /* Canonical form, e.g. "priority asc, create_time desc"; "" for id order.
  * Returns FILTER_OK or FILTER_ERR_NOSPACE. */
 int filter_order_canonical(const filter_order *o, char *buf, size_t cap);
 
-/* Keyset pagination: the rows strictly after a given row in this order, as
- * a few disjoint SQL conditions ("arms") in order: every row arm i holds for
- * comes before every row arm i + 1 holds for, and together they hold for
- * exactly the rows after the given one. The keys, the id last, are cut into
- * runs of one direction; an arm is equality on the keys of the runs before
- * one run and a row-value comparison on that run, so an index on the keys
- * serves each arm as one range and a page costs the same at any depth
- * (`a > ? OR (a = ? AND id > ?)` is no index range: the planner walks from
- * the start). For `priority, create_time desc`:
- *   arm 0: priority = ? AND (create_time_ns, id) < (?, ?)
- *   arm 1: priority > ?
- * and for `create_time`, one arm: (create_time_ns, id) > (?, ?).
- * filter_order_seek_arms gives the number of arms (one per run, at most
- * FILTER_SEEK_MAX_ARMS; 0 for a bad order). filter_order_seek_arm writes arm
- * `arm`; for each `?` in turn, key_index[j] says which value of the last row
- * to bind: k < o->count for keys[k], o->count for the id. *nbinds receives
- * the number of placeholders, at most FILTER_SEEK_MAX_BINDS.
- * Returns FILTER_OK, FILTER_ERR_NOSPACE or FILTER_ERR_ARG. */
+/* Keyset paging after a row in an order reads at most one range per run of
+ * keys of one direction (the name included): store_list. */
 #define FILTER_SEEK_MAX_ARMS (FILTER_ORDER_MAX_KEYS + 1)
 #define FILTER_SEEK_MAX_BINDS (FILTER_ORDER_MAX_KEYS + 1)
-/* Room for one arm's text: every column name of a schema is short. */
-#define FILTER_SEEK_ARM_MAX_LEN 2048
-size_t filter_order_seek_arms(const filter_order *o);
-int filter_order_seek_arm(const filter_order *o, size_t arm, char *buf, size_t cap,
-                          size_t *key_index, size_t key_index_cap, size_t *nbinds);
 
 /* Compares rows a and b on the order's keys (not the id): *cmp < 0, 0 or > 0.
  * Returns FILTER_OK or FILTER_ERR_CALLBACK. */
 int filter_order_compare(const filter_order *o, filter_get_fn get, void *a, void *b, int *cmp);
 
 /* Compares two values of the same type: < 0, 0, > 0. Strings compare as
- * bytes (like SQLite's BINARY collation), the shorter first on a tie. */
+ * bytes (as the store orders text on every engine), the shorter first on a
+ * tie. */
 int filter_value_compare(const filter_value *a, const filter_value *b);
 
 #ifdef __cplusplus

@@ -1,5 +1,7 @@
-/* store.h — the one storage interface of tallinnd; SQLite behind it (store.c).
- * Handlers never see SQL. Design: docs/store.md.
+/* store.h — the one storage interface of tallinnd. Handlers, the ledger, the
+ * audit log and authz see typed values only, never SQL: the store renders
+ * every query for its engine (SQLite in the data directory, or PostgreSQL).
+ * Design: docs/store.md; the engines' side: service/store/store_engine.h.
  *
  * Resources are kept as their protobuf encoding plus the columns that filters,
  * orderings and guards need. Reads run on a pool of read connections, each in
@@ -14,6 +16,8 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "tallinn/filter.h"
+
 typedef struct store store;
 typedef struct store_tx store_tx;
 
@@ -23,7 +27,7 @@ enum {
     STORE_NOT_FOUND = -1,
     STORE_EXISTS = -2,    /* insert of a name already there */
     STORE_FULL = -3,      /* disk or database full */
-    STORE_IO = -4,        /* read-only, I/O error, cannot open */
+    STORE_IO = -4,        /* read-only, I/O error, cannot open, connection lost */
     STORE_BUSY = -5,      /* bounded wait for a lock ran out */
     STORE_CORRUPT = -6,
     STORE_NOMEM = -7,
@@ -42,17 +46,32 @@ typedef enum store_kind {
 } store_kind;
 
 typedef struct store_options {
-    const char *path;        /* SQLite file */
-    int max_readers;         /* read connections; 0 = 8 */
-    int busy_timeout_ms;     /* bounded lock waits; 0 = 5000 */
-    int max_batch;           /* jobs per group commit; 0 = 256 */
-    int read_only;           /* the storage is read-only: serve reads, refuse writes */
+    const char *path;         /* SQLite file (database_url NULL) */
+    /* NULL: SQLite at path. "postgresql://user@host:port/db" (or
+     * "postgres://…"): PostgreSQL through libpq. A URL carrying a password
+     * is refused (it would show in ps and logs): the password comes from
+     * PGPASSFILE or ~/.pgpass. Never logged with credentials. */
+    const char *database_url;
+    int max_readers;          /* read connections; 0 = 8 */
+    int busy_timeout_ms;      /* bounded lock waits; 0 = 5000 */
+    int max_batch;            /* jobs per group commit; 0 = 256 */
+    int read_only;            /* the storage is read-only: serve reads, refuse writes */
+    /* Other processes may write the database while this one runs: state
+     * they change (the principals epoch) is read from the database every
+     * time, never served from memory. Always so on PostgreSQL; tallinnd
+     * on SQLite is one process (the data-directory lock) and leaves it 0. */
+    int shared;
 } store_options;
 
 /* Opens (creating if needed) and migrates the database, starts the committer.
- * On failure writes a short reason into err. */
+ * On failure writes a one-line reason into err (no credentials in it). */
 int store_open(store **out, const store_options *opts, char *err, size_t errlen);
+/* Runs the jobs already queued, stops the committer, closes every
+ * connection. Observers are not called after this. */
 void store_close(store *s);
+
+/* "sqlite" or "postgresql". */
+const char *store_engine_name(const store *s);
 
 /* The protobuf descriptor of a kind's resource message. */
 const ProtobufCMessageDescriptor *store_kind_descriptor(store_kind kind);
@@ -68,91 +87,107 @@ void store_read_end(store_tx *tx);
  * status) to roll back exactly its own changes. */
 typedef int (*store_job_fn)(store_tx *tx, void *arg);
 
-/* Called inside the batch's transaction after every job of the batch ran and
- * before COMMIT (the audit log appends and signs here). Returning non-zero
- * fails the whole batch. */
-typedef int (*store_batch_hook)(store_tx *tx, void *ctx);
-/* Called after the batch, committed (1) or rolled back (0), before any job's
- * caller is released: the audit log keeps its memory in step with disk. */
-typedef void (*store_batch_done)(int committed, void *ctx);
-void store_set_batch_hook(store *s, store_batch_hook fn, store_batch_done done, void *ctx);
+/* Runs fn in the next batch and waits until the batch is durable. Returns
+ * STORE_OK with *job_rc = fn's result, or a STORE_* error when the batch could
+ * not be committed (nothing of the job is then stored). */
+int store_write(store *s, store_job_fn fn, void *arg, int *job_rc);
+
+/* Completion of a submitted job: store_rc and job_rc as store_write returns
+ * them. Called once, on the committer thread, after the batch is durable
+ * (or failed) and after every observer's done: keep it short, never wait
+ * in it for another write. */
+typedef void (*store_done_fn)(int store_rc, int job_rc, void *cb_arg);
+
+/* Queues fn for the next batch and returns at once. STORE_OK: done_cb will
+ * be called exactly once. Anything else (STORE_READONLY, STORE_SHUTDOWN,
+ * STORE_NOMEM): the job was not queued and done_cb is never called. */
+int store_submit(store *s, store_job_fn fn, void *arg, store_done_fn done_cb, void *cb_arg);
 
 /* A nested savepoint inside a write job: end it keeping (keep = 1) or
  * undoing its changes. The job's own savepoint is around it. */
 int store_savepoint(store_tx *tx);
 int store_savepoint_end(store_tx *tx, int keep);
 
-/* Runs fn in the next batch and waits until the batch is durable. Returns
- * STORE_OK with *job_rc = fn's result, or a STORE_* error when the batch could
- * not be committed (nothing of the job is then stored). */
-int store_write(store *s, store_job_fn fn, void *arg, int *job_rc);
+/* ---- Commit observers ----
+ * Subscribers to every write batch, called on the committer thread in
+ * registration order. begin: right after the batch's transaction began,
+ * before any job (non-zero fails the batch: no job runs). pre_commit: after
+ * the last job, before COMMIT, inside the transaction (non-zero fails the
+ * batch). done: after COMMIT (committed = 1) or ROLLBACK (0), before any
+ * caller is released. Any of the three may be NULL. The audit log is the
+ * first observer. */
+typedef struct store_observer {
+    int (*begin)(store_tx *tx, void *ctx);
+    int (*pre_commit)(store_tx *tx, void *ctx);
+    void (*done)(int committed, void *ctx);
+    void *ctx;
+} store_observer;
+#define STORE_MAX_OBSERVERS 8
+/* Adds an observer (copied) for the store's life. STORE_ERROR when
+ * STORE_MAX_OBSERVERS are registered. Safe while writes run: it applies
+ * from the next batch. */
+int store_observe(store *s, const store_observer *o);
 
 /* ---- Resources (read or write transactions) ---- */
 /* Gets a resource by name, unpacked with alloc (NULL: malloc, then free it
  * with protobuf_c_message_free_unpacked). STORE_NOT_FOUND when absent. */
 int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
               ProtobufCMessage **out);
-/* Inserts (STORE_EXISTS if the name is taken) or replaces a resource. The
- * message's name field is the key. Write transactions only. */
+/* Inserts (STORE_EXISTS if the name is taken) or replaces (STORE_NOT_FOUND
+ * if absent) a resource. The message's name field is the key. Write
+ * transactions only. A principal whose role, state, donor or certificate
+ * identity changes (or a new one) bumps the principals epoch. */
 int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
 int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
 
-/* A value bound to a query placeholder. */
-typedef struct store_value {
-    enum { STORE_V_INT, STORE_V_TEXT } type;
-    int64_t i;
-    const char *text;
-} store_value;
-
-/* Need-to-know scopes a list can be narrowed by (their SQL lives in the
- * store). Each takes the binds listed. */
-typedef enum store_scope {
+/* ---- Lists ---- */
+/* Need-to-know: the rows a caller may know of (docs/authz.md). */
+enum store_scope_kind {
     STORE_SCOPE_ALL = 0,
-    STORE_SCOPE_DONOR_NEEDS,    /* needs a donor may know of: ?donor, ?match state mask */
-    STORE_SCOPE_UNRESTRICTED,   /* needs that are not RESTRICTED: no binds */
-    STORE_SCOPE_OF_DONOR,       /* pledges or matches of one donor: ?donor */
+    STORE_SCOPE_DONOR_NEEDS,  /* needs: OPEN STANDARD ones, and those `donor` has a match
+                                 in `match_states` (bit 1 << state) on */
+    STORE_SCOPE_UNRESTRICTED, /* needs that are not RESTRICTED */
+    STORE_SCOPE_OF_DONOR,     /* pledges or matches of `donor` */
+};
+typedef struct store_scope {
+    enum store_scope_kind kind;
+    const char *donor;     /* DONOR_NEEDS, OF_DONOR ("" matches no donor) */
+    uint32_t match_states; /* DONOR_NEEDS: the live match states */
 } store_scope;
-/* The scope's SQL condition over the kind's table, or NULL if the pair
- * makes no sense. */
-const char *store_scope_sql(store_kind kind, store_scope scope);
 
-/* One arm of a keyset seek (filter_order_seek_arm): a condition and its
- * binds. */
-typedef struct store_seek_arm {
-    const char *where;
-    const store_value *binds;
-    size_t n_binds;
-} store_seek_arm;
-
-/* A list query. where/order and the seek arms are SQL fragments produced
- * only by the filter module from the kind's store_filter_schema() — column
- * names and placeholders, never user text; values are bound from binds. */
-typedef struct store_query {
-    const char *where;      /* NULL = all rows */
-    const store_value *binds;
-    size_t n_binds;
-    const char *order;      /* NULL = by name; must end with the name (a total order) */
-    /* Keyset paging: the rows after the cursor are those of seek[0], then
-     * those of seek[1], ... (disjoint, in order); each arm is read as its own
-     * index range until limit rows came. n_seek = 0: from the start. */
-    const store_seek_arm *seek;
-    size_t n_seek;
-    int limit;              /* rows at most; > 0 */
+/* One page of a kind's list, typed: the store renders it for its engine.
+ * Rows pass filter (NULL: every row) and scope, in order (NULL: by name),
+ * strictly after the row whose order-key values are `after` (NULL: from the
+ * first row). Text orders and compares as bytes on every engine; the
+ * resource name is always the last key, in the direction of the last
+ * explicit one, so the order is total. */
+typedef struct store_list_query {
+    store_kind kind;
+    const filter *filter;      /* parsed against store_filter_schema(kind) */
+    const filter_order *order; /* parsed against the same schema */
+    /* Keyset paging: the last row's values of order->keys[0..count) and then
+     * its name (a FILTER_STRING): n_after = order->count + 1. A page costs
+     * the same at any depth when an index has the order's keys. */
+    const filter_value *after;
+    size_t n_after;
+    store_scope scope;
+    int limit;                 /* rows at most; > 0 */
     ProtobufCAllocator *alloc; /* rows are unpacked with it (NULL: malloc) */
-    int64_t *work;          /* if not NULL: the engine's count of steps it took for this
-                               list (SQLite: virtual-machine steps), so that tests can
-                               check that a page costs the same at any depth */
-} store_query;
+    int64_t *work;             /* if not NULL: the engine's count of steps this list took
+                                  (SQLite: virtual-machine steps; 0 where unknown), for
+                                  tests that check a page costs the same at any depth */
+} store_list_query;
 
-/* The fields a client may filter and order a kind's list on, with their
- * columns (filter.h). Static; NULL only if the process is out of memory. */
-struct filter_schema;
-const struct filter_schema *store_filter_schema(store_kind kind);
+/* The fields a client may filter and order a kind's list on (filter.h), each
+ * tied to one of the kind's stored columns. Static; NULL only if the process
+ * is out of memory. */
+const filter_schema *store_filter_schema(store_kind kind);
 
 /* Calls fn for each row (fn owns msg, unpacked with q->alloc; return
- * non-zero to stop). */
+ * non-zero to stop). STORE_ERROR for a query that does not fit its kind
+ * (a filter or order of another schema, n_after wrong, limit <= 0). */
 typedef int (*store_row_fn)(ProtobufCMessage *msg, void *ctx);
-int store_list(store_tx *tx, store_kind kind, const store_query *q, store_row_fn fn, void *ctx);
+int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *ctx);
 
 /* ---- Money ----
  * One amount the store keeps fits int64 nanos (|amount| <= 10^9 units); a
@@ -182,16 +217,6 @@ int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, in
 int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t state_mask,
                        int64_t *all, int64_t *in_sector);
 
-/* ---- Principals ---- */
-/* Sets (or with NULL clears) a principal's token hash (a keyed hash: the
- * token itself is never stored). STORE_EXISTS if another has the same hash. */
-int store_principal_set_token(store_tx *tx, const char *name, const uint8_t hash[32]);
-/* Finds a principal by token hash or by certificate identity. */
-int store_principal_by_token(store_tx *tx, const uint8_t hash[32], ProtobufCAllocator *alloc,
-                             ProtobufCMessage **out);
-int store_principal_by_cert(store_tx *tx, const char *identity, ProtobufCAllocator *alloc,
-                            ProtobufCMessage **out);
-
 /* *yes = 1 when the donor has a match on the need in one of state_mask. */
 int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uint32_t state_mask,
                           int *yes);
@@ -199,40 +224,59 @@ int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uin
 /* ---- Report aggregates, read in one snapshot, exact ---- */
 /* Whose view the totals are (need-to-know, docs/authz.md): every need
  * (STORE_SCOPE_ALL), the needs that are not RESTRICTED (an OBSERVER:
- * STORE_SCOPE_UNRESTRICTED), or the needs a donor may know of (OPEN STANDARD
- * ones and those it has a match in live_mask on) and that donor's own line
- * only (STORE_SCOPE_DONOR_NEEDS). */
-typedef struct store_view {
-    store_scope scope;
-    const char *donor;  /* STORE_SCOPE_DONOR_NEEDS */
-    uint32_t live_mask; /* STORE_SCOPE_DONOR_NEEDS */
-} store_view;
-
+ * STORE_SCOPE_UNRESTRICTED), or the needs a donor may know of and that
+ * donor's own line only (STORE_SCOPE_DONOR_NEEDS). */
 typedef struct store_totals {
     int64_t count;
     store_sum estimated, committed, delivered; /* nanos */
 } store_totals;
 
-/* Totals of the needs whose state is in need_mask and that the view lets
+/* Totals of the needs whose state is in need_mask and that the scope lets
  * through, per (sector, category) pair in key order: their number, estimated
  * costs, and the amounts of their matches in committed_mask and in
  * delivered_mask. */
-int store_need_totals(store_tx *tx, const store_view *v, uint32_t need_mask,
+int store_need_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
                       uint32_t committed_mask, uint32_t delivered_mask,
                       void (*fn)(int sector, int category, const store_totals *t, void *ctx),
                       void *ctx);
-/* Per MEMBER donor in the view, in display-name order: the needs it has
- * matches in committed_mask on (count, their estimated cost), its committed
- * and delivered amounts, and its pledged (not withdrawn) amount. With
- * STORE_SCOPE_UNRESTRICTED, needs that are RESTRICTED and the matches on
- * them are left out. */
-int store_donor_totals(store_tx *tx, const store_view *v, uint32_t committed_mask,
+/* Per MEMBER donor in the scope, in display-name order (then name): the
+ * needs it has matches in committed_mask on (count, their estimated cost),
+ * its committed and delivered amounts, and its pledged (not withdrawn)
+ * amount. With STORE_SCOPE_UNRESTRICTED, needs that are RESTRICTED and the
+ * matches on them are left out. */
+int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t committed_mask,
                        uint32_t delivered_mask,
                        void (*fn)(const char *donor, const char *display_name,
                                   const store_totals *t, store_sum pledged, void *ctx),
                        void *ctx);
 
+/* ---- Principals ---- */
+/* Sets (or with NULL clears) a principal's token hash (a keyed hash: the
+ * token itself is never stored), and bumps the principals epoch.
+ * STORE_EXISTS if another has the same hash. */
+int store_principal_set_token(store_tx *tx, const char *name, const uint8_t hash[32]);
+/* Finds a principal by token hash or by certificate identity. */
+int store_principal_by_token(store_tx *tx, const uint8_t hash[32], ProtobufCAllocator *alloc,
+                             ProtobufCMessage **out);
+int store_principal_by_cert(store_tx *tx, const char *identity, ProtobufCAllocator *alloc,
+                            ProtobufCMessage **out);
+/* A counter that moves whenever anything a cached authentication depends on
+ * changes (a principal created, its role, state, donor or certificate
+ * identity changed, a token set or cleared), committed in the same
+ * transaction as the change, by any process. A cache filled at epoch E is
+ * stale once this returns another value. Served from memory when the store
+ * is the database's only writer (SQLite, shared = 0), else one indexed read;
+ * the value includes every batch whose caller has been released. */
+int store_principals_epoch(store *s, uint64_t *epoch);
+
 /* ---- The audit log (audit.c owns its meaning) ---- */
+/* The log's committed size, from the head row that sequences it across
+ * processes. In a write transaction it also locks the head until the batch
+ * ends, so that every process appends after every other (docs/audit.md);
+ * in a read transaction it is the snapshot's. */
+int store_audit_head(store_tx *tx, int64_t *size);
+/* Sets the head's size (write transactions, after store_audit_head). */
+int store_audit_head_set(store_tx *tx, int64_t size);
 /* Appends leaf `index` (its bytes exactly as given). Write transactions. */
 int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len);
 /* One leaf's bytes (malloc'd: free them). STORE_NOT_FOUND past the end. */
@@ -265,10 +309,11 @@ int store_request_put(store_tx *tx, const char *principal, const char *method,
 /* Forgets requests older than max_age_s; returns the number removed or < 0. */
 int store_request_expire(store_tx *tx, int64_t max_age_s);
 
-/* Online backup (SQLite's backup API) of the database at src to a new file
- * dst, while a server may be writing: a consistent snapshot, copied in
- * steps so writers are never held up for long; dst is fsynced. dst must not
- * exist. On failure writes the reason to err. */
+/* Online backup of the SQLite database at src (SQLite's backup API) to a
+ * new file dst, while a server may be writing: a consistent snapshot, copied
+ * in steps so writers are never held up for long; dst is fsynced. dst must
+ * not exist. On failure writes the reason to err. (PostgreSQL is backed up
+ * with its own tools: docs/store.md.) */
 int store_backup(const char *src, const char *dst, char *err, size_t errlen);
 
 /* Short text for a STORE_* code. */

@@ -1,10 +1,14 @@
 /* audit.c — the audit log's engine. Records are appended by write jobs in
- * the same transaction as the change they record (store.h); at the end of
- * each group commit the batch hook folds the new leaves into the Merkle tree,
- * writes the tiles that changed and signs one checkpoint, still inside the
- * transaction, so records, tiles and checkpoint commit together or not at
- * all. In memory: the tree's frontier and its right-edge tiles, rebuilt from
- * disk after any failed batch. */
+ * the same transaction as the change they record (store.h); the log is the
+ * store's first commit observer. At the start of each write batch it locks
+ * the database's audit head (the one row that sequences the log across every
+ * process writing the database) and, if another process appended since, or
+ * a batch of ours failed, rebuilds its frontier and edge tiles from the
+ * database inside that transaction; before COMMIT it folds the batch's
+ * leaves into the Merkle tree, writes the tiles that changed, signs one
+ * checkpoint and moves the head, so records, tiles, checkpoint and head
+ * commit together or not at all, and the log never forks. In memory: the
+ * tree's frontier and its right-edge tiles, as of the head last seen. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,10 +46,12 @@ struct audit {
     note_signer *signer;
     note_verifier verifier;
     char vkey[NOTE_VERIFIER_KEY_MAX];
-    /* Committer-thread state: only the committer (jobs and batch hooks) and
-     * audit_open touch it. */
+    /* Committer-thread state: only the committer (jobs and observer calls)
+     * and audit_open touch it. */
     merkle_frontier *f;
     uint64_t size;           /* leaves appended, the current batch's included */
+    int stale;               /* memory may not match the head: rebuild at the next batch */
+    uint64_t reloads;        /* rebuilds because another process appended */
     pending_leaf *pending;   /* leaf hashes appended in this batch */
     size_t n_pending, cap_pending;
     edge_tile edge[TILE_LEVELS];
@@ -118,6 +124,11 @@ const char *audit_origin(const audit *a)
     return note_signer_name(a->signer);
 }
 
+uint64_t audit_catch_ups(const audit *a)
+{
+    return a->reloads;
+}
+
 /* ---- Tiles in the store ---- */
 
 typedef struct tile_cache {
@@ -168,26 +179,21 @@ static int tile_node(void *ctx, unsigned level, uint64_t index, uint8_t out[H])
 
 /* ---- Memory kept in step with disk ---- */
 
-/* Rebuilds the frontier and the edge tiles from committed data. */
-static int reload(audit *a, char *err, size_t errlen)
+/* Rebuilds the frontier and the edge tiles of a log of `size` leaves from
+ * the tiles tx reads (a read snapshot at start, the batch's own transaction
+ * after that). */
+static int reload_at(audit *a, store_tx *tx, int64_t size, char *err, size_t errlen)
 {
     tile_cache *c = calloc(1, sizeof(*c));
-    store_tx *tx;
-    int64_t size;
     int rc;
 
-    if (c == NULL)
-        return -1;
-    if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
-        snprintf(err, errlen, "cannot read the audit log: %s", store_strerror(rc));
-        free(c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
         return -1;
     }
     c->tx = tx;
-    rc = store_audit_size(tx, &size, NULL);
-    if (rc == STORE_OK)
-        rc = merkle_frontier_restore(a->f, (uint64_t)size, tile_node, c) == 0 ? STORE_OK
-                                                                               : STORE_CORRUPT;
+    rc = merkle_frontier_restore(a->f, (uint64_t)size, tile_node, c) == 0 ? STORE_OK
+                                                                           : STORE_CORRUPT;
     for (unsigned t = 0; rc == STORE_OK && t < TILE_LEVELS; t++) {
         edge_tile *e = &a->edge[t];
         uint64_t nodes = t * TILE_H >= 64 ? 0 : (uint64_t)size >> (t * TILE_H);
@@ -201,7 +207,6 @@ static int reload(audit *a, char *err, size_t errlen)
                 rc = STORE_CORRUPT;
         }
     }
-    store_read_end(tx);
     free(c);
     if (rc != STORE_OK) {
         snprintf(err, errlen, "cannot rebuild the audit tree from its tiles: %s", store_strerror(rc));
@@ -209,7 +214,29 @@ static int reload(audit *a, char *err, size_t errlen)
     }
     a->size = (uint64_t)size;
     a->n_pending = 0;
+    a->stale = 0;
     return 0;
+}
+
+/* Start-up: the frontier of the committed log, in a read snapshot. */
+static int reload(audit *a, char *err, size_t errlen)
+{
+    store_tx *tx;
+    int64_t size;
+    int rc;
+
+    if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
+        snprintf(err, errlen, "cannot read the audit log: %s", store_strerror(rc));
+        return -1;
+    }
+    if ((rc = store_audit_head(tx, &size)) != STORE_OK) {
+        snprintf(err, errlen, "cannot read the audit head: %s", store_strerror(rc));
+        store_read_end(tx);
+        return -1;
+    }
+    rc = reload_at(a, tx, size, err, errlen);
+    store_read_end(tx);
+    return rc;
 }
 
 /* merkle_emit_fn: a completed node; tree levels 0, 8, 16, ... go to tiles. */
@@ -241,8 +268,40 @@ static int emit(void *ctx, unsigned level, uint64_t index, const uint8_t hash[H]
     return 0;
 }
 
-/* Pre-commit: fold the batch's leaves in, write the tiles, sign. */
-static int batch_hook(store_tx *tx, void *ctx)
+/* Begin: lock the head; catch up with what other processes appended (or
+ * forget what a failed batch of ours left in memory). Every index this
+ * batch assigns follows the head it holds. */
+static int batch_begin(store_tx *tx, void *ctx)
+{
+    audit *a = ctx;
+    char err[256];
+    int64_t head;
+    int rc;
+
+    a->n_pending = 0;
+    if ((rc = store_audit_head(tx, &head)) != STORE_OK) {
+        fprintf(stderr, "level=error event=audit_head_failed error=\"%s\"\n", store_strerror(rc));
+        a->stale = 1;
+        return -1;
+    }
+    if (!a->stale && (uint64_t)head == a->size)
+        return 0;
+    if (!a->stale) {
+        a->reloads++;
+        fprintf(stderr, "level=info event=audit_caught_up from=%llu to=%lld\n",
+                (unsigned long long)a->size, (long long)head);
+    }
+    if (reload_at(a, tx, head, err, sizeof(err)) != 0) {
+        fprintf(stderr, "level=error event=audit_reload_failed error=\"%s\"\n", err);
+        a->stale = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Pre-commit: fold the batch's leaves in, write the tiles, sign, move the
+ * head. */
+static int batch_pre_commit(store_tx *tx, void *ctx)
 {
     audit *a = ctx;
     char note[CHECKPOINT_TEXT_MAX + 1 + NOTE_SIG_LINE_MAX + 2];
@@ -272,7 +331,8 @@ static int batch_hook(store_tx *tx, void *ctx)
         fprintf(stderr, "level=error event=checkpoint_sign_failed error=\"%s\"\n", err);
         goto fail;
     }
-    if (store_checkpoint_put(tx, (int64_t)cp.size, (const uint8_t *)note, len) != STORE_OK)
+    if (store_checkpoint_put(tx, (int64_t)cp.size, (const uint8_t *)note, len) != STORE_OK ||
+        store_audit_head_set(tx, (int64_t)cp.size) != STORE_OK)
         goto fail;
     a->tx = NULL;
     return 0;
@@ -284,15 +344,12 @@ fail:
 static void batch_done(int committed, void *ctx)
 {
     audit *a = ctx;
-    char err[256];
 
-    if (committed) {
-        a->n_pending = 0;
-        return;
-    }
-    /* The batch was rolled back: forget what memory saw of it. */
-    if (reload(a, err, sizeof(err)) != 0)
-        fprintf(stderr, "level=error event=audit_reload_failed error=\"%s\"\n", err);
+    a->n_pending = 0;
+    /* Rolled back: memory saw leaves that are not in the database. The next
+     * batch rebuilds it from the head it locks, inside its transaction. */
+    if (!committed)
+        a->stale = 1;
 }
 
 /* ---- Appending ---- */
@@ -304,6 +361,8 @@ int audit_append(audit *a, store_tx *tx, const audit_entry *e)
     size_t len;
     int rc;
 
+    if (a->stale)
+        return STORE_ERROR; /* no head held: the batch failed to begin (logged) */
     if (a->n_pending == a->cap_pending) {
         size_t cap = a->cap_pending ? a->cap_pending * 2 : 256;
         pending_leaf *p = realloc(a->pending, cap * sizeof(*p));
@@ -506,7 +565,7 @@ static int verify_stored(audit *a, char *err, size_t errlen)
     store_tx *tx = NULL;
     uint8_t *note = NULL, root[H];
     size_t note_len;
-    int64_t size, count, ck_size = 0;
+    int64_t size, count, head, ck_size = 0;
     checkpoint cp;
     verify_ctx v = {0};
     char why[256];
@@ -519,8 +578,14 @@ static int verify_stored(audit *a, char *err, size_t errlen)
         goto done;
     }
     c->tx = tx;
-    if (store_audit_size(tx, &size, &count) != STORE_OK)
+    if (store_audit_size(tx, &size, &count) != STORE_OK || store_audit_head(tx, &head) != STORE_OK)
         goto done;
+    if (head != size) {
+        snprintf(err, errlen, "the audit head says the log has %lld records, but its highest "
+                 "index is %lld: records were %s", (long long)head, (long long)size - 1,
+                 head > size ? "deleted" : "added outside a write batch");
+        goto done;
+    }
     rc = store_checkpoint_get(tx, -1, &note, &note_len, &ck_size);
     have_ck = rc == STORE_OK;
     rc = -1;
@@ -596,7 +661,14 @@ int audit_open(audit **out, store *s, const char *dir, char *err, size_t errlen)
         audit_close(a);
         return -1;
     }
-    store_set_batch_hook(s, batch_hook, batch_done, a);
+    {
+        store_observer o = {batch_begin, batch_pre_commit, batch_done, a};
+        if (store_observe(s, &o) != STORE_OK) {
+            snprintf(err, errlen, "cannot observe the store's commits");
+            audit_close(a);
+            return -1;
+        }
+    }
     *out = a;
     return 0;
 }

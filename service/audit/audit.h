@@ -53,11 +53,20 @@ typedef struct audit_entry {
 int audit_keygen(const char *dir, const char *origin, char *vkey, size_t vkey_size);
 
 /* Opens the log over the store with the key in dir. Before anything else it
- * recomputes every tile and the root from the stored records and checks them
- * against the last signed checkpoint: on any mismatch it fails, saying why in
- * err, and the server must not start. Installs the store's batch hooks. */
+ * recomputes every tile and the root from the stored records (in one read
+ * snapshot) and checks them against the audit head and the last signed
+ * checkpoint: on any mismatch it fails, saying why in err, and the server
+ * must not start. Then it observes the store's commits (store_observe):
+ * every write batch locks the audit head first, so that every process
+ * writing the database appends after every other. Close the store before
+ * the log. */
 int audit_open(audit **out, store *s, const char *dir, char *err, size_t errlen);
 void audit_close(audit *a);
+
+/* Write batches that found the head moved by another process and rebuilt
+ * the tree's edge from the database first (committer thread; for tests and
+ * metrics). */
+uint64_t audit_catch_ups(const audit *a);
 
 /* "name+keyid+base64" and the origin line. */
 const char *audit_verifier_key(const audit *a);

@@ -4,7 +4,6 @@
  * (client certificate, else bearer token), the method is looked up in the
  * one table, and the caller is attached to the call for the handlers'
  * need-to-know checks. Tokens exist only as keyed hashes past this file. */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,21 +172,16 @@ void authz_write_matrix(FILE *out)
 
 typedef struct cache_entry {
     uint8_t hash[AUTHZ_HASHBYTES]; /* keyed hash of the token */
-    uint64_t gen;                  /* authz generation when read */
+    uint64_t epoch;                /* the principals epoch it was read at */
     int used;
     double expires;                /* monotonic seconds */
-    char name[VALIDATE_NAME_MAX + 1];
-    char donor[VALIDATE_NAME_MAX + 1];
-    int role;
-    int from_token;                /* looked up by token (certificates are not cached) */
-    int64_t last_use;              /* Unix seconds */
+    authz_who who;
 } cache_entry;
 
 struct authz {
     store *store;
     audit *audit;
     cache_entry *cache;
-    atomic_uint_fast64_t gen;
     uint8_t key[AUTHZ_KEYBYTES];
     authz_options opts;
     pthread_mutex_t mu;
@@ -226,7 +220,6 @@ int authz_create(authz **out, store *s, const uint8_t key[AUTHZ_KEYBYTES],
         free(z);
         return -1;
     }
-    atomic_init(&z->gen, 1);
     z->store = s;
     memcpy(z->key, key, AUTHZ_KEYBYTES);
     pthread_mutex_init(&z->mu, NULL);
@@ -320,100 +313,165 @@ static grpc_status_code unauthenticated(authz *z, rpc_call *call, const char *wh
 }
 
 /* ---- A cache of token -> principal ----
- * A token's principal is looked up once and then served from memory; any
- * change to any principal (create, disable, rotate) bumps the generation,
- * which empties the cache at once: a rotated or revoked token never
- * outlives its change. Entries also age out after CACHE_TTL_S. */
+ * A token's principal is looked up once and then served from memory while
+ * the principals epoch stays where it was when the entry was read. Any
+ * change a cached entry depends on, made through any process (a principal
+ * created, disabled, its role or donor changed, a token rotated or revoked),
+ * moves the epoch in the same transaction, so a revoked token never
+ * outlives the call that revoked it, on any replica (store.h,
+ * store_principals_epoch). Entries also age out after CACHE_TTL_S. */
 
-static int cache_get(authz *z, const uint8_t hash[AUTHZ_HASHBYTES], cache_entry *out)
+static cache_entry *slot_of(authz *z, const uint8_t hash[AUTHZ_HASHBYTES])
 {
-    cache_entry *e = &z->cache[(hash[0] | (unsigned)hash[1] << 8) % CACHE_SLOTS];
+    return &z->cache[(hash[0] | (unsigned)hash[1] << 8) % CACHE_SLOTS];
+}
+
+static int cache_get(authz *z, const uint8_t hash[AUTHZ_HASHBYTES], uint64_t epoch,
+                     authz_who *out)
+{
+    cache_entry *e = slot_of(z, hash);
     int hit;
 
     pthread_mutex_lock(&z->mu);
-    hit = e->used && e->gen == atomic_load(&z->gen) && e->expires > mono_now() &&
+    hit = e->used && e->epoch == epoch && e->expires > mono_now() &&
           sodium_memcmp(e->hash, hash, AUTHZ_HASHBYTES) == 0;
     if (hit)
-        *out = *e;
+        *out = e->who;
     pthread_mutex_unlock(&z->mu);
     return hit;
 }
 
-static void cache_put(authz *z, const cache_entry *in)
+static void cache_put(authz *z, const uint8_t hash[AUTHZ_HASHBYTES], uint64_t epoch,
+                      const authz_who *who)
 {
-    cache_entry *e = &z->cache[(in->hash[0] | (unsigned)in->hash[1] << 8) % CACHE_SLOTS];
+    cache_entry *e = slot_of(z, hash);
 
     pthread_mutex_lock(&z->mu);
-    *e = *in;
+    memcpy(e->hash, hash, AUTHZ_HASHBYTES);
+    e->epoch = epoch;
+    e->who = *who;
     e->used = 1;
     e->expires = mono_now() + CACHE_TTL_S;
     pthread_mutex_unlock(&z->mu);
 }
 
-void authz_invalidate(authz *z)
+/* A newer last-use time for a cached entry, if it is still that token's. */
+static void cache_touch(authz *z, const uint8_t hash[AUTHZ_HASHBYTES], int64_t last_use)
 {
-    atomic_fetch_add(&z->gen, 1);
+    cache_entry *e = slot_of(z, hash);
+
+    pthread_mutex_lock(&z->mu);
+    if (e->used && sodium_memcmp(e->hash, hash, AUTHZ_HASHBYTES) == 0)
+        e->who.last_use = last_use;
+    pthread_mutex_unlock(&z->mu);
 }
 
-/* Looks the caller up: by verified certificate, else by bearer token
- * (cached). Fills who; 0, or a status for the call. */
-static grpc_status_code authenticate(authz *z, rpc_call *call, cache_entry *who)
+/* Reads a principal by token hash or certificate identity into who:
+ * 0, AUTHZ_NO_PRINCIPAL (none, or not ACTIVE), or a STORE_* error. */
+static int lookup(authz *z, const char *identity, const uint8_t hash[AUTHZ_HASHBYTES],
+                  authz_who *who)
 {
-    char *identity = cert_identity(call);
-    const char *auth = NULL;
     ProtobufCMessage *m = NULL;
     Tallinn__V1__Principal *p;
     store_tx *tx;
-    uint64_t gen = atomic_load(&z->gen);
     int rc;
 
     memset(who, 0, sizeof(*who));
+    if ((rc = store_read_begin(z->store, &tx)) != STORE_OK)
+        return rc;
+    if (identity != NULL)
+        rc = store_principal_by_cert(tx, identity, NULL, &m);
+    else
+        rc = store_principal_by_token(tx, hash, NULL, &m);
+    store_read_end(tx);
+    if (rc == STORE_NOT_FOUND)
+        return AUTHZ_NO_PRINCIPAL;
+    if (rc != STORE_OK)
+        return rc;
+    p = (Tallinn__V1__Principal *)m;
+    if (p->state != TALLINN__V1__PRINCIPAL__STATE__STATE_ACTIVE) {
+        rc = AUTHZ_NO_PRINCIPAL;
+    } else {
+        snprintf(who->name, sizeof(who->name), "%s", p->name);
+        snprintf(who->donor, sizeof(who->donor), "%s", p->donor);
+        who->role = (int)p->role;
+        who->last_use = p->last_use_time != NULL ? p->last_use_time->seconds : 0;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
+}
+
+static int token_lookup(authz *z, const uint8_t hash[AUTHZ_HASHBYTES], authz_who *who)
+{
+    uint64_t epoch;
+    int rc;
+
+    /* The epoch first: an entry read after it is at least that fresh, and
+     * a change committed after it moves the epoch past it. */
+    if ((rc = store_principals_epoch(z->store, &epoch)) != STORE_OK)
+        return rc;
+    if (cache_get(z, hash, epoch, who))
+        return 0;
+    if ((rc = lookup(z, NULL, hash, who)) == 0)
+        cache_put(z, hash, epoch, who);
+    return rc;
+}
+
+int authz_token_lookup(authz *z, const char *token, authz_who *who)
+{
+    uint8_t hash[AUTHZ_HASHBYTES];
+    int rc;
+
+    authz_hash_token(z->key, token, hash);
+    rc = token_lookup(z, hash, who);
+    sodium_memzero(hash, sizeof(hash));
+    return rc;
+}
+
+/* Looks the caller up: by verified certificate, else by bearer token
+ * (cached). Fills who and hash (the token's, or zeros); 0, or a status
+ * for the call. */
+static grpc_status_code authenticate(authz *z, rpc_call *call, authz_who *who,
+                                     uint8_t hash[AUTHZ_HASHBYTES])
+{
+    char *identity = cert_identity(call);
+    const char *auth = NULL;
+    int rc;
+
+    memset(who, 0, sizeof(*who));
+    memset(hash, 0, AUTHZ_HASHBYTES);
     if (identity == NULL) {
         auth = rpc_call_metadata(call, "authorization", NULL);
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
             return unauthenticated(z, call,
                                    "no credentials: send \"authorization: Bearer <token>\" or "
                                    "use a client certificate");
-        authz_hash_token(z->key, auth + 7, who->hash);
-        if (cache_get(z, who->hash, who))
-            return GRPC_STATUS_OK;
+        authz_hash_token(z->key, auth + 7, hash);
+        rc = token_lookup(z, hash, who);
+    } else {
+        rc = lookup(z, identity, NULL, who); /* certificates are not cached */
     }
-    if ((rc = store_read_begin(z->store, &tx)) != STORE_OK)
-        return api_store_error(call, rc);
-    if (identity != NULL)
-        rc = store_principal_by_cert(tx, identity, rpc_call_allocator(call), &m);
-    else
-        rc = store_principal_by_token(tx, who->hash, rpc_call_allocator(call), &m);
-    store_read_end(tx);
-    if (rc != STORE_OK && rc != STORE_NOT_FOUND)
-        return api_store_error(call, rc);
-    p = (Tallinn__V1__Principal *)m;
     /* Unknown and disabled credentials answer alike. */
-    if (p == NULL || p->state != TALLINN__V1__PRINCIPAL__STATE__STATE_ACTIVE)
+    if (rc == AUTHZ_NO_PRINCIPAL)
         return unauthenticated(z, call,
                                identity != NULL ? "the client certificate maps to no active principal"
                                                 : "invalid or revoked token");
-    snprintf(who->name, sizeof(who->name), "%s", p->name);
-    snprintf(who->donor, sizeof(who->donor), "%s", p->donor);
-    who->role = (int)p->role;
-    who->last_use = p->last_use_time != NULL ? p->last_use_time->seconds : 0;
-    who->gen = gen; /* as read: a change since then makes the entry stale */
-    who->from_token = identity == NULL;
-    if (who->from_token)
-        cache_put(z, who);
+    if (rc != 0)
+        return api_store_error(call, rc);
     return GRPC_STATUS_OK;
 }
 
 static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, void *ctx)
 {
     authz *z = ctx;
-    cache_entry who;
+    authz_who who;
+    uint8_t hash[AUTHZ_HASHBYTES];
     api_caller *caller;
     grpc_status_code code;
 
     if (is_public(info->path))
         return GRPC_STATUS_OK; /* no credentials asked, none checked */
-    code = authenticate(z, call, &who);
+    code = authenticate(z, call, &who, hash);
     if (code != GRPC_STATUS_OK)
         goto done;
 
@@ -437,11 +495,10 @@ static grpc_status_code intercept(rpc_call *call, const rpc_method_info *info, v
         /* Queued, never waited for: a read must not wait for a disk sync. */
         who.last_use = time(NULL);
         authz_lastuse_note(z->lastuse, caller->principal, who.last_use);
-        if (who.from_token)
-            cache_put(z, &who); /* (a stale generation keeps it unused) */
+        cache_touch(z, hash, who.last_use); /* a certificate's zero hash matches no entry */
     }
 done:
-    sodium_memzero(who.hash, sizeof(who.hash));
+    sodium_memzero(hash, sizeof(hash));
     return code;
 }
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "handlers/api.h"
+#include "tallinn/validate.h"
 
 #define AUTHZ_KEYBYTES 32    /* the token-hashing key (data dir: token.key) */
 #define AUTHZ_HASHBYTES 32   /* keyed BLAKE2b of a token */
@@ -38,9 +39,19 @@ void authz_lastuse_stats(authz *z, long *written, long *dropped);
 struct audit;
 void authz_set_audit(authz *z, struct audit *a);
 
-/* A principal changed (created, disabled, token rotated): forget every
- * cached token lookup at once. */
-void authz_invalidate(authz *z);
+/* Who a bearer token is: 0 and who filled, AUTHZ_NO_PRINCIPAL when no ACTIVE
+ * principal holds it, or a STORE_* error. Served from a cache while the
+ * principals epoch (store_principals_epoch) has not moved: a token revoked or
+ * a principal disabled through any process is refused from the moment that
+ * call returned. Every bearer-token call is authenticated through it. */
+#define AUTHZ_NO_PRINCIPAL 1
+typedef struct authz_who {
+    char name[VALIDATE_NAME_MAX + 1];
+    char donor[VALIDATE_NAME_MAX + 1];
+    int role;         /* tallinn.v1.Principal.Role = api_role */
+    int64_t last_use; /* Unix seconds */
+} authz_who;
+int authz_token_lookup(authz *z, const char *token, authz_who *who);
 
 /* Installs the per-call interceptor and the outcome hook that records
  * refused writes on the server. */

@@ -175,7 +175,6 @@ static grpc_status_code create_principal(rpc_call *call, const ProtobufCMessage 
     arg->principal = p;
     rpc_call_wipe_on_end(call);
     code = api_write(call, pc->a, in->request_id, token_job, arg, resp);
-    authz_invalidate(pc->z);
     if (code == GRPC_STATUS_OK)
         attach_token(*resp, arg->token);
     return code;
@@ -200,7 +199,6 @@ static grpc_status_code rotate_token(rpc_call *call, const ProtobufCMessage *req
     arg->rotate = 1;
     rpc_call_wipe_on_end(call);
     code = api_write(call, pc->a, in->request_id, token_job, arg, resp);
-    authz_invalidate(pc->z); /* the old token stops working now */
     if (code == GRPC_STATUS_OK)
         attach_token(*resp, arg->token);
     return code;
@@ -242,7 +240,6 @@ static grpc_status_code disable_principal(rpc_call *call, const ProtobufCMessage
     if ((code = api_violations_status(call, "request")) != GRPC_STATUS_OK)
         return code;
     code = api_write(call, pc->a, in->request_id, disable_job, (void *)in->name, resp);
-    authz_invalidate(pc->z); /* its token stops working now */
     return code;
 }
 

@@ -193,10 +193,8 @@ typedef struct api_list_req {
     const char *parent;     /* "" or the parent's name */
     int32_t page_size;
     const char *page_token, *filter, *order_by;
-    /* Need-to-know: a store scope the rows must also satisfy, its binds. */
+    /* Need-to-know: the rows must also be in this scope. */
     store_scope scope;
-    const store_value *scope_binds;
-    size_t n_scope_binds;
     /* Fields this caller may not filter or order on (redacted for it). */
     const char *const *hidden_fields;
 } api_list_req;

@@ -72,18 +72,24 @@ static int collect(ProtobufCMessage *m, void *ctx)
     return r->n == r->cap;
 }
 
-static void to_store_value(rpc_call *call, const pagetoken_value *pv, store_value *sv)
+/* A page token's value of key k as the key's typed value (its bytes stay
+ * the token's). -1 if the token does not fit the order: it was bound to
+ * this order's canonical form, so only a bug gets here. */
+static int from_token_value(const pagetoken_value *pv, filter_type type, filter_value *fv)
 {
-    if (pv->kind == PAGETOKEN_INT) {
-        sv->type = STORE_V_INT;
-        sv->i = pv->i;
-    } else {
-        char *t = rpc_call_alloc(call, pv->len + 1);
-        if (t != NULL && pv->len > 0)
-            memcpy(t, pv->bytes, pv->len);
-        sv->type = STORE_V_TEXT;
-        sv->text = t != NULL ? t : "";
+    memset(fv, 0, sizeof(*fv));
+    fv->type = type;
+    if (type == FILTER_STRING) {
+        if (pv->kind != PAGETOKEN_BYTES)
+            return -1;
+        fv->s = pv->len > 0 ? (const char *)pv->bytes : "";
+        fv->len = pv->len;
+        return 0;
     }
+    if (pv->kind != PAGETOKEN_INT)
+        return -1;
+    fv->i = pv->i;
+    return 0;
 }
 
 static void to_token_value(const filter_value *fv, pagetoken_value *pv)
@@ -122,59 +128,40 @@ static const char *hidden_in(const api_list_req *req, const filter_node *n)
     return NULL;
 }
 
-/* The keyset seek after the page token's row: the order's arms, each bound
- * to the token's values (filter_order_seek_arm). */
-static grpc_status_code seek_arms(rpc_call *call, const filter_order *order, const pagetoken *tok,
-                                  store_seek_arm *arms, size_t *n_arms)
+/* The cursor of a next page: the token's values of the order's keys, then
+ * its row's name (store_list_query.after). */
+static grpc_status_code cursor(rpc_call *call, const filter_order *order, const pagetoken *tok,
+                               filter_value *after, size_t *n_after)
 {
-    size_t n = filter_order_seek_arms(order);
-
-    for (size_t i = 0; i < n; i++) {
-        size_t key_index[FILTER_SEEK_MAX_BINDS], nb = 0;
-        char *sql = rpc_call_alloc(call, FILTER_SEEK_ARM_MAX_LEN);
-        store_value *v = rpc_call_alloc(call, FILTER_SEEK_MAX_BINDS * sizeof(*v));
-
-        if (sql == NULL || v == NULL)
-            return api_store_error(call, STORE_NOMEM);
-        if (filter_order_seek_arm(order, i, sql, FILTER_SEEK_ARM_MAX_LEN, key_index,
-                                  FILTER_SEEK_MAX_BINDS, &nb) != FILTER_OK)
-            return rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on this order_by");
-        for (size_t j = 0; j < nb; j++) {
-            size_t k = key_index[j];
-            to_store_value(call, k < order->count ? &tok->keys[k] : &tok->last_id, &v[j]);
-        }
-        arms[i].where = sql;
-        arms[i].binds = v;
-        arms[i].n_binds = nb;
-    }
-    *n_arms = n;
-    return n > 0 ? GRPC_STATUS_OK
-                 : rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on this order_by");
+    for (size_t k = 0; k < order->count; k++)
+        if (from_token_value(&tok->keys[k], order->keys[k].field->type, &after[k]) != 0)
+            return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                                  "page_token does not fit the order_by");
+    if (from_token_value(&tok->last_id, FILTER_STRING, &after[order->count]) != 0)
+        return rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
+                              "page_token does not fit the order_by");
+    *n_after = order->count + 1;
+    return GRPC_STATUS_OK;
 }
 
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
                           ProtobufCMessage ***rows_out, size_t *n_out, char **next_token)
 {
-    const char *scope_sql = store_scope_sql(req->kind, req->scope);
     const char *bad;
     const filter_schema *schema = store_filter_schema(req->kind);
     const api_caller *caller = api_caller_of(call);
     filter *f = NULL;
-    filter_sql fsql = {0};
     filter_order order;
     filter_error ferr;
     pagetoken tok;
     uint8_t binding[PAGETOKEN_BINDINGBYTES];
-    char ocanon[FILTER_ORDER_MAX_LEN * 2], osql[1024];
-    store_seek_arm arms[FILTER_SEEK_MAX_ARMS];
-    size_t n_arms = 0;
-    char *where;
-    store_value *binds;
-    size_t n_binds = 0, where_len;
+    char ocanon[FILTER_ORDER_MAX_LEN * 2];
+    filter_value after[FILTER_ORDER_MAX_KEYS + 1];
+    size_t n_after = 0;
     int32_t size = req->page_size;
     int have_token = req->page_token != NULL && req->page_token[0] != '\0';
     list_rows r = {0};
-    store_query q;
+    store_list_query q;
     store_tx *tx;
     grpc_status_code code = GRPC_STATUS_OK;
     int rc;
@@ -225,7 +212,6 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         goto done;
     }
     if (filter_order_canonical(&order, ocanon, sizeof(ocanon)) != FILTER_OK ||
-        filter_order_to_sql(&order, osql, sizeof(osql)) != FILTER_OK ||
         filter_canonical(f) == NULL ||
         pagetoken_bind(req->collection, req->parent, filter_canonical(f), ocanon,
                        caller->principal, binding) != PAGETOKEN_OK) {
@@ -251,36 +237,9 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
                                   "page_token does not fit the order_by");
             goto done;
         }
-        if ((code = seek_arms(call, &order, &tok, arms, &n_arms)) != GRPC_STATUS_OK)
+        if ((code = cursor(call, &order, &tok, after, &n_after)) != GRPC_STATUS_OK)
             goto done;
     }
-    if (filter_to_sql(f, &fsql) != FILTER_OK) {
-        code = api_store_error(call, STORE_NOMEM);
-        goto done;
-    }
-
-    where_len = strlen(fsql.text) + (scope_sql ? strlen(scope_sql) : 0) + 32;
-    where = rpc_call_alloc(call, where_len);
-    binds = rpc_call_alloc(call, (fsql.nbinds + req->n_scope_binds + 1) * sizeof(*binds));
-    if (where == NULL || binds == NULL) {
-        code = api_store_error(call, STORE_NOMEM);
-        goto done;
-    }
-    snprintf(where, where_len, "(%s)%s%s%s", fsql.text, scope_sql ? " AND (" : "",
-             scope_sql ? scope_sql : "", scope_sql ? ")" : "");
-    for (size_t i = 0; i < fsql.nbinds; i++) {
-        if (fsql.binds[i].type == FILTER_STRING) {
-            binds[n_binds].type = STORE_V_TEXT;
-            binds[n_binds].text = fsql.binds[i].s;
-        } else {
-            binds[n_binds].type = STORE_V_INT;
-            binds[n_binds].i = fsql.binds[i].i;
-        }
-        n_binds++;
-    }
-    for (size_t i = 0; i < req->n_scope_binds; i++)
-        binds[n_binds++] = req->scope_binds[i];
-
     r.cap = (size_t)size + 1; /* one more tells whether a next page exists */
     r.rows = rpc_call_alloc(call, r.cap * sizeof(*r.rows));
     if (r.rows == NULL) {
@@ -288,19 +247,19 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         goto done;
     }
     memset(&q, 0, sizeof(q));
-    q.where = where;
-    q.binds = binds;
-    q.n_binds = n_binds;
-    q.order = osql;
-    q.seek = arms;
-    q.n_seek = n_arms;
+    q.kind = req->kind;
+    q.filter = f;
+    q.order = &order;
+    q.after = have_token ? after : NULL;
+    q.n_after = n_after;
+    q.scope = req->scope;
     q.limit = (int)r.cap;
     q.alloc = rpc_call_allocator(call);
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
         code = api_store_error(call, rc);
         goto done;
     }
-    rc = store_list(tx, req->kind, &q, collect, &r);
+    rc = store_list(tx, &q, collect, &r);
     store_read_end(tx);
     if (rc != STORE_OK) {
         code = api_store_error(call, rc);
@@ -338,7 +297,6 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     *rows_out = r.rows;
     *n_out = r.n;
 done:
-    filter_sql_free(&fsql);
     filter_destroy(f);
     return code;
 }

@@ -381,15 +381,14 @@ static grpc_status_code list_pledges(rpc_call *call, const ProtobufCMessage *req
     const char *mine = caller->donor != NULL ? caller->donor : "";
     /* No donor is named "": another donor's collection lists as empty,
      * after the same validation as any list. */
-    store_value bind = {.type = STORE_V_TEXT,
-                        .text = !own ? in->parent : (all || strcmp(in->parent, mine) == 0) ? mine : ""};
     int scoped = own || !all;
     api_list_req lr = {
         .kind = STORE_PLEDGE, .collection = "pledges", .parent = in->parent,
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
-        .scope = scoped ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
-        .scope_binds = scoped ? &bind : NULL, .n_scope_binds = scoped ? 1 : 0,
+        .scope = {.kind = scoped ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
+                  .donor = !own ? in->parent
+                                : (all || strcmp(in->parent, mine) == 0) ? mine : ""},
     };
 
     if (!all && !api_check_name(call, "parent", "donors/{donor}", in->parent))

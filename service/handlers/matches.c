@@ -197,14 +197,13 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
 {
     const Tallinn__V1__ListMatchesRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
-    store_value bind = {.type = STORE_V_TEXT, .text = caller->donor != NULL ? caller->donor : ""};
     int own = caller->role == API_ROLE_DONOR;
     api_list_req lr = {
         .kind = STORE_MATCH, .collection = "matches", .parent = "",
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
-        .scope = own ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
-        .scope_binds = own ? &bind : NULL, .n_scope_binds = own ? 1 : 0,
+        .scope = {.kind = own ? STORE_SCOPE_OF_DONOR : STORE_SCOPE_ALL,
+                  .donor = caller->donor != NULL ? caller->donor : ""},
     };
 
     return api_list_response(call, ctx, &lr, &tallinn__v1__list_matches_response__descriptor, resp);
@@ -423,15 +422,15 @@ static Tallinn__V1__MatchSuggestion *score_donor(rpc_call *call, const api *a, s
 {
     Tallinn__V1__MatchSuggestion *s;
     best_pledge best = {0};
-    store_value bind = {.type = STORE_V_TEXT, .text = d->name};
-    store_query q = {.where = "donor = ?", .binds = &bind, .n_binds = 1, .limit = 1000,
-                     .alloc = rpc_call_allocator(call)};
+    store_list_query q = {.kind = STORE_PLEDGE,
+                          .scope = {.kind = STORE_SCOPE_OF_DONOR, .donor = d->name},
+                          .limit = 1000, .alloc = rpc_call_allocator(call)};
     int64_t avail, accepted, in_sector;
     int has_cap = 0, score = 0;
     char **reasons;
     size_t nr = 0;
 
-    if (store_list(tx, STORE_PLEDGE, &q, pick_pledge, &best) != STORE_OK || best.p == NULL)
+    if (store_list(tx, &q, pick_pledge, &best) != STORE_OK || best.p == NULL)
         return NULL;
     avail = api_nanos(best.p->available);
     if (avail <= 0)
@@ -493,7 +492,8 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
     Tallinn__V1__Need *need;
     ProtobufCMessage *m;
     donor_rows donors = {0};
-    store_query q = {.limit = SUGGEST_DONORS_MAX, .alloc = rpc_call_allocator(call)};
+    store_list_query q = {.kind = STORE_DONOR, .limit = SUGGEST_DONORS_MAX,
+                          .alloc = rpc_call_allocator(call)};
     int32_t max = in->max_suggestions;
     store_sum remaining;
     size_t n = 0;
@@ -529,7 +529,7 @@ static grpc_status_code suggest_matches(rpc_call *call, const ProtobufCMessage *
         goto done;
     }
     remaining = ledger_nanos(need->estimated_cost) - ledger_nanos(need->committed_amount);
-    if ((rc = store_list(tx, STORE_DONOR, &q, collect_donor, &donors)) != STORE_OK) {
+    if ((rc = store_list(tx, &q, collect_donor, &donors)) != STORE_OK) {
         code = api_store_error(call, rc);
         goto done;
     }

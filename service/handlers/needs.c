@@ -165,10 +165,6 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
     const Tallinn__V1__ListNeedsRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
     Tallinn__V1__ListNeedsResponse *out;
-    store_value binds[2] = {
-        {.type = STORE_V_TEXT, .text = caller->donor != NULL ? caller->donor : ""},
-        {.type = STORE_V_INT, .i = DOMAIN_LIVE_MATCH_STATES},
-    };
     api_list_req lr = {
         .kind = STORE_NEED, .collection = "needs", .parent = "",
         .page_size = in->page_size, .page_token = in->page_token,
@@ -179,11 +175,11 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
     grpc_status_code code;
 
     if (caller->role == API_ROLE_DONOR) {
-        lr.scope = STORE_SCOPE_DONOR_NEEDS;
-        lr.scope_binds = binds;
-        lr.n_scope_binds = 2;
+        lr.scope.kind = STORE_SCOPE_DONOR_NEEDS;
+        lr.scope.donor = caller->donor != NULL ? caller->donor : ""; /* no donor: open ones */
+        lr.scope.match_states = DOMAIN_LIVE_MATCH_STATES;
     } else if (caller->role == API_ROLE_OBSERVER) {
-        lr.scope = STORE_SCOPE_UNRESTRICTED;
+        lr.scope.kind = STORE_SCOPE_UNRESTRICTED;
         lr.hidden_fields = observer_hidden;
     }
     code = api_list_response(call, ctx, &lr, &tallinn__v1__list_needs_response__descriptor, resp);

@@ -15,16 +15,16 @@
  * out, a DONOR's count the needs it may know of (as ListNeeds shows them to
  * it) and have its own line only; every total can then be added up from
  * what the caller may read. Staff and AUDITORs see everything. */
-static store_view view_of(const api_caller *caller)
+static store_scope view_of(const api_caller *caller)
 {
-    store_view v = {.scope = STORE_SCOPE_ALL};
+    store_scope v = {.kind = STORE_SCOPE_ALL};
 
     if (caller->role == API_ROLE_OBSERVER) {
-        v.scope = STORE_SCOPE_UNRESTRICTED;
+        v.kind = STORE_SCOPE_UNRESTRICTED;
     } else if (caller->role == API_ROLE_DONOR) {
-        v.scope = STORE_SCOPE_DONOR_NEEDS;
+        v.kind = STORE_SCOPE_DONOR_NEEDS;
         v.donor = caller->donor != NULL ? caller->donor : ""; /* no donor: nothing */
-        v.live_mask = DOMAIN_LIVE_MATCH_STATES;
+        v.match_states = DOMAIN_LIVE_MATCH_STATES;
     }
     return v;
 }
@@ -33,7 +33,7 @@ static grpc_status_code get_coverage_report(rpc_call *call, const ProtobufCMessa
                                             ProtobufCMessage **resp, void *ctx)
 {
     api *a = ctx;
-    store_view view = view_of(api_caller_of(call));
+    store_scope view = view_of(api_caller_of(call));
     Tallinn__V1__CoverageReport *r;
     store_tx *tx;
     int rc;

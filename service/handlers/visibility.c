@@ -3,8 +3,8 @@
  * caller named (visibility, existence, etag; the handler then checks state),
  * and who may choose the id of a new resource. A resource the caller may not
  * see is answered exactly like a missing one: the same status, the same
- * message, the same store queries. Lists apply the same rules as SQL scopes
- * (api_list.c, store.c). */
+ * message, the same store queries. Lists apply the same rules as the
+ * store's need-to-know scopes (store_scope; their SQL: store/store_sql.c). */
 #include <string.h>
 
 #include "domain.h"

@@ -278,7 +278,7 @@ static void on_donor(const char *donor, const char *display_name, const store_to
     l->lines[l->n++] = d;
 }
 
-int ledger_coverage(store_tx *tx, const store_view *view, uint32_t need_mask,
+int ledger_coverage(store_tx *tx, const store_scope *view, uint32_t need_mask,
                     const char *currency, ProtobufCAllocator *alloc,
                     Tallinn__V1__CoverageReport *r)
 {

@@ -72,10 +72,10 @@ int ledger_approval_check(store_tx *tx, const Tallinn__V1__Need *need,
 
 /* ---- The coverage report ---- */
 /* Fills r's total, by_sector, by_category and by_donor from one read
- * snapshot, counting only what the view lets through (store_view) among the
+ * snapshot, counting only what the view lets through (store_scope) among the
  * needs whose state is in need_mask. Everything is allocated with alloc.
  * LEDGER_ERR_RANGE if a total does not fit a Money. */
-int ledger_coverage(store_tx *tx, const store_view *view, uint32_t need_mask,
+int ledger_coverage(store_tx *tx, const store_scope *view, uint32_t need_mask,
                     const char *currency, ProtobufCAllocator *alloc,
                     Tallinn__V1__CoverageReport *r);
 

@@ -1,6 +1,7 @@
 /* filter.c — AIP-160 filter subset and AIP-132 order_by (see filter.h):
  * lexer, recursive-descent parser with depth and size limits, canonical
- * form, SQL rendering with placeholders, in-memory evaluation. */
+ * form, in-memory evaluation and comparison. No SQL: the store renders a
+ * parsed filter for its engine (service/store/store_sql.c). */
 #include "tallinn/filter.h"
 
 #include <stdarg.h>
@@ -158,7 +159,7 @@ static size_t edit_distance(const char *a, const char *b)
 
 /* ---- Schema ---- */
 
-static int check_sql_ident(const char *s)
+static int check_ident(const char *s)
 {
     if (s == NULL || !is_ident_start(s[0]))
         return 0;
@@ -175,11 +176,9 @@ int filter_schema_check(const filter_schema *schema)
 {
     if (schema == NULL || (schema->fields == NULL && schema->nfields > 0))
         return FILTER_ERR_SCHEMA;
-    if (!check_sql_ident(schema->id_column))
-        return FILTER_ERR_SCHEMA;
     for (size_t i = 0; i < schema->nfields; i++) {
         const filter_field *f = &schema->fields[i];
-        if (!check_sql_ident(f->name) || !check_sql_ident(f->column))
+        if (!check_ident(f->name))
             return FILTER_ERR_SCHEMA;
         if (f->type < FILTER_STRING || f->type > FILTER_BOOL)
             return FILTER_ERR_SCHEMA;
@@ -187,7 +186,7 @@ int filter_schema_check(const filter_schema *schema)
             if (f->values == NULL || f->nvalues == 0)
                 return FILTER_ERR_SCHEMA;
             for (size_t k = 0; k < f->nvalues; k++) {
-                if (!check_sql_ident(f->values[k].name))
+                if (!check_ident(f->values[k].name))
                     return FILTER_ERR_SCHEMA;
             }
         }
@@ -768,11 +767,6 @@ static const char *op_text(filter_op op)
     return "?";
 }
 
-static const char *op_sql(filter_op op)
-{
-    return op == FILTER_NE ? "<>" : op_text(op);
-}
-
 /* ---- Parser ---- */
 
 static filter_node *parse_expression(parser *p, size_t depth);
@@ -1135,84 +1129,6 @@ const char *filter_canonical(const filter *f)
     return f != NULL ? f->canonical : NULL;
 }
 
-/* ---- SQL ---- */
-
-typedef struct sqlgen {
-    sbuf text;
-    filter_value *binds;
-    size_t nbinds, cap;
-    int oom;
-} sqlgen;
-
-static void sql_node(sqlgen *g, const filter_node *n)
-{
-    switch (n->kind) {
-    case FILTER_NODE_AND:
-    case FILTER_NODE_OR:
-        sb_str(&g->text, "(");
-        for (size_t i = 0; i < n->nchildren; i++) {
-            if (i > 0)
-                sb_str(&g->text, n->kind == FILTER_NODE_AND ? " AND " : " OR ");
-            sql_node(g, n->children[i]);
-        }
-        sb_str(&g->text, ")");
-        return;
-    case FILTER_NODE_NOT:
-        sb_str(&g->text, "NOT (");
-        sql_node(g, n->children[0]);
-        sb_str(&g->text, ")");
-        return;
-    case FILTER_NODE_CMP:
-        sb_str(&g->text, n->field->column);
-        sb_str(&g->text, " ");
-        sb_str(&g->text, op_sql(n->op));
-        sb_str(&g->text, " ?");
-        if (g->nbinds == g->cap) {
-            size_t cap = g->cap ? g->cap * 2 : 8;
-            filter_value *nb = realloc(g->binds, cap * sizeof *nb);
-            if (nb == NULL) {
-                g->oom = 1;
-                return;
-            }
-            g->binds = nb;
-            g->cap = cap;
-        }
-        g->binds[g->nbinds++] = n->value;
-        return;
-    }
-}
-
-int filter_to_sql(const filter *f, filter_sql *out)
-{
-    sqlgen g = {0};
-
-    if (f == NULL || out == NULL)
-        return FILTER_ERR_ARG;
-    memset(out, 0, sizeof *out);
-    if (f->root == NULL)
-        sb_str(&g.text, "1 = 1");
-    else
-        sql_node(&g, f->root);
-    if (g.oom || g.text.oom) {
-        free(g.text.p);
-        free(g.binds);
-        return FILTER_ERR_NOMEM;
-    }
-    out->text = g.text.p;
-    out->binds = g.binds;
-    out->nbinds = g.nbinds;
-    return FILTER_OK;
-}
-
-void filter_sql_free(filter_sql *sql)
-{
-    if (sql == NULL)
-        return;
-    free(sql->text);
-    free(sql->binds);
-    memset(sql, 0, sizeof *sql);
-}
-
 /* ---- Evaluation ---- */
 
 int filter_value_compare(const filter_value *a, const filter_value *b)
@@ -1394,34 +1310,6 @@ invalid:
     return FILTER_ERR_INVALID;
 }
 
-/* The id, the implicit last key, goes the way of the last key, so that a
- * one-key order (`priority desc`) is one direction throughout and one index
- * range serves every page of it. */
-static bool id_desc(const filter_order *o)
-{
-    return o->count > 0 && o->keys[o->count - 1].desc;
-}
-
-int filter_order_to_sql(const filter_order *o, char *buf, size_t cap)
-{
-    fbuf b = {buf, 0, cap, 0};
-
-    if (o == NULL || o->schema == NULL || buf == NULL || cap == 0)
-        return FILTER_ERR_ARG;
-    buf[0] = '\0';
-    for (size_t i = 0; i < o->count; i++) {
-        fb_str(&b, o->keys[i].field->column);
-        fb_str(&b, o->keys[i].desc ? " DESC, " : " ASC, ");
-    }
-    fb_str(&b, o->schema->id_column);
-    fb_str(&b, id_desc(o) ? " DESC" : " ASC");
-    if (b.full) {
-        buf[0] = '\0';
-        return FILTER_ERR_NOSPACE;
-    }
-    return FILTER_OK;
-}
-
 int filter_order_canonical(const filter_order *o, char *buf, size_t cap)
 {
     fbuf b = {buf, 0, cap, 0};
@@ -1439,89 +1327,6 @@ int filter_order_canonical(const filter_order *o, char *buf, size_t cap)
         buf[0] = '\0';
         return FILTER_ERR_NOSPACE;
     }
-    return FILTER_OK;
-}
-
-/* Key k of the order with the id as key o->count: its column and direction. */
-static const char *key_column(const filter_order *o, size_t k)
-{
-    return k < o->count ? o->keys[k].field->column : o->schema->id_column;
-}
-
-static bool key_desc(const filter_order *o, size_t k)
-{
-    return k < o->count ? o->keys[k].desc : id_desc(o);
-}
-
-/* The runs: maximal stretches of keys (the id included, as key o->count)
- * of one direction. starts[r] is the first key of run r; returns the count. */
-static size_t seek_runs(const filter_order *o, size_t starts[FILTER_SEEK_MAX_ARMS])
-{
-    size_t n = 0;
-
-    for (size_t k = 0; k <= o->count; k++)
-        if (k == 0 || key_desc(o, k) != key_desc(o, k - 1))
-            starts[n++] = k;
-    return n;
-}
-
-size_t filter_order_seek_arms(const filter_order *o)
-{
-    size_t starts[FILTER_SEEK_MAX_ARMS];
-
-    if (o == NULL || o->schema == NULL || o->count > FILTER_ORDER_MAX_KEYS)
-        return 0;
-    return seek_runs(o, starts);
-}
-
-int filter_order_seek_arm(const filter_order *o, size_t arm, char *buf, size_t cap,
-                          size_t *key_index, size_t key_index_cap, size_t *nbinds)
-{
-    fbuf b = {buf, 0, cap, 0};
-    size_t starts[FILTER_SEEK_MAX_ARMS], nruns, run, first, end, nb = 0;
-
-    if (buf != NULL && cap > 0)
-        buf[0] = '\0';
-    if (o == NULL || o->schema == NULL || buf == NULL || cap == 0 || nbinds == NULL ||
-        o->count > FILTER_ORDER_MAX_KEYS)
-        return FILTER_ERR_ARG;
-    nruns = seek_runs(o, starts);
-    if (arm >= nruns)
-        return FILTER_ERR_ARG;
-    /* Arm 0 is the last run (the rows nearest the cursor), arm nruns-1 the first. */
-    run = nruns - 1 - arm;
-    first = starts[run];
-    end = run + 1 < nruns ? starts[run + 1] : o->count + 1;
-    if (key_index != NULL && key_index_cap < end)
-        return FILTER_ERR_ARG;
-    for (size_t k = 0; k < first; k++) { /* equal on every earlier run */
-        fb_str(&b, key_column(o, k));
-        fb_str(&b, " = ? AND ");
-        if (key_index != NULL)
-            key_index[nb] = k;
-        nb++;
-    }
-    /* A row value even for one key would do; a plain comparison reads better. */
-    fb_str(&b, end - first > 1 ? "(" : "");
-    for (size_t k = first; k < end; k++) {
-        fb_str(&b, k > first ? ", " : "");
-        fb_str(&b, key_column(o, k));
-    }
-    fb_str(&b, end - first > 1 ? ")" : "");
-    fb_str(&b, key_desc(o, first) ? " < " : " > ");
-    fb_str(&b, end - first > 1 ? "(" : "");
-    for (size_t k = first; k < end; k++) {
-        fb_str(&b, k > first ? ", ?" : "?");
-        if (key_index != NULL)
-            key_index[nb] = k;
-        nb++;
-    }
-    fb_str(&b, end - first > 1 ? ")" : "");
-    if (b.full) {
-        buf[0] = '\0';
-        return FILTER_ERR_NOSPACE;
-    }
-    *nbinds = nb;
     return FILTER_OK;
 }
 

@@ -39,7 +39,8 @@ foreach(t ${TALLINN_FUZZ_TARGETS})
   target_link_options(fuzz_${t} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_libraries(fuzz_${t} PRIVATE ${fuzz_libs_${t}})
   target_include_directories(fuzz_${t} PRIVATE ${CMAKE_SOURCE_DIR}/include
-                             ${CMAKE_SOURCE_DIR}/tests/fuzz ${CMAKE_CURRENT_BINARY_DIR})
+                             ${CMAKE_SOURCE_DIR}/service ${CMAKE_SOURCE_DIR}/tests/fuzz
+                             ${CMAKE_CURRENT_BINARY_DIR})
   set_target_properties(fuzz_${t} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
   add_dependencies(fuzz-all fuzz_${t})
   # Short form: replay the regressions, then 20 s on the seed corpus.

@@ -1,17 +1,18 @@
 /* fuzz_filter.c — List filters and order_by (service/request/filter.c) against the
  * real schemas of the store (store_filter_schema) and one schema with every
- * field type. Input: byte 0 picks the schema; then the filter text, and after
- * a 0xFF byte (never in UTF-8) the order_by text (without one, the same text
- * is tried as both). Checks:
+ * field type, and the store's SQL for them (service/store/store_sql.c).
+ * Input: byte 0 picks the schema; then the filter text, and after a 0xFF
+ * byte (never in UTF-8) the order_by text (without one, the same text is
+ * tried as both). Checks:
  *   - parse never crashes; errors say where ("filter: column N: ...");
  *   - canonical(parse(canonical(f))) == canonical(f);
- *   - filter_to_sql: as many binds as '?', of the fields' types; the text
- *     prepares in SQLite over a table with the schema's columns;
- *   - the SQL and filter_eval agree on rows built from the filter's own
- *     literals (equal, just below, just above), and so does the canonical
- *     filter;
- *   - order_by: canonical round trip; ORDER BY and keyset-seek SQL fit the
- *     buffers api.c gives them and prepare in SQLite. */
+ *   - the filter and its canonical form agree on rows built from the
+ *     filter's own literals (equal, just below, just above);
+ *   - a store kind's list renders (store_sql_list): as many binds as
+ *     placeholders, no literal in the text, and it prepares in SQLite over
+ *     the kind's table, where it selects exactly the rows filter_eval does;
+ *   - order_by: canonical round trip; every keyset-seek arm renders and
+ *     prepares, with one bind per placeholder. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 
 #include <sqlite3.h>
 
+#include "store/store_sql.h"
 #include "tallinn/filter.h"
 #include "tallinn/store.h"
 
@@ -37,18 +39,18 @@ static const filter_enum_value COLORS[] = {
     {"COLOR_MINUS", -3},
 };
 static const filter_field ALL_FIELDS[] = {
-    {"title", FILTER_STRING, "title", NULL, 0, NULL, 0},
-    {"color", FILTER_ENUM, "color", COLORS, 5, "COLOR_", 0},
-    {"count", FILTER_INT, "count", NULL, 0, NULL, 0},
-    {"cost", FILTER_MONEY, "cost_nanos", NULL, 0, NULL, 0},
-    {"create_time", FILTER_TIMESTAMP, "create_time_ns", NULL, 0, NULL, 0},
-    {"due", FILTER_DATE, "due", NULL, 0, NULL, 0},
-    {"done", FILTER_BOOL, "done", NULL, 0, NULL, 0},
-    {"notes", FILTER_STRING, "notes", NULL, 0, NULL, FILTER_FIELD_NO_ORDER},
-    {"score", FILTER_INT, "score", NULL, 0, NULL, FILTER_FIELD_NO_FILTER},
-    {"nested.value", FILTER_INT, "nested_value", NULL, 0, NULL, 0},
+    {"title", FILTER_STRING, 0, NULL, 0, NULL, 0},
+    {"color", FILTER_ENUM, 0, COLORS, 5, "COLOR_", 0},
+    {"count", FILTER_INT, 0, NULL, 0, NULL, 0},
+    {"cost", FILTER_MONEY, 0, NULL, 0, NULL, 0},
+    {"create_time", FILTER_TIMESTAMP, 0, NULL, 0, NULL, 0},
+    {"due", FILTER_DATE, 0, NULL, 0, NULL, 0},
+    {"done", FILTER_BOOL, 0, NULL, 0, NULL, 0},
+    {"notes", FILTER_STRING, 0, NULL, 0, NULL, FILTER_FIELD_NO_ORDER},
+    {"score", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_NO_FILTER},
+    {"nested.value", FILTER_INT, 0, NULL, 0, NULL, 0},
 };
-static const filter_schema ALL_SCHEMA = {ALL_FIELDS, sizeof ALL_FIELDS / sizeof ALL_FIELDS[0], "id"};
+static const filter_schema ALL_SCHEMA = {ALL_FIELDS, sizeof ALL_FIELDS / sizeof ALL_FIELDS[0]};
 
 #define NSCHEMAS (STORE_KIND_COUNT + 1)
 #define MAX_FIELDS 32
@@ -73,24 +75,16 @@ static int row_get(void *ctx, const filter_field *f, filter_value *out)
     return 0;
 }
 
-static void table_name(size_t k, char *buf, size_t cap) { snprintf(buf, cap, "t%zu", k); }
-
-/* One table per schema, one untyped column per distinct column name. */
+/* The kind's table, as the engines keep it: name, data and its columns
+ * (untyped here: the values come typed). */
 static void make_table(size_t k)
 {
-    const filter_schema *s = schemas[k];
-    char sql[4096], name[16];
-    size_t n;
+    const store_kind_info *ki = &store_kinds[k];
+    char sql[4096];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE %s(name, data", ki->table);
 
-    table_name(k, name, sizeof name);
-    n = (size_t)snprintf(sql, sizeof sql, "CREATE TABLE %s(%s", name, s->id_column);
-    for (size_t i = 0; i < s->nfields; i++) {
-        int dup = strcmp(s->fields[i].column, s->id_column) == 0;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = strcmp(s->fields[i].column, s->fields[j].column) == 0;
-        if (!dup)
-            n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", s->fields[i].column);
-    }
+    for (size_t i = 1; i < ki->n_columns; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, ", %s", ki->columns[i].name);
     snprintf(sql + n, sizeof sql - n, ")");
     check(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "create table");
 }
@@ -106,7 +100,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     schemas[STORE_KIND_COUNT] = &ALL_SCHEMA;
     check(filter_schema_check(&ALL_SCHEMA) == FILTER_OK, "local schema");
     check(sqlite3_open(":memory:", &db) == SQLITE_OK, "sqlite open");
-    for (size_t k = 0; k < NSCHEMAS; k++)
+    for (size_t k = 0; k < STORE_KIND_COUNT; k++)
         make_table(k);
     return 0;
 }
@@ -127,12 +121,26 @@ static size_t code_points(const uint8_t *s, size_t len)
     return n;
 }
 
-static void bind_value(sqlite3_stmt *st, int i, const filter_value *v)
+static void bind_value(sqlite3_stmt *st, int i, const store_value *v)
 {
-    if (v->type == FILTER_STRING)
-        check(sqlite3_bind_text(st, i, v->s, (int)v->len, SQLITE_STATIC) == SQLITE_OK, "bind");
-    else
+    if (v->type == STORE_VALUE_TEXT)
+        check(sqlite3_bind_text(st, i, v->len ? v->p : "", (int)v->len, SQLITE_STATIC) ==
+                  SQLITE_OK, "bind");
+    else if (v->type == STORE_VALUE_INT)
         check(sqlite3_bind_int64(st, i, v->i) == SQLITE_OK, "bind");
+    else
+        check(0, "bind type");
+}
+
+/* Placeholders in a rendered statement: ?N, numbered 1.. in order. */
+static size_t placeholders(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = strchr(text, '?'); p != NULL; p = strchr(p + 1, '?')) {
+        check((size_t)atoi(p + 1) == n + 1, "placeholders numbered in order");
+        n++;
+    }
+    return n;
 }
 
 /* Sets the row's values from the filter's literals, shifted by `variant`. */
@@ -177,69 +185,57 @@ static void init_row(row *r, const filter_schema *s)
     }
 }
 
-/* Does the row pass `sql` in SQLite? */
-static int sql_match(size_t k, const row *r, const filter_sql *fs)
+/* Does the row pass the store's list of kind k for filter f, in SQLite? */
+static int sql_match(size_t k, const row *r, const filter *f)
 {
+    const store_kind_info *ki = &store_kinds[k];
     const filter_schema *s = schemas[k];
-    char name[16], *sql;
+    store_value cols[STORE_MAX_COLUMNS];
+    store_list_query q = {.kind = (store_kind)k, .filter = f, .limit = 10};
+    store_sql *sql = malloc(sizeof *sql);
+    char text[4096];
     sqlite3_stmt *st;
-    int bound[MAX_FIELDS] = {0}, n = 0, match;
-    size_t len;
+    size_t n;
+    int match = 0, rc;
 
-    table_name(k, name, sizeof name);
-    {
-        char del[32];
-        snprintf(del, sizeof del, "DELETE FROM %s", name);
-        check(sqlite3_exec(db, del, NULL, NULL, NULL) == SQLITE_OK, "delete");
-    }
-    /* INSERT one row: every distinct column once. */
-    len = 64 + 40 * s->nfields;
-    sql = malloc(len);
     check(sql != NULL, "malloc");
-    int at = snprintf(sql, len, "INSERT INTO %s(%s", name, s->id_column);
+    snprintf(text, sizeof text, "DELETE FROM %s", ki->table);
+    check(sqlite3_exec(db, text, NULL, NULL, NULL) == SQLITE_OK, "delete");
+    /* The row's column values: its fields', defaults elsewhere. */
+    for (size_t c = 0; c < ki->n_columns; c++)
+        cols[c] = ki->columns[c].type == STORE_VALUE_TEXT
+                      ? (store_value){STORE_VALUE_TEXT, 0, "", 0}
+                      : (store_value){STORE_VALUE_INT, 0, NULL, 0};
     for (size_t i = 0; i < s->nfields; i++) {
-        int dup = strcmp(s->fields[i].column, s->id_column) == 0;
-        for (size_t j = 0; j < i && !dup; j++)
-            dup = strcmp(s->fields[i].column, s->fields[j].column) == 0;
-        if (!dup) {
-            at += snprintf(sql + at, len - (size_t)at, ", %s", s->fields[i].column);
-            bound[i] = 1;
-            n++;
-        }
+        const filter_value *v = &r->v[i];
+        cols[s->fields[i].column] = v->type == FILTER_STRING
+                                        ? (store_value){STORE_VALUE_TEXT, 0, v->s, v->len}
+                                        : (store_value){STORE_VALUE_INT, v->i, NULL, 0};
     }
-    /* The id column holds the row's value of the field stored in it (the
-     * store's "name"), else a constant. */
-    int id_field = -1;
-    for (size_t i = 0; i < s->nfields && id_field < 0; i++)
-        if (strcmp(s->fields[i].column, s->id_column) == 0)
-            id_field = (int)i;
-    at += snprintf(sql + at, len - (size_t)at, ") VALUES(%s", id_field >= 0 ? "?" : "'id'");
-    for (int i = 0; i < n; i++)
-        at += snprintf(sql + at, len - (size_t)at, ", ?");
-    snprintf(sql + at, len - (size_t)at, ")");
-    check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "prepare insert");
-    free(sql);
-    size_t b = 1;
-    if (id_field >= 0)
-        bind_value(st, (int)b++, &r->v[id_field]);
-    for (size_t i = 0; i < s->nfields; i++)
-        if (bound[i])
-            bind_value(st, (int)b++, &r->v[i]);
+    n = (size_t)snprintf(text, sizeof text, "INSERT INTO %s VALUES(?1, x''", ki->table);
+    for (size_t c = 1; c < ki->n_columns; c++)
+        n += (size_t)snprintf(text + n, sizeof text - n, ", ?%zu", c + 1);
+    snprintf(text + n, sizeof text - n, ")");
+    check(sqlite3_prepare_v2(db, text, -1, &st, NULL) == SQLITE_OK, "prepare insert");
+    for (size_t c = 0; c < ki->n_columns; c++)
+        bind_value(st, (int)c + 1, &cols[c]);
     check(sqlite3_step(st) == SQLITE_DONE, "insert");
     sqlite3_finalize(st);
 
-    len = strlen(fs->text) + 64;
-    sql = malloc(len);
-    check(sql != NULL, "malloc");
-    snprintf(sql, len, "SELECT count(*) FROM %s WHERE (%s)", name, fs->text);
-    check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "filter SQL prepares");
-    free(sql);
-    check((size_t)sqlite3_bind_parameter_count(st) == fs->nbinds, "bind count");
-    for (size_t i = 0; i < fs->nbinds; i++)
-        bind_value(st, (int)i + 1, &fs->binds[i]);
-    check(sqlite3_step(st) == SQLITE_ROW, "select");
-    match = sqlite3_column_int(st, 0);
+    check(store_sql_list(store_engine_sqlite.dialect, &q, STORE_SQL_NO_SEEK, sql) == STORE_OK,
+          "the list renders");
+    check(placeholders(sql->text) == sql->n_binds, "placeholders == binds");
+    check(count_char(sql->text, '\'') == 0 && count_char(sql->text, '"') == 0,
+          "no literal in SQL");
+    check(sqlite3_prepare_v2(db, sql->text, -1, &st, NULL) == SQLITE_OK, "list SQL prepares");
+    check((size_t)sqlite3_bind_parameter_count(st) == sql->n_binds, "bind count");
+    for (size_t i = 0; i < sql->n_binds; i++)
+        bind_value(st, (int)i + 1, &sql->binds[i]);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        match++;
+    check(rc == SQLITE_DONE, "select");
     sqlite3_finalize(st);
+    free(sql);
     return match;
 }
 
@@ -248,7 +244,6 @@ static void fuzz_filter(size_t k, const uint8_t *text, size_t len)
     const filter_schema *s = schemas[k];
     filter *f = NULL, *g = NULL;
     filter_error err;
-    filter_sql fs = {0};
     const char *canon;
     row *r;
     int rc = filter_parse(s, (const char *)text, len, &f, &err);
@@ -268,12 +263,6 @@ static void fuzz_filter(size_t k, const uint8_t *text, size_t len)
     check(rc == FILTER_OK, "canonical form parses");
     check(strcmp(filter_canonical(g), canon) == 0, "canonical is a fixed point");
 
-    check(filter_to_sql(f, &fs) == FILTER_OK, "to_sql");
-    check(count_char(fs.text, '?') == fs.nbinds, "placeholders == binds");
-    check(count_char(fs.text, '\'') == 0 && count_char(fs.text, '"') == 0, "no literal in SQL");
-    for (size_t i = 0; i < fs.nbinds; i++)
-        check(fs.binds[i].type >= FILTER_STRING && fs.binds[i].type <= FILTER_BOOL, "bind type");
-
     r = malloc(sizeof *r);
     check(r != NULL, "malloc");
     for (int variant = 0; variant < 3; variant++) {
@@ -283,10 +272,10 @@ static void fuzz_filter(size_t k, const uint8_t *text, size_t len)
         check(filter_eval(f, row_get, r, &m1) == FILTER_OK, "eval");
         check(filter_eval(g, row_get, r, &m2) == FILTER_OK, "eval canonical");
         check(m1 == m2, "filter and its canonical form agree");
-        check(sql_match(k, r, &fs) == (int)m1, "SQL and filter_eval agree");
+        if (k < STORE_KIND_COUNT)
+            check(sql_match(k, r, f) == (int)m1, "the store's SQL and filter_eval agree");
     }
     free(r);
-    filter_sql_free(&fs);
     filter_destroy(g);
     filter_destroy(f);
 }
@@ -297,9 +286,11 @@ static void fuzz_order(size_t k, const uint8_t *text, size_t len)
     filter_order o, o2;
     filter_error err;
     /* The buffer sizes service/handlers/api_list.c uses. */
-    char canon[FILTER_ORDER_MAX_LEN * 2], canon2[FILTER_ORDER_MAX_LEN * 2], osql[1024],
-        seek[FILTER_SEEK_ARM_MAX_LEN], name[16], *sql;
-    size_t key_index[FILTER_SEEK_MAX_BINDS], nbinds = 0, narms;
+    char canon[FILTER_ORDER_MAX_LEN * 2], canon2[FILTER_ORDER_MAX_LEN * 2];
+    filter_value after[FILTER_ORDER_MAX_KEYS + 1];
+    store_list_query q;
+    store_sql *sql;
+    size_t narms;
     sqlite3_stmt *st;
     int rc = filter_order_parse(s, (const char *)text, len, &o, &err);
 
@@ -316,25 +307,28 @@ static void fuzz_order(size_t k, const uint8_t *text, size_t len)
     check(filter_order_canonical(&o2, canon2, sizeof canon2) == FILTER_OK &&
               strcmp(canon, canon2) == 0,
           "order canonical is a fixed point");
-    check(filter_order_to_sql(&o, osql, sizeof osql) == FILTER_OK, "ORDER BY fits api.c's buffer");
-    narms = filter_order_seek_arms(&o);
+    if (k >= STORE_KIND_COUNT)
+        return;
+    narms = store_sql_seek_arms(&o);
     check(narms >= 1 && narms <= o.count + 1, "seek arms: one per run of one direction");
-    table_name(k, name, sizeof name);
+    for (size_t i = 0; i < o.count; i++)
+        after[i] = (filter_value){o.keys[i].field->type, 1, "x", 1};
+    after[o.count] = (filter_value){FILTER_STRING, 0, "x", 1};
+    q = (store_list_query){.kind = (store_kind)k, .order = &o, .after = after,
+                           .n_after = o.count + 1, .limit = 50};
+    sql = malloc(sizeof *sql);
+    check(sql != NULL, "malloc");
     for (size_t a = 0; a < narms; a++) {
-        check(filter_order_seek_arm(&o, a, seek, sizeof seek, key_index, FILTER_SEEK_MAX_BINDS,
-                                    &nbinds) == FILTER_OK,
-              "seek arm fits api_list.c's buffer");
-        check(count_char(seek, '?') == nbinds, "seek placeholders");
-        for (size_t i = 0; i < nbinds; i++)
-            check(key_index[i] <= o.count, "seek key index");
-        sql = malloc(strlen(seek) + strlen(osql) + 64);
-        check(sql != NULL, "malloc");
-        sprintf(sql, "SELECT * FROM %s WHERE %s ORDER BY %s", name, seek, osql);
-        check(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "seek SQL prepares");
-        check((size_t)sqlite3_bind_parameter_count(st) == nbinds, "seek bind count");
+        check(store_sql_list(store_engine_sqlite.dialect, &q, a, sql) == STORE_OK,
+              "a seek arm renders");
+        check(placeholders(sql->text) == sql->n_binds, "seek placeholders");
+        check(sqlite3_prepare_v2(db, sql->text, -1, &st, NULL) == SQLITE_OK, "seek SQL prepares");
+        check((size_t)sqlite3_bind_parameter_count(st) == sql->n_binds, "seek bind count");
         sqlite3_finalize(st);
-        free(sql);
     }
+    check(store_sql_list(store_engine_sqlite.dialect, &q, narms, sql) == STORE_ERROR,
+          "no arm past the last");
+    free(sql);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

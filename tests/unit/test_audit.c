@@ -1,8 +1,12 @@
 /* test_audit.c — audit records are bounded and valid by construction
  * (issue 10, item 1): audit_record_pack with every field hostile and at its
  * maximum, values at and past the limits, the escaping and digest of a
- * replaced value; and audit_append over a real store, after which the log
- * re-opens (start-up decodes every record) and every leaf decodes. */
+ * replaced value; audit_append over a real store, after which the log
+ * re-opens (start-up decodes every record) and every leaf decodes; and the
+ * log sequenced in the database (issue 11): two store handles on one
+ * database, each with its own log in memory, append in turns, each catching
+ * up with the other at the head, and the result is one log whose every
+ * checkpoint, from either writer, is the root of its prefix. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +20,8 @@
 #include <sodium.h>
 
 #include "audit/audit.h"
+#include "tallinn/checkpoint.h"
+#include "tallinn/note.h"
 #include "tallinn/textsafe.h"
 #include "tallinn/v1/audit.pb-c.h"
 
@@ -364,6 +370,197 @@ static void test_append_and_reopen(void **state)
     free(mid);
 }
 
+/* ---- One log, two writers ---- */
+
+#define TWO_MAX 2000
+
+typedef struct two {
+    char dir[40];
+    char vkey[256];
+    store *s[2];
+    audit *a[2];
+    int64_t sizes[64]; /* the head after each turn: a checkpoint each */
+    int n_sizes;
+    int64_t total;
+} two;
+
+static int64_t head_of(store *s)
+{
+    store_tx *tx;
+    int64_t head = -1;
+
+    assert_int_equal(store_read_begin(s, &tx), STORE_OK);
+    assert_int_equal(store_audit_head(tx, &head), STORE_OK);
+    store_read_end(tx);
+    return head;
+}
+
+/* Writer w records n events in one batch. */
+static void turn(two *t, int w, int n)
+{
+    static audit_entry e[TWO_MAX];
+    uint8_t sha[32] = {1};
+
+    for (int i = 0; i < n; i++)
+        e[i] = (audit_entry){.principal = w ? "principals/b" : "principals/a", .role = 2,
+                             .method = "/tallinn.v1.NeedService/SubmitNeed",
+                             .resource = "needs/x", .request_sha256 = sha, .status = 0};
+    assert_int_equal(audit_record(t->a[w], e, (size_t)n), STORE_OK);
+    t->total += n;
+    assert_true(head_of(t->s[0]) == t->total);
+    assert_true(head_of(t->s[1]) == t->total);
+    t->sizes[t->n_sizes++] = t->total;
+}
+
+typedef struct leaves {
+    uint8_t (*hash)[MERKLE_HASH_SIZE];
+    int64_t n;
+    char who[TWO_MAX * 2];
+} leaves;
+
+static int hash_leaf(int64_t index, const uint8_t *data, size_t len, void *p)
+{
+    leaves *l = p;
+    Tallinn__V1__AuditRecord *r = tallinn__v1__audit_record__unpack(NULL, len, data);
+
+    assert_non_null(r);
+    assert_true(r->index == index && index == l->n); /* no gap, no repeat */
+    l->who[index] = r->principal[strlen(r->principal) - 1];
+    tallinn__v1__audit_record__free_unpacked(r, NULL);
+    merkle_hash_leaf(data, len, l->hash[l->n++]);
+    return 0;
+}
+
+/* Every checkpoint either writer signed is the root of the log's prefix of
+ * its size: one log, never forked. */
+static void check_one_log(two *t)
+{
+    leaves l = {.hash = calloc(TWO_MAX * 2, MERKLE_HASH_SIZE)};
+    note_verifier v;
+    char err[256];
+    store_tx *tx;
+
+    assert_int_equal(note_verifier_parse(t->vkey, &v, err, sizeof err), 0);
+    assert_int_equal(store_read_begin(t->s[0], &tx), STORE_OK);
+    assert_int_equal(store_audit_scan(tx, 0, INT64_MAX, hash_leaf, &l), STORE_OK);
+    assert_true(l.n == t->total);
+    for (int i = 0; i < t->n_sizes; i++) {
+        uint8_t *note, root[MERKLE_HASH_SIZE];
+        size_t len;
+        int64_t size;
+        checkpoint cp;
+        assert_int_equal(store_checkpoint_get(tx, t->sizes[i], &note, &len, &size), STORE_OK);
+        if (checkpoint_open((const char *)note, len, &v, 1, &cp, err, sizeof err) != 0)
+            fail_msg("checkpoint %lld: %s", (long long)t->sizes[i], err);
+        assert_true((int64_t)cp.size == t->sizes[i]);
+        assert_int_equal(merkle_root((const uint8_t *)l.hash, cp.size, root), 0);
+        assert_memory_equal(root, cp.root, MERKLE_HASH_SIZE);
+        free(note);
+    }
+    store_read_end(tx);
+    free(l.hash);
+}
+
+static int refuse_pre_commit(store_tx *tx, void *ctx)
+{
+    int *left = ctx;
+    (void)tx;
+    return *left > 0 && (*left)-- == 1 ? -1 : 0;
+}
+
+static void test_two_writers_one_log(void **state)
+{
+    two *t = calloc(1, sizeof(*t));
+    char cmd[64];
+    int fail_next = 0;
+    store_observer refuse = {NULL, refuse_pre_commit, NULL, &fail_next};
+    store *s;
+    audit *a;
+
+    (void)state;
+    strcpy(t->dir, "/tmp/tallinn-audit-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    assert_int_equal(audit_keygen(t->dir, "test/tallinn", t->vkey, sizeof(t->vkey)), 0);
+    /* Two handles on one database stand for two processes: neither sees
+     * the other's memory, only the database. */
+    open_log(t->dir, &t->s[0], &t->a[0]);
+    open_log(t->dir, &t->s[1], &t->a[1]);
+    assert_int_equal(store_observe(t->s[0], &refuse), STORE_OK);
+
+    turn(t, 0, 3);
+    assert_true(audit_catch_ups(t->a[0]) == 0 && audit_catch_ups(t->a[1]) == 0);
+    turn(t, 1, 2); /* b finds the head at 3, not at its 0 */
+    assert_true(audit_catch_ups(t->a[1]) == 1);
+    turn(t, 0, 1); /* a finds it at 5, not at its 3 */
+    assert_true(audit_catch_ups(t->a[0]) == 1);
+    turn(t, 0, 1); /* a's own head: nothing to catch up */
+    assert_true(audit_catch_ups(t->a[0]) == 1);
+    turn(t, 1, 300); /* past a full tile (256): b rebuilds mid-tile, then completes it */
+    turn(t, 0, 250); /* a rebuilds at 307, then fills tile 0/1 further */
+    turn(t, 1, 1);
+    assert_true(audit_catch_ups(t->a[0]) == 2 && audit_catch_ups(t->a[1]) == 3);
+
+    /* A batch of a's that fails after appending leaves memory ahead of the
+     * database: the next batch rebuilds it from the head it locks. */
+    fail_next = 1;
+    {
+        audit_entry e = {.principal = "principals/a", .role = 2, .method = "/m", .status = 0};
+        assert_int_not_equal(audit_record(t->a[0], &e, 1), STORE_OK);
+    }
+    assert_true(head_of(t->s[0]) == t->total);
+    turn(t, 0, 2);
+    turn(t, 1, 1);
+    turn(t, 0, 1);
+    check_one_log(t);
+
+    /* Both writers are gone; a third opens the log: start-up verifies every
+     * record, tile and the last checkpoint. */
+    for (int w = 0; w < 2; w++) {
+        store_close(t->s[w]);
+        audit_close(t->a[w]);
+    }
+    open_log(t->dir, &s, &a);
+    store_close(s);
+    audit_close(a);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+    assert_int_equal(system(cmd), 0);
+    free(t);
+}
+
+/* A head that disagrees with the records is refused at start. */
+static int set_head_zero(store_tx *tx, void *arg)
+{
+    (void)arg;
+    return store_audit_head_set(tx, 0) == STORE_OK ? 0 : 1;
+}
+
+static void test_head_checked_at_start(void **state)
+{
+    char dir[] = "/tmp/tallinn-audit-XXXXXX", vkey[256], cmd[64], err[256], path[128];
+    audit_entry e = {.principal = "principals/a", .role = 2, .method = "/m", .status = 0};
+    store *s;
+    audit *a;
+    int job_rc;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(audit_keygen(dir, "test/tallinn", vkey, sizeof(vkey)), 0);
+    open_log(dir, &s, &a);
+    assert_int_equal(audit_record(a, &e, 1), STORE_OK);
+    store_close(s);
+    audit_close(a);
+    /* move the head back behind the log's back */
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    assert_int_equal(store_open(&s, &(store_options){.path = path}, err, sizeof err), STORE_OK);
+    assert_int_equal(store_write(s, set_head_zero, NULL, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, 0);
+    assert_int_not_equal(audit_open(&a, s, dir, err, sizeof err), 0);
+    assert_non_null(strstr(err, "the audit head says the log has 0 records"));
+    store_close(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +570,8 @@ int main(void)
         cmocka_unit_test(test_clean_record_unchanged),
         cmocka_unit_test(test_random_fields),
         cmocka_unit_test(test_append_and_reopen),
+        cmocka_unit_test(test_two_writers_one_log),
+        cmocka_unit_test(test_head_checked_at_start),
     };
     if (sodium_init() < 0)
         return 1;

@@ -1,7 +1,9 @@
 /* test_authz.c — authz's parts that need no server: the throttle of failed
- * authentications (per address, for the whole server, bounded) and the
+ * authentications (per address, for the whole server, bounded), the
  * last-use writer (queued, coalesced, written behind the calls, never
- * making a caller wait for storage). */
+ * making a caller wait for storage), and the token cache, which a
+ * revocation through another process (another store handle on the same
+ * database) empties at once through the principals epoch. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +18,9 @@
 
 #include <cmocka.h>
 #include <sodium.h>
+#include <sqlite3.h>
 
+#include "authz/authz.h"
 #include "authz/lastuse.h"
 #include "authz/throttle.h"
 #include "tallinn/store.h"
@@ -220,6 +224,131 @@ static void test_last_use_counts(void **state)
     assert_int_equal(last_use(f->s, "principals/a"), 10);
 }
 
+/* ---- The token cache and the principals epoch ---- */
+
+static int update_only(store_tx *tx, void *arg)
+{
+    return store_update(tx, STORE_PRINCIPAL, arg) == STORE_OK ? 0 : 1;
+}
+
+static const uint8_t TOKEN_KEY[AUTHZ_KEYBYTES] = {7, 7, 7};
+
+typedef struct tok_arg {
+    const char *name, *token; /* token NULL: clear it */
+    int state;
+    int insert;
+} tok_arg;
+
+static int put_token(store_tx *tx, void *arg)
+{
+    tok_arg *a = arg;
+    Tallinn__V1__Principal p = TALLINN__V1__PRINCIPAL__INIT;
+    uint8_t hash[AUTHZ_HASHBYTES];
+    int rc;
+
+    p.name = (char *)a->name;
+    p.display_name = "Warsaw back office";
+    p.role = TALLINN__V1__PRINCIPAL__ROLE__ROLE_BACK_OFFICE;
+    p.state = a->state;
+    rc = a->insert ? store_insert(tx, STORE_PRINCIPAL, &p.base)
+                   : store_update(tx, STORE_PRINCIPAL, &p.base);
+    if (rc == STORE_OK && a->token != NULL) {
+        authz_hash_token(TOKEN_KEY, a->token, hash);
+        rc = store_principal_set_token(tx, a->name, hash);
+    } else if (rc == STORE_OK && !a->insert) {
+        rc = store_principal_set_token(tx, a->name, NULL);
+    }
+    return rc == STORE_OK ? 0 : 1;
+}
+
+static void write_token(store *s, tok_arg a)
+{
+    int rc;
+    assert_int_equal(store_write(s, put_token, &a, &rc), STORE_OK);
+    assert_int_equal(rc, 0);
+}
+
+/* Changes the database as no tallinnd would: without moving the epoch. */
+static void raw_sql(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void expect_who(authz *z, const char *token, const char *name)
+{
+    authz_who who;
+    assert_int_equal(authz_token_lookup(z, token, &who), 0);
+    assert_string_equal(who.name, name);
+    assert_int_equal(who.role, TALLINN__V1__PRINCIPAL__ROLE__ROLE_BACK_OFFICE);
+}
+
+static void expect_refused(authz *z, const char *token)
+{
+    authz_who who;
+    assert_int_equal(authz_token_lookup(z, token, &who), AUTHZ_NO_PRINCIPAL);
+}
+
+/* This process's authz reads a store opened shared (as on PostgreSQL);
+ * "another process" is a second store handle writing the same database. */
+static void test_revoked_elsewhere_refused_at_once(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path, .shared = 1};
+    store *mine, *other;
+    authz *z;
+    char err[256];
+
+    assert_int_equal(store_open(&mine, &o, err, sizeof(err)), STORE_OK);
+    o.shared = 0;
+    assert_int_equal(store_open(&other, &o, err, sizeof(err)), STORE_OK);
+    assert_int_equal(authz_create(&z, mine, TOKEN_KEY, NULL), 0);
+
+    write_token(other, (tok_arg){"principals/w1", "tln_first", 1, 1});
+    write_token(other, (tok_arg){"principals/w2", "tln_second", 1, 1});
+    expect_who(z, "tln_first", "principals/w1");
+    expect_who(z, "tln_second", "principals/w2");
+    expect_refused(z, "tln_unknown");
+
+    /* The cache serves known tokens: a change made without moving the
+     * epoch (no tallinnd does that) goes unseen. */
+    raw_sql(f->path, "UPDATE principals SET token_hash = NULL WHERE name = 'principals/w2'");
+    expect_who(z, "tln_second", "principals/w2");
+
+    /* Revoked through the other process: refused here from the moment that
+     * call returned, and the stale entry of w2 went with the epoch too. */
+    write_token(other, (tok_arg){"principals/w1", NULL, 1, 0});
+    expect_refused(z, "tln_first");
+    expect_refused(z, "tln_second");
+
+    /* Disabled through the other process (its token kept): refused at once. */
+    write_token(other, (tok_arg){"principals/w3", "tln_third", 1, 1});
+    expect_who(z, "tln_third", "principals/w3");
+    {
+        Tallinn__V1__Principal p = TALLINN__V1__PRINCIPAL__INIT;
+        p.name = "principals/w3";
+        p.display_name = "Warsaw back office";
+        p.role = TALLINN__V1__PRINCIPAL__ROLE__ROLE_BACK_OFFICE;
+        p.state = TALLINN__V1__PRINCIPAL__STATE__STATE_DISABLED;
+        assert_int_equal(store_write(other, update_only, &p, &(int){0}), STORE_OK);
+    }
+    expect_refused(z, "tln_third");
+
+    /* A rotation through this process is seen at once too (memory or not). */
+    write_token(mine, (tok_arg){"principals/w4", "tln_fourth", 1, 1});
+    expect_who(z, "tln_fourth", "principals/w4");
+    write_token(mine, (tok_arg){"principals/w4", "tln_fifth", 1, 0});
+    expect_refused(z, "tln_fourth");
+    expect_who(z, "tln_fifth", "principals/w4");
+
+    authz_destroy(z);
+    store_close(other);
+    store_close(mine);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_throttle_global),
         cmocka_unit_test_setup_teardown(test_last_use_behind_the_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_use_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_elsewhere_refused_at_once, setup, teardown),
     };
     if (sodium_init() < 0)
         return 1;

@@ -1,8 +1,8 @@
-/* Unit tests for filter.c: parse trees, canonical forms, error columns and
- * messages, SQL text and bind values; and the SQL checked against a real
- * SQLite database: filter_eval and the SQL agree row for row, and keyset
- * pagination with the seek arms of filter_order_seek_arm returns exactly the
- * full ordering. */
+/* Unit tests for filter.c: parse trees, typed values, canonical forms, error
+ * columns and messages, evaluation on known answers and on random filters,
+ * order_by. That the store's SQL for a filter selects exactly what
+ * filter_eval selects, and pages exactly in filter_order_compare's order, is
+ * tests/unit/test_store_sql.c's (over the real engine). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "tallinn/filter.h"
 
@@ -39,22 +38,22 @@ enum { F_TITLE, F_REGION, F_SECTOR, F_STATE, F_PRIORITY, F_COST, F_FY, F_CTIME, 
        F_RESTRICTED, F_DESCRIPTION, F_SCORE, F_COUNT };
 
 static const filter_field FIELDS[F_COUNT] = {
-    [F_TITLE] = {"title", FILTER_STRING, "title", NULL, 0, NULL, 0},
-    [F_REGION] = {"region", FILTER_STRING, "region", NULL, 0, NULL, 0},
-    [F_SECTOR] = {"sector", FILTER_ENUM, "sector", SECTORS, 5, "SECTOR_", 0},
-    [F_STATE] = {"state", FILTER_ENUM, "state", STATES, 5, "STATE_", 0},
-    [F_PRIORITY] = {"priority", FILTER_ENUM, "priority", PRIORITIES, 5, "PRIORITY_", 0},
-    [F_COST] = {"estimated_cost", FILTER_MONEY, "estimated_cost_nanos", NULL, 0, NULL, 0},
-    [F_FY] = {"fiscal_year", FILTER_INT, "fiscal_year", NULL, 0, NULL, 0},
-    [F_CTIME] = {"create_time", FILTER_TIMESTAMP, "create_time_ns", NULL, 0, NULL, 0},
-    [F_NEEDED] = {"needed_by", FILTER_DATE, "needed_by", NULL, 0, NULL, 0},
-    [F_RESTRICTED] = {"restricted", FILTER_BOOL, "restricted", NULL, 0, NULL, 0},
-    [F_DESCRIPTION] = {"description", FILTER_STRING, "description", NULL, 0, NULL,
+    [F_TITLE] = {"title", FILTER_STRING, 0, NULL, 0, NULL, 0},
+    [F_REGION] = {"region", FILTER_STRING, 0, NULL, 0, NULL, 0},
+    [F_SECTOR] = {"sector", FILTER_ENUM, 0, SECTORS, 5, "SECTOR_", 0},
+    [F_STATE] = {"state", FILTER_ENUM, 0, STATES, 5, "STATE_", 0},
+    [F_PRIORITY] = {"priority", FILTER_ENUM, 0, PRIORITIES, 5, "PRIORITY_", 0},
+    [F_COST] = {"estimated_cost", FILTER_MONEY, 0, NULL, 0, NULL, 0},
+    [F_FY] = {"fiscal_year", FILTER_INT, 0, NULL, 0, NULL, 0},
+    [F_CTIME] = {"create_time", FILTER_TIMESTAMP, 0, NULL, 0, NULL, 0},
+    [F_NEEDED] = {"needed_by", FILTER_DATE, 0, NULL, 0, NULL, 0},
+    [F_RESTRICTED] = {"restricted", FILTER_BOOL, 0, NULL, 0, NULL, 0},
+    [F_DESCRIPTION] = {"description", FILTER_STRING, 0, NULL, 0, NULL,
                        FILTER_FIELD_NO_ORDER},
-    [F_SCORE] = {"score", FILTER_INT, "score", NULL, 0, NULL, FILTER_FIELD_NO_FILTER},
+    [F_SCORE] = {"score", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_NO_FILTER},
 };
 
-static const filter_schema SCHEMA = {FIELDS, F_COUNT, "id"};
+static const filter_schema SCHEMA = {FIELDS, F_COUNT};
 
 /* ---- Rows ---- */
 
@@ -147,89 +146,6 @@ static void expect_canonical(const char *text, const char *want)
     filter_destroy(f);
 }
 
-static void bind_value(sqlite3_stmt *st, int idx, const filter_value *v)
-{
-    int rc;
-    if (v->type == FILTER_STRING)
-        rc = sqlite3_bind_text(st, idx, v->s, (int)v->len, SQLITE_STATIC);
-    else
-        rc = sqlite3_bind_int64(st, idx, v->i);
-    assert_int_equal(rc, SQLITE_OK);
-}
-
-static sqlite3 *open_db(const row *rows, size_t n)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-        "CREATE TABLE rows (id INTEGER PRIMARY KEY, title TEXT NOT NULL, region TEXT NOT NULL,"
-        " sector INTEGER NOT NULL, state INTEGER NOT NULL, priority INTEGER NOT NULL,"
-        " estimated_cost_nanos INTEGER NOT NULL, fiscal_year INTEGER NOT NULL,"
-        " create_time_ns INTEGER NOT NULL, needed_by INTEGER NOT NULL,"
-        " restricted INTEGER NOT NULL, description TEXT NOT NULL, score INTEGER NOT NULL)",
-        NULL, NULL, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db,
-        "INSERT INTO rows VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st, NULL), SQLITE_OK);
-    for (size_t i = 0; i < n; i++) {
-        const row *r = &rows[i];
-        sqlite3_bind_int64(st, 1, r->id);
-        sqlite3_bind_text(st, 2, r->title, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, r->region, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, r->sector);
-        sqlite3_bind_int64(st, 5, r->state);
-        sqlite3_bind_int64(st, 6, r->priority);
-        sqlite3_bind_int64(st, 7, r->cost);
-        sqlite3_bind_int64(st, 8, r->fy);
-        sqlite3_bind_int64(st, 9, r->ctime);
-        sqlite3_bind_int64(st, 10, r->needed);
-        sqlite3_bind_int64(st, 11, r->restricted);
-        sqlite3_bind_text(st, 12, r->description, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 13, r->score);
-        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    return db;
-}
-
-/* Runs "SELECT id FROM rows WHERE <filter> [AND <extra>] ORDER BY <order>
- * [LIMIT n]" and returns the ids (count in *n). */
-static size_t sql_ids(sqlite3 *db, const filter *f, const char *order_sql, const char *extra,
-                      const filter_value *extra_binds, size_t nextra, int limit, int64_t *ids,
-                      size_t cap)
-{
-    filter_sql sql;
-    char q[4096];
-    sqlite3_stmt *st = NULL;
-    size_t n = 0;
-    int rc;
-
-    assert_int_equal(filter_to_sql(f, &sql), FILTER_OK);
-    snprintf(q, sizeof q, "SELECT id FROM rows WHERE %s%s%s ORDER BY %s%s", sql.text,
-             extra ? " AND " : "", extra ? extra : "", order_sql, limit > 0 ? " LIMIT ?" : "");
-    rc = sqlite3_prepare_v2(db, q, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        fail_msg("prepare %s: %s", q, sqlite3_errmsg(db));
-    assert_int_equal(sqlite3_bind_parameter_count(st),
-                     (int)(sql.nbinds + nextra + (limit > 0)));
-    for (size_t i = 0; i < sql.nbinds; i++)
-        bind_value(st, (int)i + 1, &sql.binds[i]);
-    for (size_t i = 0; i < nextra; i++)
-        bind_value(st, (int)(sql.nbinds + i + 1), &extra_binds[i]);
-    if (limit > 0)
-        sqlite3_bind_int(st, (int)(sql.nbinds + nextra + 1), limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        assert_true(n < cap);
-        ids[n++] = sqlite3_column_int64(st, 0);
-    }
-    assert_int_equal(rc, SQLITE_DONE);
-    sqlite3_finalize(st);
-    filter_sql_free(&sql);
-    return n;
-}
-
 static size_t eval_ids(const filter *f, const row *rows, size_t nrows, int64_t *ids)
 {
     size_t n = 0;
@@ -246,7 +162,6 @@ static size_t eval_ids(const filter *f, const row *rows, size_t nrows, int64_t *
 
 static void test_empty(void **state)
 {
-    filter_sql sql;
     bool m = false;
     (void)state;
 
@@ -255,10 +170,6 @@ static void test_empty(void **state)
         filter *f = parse_ok(blanks[i]);
         assert_null(filter_root(f));
         assert_string_equal(filter_canonical(f), "");
-        assert_int_equal(filter_to_sql(f, &sql), FILTER_OK);
-        assert_string_equal(sql.text, "1 = 1");
-        assert_int_equal(sql.nbinds, 0);
-        filter_sql_free(&sql);
         assert_int_equal(filter_eval(f, row_get, (void *)&SMALL[0], &m), FILTER_OK);
         assert_true(m);
         filter_destroy(f);
@@ -334,99 +245,59 @@ static void test_canonical(void **state)
     expect_canonical("description != \"\"", "description != \"\"");
 }
 
+/* The literal of comparison i of an AND at the root. */
+static const filter_value *and_value(const filter *f, size_t i)
+{
+    const filter_node *r = filter_root(f);
+    assert_int_equal(r->kind, FILTER_NODE_AND);
+    assert_true(i < r->nchildren);
+    assert_int_equal(r->children[i]->kind, FILTER_NODE_CMP);
+    return &r->children[i]->value;
+}
+
 static void test_values(void **state)
 {
-    filter_sql sql;
+    const filter_node *r;
     (void)state;
 
     filter *f = parse_ok("estimated_cost >= 45000.5 AND create_time > \"2025-03-01T00:00:00Z\" AND "
                          "needed_by < \"2025-04-01\" AND title = \"x' OR 1=1 --\" AND "
                          "fiscal_year = -2025 AND restricted = true AND sector != HEALTH");
-    assert_int_equal(filter_to_sql(f, &sql), FILTER_OK);
-    assert_string_equal(sql.text,
-                        "(estimated_cost_nanos >= ? AND create_time_ns > ? AND needed_by < ? AND "
-                        "title = ? AND fiscal_year = ? AND restricted = ? AND sector <> ?)");
-    assert_int_equal(sql.nbinds, 7);
-    assert_int_equal(sql.binds[0].type, FILTER_MONEY);
-    assert_true(sql.binds[0].i == 45000500000000LL);
-    assert_int_equal(sql.binds[1].type, FILTER_TIMESTAMP);
-    assert_true(sql.binds[1].i == T_0301 * NS);
-    assert_int_equal(sql.binds[2].type, FILTER_DATE);
-    assert_int_equal(sql.binds[2].i, 20250401);
-    assert_int_equal(sql.binds[3].type, FILTER_STRING);
-    assert_int_equal(sql.binds[3].len, 12);
-    assert_memory_equal(sql.binds[3].s, "x' OR 1=1 --", 13); /* with the NUL */
-    assert_int_equal(sql.binds[4].type, FILTER_INT);
-    assert_int_equal(sql.binds[4].i, -2025);
-    assert_int_equal(sql.binds[5].type, FILTER_BOOL);
-    assert_int_equal(sql.binds[5].i, 1);
-    assert_int_equal(sql.binds[6].type, FILTER_ENUM);
-    assert_int_equal(sql.binds[6].i, 4);
-    /* No user text reaches the SQL. */
-    assert_null(strstr(sql.text, "OR 1=1"));
-    filter_sql_free(&sql);
+    assert_int_equal(filter_root(f)->nchildren, 7);
+    assert_int_equal(and_value(f, 0)->type, FILTER_MONEY);
+    assert_true(and_value(f, 0)->i == 45000500000000LL);
+    assert_int_equal(and_value(f, 1)->type, FILTER_TIMESTAMP);
+    assert_true(and_value(f, 1)->i == T_0301 * NS);
+    assert_int_equal(and_value(f, 2)->type, FILTER_DATE);
+    assert_int_equal(and_value(f, 2)->i, 20250401);
+    assert_int_equal(and_value(f, 3)->type, FILTER_STRING);
+    assert_int_equal(and_value(f, 3)->len, 12);
+    assert_memory_equal(and_value(f, 3)->s, "x' OR 1=1 --", 13); /* with the NUL */
+    assert_int_equal(and_value(f, 4)->type, FILTER_INT);
+    assert_int_equal(and_value(f, 4)->i, -2025);
+    assert_int_equal(and_value(f, 5)->type, FILTER_BOOL);
+    assert_int_equal(and_value(f, 5)->i, 1);
+    assert_int_equal(and_value(f, 6)->type, FILTER_ENUM);
+    assert_int_equal(and_value(f, 6)->i, 4);
+    assert_int_equal(filter_root(f)->children[6]->op, FILTER_NE);
     filter_destroy(f);
 
     f = parse_ok("NOT (sector = ENERGY OR -priority = LOW)");
-    assert_int_equal(filter_to_sql(f, &sql), FILTER_OK);
-    assert_string_equal(sql.text, "NOT ((sector = ? OR NOT (priority = ?)))");
-    assert_int_equal(sql.nbinds, 2);
-    filter_sql_free(&sql);
+    r = filter_root(f);
+    assert_int_equal(r->kind, FILTER_NODE_NOT);
+    assert_int_equal(r->children[0]->kind, FILTER_NODE_OR);
+    assert_int_equal(r->children[0]->children[1]->kind, FILTER_NODE_NOT);
+    assert_int_equal(r->children[0]->children[1]->children[0]->value.i, 4);
     filter_destroy(f);
 
     /* Extremes that still fit int64 nanoseconds. */
     f = parse_ok("estimated_cost < 9223372036.854775807 AND estimated_cost > -9223372036.854775807");
-    assert_int_equal(filter_to_sql(f, &sql), FILTER_OK);
-    assert_true(sql.binds[0].i == INT64_MAX);
-    assert_true(sql.binds[1].i == -INT64_MAX);
-    filter_sql_free(&sql);
+    assert_true(and_value(f, 0)->i == INT64_MAX);
+    assert_true(and_value(f, 1)->i == -INT64_MAX);
     filter_destroy(f);
     f = parse_ok("create_time > \"2262-04-11T23:47:16.854775807Z\"");
     assert_true(filter_root(f)->value.i == INT64_MAX);
     filter_destroy(f);
-}
-
-/* Every identifier in generated SQL is a schema column or a keyword. */
-static void test_sql_identifiers(void **state)
-{
-    static const char *const filters[] = {
-        "title = \"DROP TABLE rows\" OR region = \"; --\"",
-        "NOT (state = OPEN AND (priority = HIGH OR sector = ENERGY)) AND fiscal_year > 2020",
-        "create_time > \"2025-01-01T00:00:00Z\" AND needed_by < \"2026-01-01\" AND restricted = false",
-        "description = \"id\" AND estimated_cost != 0",
-    };
-    (void)state;
-
-    for (size_t k = 0; k < sizeof filters / sizeof filters[0]; k++) {
-        filter *f = parse_ok(filters[k]);
-        filter_sql sql;
-        size_t marks = 0;
-        assert_int_equal(filter_to_sql(f, &sql), FILTER_OK);
-        for (const char *p = sql.text; *p != '\0';) {
-            if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_') {
-                const char *s = p;
-                char word[64];
-                bool known = false;
-                while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' ||
-                       (*p >= '0' && *p <= '9'))
-                    p++;
-                snprintf(word, sizeof word, "%.*s", (int)(p - s), s);
-                known = !strcmp(word, "AND") || !strcmp(word, "OR") || !strcmp(word, "NOT");
-                for (size_t i = 0; i < F_COUNT && !known; i++)
-                    known = strcmp(word, FIELDS[i].column) == 0;
-                if (!known)
-                    fail_msg("unexpected identifier %s in %s", word, sql.text);
-            } else {
-                if (strchr("()<>=! ?", *p) == NULL)
-                    fail_msg("unexpected character %c in %s", *p, sql.text);
-                marks += *p == '?';
-                p++;
-            }
-        }
-        assert_int_equal(marks, sql.nbinds);
-        filter_sql_free(&sql);
-        filter_destroy(f);
-    }
 }
 
 /* ---- Tests: errors ---- */
@@ -602,29 +473,30 @@ static void test_bad_schema(void **state)
     filter_order o;
     (void)state;
 
-    filter_field bad_col[] = {{"title", FILTER_STRING, "title; DROP TABLE x", NULL, 0, NULL, 0}};
-    filter_schema s1 = {bad_col, 1, "id"};
+    filter_field bad_name[] = {{"title; DROP TABLE x", FILTER_STRING, 0, NULL, 0, NULL, 0}};
+    filter_schema s1 = {bad_name, 1};
     assert_int_equal(filter_schema_check(&s1), FILTER_ERR_SCHEMA);
     assert_int_equal(filter_parse(&s1, S("title = \"a\""), &f, NULL), FILTER_ERR_SCHEMA);
     assert_int_equal(filter_order_parse(&s1, S("title"), &o, NULL), FILTER_ERR_SCHEMA);
 
-    filter_field dup[] = {{"a", FILTER_INT, "a", NULL, 0, NULL, 0},
-                          {"a", FILTER_INT, "b", NULL, 0, NULL, 0}};
-    filter_schema s2 = {dup, 2, "id"};
+    filter_field dup[] = {{"a", FILTER_INT, 0, NULL, 0, NULL, 0},
+                          {"a", FILTER_INT, 1, NULL, 0, NULL, 0}};
+    filter_schema s2 = {dup, 2};
     assert_int_equal(filter_schema_check(&s2), FILTER_ERR_SCHEMA);
 
-    filter_field noenum[] = {{"e", FILTER_ENUM, "e", NULL, 0, NULL, 0}};
-    filter_schema s3 = {noenum, 1, "id"};
+    filter_field noenum[] = {{"e", FILTER_ENUM, 0, NULL, 0, NULL, 0}};
+    filter_schema s3 = {noenum, 1};
     assert_int_equal(filter_schema_check(&s3), FILTER_ERR_SCHEMA);
 
-    filter_schema s4 = {FIELDS, F_COUNT, NULL};
+    filter_field badtype[] = {{"t", (filter_type)99, 0, NULL, 0, NULL, 0}};
+    filter_schema s4 = {badtype, 1};
     assert_int_equal(filter_schema_check(&s4), FILTER_ERR_SCHEMA);
-    filter_schema s5 = {FIELDS, F_COUNT, "id DESC"};
+    filter_schema s5 = {NULL, 1};
     assert_int_equal(filter_schema_check(&s5), FILTER_ERR_SCHEMA);
     assert_int_equal(filter_schema_check(&SCHEMA), FILTER_OK);
 }
 
-/* ---- Tests: the SQL and the evaluator agree, on known answers ---- */
+/* ---- Tests: the evaluator on known answers ---- */
 
 static void test_known_answers(void **state)
 {
@@ -662,237 +534,20 @@ static void test_known_answers(void **state)
         {"NOT (sector = ENERGY OR sector = FINANCE) AND NOT state = ON_HOLD", "5"},
         {"state = UNSPECIFIED", ""},
     };
-    sqlite3 *db = open_db(SMALL, NSMALL);
     (void)state;
 
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         filter *f = parse_ok(cases[k].filter);
-        int64_t a[NSMALL], b[NSMALL];
-        size_t na = sql_ids(db, f, "id", NULL, NULL, 0, 0, a, NSMALL);
+        int64_t b[NSMALL];
         size_t nb = eval_ids(f, SMALL, NSMALL, b);
-        char got[64] = "", got_eval[64] = "";
-        for (size_t i = 0; i < na; i++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", i ? "," : "",
-                     (long long)a[i]);
+        char got_eval[64] = "";
         for (size_t i = 0; i < nb; i++)
             snprintf(got_eval + strlen(got_eval), sizeof got_eval - strlen(got_eval), "%s%lld",
                      i ? "," : "", (long long)b[i]);
-        if (strcmp(got, cases[k].ids) != 0 || strcmp(got_eval, cases[k].ids) != 0)
-            fail_msg("%s: want {%s}, SQLite {%s}, eval {%s}", cases[k].filter, cases[k].ids, got,
-                     got_eval);
+        if (strcmp(got_eval, cases[k].ids) != 0)
+            fail_msg("%s: want {%s}, eval {%s}", cases[k].filter, cases[k].ids, got_eval);
         filter_destroy(f);
     }
-    sqlite3_close(db);
-}
-
-/* ---- Generated rows: agreement and keyset pagination ---- */
-
-#define NGEN 240
-static row GEN[NGEN];
-
-static uint32_t lcg(uint32_t *s)
-{
-    *s = *s * 1103515245u + 12345u;
-    return *s >> 8;
-}
-
-static void gen_rows(void)
-{
-    static const char *const titles[] = {"EDR licences", "SOC training", "Grid \"SCADA\" audit",
-                                         "Київ backbone", "Hospital EDR", "Bank DDoS", "",
-                                         "edr licences", "EDR licences 2"};
-    static const char *const regions[] = {"Kharkiv Oblast", "Kyiv City", "Lviv Oblast",
-                                          "Одеська область", "National"};
-    uint32_t s = 20250301;
-
-    for (int i = 0; i < NGEN; i++) {
-        row *r = &GEN[i];
-        r->id = 1000 + (i * 37) % NGEN; /* ids not in insertion order */
-        r->title = titles[lcg(&s) % 9];
-        r->region = regions[lcg(&s) % 5];
-        r->sector = lcg(&s) % 5;
-        r->state = STATES[lcg(&s) % 5].number;
-        r->priority = lcg(&s) % 5;
-        r->cost = (int64_t)(lcg(&s) % 2000) * 500 * NS + (int64_t)(lcg(&s) % 3) * 250000000;
-        r->fy = 2022 + lcg(&s) % 5;
-        r->ctime = (T_0301 + (int64_t)(lcg(&s) % 100) * 3600 - 50 * 3600) * NS;
-        r->needed = 20250000 + (lcg(&s) % 12 + 1) * 100 + lcg(&s) % 28 + 1;
-        r->restricted = lcg(&s) % 4 == 0;
-        r->description = (lcg(&s) % 3) ? "x" : "";
-        r->score = lcg(&s) % 7 - 3;
-    }
-}
-
-static const char *const GEN_FILTERS[] = {
-    "",
-    "sector = ENERGY",
-    "sector != ENERGY AND state != DRAFT",
-    "state = OPEN AND priority = CRITICAL OR priority = HIGH",
-    "(state = OPEN AND priority = CRITICAL) OR priority = HIGH",
-    "NOT sector = TELECOM",
-    "-sector = TELECOM AND -state = DRAFT",
-    "estimated_cost > 100000",
-    "estimated_cost >= 50000.5 AND estimated_cost <= 250000.25",
-    "estimated_cost <= 50000.25",
-    "fiscal_year >= 2024",
-    "fiscal_year != 2025 AND NOT (fiscal_year < 2023)",
-    "create_time > \"2025-03-01T00:00:00Z\"",
-    "create_time <= \"2025-03-01T12:30:00.25+02:00\"",
-    "needed_by < \"2025-07-01\"",
-    "restricted = true",
-    "restricted != true OR sector = HEALTH",
-    "title = \"Grid \\\"SCADA\\\" audit\"",
-    "title > \"EDR licences\"",
-    "title <= \"Київ backbone\" AND title != \"\"",
-    "region = \"Одеська область\" OR region = \"National\" AND sector = FINANCE",
-    "description != \"\"",
-    "((((sector = ENERGY))))",
-    "NOT (NOT (priority = LOW))",
-    ("(priority = LOW OR priority = MEDIUM) AND (sector = ENERGY OR sector = HEALTH) AND "
-     "NOT (restricted = true OR fiscal_year = 2026)"),
-};
-
-static void test_generated_agreement(void **state)
-{
-    sqlite3 *db;
-    size_t nonempty = 0;
-    (void)state;
-
-    gen_rows();
-    db = open_db(GEN, NGEN);
-    for (size_t k = 0; k < sizeof GEN_FILTERS / sizeof GEN_FILTERS[0]; k++) {
-        filter *f = parse_ok(GEN_FILTERS[k]);
-        int64_t a[NGEN], b[NGEN];
-        size_t na = sql_ids(db, f, "id", NULL, NULL, 0, 0, a, NGEN);
-        size_t nb = eval_ids(f, GEN, NGEN, b);
-        /* eval_ids follows insertion order; sort by id to compare. */
-        for (size_t i = 1; i < nb; i++)
-            for (size_t j = i; j > 0 && b[j - 1] > b[j]; j--) {
-                int64_t t = b[j];
-                b[j] = b[j - 1];
-                b[j - 1] = t;
-            }
-        if (na != nb || memcmp(a, b, na * sizeof a[0]) != 0)
-            fail_msg("%s: SQLite %zu rows, eval %zu rows", GEN_FILTERS[k], na, nb);
-        if (na > 0 && na < NGEN)
-            nonempty++;
-        else if (GEN_FILTERS[k][0] != '\0')
-            print_message("selects %zu of %d rows: %s\n", na, NGEN, GEN_FILTERS[k]);
-        filter_destroy(f);
-    }
-    /* The data discriminates: all but the empty filter select a proper subset. */
-    assert_true(nonempty >= sizeof GEN_FILTERS / sizeof GEN_FILTERS[0] - 1);
-    sqlite3_close(db);
-}
-
-static const filter_order *sort_order;
-
-static int cmp_rows(const void *pa, const void *pb)
-{
-    const row *a = pa, *b = pb;
-    int c = 0;
-    assert_int_equal(filter_order_compare(sort_order, row_get, (void *)a, (void *)b, &c), FILTER_OK);
-    if (c != 0)
-        return c;
-    c = a->id < b->id ? -1 : a->id > b->id;
-    /* the id goes the way of the last key */
-    return sort_order->count > 0 && sort_order->keys[sort_order->count - 1].desc ? -c : c;
-}
-
-static const row *find_row(int64_t id)
-{
-    for (int i = 0; i < NGEN; i++)
-        if (GEN[i].id == id)
-            return &GEN[i];
-    return NULL;
-}
-
-static void test_keyset_pagination(void **state)
-{
-    static const char *const orders[] = {
-        "", "priority", "priority, create_time desc", "title desc, estimated_cost",
-        "restricted, sector desc, fiscal_year", "score desc", "region asc, title asc, needed_by desc",
-        "state, priority, sector, fiscal_year, restricted, title, region, score desc",
-    };
-    static const char *const filters[] = {"", "state != DRAFT", "title > \"EDR\" OR restricted = true"};
-    sqlite3 *db;
-    (void)state;
-
-    gen_rows();
-    db = open_db(GEN, NGEN);
-    for (size_t oi = 0; oi < sizeof orders / sizeof orders[0]; oi++) {
-        for (size_t fi = 0; fi < sizeof filters / sizeof filters[0]; fi++) {
-            filter_order o;
-            filter_error err;
-            char order_sql[512], seek[FILTER_SEEK_MAX_ARMS][FILTER_SEEK_ARM_MAX_LEN];
-            size_t key_index[FILTER_SEEK_MAX_ARMS][FILTER_SEEK_MAX_BINDS],
-                nseek[FILTER_SEEK_MAX_ARMS], narms;
-            int64_t full[NGEN], paged[NGEN];
-            row sorted[NGEN];
-            size_t nfull, npaged = 0, nsorted = 0;
-            filter *f = parse_ok(filters[fi]);
-
-            assert_int_equal(filter_order_parse(&SCHEMA, orders[oi], strlen(orders[oi]), &o, &err),
-                             FILTER_OK);
-            assert_int_equal(filter_order_to_sql(&o, order_sql, sizeof order_sql), FILTER_OK);
-            narms = filter_order_seek_arms(&o);
-            assert_true(narms >= 1 && narms <= o.count + 1);
-            for (size_t a = 0; a < narms; a++)
-                assert_int_equal(filter_order_seek_arm(&o, a, seek[a], sizeof seek[a], key_index[a],
-                                                       FILTER_SEEK_MAX_BINDS, &nseek[a]),
-                                 FILTER_OK);
-            nfull = sql_ids(db, f, order_sql, NULL, NULL, 0, 0, full, NGEN);
-            assert_true(nfull > 0);
-
-            /* In memory: filter_eval + filter_order_compare give the same order. */
-            for (int i = 0; i < NGEN; i++) {
-                bool m = false;
-                assert_int_equal(filter_eval(f, row_get, &GEN[i], &m), FILTER_OK);
-                if (m)
-                    sorted[nsorted++] = GEN[i];
-            }
-            sort_order = &o;
-            qsort(sorted, nsorted, sizeof sorted[0], cmp_rows);
-            assert_int_equal(nsorted, nfull);
-            for (size_t i = 0; i < nsorted; i++)
-                if (sorted[i].id != full[i])
-                    fail_msg("order \"%s\": in-memory order differs from SQLite at %zu",
-                             orders[oi], i);
-
-            /* Pages of 7, each after the previous page's last row: the arms
-             * in turn until the page is full, as the store reads them. */
-            for (;;) {
-                int64_t page[7];
-                size_t n = 0;
-                if (npaged == 0) {
-                    n = sql_ids(db, f, order_sql, NULL, NULL, 0, 7, page, 7);
-                } else {
-                    filter_value vals[FILTER_ORDER_MAX_KEYS + 1], binds[FILTER_SEEK_MAX_BINDS];
-                    const row *last = find_row(paged[npaged - 1]);
-                    assert_non_null(last);
-                    for (size_t k = 0; k < o.count; k++)
-                        assert_int_equal(row_get((void *)last, o.keys[k].field, &vals[k]), 0);
-                    vals[o.count].type = FILTER_INT;
-                    vals[o.count].i = last->id;
-                    for (size_t a = 0; a < narms && n < 7; a++) {
-                        for (size_t j = 0; j < nseek[a]; j++)
-                            binds[j] = vals[key_index[a][j]];
-                        n += sql_ids(db, f, order_sql, seek[a], binds, nseek[a], (int)(7 - n),
-                                     page + n, 7 - n);
-                    }
-                }
-                if (n == 0)
-                    break;
-                assert_true(npaged + n <= NGEN);
-                memcpy(paged + npaged, page, n * sizeof page[0]);
-                npaged += n;
-            }
-            assert_int_equal(npaged, nfull);
-            assert_memory_equal(paged, full, nfull * sizeof full[0]);
-            filter_destroy(f);
-        }
-    }
-    sqlite3_close(db);
 }
 
 /* ---- order_by ---- */
@@ -915,7 +570,6 @@ static void test_order_by(void **state)
     filter_order o;
     filter_error err;
     char buf[512];
-    size_t ki[FILTER_SEEK_MAX_BINDS], nb = 0;
     (void)state;
 
     assert_int_equal(filter_order_parse(&SCHEMA, S("priority, create_time desc"), &o, &err),
@@ -925,32 +579,8 @@ static void test_order_by(void **state)
     assert_false(o.keys[0].desc);
     assert_ptr_equal(o.keys[1].field, &FIELDS[F_CTIME]);
     assert_true(o.keys[1].desc);
-    assert_int_equal(filter_order_to_sql(&o, buf, sizeof buf), FILTER_OK);
-    assert_string_equal(buf, "priority ASC, create_time_ns DESC, id DESC");
     assert_int_equal(filter_order_canonical(&o, buf, sizeof buf), FILTER_OK);
     assert_string_equal(buf, "priority asc, create_time desc");
-    /* Two runs (priority asc; create_time and id desc): two arms, the rows
-     * of the cursor's priority first, each arm one index range. */
-    assert_int_equal(filter_order_seek_arms(&o), 2);
-    assert_int_equal(filter_order_seek_arm(&o, 0, buf, sizeof buf, ki, FILTER_SEEK_MAX_BINDS, &nb),
-                     FILTER_OK);
-    assert_string_equal(buf, "priority = ? AND (create_time_ns, id) < (?, ?)");
-    assert_int_equal(nb, 3);
-    static const size_t want_ki[3] = {0, 1, 2};
-    assert_memory_equal(ki, want_ki, sizeof want_ki);
-    assert_int_equal(filter_order_seek_arm(&o, 1, buf, sizeof buf, ki, FILTER_SEEK_MAX_BINDS, &nb),
-                     FILTER_OK);
-    assert_string_equal(buf, "priority > ?");
-    assert_int_equal(nb, 1);
-    assert_int_equal(ki[0], 0);
-    assert_int_equal(filter_order_seek_arm(&o, 2, buf, sizeof buf, ki, FILTER_SEEK_MAX_BINDS, &nb),
-                     FILTER_ERR_ARG);
-    /* Too small buffers. */
-    assert_int_equal(filter_order_seek_arm(&o, 0, buf, 20, ki, FILTER_SEEK_MAX_BINDS, &nb),
-                     FILTER_ERR_NOSPACE);
-    assert_string_equal(buf, "");
-    assert_int_equal(filter_order_seek_arm(&o, 0, buf, sizeof buf, ki, 2, &nb), FILTER_ERR_ARG);
-    assert_int_equal(filter_order_to_sql(&o, buf, 10), FILTER_ERR_NOSPACE);
     assert_int_equal(filter_order_canonical(&o, buf, 10), FILTER_ERR_NOSPACE);
 
     /* Same order, other spellings: same canonical form. */
@@ -962,15 +592,8 @@ static void test_order_by(void **state)
     /* Empty: id order only. */
     assert_int_equal(filter_order_parse(&SCHEMA, S("   "), &o, &err), FILTER_OK);
     assert_int_equal(o.count, 0);
-    assert_int_equal(filter_order_to_sql(&o, buf, sizeof buf), FILTER_OK);
-    assert_string_equal(buf, "id ASC");
     assert_int_equal(filter_order_canonical(&o, buf, sizeof buf), FILTER_OK);
     assert_string_equal(buf, "");
-    assert_int_equal(filter_order_seek_arms(&o), 1);
-    assert_int_equal(filter_order_seek_arm(&o, 0, buf, sizeof buf, ki, 1, &nb), FILTER_OK);
-    assert_string_equal(buf, "id > ?");
-    assert_int_equal(nb, 1);
-    assert_int_equal(ki[0], 0);
 
     /* score may be ordered by though not filtered on. */
     assert_int_equal(filter_order_parse(&SCHEMA, S("score desc"), &o, &err), FILTER_OK);
@@ -1022,11 +645,16 @@ static void test_value_compare(void **state)
     assert_true(filter_value_compare(&x, &y) < 0);
 }
 
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
 /* Random filters, 20,000: generated from the grammar, half of them then
  * damaged (a byte deleted, replaced or a token inserted). Each either parses
  * or fails with a positioned message; each that parses has a canonical form
- * that parses to itself, and its SQL selects exactly the rows filter_eval
- * selects. */
+ * that parses to itself and selects the same rows. */
 typedef struct gen {
     char text[1024];
     size_t n;
@@ -1126,7 +754,6 @@ static void gen_damage(gen *g)
 
 static void test_random_filters(void **state)
 {
-    sqlite3 *db = open_db(SMALL, NSMALL);
     size_t parsed = 0, refused = 0, selective = 0;
     gen g = {.seed = 160};
     (void)state;
@@ -1157,11 +784,11 @@ static void test_random_filters(void **state)
             int64_t a[NSMALL], b[NSMALL];
             size_t na, nb;
             assert_string_equal(filter_canonical(h), filter_canonical(f));
-            filter_destroy(h);
-            na = sql_ids(db, f, "id", NULL, NULL, 0, 0, a, NSMALL);
+            na = eval_ids(h, SMALL, NSMALL, a);
             nb = eval_ids(f, SMALL, NSMALL, b);
+            filter_destroy(h);
             if (na != nb || memcmp(a, b, na * sizeof a[0]) != 0)
-                fail_msg("\"%s\": SQLite and eval disagree", g.text);
+                fail_msg("\"%s\": its canonical form selects other rows", g.text);
             selective += na > 0 && na < NSMALL;
         }
         filter_destroy(f);
@@ -1172,7 +799,6 @@ static void test_random_filters(void **state)
     assert_true(parsed > 8000);
     assert_true(refused > 3000);
     assert_true(selective > 3000);
-    sqlite3_close(db);
 }
 
 static int failing_get(void *ctx, const filter_field *f, filter_value *out)
@@ -1200,13 +826,10 @@ int main(void)
         cmocka_unit_test(test_ast),
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_values),
-        cmocka_unit_test(test_sql_identifiers),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bad_schema),
         cmocka_unit_test(test_known_answers),
-        cmocka_unit_test(test_generated_agreement),
-        cmocka_unit_test(test_keyset_pagination),
         cmocka_unit_test(test_order_by),
         cmocka_unit_test(test_value_compare),
         cmocka_unit_test(test_eval_callback_failure),

@@ -169,7 +169,7 @@ static void test_store_sums(void **state)
     store_tx *tx;
     store_sum sum;
     store_totals t = {0};
-    store_view all = {.scope = STORE_SCOPE_ALL};
+    store_scope all = {.kind = STORE_SCOPE_ALL};
     ProtobufCMessage *m;
     Tallinn__V1__Need *n;
     int job_rc;

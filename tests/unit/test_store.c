@@ -1,7 +1,8 @@
-/* test_store.c — the SQLite store: migrations, get/insert/update, lists with
- * bound filters, group commit with savepoint rollback, remembered requests,
- * durability across a reopen, and keyset pages that cost the same at any
- * depth for every order_by. */
+/* test_store.c — the store over its SQLite engine: migrations, get/insert/
+ * update, typed lists, group commit with savepoint rollback, commit
+ * observers, store_submit, the principals epoch (from memory and from the
+ * database), remembered requests, durability across a reopen, and keyset
+ * pages that cost the same at any depth for every order_by. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +16,13 @@
 
 #include <cmocka.h>
 
+#include "store/store_internal.h"
 #include "tallinn/filter.h"
 #include "tallinn/store.h"
 #include "tallinn/v1/need.pb-c.h"
+#include "tallinn/v1/principal.pb-c.h"
+
+#include <sqlite3.h>
 
 typedef struct fixture {
     char dir[64];
@@ -155,25 +160,73 @@ static int collect_row(ProtobufCMessage *m, void *ctx)
     return c->n == 64;
 }
 
+static filter *parse_filter(store_kind kind, const char *text)
+{
+    filter *f = NULL;
+    filter_error err;
+    if (filter_parse(store_filter_schema(kind), text, strlen(text), &f, &err) != FILTER_OK)
+        fail_msg("filter \"%s\": %s", text, err.message);
+    return f;
+}
+
+static void parse_order(store_kind kind, const char *text, filter_order *o)
+{
+    filter_error err;
+    if (filter_order_parse(store_filter_schema(kind), text, strlen(text), o, &err) != FILTER_OK)
+        fail_msg("order_by \"%s\": %s", text, err.message);
+}
+
 static void test_list_where_order(void **state)
 {
     fixture *f = *state;
     store_tx *tx;
     collect c = {0};
-    store_value binds[1] = {{.type = STORE_V_INT, .i = 3000000000000LL}};
-    store_query q = {.where = "estimated_cost > ?", .binds = binds, .n_binds = 1,
-                     .order = "estimated_cost DESC", .limit = 10};
+    filter *flt = parse_filter(STORE_NEED, "estimated_cost > 3000");
+    filter_order o;
+    store_list_query q = {.kind = STORE_NEED, .filter = flt, .order = &o, .limit = 10};
 
+    parse_order(STORE_NEED, "estimated_cost desc", &o);
     write_need(f->s, "needs/l1", 6, 1000);
     write_need(f->s, "needs/l2", 6, 5000);
     write_need(f->s, "needs/l3", 6, 4000);
     write_need(f->s, "needs/l4", 6, 3000);
     assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
-    assert_int_equal(store_list(tx, STORE_NEED, &q, collect_row, &c), STORE_OK);
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_OK);
     store_read_end(tx);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.names[0], "needs/l2");
     assert_string_equal(c.names[1], "needs/l3");
+    filter_destroy(flt);
+}
+
+/* A query that does not fit its kind is refused, not run unscoped. */
+static void test_list_refuses_misfits(void **state)
+{
+    fixture *f = *state;
+    store_tx *tx;
+    collect c = {0};
+    filter *other = parse_filter(STORE_MATCH, "donor = \"donors/x\"");
+    filter_order o;
+    store_list_query q = {.kind = STORE_NEED, .filter = other, .limit = 10};
+
+    write_need(f->s, "needs/m1", 6, 1000);
+    assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_ERROR); /* another kind's field */
+    q.filter = NULL;
+    q.scope.kind = STORE_SCOPE_OF_DONOR; /* needs have no donor */
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_ERROR);
+    q.scope.kind = STORE_SCOPE_ALL;
+    parse_order(STORE_MATCH, "amount", &o);
+    q.order = &o; /* another kind's order */
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_ERROR);
+    q.order = NULL;
+    q.limit = 0;
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_ERROR);
+    q.limit = 10;
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_OK);
+    store_read_end(tx);
+    assert_int_equal(c.n, 1);
+    filter_destroy(other);
 }
 
 #define THREADS 8
@@ -211,7 +264,7 @@ static void test_group_commit_concurrent(void **state)
     pthread_t th[THREADS];
     thread_arg args[THREADS];
     store_tx *tx;
-    store_query q = {.limit = 100000};
+    store_list_query q = {.kind = STORE_NEED, .limit = 100000};
     int n = 0;
 
     for (int i = 0; i < THREADS; i++) {
@@ -224,7 +277,7 @@ static void test_group_commit_concurrent(void **state)
         assert_null(r);
     }
     assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
-    assert_int_equal(store_list(tx, STORE_NEED, &q, count_row, &n), STORE_OK);
+    assert_int_equal(store_list(tx, &q, count_row, &n), STORE_OK);
     store_read_end(tx);
     assert_int_equal(n, THREADS * PER_THREAD);
 }
@@ -356,21 +409,21 @@ static int put_many(store_tx *tx, void *arg)
 }
 
 /* A row's value of an order key, as api_list puts it in a page token. */
-static store_value key_value(const ProtobufCMessage *m, const filter_field *ff)
+static filter_value key_value(const ProtobufCMessage *m, const filter_field *ff)
 {
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(m->descriptor, ff->name);
     const char *p = (const char *)m + f->offset;
-    store_value v = {.type = STORE_V_INT};
+    filter_value v = {.type = ff->type};
 
     switch (ff->type) {
     case FILTER_STRING:
-        v.type = STORE_V_TEXT;
-        v.text = *(const char *const *)p;
+        v.s = *(const char *const *)p;
+        v.len = strlen(v.s);
         break;
     case FILTER_MONEY: {
         const Tallinn__V1__Money *x = *(const Tallinn__V1__Money *const *)p;
-        v.i = x->units * 1000000000 + x->nanos;
+        v.i = store_money_key(x->units, x->nanos);
         break;
     }
     case FILTER_TIMESTAMP: {
@@ -412,44 +465,30 @@ static int deep_collect(ProtobufCMessage *m, void *ctx)
     return r->n == r->want;
 }
 
-/* One page of needs in `order` under `scope` (NULL: none), after `cursor`
+/* One page of needs in order o, with filter flt and scope, after `cursor`
  * (NULL: the first page), as api_list reads it; returns the engine's work. */
-static int64_t deep_page(store *s, const filter_order *o, const char *scope,
+static int64_t deep_page(store *s, const filter_order *o, const filter *flt, store_scope scope,
                          const ProtobufCMessage *cursor, deep_rows *out)
 {
-    char osql[1024], seek[FILTER_SEEK_MAX_ARMS][FILTER_SEEK_ARM_MAX_LEN];
-    size_t key_index[FILTER_SEEK_MAX_BINDS];
-    store_value binds[FILTER_SEEK_MAX_ARMS][FILTER_SEEK_MAX_BINDS];
-    store_seek_arm arms[FILTER_SEEK_MAX_ARMS];
+    filter_value after[FILTER_ORDER_MAX_KEYS + 1];
     int64_t work = -1;
-    store_query q = {.where = scope, .order = osql, .seek = arms, .limit = DEEP_PAGE + 1,
-                     .work = &work};
+    store_list_query q = {.kind = STORE_NEED, .filter = flt, .order = o, .scope = scope,
+                          .limit = DEEP_PAGE + 1, .work = &work};
     store_tx *tx;
 
-    assert_int_equal(filter_order_to_sql(o, osql, sizeof(osql)), FILTER_OK);
     if (cursor != NULL) {
-        q.n_seek = filter_order_seek_arms(o);
-        for (size_t a = 0; a < q.n_seek; a++) {
-            assert_int_equal(filter_order_seek_arm(o, a, seek[a], sizeof(seek[a]), key_index,
-                                                   FILTER_SEEK_MAX_BINDS, &arms[a].n_binds),
-                             FILTER_OK);
-            for (size_t j = 0; j < arms[a].n_binds; j++) {
-                size_t k = key_index[j];
-                if (k < o->count) {
-                    binds[a][j] = key_value(cursor, o->keys[k].field);
-                } else {
-                    binds[a][j].type = STORE_V_TEXT;
-                    binds[a][j].text = ((const Tallinn__V1__Need *)cursor)->name;
-                }
-            }
-            arms[a].where = seek[a];
-            arms[a].binds = binds[a];
-        }
+        for (size_t k = 0; k < o->count; k++)
+            after[k] = key_value(cursor, o->keys[k].field);
+        after[o->count] = (filter_value){.type = FILTER_STRING,
+                                         .s = ((const Tallinn__V1__Need *)cursor)->name,
+                                         .len = strlen(((const Tallinn__V1__Need *)cursor)->name)};
+        q.after = after;
+        q.n_after = o->count + 1;
     }
     memset(out, 0, sizeof(*out));
     out->want = DEEP_PAGE + 1;
     assert_int_equal(store_read_begin(s, &tx), STORE_OK);
-    assert_int_equal(store_list(tx, STORE_NEED, &q, deep_collect, out), STORE_OK);
+    assert_int_equal(store_list(tx, &q, deep_collect, out), STORE_OK);
     store_read_end(tx);
     return work;
 }
@@ -458,34 +497,29 @@ static int64_t deep_page(store *s, const filter_order *o, const char *scope,
  * first page does if an index serves the order (indexed), else no more than
  * a few passes over the table (`pass`: what the first page of an order no
  * index serves costs). Returns the first page's work. */
-static int64_t deep_check(store *s, const char *order_by, const char *scope, int indexed,
-                          int64_t pass)
+static int64_t deep_check(store *s, const char *order_by, const char *filter_text,
+                          store_scope scope, int indexed, int64_t pass)
 {
-    const filter_schema *schema = store_filter_schema(STORE_NEED);
     filter_order o;
-    filter_error err;
+    filter *flt = parse_filter(STORE_NEED, filter_text != NULL ? filter_text : "");
     deep_rows all = {.skip = DEEP_POS, .want = DEEP_PAGE + 1}, first, deep;
-    char osql[1024];
-    char where[256];
-    store_query q = {.order = osql, .limit = DEEP_POS + DEEP_PAGE + 1};
+    store_list_query q = {.kind = STORE_NEED, .filter = flt, .order = &o, .scope = scope,
+                          .limit = DEEP_POS + DEEP_PAGE + 1};
+    const char *label = filter_text != NULL ? filter_text
+                        : scope.kind == STORE_SCOPE_UNRESTRICTED ? "UNRESTRICTED" : "";
     int64_t w1, wd;
     store_tx *tx;
 
-    assert_int_equal(filter_order_parse(schema, order_by, strlen(order_by), &o, &err), FILTER_OK);
+    parse_order(STORE_NEED, order_by, &o);
     /* The whole order up to the deep page, to know its cursor and rows. */
-    assert_int_equal(filter_order_to_sql(&o, osql, sizeof(osql)), FILTER_OK);
-    if (scope != NULL) {
-        snprintf(where, sizeof(where), "%s", scope);
-        q.where = where;
-    }
     assert_int_equal(store_read_begin(s, &tx), STORE_OK);
-    assert_int_equal(store_list(tx, STORE_NEED, &q, deep_collect, &all), STORE_OK);
+    assert_int_equal(store_list(tx, &q, deep_collect, &all), STORE_OK);
     store_read_end(tx);
     assert_non_null(all.cursor);
     assert_int_equal(all.n, DEEP_PAGE + 1);
 
-    w1 = deep_page(s, &o, scope, NULL, &first);
-    wd = deep_page(s, &o, scope, all.cursor, &deep);
+    w1 = deep_page(s, &o, flt, scope, NULL, &first);
+    wd = deep_page(s, &o, flt, scope, all.cursor, &deep);
     assert_int_equal(first.n, DEEP_PAGE + 1);
     assert_int_equal(deep.n, DEEP_PAGE + 1);
     for (int i = 0; i < deep.n; i++)
@@ -493,12 +527,13 @@ static int64_t deep_check(store *s, const char *order_by, const char *scope, int
             fail_msg("order \"%s\": deep page row %d is %s, the order has %s there", order_by,
                      i, deep.names[i], all.names[i]);
     print_message("%-34s %-18s %-7s page 1: %6lld steps, page %d: %6lld steps\n", order_by,
-                  scope ? scope : "", indexed ? "indexed" : "", (long long)w1,
-                  DEEP_POS / DEEP_PAGE + 1, (long long)wd);
+                  label, indexed ? "indexed" : "", (long long)w1, DEEP_POS / DEEP_PAGE + 1,
+                  (long long)wd);
     protobuf_c_message_free_unpacked(all.cursor, NULL);
+    filter_destroy(flt);
     if (indexed && wd > 3 * w1 + 1000)
-        fail_msg("order \"%s\"%s%s: the page after row %d took %lld steps, the first %lld", order_by,
-                 scope ? " with " : "", scope ? scope : "", DEEP_POS, (long long)wd, (long long)w1);
+        fail_msg("order \"%s\" %s: the page after row %d took %lld steps, the first %lld",
+                 order_by, label, DEEP_POS, (long long)wd, (long long)w1);
     if (!indexed && pass > 0 && wd > 3 * pass)
         fail_msg("order \"%s\": the page after row %d took %lld steps, a pass over the table %lld",
                  order_by, DEEP_POS, (long long)wd, (long long)pass);
@@ -517,30 +552,539 @@ static void test_deep_pages(void **state)
     static const char *const multi[] = {
         "sector desc, estimated_cost desc", "priority desc, title", "region, needed_by desc, title",
     };
+    const store_scope all = {.kind = STORE_SCOPE_ALL};
+    const store_scope observer = {.kind = STORE_SCOPE_UNRESTRICTED};
     int64_t pass;
     int job_rc;
 
     assert_int_equal(store_write(f->s, put_many, NULL, &job_rc), STORE_OK);
     assert_int_equal(job_rc, 0);
     /* The default order, as each role lists it. */
-    deep_check(f->s, "create_time", NULL, 1, 0);
-    deep_check(f->s, "create_time", "sensitivity != 2", 1, 0); /* OBSERVER */
-    deep_check(f->s, "create_time", "state = 6", 1, 0);
+    deep_check(f->s, "create_time", NULL, all, 1, 0);
+    deep_check(f->s, "create_time", NULL, observer, 1, 0);
+    deep_check(f->s, "create_time", "state = OPEN", all, 1, 0);
     for (size_t i = 0; i < sizeof(indexed) / sizeof(indexed[0]); i++)
-        deep_check(f->s, indexed[i], NULL, 1, 0);
+        deep_check(f->s, indexed[i], NULL, all, 1, 0);
     /* No index has the title first: the first page is one pass over the
      * table and a top-N sort. Every other order, both ways, and orders of
      * several keys cost no more than a few such passes, at any depth. */
-    pass = deep_check(f->s, "title", NULL, 0, 0);
+    pass = deep_check(f->s, "title", NULL, all, 0, 0);
     for (size_t i = 0; i < schema->nfields; i++) {
         char ob[64];
         snprintf(ob, sizeof(ob), "%s", schema->fields[i].name);
-        deep_check(f->s, ob, NULL, 0, pass);
+        deep_check(f->s, ob, NULL, all, 0, pass);
         snprintf(ob, sizeof(ob), "%s desc", schema->fields[i].name);
-        deep_check(f->s, ob, NULL, 0, pass);
+        deep_check(f->s, ob, NULL, all, 0, pass);
     }
     for (size_t i = 0; i < sizeof(multi) / sizeof(multi[0]); i++)
-        deep_check(f->s, multi[i], NULL, 0, pass);
+        deep_check(f->s, multi[i], NULL, all, 0, pass);
+}
+
+/* ---- Commit observers ---- */
+
+typedef struct obs_seq {
+    char events[64][24];
+    int n;
+} obs_seq;
+
+typedef struct obs_log {
+    obs_seq *seq; /* shared by the observers of a test: their order shows */
+    const char *tag;
+    int fail_begin, fail_pre_commit; /* make the next batch fail there */
+} obs_log;
+
+static void obs_note(obs_log *l, const char *what)
+{
+    if (l->seq->n < 64)
+        snprintf(l->seq->events[l->seq->n++], sizeof(l->seq->events[0]), "%s:%s", l->tag, what);
+}
+
+static int obs_begin(store_tx *tx, void *ctx)
+{
+    obs_log *l = ctx;
+    (void)tx;
+    obs_note(l, "begin");
+    if (l->fail_begin) {
+        l->fail_begin = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static int obs_pre_commit(store_tx *tx, void *ctx)
+{
+    obs_log *l = ctx;
+    (void)tx;
+    obs_note(l, "pre_commit");
+    if (l->fail_pre_commit) {
+        l->fail_pre_commit = 0;
+        return -1;
+    }
+    return 0;
+}
+
+static void obs_done(int committed, void *ctx)
+{
+    obs_note(ctx, committed ? "done=1" : "done=0");
+}
+
+typedef struct noted_put {
+    put_arg put;
+    obs_log *log; /* the job notes that it ran, between the observers' calls */
+} noted_put;
+
+static int noted_put_need(store_tx *tx, void *arg)
+{
+    noted_put *p = arg;
+    obs_note(p->log, "job");
+    return put_need(tx, &p->put);
+}
+
+static int need_exists(store *s, const char *name)
+{
+    store_tx *tx;
+    ProtobufCMessage *m = NULL;
+    int rc;
+
+    assert_int_equal(store_read_begin(s, &tx), STORE_OK);
+    rc = store_get(tx, STORE_NEED, name, NULL, &m);
+    store_read_end(tx);
+    protobuf_c_message_free_unpacked(m, NULL);
+    assert_true(rc == STORE_OK || rc == STORE_NOT_FOUND);
+    return rc == STORE_OK;
+}
+
+static void expect_events(obs_seq *q, const char *const *want, int n)
+{
+    if (q->n != n)
+        fail_msg("%d events, wanted %d (first: %s)", q->n, n, q->n > 0 ? q->events[0] : "-");
+    for (int i = 0; i < n; i++)
+        if (strcmp(q->events[i], want[i]) != 0)
+            fail_msg("event %d is %s, wanted %s", i, q->events[i], want[i]);
+    q->n = 0;
+}
+
+/* Observers run in registration order around every batch: begin before any
+ * job, pre_commit after the last, done before the caller is released; a
+ * failing begin or pre_commit fails the batch and nothing of it is kept. */
+static void test_observers(void **state)
+{
+    fixture *f = *state;
+    obs_seq q = {0};
+    obs_log a = {&q, "a", 0, 0}, b = {&q, "b", 0, 0}, job = {&q, "job", 0, 0};
+    store_observer oa = {obs_begin, obs_pre_commit, obs_done, &a};
+    store_observer ob = {obs_begin, obs_pre_commit, obs_done, &b};
+    noted_put p = {{"needs/o1", 1, 1, 0}, &job};
+    int job_rc;
+
+    assert_int_equal(store_observe(f->s, &oa), STORE_OK);
+    assert_int_equal(store_observe(f->s, &ob), STORE_OK);
+    assert_int_equal(store_write(f->s, noted_put_need, &p, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, 0);
+    {
+        static const char *const want[] = {"a:begin",      "b:begin",  "job:job", "a:pre_commit",
+                                           "b:pre_commit", "a:done=1", "b:done=1"};
+        expect_events(&q, want, 7);
+    }
+    assert_true(need_exists(f->s, "needs/o1"));
+
+    /* The second observer's pre_commit refuses: rolled back, both hear it. */
+    b.fail_pre_commit = 1;
+    p.put.name = "needs/o2";
+    assert_int_not_equal(store_write(f->s, noted_put_need, &p, &job_rc), STORE_OK);
+    {
+        static const char *const want[] = {"a:begin",      "b:begin",  "job:job", "a:pre_commit",
+                                           "b:pre_commit", "a:done=0", "b:done=0"};
+        expect_events(&q, want, 7);
+    }
+    assert_false(need_exists(f->s, "needs/o2"));
+
+    /* The first observer's begin refuses: no job, no later begin. */
+    a.fail_begin = 1;
+    p.put.name = "needs/o3";
+    assert_int_not_equal(store_write(f->s, noted_put_need, &p, &job_rc), STORE_OK);
+    {
+        static const char *const want[] = {"a:begin", "a:done=0", "b:done=0"};
+        expect_events(&q, want, 3);
+    }
+    assert_false(need_exists(f->s, "needs/o3"));
+
+    /* And the next batch is fine again. */
+    p.put.name = "needs/o4";
+    assert_int_equal(store_write(f->s, noted_put_need, &p, &job_rc), STORE_OK);
+    assert_true(need_exists(f->s, "needs/o4"));
+}
+
+static void test_observer_limit(void **state)
+{
+    fixture *f = *state;
+    obs_seq q = {0};
+    obs_log l = {&q, "x", 0, 0};
+    store_observer o = {NULL, NULL, obs_done, &l};
+
+    for (int i = 0; i < STORE_MAX_OBSERVERS; i++)
+        assert_int_equal(store_observe(f->s, &o), STORE_OK);
+    assert_int_equal(store_observe(f->s, &o), STORE_ERROR);
+}
+
+/* ---- store_submit: completion from the committer ---- */
+
+#define SUBMITS 64
+
+typedef struct submit_state {
+    store *s;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int called, durable, seen[SUBMITS];
+    put_arg puts[SUBMITS];
+    char names[SUBMITS][32];
+} submit_state;
+
+typedef struct submit_one {
+    submit_state *st;
+    int i;
+} submit_one;
+
+static void submit_done(int store_rc, int job_rc, void *cb_arg)
+{
+    submit_one *o = cb_arg;
+    submit_state *st = o->st;
+    /* Durable by now: a new snapshot already sees the row. */
+    int visible = store_rc == STORE_OK && job_rc == 0 && need_exists(st->s, st->names[o->i]);
+
+    pthread_mutex_lock(&st->mu);
+    st->called++;
+    st->seen[o->i]++;
+    st->durable += visible;
+    pthread_cond_signal(&st->cv);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void test_submit(void **state)
+{
+    fixture *f = *state;
+    submit_state *st = calloc(1, sizeof(*st));
+    submit_one one[SUBMITS];
+    put_arg refused = {"needs/s-refused", 1, 1, 7};
+    int job_rc;
+
+    st->s = f->s;
+    pthread_mutex_init(&st->mu, NULL);
+    pthread_cond_init(&st->cv, NULL);
+    for (int i = 0; i < SUBMITS; i++) {
+        snprintf(st->names[i], sizeof(st->names[i]), "needs/s%02d", i);
+        st->puts[i] = (put_arg){st->names[i], 1, i, 0};
+        one[i] = (submit_one){st, i};
+        assert_int_equal(store_submit(f->s, put_need, &st->puts[i], submit_done, &one[i]),
+                         STORE_OK);
+    }
+    pthread_mutex_lock(&st->mu);
+    while (st->called < SUBMITS)
+        pthread_cond_wait(&st->cv, &st->mu);
+    pthread_mutex_unlock(&st->mu);
+    assert_int_equal(st->durable, SUBMITS);
+    for (int i = 0; i < SUBMITS; i++)
+        assert_int_equal(st->seen[i], 1); /* exactly once each */
+    /* A job's own result reaches its callback; store_write still works beside it. */
+    assert_int_equal(store_write(f->s, put_need, &refused, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, 7);
+    assert_int_equal(store_submit(f->s, put_need, &refused, NULL, NULL), STORE_ERROR);
+    pthread_cond_destroy(&st->cv);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static void test_submit_after_close_refused(void **state)
+{
+    char dir[64] = "/tmp/tallinn-store-XXXXXX", path[96], err[256], cmd[128];
+    store_options o = {0};
+    store *s;
+    put_arg a = {"needs/late", 1, 1, 0};
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    o.path = path;
+    o.read_only = 0;
+    assert_int_equal(store_open(&s, &o, err, sizeof(err)), STORE_OK);
+    store_close(s);
+    /* read-only: refused at once, the callback never called */
+    assert_int_equal(store_open(&s, &(store_options){.path = path, .read_only = 1}, err,
+                                sizeof(err)),
+                     STORE_OK);
+    assert_int_equal(store_submit(s, put_need, &a, submit_done, NULL), STORE_READONLY);
+    store_close(s);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- The principals epoch ---- */
+
+typedef struct principal_arg {
+    const char *name;
+    int role, state;
+    int64_t last_use;
+    int token; /* 1: set a token hash, -1: clear it, 0: leave it */
+    int insert;
+    int fail;  /* the job's result after writing */
+} principal_arg;
+
+static int put_principal(store_tx *tx, void *arg)
+{
+    principal_arg *a = arg;
+    Tallinn__V1__Principal p = TALLINN__V1__PRINCIPAL__INIT;
+    Google__Protobuf__Timestamp lu = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+    uint8_t hash[32];
+    int rc;
+
+    p.name = (char *)a->name;
+    p.display_name = "Kyiv front office";
+    p.role = a->role;
+    p.state = a->state;
+    lu.seconds = a->last_use;
+    p.last_use_time = &lu;
+    rc = a->insert ? store_insert(tx, STORE_PRINCIPAL, &p.base)
+                   : store_update(tx, STORE_PRINCIPAL, &p.base);
+    if (rc == STORE_OK && a->token != 0) {
+        memset(hash, a->name[strlen(a->name) - 1], sizeof(hash));
+        rc = store_principal_set_token(tx, a->name, a->token > 0 ? hash : NULL);
+    }
+    return rc != STORE_OK ? 100 - rc : a->fail;
+}
+
+static uint64_t epoch_of(store *s)
+{
+    uint64_t e = 0;
+    assert_int_equal(store_principals_epoch(s, &e), STORE_OK);
+    return e;
+}
+
+static void write_principal(store *s, principal_arg a, int want_job_rc)
+{
+    int job_rc;
+    assert_int_equal(store_write(s, put_principal, &a, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, want_job_rc);
+}
+
+static void test_principals_epoch(void **state)
+{
+    fixture *f = *state;
+    uint64_t e0 = epoch_of(f->s), e;
+
+    /* A new principal moves it (once for the row, once for the token). */
+    write_principal(f->s, (principal_arg){"principals/p1", 1, 1, 0, 1, 1, 0}, 0);
+    e = epoch_of(f->s);
+    assert_true(e > e0);
+    /* A last-use time alone leaves it: caches stay warm. */
+    write_principal(f->s, (principal_arg){"principals/p1", 1, 1, 1700000000, 0, 0, 0}, 0);
+    assert_true(epoch_of(f->s) == e);
+    /* A role, a state, a token: each moves it. */
+    write_principal(f->s, (principal_arg){"principals/p1", 2, 1, 1700000000, 0, 0, 0}, 0);
+    assert_true(epoch_of(f->s) > e);
+    e = epoch_of(f->s);
+    write_principal(f->s, (principal_arg){"principals/p1", 2, 2, 1700000000, 0, 0, 0}, 0);
+    assert_true(epoch_of(f->s) > e);
+    e = epoch_of(f->s);
+    write_principal(f->s, (principal_arg){"principals/p1", 2, 2, 1700000000, -1, 0, 0}, 0);
+    assert_true(epoch_of(f->s) > e);
+    e = epoch_of(f->s);
+    /* A refused job's bump is rolled back with it: memory follows the database. */
+    write_principal(f->s, (principal_arg){"principals/p1", 3, 1, 1700000000, 1, 0, 9}, 9);
+    assert_true(epoch_of(f->s) == e);
+}
+
+/* A second handle on the same database file stands for another process:
+ * with shared = 1 the first reads the epoch from the database and sees the
+ * other's change at once; without it (one process: the data-directory lock)
+ * it serves its own value from memory. */
+static void test_principals_epoch_shared(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path, .shared = 1};
+    store *other, *shared;
+    char err[256];
+    uint64_t mem, db;
+
+    assert_int_equal(store_open(&shared, &o, err, sizeof(err)), STORE_OK);
+    o.shared = 0;
+    assert_int_equal(store_open(&other, &o, err, sizeof(err)), STORE_OK);
+    mem = epoch_of(f->s);
+    db = epoch_of(shared);
+    assert_true(mem == db);
+    write_principal(other, (principal_arg){"principals/p9", 1, 1, 0, 1, 1, 0}, 0);
+    assert_true(epoch_of(shared) > db);   /* read from the database */
+    assert_true(epoch_of(other) > db);    /* its own commit */
+    assert_true(epoch_of(f->s) == mem);   /* memory: blind to another writer */
+    store_close(other);
+    store_close(shared);
+}
+
+/* ---- A connection that fails is replaced (the database went away) ---- */
+
+/* The SQLite engine with failures injected on demand: a lost connection is
+ * STORE_IO on its next statement, a database that is away refuses to
+ * connect. */
+static store_engine faulty;
+static int connects, connect_fails, list_fails, begin_write_fails;
+
+static int f_connect(store_db *db, int write, store_conn **c, char *err, size_t errlen)
+{
+    if (connect_fails > 0) {
+        connect_fails--;
+        snprintf(err, errlen, "connection refused");
+        return STORE_IO;
+    }
+    connects++;
+    return store_engine_sqlite.connect(db, write, c, err, errlen);
+}
+
+static int f_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work)
+{
+    if (list_fails > 0) {
+        list_fails--;
+        return STORE_IO;
+    }
+    return store_engine_sqlite.list(c, q, fn, ctx, work);
+}
+
+static int f_begin(store_conn *c, int write)
+{
+    if (write && begin_write_fails > 0) {
+        begin_write_fails--;
+        return STORE_IO;
+    }
+    return store_engine_sqlite.begin(c, write);
+}
+
+static int list_all(store *s, int *n)
+{
+    store_list_query q = {.kind = STORE_NEED, .limit = 1000};
+    store_tx *tx;
+    int rc;
+
+    *n = 0;
+    if ((rc = store_read_begin(s, &tx)) != STORE_OK)
+        return rc;
+    rc = store_list(tx, &q, count_row, n);
+    store_read_end(tx);
+    return rc;
+}
+
+static void test_reconnect(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path, .max_readers = 1};
+    put_arg a = {"needs/r1", 1, 1, 0};
+    store *s;
+    char err[256];
+    int n, job_rc;
+
+    faulty = store_engine_sqlite;
+    faulty.connect = f_connect;
+    faulty.list = f_list;
+    faulty.begin = f_begin;
+    connects = connect_fails = list_fails = begin_write_fails = 0;
+    assert_int_equal(store__open_engine(&s, &o, &faulty, err, sizeof(err)), STORE_OK);
+    assert_int_equal(connects, 1); /* the writer */
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(connects, 2); /* the one reader */
+
+    /* A reader's connection is lost mid-list: this read fails, the next
+     * one runs on a new connection. */
+    list_fails = 1;
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(connects, 3);
+    /* Unchanged while it works. */
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(connects, 3);
+
+    /* The writer's connection is lost: that batch fails and stores nothing;
+     * the next batch runs on a new connection. */
+    begin_write_fails = 1;
+    a.name = "needs/r2";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    assert_false(need_exists(s, "needs/r2"));
+    a.name = "needs/r3";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, 0);
+    assert_true(need_exists(s, "needs/r3"));
+    assert_int_equal(connects, 4);
+
+    /* The database is away for a while: calls fail at once (no hang) and
+     * work again when it is back, without a restart. */
+    list_fails = 1;
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    connect_fails = 2;
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    assert_int_equal(list_all(s, &n), STORE_IO);
+    assert_int_equal(list_all(s, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    begin_write_fails = 1;
+    a.name = "needs/r4";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    connect_fails = 1;
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_true(need_exists(s, "needs/r4"));
+    store_close(s);
+}
+
+/* ---- Migration 6 over an existing log ---- */
+
+static void test_migration_6_head(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path};
+    char err[256];
+    sqlite3 *db;
+    store_tx *tx;
+    int64_t head = -1;
+
+    store_close(f->s);
+    f->s = NULL;
+    /* A database as migration 5 left it, with three audit leaves. */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE audit_head; DROP TABLE principals_epoch;"
+                                  " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
+                                  " (2, x'02'); PRAGMA user_version = 5;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
+    assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
+    assert_int_equal(store_audit_head(tx, &head), STORE_OK);
+    store_read_end(tx);
+    assert_true(head == 3);
+    assert_true(epoch_of(f->s) == 1);
+    /* A schema newer than the binary is refused, saying so. */
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_not_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
+    assert_non_null(strstr(err, "newer than this tallinnd"));
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 6", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
+}
+
+static void test_unknown_database_url(void **state)
+{
+    store_options o = {.path = "/tmp/x.db", .database_url = "mysql://root:secret@db/tallinn"};
+    store *s = NULL;
+    char err[256] = "";
+    (void)state;
+    assert_int_not_equal(store_open(&s, &o, err, sizeof(err)), STORE_OK);
+    assert_null(s);
+    assert_non_null(strstr(err, "postgresql://"));
+    assert_null(strstr(err, "secret")); /* never echoed */
 }
 
 int main(void)
@@ -550,10 +1094,20 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_rollback_is_its_own, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_where_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_refuses_misfits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_keeps_writes, setup, teardown),
         cmocka_unit_test(test_open_failure_says_why),
+        cmocka_unit_test_setup_teardown(test_observers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_observer_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit, setup, teardown),
+        cmocka_unit_test(test_submit_after_close_refused),
+        cmocka_unit_test_setup_teardown(test_principals_epoch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_principals_epoch_shared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_6_head, setup, teardown),
+        cmocka_unit_test(test_unknown_database_url),
         cmocka_unit_test_setup_teardown(test_deep_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,355 @@
+/* store_calls.c — store.h's typed calls, handed to the engine on the
+ * transaction's connection: resources (the principals epoch moved with the
+ * principal changes it depends on), lists rendered by store_sql.c and read
+ * arm after arm, the named queries, the audit tables, remembered requests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_internal.h"
+#include "store/store_sql.h"
+#include "tallinn/v1/principal.pb-c.h"
+
+typedef struct unpack_ctx {
+    const ProtobufCMessageDescriptor *desc;
+    ProtobufCAllocator *alloc;
+    ProtobufCMessage *msg;
+    int corrupt;
+} unpack_ctx;
+
+static int unpack_one(const uint8_t *data, size_t len, void *p)
+{
+    unpack_ctx *u = p;
+
+    u->msg = protobuf_c_message_unpack(u->desc, u->alloc, len, data);
+    u->corrupt = u->msg == NULL;
+    return 1;
+}
+
+/* A one-row answer unpacked as desc: STORE_OK, STORE_NOT_FOUND, or the
+ * engine's error; STORE_CORRUPT when the row does not decode. */
+static int unpacked(store_tx *tx, int rc, unpack_ctx *u, const char *what, ProtobufCMessage **out)
+{
+    *out = NULL;
+    if (rc != STORE_OK)
+        return store__rec(tx, rc);
+    if (u->corrupt || u->msg == NULL) {
+        fprintf(stderr, "level=error event=undecodable_row table=%s\n", what);
+        return STORE_CORRUPT;
+    }
+    *out = u->msg;
+    return STORE_OK;
+}
+
+int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
+              ProtobufCMessage **out)
+{
+    unpack_ctx u = {.alloc = alloc};
+
+    *out = NULL;
+    if ((unsigned)kind >= STORE_KIND_COUNT || name == NULL)
+        return STORE_ERROR;
+    u.desc = store_kinds[kind].desc;
+    return unpacked(tx, ENG(tx)->get(CONN(tx), kind, name, unpack_one, &u), &u,
+                    store_kinds[kind].table, out);
+}
+
+/* Would this principal change what a cached authentication holds? The
+ * fields authz.c keeps: role, state, donor; and how it is found. */
+static int principal_differs(const Tallinn__V1__Principal *a, const Tallinn__V1__Principal *b)
+{
+    const char *ad = a->donor != NULL ? a->donor : "", *bd = b->donor != NULL ? b->donor : "";
+    const char *ac = a->cert_identity != NULL ? a->cert_identity : "";
+    const char *bc = b->cert_identity != NULL ? b->cert_identity : "";
+
+    return a->role != b->role || a->state != b->state || strcmp(ad, bd) != 0 || strcmp(ac, bc) != 0;
+}
+
+/* Does writing principal m (insert, or update of the stored one) move the
+ * epoch? */
+static int principal_moves_epoch(store_tx *tx, const ProtobufCMessage *m, const char *name,
+                                 int insert, int *moves)
+{
+    ProtobufCMessage *old = NULL;
+    int rc;
+
+    *moves = 1;
+    if (insert)
+        return STORE_OK;
+    rc = store_get(tx, STORE_PRINCIPAL, name, NULL, &old);
+    if (rc == STORE_NOT_FOUND)
+        return STORE_OK; /* the update answers NOT_FOUND */
+    if (rc != STORE_OK)
+        return rc;
+    *moves = principal_differs((const Tallinn__V1__Principal *)old,
+                               (const Tallinn__V1__Principal *)m);
+    protobuf_c_message_free_unpacked(old, NULL);
+    return STORE_OK;
+}
+
+static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int insert)
+{
+    store_value cols[STORE_MAX_COLUMNS];
+    size_t len;
+    uint8_t *buf;
+    int rc, moves = 0;
+
+    if (!tx->write || (rc = store_kind_extract(kind, msg, cols)) != STORE_OK)
+        return STORE_ERROR;
+    if (kind == STORE_PRINCIPAL &&
+        (rc = principal_moves_epoch(tx, msg, (const char *)cols[0].p, insert, &moves)) != STORE_OK)
+        return rc;
+    len = protobuf_c_message_get_packed_size(msg);
+    if ((buf = malloc(len ? len : 1)) == NULL)
+        return STORE_NOMEM;
+    protobuf_c_message_pack(msg, buf);
+    rc = store__rec(tx, ENG(tx)->put(CONN(tx), kind, cols, buf, len, insert));
+    free(buf);
+    if (rc == STORE_OK && moves)
+        rc = store__epoch_bump(tx);
+    return rc;
+}
+
+int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
+{
+    return put(tx, kind, msg, 1);
+}
+
+int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
+{
+    return put(tx, kind, msg, 0);
+}
+
+/* ---- Lists ---- */
+
+typedef struct list_ctx {
+    const store_list_query *q;
+    store_row_fn fn;
+    void *ctx;
+    int left, stopped, corrupt;
+} list_ctx;
+
+static int list_row(const uint8_t *data, size_t len, void *p)
+{
+    list_ctx *l = p;
+    ProtobufCMessage *m = protobuf_c_message_unpack(store_kinds[l->q->kind].desc, l->q->alloc,
+                                                    len, data);
+
+    if (m == NULL) {
+        l->corrupt = 1;
+        return 1;
+    }
+    l->left--;
+    if (l->fn(m, l->ctx) != 0)
+        l->stopped = 1;
+    return l->stopped || l->left == 0;
+}
+
+int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *ctx)
+{
+    list_ctx l = {.q = q, .fn = fn, .ctx = ctx};
+    store_sql *sql;
+    size_t arms, arm = 0;
+    int rc = STORE_OK;
+
+    if (q == NULL || (unsigned)q->kind >= STORE_KIND_COUNT || q->limit <= 0)
+        return STORE_ERROR;
+    if ((sql = malloc(sizeof(*sql))) == NULL)
+        return STORE_NOMEM;
+    l.left = q->limit;
+    if (q->work != NULL)
+        *q->work = 0;
+    /* The rows after the cursor are those of arm 0, then arm 1, … (disjoint,
+     * in order); each is read as its own index range until the page is full. */
+    arms = q->after == NULL ? 1 : store_sql_seek_arms(q->order);
+    if (arms == 0)
+        rc = STORE_ERROR;
+    for (; rc == STORE_OK && arm < arms && l.left > 0 && !l.stopped && !l.corrupt; arm++) {
+        rc = store_sql_list(ENG(tx)->dialect, q, q->after == NULL ? STORE_SQL_NO_SEEK : arm, sql);
+        if (rc != STORE_OK) {
+            fprintf(stderr, "level=error event=list_render kind=%s\n", store_kinds[q->kind].table);
+            break;
+        }
+        rc = store__rec(tx, ENG(tx)->list(CONN(tx), sql, list_row, &l, q->work));
+    }
+    free(sql);
+    if (rc == STORE_OK && l.corrupt) {
+        fprintf(stderr, "level=error event=undecodable_row table=%s\n", store_kinds[q->kind].table);
+        rc = STORE_CORRUPT;
+    }
+    return rc;
+}
+
+/* ---- Named queries ---- */
+
+int store_match_sum(store_tx *tx, const char *need, const char *pledge, uint32_t state_mask,
+                    store_sum *nanos)
+{
+    *nanos = 0;
+    if ((need == NULL) == (pledge == NULL))
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->match_sum(CONN(tx), need, pledge, state_mask, nanos));
+}
+
+int store_pledge_count(store_tx *tx, const char *donor, uint32_t except_mask, int64_t *count)
+{
+    return store__rec(tx, ENG(tx)->pledge_count(CONN(tx), donor, except_mask, count));
+}
+
+int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t state_mask,
+                       int64_t *all, int64_t *in_sector)
+{
+    return store__rec(tx, ENG(tx)->donor_record(CONN(tx), donor, sector, state_mask, all, in_sector));
+}
+
+int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uint32_t state_mask,
+                          int *yes)
+{
+    return store__rec(tx, ENG(tx)->donor_has_match(CONN(tx), need, donor, state_mask, yes));
+}
+
+int store_need_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
+                      uint32_t committed_mask, uint32_t delivered_mask,
+                      void (*fn)(int sector, int category, const store_totals *t, void *ctx),
+                      void *ctx)
+{
+    if (scope->kind == STORE_SCOPE_OF_DONOR)
+        return STORE_ERROR; /* a scope of pledges and matches */
+    return store__rec(tx, ENG(tx)->need_totals(CONN(tx), scope, need_mask, committed_mask,
+                                        delivered_mask, fn, ctx));
+}
+
+int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t committed_mask,
+                       uint32_t delivered_mask,
+                       void (*fn)(const char *donor, const char *display_name,
+                                  const store_totals *t, store_sum pledged, void *ctx),
+                       void *ctx)
+{
+    if (scope->kind == STORE_SCOPE_OF_DONOR)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->donor_totals(CONN(tx), scope, committed_mask, delivered_mask, fn,
+                                         ctx));
+}
+
+/* ---- Principals ---- */
+
+int store_principal_set_token(store_tx *tx, const char *name, const uint8_t hash[32])
+{
+    int rc;
+
+    if (!tx->write)
+        return STORE_ERROR;
+    if ((rc = store__rec(tx, ENG(tx)->principal_set_token(CONN(tx), name, hash))) != STORE_OK)
+        return rc;
+    return store__epoch_bump(tx);
+}
+
+int store_principal_by_token(store_tx *tx, const uint8_t hash[32], ProtobufCAllocator *alloc,
+                             ProtobufCMessage **out)
+{
+    unpack_ctx u = {.desc = &tallinn__v1__principal__descriptor, .alloc = alloc};
+
+    return unpacked(tx, ENG(tx)->principal_by_token(CONN(tx), hash, unpack_one, &u), &u,
+                    "principals", out);
+}
+
+int store_principal_by_cert(store_tx *tx, const char *identity, ProtobufCAllocator *alloc,
+                            ProtobufCMessage **out)
+{
+    unpack_ctx u = {.desc = &tallinn__v1__principal__descriptor, .alloc = alloc};
+
+    *out = NULL;
+    if (identity == NULL || identity[0] == '\0')
+        return STORE_NOT_FOUND;
+    return unpacked(tx, ENG(tx)->principal_by_cert(CONN(tx), identity, unpack_one, &u), &u,
+                    "principals", out);
+}
+
+/* ---- The audit log ---- */
+
+int store_audit_head(store_tx *tx, int64_t *size)
+{
+    return store__rec(tx, ENG(tx)->audit_head(CONN(tx), size));
+}
+
+int store_audit_head_set(store_tx *tx, int64_t size)
+{
+    if (!tx->write || size < 0)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->audit_head_set(CONN(tx), size));
+}
+
+int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len)
+{
+    if (!tx->write || index < 0)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->audit_append(CONN(tx), index, data, len));
+}
+
+int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len)
+{
+    return store__rec(tx, ENG(tx)->audit_leaf(CONN(tx), index, data, len));
+}
+
+int store_audit_size(store_tx *tx, int64_t *size, int64_t *count)
+{
+    return store__rec(tx, ENG(tx)->audit_size(CONN(tx), size, count));
+}
+
+int store_audit_scan(store_tx *tx, int64_t start, int64_t end, store_leaf_fn fn, void *ctx)
+{
+    return store__rec(tx, ENG(tx)->audit_scan(CONN(tx), start, end, fn, ctx));
+}
+
+int store_tile_put(store_tx *tx, int level, int64_t index, const uint8_t *hashes, size_t n)
+{
+    if (!tx->write || n == 0 || n > 256)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->tile_put(CONN(tx), level, index, hashes, n));
+}
+
+int store_tile_get(store_tx *tx, int level, int64_t index, uint8_t hashes[256 * 32], size_t *n)
+{
+    return store__rec(tx, ENG(tx)->tile_get(CONN(tx), level, index, hashes, n));
+}
+
+int store_checkpoint_put(store_tx *tx, int64_t size, const uint8_t *note, size_t len)
+{
+    if (!tx->write)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->checkpoint_put(CONN(tx), size, note, len, (int64_t)time(NULL)));
+}
+
+int store_checkpoint_get(store_tx *tx, int64_t size, uint8_t **note, size_t *len,
+                         int64_t *size_out)
+{
+    return store__rec(tx, ENG(tx)->checkpoint_get(CONN(tx), size, note, len, size_out));
+}
+
+/* ---- Remembered requests ---- */
+
+int store_request_get(store_tx *tx, const char *principal, const char *method,
+                      const char *request_id, uint8_t hash[32], uint8_t **response,
+                      size_t *response_len)
+{
+    return store__rec(tx, ENG(tx)->request_get(CONN(tx), principal, method, request_id, hash, response,
+                                        response_len));
+}
+
+int store_request_put(store_tx *tx, const char *principal, const char *method,
+                      const char *request_id, const uint8_t hash[32], const uint8_t *response,
+                      size_t response_len)
+{
+    if (!tx->write)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->request_put(CONN(tx), principal, method, request_id, hash, response,
+                                        response_len, (int64_t)time(NULL)));
+}
+
+int store_request_expire(store_tx *tx, int64_t max_age_s)
+{
+    if (!tx->write)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->request_expire(CONN(tx), (int64_t)time(NULL) - max_age_s));
+}

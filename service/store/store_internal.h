@@ -1,0 +1,85 @@
+/* store_internal.h — what the files of the engine-neutral store share
+ * (store.c: open, close, connections, the epoch; store_commit.c: the
+ * committer; store_calls.c: typed calls handed to the engine). Private to
+ * service/store/. */
+#ifndef TALLINN_STORE_INTERNAL_H
+#define TALLINN_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "store/store_engine.h"
+
+/* One engine connection and what the neutral store knows of it. */
+typedef struct conn_slot {
+    store_conn *c;
+    int in_use;
+    int broken; /* it failed with STORE_IO: reconnect before the next use */
+} conn_slot;
+
+typedef struct store_job {
+    store_job_fn fn;
+    void *arg;
+    store_done_fn done_cb; /* store_submit; NULL for store_write */
+    void *cb_arg;
+    int job_rc, store_rc, finished;
+    pthread_cond_t *cv; /* store_write's caller waits here: a batch wakes only its own */
+    struct store_job *next;
+} store_job;
+
+struct store_tx {
+    struct store *s;
+    conn_slot *slot;
+    int write;
+    int err;           /* first storage error seen in this transaction */
+    int epoch_touched; /* a principals epoch bump was written */
+};
+
+struct store {
+    store_options opts;
+    const store_engine *eng;
+    store_db *db;
+
+    conn_slot writer;
+    conn_slot *readers;
+    int n_readers;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+
+    pthread_t committer;
+    int committer_started;
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv; /* jobs queued, or closing */
+    store_job *head, **tail;
+    int closing;
+    store_observer observers[STORE_MAX_OBSERVERS]; /* under wmu */
+    int n_observers;
+
+    /* The principals epoch from memory, when this store is the database's
+     * only writer (store_principals_epoch). */
+    int epoch_in_memory;
+    _Atomic uint64_t epoch;
+};
+
+#define ENG(tx) ((tx)->s->eng)
+#define CONN(tx) ((tx)->slot->c)
+
+/* Keeps the transaction's first failure (answers are no failures) and
+ * marks a connection that failed with STORE_IO for reconnection. Returns rc. */
+int store__rec(store_tx *tx, int rc);
+/* Makes a slot's connection usable: a new one if it has none or it failed. */
+int store__slot_ready(store *s, conn_slot *slot, int write);
+/* After a committed batch that wrote the principals epoch (store.c). */
+void store__epoch_refresh(store *s);
+/* Bumps the epoch inside a write transaction. */
+int store__epoch_bump(store_tx *tx);
+/* Starts and stops the committer thread (store_commit.c). */
+int store__committer_start(store *s);
+void store__committer_stop(store *s);
+
+/* store_open over a given engine table: tests wrap an engine to inject
+ * failures the real one cannot be made to show on demand. */
+int store__open_engine(store **out, const store_options *opts, const store_engine *eng, char *err,
+                       size_t errlen);
+
+#endif
