@@ -240,11 +240,12 @@ int store_need_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask
                       void (*fn)(int sector, int category, const store_totals *t, void *ctx),
                       void *ctx);
 /* Per MEMBER donor in the scope, in display-name order (then name): the
- * needs it has matches in committed_mask on (count, their estimated cost),
- * its committed and delivered amounts, and its pledged (not withdrawn)
- * amount. With STORE_SCOPE_UNRESTRICTED, needs that are RESTRICTED and the
- * matches on them are left out. */
-int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t committed_mask,
+ * needs in need_mask it has matches in committed_mask on (count, their
+ * estimated cost), its committed and delivered amounts on those needs, and
+ * its pledged (not withdrawn) amount. With STORE_SCOPE_UNRESTRICTED, needs
+ * that are RESTRICTED and the matches on them are left out. */
+int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
+                       uint32_t committed_mask,
                        uint32_t delivered_mask,
                        void (*fn)(const char *donor, const char *display_name,
                                   const store_totals *t, store_sum pledged, void *ctx),

@@ -326,8 +326,8 @@ int ledger_coverage(store_tx *tx, const store_scope *view, uint32_t need_mask,
     free(f.categories);
     if (rc != 0)
         return rc;
-    rc = store_donor_totals(tx, view, LEDGER_COMMITTED_STATES, LEDGER_DELIVERED_STATES, on_donor,
-                            &l);
+    rc = store_donor_totals(tx, view, need_mask, LEDGER_COMMITTED_STATES,
+                            LEDGER_DELIVERED_STATES, on_donor, &l);
     if (rc == 0)
         rc = l.rc;
     r->by_donor = l.lines;

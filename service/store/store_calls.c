@@ -220,16 +220,16 @@ int store_need_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask
                                         delivered_mask, fn, ctx));
 }
 
-int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t committed_mask,
-                       uint32_t delivered_mask,
+int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
+                       uint32_t committed_mask, uint32_t delivered_mask,
                        void (*fn)(const char *donor, const char *display_name,
                                   const store_totals *t, store_sum pledged, void *ctx),
                        void *ctx)
 {
     if (scope->kind == STORE_SCOPE_OF_DONOR)
         return STORE_ERROR;
-    return store__rec(tx, ENG(tx)->donor_totals(CONN(tx), scope, committed_mask, delivered_mask, fn,
-                                         ctx));
+    return store__rec(tx, ENG(tx)->donor_totals(CONN(tx), scope, need_mask, committed_mask,
+                                                delivered_mask, fn, ctx));
 }
 
 /* ---- Principals ---- */

@@ -229,11 +229,12 @@ static const char *fixed_sql(int id)
     case ST_TOTALS_DONORS:
         return "SELECT name, display_name FROM donors WHERE membership = 1"
                " AND (?1 IS NULL OR name = ?1) ORDER BY display_name, name";
-    case ST_DONOR_NEEDS: /* ?1 donor, ?2 committed mask, ?3 unrestricted only */
+    case ST_DONOR_NEEDS: /* ?1 donor, ?2 committed mask, ?3 unrestricted only, ?5 need mask */
         return "SELECT COUNT(*), COALESCE(SUM(n.estimated_cost / 1000000000), 0),"
                " COALESCE(SUM(n.estimated_cost % 1000000000), 0) FROM needs n"
                " WHERE n.name IN (SELECT m.need FROM matches m WHERE m.donor = ?1"
-               " AND ((1 << m.state) & ?2) != 0) AND (?3 = 0 OR n.sensitivity != 2)";
+               " AND ((1 << m.state) & ?2) != 0) AND (?3 = 0 OR n.sensitivity != 2)"
+               " AND ((1 << n.state) & ?5) != 0";
     case ST_DONOR_AMOUNTS: /* ... and ?4 delivered mask */
         return "SELECT"
                " COALESCE(SUM(CASE WHEN ((1 << state) & ?2) != 0 THEN amount / 1000000000 ELSE 0 END), 0),"
@@ -241,8 +242,8 @@ static const char *fixed_sql(int id)
                " COALESCE(SUM(CASE WHEN ((1 << state) & ?4) != 0 THEN amount / 1000000000 ELSE 0 END), 0),"
                " COALESCE(SUM(CASE WHEN ((1 << state) & ?4) != 0 THEN amount % 1000000000 ELSE 0 END), 0)"
                " FROM matches m WHERE m.donor = ?1 AND ((1 << m.state) & (?2 | ?4)) != 0"
-               " AND (?3 = 0 OR EXISTS (SELECT 1 FROM needs n WHERE n.name = m.need"
-               " AND n.sensitivity != 2))";
+               " AND EXISTS (SELECT 1 FROM needs n WHERE n.name = m.need"
+               " AND ((1 << n.state) & ?5) != 0 AND (?3 = 0 OR n.sensitivity != 2))";
     case ST_DONOR_PLEDGED:
         return "SELECT COALESCE(SUM(amount / 1000000000), 0), COALESCE(SUM(amount % 1000000000), 0)"
                " FROM pledges WHERE donor = ?1 AND state != 3";
@@ -913,8 +914,9 @@ static int need_totals(store_conn *c, const store_scope *scope, uint32_t need_ma
 }
 
 /* One donor's line (donor_totals). */
-static int donor_line(store_conn *c, const char *donor, int unrestricted, uint32_t committed_mask,
-                      uint32_t delivered_mask, store_totals *t, store_sum *pledged)
+static int donor_line(store_conn *c, const char *donor, int unrestricted, uint32_t need_mask,
+                      uint32_t committed_mask, uint32_t delivered_mask, store_totals *t,
+                      store_sum *pledged)
 {
     sqlite3_stmt *st;
     int64_t v[4] = {0, 0, 0, 0};
@@ -926,6 +928,7 @@ static int donor_line(store_conn *c, const char *donor, int unrestricted, uint32
     bind_text(st, 1, donor);
     sqlite3_bind_int64(st, 2, committed_mask);
     sqlite3_bind_int(st, 3, unrestricted);
+    sqlite3_bind_int64(st, 5, need_mask);
     if ((rc = step_ints(c, st, 3, v)) != STORE_OK)
         return rc;
     t->count = v[0];
@@ -935,6 +938,7 @@ static int donor_line(store_conn *c, const char *donor, int unrestricted, uint32
     sqlite3_bind_int64(st, 2, committed_mask);
     sqlite3_bind_int(st, 3, unrestricted);
     sqlite3_bind_int64(st, 4, delivered_mask);
+    sqlite3_bind_int64(st, 5, need_mask);
     if ((rc = step_ints(c, st, 4, v)) != STORE_OK)
         return rc;
     t->committed = wide(v[0], v[1]);
@@ -947,8 +951,8 @@ static int donor_line(store_conn *c, const char *donor, int unrestricted, uint32
     return STORE_OK;
 }
 
-static int donor_totals(store_conn *c, const store_scope *scope, uint32_t committed_mask,
-                        uint32_t delivered_mask,
+static int donor_totals(store_conn *c, const store_scope *scope, uint32_t need_mask,
+                        uint32_t committed_mask, uint32_t delivered_mask,
                         void (*fn)(const char *donor, const char *display_name,
                                    const store_totals *t, store_sum pledged, void *ctx),
                         void *ctx)
@@ -964,7 +968,7 @@ static int donor_totals(store_conn *c, const store_scope *scope, uint32_t commit
         store_sum pledged = 0;
         /* The donor lines use other statements of this connection: the
          * donors statement stays stepped meanwhile. */
-        int lrc = donor_line(c, (const char *)sqlite3_column_text(st, 0), unrestricted,
+        int lrc = donor_line(c, (const char *)sqlite3_column_text(st, 0), unrestricted, need_mask,
                              committed_mask, delivered_mask, &t, &pledged);
         if (lrc != STORE_OK) {
             sqlite3_reset(st);

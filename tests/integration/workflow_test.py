@@ -1055,6 +1055,14 @@ def list_everything(api):
 
 
 def test_coverage_report(api):
+    # A need cancelled after a member's match on it was approved is not
+    # counted, in the donor's line either (report.proto: counted needs only).
+    p = create_pledge(api, POLAND, 700).name
+    gone = open_need(api, estimated_cost=eur(900), sector=common_pb2.SECTOR_TRANSPORT)
+    m = create_match(api, gone.name, POLAND, p, 600)
+    api.M.ApproveMatch(match_pb2.ApproveMatchRequest(name=m.name))
+    c = api.N.CancelNeed(need_pb2.CancelNeedRequest(name=gone.name, reason="no longer needed"))
+    assert c.state == Need.STATE_CANCELLED
     rep = api.R.GetCoverageReport(report_pb2.GetCoverageReportRequest())
     needs, matches, donors, pledges = list_everything(api)
     assert rep.currency_code == "EUR" and rep.report_time.seconds > 0
