@@ -23,6 +23,7 @@
 #include "tallinn/rpc.h"
 #include "tallinn/store.h"
 #include "tallinn/note.h"
+#include "tallinn/currency.h"
 #include "tallinn/validate.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:50051"
@@ -398,6 +399,7 @@ static int serve(const serve_opts *o)
         goto done;
     if (needs_register(srv, &a) != 0 || donors_register(srv, &a) != 0 ||
         matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
+        rates_register(srv, &a) != 0 ||
         principals_register(srv, &a, z) != 0 || diagnostics_register(srv, &a) != 0 ||
         audit_register(srv, &a, log) != 0)
         goto done;
@@ -514,8 +516,9 @@ int main(int argc, char **argv)
         case O_ORIGIN: o.origin = optarg; break;
         case O_TO: backup_to = optarg; break;
         case O_CURRENCY:
-            if (validate_currency_code(optarg, strlen(optarg)) != VALIDATE_OK) {
-                fprintf(stderr, "tallinnd: --currency wants an ISO 4217 code such as EUR\n");
+            if (currency_minor_units(optarg, strlen(optarg)) < 0) {
+                fprintf(stderr, "tallinnd: --currency wants an active ISO 4217 code with minor "
+                                "units, such as EUR\n");
                 return 2;
             }
             o.currency = optarg;

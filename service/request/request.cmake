@@ -2,6 +2,7 @@
 # order_by, authenticated page tokens. Pure C plus libsodium.
 add_library(tallinn_api STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/request/validate.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/currency.c
   ${CMAKE_CURRENT_SOURCE_DIR}/request/filter.c
   ${CMAKE_CURRENT_SOURCE_DIR}/request/pagetoken.c)
 target_include_directories(tallinn_api PUBLIC ${CMAKE_SOURCE_DIR}/include)
