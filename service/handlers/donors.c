@@ -319,7 +319,7 @@ static int mask_names(const Google__Protobuf__FieldMask *mask, const char *field
 static grpc_status_code value_pledge(store_tx *tx, api_job *job, Tallinn__V1__Pledge *p,
                                      const Tallinn__V1__ExchangeRate *given)
 {
-    int fix = p->state == PS(COMMITTED);
+    int fix = p->state == PS(COMMITTED) && !p->value_fixed;
     rates_value v;
     grpc_status_code code;
 
@@ -503,21 +503,24 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     if (fixed && mask_names(in->update_mask, "exchange_rate"))
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s was committed: its exchange rate was fixed then", p->name);
-    if (p->state != PS(WITHDRAWN) &&
-        ((!fixed && (p->state == PS(COMMITTED) || mask_names(in->update_mask, "amount") ||
-                     mask_names(in->update_mask, "exchange_rate"))) ||
-         (fixed && mask_names(in->update_mask, "amount")))) {
-        /* Committing fixes the value; before, any change of amount or rate
-         * values it again; after, an amount is valued at the fixed rate. */
-        Tallinn__V1__Date *day = p->value_date;
-        if ((code = value_pledge(tx, job, p,
-                                 fixed || mask_names(in->update_mask, "exchange_rate")
-                                     ? p->exchange_rate : NULL)) != GRPC_STATUS_OK)
-            return code;
-        if (fixed) {
-            p->exchange_rate = rate; /* the record of the fixed rate, its name included */
-            p->value_date = day;
-            p->value_fixed = 1;
+    {
+        /* What values the pledge again (docs/reporting.md): committing it
+         * fixes the value at the rate given with the call or the kept rate
+         * of the day; before that, a rate given with the call replaces the
+         * provisional one; a new amount is valued at the rate it has. */
+        int commits = !fixed && was != PS(COMMITTED) && p->state == PS(COMMITTED);
+        int new_rate = mask_names(in->update_mask, "exchange_rate");
+        int new_amount = mask_names(in->update_mask, "amount");
+        if (commits || new_rate || new_amount) {
+            Tallinn__V1__Date *day = p->value_date;
+            const Tallinn__V1__ExchangeRate *at = new_rate ? p->exchange_rate : commits ? NULL : rate;
+            if ((code = value_pledge(tx, job, p, at)) != GRPC_STATUS_OK)
+                return code;
+            if (!commits && !new_rate) {
+                p->exchange_rate = rate; /* the same rate, its record (and name) kept */
+                p->value_date = day;
+                p->value_fixed = fixed;
+            }
         }
     }
     if ((rc = ledger_pledge_refresh(tx, p, job->api->currency, rpc_call_allocator(call),

@@ -572,12 +572,13 @@ static int statement(world *w, ProtobufCAllocator *alloc, Tallinn__V1__CoverageR
     Tallinn__V1__DonorStatement *s = alloc_zero(alloc, sizeof(*s));
     int need_filter = q->start_day != 0 || q->end_day != 0 || (q->region != NULL && q->region[0]);
 
-    if (s == NULL ||
-        (s->pledges = alloc_zero(alloc, (w->pledges.n + 1) * sizeof(*s->pledges))) == NULL ||
+    if (s == NULL)
+        return STORE_NOMEM;
+    tallinn__v1__donor_statement__init(s);
+    if ((s->pledges = alloc_zero(alloc, (w->pledges.n + 1) * sizeof(*s->pledges))) == NULL ||
         (s->matches = alloc_zero(alloc, (w->matches.n + 1) * sizeof(*s->matches))) == NULL ||
         (s->deliveries = alloc_zero(alloc, (w->matches.n + 1) * sizeof(*s->deliveries))) == NULL)
         return STORE_NOMEM;
-    tallinn__v1__donor_statement__init(s);
     s->donor = (char *)q->own_donor;
     for (size_t i = 0; i < w->pledges.n; i++) {
         Tallinn__V1__Pledge *p = (void *)w->pledges.v[i];
