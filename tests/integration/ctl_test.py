@@ -304,6 +304,11 @@ def t_currencies():
                "USD 1,000,000.50", "--fiscal-year", "2025", "--state", "COMMITTED").out
     assert re.search(r"^Amount: +USD 1,000,000\.50$", view, re.M), view
     assert re.search(r"^Accounting amount: +EUR 921,659\.45$", view, re.M), view
+    # An unknown currency; more decimals than KWD has (three): the server's
+    # violations on pledge.amount, exit 6.
+    for amount in ("ABC 5", "KWD 1.0005"):
+        r = ctl("pledges", "create", "latvia", "--amount", amount, "--fiscal-year", "2025", rc=6)
+        assert "INVALID_ARGUMENT" in r.err and "pledge.amount" in r.err, r.err
     # No kept NOK rate: FAILED_PRECONDITION naming it and the day.
     one_line_error(ctl("pledges", "create", "latvia", "--amount", "NOK 100", "--fiscal-year",
                        "2025", rc=6), "FAILED_PRECONDITION", "NOK", today)
