@@ -466,6 +466,31 @@ static grpc_status_code check_pledge_move(rpc_call *call, const Tallinn__V1__Ple
                           pledge_state(was), can[0] ? can : "nothing else", pledge_state(to));
 }
 
+/* What values a pledge again in an update (docs/reporting.md): committing
+ * it fixes the value at the rate given with the call or the kept rate of the
+ * day; before that, a rate given with the call replaces the provisional one;
+ * a new amount is valued at the rate the pledge has (fixed or not). */
+static grpc_status_code revalue_pledge(store_tx *tx, api_job *job,
+                                       const Google__Protobuf__FieldMask *mask,
+                                       Tallinn__V1__Pledge *p, int was, int fixed,
+                                       Tallinn__V1__ExchangeRate *rate)
+{
+    int commits = !fixed && was != PS(COMMITTED) && p->state == PS(COMMITTED);
+    int new_rate = mask_names(mask, "exchange_rate");
+    Tallinn__V1__Date *day = p->value_date;
+    grpc_status_code code;
+
+    if (!commits && !new_rate && !mask_names(mask, "amount"))
+        return GRPC_STATUS_OK;
+    code = value_pledge(tx, job, p, new_rate ? p->exchange_rate : commits ? NULL : rate);
+    if (code == GRPC_STATUS_OK && !commits && !new_rate) {
+        p->exchange_rate = rate; /* the same rate, its record (and name) kept */
+        p->value_date = day;
+        p->value_fixed = fixed;
+    }
+    return code;
+}
+
 static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
 {
     const Tallinn__V1__UpdatePledgeRequest *in = job->arg;
@@ -503,26 +528,8 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     if (fixed && mask_names(in->update_mask, "exchange_rate"))
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s was committed: its exchange rate was fixed then", p->name);
-    {
-        /* What values the pledge again (docs/reporting.md): committing it
-         * fixes the value at the rate given with the call or the kept rate
-         * of the day; before that, a rate given with the call replaces the
-         * provisional one; a new amount is valued at the rate it has. */
-        int commits = !fixed && was != PS(COMMITTED) && p->state == PS(COMMITTED);
-        int new_rate = mask_names(in->update_mask, "exchange_rate");
-        int new_amount = mask_names(in->update_mask, "amount");
-        if (commits || new_rate || new_amount) {
-            Tallinn__V1__Date *day = p->value_date;
-            const Tallinn__V1__ExchangeRate *at = new_rate ? p->exchange_rate : commits ? NULL : rate;
-            if ((code = value_pledge(tx, job, p, at)) != GRPC_STATUS_OK)
-                return code;
-            if (!commits && !new_rate) {
-                p->exchange_rate = rate; /* the same rate, its record (and name) kept */
-                p->value_date = day;
-                p->value_fixed = fixed;
-            }
-        }
-    }
+    if ((code = revalue_pledge(tx, job, in->update_mask, p, was, fixed, rate)) != GRPC_STATUS_OK)
+        return code;
     if ((rc = ledger_pledge_refresh(tx, p, job->api->currency, rpc_call_allocator(call),
                                     &allocated)) != 0)
         return api_ledger_error(call, rc, GRPC_STATUS_FAILED_PRECONDITION, "the pledge's allocation");
