@@ -159,8 +159,7 @@ def init_data_dir(binary, prefix="tallinn-authz-"):
     """tallinnd init in a new temp dir: (dir, admin token, init's output)."""
     TEMP_DIRS.append(tempfile.mkdtemp(prefix=prefix))
     d = os.path.join(TEMP_DIRS[-1], "var")
-    r = subprocess.run([binary, "init", "--data-dir", d], capture_output=True, text=True,
-                       timeout=60)
+    r = harness.init_data(binary, d, check=False)
     assert r.returncode == 0, "tallinnd init failed (%d): %s%s" % (r.returncode, r.stdout,
                                                                    r.stderr)
     with open(os.path.join(d, "admin.token")) as f:
@@ -171,7 +170,8 @@ def init_data_dir(binary, prefix="tallinn-authz-"):
 
 def start_insecure(binary, data_dir, *extra):
     return harness.Server([binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-                           "--insecure", "--grace-ms", "2000"] + list(extra), PORT_RE)
+                           "--insecure", "--grace-ms", "2000"] + harness.database_args(data_dir) +
+                          list(extra), PORT_RE)
 
 
 def stop_clean(srv):

@@ -22,7 +22,7 @@ donor_pb2, principal_pb2 = harness.protos("tallinn/v1/donor.proto", "tallinn/v1/
 
 def init_dir():
     data = tempfile.mkdtemp(prefix="tallinn-transport-") + "/var"
-    subprocess.run([BIN, "init", "--data-dir", data], check=True, capture_output=True)
+    harness.init_data(BIN, data)
     return data
 
 
@@ -41,7 +41,7 @@ def run(*argv, timeout=20):
 
 def serve(data, listen="127.0.0.1:0"):
     return harness.Server([BIN, "--listen", listen, "--data-dir", data, "--insecure", "--quiet",
-                           "--grace-ms", "2000"], harness.PORT_RE)
+                           "--grace-ms", "2000"] + harness.database_args(data), harness.PORT_RE)
 
 
 def test_loopback_is_resolved():
@@ -103,7 +103,8 @@ def test_read_does_not_wait_for_last_use():
     with open(os.path.join(data, "admin.token")) as f:
         srv.admin_token = f.read().strip()
     harness.Server.__init__(srv, [BIN, "--listen", "127.0.0.1:0", "--data-dir", data,
-                                  "--insecure", "--quiet"], harness.PORT_RE)
+                                  "--insecure", "--quiet"] + harness.database_args(data),
+                            harness.PORT_RE)
     try:
         token = srv.create_principal("reader", "OBSERVER")
         ch = grpc.insecure_channel(srv.addr)
