@@ -82,6 +82,29 @@ def hexblob(b):
     return ("'\\x%s'::bytea" if PG is not None else "X'%s'") % b.hex()
 
 
+def sql_hex(column):
+    """The SQL that reads a blob column as hex, whatever the engine."""
+    return ("encode(%s, 'hex')" if PG is not None else "hex(%s)") % column
+
+
+def db_dump(data):
+    """Every byte the server stored for a data directory: the SQLite file
+    (and its WAL) or, on PostgreSQL, a plain pg_dump of its database."""
+    if PG is not None:
+        r = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(PG.port), "-U",
+                            pgcluster.ADMIN, "--no-owner", database_name(data)],
+                           capture_output=True, env=PG.env(), timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("pg_dump: " + r.stderr.decode(errors="replace"))
+        return [("the database (pg_dump)", r.stdout)]
+    out = []
+    for name in sorted(os.listdir(data)):
+        if name.startswith("tallinn.db"):
+            with open(os.path.join(data, name), "rb") as f:
+                out.append((name, f.read()))
+    return out
+
+
 def init_data(binary, data, *extra, share_with=None, check=True):
     """`tallinnd init --data-dir data` on this test's engine; the
     CompletedProcess (text output)."""
