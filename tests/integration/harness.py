@@ -82,6 +82,27 @@ def hexblob(b):
     return ("'\\x%s'::bytea" if PG is not None else "X'%s'") % b.hex()
 
 
+def copy_data(src, dst):
+    """A copy of a stopped server's data directory, and of its database on
+    PostgreSQL (CREATE DATABASE … TEMPLATE), for a second server to start on."""
+    import shutil
+    shutil.copytree(src, dst)
+    if PG is not None:
+        name = PG.create_database(template=database_name(src))
+        _databases[os.path.realpath(dst)] = name
+    return dst
+
+
+def upsert_tile_sql(level, index, hashes):
+    """Writes one audit tile over whatever is there, in the engine's SQL."""
+    if PG is not None:
+        return ("INSERT INTO audit_tiles(level, idx, hashes) VALUES(%d, %d, %s) ON CONFLICT "
+                "(level, idx) DO UPDATE SET hashes = EXCLUDED.hashes" %
+                (level, index, hexblob(hashes)))
+    return "INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(%d, %d, %s)" % (
+        level, index, hexblob(hashes))
+
+
 def sql_hex(column):
     """The SQL that reads a blob column as hex, whatever the engine."""
     return ("encode(%s, 'hex')" if PG is not None else "hex(%s)") % column

@@ -135,14 +135,17 @@ class Cluster:
             raise RuntimeError("psql: %s: %s" % (sql[:80], r.stderr.strip()))
         return r.stdout
 
-    def create_database(self, prefix="t"):
+    def create_database(self, prefix="t", template=None):
         """A fresh database owned by the application role; returns its name.
         Its collation is ICU's English one, not byte order: a store that
         forgot COLLATE "C" orders text differently there and the tests see it."""
         self.serial = getattr(self, "serial", 0) + 1
         name = "%s_%d_%d_%s" % (prefix, os.getpid(), self.serial, secrets.token_hex(3))
-        self.psql("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING 'UTF8' "
-                  "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'" % (name, APP))
+        if template is not None:  # a copy (no session may be connected to it)
+            self.psql("CREATE DATABASE %s OWNER %s TEMPLATE %s" % (name, APP, template))
+        else:
+            self.psql("CREATE DATABASE %s OWNER %s TEMPLATE template0 ENCODING 'UTF8' "
+                      "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'" % (name, APP))
         return name
 
     def url(self, db, user=APP):
