@@ -70,7 +70,7 @@ def db_query(data, sql):
     if PG is not None:
         out = PG.psql(sql, db=database_name(data))
         return [line.split("|") for line in out.splitlines() if line != ""]
-    r = subprocess.run(["sqlite3", "-batch", os.path.join(data, "tallinn.db"), sql],
+    r = subprocess.run(["sqlite3", "-batch", os.path.join(data, "tallinn.db")], input=sql,
                        capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
         raise RuntimeError("sqlite3: %s: %s" % (sql[:80], r.stderr.strip()))

@@ -127,9 +127,10 @@ class Cluster:
     def psql(self, sql, db="postgres", user=ADMIN, host=None):
         """Runs sql through psql (the server's own client) as the superuser;
         returns its unaligned, tuples-only output."""
+        # The statement on stdin: it may be longer than one argument can be.
         r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
                             "-h", host or "127.0.0.1", "-p", str(self.port), "-U", user,
-                            "-d", db, "-c", sql],
+                            "-d", db, "-f", "-"], input=sql,
                            capture_output=True, text=True, env=self.env(), timeout=60)
         if r.returncode != 0:
             raise RuntimeError("psql: %s: %s" % (sql[:80], r.stderr.strip()))
