@@ -286,7 +286,9 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
     struct stat sb;
     int rc = 1, lock_fd = -1;
 
-    if (make_data_dir(dir) != 0 || datalock_acquire(dir, 0, &lock_fd) != 0)
+    /* The lock guards a SQLite database; key files are created O_EXCL. */
+    if (make_data_dir(dir) != 0 ||
+        (database_url == NULL && datalock_acquire(dir, 0, &lock_fd) != 0))
         return 1;
     snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_KEY_FILE);
     if (stat(path, &sb) == 0) {

@@ -103,6 +103,48 @@ def upsert_tile_sql(level, index, hashes):
         level, index, hexblob(hashes))
 
 
+class write_lock:
+    """Holds what every write batch of the server of `data` must take first,
+    from another process, while the `with` block runs: SQLite's write lock
+    (BEGIN IMMEDIATE), or on PostgreSQL the audit head row (SELECT … FOR
+    UPDATE in a psql session)."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __enter__(self):
+        if PG is None:
+            import sqlite3
+            self.db = sqlite3.connect(os.path.join(self.data, "tallinn.db"), timeout=10,
+                                      isolation_level=None)
+            self.db.execute("BEGIN IMMEDIATE")
+            return self
+        self.p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p",
+                                   str(PG.port), "-U", pgcluster.ADMIN,
+                                   "-d", database_name(self.data)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  env=PG.env())
+        self.p.stdin.write("BEGIN; SELECT size FROM audit_head WHERE id = 1 FOR UPDATE;\n"
+                           "\\echo locked\n")
+        self.p.stdin.flush()
+        while True:  # the size, then our mark: the lock is held
+            line = self.p.stdout.readline()
+            if line == "" or line.strip() == "locked":
+                break
+        assert line.strip() == "locked", "psql did not take the lock"
+        return self
+
+    def __exit__(self, *exc):
+        if PG is None:
+            self.db.execute("ROLLBACK")
+            self.db.close()
+            return False
+        self.p.stdin.write("ROLLBACK;\n")
+        self.p.stdin.close()
+        self.p.wait(30)
+        return False
+
+
 def sql_hex(column):
     """The SQL that reads a blob column as hex, whatever the engine."""
     return ("encode(%s, 'hex')" if PG is not None else "hex(%s)") % column
