@@ -126,8 +126,8 @@ int pg_need_totals(struct store_conn *c, const store_scope *scope, uint32_t need
                    uint32_t committed_mask, uint32_t delivered_mask,
                    void (*fn)(int sector, int category, const store_totals *t, void *ctx),
                    void *ctx);
-int pg_donor_totals(struct store_conn *c, const store_scope *scope, uint32_t committed_mask,
-                    uint32_t delivered_mask,
+int pg_donor_totals(struct store_conn *c, const store_scope *scope, uint32_t need_mask,
+                    uint32_t committed_mask, uint32_t delivered_mask,
                     void (*fn)(const char *donor, const char *display_name,
                                const store_totals *t, store_sum pledged, void *ctx),
                     void *ctx);

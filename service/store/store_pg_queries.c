@@ -67,16 +67,17 @@ const char *pg_query_sql(int id)
     case PG_TOTALS_DONORS:
         return "SELECT name, display_name FROM donors WHERE membership = 1"
                " AND ($1::text IS NULL OR name = $1) ORDER BY display_name, name";
-    case PG_DONOR_NEEDS: /* $1 donor, $2 committed mask, $3 unrestricted only */
+    case PG_DONOR_NEEDS: /* $1 donor, $2 committed mask, $3 unrestricted only, $4 need mask */
         return "SELECT COUNT(*), COALESCE(SUM(n.estimated_cost), 0)::text FROM needs n"
                " WHERE n.name IN (SELECT m.need FROM matches m WHERE m.donor = $1"
-               " AND " IN_MASK("m.state", "$2") ") AND ($3 = 0 OR n.sensitivity <> 2)";
-    case PG_DONOR_AMOUNTS: /* ... and $4 delivered mask */
+               " AND " IN_MASK("m.state", "$2") ") AND ($3 = 0 OR n.sensitivity <> 2)"
+               " AND " IN_MASK("n.state", "$4");
+    case PG_DONOR_AMOUNTS: /* ... and $5 delivered mask */
         return "SELECT COALESCE(SUM(amount) FILTER (WHERE " IN_MASK("state", "$2") "), 0)::text,"
-               " COALESCE(SUM(amount) FILTER (WHERE " IN_MASK("state", "$4") "), 0)::text"
-               " FROM matches m WHERE m.donor = $1 AND " IN_MASK("m.state", "($2 | $4)")
-               " AND ($3 = 0 OR EXISTS (SELECT 1 FROM needs n WHERE n.name = m.need"
-               " AND n.sensitivity <> 2))";
+               " COALESCE(SUM(amount) FILTER (WHERE " IN_MASK("state", "$5") "), 0)::text"
+               " FROM matches m WHERE m.donor = $1 AND " IN_MASK("m.state", "($2 | $5)")
+               " AND EXISTS (SELECT 1 FROM needs n WHERE n.name = m.need"
+               " AND " IN_MASK("n.state", "$4") " AND ($3 = 0 OR n.sensitivity <> 2))";
     case PG_DONOR_PLEDGED:
         return "SELECT COALESCE(SUM(amount), 0)::text FROM pledges WHERE donor = $1 AND state <> 3";
     case PG_PRINCIPAL_SET_TOKEN:
@@ -265,8 +266,8 @@ done:
 
 /* One donor's line (donor_totals). */
 static int donor_line(struct store_conn *c, const char *donor, int unrestricted,
-                      uint32_t committed_mask, uint32_t delivered_mask, store_totals *t,
-                      store_sum *pledged)
+                      uint32_t need_mask, uint32_t committed_mask, uint32_t delivered_mask,
+                      store_totals *t, store_sum *pledged)
 {
     pg_params p = {0};
     store_sum v[2] = {0, 0};
@@ -277,6 +278,7 @@ static int donor_line(struct store_conn *c, const char *donor, int unrestricted,
     pg_str(&p, donor);
     pg_int(&p, committed_mask);
     pg_int(&p, unrestricted);
+    pg_int(&p, need_mask);
     if ((rc = sums(c, PG_DONOR_NEEDS, &p, 1, 1, &t->estimated, &t->count)) != STORE_OK)
         return rc;
     pg_int(&p, delivered_mask);
@@ -288,8 +290,8 @@ static int donor_line(struct store_conn *c, const char *donor, int unrestricted,
     return sums(c, PG_DONOR_PLEDGED, &p, 0, 1, pledged, NULL);
 }
 
-int pg_donor_totals(struct store_conn *c, const store_scope *scope, uint32_t committed_mask,
-                    uint32_t delivered_mask,
+int pg_donor_totals(struct store_conn *c, const store_scope *scope, uint32_t need_mask,
+                    uint32_t committed_mask, uint32_t delivered_mask,
                     void (*fn)(const char *donor, const char *display_name,
                                const store_totals *t, store_sum pledged, void *ctx),
                     void *ctx)
@@ -309,8 +311,8 @@ int pg_donor_totals(struct store_conn *c, const store_scope *scope, uint32_t com
         const char *name = PQgetvalue(donors, i, 0), *display = PQgetvalue(donors, i, 1);
         store_totals t;
         store_sum pledged = 0;
-        if ((rc = donor_line(c, name, unrestricted, committed_mask, delivered_mask, &t,
-                             &pledged)) == STORE_OK)
+        if ((rc = donor_line(c, name, unrestricted, need_mask, committed_mask, delivered_mask,
+                             &t, &pledged)) == STORE_OK)
             fn(name, display, &t, pledged, ctx);
     }
     PQclear(donors);
