@@ -11,6 +11,8 @@ in a directory it owns; as anyone else it runs as that user.
   pgcluster.py stop STATE    stop it and remove its directory and STATE
   pgcluster.py newdb STATE   create a fresh database there and print, for a
                              shell's eval, PGPASSFILE and DATABASE_URL
+  pgcluster.py run STATE CMD...  run CMD with a fresh database there in
+                             TALLINN_TEST_DATABASE_URL (and PGPASSFILE set)
 
 CTest runs these as the fixtures of every `.pg` test (tests/pg/pg.cmake);
 tests that stop the database itself (the crash test) make their own Cluster.
@@ -192,6 +194,11 @@ def load(path):
 
 
 def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "run":
+        c = load(sys.argv[2])
+        env = c.env()
+        env["TALLINN_TEST_DATABASE_URL"] = c.url(c.create_database())
+        os.execvpe(sys.argv[3], sys.argv[3:], env)
     if len(sys.argv) != 3 or sys.argv[1] not in ("start", "stop", "newdb"):
         print(__doc__, file=sys.stderr)
         return 2
