@@ -1,9 +1,9 @@
 /* store_pg.c — the PostgreSQL engine (store_engine.h) through libpq: the URL
  * checked (no password in it), connections set up for durability and bounded
- * waits, numbered migrations in a schema_version table, transactions
- * (readers REPEATABLE READ READ ONLY, the writer READ COMMITTED), SQLSTATEs
- * mapped to STORE_* codes, resources and lists. Every value is a parameter
- * of a prepared statement, sent in binary. The named queries are in
+ * waits, transactions (readers REPEATABLE READ READ ONLY, the writer READ
+ * COMMITTED), SQLSTATEs mapped to STORE_* codes, resources and lists. Every
+ * value is a parameter of a prepared statement, sent in binary. The schema
+ * and its migrations are in store_pg_schema.c, the named queries in
  * store_pg_queries.c. Design: docs/store.md ("The PostgreSQL engine"). */
 #include <endian.h>
 #include <pthread.h>
@@ -14,81 +14,6 @@
 #include "store/store_pg.h"
 #include "store/store_sql.h"
 
-/* Numbered migrations, applied in order at open, each in its own
- * transaction under an advisory lock (replicas may start together);
- * schema_version holds the number applied. Never edit a released one: add
- * the next. Text columns are COLLATE "C" — byte order, as on SQLite — so
- * lists order and page alike on both engines and the indexes serve the
- * row-value seeks; integers are bigint (int64 everywhere). */
-static const char *const migrations[] = {
-    /* 1: the schema of SQLite's migrations 1-6 */
-    "CREATE TABLE donors ("
-    "  name text COLLATE \"C\" PRIMARY KEY, data bytea NOT NULL,"
-    "  display_name text COLLATE \"C\" NOT NULL, kind bigint NOT NULL,"
-    "  country_code text COLLATE \"C\" NOT NULL, membership bigint NOT NULL,"
-    "  parent text COLLATE \"C\" NOT NULL,"
-    "  create_time bigint NOT NULL, update_time bigint NOT NULL);"
-    "CREATE TABLE pledges ("
-    "  name text COLLATE \"C\" PRIMARY KEY, data bytea NOT NULL,"
-    "  donor text COLLATE \"C\" NOT NULL REFERENCES donors(name),"
-    "  state bigint NOT NULL, fiscal_year bigint NOT NULL, amount bigint NOT NULL,"
-    "  available bigint NOT NULL,"
-    "  create_time bigint NOT NULL, update_time bigint NOT NULL);"
-    "CREATE INDEX pledges_created ON pledges(create_time, name);"
-    "CREATE INDEX pledges_donor_created ON pledges(donor, create_time, name);"
-    "CREATE TABLE needs ("
-    "  name text COLLATE \"C\" PRIMARY KEY, data bytea NOT NULL,"
-    "  title text COLLATE \"C\" NOT NULL, state bigint NOT NULL, sector bigint NOT NULL,"
-    "  category bigint NOT NULL, domain bigint NOT NULL, priority bigint NOT NULL,"
-    "  sensitivity bigint NOT NULL, coverage bigint NOT NULL,"
-    "  estimated_cost bigint NOT NULL, committed bigint NOT NULL, delivered bigint NOT NULL,"
-    "  needed_by bigint NOT NULL, region text COLLATE \"C\" NOT NULL,"
-    "  beneficiary text COLLATE \"C\" NOT NULL,"
-    "  create_time bigint NOT NULL, update_time bigint NOT NULL);"
-    "CREATE INDEX needs_create_time ON needs(create_time, name);"
-    "CREATE INDEX needs_state_created ON needs(state, create_time, name);"
-    "CREATE INDEX needs_priority_created ON needs(priority, create_time DESC, name DESC);"
-    "CREATE TABLE matches ("
-    "  name text COLLATE \"C\" PRIMARY KEY, data bytea NOT NULL,"
-    "  need text COLLATE \"C\" NOT NULL REFERENCES needs(name),"
-    "  donor text COLLATE \"C\" NOT NULL REFERENCES donors(name),"
-    "  pledge text COLLATE \"C\" NOT NULL REFERENCES pledges(name),"
-    "  state bigint NOT NULL, amount bigint NOT NULL, proposer text COLLATE \"C\" NOT NULL,"
-    "  create_time bigint NOT NULL, update_time bigint NOT NULL);"
-    "CREATE INDEX matches_need_sum ON matches(need, state, amount);"
-    "CREATE INDEX matches_pledge_sum ON matches(pledge, state, amount);"
-    "CREATE INDEX matches_created ON matches(create_time, name);"
-    "CREATE INDEX matches_donor_created ON matches(donor, create_time, name);"
-    "CREATE TABLE requests ("
-    "  principal text COLLATE \"C\" NOT NULL, method text COLLATE \"C\" NOT NULL,"
-    "  request_id text COLLATE \"C\" NOT NULL,"
-    "  request_hash bytea NOT NULL, response bytea NOT NULL, create_time bigint NOT NULL,"
-    "  PRIMARY KEY (principal, method, request_id));"
-    "CREATE INDEX requests_time ON requests(create_time);"
-    "CREATE TABLE principals ("
-    "  name text COLLATE \"C\" PRIMARY KEY, data bytea NOT NULL,"
-    "  display_name text COLLATE \"C\" NOT NULL, role bigint NOT NULL, state bigint NOT NULL,"
-    "  donor text COLLATE \"C\" NOT NULL, cert_identity text COLLATE \"C\" NOT NULL,"
-    "  create_time bigint NOT NULL, last_use_time bigint NOT NULL, token_hash bytea);"
-    "CREATE UNIQUE INDEX principals_token ON principals(token_hash) WHERE token_hash IS NOT NULL;"
-    "CREATE UNIQUE INDEX principals_cert ON principals(cert_identity) WHERE cert_identity <> '';"
-    "CREATE TABLE audit_leaves (idx bigint PRIMARY KEY, data bytea NOT NULL);"
-    "CREATE TABLE audit_tiles (level bigint NOT NULL, idx bigint NOT NULL,"
-    "  hashes bytea NOT NULL, PRIMARY KEY (level, idx));"
-    "CREATE TABLE audit_checkpoints (size bigint PRIMARY KEY, note bytea NOT NULL,"
-    "  time bigint NOT NULL);"
-    "CREATE TABLE audit_head (id integer PRIMARY KEY CHECK (id = 1), size bigint NOT NULL);"
-    "INSERT INTO audit_head(id, size) VALUES(1, 0);"
-    "CREATE TABLE principals_epoch (id integer PRIMARY KEY CHECK (id = 1),"
-    "  epoch bigint NOT NULL);"
-    "INSERT INTO principals_epoch(id, epoch) VALUES(1, 1);",
-};
-#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
-
-/* Serialises migrations of replicas that start together ("tallinn" in
- * ASCII): pg_advisory_xact_lock's key. */
-#define MIGRATION_LOCK "8388065650370926"
-
 /* The oldest server this engine is written for (row-value index scans,
  * ON CONFLICT, ICU-independent COLLATE "C"). */
 #define PG_MIN_SERVER 130000
@@ -96,25 +21,6 @@ static const char *const migrations[] = {
 static const store_sql_dialect dialect = {.param = "$", .text_collate = ""};
 
 /* ---- The database and its connections ---- */
-
-#define LIST_CACHE 16 /* list statements kept prepared per connection */
-
-struct store_db {
-    char *url;
-    char where[320]; /* host:port/dbname, for messages: never the URL */
-    int busy_timeout_ms;
-    int read_only;
-};
-
-struct store_conn {
-    store_db *db;
-    PGconn *h;
-    int write_tx; /* the open transaction is a write batch's */
-    unsigned char prepared[PG_COUNT];
-    char *list_sql[LIST_CACHE];
-    unsigned list_id[LIST_CACHE];
-    unsigned list_next, list_serial;
-};
 
 /* The kinds' row statements, rendered once from the kind tables; inserts
  * answer STORE_EXISTS with no row instead of an error, which would end
@@ -152,7 +58,7 @@ static const char *fixed_sql(int id)
 /* One line of server or libpq text for a log line or an error: newlines
  * and quotes folded, bounded. (libpq and the server never put a password
  * in a message; the URL is never passed to one.) */
-static void one_line(char *out, size_t cap, const char *msg)
+void pg_one_line(char *out, size_t cap, const char *msg)
 {
     size_t n = 0;
 
@@ -216,7 +122,7 @@ static int fail(store_conn *c, const PGresult *r)
         rc = map_sqlstate(state);
     if (rc == STORE_EXISTS)
         return rc;
-    one_line(line, sizeof(line), msg != NULL ? msg : PQerrorMessage(c->h));
+    pg_one_line(line, sizeof(line), msg != NULL ? msg : PQerrorMessage(c->h));
     fprintf(stderr, "level=%s event=pg_error sqlstate=%s db=%s msg=\"%s\"\n",
             rc == STORE_ERROR ? "error" : "warn", state != NULL ? state : "-", c->db->where, line);
     return rc;
@@ -330,7 +236,7 @@ int pg_get_copy(const PGresult *r, int row, int col, uint8_t **out, size_t *len)
 /* ---- Running statements ---- */
 
 /* A result that is an error: its code (result cleared). */
-static int result_rc(store_conn *c, PGresult *r, PGresult **res)
+int pg_result(store_conn *c, PGresult *r, PGresult **res)
 {
     ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc;
@@ -358,13 +264,13 @@ int pg_run(store_conn *c, int id, const pg_params *p, PGresult **res)
         if (sql == NULL)
             return STORE_ERROR;
         r = PQprepare(c->h, name, sql, p->n, p->type);
-        if ((rc = result_rc(c, r, &r)) != STORE_OK)
+        if ((rc = pg_result(c, r, &r)) != STORE_OK)
             return rc;
         PQclear(r);
         c->prepared[id] = 1;
     }
     r = PQexecPrepared(c->h, name, p->n, p->v, p->len, p->fmt, 1);
-    return result_rc(c, r, res);
+    return pg_result(c, r, res);
 }
 
 int pg_exec(store_conn *c, int id, const pg_params *p, int64_t *rows)
@@ -398,10 +304,10 @@ int pg_ints(store_conn *c, int id, const pg_params *p, int n, int64_t *out)
 }
 
 /* A statement of transaction control (no values). */
-static int simple(store_conn *c, const char *sql)
+int pg_simple(store_conn *c, const char *sql)
 {
     PGresult *r = PQexec(c->h, sql);
-    int rc = result_rc(c, r, &r);
+    int rc = pg_result(c, r, &r);
 
     PQclear(r);
     return rc;
@@ -411,15 +317,15 @@ int pg_exec_unique(store_conn *c, int id, const pg_params *p, int64_t *rows)
 {
     int rc;
 
-    if ((rc = simple(c, "SAVEPOINT pg_unique")) != STORE_OK)
+    if ((rc = pg_simple(c, "SAVEPOINT pg_unique")) != STORE_OK)
         return rc;
     rc = pg_exec(c, id, p, rows);
     if (rc == STORE_OK)
-        return simple(c, "RELEASE SAVEPOINT pg_unique");
+        return pg_simple(c, "RELEASE SAVEPOINT pg_unique");
     if (PQstatus(c->h) != CONNECTION_BAD) {
-        int undo = simple(c, "ROLLBACK TO SAVEPOINT pg_unique");
+        int undo = pg_simple(c, "ROLLBACK TO SAVEPOINT pg_unique");
         if (undo == STORE_OK)
-            undo = simple(c, "RELEASE SAVEPOINT pg_unique");
+            undo = pg_simple(c, "RELEASE SAVEPOINT pg_unique");
         if (undo != STORE_OK)
             return undo;
     }
@@ -465,7 +371,7 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
                      " pg_is_in_recovery(), current_setting('transaction_read_only'),"
                      " current_setting('fsync')",
                      p.n, p.type, p.v, p.len, p.fmt, 0);
-    if ((rc = result_rc(c, r, &r)) != STORE_OK) {
+    if ((rc = pg_result(c, r, &r)) != STORE_OK) {
         snprintf(err, errlen, "cannot set up a session on %s: %s", c->db->where,
                  store_strerror(rc));
         return rc;
@@ -494,7 +400,7 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
          * settings (remote_apply, …) are the operator's and stay. */
         PQclear(r);
         r = PQexec(c->h, "SET synchronous_commit = on");
-        if ((rc = result_rc(c, r, &r)) != STORE_OK) {
+        if ((rc = pg_result(c, r, &r)) != STORE_OK) {
             snprintf(err, errlen, "cannot turn synchronous_commit on for %s", c->db->where);
             return rc;
         }
@@ -532,7 +438,7 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
         return STORE_NOMEM;
     }
     if (PQstatus(c->h) != CONNECTION_OK) {
-        one_line(line, sizeof(line), PQerrorMessage(c->h));
+        pg_one_line(line, sizeof(line), PQerrorMessage(c->h));
         snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", db->where, line);
         conn_free(c);
         return STORE_IO;
@@ -550,62 +456,6 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
     }
     *out = c;
     return STORE_OK;
-}
-
-/* ---- Schema ---- */
-
-static int migrate(store_db *db, store_conn *c, char *err, size_t errlen)
-{
-    for (;;) {
-        PGresult *r;
-        int64_t version;
-        int rc;
-
-        /* One migration per transaction; replicas starting together wait
-         * for each other here and then see what the first one did. */
-        if ((rc = simple(c, "BEGIN")) != STORE_OK ||
-            (rc = simple(c, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")")) != STORE_OK ||
-            (rc = simple(c, "CREATE TABLE IF NOT EXISTS schema_version ("
-                            " id integer PRIMARY KEY CHECK (id = 1), version bigint NOT NULL);"
-                            "INSERT INTO schema_version(id, version) VALUES(1, 0)"
-                            " ON CONFLICT DO NOTHING")) != STORE_OK)
-            goto failed;
-        r = PQexec(c->h, "SELECT version FROM schema_version WHERE id = 1");
-        if ((rc = result_rc(c, r, &r)) != STORE_OK)
-            goto failed;
-        version = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
-        PQclear(r);
-        if (version < 0 || version > (int64_t)N_MIGRATIONS) {
-            simple(c, "ROLLBACK");
-            snprintf(err, errlen, "the database %s has schema version %lld, newer than this "
-                     "tallinnd (%zu)", db->where, (long long)version, N_MIGRATIONS);
-            return STORE_ERROR;
-        }
-        if (version == (int64_t)N_MIGRATIONS)
-            return simple(c, "COMMIT") == STORE_OK ? STORE_OK : STORE_IO;
-        if ((rc = simple(c, migrations[version])) != STORE_OK ||
-            (rc = simple(c, "UPDATE schema_version SET version = version + 1 WHERE id = 1")) !=
-                STORE_OK ||
-            (rc = simple(c, "COMMIT")) != STORE_OK) {
-            char line[200];
-            one_line(line, sizeof(line), PQerrorMessage(c->h));
-            simple(c, "ROLLBACK");
-            snprintf(err, errlen, "migration %lld of %s failed: %s", (long long)version + 1,
-                     db->where, line);
-            return rc;
-        }
-        fprintf(stderr, "level=info event=migrated engine=postgresql db=%s schema_version=%lld\n",
-                db->where, (long long)version + 1);
-        continue;
-    failed: {
-        char line[200];
-        one_line(line, sizeof(line), PQerrorMessage(c->h));
-        if (PQstatus(c->h) == CONNECTION_OK)
-            simple(c, "ROLLBACK");
-        snprintf(err, errlen, "cannot read the schema of %s: %s", db->where, line);
-        return rc;
-    }
-    }
 }
 
 /* Checks the URL without echoing it (a mistyped one may hold a secret):
@@ -686,14 +536,14 @@ static int db_open(const store_options *o, store_db **out, char *err, size_t err
         db_close(db);
         return rc;
     }
-    rc = migrate(db, c, err, errlen);
+    rc = pg_migrate(db, c, err, errlen);
     conn_free(c);
     if (rc != STORE_OK) {
         db_close(db);
         return rc;
     }
-    fprintf(stderr, "level=info event=store_open engine=postgresql db=%s schema_version=%zu\n",
-            db->where, N_MIGRATIONS);
+    fprintf(stderr, "level=info event=store_open engine=postgresql db=%s schema_version=%d\n",
+            db->where, pg_schema_version());
     *out = db;
     return STORE_OK;
 }
@@ -707,7 +557,7 @@ static int db_connect(store_db *db, int write, store_conn **out, char *err, size
 
 static int tx_begin(store_conn *c, int write)
 {
-    int rc = simple(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"
+    int rc = pg_simple(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"
                              : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 
     c->write_tx = rc == STORE_OK && write;
@@ -717,7 +567,7 @@ static int tx_begin(store_conn *c, int write)
 static int tx_commit(store_conn *c)
 {
     PGresult *r = PQexec(c->h, "COMMIT");
-    int rc = result_rc(c, r, &r);
+    int rc = pg_result(c, r, &r);
 
     c->write_tx = 0;
     if (rc != STORE_OK)
@@ -740,22 +590,22 @@ static int tx_open(store_conn *c)
 static int tx_rollback(store_conn *c)
 {
     c->write_tx = 0;
-    return tx_open(c) ? simple(c, "ROLLBACK") : STORE_OK;
+    return tx_open(c) ? pg_simple(c, "ROLLBACK") : STORE_OK;
 }
 
 static int tx_savepoint(store_conn *c, int depth)
 {
-    return simple(c, depth == 0 ? "SAVEPOINT job" : "SAVEPOINT nested");
+    return pg_simple(c, depth == 0 ? "SAVEPOINT job" : "SAVEPOINT nested");
 }
 
 static int tx_release(store_conn *c, int depth)
 {
-    return simple(c, depth == 0 ? "RELEASE SAVEPOINT job" : "RELEASE SAVEPOINT nested");
+    return pg_simple(c, depth == 0 ? "RELEASE SAVEPOINT job" : "RELEASE SAVEPOINT nested");
 }
 
 static int tx_rollback_to(store_conn *c, int depth)
 {
-    return simple(c, depth == 0 ? "ROLLBACK TO SAVEPOINT job" : "ROLLBACK TO SAVEPOINT nested");
+    return pg_simple(c, depth == 0 ? "ROLLBACK TO SAVEPOINT job" : "ROLLBACK TO SAVEPOINT nested");
 }
 
 /* ---- Resources ---- */
@@ -833,7 +683,7 @@ static const char *list_prepare(store_conn *c, const store_sql *q, const pg_para
     c->list_id[slot] = ++c->list_serial;
     snprintf(name, 16, "l%u", c->list_id[slot]);
     r = PQprepare(c->h, name, q->text, p->n, p->type);
-    if ((*rc = result_rc(c, r, &r)) != STORE_OK)
+    if ((*rc = pg_result(c, r, &r)) != STORE_OK)
         return NULL;
     PQclear(r);
     if ((c->list_sql[slot] = strdup(q->text)) == NULL) {
@@ -859,7 +709,7 @@ static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *c
     if ((name = list_prepare(c, q, &p, buf, &rc)) == NULL)
         return rc;
     r = PQexecPrepared(c->h, name, p.n, p.v, p.len, p.fmt, 1);
-    if ((rc = result_rc(c, r, &r)) != STORE_OK)
+    if ((rc = pg_result(c, r, &r)) != STORE_OK)
         return rc;
     for (int i = 0; i < PQntuples(r); i++)
         if (fn((const uint8_t *)PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), ctx) != 0)

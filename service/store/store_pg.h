@@ -61,6 +61,40 @@ enum {
     PG_COUNT
 };
 
+/* ---- The database and its connections (store_pg.c) ---- */
+#define LIST_CACHE 16 /* list statements kept prepared per connection */
+
+struct store_db {
+    char *url;
+    char where[320]; /* host:port/dbname, for messages: never the URL */
+    int busy_timeout_ms;
+    int read_only;
+};
+
+struct store_conn {
+    store_db *db;
+    PGconn *h;
+    int write_tx; /* the open transaction is a write batch's */
+    unsigned char prepared[PG_COUNT];
+    char *list_sql[LIST_CACHE];
+    unsigned list_id[LIST_CACHE];
+    unsigned list_next, list_serial;
+};
+
+/* ---- Running statements (store_pg.c) ---- */
+/* A statement without values (transaction control, migrations). */
+int pg_simple(struct store_conn *c, const char *sql);
+/* r's STORE_* code; *res = r when it worked, else r is cleared. */
+int pg_result(struct store_conn *c, PGresult *r, PGresult **res);
+/* Server or libpq text folded to one bounded line, quotes replaced. */
+void pg_one_line(char *out, size_t cap, const char *msg);
+
+/* ---- The schema (store_pg_schema.c) ---- */
+/* Creates or migrates the schema on c: STORE_OK, or a one-line err. */
+int pg_migrate(store_db *db, struct store_conn *c, char *err, size_t errlen);
+/* The schema version this binary writes. */
+int pg_schema_version(void);
+
 #define PG_MAX_PARAMS (STORE_SQL_MAX_BINDS > STORE_MAX_COLUMNS + 1 ? STORE_SQL_MAX_BINDS \
                                                                    : STORE_MAX_COLUMNS + 1)
 
