@@ -7,6 +7,7 @@
  * store_pg_queries.c. Design: docs/store.md ("The PostgreSQL engine"). */
 #include <endian.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,7 +355,7 @@ static void conn_free(store_conn *c)
  * stalled writer ends (it would hold the audit head); durability checked. */
 static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
 {
-    static int warned;
+    static atomic_int warned; /* fsync off: said once per process */
     pg_params p = {0};
     char ms[32], idle[32];
     PGresult *r;
@@ -389,8 +390,7 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
         PQclear(r);
         return STORE_IO;
     }
-    if (strcmp(PQgetvalue(r, 0, 6), "on") != 0 && !warned) {
-        warned = 1;
+    if (strcmp(PQgetvalue(r, 0, 6), "on") != 0 && atomic_exchange(&warned, 1) == 0) {
         fprintf(stderr, "level=warn event=pg_fsync_off db=%s msg=\"the server runs with fsync "
                         "off: a crash of its machine can lose acknowledged writes\"\n",
                 c->db->where);
