@@ -1,7 +1,8 @@
 """What only the PostgreSQL engine has (issue 11): the database URL and its
 password rules, start-up refusals in one line (a URL with a password, a
 wrong URL, an unreachable server, a wrong database or password, a schema
-newer than the binary, PGPASSWORD), connections over the unix socket, text
+newer than the binary, PGPASSWORD), connections over the unix socket,
+synchronous_commit turned on where the database turned it off, text
 ordered in byte order in a database whose own collation is not (ICU
 English), and keyset pages served by index range scans with no sort at any
 depth (every statement's plan logged by auto_explain and read back).
@@ -92,10 +93,14 @@ def test_startup_refusals():
     # `tallinnd backup` is SQLite's; PostgreSQL has its own tools.
     refused(["backup", "--data-dir", data, "--to", data + ".bak", "--database", url], "pg_dump",
             code=2)
-    # And over the unix socket, it serves.
+    # And over the unix socket, it serves; a database whose sessions default
+    # to synchronous_commit = off gets it on for tallinnd's, and says so.
+    PG.psql("ALTER DATABASE %s SET synchronous_commit = off" % db)
     sock_url = "postgresql://tallinn@/%s?host=%s&port=%d" % (db, PG.sock, port)
     srv = harness.Server([BIN] + serve_argv(data, sock_url) + ["--quiet"], harness.PORT_RE)
+    PG.psql("ALTER DATABASE %s RESET synchronous_commit" % db)
     assert "engine=postgresql" in srv.text() and srv.stop() == 0, srv.text()
+    assert "event=pg_synchronous_commit" in srv.text(), srv.text()
 
 
 def test_byte_order_and_index_scans():
