@@ -24,8 +24,17 @@ fail() {
     failed=1
 }
 
-"$tallinnd" init --data-dir "$tmp/data" >/dev/null 2>&1 || { echo "FAIL tallinnd init"; exit 1; }
-"$tallinnd" --listen 127.0.0.1:0 --data-dir "$tmp/data" --insecure --quiet 2>"$tmp/server.log" &
+# The engine (tests/integration/harness.py): bench.smoke.pg runs on a fresh
+# database of the throwaway PostgreSQL cluster.
+set --
+if [ "${TALLINN_TEST_ENGINE:-sqlite}" = postgresql ]; then
+    eval "$(/usr/bin/python3 "$(dirname "$0")/../tests/pg/pgcluster.py" newdb "$TALLINN_TEST_PG")" ||
+        { echo "FAIL no database"; exit 1; }
+    set -- --database "$DATABASE_URL"
+fi
+"$tallinnd" init --data-dir "$tmp/data" "$@" >"$tmp/init.log" 2>&1 ||
+    { cat "$tmp/init.log"; echo "FAIL tallinnd init"; exit 1; }
+"$tallinnd" --listen 127.0.0.1:0 --data-dir "$tmp/data" --insecure --quiet "$@" 2>"$tmp/server.log" &
 pid=$!
 port=
 i=0
