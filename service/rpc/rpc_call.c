@@ -121,6 +121,8 @@ void rpc__call_op_done(rpc_call *call, rpc_op_slot slot, int ok)
     pthread_mutex_lock(&call->mu);
     call->busy[slot] = 0;
     call->ok[slot] = ok;
+    if (slot == RPC_OP_STATUS && call->close_in_status)
+        call->closed = 1;
     if (slot == RPC_OP_CLOSE) {
         call->closed = 1;
         nmu = call->notify_mu;
@@ -443,7 +445,7 @@ done:
 
 void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMessage *resp)
 {
-    grpc_op ops[3];
+    grpc_op ops[4];
     size_t n = 0;
     const char *msg;
 
@@ -481,6 +483,15 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
     ops[n].data.send_status_from_server.trailing_metadata_count = call->trail_md.n;
     ops[n].data.send_status_from_server.trailing_metadata = call->trail_md.items;
     n++;
+    if (!call->close_started) {
+        /* An inline call (or one refused before its handler): the close
+         * comes back with the status, in the same batch. */
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n].data.recv_close_on_server.cancelled = &call->client_cancelled;
+        call->close_started = 1;
+        call->close_in_status = 1;
+        n++;
+    }
     if (rpc__call_start(call, RPC_OP_STATUS, ops, n) != 0)
         grpc_call_cancel(call->call, NULL); /* so RECV_CLOSE completes and the call ends */
 }
@@ -852,6 +863,20 @@ const char *rpc_call_principal(const rpc_call *call)
 void *rpc_call_principal_data(const rpc_call *call)
 {
     return call->principal_data;
+}
+
+int rpc_call_is_inline(const rpc_call *call)
+{
+    return call->inline_run;
+}
+
+grpc_status_code rpc_call_defer(rpc_call *call)
+{
+    if (!call->inline_run)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                              "a handler deferred a call that was not inline");
+    call->deferred = 1;
+    return GRPC_STATUS_OK;
 }
 
 rpc_server *rpc_call_server(const rpc_call *call)

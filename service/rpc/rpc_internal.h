@@ -40,6 +40,7 @@ typedef struct rpc_method_reg {
     rpc_method_info info;
     rpc_handler_fn fn;
     void *ctx;
+    unsigned flags;    /* RPC_METHOD_* */
     void *grpc_handle; /* from grpc_server_register_method */
     int missing;       /* request slots lost to a failed post, not yet re-posted */
 } rpc_method_reg;
@@ -110,6 +111,11 @@ struct rpc_call {
     int ok[RPC_OP_COUNT];    /* its completion's ok flag */
     int initial_md_sent;
     int status_sent;
+    int close_started;       /* RECV_CLOSE is out, alone or in the status batch */
+    int close_in_status;     /* ... in the status batch (inline calls) */
+    int inline_run;          /* the handler runs on a queue thread now */
+    int deferred;            /* ... and asked to be run again on a worker */
+    int intercepted;         /* the interceptor has run (not again after a defer) */
     pthread_mutex_t *notify_mu;
     pthread_cond_t *notify_cv;
     int notifying;           /* a cancel broadcast to notify_cv is under way */

@@ -264,6 +264,24 @@ const char *rpc_server_service_name(const rpc_server *srv, size_t i)
     return i < srv->n_services ? srv->service_names[i] : NULL;
 }
 
+int rpc_server_set_method_flags(rpc_server *srv, const char *path, unsigned flags)
+{
+    for (size_t i = 0; i < srv->n_methods; i++) {
+        rpc_method_reg *m = srv->methods[i];
+        if (strcmp(m->info.path, path) != 0)
+            continue;
+        if (srv->started || ((flags & RPC_METHOD_INLINE) && m->info.kind != RPC_UNARY)) {
+            fprintf(stderr, "rpc: %s: flags must be set before the start, and only unary "
+                            "methods run inline\n", path);
+            return -1;
+        }
+        m->flags = flags;
+        return 0;
+    }
+    fprintf(stderr, "rpc: %s is not registered\n", path);
+    return -1;
+}
+
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx)
 {
     srv->interceptor = fn;
@@ -283,8 +301,11 @@ static int start_close(rpc_call *call)
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op.data.recv_close_on_server.cancelled = &call->client_cancelled;
+    call->close_started = 1;
     return rpc__call_start(call, RPC_OP_CLOSE, &op, 1);
 }
+
+static void dispatch(rpc_server *srv, rpc_call *call);
 
 /* Runs the interceptor, the handler and the outcome hook, then sends the
  * final status. */
@@ -296,14 +317,28 @@ static void run_handler(rpc_call *call)
     grpc_status_code code = GRPC_STATUS_OK;
     int wants_resp = m->info.kind == RPC_UNARY || m->info.kind == RPC_CLIENT_STREAMING;
 
-    if (srv->interceptor != NULL)
+    if (srv->interceptor != NULL && !call->intercepted)
         code = srv->interceptor(call, &m->info, srv->interceptor_ctx);
+    call->intercepted = 1;
     /* A stream's budget is known only once its caller is. */
     if (code == GRPC_STATUS_OK && m->info.kind != RPC_UNARY)
         code = rpc__stream_admit(call);
     if (code == GRPC_STATUS_OK)
         code = m->fn(call, call->request, &resp, m->ctx);
     rpc__stream_release(call);
+    if (call->deferred) {
+        /* An inline handler must block after all: a worker runs it again,
+         * with the close batch out so that it can see cancellation. */
+        call->deferred = 0;
+        call->inline_run = 0;
+        if (start_close(call) != 0) {
+            grpc_call_cancel(call->call, NULL);
+            rpc__call_handler_done(call);
+            return;
+        }
+        dispatch(srv, call);
+        return;
+    }
     if (code == GRPC_STATUS_OK && wants_resp && resp == NULL)
         code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced no response");
     if (code == GRPC_STATUS_OK && resp != NULL &&
@@ -432,7 +467,9 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         rpc__call_handler_done(call);
         return;
     }
-    if (start_close(call) != 0) {
+    /* An inline call takes its close with the status (one batch fewer);
+     * any other may block and must see cancellation meanwhile. */
+    if (!(m->flags & RPC_METHOD_INLINE) && start_close(call) != 0) {
         grpc_call_cancel(call->call, NULL);
         rpc__call_handler_done(call);
         return;
@@ -449,6 +486,11 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         }
         grpc_byte_buffer_destroy(call->req_payload);
         call->req_payload = NULL;
+    }
+    if (m->flags & RPC_METHOD_INLINE) {
+        call->inline_run = 1;
+        run_handler(call);
+        return;
     }
     if (m->info.kind == RPC_UNARY) {
         dispatch(srv, call);
