@@ -119,8 +119,12 @@ typedef struct rpc_server_options {
     int keepalive_timeout_ms;       /* 0 = 20 s */
     int min_client_ping_ms;         /* 0 = 10 s (client pings more often are strikes) */
     int max_connection_idle_ms;     /* 0 = 30 min */
-    void (*log_fn)(const rpc_call_log *entry, void *ctx); /* NULL = stderr logfmt */
+    /* NULL = one logfmt line per call to log_fd, queued where the call ends
+     * and written by a log thread; else called where each call ends. */
+    void (*log_fn)(const rpc_call_log *entry, void *ctx);
     void *log_ctx;
+    int log_fd;                     /* the default log's descriptor; 0 = stderr */
+    size_t log_buffer_bytes;        /* its ring; 0 = 1 MiB (≈ 7,000 lines) */
     int quiet;                      /* 1 = no per-call log lines */
 } rpc_server_options;
 
@@ -184,6 +188,8 @@ typedef struct rpc_server_stats {
     int anon_streams;       /* ... of calls with no principal */
     long post_failures;     /* request slots the core refused to take */
     int requests_missing;   /* slots not posted now (the queue threads retry) */
+    long log_dropped;       /* call log lines lost to a full ring (or a failing
+                               descriptor); each loss is also logged */
 } rpc_server_stats;
 void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out);
 

@@ -224,7 +224,10 @@ static void call_destroy(rpc_call *call)
             .peer = call->peer != NULL ? call->peer : "unknown",
             .principal = call->principal,
         };
-        srv->opts.log_fn(&entry, srv->opts.log_ctx);
+        if (srv->log != NULL)
+            rpc__log_call(srv->log, &entry);
+        else if (srv->opts.log_fn != NULL)
+            srv->opts.log_fn(&entry, srv->opts.log_ctx);
     }
 
     grpc_metadata_array_destroy(&call->req_md);

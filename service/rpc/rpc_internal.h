@@ -182,6 +182,8 @@ struct rpc_server {
     int repairing;         /* a queue thread is re-posting */
     gpr_timespec repair_after; /* ... not before (monotonic), after a failure */
     char *bound;           /* "addr,addr": what the listening sockets are bound to */
+    struct rpc_log *log;   /* the call log's writer (default log, not quiet) */
+    long log_dropped;      /* its count of dropped lines, once it has stopped */
     int stopped;           /* rpc_server_shutdown finished */
 
     /* Unary handlers run on workers, never on the queue threads, so a
@@ -216,6 +218,19 @@ int rpc__request_post(struct rpc_server *srv, rpc_method_reg *method);
 void rpc__request_repost(struct rpc_server *srv, rpc_method_reg *method);
 /* Re-posts missing slots (queue threads call it while any are missing). */
 void rpc__request_repair(struct rpc_server *srv);
+
+/* rpc_log.c: the call log's ring and writer thread. */
+typedef struct rpc_log rpc_log;
+/* Starts a writer of call lines to fd, with a ring of at least `bytes`. */
+int rpc__log_create(rpc_log **out, int fd, size_t bytes);
+/* Formats e (ended at the current time) and queues it; never blocks on the
+ * descriptor: a line that does not fit is counted as dropped. */
+void rpc__log_call(rpc_log *l, const rpc_call_log *e);
+/* The line for e at `when` into buf; its length, or the size needed (> cap). */
+size_t rpc__log_format(char *buf, size_t cap, const rpc_call_log *e, const struct timespec *when);
+long rpc__log_dropped(rpc_log *l);
+/* Writes every queued line, then stops the writer and frees the log. */
+void rpc__log_destroy(rpc_log *l);
 
 /* rpc_budget.c: stream budgets, after the interceptor named the caller. */
 grpc_status_code rpc__stream_admit(rpc_call *call);

@@ -24,26 +24,8 @@
 #define RPC_WORKER_STACK (512u * 1024)
 #define RPC_DEFAULT_MAX_WORKERS 128
 #define RPC_WORKER_IDLE_S 30
+#define RPC_DEFAULT_LOG_BYTES (1u << 20)
 #define RPC_REPAIR_TICK_MS 100 /* while slots are missing, queue threads wake this often */
-
-static void default_log(const rpc_call_log *e, void *ctx)
-{
-    struct timespec ts;
-    struct tm tm;
-    char when[32];
-
-    (void)ctx;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    /* logfmt: every value is a method path, a status name, a number, a peer
-     * URI or a resource name — none contains spaces or quotes. */
-    fprintf(stderr,
-            "ts=%s.%03ldZ level=info event=call method=%s code=%s duration_ms=%.3f peer=%s "
-            "principal=%s\n",
-            when, ts.tv_nsec / 1000000, e->method, rpc_status_name(e->code), e->duration_ms,
-            e->peer, e->principal != NULL ? e->principal : "-");
-}
 
 int rpc_method_kind_lookup(const char *path, rpc_kind *kind)
 {
@@ -125,8 +107,10 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
         srv->opts.min_client_ping_ms = RPC_DEFAULT_MIN_PING_MS;
     if (srv->opts.max_connection_idle_ms <= 0)
         srv->opts.max_connection_idle_ms = RPC_DEFAULT_IDLE_MS;
-    if (srv->opts.log_fn == NULL)
-        srv->opts.log_fn = default_log;
+    if (srv->opts.log_fd <= 0)
+        srv->opts.log_fd = STDERR_FILENO;
+    if (srv->opts.log_buffer_bytes == 0)
+        srv->opts.log_buffer_bytes = RPC_DEFAULT_LOG_BYTES;
     if (srv->opts.max_message_bytes > INT32_MAX)
         srv->opts.max_message_bytes = INT32_MAX;
     srv->requests_per_method = srv->opts.threads < 2 ? 2 : srv->opts.threads;
@@ -143,6 +127,16 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     atomic_init(&srv->requests_missing, 0);
     atomic_init(&srv->fail_posts, 0);
 
+    if (!srv->opts.quiet && srv->opts.log_fn == NULL &&
+        rpc__log_create(&srv->log, srv->opts.log_fd, srv->opts.log_buffer_bytes) != 0) {
+        fprintf(stderr, "rpc: cannot start the call log's writer\n");
+        free(srv->listen_addr);
+        pthread_mutex_destroy(&srv->mu);
+        pthread_cond_destroy(&srv->cv);
+        pthread_cond_destroy(&srv->work_cv);
+        free(srv);
+        return -1;
+    }
     grpc_init();
     args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, (int)srv->opts.max_message_bytes);
     args[n++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, srv->opts.max_concurrent_streams);
@@ -713,6 +707,15 @@ void rpc_server_shutdown(rpc_server *srv, int grace_ms)
     while (srv->workers > 0)
         pthread_cond_wait(&srv->cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
+    /* Every call is freed: write the last lines before shutdown returns. */
+    if (srv->log != NULL) {
+        long dropped = rpc__log_dropped(srv->log);
+        rpc__log_destroy(srv->log);
+        pthread_mutex_lock(&srv->mu);
+        srv->log_dropped = dropped;
+        srv->log = NULL;
+        pthread_mutex_unlock(&srv->mu);
+    }
 
     grpc_completion_queue_shutdown(srv->cq);
     for (int i = 0; i < srv->n_threads; i++)
@@ -754,6 +757,7 @@ void rpc_server_destroy(rpc_server *srv)
     free(srv->threads);
     free(srv->listen_addr);
     free(srv->bound);
+    rpc__log_destroy(srv->log);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
     pthread_cond_destroy(&srv->work_cv);
@@ -773,6 +777,7 @@ void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out)
     out->anon_streams = srv->anon_streams;
     out->post_failures = srv->post_failures;
     out->requests_missing = atomic_load(&srv->requests_missing);
+    out->log_dropped = srv->log != NULL ? rpc__log_dropped(srv->log) : srv->log_dropped;
     pthread_mutex_unlock(&srv->mu);
 }
 
