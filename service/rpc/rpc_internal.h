@@ -58,6 +58,7 @@ typedef struct rpc_request {
     rpc_tag tag;
     struct rpc_server *srv;
     rpc_method_reg *method; /* NULL for the catch-all */
+    int cq;                 /* the completion queue it is posted on */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
@@ -147,9 +148,23 @@ struct rpc_call {
     rpc_op_tag tags[RPC_OP_COUNT];
 };
 
+/* A completion-queue thread and its own queue. */
+typedef struct rpc_queue {
+    struct rpc_server *srv;
+    int index;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    int started;
+} rpc_queue;
+
 struct rpc_server {
     grpc_server *server;
-    grpc_completion_queue *cq;
+    /* One completion queue per queue thread, as the core is fastest with:
+     * threads sharing one queue make the transport hand its work to the
+     * core's executor thread (a hand-off per call) whenever the queue has
+     * events waiting. A call's batches complete on the queue it came on. */
+    rpc_queue *queues;
+    int n_queues;
     rpc_server_options opts;
     char *listen_addr;
     grpc_server_credentials *creds;
@@ -161,8 +176,6 @@ struct rpc_server {
     void *interceptor_ctx;
     rpc_outcome_fn outcome;
     void *outcome_ctx;
-    pthread_t *threads;
-    int n_threads;
     int requests_per_method;
     rpc_tag shutdown_tag;
 
@@ -212,12 +225,13 @@ void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call);
 
 /* rpc_requests.c: posting request slots. */
 void rpc__request_free(rpc_request *req);
-/* Posts one request for a method (NULL: the catch-all); 0 or -1. */
-int rpc__request_post(struct rpc_server *srv, rpc_method_reg *method);
+/* Posts one request for a method (NULL: the catch-all) on queue cq; 0 or -1. */
+int rpc__request_post(struct rpc_server *srv, rpc_method_reg *method, int cq);
 /* Re-posts a completed request's slot; a failure is counted and repaired. */
-void rpc__request_repost(struct rpc_server *srv, rpc_method_reg *method);
-/* Re-posts missing slots (queue threads call it while any are missing). */
-void rpc__request_repair(struct rpc_server *srv);
+void rpc__request_repost(struct rpc_server *srv, rpc_method_reg *method, int cq);
+/* Re-posts missing slots on queue cq (its thread calls it while any are
+ * missing). */
+void rpc__request_repair(struct rpc_server *srv, int cq);
 
 /* rpc_log.c: the call log's ring and writer thread. */
 typedef struct rpc_log rpc_log;

@@ -25,6 +25,7 @@
 #define RPC_DEFAULT_MAX_WORKERS 128
 #define RPC_WORKER_IDLE_S 30
 #define RPC_DEFAULT_LOG_BYTES (1u << 20)
+#define RPC_REQUESTS_PER_METHOD 2
 #define RPC_REPAIR_TICK_MS 100 /* while slots are missing, queue threads wake this often */
 
 int rpc_method_kind_lookup(const char *path, rpc_kind *kind)
@@ -113,7 +114,10 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
         srv->opts.log_buffer_bytes = RPC_DEFAULT_LOG_BYTES;
     if (srv->opts.max_message_bytes > INT32_MAX)
         srv->opts.max_message_bytes = INT32_MAX;
-    srv->requests_per_method = srv->opts.threads < 2 ? 2 : srv->opts.threads;
+    /* Per method and queue; a completed request is re-posted at once. More
+     * (16) kept calls from waiting in the core, but cost more CPU on both
+     * sides (docs/BENCHMARKS.md). */
+    srv->requests_per_method = RPC_REQUESTS_PER_METHOD;
     srv->listen_addr = strdup(opts->listen_addr);
     srv->shutdown_tag.type = RPC_TAG_SHUTDOWN;
     pthread_mutex_init(&srv->mu, NULL);
@@ -154,12 +158,22 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     chargs.num_args = n;
     chargs.args = args;
     srv->server = grpc_server_create(&chargs, NULL);
-    srv->cq = grpc_completion_queue_create_for_next(NULL);
-    if (srv->listen_addr == NULL || srv->server == NULL || srv->cq == NULL) {
+    srv->queues = calloc((size_t)srv->opts.threads, sizeof(*srv->queues));
+    if (srv->listen_addr == NULL || srv->server == NULL || srv->queues == NULL) {
         rpc_server_destroy(srv);
         return -1;
     }
-    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+    for (int i = 0; i < srv->opts.threads; i++) {
+        rpc_queue *q = &srv->queues[i];
+        q->srv = srv;
+        q->index = i;
+        if ((q->cq = grpc_completion_queue_create_for_next(NULL)) == NULL) {
+            rpc_server_destroy(srv);
+            return -1;
+        }
+        srv->n_queues++;
+        grpc_server_register_completion_queue(srv->server, q->cq, NULL);
+    }
     *out = srv;
     return 0;
 }
@@ -443,7 +457,7 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         rpc__request_free(req);
         return;
     }
-    rpc__request_repost(srv, m);
+    rpc__request_repost(srv, m, req->cq);
     call = rpc__call_create(srv, m, req);
     if (call == NULL) {
         grpc_call_cancel_with_status(req->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
@@ -533,7 +547,7 @@ static void on_catchall(rpc_server *srv, rpc_request *req, int ok)
         rpc__request_free(req);
         return;
     }
-    rpc__request_repost(srv, NULL);
+    rpc__request_repost(srv, NULL, req->cq);
     call = rpc__call_create(srv, NULL, req);
     if (call == NULL || call->handler_done) {
         grpc_call_cancel_with_status(call != NULL ? call->call : req->call,
@@ -580,7 +594,8 @@ void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call)
 
 static void *cq_main(void *arg)
 {
-    rpc_server *srv = arg;
+    rpc_queue *q = arg;
+    rpc_server *srv = q->srv;
 
     for (;;) {
         /* While slots are missing, wake up to re-post them even if no call
@@ -590,13 +605,13 @@ static void *cq_main(void *arg)
                 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                gpr_time_from_millis(RPC_REPAIR_TICK_MS, GPR_TIMESPAN))
                 : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-        grpc_event ev = grpc_completion_queue_next(srv->cq, until, NULL);
+        grpc_event ev = grpc_completion_queue_next(q->cq, until, NULL);
         rpc_tag *tag;
 
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (atomic_load(&srv->requests_missing) > 0)
-            rpc__request_repair(srv);
+            rpc__request_repair(srv, q->index);
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         tag = ev.tag;
@@ -635,20 +650,19 @@ int rpc_server_start(rpc_server *srv, int *port)
         return -1;
     grpc_server_start(srv->server);
     srv->started = 1;
-    srv->threads = calloc((size_t)srv->opts.threads, sizeof(*srv->threads));
-    if (srv->threads == NULL)
-        goto fail;
-    for (int i = 0; i < srv->opts.threads; i++) {
-        if (pthread_create(&srv->threads[i], NULL, cq_main, srv) != 0)
+    for (int i = 0; i < srv->n_queues; i++) {
+        if (pthread_create(&srv->queues[i].thread, NULL, cq_main, &srv->queues[i]) != 0)
             goto fail;
-        srv->n_threads++;
+        srv->queues[i].started = 1;
     }
-    for (size_t i = 0; i < srv->n_methods; i++)
-        for (int k = 0; k < srv->requests_per_method; k++)
-            if (rpc__request_post(srv, srv->methods[i]) != 0)
-                goto fail;
-    for (int k = 0; k < 2; k++)
-        if (rpc__request_post(srv, NULL) != 0)
+    for (int q = 0; q < srv->n_queues; q++)
+        for (size_t i = 0; i < srv->n_methods; i++)
+            for (int k = 0; k < srv->requests_per_method; k++)
+                if (rpc__request_post(srv, srv->methods[i], q) != 0)
+                    goto fail;
+    /* At least two catch-all requests, spread over the queues. */
+    for (int k = 0; k < (srv->n_queues < 2 ? 2 : srv->n_queues); k++)
+        if (rpc__request_post(srv, NULL, k % srv->n_queues) != 0)
             goto fail;
     if (port != NULL)
         *port = bound;
@@ -682,7 +696,7 @@ void rpc_server_shutdown(rpc_server *srv, int grace_ms)
     pthread_mutex_unlock(&srv->mu);
 
     /* No new calls from here on; in-flight calls go on for the grace period. */
-    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    grpc_server_shutdown_and_notify(srv->server, srv->queues[0].cq, &srv->shutdown_tag);
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += grace_ms / 1000;
     deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
@@ -717,10 +731,13 @@ void rpc_server_shutdown(rpc_server *srv, int grace_ms)
         pthread_mutex_unlock(&srv->mu);
     }
 
-    grpc_completion_queue_shutdown(srv->cq);
-    for (int i = 0; i < srv->n_threads; i++)
-        pthread_join(srv->threads[i], NULL);
-    srv->n_threads = 0;
+    for (int i = 0; i < srv->n_queues; i++)
+        grpc_completion_queue_shutdown(srv->queues[i].cq);
+    for (int i = 0; i < srv->n_queues; i++) {
+        if (srv->queues[i].started)
+            pthread_join(srv->queues[i].thread, NULL);
+        srv->queues[i].started = 0;
+    }
     pthread_mutex_lock(&srv->mu);
     srv->stopped = 1;
     pthread_mutex_unlock(&srv->mu);
@@ -734,16 +751,18 @@ void rpc_server_destroy(rpc_server *srv)
         rpc_server_shutdown(srv, 0);
     if (srv->server != NULL)
         grpc_server_destroy(srv->server);
-    if (srv->cq != NULL) {
+    for (int i = 0; i < srv->n_queues; i++) {
+        grpc_completion_queue *cq = srv->queues[i].cq;
         if (!srv->stopped) {
             /* Never started: the queue still needs shutting down and draining. */
-            grpc_completion_queue_shutdown(srv->cq);
-            while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN)
+            grpc_completion_queue_shutdown(cq);
+            while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+                   GRPC_QUEUE_SHUTDOWN)
                 ;
         }
-        grpc_completion_queue_destroy(srv->cq);
+        grpc_completion_queue_destroy(cq);
     }
+    free(srv->queues);
     if (srv->creds != NULL)
         grpc_server_credentials_release(srv->creds);
     for (size_t i = 0; i < srv->n_methods; i++) {
@@ -754,7 +773,6 @@ void rpc_server_destroy(rpc_server *srv)
     for (size_t i = 0; i < srv->n_services; i++)
         free(srv->service_names[i]);
     free(srv->service_names);
-    free(srv->threads);
     free(srv->listen_addr);
     free(srv->bound);
     rpc__log_destroy(srv->log);
