@@ -71,6 +71,8 @@ typedef struct rpc_md_list {
     size_t n, cap;
 } rpc_md_list;
 
+#define RPC_ARENA0_UNITS (1024 / sizeof(max_align_t))
+
 typedef struct rpc_arena_block {
     struct rpc_arena_block *next;
     size_t used, size;
@@ -91,8 +93,9 @@ struct rpc_call {
     struct rpc_server *srv;
     const rpc_method_reg *method; /* NULL: unknown method (catch-all) */
     grpc_call *call;
-    char *path;
-    char *peer;
+    char *path;            /* the method's (registered) or our own copy (path_owned) */
+    int path_owned;
+    char *peer;            /* from grpc_call_get_peer: gpr_free */
     gpr_timespec deadline; /* monotonic */
     gpr_timespec start;    /* monotonic */
     grpc_metadata_array req_md;
@@ -144,6 +147,10 @@ struct rpc_call {
 
     rpc_arena_block *arena;
     int wipe; /* zero the arena before freeing it */
+    /* The arena's first block, inside the call: a Noop or an authenticated
+     * read's small allocations cost no malloc. */
+    size_t arena0_used;
+    max_align_t arena0[RPC_ARENA0_UNITS];
     rpc_owned_msg *owned;
     rpc_op_tag tags[RPC_OP_COUNT];
 };
