@@ -45,7 +45,6 @@ int diagnostics_register(rpc_server *srv, api *a)
     if (rpc_server_add_service(srv, &tallinn__v1__diagnostics_service__descriptor, handlers,
                                sizeof(handlers) / sizeof(handlers[0]), a) != 0)
         return -1;
-    /* Nothing here blocks: answered where the call arrived. */
-    return rpc_server_set_method_flags(srv, "/tallinn.v1.DiagnosticsService/Noop",
-                                       RPC_METHOD_INLINE);
+    /* Nothing here blocks but authentication's reads (api_inline_read). */
+    return api_inline_read(srv, a, "/tallinn.v1.DiagnosticsService/Noop");
 }

@@ -334,7 +334,7 @@ int needs_register(rpc_server *srv, api *a)
     if (rpc_server_add_service(srv, &tallinn__v1__need_service__descriptor, handlers,
                                sizeof(handlers) / sizeof(handlers[0]), a) != 0)
         return -1;
-    /* GetNeed reads from the read pool and runs where the call arrived; it
-     * defers to a worker only for a RESTRICTED need, whose read is audited. */
-    return rpc_server_set_method_flags(srv, "/tallinn.v1.NeedService/GetNeed", RPC_METHOD_INLINE);
+    /* GetNeed only reads (api_inline_read); it defers to a worker for a
+     * RESTRICTED need, whose read is audited. */
+    return api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed");
 }
