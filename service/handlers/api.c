@@ -48,6 +48,13 @@ grpc_status_code api_violations_status(rpc_call *call, const char *what)
                           n == 1 ? "" : "s");
 }
 
+int api_inline_read(rpc_server *srv, const api *a, const char *path)
+{
+    if (strcmp(store_engine_name(a->store), "sqlite") != 0)
+        return 0;
+    return rpc_server_set_method_flags(srv, path, RPC_METHOD_INLINE);
+}
+
 grpc_status_code api_store_error(rpc_call *call, int rc)
 {
     switch (rc) {

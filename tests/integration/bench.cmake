@@ -4,4 +4,5 @@
 tallinn_server_test(smoke PREFIX bench TIMEOUT 180
   COMMAND /bin/sh ${CMAKE_SOURCE_DIR}/bench/smoke.sh
                  $<TARGET_FILE:tallinnd> $<TARGET_FILE:tallinn-bench>
+                 $<TARGET_FILE:tallinn-bench-echo>
   LABELS bench)
