@@ -34,6 +34,8 @@ enum {
     STORE_ERROR = -8,     /* anything else (a bug: logged) */
     STORE_SHUTDOWN = -9,  /* the store is closing */
     STORE_READONLY = -10, /* opened on read-only storage: writes are refused */
+    STORE_INDOUBT = -11,  /* the connection was lost during COMMIT: the batch may
+                           * or may not be stored (a client-server engine only) */
 };
 
 typedef enum store_kind {

@@ -573,6 +573,12 @@ static int tx_commit(store_conn *c)
     int rc = pg_result(c, r, &r);
 
     c->write_tx = 0;
+    /* The server may have committed before the connection went: neither
+     * "stored" nor "not stored" is true, and callers must be told so. */
+    if (rc != STORE_OK && PQstatus(c->h) == CONNECTION_BAD) {
+        fprintf(stderr, "level=error event=pg_commit_in_doubt db=%s\n", c->db->where);
+        return STORE_INDOUBT;
+    }
     if (rc != STORE_OK)
         return rc;
     /* COMMIT of a failed transaction answers "ROLLBACK": nothing is stored. */
