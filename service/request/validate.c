@@ -1,6 +1,7 @@
 /* validate.c — request checks shared by every handler (see validate.h):
  * UTF-8 and control characters, ids and names, ISO codes, money. */
 #include "tallinn/currency.h"
+#include "tallinn/textsafe.h"
 #include "tallinn/validate.h"
 
 #include <stdbool.h>
@@ -33,50 +34,16 @@ const char *validate_strerror(int code)
 
 /* ---- UTF-8 ---- */
 
-/* Decodes one code point at s[i]; returns its length in bytes, or 0 if the
- * sequence is invalid (truncated, overlong, surrogate, above U+10FFFF). */
-static size_t utf8_decode(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
-{
-    unsigned char c = s[i];
-    size_t n;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2; v = c & 0x1F; min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3; v = c & 0x0F; min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4; v = c & 0x07; min = 0x10000;
-    } else {
-        return 0; /* continuation byte, C0/C1 (overlong), F5..FF */
-    }
-    if (len - i < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
+/* The decoder is textsafe's (lib/textsafe.c): one for the whole project. */
 int validate_utf8(const char *s, size_t len, size_t *bad_offset)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
 
     if (s == NULL && len > 0)
         return VALIDATE_ERR_ARG;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(u, len, i, &cp);
+        size_t n = textsafe_utf8_next(s, len, i, &cp);
         if (n == 0) {
             if (bad_offset != NULL)
                 *bad_offset = i;
@@ -103,7 +70,6 @@ static bool is_forbidden_char(uint32_t cp, bool multiline)
 int validate_text(const char *s, size_t len, size_t max_chars, unsigned flags,
                   size_t *bad_offset)
 {
-    const unsigned char *u = (const unsigned char *)s;
     bool multiline = (flags & VALIDATE_TEXT_MULTILINE) != 0;
     size_t i = 0, chars = 0;
 
@@ -113,7 +79,7 @@ int validate_text(const char *s, size_t len, size_t max_chars, unsigned flags,
         return (flags & VALIDATE_TEXT_REQUIRED) ? VALIDATE_ERR_EMPTY : VALIDATE_OK;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(u, len, i, &cp);
+        size_t n = textsafe_utf8_next(s, len, i, &cp);
         int rc = VALIDATE_OK;
 
         if (n == 0)
