@@ -90,6 +90,7 @@ static const authz_rule rules[] = {
     {"/tallinn.v1.AuditService/GetVerifierKey", ANY, NULL},
     {"/tallinn.v1.DiagnosticsService/Noop", ANY, "a no-op: the transport ceiling for benchmarks"},
     {"/tallinn.v1.DiagnosticsService/GetServerInfo", ANY, NULL},
+    {"/tallinn.v1.DiagnosticsService/GetCaller", ANY, "the caller's own principal"},
 };
 
 /* Services any caller may use without credentials, every method. What they
