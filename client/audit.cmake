@@ -14,6 +14,7 @@ add_executable(tallinn-audit
   ${CMAKE_CURRENT_LIST_DIR}/audit_show.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_server.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_net.c
+  ${CMAKE_CURRENT_LIST_DIR}/audit_context.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_main.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_store.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_http.c

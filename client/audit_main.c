@@ -73,10 +73,18 @@ int main(int argc, char **argv)
         printf(AUDIT_PROG " %s\n", TALLINN_VERSION);
         return AUDIT_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    const char *names[sizeof commands / sizeof commands[0]], *close;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, AUDIT_PROG ": unknown command '%s'\n\n", argv[1]);
+        names[i] = commands[i].name;
+    }
+    close = cli_suggest(argv[1], names, sizeof names / sizeof names[0]);
+    if (close != NULL)
+        fprintf(stderr, AUDIT_PROG ": unknown command '%s' (did you mean '%s'?)\n\n", argv[1],
+                close);
+    else
+        fprintf(stderr, AUDIT_PROG ": unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return AUDIT_EXIT_USAGE;
 }
@@ -227,6 +235,9 @@ int audit_conn_option(audit_conn_opts *o, int c, const char *arg)
         return 1;
     case 263:
         o->verbose = 1;
+        return 1;
+    case 264:
+        o->context = arg;
         return 1;
     case 262:
         errno = 0;

@@ -469,7 +469,10 @@ int audit_cmd_verify(int argc, char **argv)
     }
     if (audit_witness_finish(&wit, "verify") != 0)
         return AUDIT_EXIT_USAGE;
-    if (co.server) {
+    int srv = audit_conn_settle(&co, "verify", optind < argc);
+    if (srv < 0)
+        return AUDIT_EXIT_USAGE;
+    if (srv > 0) {
         note_verifier v;
         if (optind != argc || !key) {
             fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
@@ -484,7 +487,8 @@ int audit_cmd_verify(int argc, char **argv)
     if (optind != argc - 1 || !key || state) {
         fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
                 !key ? "--key is required"
-                     : state ? "--state goes with --server" : "expected one directory");
+                : state ? "--state goes with --server"
+                        : "expected one directory (or --server, or a --context with addr)");
         help(stderr);
         return AUDIT_EXIT_USAGE;
     }

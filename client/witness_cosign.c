@@ -160,7 +160,7 @@ int witness_cmd_cosign(int argc, char **argv)
     tiles_dir *d = NULL;
     tiles_reader *r = NULL;
     char err[1024], *note = NULL, *merged = NULL, *lines = NULL;
-    size_t len = 0, lines_len = 0, cosigned = 0, inconsistent = 0;
+    size_t len = 0, lines_len = 0, cosigned = 0, inconsistent = 0, unreachable = 0;
     checkpoint cp;
     int status = AUDIT_EXIT_FAILED;
     note = malloc(CHECKPOINT_MAX + 1);
@@ -209,6 +209,8 @@ int witness_cmd_cosign(int argc, char **argv)
             cosigned++;
         } else if (res.outcome == WITNESS_INCONSISTENT) {
             inconsistent++;
+        } else if (res.outcome == WITNESS_UNAVAILABLE) {
+            unreachable++;
         }
     }
     if (cosigned > 0) {
@@ -231,6 +233,12 @@ int witness_cmd_cosign(int argc, char **argv)
         status = AUDIT_EXIT_SECURITY;
     } else if (cosigned >= quorum) {
         status = AUDIT_EXIT_OK;
+    } else if (cosigned + unreachable >= quorum) {
+        /* the witnesses that answered all cosigned: too few answered */
+        fprintf(stderr, AUDIT_PROG " witness cosign: could not reach enough witnesses: %zu of %zu "
+                "cosigned, %zu required, %zu did not answer\n", cosigned, n_targets, quorum,
+                unreachable);
+        status = AUDIT_EXIT_UNREACHABLE;
     } else {
         audit_report_failure("witness cosign", "%zu of %zu witnesses cosigned, %zu required",
                              cosigned, n_targets, quorum);

@@ -450,7 +450,8 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, authz_who *who,
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
             return unauthenticated(z, call,
                                    "no credentials: send \"authorization: Bearer <token>\" or "
-                                   "use a client certificate");
+                                   "use a client certificate (tallinnctl: --token-file FILE, "
+                                   "or a context's token-file)");
         authz_hash_token(z->key, auth + 7, hash);
         rc = token_lookup(z, hash, who);
     } else {

@@ -303,8 +303,9 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
             rpc_call_set_error_info(call, "NEED_OVERFUNDED", "tallinn.v1");
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                                   "approving %s would fund %s beyond its estimated cost (%s "
-                                  "committed + %s > %s); to do so on purpose set "
-                                  "allow_overfunding with a reason",
+                                  "committed + %s > %s); to do so on purpose, set "
+                                  "allow_overfunding and a reason (tallinnctl: "
+                                  "--allow-overfunding --reason TEXT)",
                                   x->name, need->name, money_text(call, a, g.committed),
                                   money_text(call, a, g.amount), money_text(call, a, g.cost));
         }

@@ -292,12 +292,14 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
         if (n->domain == TALLINN__V1__NEED__DOMAIN__DOMAIN_MILITARY)
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                                   "%s is a military-domain need: the Tallinn Mechanism covers the "
-                                  "civilian domain only; route it to the IT Coalition with RouteNeed",
+                                  "civilian domain only; route it to the IT Coalition (RouteNeed; "
+                                  "tallinnctl: needs route)",
                                   n->name);
         if (n->domain != TALLINN__V1__NEED__DOMAIN__DOMAIN_CIVILIAN)
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                                  "%s has no domain: return it (ReturnNeed) so the front office "
-                                  "sets domain CIVILIAN, or route it if it is military",
+                                  "%s has no domain: return it (ReturnNeed; tallinnctl: needs "
+                                  "return) so the front office sets domain CIVILIAN, or route it "
+                                  "(needs route) if it is military",
                                   n->name);
     }
     n->state = t->to;
