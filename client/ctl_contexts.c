@@ -84,8 +84,8 @@ static void ctl_context_json(const cli_cfg_context *s, int current)
 int ctl_run_get_contexts(ctl_ctx *ctx, int argc, char **argv)
 {
     static const ctl_column cols[] = {
-        {"CURRENT", NULL, 0}, {"NAME", NULL, 0}, {"ADDR", NULL, 48},
-        {"CREDENTIALS", NULL, 48}, {"TLS", NULL, 40}, {NULL, NULL, 0},
+        {"CURRENT", NULL, 0},     {"NAME", NULL, 0}, {"ADDR", NULL, 0},
+        {"CREDENTIALS", NULL, 0}, {"TLS", NULL, 0},  {NULL, NULL, 0},
     };
     char err[512], creds[PATH_MAX + 32], tls[PATH_MAX + 32];
     char *path = ctl_contexts_path();

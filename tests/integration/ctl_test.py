@@ -103,14 +103,16 @@ COMMANDS = [
     "matches decline", "matches withdraw", "matches start-delivery", "matches delivered",
     "matches accept", "matches reject-delivery", "suggest", "report coverage",
     "principals list", "principals get", "principals create", "principals disable",
-    "principals rotate-token", "audit checkpoint", "audit proof", "audit export", "health",
-    "version", "rates list", "rates get", "rates create", "rates delete",
+    "principals rotate-token", "audit key", "audit checkpoint", "audit proof", "audit export",
+    "health", "version", "whoami", "config get-contexts", "config use-context",
+    "config set-context", "rates list", "rates get", "rates create", "rates delete",
 ]
 
 
 def t_help():
     top = ctl("--help")
-    for noun in ("needs", "donors", "pledges", "matches", "principals", "audit", "report"):
+    for noun in ("needs", "donors", "pledges", "matches", "principals", "audit", "report",
+                 "config"):
         assert "  %s " % noun in top.out, noun
     for c in COMMANDS:
         r = ctl(*c.split(), "--help")
