@@ -315,12 +315,17 @@ void ctl_render_man(FILE *out)
     }
     fputs(".TP\n.B TALLINN_CONFIG\nThe config file to read instead of the one under "
           "\\fI$XDG_CONFIG_HOME\\fR; a file named here that cannot be read is an error.\n", out);
+    fputs(".TP\n.B PAGER\nThe pager for tables and lists when standard output is a terminal "
+          "(default \\fBless \\-FRX\\fR; \\fBLESS\\fR defaults to FRX); empty or "
+          "\\fBcat\\fR: none.\n.TP\n.B NO_COLOR\nWhen set and not empty: no colour.\n", out);
     fputs(".SH FILES\n.TP\n.I $XDG_CONFIG_HOME/tallinn/config\n"
           "(default \\fI~/.config/tallinn/config\\fR; \\fBTALLINN_CONFIG\\fR names another) INI: "
           "\\fBcontext =\\fR \\fINAME\\fR before "
           "any section names the default context; each \\fB[\\fR\\fINAME\\fR\\fB]\\fR section "
           "may set addr, insecure, token\\-file, token, ca, cert, key, server\\-name and "
-          "deadline, as the options of the same names.\n", out);
+          "deadline, as the options of the same names. \\fBconfig set\\-context\\fR and "
+          "\\fBconfig use\\-context\\fR edit it in place (mode 0600); "
+          "\\fBtallinn\\-audit\\fR(1) reads the same contexts.\n", out);
     fputs(".SH EXIT STATUS\n", out);
     for (size_t i = 0; i < ctl_exit_codes_count; i++) {
         fprintf(out, ".TP\n.B %d\n", ctl_exit_codes[i].code);
