@@ -305,11 +305,21 @@ static json_t *ctl_parse_enum(const ProtobufCEnumDescriptor *ed, const char *s, 
     snprintf(full, sizeof full, "%.*s%s", plen, zero, up);
     if (protobuf_c_enum_descriptor_get_value_by_name(ed, full) != NULL)
         return json_string(full);
-    for (unsigned i = 1; i < ed->n_values; i++) {
-        strncat(list, i > 1 ? ", " : "", sizeof list - strlen(list) - 1);
-        strncat(list, ed->values[i].name + plen, sizeof list - strlen(list) - 1);
+    {
+        const char *names[64], *close;
+        unsigned n = 0;
+
+        for (unsigned i = 1; i < ed->n_values; i++) {
+            strncat(list, i > 1 ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, ed->values[i].name + plen, sizeof list - strlen(list) - 1);
+            if (n < 64)
+                names[n++] = ed->values[i].name + plen;
+        }
+        close = cli_suggest(up, names, n);
+        snprintf(err, err_len, "\"%s\" is not one of %s%s%s%s", s, list,
+                 close != NULL ? " (did you mean " : "", close != NULL ? close : "",
+                 close != NULL ? "?)" : "");
     }
-    snprintf(err, err_len, "\"%s\" is not one of %s", s, list);
     return NULL;
 }
 

@@ -237,6 +237,8 @@ def t_did_you_mean():
     one_line(ctl("whoamo", rc=2), 'did you mean "whoami"?')
     one_line(ctl("help", "pledgs", rc=2), 'did you mean "pledges"?')
     one_line(ctl("config", "use-contxt", "x", rc=2), 'did you mean "config use-context"?')
+    one_line(ctl("needs", "create", "--sector", "ENERGIE", context="kyiv", rc=2),
+             "--sector", "is not one of", "(did you mean ENERGY?)")
     one_line(ctl("frobnicate", rc=2), 'unknown command "frobnicate"')
     assert "did you mean" not in ctl("frobnicate", rc=2).err
 
