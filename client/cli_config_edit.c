@@ -41,6 +41,14 @@ typedef struct cli_lines {
     size_t n;
 } cli_lines;
 
+/* Frees s after wiping it: text for the file may hold a token. */
+static void cli_wipe_free(char *s)
+{
+    if (s != NULL)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 /* Frees the lines; replacements are wiped first (they may hold a token). */
 static void cli_lines_free(cli_lines *l)
 {
@@ -307,6 +315,58 @@ static int cli_edit_check(const cli_cfg *after, const char *name,
     return 0;
 }
 
+/* Marks the lines of section `name` that change: a key in set replaced in
+ * place (written[k] noted), a key in unset removed, with their continuation
+ * lines. *have_section and *last (the section's last header or setting)
+ * tell where new keys go. 0, or -1 when out of memory. */
+static int cli_edit_mark(cli_lines *l, const char *name, const char *const set[CLI_CFG_NKEYS],
+                         unsigned unset, int written[CLI_CFG_NKEYS], int *have_section,
+                         size_t *last)
+{
+    int in_key = -1;
+
+    for (size_t i = 0; i < l->n; i++) {
+        cli_line *ln = &l->v[i];
+        size_t clen;
+        const char *c;
+        int k;
+
+        if (ln->kind == CLI_LINE_CONT) {
+            if (in_key >= 0)
+                ln->replace = ""; /* continues a value replaced or removed */
+            continue;
+        }
+        if (ln->kind != CLI_LINE_COMMENT && ln->kind != CLI_LINE_BLANK)
+            in_key = -1;
+        if (!cli_line_in(ln, name) || (ln->kind != CLI_LINE_SECTION && ln->kind != CLI_LINE_KEY))
+            continue;
+        *last = i;
+        if (ln->kind == CLI_LINE_SECTION) {
+            *have_section = 1;
+            continue;
+        }
+        for (k = 0; k < CLI_CFG_NKEYS; k++)
+            if (strcmp(ln->name, cli_cfg_key_names[k]) == 0)
+                break;
+        if (k == CLI_CFG_NKEYS || (set[k] == NULL && !(unset & (1u << k))))
+            continue;
+        in_key = k;
+        if (set[k] == NULL) {
+            ln->replace = "";
+            continue;
+        }
+        c = cli_line_comment(ln, &clen);
+        if (asprintf(&ln->replace, "%s = %s%.*s\n", cli_cfg_key_names[k], set[k], (int)clen,
+                     c) < 0) {
+            ln->replace = NULL;
+            return -1;
+        }
+        ln->owned = 1;
+        written[k] = 1;
+    }
+    return 0;
+}
+
 int cli_cfg_edit_set(const char *text, const char *name, const char *const set[CLI_CFG_NKEYS],
                      unsigned unset, char **out, char *err, size_t err_len)
 {
@@ -314,7 +374,7 @@ int cli_cfg_edit_set(const char *text, const char *name, const char *const set[C
     cli_cfg before, after;
     char *insert = NULL;
     size_t ins_len = 0, last = 0, at;
-    int written[CLI_CFG_NKEYS] = {0}, have_section = 0, in_key = -1, rc = -1;
+    int written[CLI_CFG_NKEYS] = {0}, have_section = 0, rc = -1;
 
     *out = NULL;
     memset(&l, 0, sizeof l);
@@ -331,46 +391,8 @@ int cli_cfg_edit_set(const char *text, const char *name, const char *const set[C
     cli_cfg_free(&before);
     if (cli_lines_split(text, &l) != 0)
         goto oom;
-    for (size_t i = 0; i < l.n; i++) {
-        cli_line *ln = &l.v[i];
-        int k;
-
-        if (ln->kind == CLI_LINE_CONT) {
-            if (in_key >= 0)
-                ln->replace = ""; /* continues a value replaced or removed */
-            continue;
-        }
-        if (ln->kind != CLI_LINE_COMMENT && ln->kind != CLI_LINE_BLANK)
-            in_key = -1;
-        if (!cli_line_in(ln, name))
-            continue;
-        if (ln->kind == CLI_LINE_SECTION) {
-            have_section = 1;
-            last = i;
-        }
-        if (ln->kind != CLI_LINE_KEY)
-            continue;
-        last = i;
-        for (k = 0; k < CLI_CFG_NKEYS; k++)
-            if (strcmp(ln->name, cli_cfg_key_names[k]) == 0)
-                break;
-        if (k == CLI_CFG_NKEYS || (set[k] == NULL && !(unset & (1u << k))))
-            continue;
-        in_key = k;
-        if (set[k] == NULL) {
-            ln->replace = "";
-        } else {
-            size_t clen;
-            const char *c = cli_line_comment(ln, &clen);
-            if (asprintf(&ln->replace, "%s = %s%.*s\n", cli_cfg_key_names[k], set[k], (int)clen,
-                         c) < 0) {
-                ln->replace = NULL;
-                goto oom;
-            }
-            ln->owned = 1;
-            written[k] = 1;
-        }
-    }
+    if (cli_edit_mark(&l, name, set, unset, written, &have_section, &last) != 0)
+        goto oom;
     /* The keys not there yet, after the section's last setting (or as a new
      * section at the end). */
     for (int k = 0; k < CLI_CFG_NKEYS; k++) {
@@ -380,7 +402,7 @@ int cli_cfg_edit_set(const char *text, const char *name, const char *const set[C
         if (asprintf(&more, "%s%s = %s\n", insert != NULL ? insert : "", cli_cfg_key_names[k],
                      set[k]) < 0)
             goto oom;
-        free(insert);
+        cli_wipe_free(insert);
         insert = more;
     }
     if (!have_section) {
@@ -388,7 +410,7 @@ int cli_cfg_edit_set(const char *text, const char *name, const char *const set[C
         if (asprintf(&more, "%s[%s]\n%s", l.n > 0 ? "\n" : "", name,
                      insert != NULL ? insert : "") < 0)
             goto oom;
-        free(insert);
+        cli_wipe_free(insert);
         insert = more;
         at = l.n;
     } else {
@@ -414,9 +436,7 @@ done:
         free(*out);
         *out = NULL;
     }
-    if (insert != NULL)
-        explicit_bzero(insert, strlen(insert)); /* may hold a token */
-    free(insert);
+    cli_wipe_free(insert);
     cli_lines_free(&l);
     return rc;
 }

@@ -257,19 +257,16 @@ static char *ctl_abs_from_cwd(const char *p)
     return out;
 }
 
-int ctl_run_set_context(ctl_ctx *ctx, int argc, char **argv)
+/* The settings set-context writes: the connection options on the line
+ * (paths made absolute), checked, and the ones they replace in *unset.
+ * Returns 0 or an exit status after saying why. */
+static int ctl_context_settings(ctl_ctx *ctx, const char *set[CLI_CFG_NKEYS],
+                                char *owned[CLI_CFG_NKEYS], unsigned *unset)
 {
-    const char *name = argv[0], *set[CLI_CFG_NKEYS] = {0};
-    char *owned[CLI_CFG_NKEYS] = {0}, *path = ctl_contexts_path(), *text = NULL, *out = NULL;
-    char err[512];
-    unsigned unset = 0;
-    int rc = CTL_EXIT_USAGE, given = 0, created;
+    char err[RPCC_ERROR_MAX];
+    int given = 0;
     int64_t ms;
-    cli_cfg c;
 
-    (void)argc;
-    if (path == NULL)
-        return CTL_EXIT_USAGE;
     for (int k = 0; k < CLI_CFG_NKEYS; k++) {
         int g = ctl_config_option((cli_cfg_key)k);
         const char *v = g >= 0 ? ctx->flags[g] : NULL;
@@ -277,14 +274,12 @@ int ctl_run_set_context(ctl_ctx *ctx, int argc, char **argv)
         if (v == NULL)
             continue;
         given = 1;
-        if (k == CLI_CFG_INSECURE)
+        if (k == CLI_CFG_INSECURE) {
             v = "true";
-        else if (k == CLI_CFG_TOKEN_FILE || k == CLI_CFG_CA || k == CLI_CFG_CERT ||
-                 k == CLI_CFG_KEY) {
-            if ((owned[k] = ctl_abs_from_cwd(v)) == NULL) {
-                rc = ctl_fail("out of memory");
-                goto done;
-            }
+        } else if (k == CLI_CFG_TOKEN_FILE || k == CLI_CFG_CA || k == CLI_CFG_CERT ||
+                   k == CLI_CFG_KEY) {
+            if ((owned[k] = ctl_abs_from_cwd(v)) == NULL)
+                return ctl_fail("out of memory");
             if (access(owned[k], R_OK) != 0)
                 fprintf(stderr, CTL_PROG ": note: --%s %s cannot be read now (%s)\n",
                         cli_cfg_key_names[k], owned[k], strerror(errno));
@@ -292,37 +287,63 @@ int ctl_run_set_context(ctl_ctx *ctx, int argc, char **argv)
         }
         set[k] = v;
     }
-    if (!given) {
-        rc = ctl_usage_error(ctx->cmd, "nothing to set: give --addr, --token-file, --insecure, "
-                             "--ca, --cert, --key, --server-name, --deadline or --token");
-        goto done;
-    }
+    if (!given)
+        return ctl_usage_error(ctx->cmd, "nothing to set: give --addr, --token-file, --insecure, "
+                               "--ca, --cert, --key, --server-name, --deadline or --token");
     if (set[CLI_CFG_INSECURE] != NULL && (set[CLI_CFG_CA] || set[CLI_CFG_CERT] ||
-                                          set[CLI_CFG_KEY] || set[CLI_CFG_SERVER_NAME])) {
-        rc = ctl_usage_error(ctx->cmd, "--insecure cannot be combined with --ca, --cert, --key "
-                             "or --server-name");
-        goto done;
-    }
-    if (set[CLI_CFG_ADDR] != NULL && rpcc_target_check(set[CLI_CFG_ADDR], err, sizeof err) != 0) {
-        rc = ctl_usage_error(ctx->cmd, "--addr %s: %s", set[CLI_CFG_ADDR], err);
-        goto done;
-    }
-    if (set[CLI_CFG_DEADLINE] != NULL && ctl_parse_duration(set[CLI_CFG_DEADLINE], &ms) != 0) {
-        rc = ctl_usage_error(ctx->cmd, "--deadline wants a positive duration such as 500ms, 10s "
-                             "or 2m, not \"%s\"", set[CLI_CFG_DEADLINE]);
-        goto done;
-    }
+                                          set[CLI_CFG_KEY] || set[CLI_CFG_SERVER_NAME]))
+        return ctl_usage_error(ctx->cmd, "--insecure cannot be combined with --ca, --cert, --key "
+                               "or --server-name");
+    if (set[CLI_CFG_ADDR] != NULL && rpcc_target_check(set[CLI_CFG_ADDR], err, sizeof err) != 0)
+        return ctl_usage_error(ctx->cmd, "--addr %s: %s", set[CLI_CFG_ADDR], err);
+    if (set[CLI_CFG_DEADLINE] != NULL && ctl_parse_duration(set[CLI_CFG_DEADLINE], &ms) != 0)
+        return ctl_usage_error(ctx->cmd, "--deadline wants a positive duration such as 500ms, "
+                               "10s or 2m, not \"%s\"", set[CLI_CFG_DEADLINE]);
     /* One way to connect and one credential: what is given replaces what
      * would contradict it. */
+    *unset = 0;
     if (set[CLI_CFG_INSECURE] != NULL)
-        unset |= 1u << CLI_CFG_CA | 1u << CLI_CFG_CERT | 1u << CLI_CFG_KEY |
-                 1u << CLI_CFG_SERVER_NAME;
+        *unset |= 1u << CLI_CFG_CA | 1u << CLI_CFG_CERT | 1u << CLI_CFG_KEY |
+                  1u << CLI_CFG_SERVER_NAME;
     if (set[CLI_CFG_CA] || set[CLI_CFG_CERT] || set[CLI_CFG_KEY] || set[CLI_CFG_SERVER_NAME])
-        unset |= 1u << CLI_CFG_INSECURE;
+        *unset |= 1u << CLI_CFG_INSECURE;
     if (set[CLI_CFG_TOKEN] != NULL)
-        unset |= 1u << CLI_CFG_TOKEN_FILE;
+        *unset |= 1u << CLI_CFG_TOKEN_FILE;
     if (set[CLI_CFG_TOKEN_FILE] != NULL)
-        unset |= 1u << CLI_CFG_TOKEN;
+        *unset |= 1u << CLI_CFG_TOKEN;
+    return 0;
+}
+
+/* Whether text (the file after the edit) leaves [name] with a --cert but no
+ * --key or the other way round. */
+static int ctl_context_half_mtls(const char *path, const char *text, const char *name)
+{
+    char err[512];
+    cli_cfg c;
+    int half = 0;
+
+    if (cli_cfg_parse(path, text, &c, err, sizeof err) == 0) {
+        const cli_cfg_context *s = cli_cfg_find(&c, name);
+        half = s != NULL && (s->values[CLI_CFG_CERT] == NULL) != (s->values[CLI_CFG_KEY] == NULL);
+        cli_cfg_free(&c);
+    }
+    return half;
+}
+
+int ctl_run_set_context(ctl_ctx *ctx, int argc, char **argv)
+{
+    const char *name = argv[0], *set[CLI_CFG_NKEYS] = {0};
+    char *owned[CLI_CFG_NKEYS] = {0}, *path = ctl_contexts_path(), *text = NULL, *out = NULL;
+    char err[512];
+    unsigned unset = 0;
+    int rc, created;
+    cli_cfg c;
+
+    (void)argc;
+    if (path == NULL)
+        return CTL_EXIT_USAGE;
+    if ((rc = ctl_context_settings(ctx, set, owned, &unset)) != 0)
+        goto done;
     if ((rc = ctl_read_text(path, &text)) == -ENOENT) {
         if ((text = strdup("")) == NULL) {
             rc = ctl_fail("out of memory");
@@ -346,15 +367,9 @@ int ctl_run_set_context(ctl_ctx *ctx, int argc, char **argv)
         rc = ctl_usage_error(ctx->cmd, "%s", err);
         goto done;
     }
-    if (cli_cfg_parse(path, out, &c, err, sizeof err) == 0) {
-        const cli_cfg_context *s = cli_cfg_find(&c, name);
-        int half = s != NULL && (s->values[CLI_CFG_CERT] == NULL) != (s->values[CLI_CFG_KEY] == NULL);
-        cli_cfg_free(&c);
-        if (half) {
-            rc = ctl_usage_error(ctx->cmd, "--cert and --key go together (mutual TLS): give "
-                                 "both");
-            goto done;
-        }
+    if (ctl_context_half_mtls(path, out, name)) {
+        rc = ctl_usage_error(ctx->cmd, "--cert and --key go together (mutual TLS): give both");
+        goto done;
     }
     if (cli_cfg_write(path, out, err, sizeof err) != 0) {
         rc = ctl_fail("%s", err);
