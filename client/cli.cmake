@@ -8,4 +8,5 @@ add_library(tallinn_cli STATIC ${CMAKE_CURRENT_LIST_DIR}/cli_exit.c
                                ${CMAKE_CURRENT_LIST_DIR}/cli_config.c
                                ${CMAKE_CURRENT_LIST_DIR}/cli_config_edit.c)
 target_include_directories(tallinn_cli PUBLIC ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(tallinn_cli PUBLIC PkgConfig::GRPC PkgConfig::INIH)
+# tallinn_api: the server's ISO 4217 table (currency.c), one copy for both.
+target_link_libraries(tallinn_cli PUBLIC tallinn_api PkgConfig::GRPC PkgConfig::INIH)

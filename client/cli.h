@@ -59,12 +59,11 @@ const char *cli_suggest(const char *word, const char *const *candidates, size_t 
 
 /* ---- Money as people type it ---- */
 
-#define CLI_CURRENCY_UNKNOWN (-1)  /* not an ISO 4217 code */
-#define CLI_CURRENCY_NO_MINOR (-2) /* ISO 4217 lists no minor unit ("N.A.": gold, SDR) */
+#define CLI_CURRENCY_UNKNOWN (-1) /* not a current ISO 4217 code with a minor unit */
 
-/* The ISO 4217 exponent (decimal places of the minor unit) of an upper-case
- * alphabetic code: 2 for EUR, 0 for JPY, 3 for KWD; or one of the values
- * above. */
+/* The ISO 4217 minor unit (decimal places) of an upper-case alphabetic code:
+ * 2 for EUR, 0 for JPY, 3 for KWD (the server's table, tallinn/currency.h);
+ * CLI_CURRENCY_UNKNOWN for a code it lacks (withdrawn, gold, SDR, XXX). */
 int cli_currency_exponent(const char *code);
 
 /* Reads an amount: "EUR 120,000.50", "120000.5 EUR", "eur 120000" or

@@ -1,7 +1,7 @@
 /* Unit tests for the command-line tools' shared text helpers (client/cli_*.c
  * but the config file): display width of UTF-8 (wide, combining, invalid),
  * cutting to a width, RFC 4180 CSV fields, edit distance and "did you
- * mean", money as typed (currency exponents from ISO 4217; what is refused
+ * mean", money as typed (minor units from the server's ISO 4217 table; what is refused
  * and why), and the exit status of each gRPC code. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,7 +188,8 @@ static void test_money_refused(void **state)
     refused("-5", "positive");
     refused("EUR 5 EUR", "two currency codes");
     refused("ABC 5", "not an ISO 4217 currency code");
-    refused("XAU 5", "no minor unit");
+    refused("XAU 5", "not an ISO 4217 currency code");  /* gold: no minor unit */
+    refused("HRK 5", "not an ISO 4217 currency code");  /* withdrawn in 2023 */
     refused("0120", "leading zero");
     refused("a lot", "no number");
     refused("", "no number");
@@ -206,7 +207,7 @@ static void test_currency_exponents(void **state)
     assert_int_equal(cli_currency_exponent("KWD"), 3);
     assert_int_equal(cli_currency_exponent("TND"), 3);
     assert_int_equal(cli_currency_exponent("CLF"), 4);
-    assert_int_equal(cli_currency_exponent("XAU"), CLI_CURRENCY_NO_MINOR);
+    assert_int_equal(cli_currency_exponent("XAU"), CLI_CURRENCY_UNKNOWN);
     assert_int_equal(cli_currency_exponent("ABC"), CLI_CURRENCY_UNKNOWN);
     assert_int_equal(cli_currency_exponent("eur"), CLI_CURRENCY_UNKNOWN);
     assert_int_equal(cli_currency_exponent("EURO"), CLI_CURRENCY_UNKNOWN);
