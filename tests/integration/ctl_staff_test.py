@@ -269,7 +269,8 @@ def t_csv_and_widths():
     assert bare == rows[1:], bare
     assert ctl("donors", "list", "--no-headers").out.splitlines()[0].startswith("donors/")
     # an empty list: the header row still
-    assert raw_out("matches", "list", "-o", "csv") == b"NAME,NEED,DONOR,AMOUNT,STATE,UPDATED\r\n"
+    empty = raw_out("matches", "list", "-o", "csv")
+    assert empty == b"NAME,NEED,DONOR,AMOUNT,STATE,UPDATED,VALUE\r\n", empty
     # the report: display widths in text, one row per line in CSV
     rep = ctl("report", "coverage").out
     ends = [width(ln[:m.end(1)]) for ln in rep.splitlines()
