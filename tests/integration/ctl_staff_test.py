@@ -9,6 +9,7 @@ same contexts with its exit statuses (2 usage, 3 could not reach, 5 refused).
 
 Usage: ctl_staff_test.py TALLINND TALLINNCTL TALLINN-AUDIT"""
 import csv
+import datetime
 import io
 import json
 import os
@@ -277,8 +278,8 @@ def t_csv_and_widths():
             for m in [re.match(r"^.*?\s(\d+)  +EUR ", ln)] if m]
     assert len(ends) >= len(names) + 2 and len(set(ends)) == 1, (ends, rep)
     rows = list(csv.reader(io.StringIO(ctl("report", "coverage", "-o", "csv").out, newline="")))
-    assert rows[0] == ["GROUP", "NAME", "NEEDS", "ESTIMATED", "COMMITTED", "DELIVERED",
-                       "PLEDGED"], rows
+    assert rows[0] == ["GROUP", "NAME", "NEEDS", "ESTIMATED", "COMMITTED", "COVERED",
+                       "DELIVERED", "OF COST", "PLEDGED"], rows
     assert rows[1][:3] == ["total", "TOTAL", "0"] and ["donor", names[2]] in [r[:2] for r in rows]
     # not a table: refused
     one_line(ctl("version", "-o", "csv", rc=2), "version has no -o csv output")
@@ -382,6 +383,41 @@ def t_money_and_hints():
     assert rows[0][:3] == ["DONOR", "DISPLAY NAME", "SCORE"], rows
 
 
+def t_money_output():
+    """Amounts are shown with their currency's minor unit (JPY none, KWD
+    three) in views, tables, CSV and the report; JSON keeps units and nanos."""
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    for code, rate in (("JPY", "160"), ("KWD", "0.3300")):
+        ctl("rates", "create", "--currency-code", code, "--rate", rate, "--rate-date", today,
+            "--source", "test rate")
+    view = ctl("pledges", "create", "estonia", "--id", "yen", "--amount", "JPY 1,200,000",
+               "--fiscal-year", "2025", "--state", "COMMITTED").out
+    assert re.search(r"^Amount: +JPY 1,200,000$", view, re.M), view
+    assert re.search(r"^Accounting amount: +EUR 7,500\.00$", view, re.M), view
+    view = ctl("pledges", "create", "estonia", "--id", "dinar", "--amount", "KWD 5.25",
+               "--fiscal-year", "2025", "--state", "COMMITTED").out
+    assert re.search(r"^Amount: +KWD 5\.250$", view, re.M), view
+    assert re.search(r"^Accounting amount: +EUR 15\.91$", view, re.M), view
+    j = json.loads(ctl("pledges", "get", "estonia/pledges/dinar", "-o", "json").out)
+    assert j["amount"] == {"currencyCode": "KWD", "units": "5", "nanos": 250000000}, j
+    j = json.loads(ctl("pledges", "get", "estonia/pledges/yen", "-o", "json").out)
+    assert j["amount"] == {"currencyCode": "JPY", "units": "1200000"}, j
+    table = ctl("pledges", "list", "estonia").out
+    assert re.search(r"/yen +JPY 1,200,000 ", table), table
+    assert re.search(r"/dinar +KWD 5\.250 ", table), table
+    rows = list(csv.reader(io.StringIO(ctl("pledges", "list", "estonia", "-o", "csv").out,
+                                       newline="")))
+    amounts = {r[0].rsplit("/", 1)[1]: r[1] for r in rows[1:]}
+    assert amounts["yen"] == "JPY 1,200,000" and amounts["dinar"] == "KWD 5.250", amounts
+    rep = ctl("report", "coverage").out
+    assert re.search(r"^JPY +pledged JPY 1,200,000 = EUR 7,500\.00;", rep, re.M), rep
+    assert re.search(r"^KWD +pledged KWD 5\.250 = EUR 15\.91;", rep, re.M), rep
+    rows = list(csv.reader(io.StringIO(ctl("report", "coverage", "-o", "csv").out, newline="")))
+    by = {(r[0], r[1]): r for r in rows}
+    assert by[("currency", "JPY")][8] == "JPY 1,200,000", by[("currency", "JPY")]
+    assert by[("currency in EUR", "KWD")][8] == "EUR 15.91", by[("currency in EUR", "KWD")]
+
+
 def t_audit_contexts():
     state = os.path.join(TMP, "audit.state")
     r = audit("verify", "--context", "audit", "--key", KEY, "--state", state)
@@ -430,6 +466,7 @@ cases.run("-o csv, --no-headers, display widths", t_csv_and_widths)
 cases.run("a pager on a terminal only", t_pager)
 cases.run("audit key", t_audit_key)
 cases.run("money input, one-line filter errors, hints", t_money_and_hints)
+cases.run("money shown with the currency's minor unit", t_money_output)
 cases.run("tallinn-audit on the same contexts", t_audit_contexts)
 srv.stop()
 cases.finish()
