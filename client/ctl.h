@@ -216,7 +216,8 @@ void ctl_config_free(ctl_config *cfg);
 
 /* ctl_output.c — formatting for people and for programs. */
 
-/* "EUR 500,000.00" (at least two decimals, more if the amount has them). */
+/* "EUR 500,000.00", "JPY 1,200", "KWD 5.250": the currency's minor unit of
+ * decimals (ISO 4217), more only if the amount has them. */
 void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len);
 /* A timestamp in the local time zone, "2025-01-31 14:05:09 EET". */
 void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len);

@@ -42,9 +42,15 @@ void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len)
     int32_t nanos = (int32_t)ctl_get_int(money, "nanos");
     int neg = units < 0 || nanos < 0;
     uint64_t u = units < 0 ? (uint64_t)0 - (uint64_t)units : (uint64_t)units;
+    /* as many decimals as the currency's minor unit (JPY none, KWD three),
+     * more only when the amount has them; 2 for a code the table lacks */
+    int minor = cli_currency_exponent(cur);
+    int nf = 9;
     char digits[32], grouped[48], frac[16];
     size_t nd, g = 0;
 
+    if (minor == CLI_CURRENCY_UNKNOWN)
+        minor = 2;
     snprintf(digits, sizeof digits, "%" PRIu64, u);
     nd = strlen(digits);
     for (size_t i = 0; i < nd; i++) {
@@ -54,10 +60,11 @@ void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len)
     }
     grouped[g] = '\0';
     snprintf(frac, sizeof frac, "%09d", nanos < 0 ? -nanos : nanos);
-    for (size_t k = 8; k >= 2 && frac[k] == '0'; k--)
-        frac[k] = '\0';
-    snprintf(buf, len, "%s%s%s%s.%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "",
-             neg ? "-" : "", grouped, frac);
+    while (nf > minor && frac[nf - 1] == '0')
+        nf--;
+    frac[nf] = '\0';
+    snprintf(buf, len, "%s%s%s%s%s%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "",
+             neg ? "-" : "", grouped, nf > 0 ? "." : "", frac);
 }
 
 void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len)
