@@ -65,6 +65,13 @@ int audit_load_witness(const char *arg, cosig_verifier *out);
 int audit_read_file(const char *path, size_t max, char **buf, size_t *len, char *err,
                     size_t err_size);
 
+/* Whether the input a command was given on its command line exists and is
+ * a directory (want_dir) or a regular file: 0, or after printing
+ * "tallinn-audit CMD: cannot read PATH: why; nothing was verified"
+ * AUDIT_EXIT_USAGE, as tallinnctl exits for a file it cannot read. A path
+ * that is wrong is a usage error, never a log that FAILED to verify. */
+int audit_input_ok(const char *cmd, const char *what, const char *path, int want_dir);
+
 /* Prints "tallinn-audit: CMD: FAILED: <message>" to stderr. */
 void audit_report_failure(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

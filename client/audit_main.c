@@ -89,6 +89,26 @@ int main(int argc, char **argv)
     return AUDIT_EXIT_USAGE;
 }
 
+int audit_input_ok(const char *cmd, const char *what, const char *path, int want_dir)
+{
+    struct stat st;
+    const char *why = NULL;
+
+    if (stat(path, &st) != 0)
+        why = strerror(errno);
+    else if (want_dir && !S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (!want_dir && !S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (access(path, want_dir ? R_OK | X_OK : R_OK) != 0)
+        why = strerror(errno);
+    if (why == NULL)
+        return 0;
+    fprintf(stderr, AUDIT_PROG " %s: cannot read %s%s%s: %s; nothing was verified\n", cmd,
+            what != NULL ? what : "", what != NULL ? " " : "", path, why);
+    return AUDIT_EXIT_USAGE;
+}
+
 void audit_report_failure(const char *cmd, const char *fmt, ...)
 {
     va_list ap;

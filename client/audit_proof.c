@@ -138,6 +138,9 @@ int audit_cmd_check_proof(int argc, char **argv)
     note_verifier v;
     if (audit_load_key(key, &v) != 0)
         return AUDIT_EXIT_USAGE;
+    if (audit_input_ok("check-proof", NULL, path, 0) != 0 ||
+        (entry != NULL && audit_input_ok("check-proof", "--entry", entry, 0) != 0))
+        return AUDIT_EXIT_USAGE;
 
     char err[1024];
     char *text = NULL;
@@ -453,5 +456,7 @@ int audit_cmd_prove(int argc, char **argv)
         return AUDIT_EXIT_USAGE;
     if (srv)
         return audit_prove_server(&co, index, &v, &rq);
+    if (audit_input_ok("prove", NULL, argv[optind + 1], 1) != 0)
+        return AUDIT_EXIT_USAGE;
     return prove_dir(argv[optind + 1], index, &v, &rq);
 }

@@ -228,5 +228,7 @@ int audit_cmd_show(int argc, char **argv)
     note_verifier v;
     if (key && audit_load_key(key, &v) != 0)
         return AUDIT_EXIT_USAGE;
+    if (audit_input_ok("show", NULL, argv[optind], 1) != 0)
+        return AUDIT_EXIT_USAGE;
     return show_dir(argv[optind], key ? &v : NULL, from, to, json);
 }

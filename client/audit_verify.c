@@ -493,6 +493,8 @@ int audit_cmd_verify(int argc, char **argv)
         return AUDIT_EXIT_USAGE;
     }
 
+    if (audit_input_ok("verify", NULL, argv[optind], 1) != 0)
+        return AUDIT_EXIT_USAGE;
     verify_state *vs = calloc(1, sizeof *vs);
     if (!vs) {
         fprintf(stderr, AUDIT_PROG ": out of memory\n");

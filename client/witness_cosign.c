@@ -155,6 +155,8 @@ int witness_cmd_cosign(int argc, char **argv)
     note_verifier lk;
     if (audit_load_key(key, &lk) != 0)
         return AUDIT_EXIT_USAGE;
+    if (audit_input_ok("witness cosign", NULL, argv[optind], 1) != 0)
+        return AUDIT_EXIT_USAGE;
 
     const char *dir = argv[optind];
     tiles_dir *d = NULL;

@@ -450,6 +450,20 @@ def t_audit_contexts():
     audit("show", TMP, "--context", "audit", rc=2)
     audit("show", "-o", "yaml", "--context", "audit", rc=2)
     audit("frobnicate", rc=2)
+    # a path that is not there: a usage error (2) that says nothing was
+    # verified, never a log or a proof that FAILED (1)
+    missing = os.path.join(TMP, "no-such")
+    wkey = audit("witness", "init", "--dir", os.path.join(TMP, "w"), "--name",
+                 "example.org/w").out.strip()
+    for args in (["verify", missing, "--key", KEY], ["show", missing],
+                 ["prove", "1", missing, "--key", KEY], ["check-proof", missing, "--key", KEY],
+                 ["check-proof", proof, "--key", KEY, "--entry", missing],
+                 ["check-proof", TMP, "--key", KEY],
+                 ["witness", "cosign", missing, "--key", KEY, "--witness",
+                  "%s http://[::1]:1" % wkey]):
+        r = audit(*args, rc=2)
+        assert "cannot read" in r.err and "nothing was verified" in r.err, (args, r.err)
+        assert "FAILED" not in r.err, (args, r.err)
     # witness init and serve list their options
     for cmd, opts in ((["witness", "init"], ("--dir", "--name")),
                       (["witness", "serve"], ("--dir", "--listen", "--log", "--tls-cert",
