@@ -229,6 +229,19 @@ def t_versions():
     assert r.out == "client: 0.1.0\n" and "cannot reach" in r.err, (r.out, r.err)
 
 
+def t_health():
+    """health [SERVICE] as docs/tallinnctl.md says: the server, each served
+    service (reflection too), NOT_FOUND for one it does not serve."""
+    for args in ([], ["tallinn.v1.NeedService"], ["tallinn.v1.AuditService"],
+                 ["grpc.reflection.v1.ServerReflection"]):
+        assert ctl("health", *args).out == "SERVING\n", args
+    assert json.loads(ctl("health", "tallinn.v1.NeedService", "-o", "json").out) == \
+        {"status": "SERVING"}
+    r = ctl("health", "tallinn.v1.Nope", rc=4)
+    assert r.out == "" and r.err == ('tallinnctl: health check: unknown service '
+                                     '"tallinn.v1.Nope" (NOT_FOUND)\n'), r.err
+
+
 def t_did_you_mean():
     one_line(ctl("neds", "list", rc=2), 'unknown command "neds"', 'did you mean "needs"?')
     one_line(ctl("needs", "lsit", rc=2), 'did you mean "needs list"?')
@@ -475,6 +488,7 @@ def t_audit_contexts():
 cases.run("config get-contexts, use-context, set-context", t_contexts)
 cases.run("whoami per role", t_whoami)
 cases.run("--version and version", t_versions)
+cases.run("health SERVICE", t_health)
 cases.run("did you mean", t_did_you_mean)
 cases.run("-o csv, --no-headers, display widths", t_csv_and_widths)
 cases.run("a pager on a terminal only", t_pager)
