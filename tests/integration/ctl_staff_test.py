@@ -380,6 +380,10 @@ def t_money_and_hints():
         context="kyiv")
     ctl("needs", "submit", "army", context="kyiv")
     one_line(ctl("needs", "validate", "army", rc=6), "tallinnctl: needs route")
+    # a command in the wrong state names the command with the RPC
+    one_line(ctl("needs", "submit", "army", context="kyiv", rc=6),
+             "needs/army is SUBMITTED; SubmitNeed (tallinnctl: needs submit) needs it DRAFT or "
+             "RETURNED")
     ctl("needs", "create", "--id", "small", *NEED, "--estimated-cost", "EUR 100",
         context="kyiv")
     ctl("needs", "submit", "small", context="kyiv")
@@ -392,6 +396,9 @@ def t_money_and_hints():
              "--allow-overfunding --reason")
     ctl("matches", "approve", "big", "--allow-overfunding", "--reason", "price rose",
         context="coordination")
+    one_line(ctl("matches", "accept", "big", context="kyiv", rc=6),
+             "matches/big is APPROVED; AcceptDelivery (tallinnctl: matches accept) needs it "
+             "DELIVERED")
     rows = list(csv.reader(io.StringIO(ctl("suggest", "small", "-o", "csv").out, newline="")))
     assert rows[0][:3] == ["DONOR", "DISPLAY NAME", "SCORE"], rows
 
