@@ -46,9 +46,11 @@ static void help(FILE *out)
             "      --timeout S        seconds per request (default 10)\n"
             "  -h, --help             show this help\n"
             "\n"
-            "Exit status: 0 at least K witnesses cosigned; 1 fewer did; 2 SECURITY ERROR: a\n"
+            "Exit status (as tallinnctl's where they overlap): 0 at least K witnesses\n"
+            "cosigned; 1 FAILED: fewer did; 2 usage error; 3 could not reach enough\n"
+            "witnesses (those that answered all cosigned); 8 SECURITY ERROR: a\n"
             "witness refused the checkpoint as inconsistent with one it cosigned before\n"
-            "(the log showed it another history); 64 usage error.\n");
+            "(the log showed it another history).\n");
 }
 
 static int parse_witness_arg(const char *arg, target *t)

@@ -484,6 +484,13 @@ def t_audit_contexts():
         r = audit(*args, rc=2)
         assert "cannot read" in r.err and "nothing was verified" in r.err, (args, r.err)
         assert "FAILED" not in r.err, (args, r.err)
+    # every help says the exit statuses the tools use (SECURITY ERROR is 8)
+    for cmd in (["--help"], ["verify", "--help"], ["check-proof", "--help"], ["prove", "--help"],
+                ["show", "--help"], ["witness", "cosign", "--help"]):
+        h = audit(*cmd).out
+        said = re.findall(r"SECURITY\s+ERROR\s+\(exit\s+(\d+)", h)
+        assert all(n == "8" for n in said), (cmd, said)
+        assert "2 usage error" in h.replace("\n", " "), cmd
     # witness init and serve list their options
     for cmd, opts in ((["witness", "init"], ("--dir", "--name")),
                       (["witness", "serve"], ("--dir", "--listen", "--log", "--tls-cert",
