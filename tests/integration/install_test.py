@@ -336,6 +336,8 @@ CTL_QUERIES = [
     (["tallinn-audit", "witness", "serve", "--dir", "/"], None),  # directories: not checked
     (["tallinn-audit", "show", "-o", ""], {"text", "json"}),
     (["tallinn-audit", "verify", "--st"], {"--state"}),
+    (["tallinn-audit", "verify", "--context", ""], {"alpha", "beta"}),  # tallinnctl's contexts
+    (["tallinn-audit", "show", "--context", "a"], {"alpha"}),
 ]
 
 
