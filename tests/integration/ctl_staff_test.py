@@ -294,6 +294,10 @@ def t_csv_and_widths():
     assert rows[0] == ["GROUP", "NAME", "NEEDS", "ESTIMATED", "COMMITTED", "COVERED",
                        "DELIVERED", "OF COST", "PLEDGED"], rows
     assert rows[1][:3] == ["total", "TOTAL", "0"] and ["donor", names[2]] in [r[:2] for r in rows]
+    bare = list(csv.reader(io.StringIO(ctl("report", "coverage", "-o", "csv", "--no-headers").out,
+                                       newline="")))
+    assert bare == rows[1:], bare
+    assert "NEEDS" in rep and "NEEDS" not in ctl("report", "coverage", "--no-headers").out
     # not a table: refused
     one_line(ctl("version", "-o", "csv", rc=2), "version has no -o csv output")
     one_line(ctl("whoami", "--no-headers", rc=2), "whoami prints no table")
