@@ -8,11 +8,17 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_report.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_csv.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_outfile.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_export.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_iati.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_complete.c)
-target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client tallinn_pbjson tallinn_tlog
-                      PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM)
+# tallinn_api for the ISO 4217 table (currency.h): exports print amounts with
+# their currency's minor units.
+target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client tallinn_pbjson tallinn_tlog tallinn_api
+                      PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM PkgConfig::LIBXML2)
 
 # The man page's date: the day CMake configured the build, or SOURCE_DATE_EPOCH's.
 string(TIMESTAMP TALLINNCTL_MAN_DATE "%Y-%m-%d" UTC)
