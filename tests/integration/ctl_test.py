@@ -104,13 +104,15 @@ COMMANDS = [
     "matches accept", "matches reject-delivery", "suggest", "report coverage",
     "principals list", "principals get", "principals create", "principals disable",
     "principals rotate-token", "audit checkpoint", "audit proof", "audit export", "health",
-    "version", "rates list", "rates get", "rates create", "rates delete",
+    "version", "rates list", "rates get", "rates create", "rates delete", "export csv",
+    "export iati",
 ]
 
 
 def t_help():
     top = ctl("--help")
-    for noun in ("needs", "donors", "pledges", "matches", "principals", "audit", "report"):
+    for noun in ("needs", "donors", "pledges", "matches", "principals", "audit", "report",
+                 "export"):
         assert "  %s " % noun in top.out, noun
     for c in COMMANDS:
         r = ctl(*c.split(), "--help")
