@@ -9,6 +9,7 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_report.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_csv.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_money.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_outfile.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_export.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_iati.c

@@ -199,10 +199,6 @@ void ctl_config_free(ctl_config *cfg);
 
 /* "EUR 500,000.00" (at least two decimals, more if the amount has them). */
 void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len);
-/* A Money's amount as an exact decimal string with its currency's minor
- * units ("1234.50" EUR, "1000" JPY, "1.250" KWD; more digits only if the
- * amount has them, never fewer). No floating point. */
-void ctl_money_decimal(const ProtobufCMessage *money, char *buf, size_t len);
 /* A timestamp as RFC 3339 in UTC, "2025-01-31T12:05:09Z" (fractional
  * seconds when it has them). */
 void ctl_format_rfc3339(const ProtobufCMessage *ts, char *buf, size_t len);

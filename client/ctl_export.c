@@ -10,6 +10,7 @@
 
 #include "ctl.h"
 #include "ctl_csv.h"
+#include "ctl_money.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
@@ -274,7 +275,7 @@ static void ctl_export_cell(ctl_csv *w, const ProtobufCMessage *m, const ctl_col
         if (sub == NULL)
             break;
         if (c->kind == COL_AMOUNT)
-            ctl_money_decimal(sub, buf, sizeof buf);
+            ctl_money_decimal((const Tallinn__V1__Money *)sub, buf, sizeof buf);
         else if (c->kind == COL_CURRENCY)
             snprintf(buf, sizeof buf, "%s", ctl_msg_get_string(sub, "currency_code"));
         else if (strcmp(type, "Timestamp") == 0)

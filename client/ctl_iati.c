@@ -13,6 +13,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "ctl.h"
+#include "ctl_money.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
@@ -221,9 +222,9 @@ static void iati_transaction(iati_export *x, const char *type, const char *day,
                              const char *donor_name, const Tallinn__V1__Donor *receiver,
                              const char *receiver_name)
 {
-    char value[64];
+    char value[CTL_MONEY_DECIMAL_MAX];
 
-    ctl_money_decimal(&amount->base, value, sizeof value);
+    ctl_money_decimal(amount, value, sizeof value);
     iati_start(x, "transaction");
     iati_start(x, "transaction-type");
     iati_attr(x, "code", type);

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "tallinn/currency.h"
 #include "tallinn/pbjson.h"
 
 #define CTL_CELL_MAX 512
@@ -59,29 +58,6 @@ void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len)
         frac[k] = '\0';
     snprintf(buf, len, "%s%s%s%s.%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "",
              neg ? "-" : "", grouped, frac);
-}
-
-void ctl_money_decimal(const ProtobufCMessage *money, char *buf, size_t len)
-{
-    const char *cur = ctl_msg_get_string(money, "currency_code");
-    int64_t units = ctl_get_int(money, "units");
-    int32_t nanos = (int32_t)ctl_get_int(money, "nanos");
-    int minor = cur != NULL ? currency_minor_units(cur, strlen(cur)) : -1;
-    uint64_t u = units < 0 ? (uint64_t)0 - (uint64_t)units : (uint64_t)units;
-    char frac[16];
-    int keep;
-
-    if (nanos < -999999999 || nanos > 999999999)
-        nanos = 0; /* not a Money the server sends; never print a wrong digit */
-    snprintf(frac, sizeof frac, "%09d", nanos < 0 ? -nanos : nanos);
-    /* The currency's decimals, and any further non-zero digit (exact, never
-     * rounded); an unknown currency keeps what it has. */
-    keep = 9;
-    while (keep > (minor < 0 ? 0 : minor) && frac[keep - 1] == '0')
-        keep--;
-    frac[keep] = '\0';
-    snprintf(buf, len, "%s%" PRIu64 "%s%s", units < 0 || nanos < 0 ? "-" : "", u,
-             keep > 0 ? "." : "", frac);
 }
 
 void ctl_format_rfc3339(const ProtobufCMessage *ts, char *buf, size_t len)
