@@ -330,6 +330,9 @@ def t_csv_back_office(api, w):
     assert Decimal(us["accounting_amount"]) == Decimal("368663.59"), us  # 400000 / 1.085
     assert us["value_date"] == us["exchange_rate_date"] == TODAY.isoformat(), us
     assert (us["value_fixed"], us["overfunding_allowed"]) == ("true", "false"), us
+    _, accepted, _ = parse_csv(ctl("back-office", "export", "csv", "matches", "--filter",
+                                   "state = ACCEPTED").stdout)
+    assert sorted(r["name"] for r in accepted) == sorted([w["m_us"], w["m_ee_school"]]), accepted
     kwd = [r for r in matches if r["name"] == w["m_kwd"]][0]
     assert (kwd["amount"], kwd["amount_currency"]) == ("10.125", "KWD"), kwd
     pledges = check_csv(api, "back-office", "BACK_OFFICE", "pledges")
