@@ -246,6 +246,70 @@ static void iati_transaction(iati_export *x, const char *type, const char *day,
     iati_end(x);
 }
 
+/* The days of a match's activity, YYYY-MM-DD ("" when it has none). */
+typedef struct iati_days {
+    char approved[IATI_DATE_LEN]; /* the commitment */
+    char value[IATI_DATE_LEN];    /* the commitment's value date */
+    char accepted[IATI_DATE_LEN]; /* the accepted delivery */
+} iati_days;
+
+static void iati_days_of(const Tallinn__V1__Match *m, iati_days *d)
+{
+    memset(d, 0, sizeof *d);
+    if (m->value_date != NULL)
+        snprintf(d->value, sizeof d->value, "%04d-%02d-%02d", (int)m->value_date->year,
+                 (int)m->value_date->month, (int)m->value_date->day);
+    /* Matches approved before approve_time and accept_time were recorded:
+     * the value date (the day of approval), else the day of the last change
+     * (ACCEPTED is final, so that was the acceptance). */
+    if (m->approve_time != NULL)
+        iati_date(&m->approve_time->base, d->approved);
+    else if (m->value_date != NULL)
+        snprintf(d->approved, sizeof d->approved, "%s", d->value);
+    else if (m->create_time != NULL)
+        iati_date(&m->create_time->base, d->approved);
+    if (m->value_date == NULL)
+        snprintf(d->value, sizeof d->value, "%s", d->approved);
+    if (m->accept_time != NULL)
+        iati_date(&m->accept_time->base, d->accepted);
+    else if (m->state == TALLINN__V1__MATCH__STATE__STATE_ACCEPTED && m->update_time != NULL)
+        iati_date(&m->update_time->base, d->accepted);
+}
+
+/* iati-identifier, reporting-org, title and description. A RESTRICTED
+ * need's own words (and the match's, which say what goes to whom) never
+ * leave: a fixed title and description stand in. */
+static void iati_identity(iati_export *x, const Tallinn__V1__Match *m, const char *ref,
+                          const Tallinn__V1__Donor *donor, const Tallinn__V1__Need *need,
+                          int restricted, const iati_sector *sec)
+{
+    char ident[IATI_REF_MAX + 96], title[256];
+
+    snprintf(ident, sizeof ident, "%s-TM-%s", ref, strrchr(m->name, '/') + 1);
+    iati_start(x, "iati-identifier");
+    W(xmlTextWriterWriteString(x->w, X(ident)));
+    iati_end(x);
+    iati_start(x, "reporting-org");
+    iati_attr(x, "ref", ref);
+    iati_attr(x, "type", iati_org_type(donor));
+    iati_narrative(x, donor != NULL ? donor->display_name : m->donor);
+    iati_end(x);
+    if (restricted)
+        snprintf(title, sizeof title, "Civilian cyber-defence assistance to Ukraine: %s",
+                 sec->name);
+    else
+        snprintf(title, sizeof title, "%s", need->title);
+    iati_start(x, "title");
+    iati_narrative(x, title);
+    iati_end(x);
+    iati_start(x, "description");
+    iati_attr(x, "type", "1"); /* General */
+    iati_narrative(x, restricted ? "Assistance through the Tallinn Mechanism for a need "
+                                   "whose details are restricted."
+                                 : m->description);
+    iati_end(x);
+}
+
 /* One approved match as one activity. */
 static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
 {
@@ -256,32 +320,12 @@ static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
     int restricted = need == NULL ||
                      need->sensitivity != TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD;
     const iati_sector *sec = iati_sector_for(need != NULL ? (int)need->sector : -1);
-    const char *id = strrchr(m->name, '/') + 1;
-    char ref[IATI_REF_MAX + 16], ident[IATI_REF_MAX + 96], when[IATI_RFC3339_LEN];
-    char approved[IATI_DATE_LEN] = "", accepted[IATI_DATE_LEN] = "", value_day[IATI_DATE_LEN];
-    char title[256], what[128];
+    char ref[IATI_REF_MAX + 16], when[IATI_RFC3339_LEN], what[128];
     int has_impl = m->implementer != NULL && m->implementer[0] != '\0';
+    iati_days d;
 
     iati_ref_for(x, m->donor, ref, sizeof ref);
-    snprintf(ident, sizeof ident, "%s-TM-%s", ref, id);
-    if (m->value_date != NULL)
-        snprintf(value_day, sizeof value_day, "%04d-%02d-%02d", (int)m->value_date->year,
-                 (int)m->value_date->month, (int)m->value_date->day);
-    /* Matches approved before approve_time and accept_time were recorded:
-     * the value date (the day of approval), else the day of the last change
-     * (ACCEPTED is final, so that was the acceptance). */
-    if (m->approve_time != NULL)
-        iati_date(&m->approve_time->base, approved);
-    else if (m->value_date != NULL)
-        snprintf(approved, sizeof approved, "%s", value_day);
-    else if (m->create_time != NULL)
-        iati_date(&m->create_time->base, approved);
-    if (m->value_date == NULL)
-        snprintf(value_day, sizeof value_day, "%s", approved);
-    if (m->accept_time != NULL)
-        iati_date(&m->accept_time->base, accepted);
-    else if (m->state == TALLINN__V1__MATCH__STATE__STATE_ACCEPTED && m->update_time != NULL)
-        iati_date(&m->update_time->base, accepted);
+    iati_days_of(m, &d);
 
     iati_start(x, "iati-activity");
     if (m->update_time != NULL) {
@@ -290,31 +334,7 @@ static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
     }
     iati_attr(x, "xml:lang", "en");
     iati_attr(x, "default-currency", m->amount->currency_code);
-    iati_start(x, "iati-identifier");
-    W(xmlTextWriterWriteString(x->w, X(ident)));
-    iati_end(x);
-    iati_start(x, "reporting-org");
-    iati_attr(x, "ref", ref);
-    iati_attr(x, "type", iati_org_type(donor));
-    iati_narrative(x, donor != NULL ? donor->display_name : m->donor);
-    iati_end(x);
-
-    /* Title and description: a RESTRICTED need's own words never leave. */
-    if (restricted)
-        snprintf(title, sizeof title, "Civilian cyber-defence assistance to Ukraine: %s",
-                 sec->name);
-    else
-        snprintf(title, sizeof title, "%s", need->title);
-    iati_start(x, "title");
-    iati_narrative(x, title);
-    iati_end(x);
-    iati_start(x, "description");
-    iati_attr(x, "type", "1");
-    iati_narrative(x, restricted ? "Assistance through the Tallinn Mechanism for a need "
-                                   "whose details are restricted."
-                                 : m->description);
-    iati_end(x);
-
+    iati_identity(x, m, ref, donor, need, restricted, sec);
     iati_org(x, "participating-org", ref, "1", donor, m->donor); /* Funding */
     if (has_impl)
         iati_org(x, "participating-org", NULL, "4", impl, m->implementer); /* Implementing */
@@ -326,12 +346,12 @@ static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
     iati_end(x);
     iati_start(x, "activity-date");
     iati_attr(x, "type", "2"); /* Actual start: the approval */
-    iati_attr(x, "iso-date", approved);
+    iati_attr(x, "iso-date", d.approved);
     iati_end(x);
-    if (accepted[0] != '\0') {
+    if (d.accepted[0] != '\0') {
         iati_start(x, "activity-date");
         iati_attr(x, "type", "4"); /* Actual end: the accepted delivery */
-        iati_attr(x, "iso-date", accepted);
+        iati_attr(x, "iso-date", d.accepted);
         iati_end(x);
     }
     iati_start(x, "recipient-country");
@@ -347,14 +367,14 @@ static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
 
     /* Commitment (2) on approval, at the match's value date. */
     snprintf(what, sizeof what, "Approval of %s", m->name);
-    iati_transaction(x, "2", approved, m->amount, value_day, what, ref, donor, m->donor,
+    iati_transaction(x, "2", d.approved, m->amount, d.value, what, ref, donor, m->donor,
                      has_impl ? impl : NULL, has_impl ? m->implementer : NULL);
     /* An accepted delivery: Disbursement (3) to an implementer that
      * delivered for the donor, or Expenditure (4) when the donor delivered
      * itself (goods and services it paid for). */
-    if (accepted[0] != '\0') {
+    if (d.accepted[0] != '\0') {
         snprintf(what, sizeof what, "Accepted delivery of %s", m->name);
-        iati_transaction(x, has_impl ? "3" : "4", accepted, m->amount, accepted, what, ref,
+        iati_transaction(x, has_impl ? "3" : "4", d.accepted, m->amount, d.accepted, what, ref,
                          donor, m->donor, has_impl ? impl : NULL,
                          has_impl ? m->implementer : NULL);
     }
@@ -463,11 +483,61 @@ static int iati_write(ctl_ctx *ctx, iati_export *x)
     return ctl_outfile_commit(&out);
 }
 
+/* NOT_FOUND, with the server's words, for a donor that does not exist. */
+static int iati_check_donor(ctl_ctx *ctx, const char *donor)
+{
+    Tallinn__V1__GetDonorRequest req = TALLINN__V1__GET_DONOR_REQUEST__INIT;
+    ProtobufCMessage *resp = NULL;
+    rpcc_result result = {0};
+    int rc = 0;
+
+    req.name = (char *)donor;
+    if (ctl_unary(ctx, "/tallinn.v1.DonorService/GetDonor", &req.base,
+                  &tallinn__v1__donor__descriptor, &resp, &result) != GRPC_STATUS_OK) {
+        char what[128];
+        snprintf(what, sizeof what, "export iati: %s", donor);
+        rc = ctl_call_failed(ctx, what, &result);
+    }
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    rpcc_result_free(&result);
+    return rc;
+}
+
+/* The approved-and-later matches (of donor, when given), every donor (names
+ * and kinds of reporting and implementing organisations) and every need
+ * (titles, sectors, sensitivity) the caller may list. */
+static int iati_load(ctl_ctx *ctx, iati_export *x, const char *donor)
+{
+    char *filter;
+    int rc;
+
+    if (asprintf(&filter, "%s%s%s%s", IATI_MATCH_FILTER, donor != NULL ? " AND donor = \"" : "",
+                 donor != NULL ? donor : "", donor != NULL ? "\"" : "") < 0)
+        return ctl_fail("out of memory");
+    if ((rc = ctl_list_all(ctx, "export iati: list matches", "/tallinn.v1.MatchService/ListMatches",
+                           &tallinn__v1__list_matches_request__descriptor,
+                           &tallinn__v1__list_matches_response__descriptor, "matches", NULL,
+                           filter, iati_keep, &x->matches)) != 0 ||
+        (rc = ctl_list_all(ctx, "export iati: list donors", "/tallinn.v1.DonorService/ListDonors",
+                           &tallinn__v1__list_donors_request__descriptor,
+                           &tallinn__v1__list_donors_response__descriptor, "donors", NULL, NULL,
+                           iati_keep, &x->donors)) != 0)
+        goto out;
+    rc = ctl_list_all(ctx, "export iati: list needs", "/tallinn.v1.NeedService/ListNeeds",
+                      &tallinn__v1__list_needs_request__descriptor,
+                      &tallinn__v1__list_needs_response__descriptor, "needs", NULL, NULL,
+                      iati_keep, &x->needs);
+out:
+    free(filter);
+    return rc;
+}
+
 int ctl_run_export_iati(ctl_ctx *ctx, int argc, char **argv)
 {
     const char *donor_arg = ctl_option_value(ctx, "donor");
     iati_export x;
-    char *donor = NULL, *mine = NULL, *filter = NULL;
+    char *donor = NULL, *mine = NULL;
     int rc;
 
     (void)argc;
@@ -503,42 +573,8 @@ int ctl_run_export_iati(ctl_ctx *ctx, int argc, char **argv)
         rc = ctl_usage_error(ctx->cmd, "--org-ref names one donor's identifier: give --donor");
         goto out;
     }
-    /* Every donor: reporting and implementing organisations' names and kinds
-     * (an unknown --donor is NOT_FOUND here). */
-    if (donor != NULL) {
-        Tallinn__V1__GetDonorRequest req = TALLINN__V1__GET_DONOR_REQUEST__INIT;
-        ProtobufCMessage *resp = NULL;
-        rpcc_result result = {0};
-        req.name = donor;
-        if (ctl_unary(ctx, "/tallinn.v1.DonorService/GetDonor", &req.base,
-                      &tallinn__v1__donor__descriptor, &resp, &result) != GRPC_STATUS_OK) {
-            char what[128];
-            snprintf(what, sizeof what, "export iati: %s", donor);
-            rc = ctl_call_failed(ctx, what, &result);
-            rpcc_result_free(&result);
-            goto out;
-        }
-        protobuf_c_message_free_unpacked(resp, NULL);
-        rpcc_result_free(&result);
-    }
-    if (asprintf(&filter, "%s%s%s%s", IATI_MATCH_FILTER, donor != NULL ? " AND donor = \"" : "",
-                 donor != NULL ? donor : "", donor != NULL ? "\"" : "") < 0) {
-        filter = NULL;
-        rc = ctl_fail("out of memory");
-        goto out;
-    }
-    if ((rc = ctl_list_all(ctx, "export iati: list matches", "/tallinn.v1.MatchService/ListMatches",
-                           &tallinn__v1__list_matches_request__descriptor,
-                           &tallinn__v1__list_matches_response__descriptor, "matches", NULL,
-                           filter, iati_keep, &x.matches)) != 0 ||
-        (rc = ctl_list_all(ctx, "export iati: list donors", "/tallinn.v1.DonorService/ListDonors",
-                           &tallinn__v1__list_donors_request__descriptor,
-                           &tallinn__v1__list_donors_response__descriptor, "donors", NULL, NULL,
-                           iati_keep, &x.donors)) != 0 ||
-        (rc = ctl_list_all(ctx, "export iati: list needs", "/tallinn.v1.NeedService/ListNeeds",
-                           &tallinn__v1__list_needs_request__descriptor,
-                           &tallinn__v1__list_needs_response__descriptor, "needs", NULL, NULL,
-                           iati_keep, &x.needs)) != 0)
+    if ((donor != NULL && (rc = iati_check_donor(ctx, donor)) != 0) ||
+        (rc = iati_load(ctx, &x, donor)) != 0)
         goto out;
     if (x.matches.n == 0) {
         /* An IATI file holds at least one activity: an empty one is invalid. */
@@ -555,7 +591,6 @@ out:
     iati_list_free(&x.matches);
     iati_list_free(&x.donors);
     iati_list_free(&x.needs);
-    free(filter);
     free(donor);
     free(mine);
     return rc;
