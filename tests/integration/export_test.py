@@ -21,6 +21,7 @@ import csv
 import datetime
 import io
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -594,6 +595,7 @@ def main():
             cases.run(name, fn, api, w)
     finally:
         srv.stop()
+        shutil.rmtree(TMP, ignore_errors=True)  # token files and exports
     cases.finish()
 
 
