@@ -214,6 +214,7 @@ typedef struct audit_conn_opts {
  * 's'), and the help text that describes them. */
 #define AUDIT_CONN_LONGOPTS                                          \
     {"server", required_argument, NULL, 's'},                        \
+    {"addr", required_argument, NULL, 's'}, /* tallinnctl's name */  \
     {"token-file", required_argument, NULL, 256},                    \
     {"insecure", no_argument, NULL, 257},                            \
     {"ca", required_argument, NULL, 258},                            \
@@ -224,7 +225,8 @@ typedef struct audit_conn_opts {
     {"verbose", no_argument, NULL, 263},                             \
     {"context", required_argument, NULL, 264}
 #define AUDIT_CONN_HELP                                                                    \
-    "  -s, --server ADDR     the live server, host:port (AUDITOR role needed); replicas\n" \
+    "  -s, --server ADDR     the live server, host:port (AUDITOR role needed; --addr,\n"  \
+    "                        tallinnctl's name for it, is the same); replicas\n"       \
     "                        as host1:port,host2:port or dns:///name:port (round-robin,\n" \
     "                        reads retried on the next one when one is unavailable)\n"   \
     "      --context NAME    take what is not given here from this context of\n"         \

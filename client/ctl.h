@@ -72,6 +72,10 @@ typedef struct ctl_option {
     const char *values;    /* space-separated choices for CTL_COMPLETE_VALUES */
 } ctl_option;
 
+/* A second long name of a global option (tallinn-audit's --server for
+ * --addr): accepted as exactly that name, shown beside it in help. */
+const char *ctl_option_alias(const ctl_option *o);
+
 typedef struct ctl_example {
     const char *cmd;       /* a full command line; NULL ends a list */
     const char *what;      /* what it does, one line */

@@ -21,7 +21,8 @@
 const ctl_option ctl_global_options[] = {
     [CTL_G_ADDR] = {"addr", 0, "ADDR", "TALLINN_ADDR", CTL_DEFAULT_ADDR,
                     "server address host:port; replicas as host1:port,host2:port or "
-                    "dns:///name:port (calls spread round-robin)", CTL_COMPLETE_NONE, NULL},
+                    "dns:///name:port (calls spread round-robin); --server is tallinn-audit's "
+                    "name for it", CTL_COMPLETE_NONE, NULL},
     [CTL_G_INSECURE] = {"insecure", 0, NULL, NULL, NULL,
                         "plaintext, no TLS (for a local server started with --insecure)",
                         CTL_COMPLETE_NONE, NULL},
@@ -69,6 +70,11 @@ const ctl_option ctl_global_options[] = {
                     CTL_COMPLETE_NONE, NULL},
     [CTL_G_COUNT] = {NULL, 0, NULL, NULL, NULL, NULL, CTL_COMPLETE_NONE, NULL},
 };
+
+const char *ctl_option_alias(const ctl_option *o)
+{
+    return o == &ctl_global_options[CTL_G_ADDR] ? "server" : NULL;
+}
 
 const ctl_exit_code ctl_exit_codes[] = {
     {CTL_EXIT_OK, "success (health: the server is SERVING)"},

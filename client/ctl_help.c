@@ -98,6 +98,9 @@ static void ctl_help_option(FILE *out, const ctl_option *o, const char *extra)
     else /* aligned under the "--" of "-o, --output" */
         n = snprintf(left, sizeof left, "      --%s%s%s", o->name, o->arg ? " " : "",
                      o->arg ? o->arg : "");
+    if (ctl_option_alias(o) != NULL && n > 0 && (size_t)n < sizeof left)
+        n += snprintf(left + n, sizeof left - (size_t)n, ", --%s%s%s", ctl_option_alias(o),
+                      o->arg ? " " : "", o->arg ? o->arg : "");
     snprintf(help, sizeof help, "%s%s%s%s%s%s%s", o->help, o->env || o->def ? " [" : "",
              o->env ? "env " : "", o->env ? o->env : "", o->env && o->def ? ", " : "",
              o->def ? "default " : "", o->def ? o->def : "");
@@ -239,6 +242,16 @@ static void ctl_man_option(FILE *out, const ctl_option *o)
         fputs(" \\fI", out);
         ctl_roff(out, o->arg);
         fputs("\\fR", out);
+    }
+    if (ctl_option_alias(o) != NULL) {
+        fputs(", \\fB\\-\\-", out);
+        ctl_roff(out, ctl_option_alias(o));
+        fputs("\\fR", out);
+        if (o->arg) {
+            fputs(" \\fI", out);
+            ctl_roff(out, o->arg);
+            fputs("\\fR", out);
+        }
     }
     fputc('\n', out);
     ctl_roff(out, o->help);

@@ -21,7 +21,7 @@
 /* getopt_long ids: global options and command options get disjoint ranges. */
 #define CTL_ID_GLOBAL 1000
 #define CTL_ID_COMMAND 2000
-#define CTL_MAX_OPTIONS (CTL_G_COUNT + CTL_MAX_CMD_OPTIONS + 1)
+#define CTL_MAX_OPTIONS (2 * CTL_G_COUNT + CTL_MAX_CMD_OPTIONS + 1) /* globals may have aliases */
 /* Longest server message we echo on the error line. */
 #define CTL_MESSAGE_MAX 512
 
@@ -331,6 +331,10 @@ static void ctl_build_getopt(const ctl_command *cmd, int stop_at_operand, struct
         lo[n].has_arg = o->arg != NULL ? required_argument : no_argument;
         lo[n].flag = NULL;
         lo[n++].val = CTL_ID_GLOBAL + i;
+        if (ctl_option_alias(o) != NULL) { /* an exact name: never a prefix of another */
+            lo[n] = lo[n - 1];
+            lo[n++].name = ctl_option_alias(o);
+        }
         if (o->short_name != 0 && s + 3 < shorts_len) {
             shorts[s++] = (char)o->short_name;
             if (o->arg != NULL)

@@ -227,6 +227,11 @@ def t_versions():
     assert j["client"] == j["server"] == "0.1.0" and j["auditOrigin"] == "vm/tallinn", j
     r = ctl("--addr", closed_port(), "version", rc=3)
     assert r.out == "client: 0.1.0\n" and "cannot reach" in r.err, (r.out, r.err)
+    # --server is --addr (tallinn-audit's name), not a prefix of --server-name
+    r = ctl("--server", closed_port(), "version", rc=3)
+    assert r.out == "client: 0.1.0\n" and "cannot reach" in r.err, (r.out, r.err)
+    assert ctl("--server", srv.addr, "version").out.startswith("client: 0.1.0\nserver: 0.1.0 (%s)"
+                                                               % srv.addr)
 
 
 def t_health():
@@ -461,6 +466,8 @@ def t_audit_contexts():
     # no server there: 3, "could not reach", never "FAILED"
     for args, env in ((["--server", closed_port(), "--insecure", "--token-file",
                         TOKENS["audit"]], {}),
+                      (["--addr", closed_port(), "--insecure", "--token-file",
+                        TOKENS["audit"]], {}),  # tallinnctl's name for --server
                       (["--context", "audit"], {"TALLINN_ADDR": closed_port()})):
         r = audit("verify", *args, "--key", KEY, "--state", state, env=env, rc=3)
         assert "could not reach" in r.err and "nothing was verified" in r.err, r.err
