@@ -1,0 +1,576 @@
+"""integration.changes: ChangeService against a real tallinnd (issues 13 and
+14), driven by python3-grpcio. The feed in commit order, each position an
+audit record of a change; resuming exactly after a position (no gap, no
+duplicate), also across a restart; need-to-know for every role, checked as
+an invariant — a client that applies the feed (bodies in, tombstones out)
+ends with exactly what its List calls return — plus tombstones only for what
+a caller saw; RESTRICTED needs handed out are recorded reads; two live
+watchers; the per-principal stream budget; draining at shutdown; bad
+requests. ListHistory: entries with who, what, why and their audit index,
+the records and inclusion proofs checked against the signed checkpoint in
+Python (tlog_ref), what DONOR and OBSERVER callers get, paging.
+
+Usage: changes_test.py TALLINND"""
+import os
+import re
+import sys
+import threading
+import time
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+import tlog_ref  # noqa: E402
+
+BIN = sys.argv[1]
+(common_pb2, donor_pb2, need_pb2, match_pb2, change_pb2, audit_pb2) = harness.protos(
+    "tallinn/v1/common.proto", "tallinn/v1/donor.proto", "tallinn/v1/need.proto",
+    "tallinn/v1/match.proto", "tallinn/v1/change.proto", "tallinn/v1/audit.proto")
+from google.protobuf import field_mask_pb2  # noqa: E402  (after protos(): same runtime)
+
+Code = grpc.StatusCode
+Need, Match, Donor, Pledge = need_pb2.Need, match_pb2.Match, donor_pb2.Donor, donor_pb2.Pledge
+WC = change_pb2.WatchChangesResponse
+Kind = change_pb2.ResourceKind
+KIND_FIELD = {Kind.Value("RESOURCE_KIND_DONOR"): "donor", Kind.Value("RESOURCE_KIND_PLEDGE"): "pledge",
+              Kind.Value("RESOURCE_KIND_NEED"): "need", Kind.Value("RESOURCE_KIND_MATCH"): "match"}
+READS = ("Get", "List", "Stream", "Watch", "Suggest", "Noop")
+BUDGET = 3  # --max-streams-per-principal
+
+
+def eur(units):
+    return common_pb2.Money(currency_code="EUR", units=units)
+
+
+class World:
+    """A server, one principal per role (two donors), and call helpers."""
+
+    def __init__(self):
+        self.srv = harness.Tallinnd(BIN, "--watch-poll-ms", "100",
+                                    "--max-streams-per-principal", str(BUDGET))
+        self.vkey = re.search(r"audit_key=(\S+)", self.srv.text()).group(1)
+        self.tok = {r: self.srv.create_principal("t-" + r.lower().replace("_", "-"), r)
+                    for r in ("FRONT_OFFICE", "BACK_OFFICE", "COORDINATOR", "OBSERVER",
+                              "AUDITOR", "ADMIN")}
+        self.connect()
+
+    def connect(self):
+        self.ch = grpc.insecure_channel(self.srv.addr)
+
+    def donors(self):
+        for d in ("alpha", "beta"):
+            self.tok[d] = self.srv.create_principal("donor-" + d, "DONOR", donor="donors/" + d)
+
+    def call(self, who, path, req, resp_cls, timeout=15):
+        fn = self.ch.unary_unary(path, request_serializer=req.SerializeToString,
+                                 response_deserializer=resp_cls.FromString)
+        md = harness.bearer(self.tok[who]) if who else ()
+        return fn(req, metadata=md, timeout=timeout)
+
+    def need(self, who, method, **kw):
+        req = getattr(need_pb2, method + "Request")(**kw)
+        return self.call(who, "/tallinn.v1.NeedService/" + method, req, Need)
+
+    def match(self, who, method, **kw):
+        req = getattr(match_pb2, method + "Request")(**kw)
+        return self.call(who, "/tallinn.v1.MatchService/" + method, req, Match)
+
+    def watch(self, who, timeout=20, **kw):
+        fn = self.ch.unary_stream("/tallinn.v1.ChangeService/WatchChanges",
+                                  request_serializer=change_pb2.WatchChangesRequest.SerializeToString,
+                                  response_deserializer=WC.FromString)
+        md = harness.bearer(self.tok[who]) if who else ()
+        return fn(change_pb2.WatchChangesRequest(**kw), metadata=md, timeout=timeout)
+
+    def feed(self, who, **kw):
+        """Every message up to the first TYPE_CAUGHT_UP (included)."""
+        out, it = [], self.watch(who, **kw)
+        for m in it:
+            out.append(m)
+            if m.type == WC.TYPE_CAUGHT_UP:
+                break
+        it.cancel()
+        return out
+
+    def history(self, who, name, **kw):
+        return self.call(who, "/tallinn.v1.ChangeService/ListHistory",
+                         change_pb2.ListHistoryRequest(name=name, **kw),
+                         change_pb2.ListHistoryResponse)
+
+    def records(self):
+        fn = self.ch.unary_stream("/tallinn.v1.AuditService/StreamAuditRecords",
+                                  request_serializer=audit_pb2.StreamAuditRecordsRequest.SerializeToString,
+                                  response_deserializer=audit_pb2.StreamAuditRecordsResponse.FromString)
+        return [r.record for r in fn(audit_pb2.StreamAuditRecordsRequest(),
+                                     metadata=harness.bearer(self.tok["AUDITOR"]), timeout=30)]
+
+    def list_all(self, who, kind):
+        svc, method, resp, field, extra = {
+            "need": ("NeedService", "ListNeeds", need_pb2.ListNeedsResponse, "needs", {}),
+            "match": ("MatchService", "ListMatches", match_pb2.ListMatchesResponse, "matches", {}),
+            "donor": ("DonorService", "ListDonors", donor_pb2.ListDonorsResponse, "donors", {}),
+            "pledge": ("DonorService", "ListPledges", donor_pb2.ListPledgesResponse, "pledges",
+                       {"parent": "donors/-"}),
+        }[kind]
+        req_cls = getattr(need_pb2 if svc == "NeedService" else match_pb2 if svc == "MatchService"
+                          else donor_pb2, method + "Request")
+        out, token = {}, ""
+        while True:
+            r = self.call(who, "/tallinn.v1.%s/%s" % (svc, method),
+                          req_cls(page_size=1000, page_token=token, **extra), resp)
+            for x in getattr(r, field):
+                out[x.name] = x
+            token = r.next_page_token
+            if not token:
+                return out
+
+
+# ---- The workflow every case reads ----
+
+def workflow(w):
+    """Donors, pledges, needs and matches through their life cycles; returns
+    what happened, by name."""
+    bo, fo, co = "BACK_OFFICE", "FRONT_OFFICE", "COORDINATOR"
+    for d in ("alpha", "beta"):
+        w.call(bo, "/tallinn.v1.DonorService/CreateDonor", donor_pb2.CreateDonorRequest(
+            donor_id=d, donor=Donor(display_name=d.title(), kind=Donor.KIND_STATE,
+                                    country_code="EE" if d == "alpha" else "LV",
+                                    membership=Donor.MEMBERSHIP_MEMBER,
+                                    contact_email="cyber@%s.example" % d)), Donor)
+        w.call(bo, "/tallinn.v1.DonorService/CreatePledge", donor_pb2.CreatePledgeRequest(
+            parent="donors/" + d, pledge_id="p",
+            pledge=Pledge(amount=eur(1000000), fiscal_year=2025,
+                          state=Pledge.STATE_COMMITTED)), Pledge)
+    w.donors()
+
+    def new_need(nid, sensitivity=Need.SENSITIVITY_STANDARD, open_it=True):
+        n = Need(title="Need " + nid, description="secret detail of " + nid,
+                 beneficiary="Beneficiary " + nid, region="Kharkiv Oblast",
+                 sector=Need.DESCRIPTOR.fields_by_name["sector"].enum_type.values_by_name[
+                     "SECTOR_ENERGY"].number,
+                 category=Need.DESCRIPTOR.fields_by_name["category"].enum_type.values_by_name[
+                     "CATEGORY_HARDWARE"].number,
+                 domain=Need.DOMAIN_CIVILIAN, priority=Need.PRIORITY_HIGH,
+                 estimated_cost=eur(100000), sensitivity=sensitivity)
+        w.need(fo, "CreateNeed", need_id=nid, need=n)
+        if open_it:
+            w.need(fo, "SubmitNeed", name="needs/" + nid)
+            w.need(bo, "ValidateNeed", name="needs/" + nid)
+
+    new_need("n-open")
+    # RESTRICTED, returned once with a reason, edited, validated
+    new_need("n-secret", Need.SENSITIVITY_RESTRICTED, open_it=False)
+    w.need(fo, "SubmitNeed", name="needs/n-secret")
+    w.need(bo, "ReturnNeed", name="needs/n-secret", reason="add the endpoint count")
+    w.need(fo, "UpdateNeed", need=Need(name="needs/n-secret", title="Need n-secret, 400 endpoints"),
+           update_mask=field_mask_pb2.FieldMask(paths=["title"]))
+    w.need(fo, "SubmitNeed", name="needs/n-secret")
+    w.need(bo, "ValidateNeed", name="needs/n-secret")
+    new_need("n-draft", open_it=False)
+    new_need("n-hold")
+    w.need(bo, "HoldNeed", name="needs/n-hold", reason="awaiting a site survey")
+
+    def propose(mid, donor, need):
+        return w.call(bo, "/tallinn.v1.MatchService/CreateMatch", match_pb2.CreateMatchRequest(
+            match_id=mid, match=Match(need="needs/" + need, donor="donors/" + donor,
+                                      pledge="donors/%s/pledges/p" % donor, amount=eur(10000),
+                                      description="help from " + donor)), Match)
+
+    # alpha gains sight of the RESTRICTED need through its match, then loses it
+    propose("m-alpha-secret", "alpha", "n-secret")
+    w.match(co, "DeclineMatch", name="matches/m-alpha-secret", reason="pledge earmarked")
+    # beta keeps sight of it
+    propose("m-beta-secret", "beta", "n-secret")
+    # beta's approval moves n-open (alpha sees the need change, not the match)
+    propose("m-beta-open", "beta", "n-open")
+    w.match(co, "ApproveMatch", name="matches/m-beta-open")
+    # alpha's own match, delivered and accepted
+    propose("m-alpha-open", "alpha", "n-open")
+    w.match(co, "ApproveMatch", name="matches/m-alpha-open")
+    w.match("alpha", "StartDelivery", name="matches/m-alpha-open")
+    w.match("alpha", "MarkDelivered", name="matches/m-alpha-open")
+    w.match(fo, "AcceptDelivery", name="matches/m-alpha-open")
+    w.need(bo, "ResumeNeed", name="needs/n-hold")
+
+
+def changes(msgs):
+    return [m for m in msgs if m.type == WC.TYPE_CHANGES]
+
+
+def mirror(msgs):
+    """What a client that applies the feed holds: kind -> name -> resource."""
+    out = {k: {} for k in KIND_FIELD.values()}
+    for m in changes(msgs):
+        for c in m.changes:
+            field = KIND_FIELD[c.kind]
+            if c.tombstone:
+                assert c.name in out[field], "tombstone for %s, never shown" % c.name
+                del out[field][c.name]
+            else:
+                assert c.WhichOneof("resource") == field, c
+                out[field][c.name] = getattr(c, field)
+    return out
+
+
+# ---- Cases ----
+
+def test_commit_order(w):
+    """The auditor's feed: one message per audit record of a change, in index
+    order, each with the resources that record's call changed; every
+    successful write has its position."""
+    msgs = w.feed("AUDITOR")
+    assert msgs[-1].type == WC.TYPE_CAUGHT_UP
+    ch = changes(msgs)
+    idx = [m.index for m in ch]
+    assert idx == sorted(set(idx)), idx
+    assert all(m.next_start_index == m.index + 1 for m in ch)
+    recs = w.records()
+    # every change but principals' (they are no resource the feed carries)
+    writes = [r.index for r in recs if r.status_code == 0 and "PrincipalService" not in r.method
+              and not r.method.rsplit("/", 1)[1].startswith(READS)]
+    assert idx == writes, (idx, writes)
+    assert msgs[-1].next_start_index <= len(recs)
+    assert all(r.method.endswith(("/GetNeed", "/ListNeeds", "/WatchChanges"))
+               for r in recs[msgs[-1].next_start_index:])  # this feed's own recorded reads
+    for m in ch:
+        r = recs[m.index]
+        assert m.commit_time == r.time
+        named = [c for c in m.changes if c.name == r.resource]
+        assert len(named) == 1, (r, m)
+        assert getattr(named[0], KIND_FIELD[named[0].kind]).etag == r.etag
+    # ApproveMatch changed the match, its pledge and its need, in that order
+    approve = [m for m in ch if recs[m.index].method.endswith("/ApproveMatch")][0]
+    assert [c.name for c in approve.changes] == [
+        "matches/m-beta-open", "donors/beta/pledges/p", "needs/n-open"], approve
+
+
+def test_mirror_per_role(w):
+    """Need-to-know: each role's feed, applied, is exactly what its lists
+    show (redaction included); tombstones only for what was shown."""
+    cases = {"FRONT_OFFICE": ("need", "match", "pledge", "donor"),
+             "BACK_OFFICE": ("need", "match", "pledge", "donor"),
+             "COORDINATOR": ("need", "match", "pledge", "donor"),
+             "AUDITOR": ("need", "match", "pledge", "donor"),
+             "alpha": ("need", "match", "pledge", "donor"),
+             "beta": ("need", "match", "pledge", "donor"),
+             "OBSERVER": ("need", "donor")}
+    for who, kinds in cases.items():
+        m = mirror(w.feed(who))
+        for kind in ("need", "match", "pledge", "donor"):
+            if kind in kinds:
+                want = w.list_all(who, kind)
+                assert sorted(m[kind]) == sorted(want), (who, kind, sorted(m[kind]), sorted(want))
+                for name, x in want.items():
+                    assert m[kind][name] == x, (who, name, m[kind][name], x)
+            else:
+                assert not m[kind], (who, kind)
+
+
+def test_donor_tombstones(w):
+    """alpha: the RESTRICTED need appears with its match and goes with the
+    decline; the held need goes and comes back; never a draft, another
+    donor's match or pledge, or a need it never saw."""
+    msgs = changes(w.feed("alpha"))
+    seen = [(c.name, c.tombstone) for m in msgs for c in m.changes]
+    names = {n for n, _ in seen}
+    for never in ("needs/n-draft", "matches/m-beta-open", "matches/m-beta-secret",
+                  "donors/beta/pledges/p"):
+        assert never not in names, never
+    secret = [t for n, t in seen if n == "needs/n-secret"]
+    assert secret == [False, True], secret  # shown with alpha's match, gone at the decline
+    hold = [t for n, t in seen if n == "needs/n-hold"]
+    assert hold == [False, True, False], hold  # OPEN, held, resumed
+    # beta keeps the RESTRICTED need from its match on
+    beta = [(c.name, c.tombstone) for m in changes(w.feed("beta")) for c in m.changes]
+    assert ("needs/n-secret", False) in beta and ("needs/n-secret", True) not in beta
+    # other donors' contact e-mail is never sent to a donor
+    for m in msgs:
+        for c in m.changes:
+            if c.WhichOneof("resource") == "donor":
+                assert c.donor.contact_email == ("cyber@alpha.example"
+                                                 if c.name == "donors/alpha" else ""), c
+
+
+def test_observer(w):
+    msgs = changes(w.feed("OBSERVER"))
+    for m in msgs:
+        for c in m.changes:
+            assert c.kind in (Kind.Value("RESOURCE_KIND_NEED"), Kind.Value("RESOURCE_KIND_DONOR"))
+            assert c.name != "needs/n-secret"
+            if c.WhichOneof("resource") == "need":
+                assert c.need.description == "" and c.need.region == "", c
+
+
+def test_refused_roles(w):
+    harness.expect_code(lambda: list(w.watch("ADMIN")), Code.PERMISSION_DENIED)
+    harness.expect_code(lambda: list(w.watch(None)), Code.UNAUTHENTICATED)
+    harness.expect_code(w.history, Code.PERMISSION_DENIED, "ADMIN", "needs/n-open")
+
+
+def test_restricted_reads_recorded(w):
+    """Every RESTRICTED need version a feed hands out is a recorded read."""
+    before = [r for r in w.records() if r.method.endswith("/WatchChanges")]
+    sent = sum(1 for m in changes(w.feed("COORDINATOR")) for c in m.changes
+               if c.name == "needs/n-secret" and not c.tombstone)
+    after = [r for r in w.records() if r.method.endswith("/WatchChanges")]
+    new = after[len(before):]
+    assert sent >= 5 and len(new) == sent, (sent, len(new))
+    assert all(r.resource == "needs/n-secret" and r.principal == "principals/t-coordinator"
+               for r in new), new
+    # an observer's feed never holds one
+    w.feed("OBSERVER")
+    assert len([r for r in w.records() if r.method.endswith("/WatchChanges")]) == len(after)
+
+
+def test_resume_exactly(w):
+    """From any message's next_start_index: exactly the messages after it."""
+    full = w.feed("alpha")
+    ch = changes(full)
+    for k in (0, 1, len(ch) // 2, len(ch) - 2):
+        again = changes(w.feed("alpha", start_index=ch[k].next_start_index))
+        assert again == ch[k + 1:], (k, [m.index for m in again], [m.index for m in ch[k + 1:]])
+    # between two positions, a start in a gap (a refused or another donor's
+    # change) is just as exact
+    gap = ch[1].index - 1
+    if gap > ch[0].index:
+        assert changes(w.feed("alpha", start_index=gap)) == ch[1:]
+    # from now: nothing old, told where now is
+    now = w.feed("alpha", from_now=True)
+    assert len(now) == 1 and now[0].type == WC.TYPE_CAUGHT_UP
+    # later only by the reads the feeds above recorded, which change nothing
+    assert now[0].next_start_index >= full[-1].next_start_index
+    assert changes(w.feed("alpha", start_index=full[-1].next_start_index)) == []
+
+
+def test_filters(w):
+    n = changes(w.feed("BACK_OFFICE", kinds=[Kind.Value("RESOURCE_KIND_NEED")]))
+    assert n and all(c.kind == Kind.Value("RESOURCE_KIND_NEED") for m in n for c in m.changes)
+    one = changes(w.feed("BACK_OFFICE", resource="needs/n-hold"))
+    assert [c.need.state for m in one for c in m.changes] == [
+        Need.STATE_DRAFT, Need.STATE_SUBMITTED, Need.STATE_OPEN, Need.STATE_ON_HOLD,
+        Need.STATE_OPEN]
+    # a resource the caller may not see: nothing, as for one that does not exist
+    assert changes(w.feed("alpha", resource="needs/n-draft")) == []
+    assert changes(w.feed("alpha", resource="needs/no-such")) == []
+
+
+def test_bad_requests(w):
+    head = w.feed("AUDITOR", from_now=True)[0].next_start_index
+    for kw, code, word in (({"start_index": -1}, Code.INVALID_ARGUMENT, "start_index"),
+                           ({"start_index": head + 1}, Code.OUT_OF_RANGE, "beyond the log"),
+                           ({"kinds": [0]}, Code.INVALID_ARGUMENT, "kinds"),
+                           ({"kinds": [3, 3]}, Code.INVALID_ARGUMENT, "kinds"),
+                           ({"resource": "needs"}, Code.INVALID_ARGUMENT, "resource")):
+        e = harness.expect_code(lambda: list(w.watch("AUDITOR", **kw)), code)
+        assert word in e.details() or code == Code.INVALID_ARGUMENT, e.details()
+    assert changes(w.feed("AUDITOR", start_index=head)) == []
+    for kw, code in (({"name": ""}, Code.INVALID_ARGUMENT),
+                     ({"name": "principals/x"}, Code.INVALID_ARGUMENT),
+                     ({"name": "needs/n-open", "page_size": -1}, Code.INVALID_ARGUMENT),
+                     ({"name": "needs/n-open", "page_token": "x"}, Code.INVALID_ARGUMENT)):
+        name = kw.pop("name")
+        harness.expect_code(w.history, code, "BACK_OFFICE", name, **kw)
+    # need-to-know before anything else: hidden and missing answer alike
+    e1 = harness.expect_code(w.history, Code.NOT_FOUND, "alpha", "needs/n-draft")
+    e2 = harness.expect_code(w.history, Code.NOT_FOUND, "alpha", "needs/nothing-here")
+    assert e1.details().replace("n-draft", "X") == e2.details().replace("nothing-here", "X")
+    harness.expect_code(w.history, Code.NOT_FOUND, "alpha", "matches/m-beta-open")
+    harness.expect_code(w.history, Code.NOT_FOUND, "OBSERVER", "needs/n-secret")
+
+
+def test_history(w):
+    """Who did what, when and why, each entry with its audit index; the
+    records are the log's and prove against its signed checkpoint."""
+    recs = w.records()
+    h = w.history("BACK_OFFICE", "needs/n-secret", include_proofs=True)
+    assert not h.next_page_token and h.history_start_index == 0
+    steps = [(e.method.rsplit("/", 1)[1], e.state_before, e.state_after, e.reason)
+             for e in h.entries]
+    assert steps[:6] == [("CreateNeed", "", "DRAFT", ""),
+                         ("SubmitNeed", "DRAFT", "SUBMITTED", ""),
+                         ("ReturnNeed", "SUBMITTED", "RETURNED", "add the endpoint count"),
+                         ("UpdateNeed", "RETURNED", "RETURNED", ""),
+                         ("SubmitNeed", "RETURNED", "SUBMITTED", ""),
+                         ("ValidateNeed", "SUBMITTED", "OPEN", "")], steps
+    _, size, root = tlog_ref.open_checkpoint(h.signed_checkpoint, w.vkey)
+    for e in h.entries:
+        r = audit_pb2.AuditRecord.FromString(e.record)
+        assert r == recs[e.index] and r.index == e.index
+        assert e.principal == r.principal and e.method == r.method and e.role == r.role
+        assert e.need.etag == r.etag and r.resource == "needs/n-secret"
+        assert e.time == r.time
+        assert tlog_ref.verify_inclusion(e.index, size, tlog_ref.leaf_hash(e.record),
+                                         list(e.inclusion_proof), root), e.index
+    # without include_proofs: no proofs, no checkpoint
+    plain = w.history("BACK_OFFICE", "needs/n-secret")
+    assert not plain.signed_checkpoint and all(not e.inclusion_proof for e in plain.entries)
+    # paging: pages of 2 add up to the whole
+    got, token = [], ""
+    while True:
+        p = w.history("BACK_OFFICE", "needs/n-secret", page_size=2, page_token=token)
+        assert len(p.entries) == 2 or not p.next_page_token
+        got += p.entries
+        token = p.next_page_token
+        if not token:
+            break
+    assert [e.index for e in got] == [e.index for e in plain.entries]
+    # a page token is the caller's own
+    p = w.history("BACK_OFFICE", "needs/n-secret", page_size=2)
+    harness.expect_code(w.history, Code.INVALID_ARGUMENT, "COORDINATOR", "needs/n-secret",
+                        page_size=2, page_token=p.next_page_token)
+
+
+def test_history_donor(w):
+    """alpha sees n-open from OPEN on; who approved beta's match (and the
+    record naming it) is withheld, its own approval is shown and proves."""
+    h = w.history("alpha", "needs/n-open", include_proofs=True)
+    _, size, root = tlog_ref.open_checkpoint(h.signed_checkpoint, w.vkey)
+    methods = [e.method.rsplit("/", 1)[1] for e in h.entries]
+    assert methods == ["ValidateNeed", "ApproveMatch", "ApproveMatch", "AcceptDelivery"], methods
+    withheld, own = h.entries[1], h.entries[2]
+    assert withheld.principal == "" and not withheld.record and not withheld.inclusion_proof
+    assert withheld.need.committed_amount.units == 10000
+    assert own.principal == "principals/t-coordinator" and own.record
+    for e in h.entries:
+        if e.record:
+            assert tlog_ref.verify_inclusion(e.index, size, tlog_ref.leaf_hash(e.record),
+                                             list(e.inclusion_proof), root)
+            assert b"m-beta" not in e.record
+    # the held need: the hold is a hidden entry, index and time only
+    held = w.history("alpha", "needs/n-hold").entries
+    assert [(e.hidden, e.method.rsplit("/", 1)[-1]) for e in held] == [
+        (False, "ValidateNeed"), (True, ""), (False, "ResumeNeed")], held
+    assert held[1].time.seconds > 0 and not held[1].WhichOneof("resource")
+    # the RESTRICTED need: alpha may not read it now, so no history
+    harness.expect_code(w.history, Code.NOT_FOUND, "alpha", "needs/n-secret")
+    # its own match's whole history, with the reasons and every record
+    m = w.history("alpha", "matches/m-alpha-open").entries
+    assert [e.state_after for e in m] == ["PROPOSED", "APPROVED", "IN_DELIVERY", "DELIVERED",
+                                         "ACCEPTED"]
+    assert all(e.record for e in m)
+
+
+def test_history_observer(w):
+    h = w.history("OBSERVER", "needs/n-open", include_proofs=True)
+    assert h.entries and all(not e.principal and not e.record and not e.request_id and
+                             not e.inclusion_proof for e in h.entries)
+    assert all(e.need.description == "" for e in h.entries)
+    assert h.entries[0].method.endswith("/CreateNeed") and h.entries[0].role
+
+
+def test_live_two_watchers(w):
+    """Two watchers from now: a new need reaches both, each as it may see it."""
+    got = {"alpha": [], "BACK_OFFICE": []}
+    ready = threading.Barrier(3)
+
+    def run(who):
+        it = w.watch(who, timeout=30, from_now=True)
+        for m in it:
+            if m.type == WC.TYPE_CAUGHT_UP and not got[who]:
+                got[who].append(m)
+                ready.wait()
+            elif m.type == WC.TYPE_CHANGES:
+                got[who].append(m)
+                if any(c.need.state == Need.STATE_OPEN for c in m.changes):
+                    it.cancel()
+                    return
+
+    ts = [threading.Thread(target=run, args=(who,)) for who in got]
+    for t in ts:
+        t.start()
+    ready.wait(timeout=20)
+    t0 = time.monotonic()
+    n = Need(title="Live", description="d", beneficiary="b", region="r",
+             sector=Need.DESCRIPTOR.fields_by_name["sector"].enum_type.values_by_name[
+                 "SECTOR_WATER"].number,
+             category=Need.DESCRIPTOR.fields_by_name["category"].enum_type.values_by_name[
+                 "CATEGORY_TRAINING"].number,
+             domain=Need.DOMAIN_CIVILIAN, priority=Need.PRIORITY_LOW, estimated_cost=eur(5))
+    w.need("FRONT_OFFICE", "CreateNeed", need_id="n-live", need=n)
+    w.need("FRONT_OFFICE", "SubmitNeed", name="needs/n-live")
+    w.need("BACK_OFFICE", "ValidateNeed", name="needs/n-live")
+    for t in ts:
+        t.join(timeout=20)
+        assert not t.is_alive()
+    bo = [c.need.state for m in got["BACK_OFFICE"][1:] for c in m.changes]
+    al = [c.need.state for m in got["alpha"][1:] for c in m.changes]
+    assert bo == [Need.STATE_DRAFT, Need.STATE_SUBMITTED, Need.STATE_OPEN], bo
+    assert al == [Need.STATE_OPEN], al
+    print("     both watchers saw the new need %.0f ms after the first write"
+          % ((time.monotonic() - t0) * 1e3))
+
+
+def test_stream_budget(w):
+    """Watches count against the principal's stream budget."""
+    its = [w.watch("beta", from_now=True) for _ in range(BUDGET)]
+    for it in its:
+        assert next(it).type == WC.TYPE_CAUGHT_UP
+    harness.expect_code(lambda: next(w.watch("beta", from_now=True)), Code.RESOURCE_EXHAUSTED)
+    its[0].cancel()
+    time.sleep(0.3)
+    again = w.watch("beta", from_now=True)
+    assert next(again).type == WC.TYPE_CAUGHT_UP
+    for it in its[1:] + [again]:
+        it.cancel()
+
+
+def test_restart_and_drain(w):
+    """A watcher is ended cleanly at shutdown, told where to resume; after a
+    restart on the same data, a stream resumed there continues exactly."""
+    before = w.feed("COORDINATOR")
+    it = w.watch("COORDINATOR", timeout=60, from_now=True)
+    first = next(it)
+    assert first.type == WC.TYPE_CAUGHT_UP
+    w.srv.signal()
+    e = harness.expect_code(lambda: list(it), Code.UNAVAILABLE)
+    assert "resume with start_index %d" % first.next_start_index in e.details(), e.details()
+    assert w.srv.wait(30) == 0
+    assert "Sanitizer" not in w.srv.text()
+    data = w.srv.data
+    w.srv = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure",
+                            "--grace-ms", "3000", "--watch-poll-ms", "100",
+                            "--max-streams-per-principal", str(BUDGET)], harness.PORT_RE)
+    w.srv.data = data
+    w.connect()
+    ch = changes(before)
+    k = len(ch) // 2
+    assert changes(w.feed("COORDINATOR", start_index=ch[k].next_start_index)) == ch[k + 1:]
+    assert changes(w.feed("COORDINATOR")) == ch
+    w.need("FRONT_OFFICE", "CancelNeed", name="needs/n-draft", reason="no longer needed")
+    after = changes(w.feed("COORDINATOR", start_index=before[-1].next_start_index))
+    assert [c.need.state for m in after for c in m.changes] == [Need.STATE_CANCELLED]
+
+
+def main():
+    cases = harness.Cases()
+    w = World()
+    try:
+        workflow(w)
+        for name, fn in [("commit_order", test_commit_order),
+                         ("mirror_per_role", test_mirror_per_role),
+                         ("donor_tombstones", test_donor_tombstones),
+                         ("observer", test_observer),
+                         ("refused_roles", test_refused_roles),
+                         ("restricted_reads_recorded", test_restricted_reads_recorded),
+                         ("resume_exactly", test_resume_exactly),
+                         ("filters", test_filters),
+                         ("bad_requests", test_bad_requests),
+                         ("history", test_history),
+                         ("history_donor", test_history_donor),
+                         ("history_observer", test_history_observer),
+                         ("live_two_watchers", test_live_two_watchers),
+                         ("stream_budget", test_stream_budget),
+                         ("restart_and_drain", test_restart_and_drain)]:
+            cases.run(name, fn, w)
+    finally:
+        w.srv.stop()
+        bad = [line for line in w.srv.log if "Sanitizer" in line or "runtime error" in line]
+        if bad:
+            print("FAIL sanitizer:\n" + "".join(bad))
+            cases.failed += 1
+    cases.finish()
+
+
+if __name__ == "__main__":
+    main()
