@@ -8,6 +8,7 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_changes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_complete.c)
 target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client tallinn_pbjson tallinn_tlog

@@ -439,7 +439,22 @@ ACTION(ctl_act_rotate, ctl_principals, "RotateToken",
 
 /* ---- Options ---- */
 
-static const ctl_option ctl_list_options[] = {OPT_FILTER, OPT_ORDER, OPT_LIMIT, OPT_END};
+#define OPT_WATCH OPT_FLAG("watch", "stay: print it again whenever it changes (the change feed)")
+static const ctl_option ctl_list_options[] = {OPT_FILTER, OPT_ORDER, OPT_LIMIT, OPT_WATCH, OPT_END};
+static const ctl_option ctl_get_options[] = {OPT_WATCH, OPT_END};
+/* ctl_changes.c's commands: the change feed and histories. */
+static const ctl_option ctl_history_options[] = {
+    OPT_FLAG("prove", "check each entry's audit record against the log's signed checkpoint"),
+    {"log-key", 0, "VKEY", "TALLINN_LOG_KEY", NULL,
+     "the audit log's verifier key, as 'tallinnd init' printed it (for --prove)",
+     CTL_COMPLETE_NONE, NULL},
+    OPT_LIMIT, OPT_END};
+static const ctl_option ctl_changes_watch_options[] = {
+    OPT("kind", "KINDS", "only these kinds: needs, matches, pledges, donors (comma-separated)"),
+    OPT("resource", "NAME", "only this resource, e.g. needs/kharkiv-edr"),
+    OPT("after", "POSITION", "resume after this position (the first column printed)"),
+    OPT_FLAG("from-start", "from the first change the log holds [default: from now]"),
+    OPT("count", "N", "stop after N changes"), OPT_END};
 
 #define NEED_FIELD_OPTIONS                                                                   \
     OPT("title", "TEXT", "short summary, at most 200 characters"),                           \
@@ -537,6 +552,21 @@ static const ctl_example ex_needs_list[] = {
 static const ctl_example ex_needs_get[] = {
     EX("tallinnctl needs get kharkiv-edr", "one need (needs/kharkiv-edr works too)"),
     EX("tallinnctl needs get kharkiv-edr -o json > need.json", "as proto3 JSON"), EX_END};
+static const ctl_example ex_needs_history[] = {
+    EX("tallinnctl needs history kharkiv-edr", "every decision on the need"),
+    EX("tallinnctl needs history kharkiv-edr --prove --log-key \"$(cat audit.vkey)\"",
+       "and prove each entry against the signed audit log"), EX_END};
+static const ctl_example ex_changes_watch[] = {
+    EX("tallinnctl changes watch", "every change you may see, from now on"),
+    EX("tallinnctl changes watch --kind needs --after 4211", "needs changed after position 4211"),
+    EX("tallinnctl changes watch --from-start -o json --count 100", "the first 100, as JSON"),
+    EX_END};
+static const ctl_example ex_matches_history[] = {
+    EX("tallinnctl matches history m1", "a match's decisions"), EX_END};
+static const ctl_example ex_pledges_history[] = {
+    EX("tallinnctl pledges history estonia fy2025", "a pledge's changes"), EX_END};
+static const ctl_example ex_donors_history[] = {
+    EX("tallinnctl donors history estonia", "a donor's changes"), EX_END};
 static const ctl_example ex_needs_create[] = {
     EX("tallinnctl needs create --id kharkiv-edr --title 'EDR for Kharkiv DSO' --description "
        "'EDR licences for 400 endpoints' --beneficiary 'Kharkivoblenergo' --region 'Kharkiv "
@@ -646,8 +676,20 @@ static const ctl_example ex_audit_export[] = {
      .summary = "show one of the " n,                                                        \
      .description = "Shows one resource as key: value lines (money with its currency, "      \
                     "times in the local time zone), or as proto3 JSON with -o json, which "  \
-                    "'update -f' takes back. A bare id or the full name both work.",         \
-     .examples = ex, .run = ctl_run_get, .data = &r}
+                    "'update -f' takes back. A bare id or the full name both work. With "    \
+                    "--watch it stays and prints each new version as it is committed.",      \
+     .options = ctl_get_options, .examples = ex, .run = ctl_run_get, .data = &r}
+#define HISTORY_ROW(n, r, a, mx, ex)                                                         \
+    {.noun = n, .verb = "history", .args = a, .min_args = 1, .max_args = mx,                 \
+     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,                          \
+     .summary = "who changed one of the " n ", when, how and why",                           \
+     .description = "Lists every committed change of the resource you may see, oldest "      \
+                    "first: its position in the audit log, time, who (withheld where the "   \
+                    "record names something you may not see), method, state and reason. "    \
+                    "With --prove, each entry's audit record is checked against the log's "  \
+                    "signed checkpoint with --log-key, and the command fails on any that "   \
+                    "does not prove. -o json writes one entry per line.",                    \
+     .options = ctl_history_options, .examples = ex, .run = ctl_run_history, .data = &r}
 #define ACTION_ROW(n, v, a, mx, sum, desc, opts, ex, act)                                    \
     {.noun = n, .verb = v, .args = a, .min_args = 1, .max_args = mx,                         \
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME, .summary = sum,         \
@@ -668,6 +710,7 @@ static const ctl_example ex_audit_export[] = {
 const ctl_command ctl_commands[] = {
     LIST_ROW("needs", ctl_needs, ex_needs_list),
     GET_ROW("needs", ctl_needs, "NEED", 1, ex_needs_get),
+    HISTORY_ROW("needs", ctl_needs, "NEED", 1, ex_needs_history),
     {.noun = "needs", .verb = "create", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "create a need (DRAFT)",
      .description = "Creates a need in state DRAFT (FRONT_OFFICE). Required: --title, "
@@ -710,6 +753,7 @@ const ctl_command ctl_commands[] = {
 
     LIST_ROW("donors", ctl_donors, ex_donors_list),
     GET_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_get),
+    HISTORY_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_history),
     {.noun = "donors", .verb = "create", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "register a donor",
      .description = "Registers a donor (BACK_OFFICE). Required: --display-name, --kind and "
@@ -732,6 +776,7 @@ const ctl_command ctl_commands[] = {
      .options = ctl_list_options, .examples = ex_pledges_list, .run = ctl_run_list,
      .data = &ctl_pledges},
     GET_ROW("pledges", ctl_pledges, "DONOR PLEDGE", 2, ex_pledges_get),
+    HISTORY_ROW("pledges", ctl_pledges, "DONOR PLEDGE", 2, ex_pledges_history),
     {.noun = "pledges", .verb = "create", .args = "DONOR", .min_args = 1, .max_args = 1,
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "record a pledge of a MEMBER donor",
@@ -747,6 +792,7 @@ const ctl_command ctl_commands[] = {
 
     LIST_ROW("matches", ctl_matches, ex_matches_list),
     GET_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_get),
+    HISTORY_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_history),
     {.noun = "matches", .verb = "propose", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "propose a match of a pledge to an OPEN need",
      .description = "Proposes a match (BACK_OFFICE, or a DONOR for itself). Required: --need, "
@@ -839,6 +885,19 @@ const ctl_command ctl_commands[] = {
                     "bar on a terminal.",
      .options = ctl_audit_export_options, .examples = ex_audit_export,
      .run = ctl_run_audit_export},
+
+    {.noun = "changes", .verb = "watch", .min_args = 0, .max_args = 0,
+     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
+     .summary = "follow every change you may see, as it is committed",
+     .description = "Prints each committed change you may see: its position in the audit log, "
+                    "time, kind, name and state, or that a resource is no longer visible to "
+                    "you. From now on, --from-start, or --after POSITION to resume exactly "
+                    "after a change printed before. Runs until interrupted (or --count); if "
+                    "the server ends the stream (a restart, a replica going away) it resumes "
+                    "where it was, on whichever replica answers. -o json writes each message "
+                    "of the feed as a line, including the caught-up markers.",
+     .options = ctl_changes_watch_options, .examples = ex_changes_watch,
+     .run = ctl_run_changes_watch},
 
     {
         .noun = "health",
