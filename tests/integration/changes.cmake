@@ -6,5 +6,5 @@
 # (tests/integration/changes_test.py).
 add_test(NAME integration.changes
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/changes_test.py
-                 $<TARGET_FILE:tallinnd>)
+                 $<TARGET_FILE:tallinnd> $<TARGET_FILE:tallinnctl>)
 set_tests_properties(integration.changes PROPERTIES TIMEOUT 240)

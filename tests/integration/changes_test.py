@@ -8,12 +8,20 @@ a caller saw; RESTRICTED needs handed out are recorded reads; two live
 watchers; the per-principal stream budget; draining at shutdown; bad
 requests. ListHistory: entries with who, what, why and their audit index,
 the records and inclusion proofs checked against the signed checkpoint in
-Python (tlog_ref), what DONOR and OBSERVER callers get, paging.
+Python (tlog_ref), what DONOR and OBSERVER callers get, paging. tallinnctl:
+`changes watch` (as the API's feed, resumed with --after, and across a
+server restart on the same port), `get --watch`, `list --watch`, `needs
+history --prove`, and --prove failing on a record tampered in the database.
 
-Usage: changes_test.py TALLINND"""
+Usage: changes_test.py TALLINND TALLINNCTL"""
+import json
 import os
 import re
+import signal
+import sqlite3
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -23,7 +31,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import tlog_ref  # noqa: E402
 
-BIN = sys.argv[1]
+BIN, CTL = sys.argv[1], sys.argv[2]
+TMP = tempfile.mkdtemp(prefix="tallinn-changes-test-")
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("TALLINN_")}
+ENV.update({"XDG_CONFIG_HOME": os.path.join(TMP, "xdg"), "HOME": TMP, "NO_COLOR": "",
+            "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "TZ": "UTC"})
 (common_pb2, donor_pb2, need_pb2, match_pb2, change_pb2, audit_pb2) = harness.protos(
     "tallinn/v1/common.proto", "tallinn/v1/donor.proto", "tallinn/v1/need.proto",
     "tallinn/v1/match.proto", "tallinn/v1/change.proto", "tallinn/v1/audit.proto")
@@ -542,6 +554,207 @@ def test_restart_and_drain(w):
     assert [c.need.state for m in after for c in m.changes] == [Need.STATE_CANCELLED]
 
 
+# ---- tallinnctl ----
+
+def token_file(w, who):
+    path = os.path.join(TMP, who + ".token")
+    with open(path, "w") as f:
+        f.write(w.tok[who] + "\n")
+    return path
+
+
+def ctl_args(w, who):
+    return [CTL, "--addr", w.srv.addr, "--insecure", "--token-file", token_file(w, who)]
+
+
+def ctl(w, who, *args, rc=0):
+    p = subprocess.run(ctl_args(w, who) + list(args), capture_output=True, text=True, env=ENV,
+                       timeout=60)
+    assert p.returncode >= 0, "killed by signal %d: %s\n%s" % (-p.returncode, args, p.stderr)
+    assert not re.search(r"Sanitizer|runtime error", p.stderr), p.stderr
+    assert p.returncode == rc, "%s: exit %d, wanted %d\nstdout: %s\nstderr: %s" % (
+        " ".join(args), p.returncode, rc, p.stdout, p.stderr)
+    return p
+
+
+class Follow:
+    """A long-running tallinnctl whose stdout lines are collected."""
+
+    def __init__(self, w, who, *args):
+        self.p = subprocess.Popen(ctl_args(w, who) + list(args), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, env=ENV)
+        self.lines, self.err = [], []
+        self.cv = threading.Condition()
+        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._pump, args=(self.p.stderr, self.err), daemon=True).start()
+
+    def _pump(self, stream, into):
+        for line in stream:
+            with self.cv:
+                into.append(line.rstrip("\n"))
+                self.cv.notify_all()
+
+    def until(self, pred, timeout=20):
+        """Waits until pred(lines) is true; returns the lines."""
+        with self.cv:
+            assert self.cv.wait_for(lambda: pred(self.lines) or self.p.poll() is not None,
+                                    timeout), "timed out; lines so far: %s\nstderr: %s" % (
+                                        self.lines, self.err)
+            assert pred(self.lines), "exited %s: %s\n%s" % (self.p.poll(), self.lines, self.err)
+            return list(self.lines)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGINT)
+        self.p.wait(20)
+        assert not any(re.search(r"Sanitizer|runtime error", x) for x in self.err), self.err
+
+
+def test_ctl_changes_watch(w):
+    """changes watch prints the API's feed; --after resumes exactly."""
+    api = changes(w.feed("BACK_OFFICE"))
+    n = sum(len(m.changes) for m in api)
+    out = ctl(w, "BACK_OFFICE", "changes", "watch", "--from-start", "--count", str(n), "-o", "json")
+    got = [json.loads(line) for line in out.stdout.splitlines()]
+    got = [m for m in got if m.get("type") == "TYPE_CHANGES"]
+    assert [int(m["index"]) for m in got] == [m.index for m in api]
+    assert [c["name"] for m in got for c in m["changes"]] == [c.name for m in api for c in m.changes]
+    text = ctl(w, "alpha", "changes", "watch", "--from-start", "--count", "3").stdout.splitlines()
+    assert len(text) == 3 and all(re.match(r"^\d+ +\d{4}-\d\d-\d\d .* (donor|pledge|need|match) ",
+                                           line) for line in text), text
+    k = len(api) // 2
+    tail = ctl(w, "BACK_OFFICE", "changes", "watch", "--after", str(api[k].index), "--count", "2",
+               "-o", "name").stdout.split()
+    assert tail == [c.name for m in api[k + 1:] for c in m.changes][:2], tail
+    only = ctl(w, "BACK_OFFICE", "changes", "watch", "--from-start", "--kind", "pledges",
+               "--count", "2", "-o", "name").stdout.split()
+    assert only == ["donors/alpha/pledges/p", "donors/beta/pledges/p"], only
+    for bad in (["--kind", "principals"], ["--after", "x"], ["--after", "3", "--from-start"],
+                ["--count", "0"]):
+        ctl(w, "BACK_OFFICE", "changes", "watch", *bad, rc=2)
+    ctl(w, "ADMIN", "changes", "watch", "--count", "1", rc=5)
+
+
+def other_log_key():
+    """A well-formed verifier key of another log (C2SP vkey, Ed25519)."""
+    import base64
+    import hashlib
+    import nacl.signing
+    pub = b"\x01" + bytes(nacl.signing.SigningKey.generate().verify_key)
+    name = "other.example/log"
+    kid = hashlib.sha256(name.encode() + b"\n" + pub).digest()[:4]
+    return "%s+%s+%s" % (name, kid.hex(), base64.b64encode(pub).decode())
+
+
+def test_ctl_history(w):
+    out = ctl(w, "BACK_OFFICE", "needs", "history", "n-secret", "--prove", "--log-key", w.vkey)
+    lines = out.stdout.splitlines()
+    assert lines[0].split()[:4] == ["POSITION", "TIME", "BY", "METHOD"], lines
+    assert any("ReturnNeed" in x and "SUBMITTED -> RETURNED" in x and
+               "add the endpoint count" in x and "principals/t-back-office (BACK_OFFICE)" in x
+               for x in lines), lines
+    entries = len(w.history("BACK_OFFICE", "needs/n-secret").entries)
+    assert re.search(r"^proved %d entries: each record is in the audit log \S+ of \d+ records"
+                     % entries, out.stdout, re.M), out.stdout
+    # a donor: who approved another donor's match is withheld, and not proved
+    out = ctl(w, "alpha", "needs", "history", "n-open", "--prove", "--log-key", w.vkey)
+    assert "(COORDINATOR)" in out.stdout and "1 entry carries no record" in out.stdout, out.stdout
+    js = ctl(w, "alpha", "matches", "history", "m-alpha-open", "-o", "json").stdout.splitlines()
+    assert [json.loads(x)["stateAfter"] for x in js] == ["PROPOSED", "APPROVED", "IN_DELIVERY",
+                                                         "DELIVERED", "ACCEPTED"]
+    ctl(w, "alpha", "pledges", "history", "alpha", "p")
+    ctl(w, "alpha", "donors", "history", "beta")
+    # --prove needs the key from the user; a key of another log refuses
+    ctl(w, "BACK_OFFICE", "needs", "history", "n-secret", "--prove", rc=2)
+    other = other_log_key()
+    p = ctl(w, "BACK_OFFICE", "needs", "history", "n-secret", "--prove", "--log-key", other, rc=1)
+    assert "does not verify with --log-key" in p.stderr, p.stderr
+    ctl(w, "alpha", "needs", "history", "n-secret", rc=4)  # not alpha's to see
+
+
+def new_open_need(w, nid):
+    n = Need(title="Need " + nid, description="d", beneficiary="b", region="r",
+             sector=Need.DESCRIPTOR.fields_by_name["sector"].enum_type.values_by_name[
+                 "SECTOR_HEALTH"].number,
+             category=Need.DESCRIPTOR.fields_by_name["category"].enum_type.values_by_name[
+                 "CATEGORY_TRAINING"].number,
+             domain=Need.DOMAIN_CIVILIAN, priority=Need.PRIORITY_LOW, estimated_cost=eur(7))
+    w.need("FRONT_OFFICE", "CreateNeed", need_id=nid, need=n)
+    w.need("FRONT_OFFICE", "SubmitNeed", name="needs/" + nid)
+    w.need("BACK_OFFICE", "ValidateNeed", name="needs/" + nid)
+
+
+def test_ctl_get_and_list_watch(w):
+    """get --watch prints the need again as it changes; list --watch lists
+    again when a need changes."""
+    n = Need(title="Watched", description="d", beneficiary="b", region="r",
+             sector=Need.DESCRIPTOR.fields_by_name["sector"].enum_type.values_by_name[
+                 "SECTOR_HEALTH"].number,
+             category=Need.DESCRIPTOR.fields_by_name["category"].enum_type.values_by_name[
+                 "CATEGORY_TRAINING"].number,
+             domain=Need.DOMAIN_CIVILIAN, priority=Need.PRIORITY_LOW, estimated_cost=eur(7))
+    w.need("FRONT_OFFICE", "CreateNeed", need_id="n-watched", need=n)
+    get = Follow(w, "BACK_OFFICE", "needs", "get", "n-watched", "--watch")
+    lst = Follow(w, "alpha", "needs", "list", "--watch", "-o", "name")
+    try:
+        get.until(lambda ls: any(re.match(r"^State: +DRAFT", x) for x in ls))
+        lst.until(lambda ls: "needs/n-open" in ls)
+        assert "needs/n-watched" not in lst.lines
+        w.need("FRONT_OFFICE", "SubmitNeed", name="needs/n-watched")
+        w.need("BACK_OFFICE", "ValidateNeed", name="needs/n-watched")
+        lines = get.until(lambda ls: any(re.match(r"^State: +OPEN", x) for x in ls))
+        seps = [x for x in lines if x.startswith("--- position ")]
+        assert len(seps) == 2, lines  # SUBMITTED, then OPEN
+        lst.until(lambda ls: "needs/n-watched" in ls)
+    finally:
+        get.stop()
+        lst.stop()
+
+
+def test_ctl_watch_survives_restart(w):
+    """A changes watch resumes after the server restarts (same address):
+    nothing lost, nothing twice."""
+    f = Follow(w, "BACK_OFFICE", "changes", "watch", "--from-start", "-o", "json")
+    try:
+        f.until(lambda ls: any('"TYPE_CAUGHT_UP"' in x for x in ls))
+        w.srv.signal()
+        assert w.srv.wait(30) == 0
+        port, data = w.srv.port, w.srv.data
+        w.srv = harness.Server([BIN, "--listen", "127.0.0.1:%d" % port, "--data-dir", data,
+                                "--insecure", "--grace-ms", "3000", "--watch-poll-ms", "100",
+                                "--max-streams-per-principal", str(BUDGET)], harness.PORT_RE)
+        w.srv.data = data
+        w.connect()
+        new_open_need(w, "n-after-restart")
+        lines = f.until(lambda ls: any('"needs/n-after-restart"' in x and "STATE_OPEN" in x
+                                       for x in ls), timeout=40)
+    finally:
+        f.stop()
+    idx = [int(json.loads(x)["index"]) for x in lines if '"TYPE_CHANGES"' in x]
+    assert idx == sorted(set(idx)), idx
+    assert idx == [m.index for m in changes(w.feed("BACK_OFFICE"))][:len(idx)]
+    assert any("resuming at position" in x for x in f.err), f.err
+
+
+def test_ctl_prove_fails_on_tampering(w):
+    """A record changed in the database behind the server's back: --prove
+    says which entry does not prove. (Last: the log is broken afterwards.)"""
+    h = w.history("BACK_OFFICE", "needs/n-secret").entries
+    victim = h[2]  # ReturnNeed
+    db = sqlite3.connect(os.path.join(w.srv.data, "tallinn.db"), timeout=10)
+    (data,) = db.execute("SELECT data FROM audit_leaves WHERE idx = ?", (victim.index,)).fetchone()
+    forged = data.replace(b"t-back-office", b"t-front-office"[:13])
+    assert forged != data and len(forged) == len(data)
+    db.execute("UPDATE audit_leaves SET data = ? WHERE idx = ?", (forged, victim.index))
+    db.commit()
+    db.close()
+    p = ctl(w, "BACK_OFFICE", "needs", "history", "n-secret", "--prove", "--log-key", w.vkey, rc=1)
+    assert "the entry at position %d does not prove" % victim.index in p.stderr, p.stderr
+    # without --prove the forged record is just shown: proving is what catches it
+    out = ctl(w, "BACK_OFFICE", "needs", "history", "n-secret").stdout
+    assert "t-front-offic" in out, out
+
+
 def main():
     cases = harness.Cases()
     w = World()
@@ -561,7 +774,12 @@ def main():
                          ("history_observer", test_history_observer),
                          ("live_two_watchers", test_live_two_watchers),
                          ("stream_budget", test_stream_budget),
-                         ("restart_and_drain", test_restart_and_drain)]:
+                         ("restart_and_drain", test_restart_and_drain),
+                         ("ctl_changes_watch", test_ctl_changes_watch),
+                         ("ctl_history", test_ctl_history),
+                         ("ctl_get_and_list_watch", test_ctl_get_and_list_watch),
+                         ("ctl_watch_survives_restart", test_ctl_watch_survives_restart),
+                         ("ctl_prove_fails_on_tampering", test_ctl_prove_fails_on_tampering)]:
             cases.run(name, fn, w)
     finally:
         w.srv.stop()
