@@ -443,6 +443,7 @@ static int serve(const serve_opts *o)
     rc = 0;
 done:
     rpc_server_destroy(srv);
+    changes_waiter_shutdown(waiter); /* its poller reads the store: stop it first */
     authz_destroy(z);  /* after the server, before the store: it writes last-use times */
     store_close(st);   /* after the server: no handler runs any more */
     audit_close(log);  /* after the store: its last batches still sign */

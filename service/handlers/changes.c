@@ -19,6 +19,7 @@
 #define BATCH_ROWS 256         /* change rows read per snapshot */
 #define POSITION_ROWS_MAX 4096 /* rows one position may hold (a job changes a handful) */
 #define PROGRESS_EVERY_MS 1000 /* a caught-up message at most this often */
+#define IDLE_WAIT_MS 30000     /* an idle stream reads the head this often (commits wake it) */
 
 /* ---- One batch: rows read in a snapshot, rendered, then sent ---- */
 
@@ -392,11 +393,14 @@ static grpc_status_code watch_changes(rpc_call *call, const ProtobufCMessage *re
     if (in->from_now && send_caught_up(&f) != 0)
         return GRPC_STATUS_CANCELLED;
     for (int first = 1;; first = 0) {
-        int64_t head;
+        int64_t head, since = mono_ms() - f.progress_ms;
         /* The first time only reads the head (it is at least pos); then
-         * waits for one past pos. */
-        int w = changes_wait(f.waiter, first ? f.pos - 1 : f.pos, first ? 0 : PROGRESS_EVERY_MS,
-                             call, &head);
+         * waits for one past pos, or until a caught-up message is due. */
+        int timeout = first ? 0
+                      : f.announced && f.sent_next != f.pos
+                          ? (since < PROGRESS_EVERY_MS ? (int)(PROGRESS_EVERY_MS - since) : 1)
+                          : IDLE_WAIT_MS;
+        int w = changes_wait(f.waiter, first ? f.pos - 1 : f.pos, timeout, call, &head);
 
         if (w < 0)
             return api_store_error(call, w);

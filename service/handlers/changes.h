@@ -17,14 +17,16 @@ typedef struct changes_waiter changes_waiter;
 
 #define CHANGES_POLL_MS_DEFAULT 500
 
-/* A waiter over store s: a commit observer wakes it after each committed
- * batch of this process, and it reads the audit head every poll_ms (0: never,
- * for tests) to see batches other processes committed to a shared database.
- * The observer stays registered for the store's life: destroy the waiter
- * after store_close. */
+/* A waiter over store s: a commit observer wakes its waits after each
+ * committed batch of this process, and a poller thread reads the audit head
+ * every poll_ms (0: no poller, for tests) and wakes them when another process
+ * moved it (a shared database). The observer stays registered for the
+ * store's life: shut the waiter down (stopping the poller) before
+ * store_close, and destroy it after. */
 int changes_waiter_create(changes_waiter **out, store *s, int poll_ms);
 void changes_waiter_destroy(changes_waiter *w);
-/* Wakes every wait and makes later ones return at once (server shutdown). */
+/* Wakes every wait, makes later ones return at once, and stops the poller
+ * (server shutdown). Idempotent; NULL is ignored. */
 void changes_waiter_shutdown(changes_waiter *w);
 
 enum {

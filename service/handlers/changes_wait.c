@@ -1,9 +1,12 @@
 /* changes_wait.c — waiting for new positions of the change log: a commit
- * observer wakes the waiters of this process after each committed batch, and
- * each waiter also reads the audit head at a bounded interval, because on a
- * shared database (PostgreSQL, several replicas) another process may commit
- * and no observer of ours hears of it. Nothing but the wake-up lives in
- * memory: the head read from the database decides. */
+ * observer wakes the waiters of this process after each committed batch,
+ * and one poller thread per process reads the audit head at a bounded
+ * interval and wakes them when it moved, because on a shared database
+ * (PostgreSQL, several replicas) another process may commit and no observer
+ * of ours hears of it. So the database is read once per interval however
+ * many streams wait, and a waiter reads it only when something may have
+ * changed. Nothing but the wake-up lives in memory: the head a waiter reads
+ * from the database decides. */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
@@ -14,10 +17,45 @@ struct changes_waiter {
     store *store;
     int poll_ms;
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* CLOCK_MONOTONIC */
-    uint64_t generation; /* committed batches of this process, under mu */
+    pthread_cond_t cv;   /* CLOCK_MONOTONIC; waiters and the poller */
+    uint64_t generation; /* commits seen (ours, or others' by polling), under mu */
+    int64_t polled_head; /* the head the poller read last; -1 none */
     int stopping;
+    pthread_t poller;
+    int poller_started;
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timespec at_ms(int64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    return ts;
+}
+
+static int read_head(store *s, int64_t *head)
+{
+    store_tx *tx;
+    int rc = store_read_begin(s, &tx);
+
+    if (rc != STORE_OK)
+        return rc;
+    rc = store_audit_head(tx, head);
+    store_read_end(tx);
+    return rc;
+}
+
+static void bump(changes_waiter *w)
+{
+    w->generation++;
+    pthread_cond_broadcast(&w->cv);
+}
 
 static void committed(int ok, void *ctx)
 {
@@ -26,9 +64,37 @@ static void committed(int ok, void *ctx)
     if (!ok)
         return;
     pthread_mutex_lock(&w->mu);
-    w->generation++;
-    pthread_cond_broadcast(&w->cv);
+    bump(w);
     pthread_mutex_unlock(&w->mu);
+}
+
+/* Reads the head every poll_ms; a move no observer of ours reported (a
+ * commit of another process) wakes the waiters. */
+static void *poll_main(void *arg)
+{
+    changes_waiter *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping) {
+        struct timespec until = at_ms(now_ms() + w->poll_ms);
+        int64_t head;
+        int rc;
+
+        while (!w->stopping && pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
+            ;
+        if (w->stopping)
+            break;
+        pthread_mutex_unlock(&w->mu);
+        rc = read_head(w->store, &head);
+        pthread_mutex_lock(&w->mu);
+        if (rc == STORE_OK && head != w->polled_head) {
+            if (w->polled_head >= 0)
+                bump(w);
+            w->polled_head = head;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
 }
 
 int changes_waiter_create(changes_waiter **out, store *s, int poll_ms)
@@ -42,6 +108,7 @@ int changes_waiter_create(changes_waiter **out, store *s, int poll_ms)
         return STORE_NOMEM;
     w->store = s;
     w->poll_ms = poll_ms;
+    w->polled_head = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -52,45 +119,39 @@ int changes_waiter_create(changes_waiter **out, store *s, int poll_ms)
         changes_waiter_destroy(w);
         return STORE_ERROR;
     }
+    if (poll_ms > 0) {
+        if (pthread_create(&w->poller, NULL, poll_main, w) != 0) {
+            /* the observer keeps w: it stays allocated, and unused */
+            return STORE_ERROR;
+        }
+        w->poller_started = 1;
+    }
     *out = w;
     return STORE_OK;
+}
+
+void changes_waiter_shutdown(changes_waiter *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    if (w->poller_started) {
+        pthread_join(w->poller, NULL);
+        w->poller_started = 0;
+    }
 }
 
 void changes_waiter_destroy(changes_waiter *w)
 {
     if (w == NULL)
         return;
+    changes_waiter_shutdown(w);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     free(w);
-}
-
-void changes_waiter_shutdown(changes_waiter *w)
-{
-    pthread_mutex_lock(&w->mu);
-    w->stopping = 1;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int read_head(store *s, int64_t *head)
-{
-    store_tx *tx;
-    int rc = store_read_begin(s, &tx);
-
-    if (rc != STORE_OK)
-        return rc;
-    rc = store_audit_head(tx, head);
-    store_read_end(tx);
-    return rc;
 }
 
 static int stopped(changes_waiter *w, rpc_call *call)
@@ -108,7 +169,6 @@ int changes_wait(changes_waiter *w, int64_t pos, int timeout_ms, rpc_call *call,
         rpc_call_notify_cancel(call, &w->mu, &w->cv);
     for (;;) {
         uint64_t gen;
-        int64_t left, wait_ms;
         int r;
 
         pthread_mutex_lock(&w->mu);
@@ -127,26 +187,19 @@ int changes_wait(changes_waiter *w, int64_t pos, int timeout_ms, rpc_call *call,
             rc = CHANGES_WAIT_MOVED;
             break;
         }
-        if ((left = deadline - now_ms()) <= 0)
-            break;
-        /* Sleep until a commit of ours, the next poll, or the deadline. */
-        wait_ms = w->poll_ms > 0 && w->poll_ms < left ? w->poll_ms : left;
+        /* Sleep until a commit (ours, or another's the poller saw), or the
+         * deadline; the database is read again only after a commit. */
         pthread_mutex_lock(&w->mu);
-        if (w->generation == gen && !stopped(w, call)) {
-            struct timespec ts;
-            int64_t until = now_ms() + wait_ms;
-            ts.tv_sec = (time_t)(until / 1000);
-            ts.tv_nsec = (long)(until % 1000) * 1000000;
+        if (now_ms() < deadline) {
+            struct timespec until = at_ms(deadline);
             while (w->generation == gen && !stopped(w, call) &&
-                   pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
+                   pthread_cond_timedwait(&w->cv, &w->mu, &until) != ETIMEDOUT)
                 ;
         }
-        /* At the deadline with no commit of ours: a timeout, not one more
-         * read (only polling reads the head between commits of ours). */
-        r = w->generation == gen && now_ms() >= deadline;
+        r = w->generation == gen && !stopped(w, call);
         pthread_mutex_unlock(&w->mu);
         if (r)
-            break;
+            break; /* the deadline, and no commit */
     }
     if (call != NULL)
         rpc_call_notify_cancel(call, NULL, NULL);
