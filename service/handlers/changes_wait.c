@@ -87,9 +87,10 @@ static void *poll_main(void *arg)
         pthread_mutex_unlock(&w->mu);
         rc = read_head(w->store, &head);
         pthread_mutex_lock(&w->mu);
+        /* The first read wakes them too: a waiter may have read the head
+         * before a commit this thread had not yet seen either. */
         if (rc == STORE_OK && head != w->polled_head) {
-            if (w->polled_head >= 0)
-                bump(w);
+            bump(w);
             w->polled_head = head;
         }
     }

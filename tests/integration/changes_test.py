@@ -17,7 +17,9 @@ Usage: changes_test.py TALLINND TALLINNCTL"""
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -736,6 +738,76 @@ def test_ctl_watch_survives_restart(w):
     assert any("resuming at position" in x for x in f.err), f.err
 
 
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_replicas(w):
+    """Two tallinnd on one database — a second data directory whose
+    tallinn.db is a symlink to the first's, with the same keys: what replicas
+    on PostgreSQL are, on SQLite. A change committed through one replica
+    reaches a watcher on the other by polling; a tallinnctl watch given both
+    addresses, on the first, resumes on the second when the first stops."""
+    a = w.srv
+    d2 = os.path.join(tempfile.mkdtemp(prefix="tallinnd-replica-"), "var")
+    os.makedirs(d2, mode=0o700)
+    for f in ("audit.key", "token.key", "page-token.key"):
+        shutil.copy2(os.path.join(a.data, f), d2)
+    os.symlink(os.path.join(a.data, "tallinn.db"), os.path.join(d2, "tallinn.db"))
+    port_b = free_port()
+    # B is not up yet: the watch is on A
+    f = Follow(w, "BACK_OFFICE", "--addr", "%s,127.0.0.1:%d" % (a.addr, port_b), "changes",
+               "watch", "--from-start", "-o", "json")
+    b = None
+    try:
+        f.until(lambda ls: any('"TYPE_CAUGHT_UP"' in x for x in ls))
+        b = harness.Server([BIN, "--listen", "127.0.0.1:%d" % port_b, "--data-dir", d2,
+                            "--insecure", "--grace-ms", "3000", "--watch-poll-ms", "100"],
+                           harness.PORT_RE)
+        b.data = d2
+        on_b = grpc.insecure_channel(b.addr)
+        watch_b = on_b.unary_stream(
+            "/tallinn.v1.ChangeService/WatchChanges",
+            request_serializer=change_pb2.WatchChangesRequest.SerializeToString,
+            response_deserializer=WC.FromString)(
+                change_pb2.WatchChangesRequest(from_now=True, resource="needs/n-via-a"),
+                metadata=harness.bearer(w.tok["COORDINATOR"]), timeout=30)
+        assert next(watch_b).type == WC.TYPE_CAUGHT_UP
+        t0 = time.monotonic()
+        new_open_need(w, "n-via-a")  # through A
+        states = []
+        for m in watch_b:
+            states += [c.need.state for c in m.changes]
+            if Need.STATE_OPEN in states:
+                break
+        watch_b.cancel()
+        assert states == [Need.STATE_DRAFT, Need.STATE_SUBMITTED, Need.STATE_OPEN], states
+        print("     a change committed through A reached a watcher on B in %.0f ms "
+              "(poll 100 ms)" % ((time.monotonic() - t0) * 1e3))
+        # A stops: the tallinnctl watch resumes on B; a change through B reaches it
+        f.until(lambda ls: any('"needs/n-via-a"' in x and "STATE_OPEN" in x for x in ls))
+        a.signal()
+        assert a.wait(30) == 0
+        assert not any("Sanitizer" in x for x in a.log)
+        w.srv = b
+        w.connect()
+        new_open_need(w, "n-via-b")
+        lines = f.until(lambda ls: any('"needs/n-via-b"' in x and "STATE_OPEN" in x for x in ls),
+                        timeout=40)
+    finally:
+        f.stop()
+    assert any("resuming at position" in x for x in f.err), f.err
+    idx = [int(json.loads(x)["index"]) for x in lines if '"TYPE_CHANGES"' in x]
+    assert idx == [m.index for m in changes(w.feed("BACK_OFFICE"))][:len(idx)], idx
+    # the same history from either replica: B answers for what A committed
+    assert [e.method for e in w.history("BACK_OFFICE", "needs/n-via-a").entries][-1].endswith(
+        "/ValidateNeed")
+
+
 def test_ctl_prove_fails_on_tampering(w):
     """A record changed in the database behind the server's back: --prove
     says which entry does not prove. (Last: the log is broken afterwards.)"""
@@ -779,6 +851,7 @@ def main():
                          ("ctl_history", test_ctl_history),
                          ("ctl_get_and_list_watch", test_ctl_get_and_list_watch),
                          ("ctl_watch_survives_restart", test_ctl_watch_survives_restart),
+                         ("replicas", test_replicas),
                          ("ctl_prove_fails_on_tampering", test_ctl_prove_fails_on_tampering)]:
             cases.run(name, fn, w)
     finally:

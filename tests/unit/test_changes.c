@@ -592,6 +592,31 @@ static void test_wait_local_and_polled(void **state)
     f->s = open_store(f->path, 1, 0);
 }
 
+/* A commit of another process before the poller's first read, after the
+ * waiter read the head: that first read must wake the waiter too. */
+static void test_first_poll_wakes(void **state)
+{
+    fixture *f = *state;
+    store *other = open_store(f->path, 1, 1);
+    writer_arg wa = {other, "needs/early", 100};
+    changes_waiter *slow;
+    int64_t pos, head = -1;
+    pthread_t t;
+
+    assert_int_equal(changes_waiter_create(&slow, f->s, 400), STORE_OK);
+    pos = head_of(f->s);
+    pthread_create(&t, NULL, late_writer, &wa);
+    assert_int_equal(changes_wait(slow, pos, 5000, NULL, &head), CHANGES_WAIT_MOVED);
+    pthread_join(t, NULL);
+    assert_true(head == pos + 1);
+    changes_waiter_shutdown(slow);
+    store_close(other);
+    store_close(f->s);
+    f->s = NULL;
+    changes_waiter_destroy(slow); /* after the store it observed */
+    f->s = open_store(f->path, 1, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -602,6 +627,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_keeps_a_baseline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_render_per_role, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_local_and_polled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_poll_wakes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
