@@ -710,7 +710,6 @@ static const ctl_example ex_audit_export[] = {
 const ctl_command ctl_commands[] = {
     LIST_ROW("needs", ctl_needs, ex_needs_list),
     GET_ROW("needs", ctl_needs, "NEED", 1, ex_needs_get),
-    HISTORY_ROW("needs", ctl_needs, "NEED", 1, ex_needs_history),
     {.noun = "needs", .verb = "create", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "create a need (DRAFT)",
      .description = "Creates a need in state DRAFT (FRONT_OFFICE). Required: --title, "
@@ -750,10 +749,10 @@ const ctl_command ctl_commands[] = {
     ACTION_ROW("needs", "close", "NEED", 1, "OPEN -> CLOSED, with a reason",
                "Closes an open need before it is fulfilled (BACK_OFFICE).",
                ctl_reason_action_options, ex_close, ctl_act_close),
+    HISTORY_ROW("needs", ctl_needs, "NEED", 1, ex_needs_history),
 
     LIST_ROW("donors", ctl_donors, ex_donors_list),
     GET_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_get),
-    HISTORY_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_history),
     {.noun = "donors", .verb = "create", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "register a donor",
      .description = "Registers a donor (BACK_OFFICE). Required: --display-name, --kind and "
@@ -766,6 +765,7 @@ const ctl_command ctl_commands[] = {
      .summary = "change fields of a donor", .description = UPDATE_DESC,
      .options = ctl_donor_update_options, .examples = ex_donors_update, .run = ctl_run_update,
      .data = &ctl_donors},
+    HISTORY_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_history),
 
     {.noun = "pledges", .verb = "list", .args = "[DONOR]", .min_args = 0, .max_args = 1,
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
@@ -776,7 +776,6 @@ const ctl_command ctl_commands[] = {
      .options = ctl_list_options, .examples = ex_pledges_list, .run = ctl_run_list,
      .data = &ctl_pledges},
     GET_ROW("pledges", ctl_pledges, "DONOR PLEDGE", 2, ex_pledges_get),
-    HISTORY_ROW("pledges", ctl_pledges, "DONOR PLEDGE", 2, ex_pledges_history),
     {.noun = "pledges", .verb = "create", .args = "DONOR", .min_args = 1, .max_args = 1,
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "record a pledge of a MEMBER donor",
@@ -789,10 +788,10 @@ const ctl_command ctl_commands[] = {
      .summary = "change a pledge (amount, year, source, state)", .description = UPDATE_DESC,
      .options = ctl_pledge_update_options, .examples = ex_pledges_update, .run = ctl_run_update,
      .data = &ctl_pledges},
+    HISTORY_ROW("pledges", ctl_pledges, "DONOR PLEDGE", 2, ex_pledges_history),
 
     LIST_ROW("matches", ctl_matches, ex_matches_list),
     GET_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_get),
-    HISTORY_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_history),
     {.noun = "matches", .verb = "propose", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "propose a match of a pledge to an OPEN need",
      .description = "Proposes a match (BACK_OFFICE, or a DONOR for itself). Required: --need, "
@@ -822,6 +821,7 @@ const ctl_command ctl_commands[] = {
     ACTION_ROW("matches", "reject-delivery", "MATCH", 1, "DELIVERED -> IN_DELIVERY, with a reason",
                "Does not accept the delivery yet (FRONT_OFFICE).", ctl_reason_action_options,
                ex_reject_delivery, ctl_act_reject_delivery),
+    HISTORY_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_history),
     {.noun = "suggest", .args = "NEED", .min_args = 1, .max_args = 1,
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
      .summary = "rank donors that could help with an OPEN need",
