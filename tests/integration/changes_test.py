@@ -827,6 +827,24 @@ def test_ctl_prove_fails_on_tampering(w):
     assert "t-front-offic" in out, out
 
 
+def test_truncated_start(w):
+    """A database whose change log begins later (one that ran before it, or
+    compacted): starting before it is FAILED_PRECONDITION saying where it
+    begins; histories say where they begin."""
+    db = sqlite3.connect(os.path.join(w.srv.data, "tallinn.db"), timeout=10)
+    db.execute("UPDATE change_log_start SET idx = 20")
+    db.commit()
+    db.close()
+    e = harness.expect_code(lambda: list(w.watch("AUDITOR", start_index=19)),
+                            Code.FAILED_PRECONDITION)
+    assert "first position 20" in e.details(), e.details()
+    md = dict(e.trailing_metadata())
+    assert b"CHANGE_LOG_TRUNCATED" in md["grpc-status-details-bin"], md
+    assert changes(w.feed("AUDITOR", start_index=20))[0].index >= 20
+    h = w.history("BACK_OFFICE", "needs/n-secret")
+    assert h.history_start_index == 20 and h.entries[0].index == 20, h.entries[0]
+
+
 def main():
     cases = harness.Cases()
     w = World()
@@ -852,7 +870,8 @@ def main():
                          ("ctl_get_and_list_watch", test_ctl_get_and_list_watch),
                          ("ctl_watch_survives_restart", test_ctl_watch_survives_restart),
                          ("replicas", test_replicas),
-                         ("ctl_prove_fails_on_tampering", test_ctl_prove_fails_on_tampering)]:
+                         ("ctl_prove_fails_on_tampering", test_ctl_prove_fails_on_tampering),
+                         ("truncated_start", test_truncated_start)]:
             cases.run(name, fn, w)
     finally:
         w.srv.stop()
