@@ -54,14 +54,17 @@ chaos: deps
 clean:
 	rm -rf $(BUILD_DIR) $(TEST_DIR) $(FUZZ_DIR)
 
-# Benchmarks (docs/BENCHMARKS.md): a fresh tallinnd on loopback, every workload
-# three times, medians printed and written to $(BUILD_DIR)/bench/; then deep
-# pages: 100,000 needs listed page by page, first and last pages' server time.
+# Benchmarks (docs/BENCHMARKS.md): the bare C-core echo server and a fresh
+# tallinnd on loopback, driven by the same client, every row three times,
+# medians and ratios to the echo printed and written to $(BUILD_DIR)/bench/;
+# read, list and write on PostgreSQL with one and with two replicas (a
+# throwaway cluster) in the same run; then deep pages: 100,000 needs listed
+# page by page, first and last pages' server time.
 .PHONY: bench
 bench: deps
 	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(BUILD_DIR) -j $(JOBS) --target tallinnd tallinn-bench
-	@scripts/bench --build-dir $(BUILD_DIR)
+	@cmake --build $(BUILD_DIR) -j $(JOBS) --target tallinnd tallinn-bench tallinn-bench-echo
+	@scripts/bench --build-dir $(BUILD_DIR) --engines
 	@scripts/bench-pages --build-dir $(BUILD_DIR)
 
 # Fuzzing (docs/fuzzing.md): a separate clang build (libFuzzer + ASan + UBSan)

@@ -1,9 +1,11 @@
 /* bench.h — internals of tallinn-bench, the loopback load generator: the
- * latency histogram, the asynchronous load engine and its workloads, and the
- * set-up that creates the principals and data a run needs. Private to bench/. */
+ * latency histogram, the load engines (HTTP/2 on libnghttp2, or the gRPC C
+ * core's client) and the workloads they run, and the set-up that creates the
+ * principals and data a run needs. Private to bench/. */
 #ifndef TALLINN_BENCH_H
 #define TALLINN_BENCH_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -80,9 +82,17 @@ const char *bench_role_file(bench_role r);    /* "front-office.token", ... */
 #define BENCH_STATUS_COUNT 17
 #define BENCH_ERROR_MAX 256
 
+/* How calls reach the server. Both speak gRPC over plaintext HTTP/2 and feed
+ * the same workloads and checks; they differ in what a call costs the client. */
+typedef enum bench_engine_kind {
+    BENCH_ENGINE_H2,   /* libnghttp2, one socket per connection thread: cheap */
+    BENCH_ENGINE_GRPC, /* the gRPC C core's client channel: ~45,000 instructions a call */
+} bench_engine_kind;
+
 /* Everything a run needs to know; filled by main from flags and state. */
 typedef struct bench_config {
     const char *addr;
+    bench_engine_kind engine;
     int connections;
     int inflight;            /* per connection */
     double duration_s;       /* > 0: time-bounded */
@@ -147,5 +157,90 @@ int bench_token_read(const char *path, char **auth, char *err, size_t err_len);
 
 /* Monotonic clock in ns. */
 uint64_t bench_now_ns(void);
+
+/* ---- Engines (bench_load.c drives them; bench_h2.c, bench_grpc.c) ----
+ * An engine owns a connection's transport. bench_load.c chooses each call,
+ * encodes its request and checks its answer; the engine sends the request,
+ * collects status and response, and reports them with bench_slot_done. One
+ * thread per connection: nothing here is shared between threads but
+ * bench_shared's atomics. */
+
+/* Largest request we encode (ours are a few hundred bytes). */
+#define BENCH_REQ_MAX 4096
+/* The gRPC length-prefixed message header: compressed flag, 4-byte length. */
+#define BENCH_GRPC_PREFIX 5
+
+typedef struct bench_shared bench_shared;
+typedef struct bench_conn bench_conn;
+typedef struct bench_h2_conn bench_h2_conn;
+typedef struct bench_grpc_conn bench_grpc_conn;
+
+/* One call slot: a small state machine that runs one call at a time and
+ * starts the next as soon as one is answered. */
+typedef struct bench_slot {
+    bench_conn *conn;
+    bench_workload wl;
+    bench_op op;
+    bench_role role;
+    int step;           /* position in a chain */
+    int in_chain;       /* a chained workload is under way */
+    int measured;       /* this call started in the window */
+    int chain_measured; /* the chain started in the window */
+    int verify;         /* decode and check this response */
+    uint64_t t_start;
+    uint64_t index;     /* seeded need read (read) or written (seed) */
+    char id[BENCH_ID_MAX];       /* need (and match) id of this chain or write */
+    char title[BENCH_NAME_MAX];  /* title sent with CreateNeed */
+    /* The request as a gRPC message: prefix, then req_len bytes. */
+    uint8_t req[BENCH_GRPC_PREFIX + BENCH_REQ_MAX];
+    size_t req_len;
+    void *engine;       /* the engine's per-slot state */
+} bench_slot;
+
+typedef struct bench_engine {
+    const char *name;
+    /* Connects c (c->sh, c->index set); -1 with a cause in err. */
+    int (*conn_init)(bench_conn *c, char *err, size_t err_len);
+    /* Starts s's call (request in s->req); 1 under way, 0 not (a local error,
+     * already reported with bench_conn_fail). */
+    int (*start)(bench_slot *s);
+    /* Runs the connection until no slot has a call under way. */
+    void (*conn_main)(bench_conn *c);
+    void (*conn_destroy)(bench_conn *c);
+} bench_engine;
+
+extern const bench_engine bench_engine_h2;
+extern const bench_engine bench_engine_grpc;
+
+struct bench_conn {
+    bench_shared *sh;
+    const bench_engine *engine;
+    int index;
+    pthread_t thread;
+    int thread_started;
+    uint64_t rng;
+    uint64_t seq;                      /* ids this connection created */
+    uint64_t op_calls[BENCH_OP_COUNT]; /* for sampling */
+    uint64_t last_done;                /* ns: last measured completion */
+    int active;                        /* slots with a call under way */
+    int n_slots;
+    bench_slot *slots;
+    bench_h2_conn *h2;
+    bench_grpc_conn *grpc;
+    struct bench_arena *arena;         /* decoded responses, reset per check */
+    bench_result res;
+};
+
+const bench_config *bench_conn_config(const bench_conn *c);
+/* Chooses and starts the slot's next call: 1 when one is under way, 0 when
+ * the slot is done (the window closed, the budget is spent). */
+int bench_slot_next(bench_slot *s);
+/* The slot's call ended: code and message as the server sent them (or as
+ * the engine concluded), and the response message if one came. Counts it,
+ * checks the response when sampled, and moves a chain on. */
+void bench_slot_done(bench_slot *s, grpc_status_code code, const char *msg, size_t msg_len,
+                     const uint8_t *resp, size_t resp_len, int have_resp);
+/* Keeps the first failure of a connection, as a hint for the report. */
+void bench_conn_fail(bench_conn *c, const char *fmt, const char *a, const char *b);
 
 #endif

@@ -1,9 +1,9 @@
-/* bench_load.c — the asynchronous load engine of tallinn-bench. One thread per
- * connection, each with its own channel (own TCP connection) and its own
- * completion queue; each connection keeps `inflight` calls going, and every
- * completion starts the next call on the same slot at once, so the offered
- * concurrency is exactly connections x inflight (closed loop). A sample of
- * responses is decoded and checked, so a fast wrong answer fails the run. */
+/* bench_load.c — the workloads of tallinn-bench and the run around them: one
+ * thread per connection, each keeping `inflight` calls going through its
+ * engine (bench_h2.c, bench_grpc.c); every completion starts the next call on
+ * the same slot at once, so the offered concurrency is exactly connections x
+ * inflight (closed loop). Responses are decoded and checked (every one by
+ * default), so a fast wrong answer fails the run. */
 #include "bench.h"
 
 #include <inttypes.h>
@@ -14,19 +14,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <grpc/byte_buffer.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/slice.h>
-#include <grpc/support/time.h>
 
 #include "tallinn/v1/diagnostics.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 
-/* Largest request we encode (ours are a few hundred bytes). */
-#define BENCH_REQ_MAX 4096
 /* Steps of the chained workloads. */
 #define BENCH_WORKFLOW_STEPS 5
 #define BENCH_SEED_STEPS 3
@@ -97,59 +90,13 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-typedef struct bench_shared {
+struct bench_shared {
     const bench_config *cfg;
     uint64_t t_measure;                   /* ns: end of warm-up */
     uint64_t t_end;                       /* ns: end of the window; UINT64_MAX with --calls */
     unsigned weight_total;
     atomic_uint_fast64_t measured_started; /* --calls budget */
     atomic_uint_fast64_t seed_next;        /* seed: next need index */
-} bench_shared;
-
-typedef struct bench_conn bench_conn;
-
-/* One call slot: a small state machine whose single pending batch is the
- * whole unary call; it is reused for the next call once that batch is back. */
-typedef struct bench_slot {
-    bench_conn *conn;
-    grpc_call *call;
-    grpc_metadata md;
-    grpc_metadata_array recv_initial;
-    grpc_metadata_array recv_trailing;
-    grpc_byte_buffer *send_buf;
-    grpc_byte_buffer *recv_buf;
-    grpc_status_code status;
-    grpc_slice details;
-    bench_workload wl;
-    bench_op op;
-    int step;           /* position in a chain */
-    int in_chain;       /* a chained workload is under way */
-    int measured;       /* this call started in the window */
-    int chain_measured; /* the chain started in the window */
-    int verify;         /* decode and check this response */
-    uint64_t t_start;
-    uint64_t index;     /* seeded need read (read) or written (seed) */
-    char id[BENCH_ID_MAX];       /* need (and match) id of this chain or write */
-    char title[BENCH_NAME_MAX];  /* title sent with CreateNeed */
-} bench_slot;
-
-struct bench_conn {
-    bench_shared *sh;
-    int index;
-    pthread_t thread;
-    int thread_started;
-    grpc_channel *channel;
-    grpc_completion_queue *cq;
-    void *handles[BENCH_OP_COUNT];
-    grpc_slice auth_key;
-    grpc_slice auth_val[BENCH_ROLE_COUNT];
-    uint64_t rng;
-    uint64_t seq;                     /* ids this connection created */
-    uint64_t op_calls[BENCH_OP_COUNT];/* for sampling */
-    uint64_t last_done;               /* ns: last measured completion */
-    int active;
-    bench_slot *slots;
-    bench_result res;
 };
 
 static uint64_t bench__rand(bench_conn *c)
@@ -161,7 +108,9 @@ static uint64_t bench__rand(bench_conn *c)
     return c->rng * 0x2545F4914F6CDD1DULL;
 }
 
-static void bench__fail(bench_conn *c, const char *fmt, const char *a, const char *b)
+const bench_config *bench_conn_config(const bench_conn *c) { return c->sh->cfg; }
+
+void bench_conn_fail(bench_conn *c, const char *fmt, const char *a, const char *b)
 {
     /* the first failure is kept, cut to fit: it is a hint, not a record */
     if (c->res.first_failure[0] == '\0' &&
@@ -312,85 +261,38 @@ static size_t bench__encode(bench_slot *s, uint8_t *buf, size_t cap)
     return protobuf_c_message_pack(msg, buf);
 }
 
-/* Starts the slot's current op. Returns 1 when the call is under way, 0 when
- * it could not start (counted as a local error). */
+/* Encodes the slot's current op as a gRPC message and hands it to the engine.
+ * Returns 1 when the call is under way, 0 when it could not start (counted as
+ * a local error by the caller). */
 static int bench__start(bench_slot *s, uint64_t now)
 {
     bench_conn *c = s->conn;
     const bench_config *cfg = c->sh->cfg;
-    uint8_t buf[BENCH_REQ_MAX];
-    size_t len;
-    grpc_slice payload;
-    grpc_op ops[6];
-    grpc_call_error ce;
-    bench_role role = bench__op_roles[s->op];
-    gpr_timespec deadline;
+    size_t len = bench__encode(s, s->req + BENCH_GRPC_PREFIX, BENCH_REQ_MAX);
 
-    len = bench__encode(s, buf, sizeof(buf));
     if (len == 0 && s->op != BENCH_OP_NOOP && s->op != BENCH_OP_LIST_NEEDS) {
-        bench__fail(c, "%s: request does not encode%s", bench__ops[s->op].name, "");
+        bench_conn_fail(c, "%s: request does not encode%s", bench__ops[s->op].name, "");
         return 0;
     }
-    payload = grpc_slice_from_copied_buffer((const char *)buf, len);
-    s->send_buf = grpc_raw_byte_buffer_create(&payload, 1);
-    grpc_slice_unref(payload);
-    deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                            gpr_time_from_millis(cfg->deadline_ms, GPR_TIMESPAN));
-    s->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  c->handles[s->op], deadline, NULL);
-    if (s->call == NULL) {
-        grpc_byte_buffer_destroy(s->send_buf);
-        s->send_buf = NULL;
-        bench__fail(c, "%s: cannot create a call%s", bench__ops[s->op].name, "");
-        return 0;
-    }
-    s->md.key = c->auth_key;
-    s->md.value = c->auth_val[role];
-    s->recv_buf = NULL;
-    s->status = GRPC_STATUS_UNKNOWN;
-    s->details = grpc_empty_slice();
-    grpc_metadata_array_init(&s->recv_initial);
-    grpc_metadata_array_init(&s->recv_trailing);
-
-    memset(ops, 0, sizeof(ops));
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = cfg->auth[role] != NULL ? 1 : 0;
-    ops[0].data.send_initial_metadata.metadata = &s->md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = s->send_buf;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->recv_initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &s->recv_buf;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &s->recv_trailing;
-    ops[5].data.recv_status_on_client.status = &s->status;
-    ops[5].data.recv_status_on_client.status_details = &s->details;
-
+    s->req[0] = 0; /* not compressed */
+    s->req[1] = (uint8_t)(len >> 24);
+    s->req[2] = (uint8_t)(len >> 16);
+    s->req[3] = (uint8_t)(len >> 8);
+    s->req[4] = (uint8_t)len;
+    s->req_len = len;
+    s->role = bench__op_roles[s->op];
     s->t_start = now;
     c->op_calls[s->op]++;
-    /* The first call of each op is always checked, then every Nth, so that
-     * even a short smoke run verifies every kind of response. */
+    /* The first call of each op is always checked, then every Nth (every
+     * one by default), so that even a short run verifies every kind. */
     s->verify = cfg->verify_every > 0 && (c->op_calls[s->op] - 1) % cfg->verify_every == 0;
-    ce = grpc_call_start_batch(s->call, ops, 6, s, NULL);
-    if (ce != GRPC_CALL_OK) {
-        grpc_call_unref(s->call);
-        s->call = NULL;
-        grpc_byte_buffer_destroy(s->send_buf);
-        s->send_buf = NULL;
-        grpc_metadata_array_destroy(&s->recv_initial);
-        grpc_metadata_array_destroy(&s->recv_trailing);
-        bench__fail(c, "%s: grpc_call_start_batch failed%s", bench__ops[s->op].name, "");
+    if (!c->engine->start(s))
         return 0;
-    }
     c->res.started++;
     return 1;
 }
 
-/* Chooses and starts the slot's next call. Returns 1 when one is under way,
- * 0 when the slot is done. */
-static int bench__next(bench_slot *s)
+int bench_slot_next(bench_slot *s)
 {
     bench_conn *c = s->conn;
     bench_shared *sh = c->sh;
@@ -461,19 +363,95 @@ static int bench__next(bench_slot *s)
     }
 }
 
-static ProtobufCMessage *bench__decode(bench_slot *s, const ProtobufCMessageDescriptor *d)
-{
-    grpc_byte_buffer_reader r;
-    grpc_slice all;
-    ProtobufCMessage *m;
+/* A connection's memory for decoding answers: blocks reused from one check
+ * to the next, so that checking every response costs no malloc/free per
+ * field (the client shares the cores with the server it measures). */
+#define BENCH_ARENA_BLOCK (64 * 1024)
 
-    if (s->recv_buf == NULL || !grpc_byte_buffer_reader_init(&r, s->recv_buf))
-        return NULL;
-    all = grpc_byte_buffer_reader_readall(&r);
-    grpc_byte_buffer_reader_destroy(&r);
-    m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
-    grpc_slice_unref(all);
-    return m;
+typedef struct bench_arena_block {
+    struct bench_arena_block *next;
+    size_t used, size;
+    max_align_t data[];
+} bench_arena_block;
+
+struct bench_arena {
+    ProtobufCAllocator alloc;
+    bench_arena_block *head, *cur;
+};
+
+static void *bench__arena_alloc(void *data, size_t size)
+{
+    struct bench_arena *a = data;
+    size_t need = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t);
+    bench_arena_block *b = a->cur;
+    void *p;
+
+    while (b != NULL && b->size - b->used < need)
+        b = b->next;
+    if (b == NULL) {
+        size_t units = BENCH_ARENA_BLOCK / sizeof(max_align_t);
+        if (units < need)
+            units = need;
+        if ((b = malloc(sizeof(*b) + units * sizeof(max_align_t))) == NULL)
+            return NULL;
+        b->size = units;
+        b->used = 0;
+        b->next = a->head;
+        a->head = b;
+    }
+    a->cur = b;
+    p = &b->data[b->used];
+    b->used += need;
+    return p;
+}
+
+static void bench__arena_free(void *data, void *p)
+{
+    (void)data; /* everything goes at the next reset */
+    (void)p;
+}
+
+static void bench__arena_reset(struct bench_arena *a)
+{
+    for (bench_arena_block *b = a->head; b != NULL; b = b->next)
+        b->used = 0;
+    a->cur = a->head;
+}
+
+static void bench__arena_destroy(struct bench_arena *a)
+{
+    if (a == NULL)
+        return;
+    while (a->head != NULL) {
+        bench_arena_block *b = a->head;
+        a->head = b->next;
+        free(b);
+    }
+    free(a);
+}
+
+static ProtobufCMessage *bench__decode(bench_slot *s, const uint8_t *data, size_t len,
+                                       const ProtobufCMessageDescriptor *d)
+{
+    struct bench_arena *a = s->conn->arena;
+
+    bench__arena_reset(a);
+    return protobuf_c_message_unpack(d, &a->alloc, len, data);
+}
+
+/* s is prefix followed by the decimal digits of v and nothing else. */
+static int bench__is_numbered(const char *s, const char *prefix, uint64_t v)
+{
+    char digits[24];
+    char *p = digits + sizeof(digits) - 1;
+    size_t n = strlen(prefix);
+
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    return strncmp(s, prefix, n) == 0 && strcmp(s + n, p) == 0;
 }
 
 /* Checks a need answer against what the slot asked for. NULL = good. */
@@ -483,11 +461,11 @@ static const char *bench__check_need(bench_slot *s, const Tallinn__V1__Need *n, 
     char want[BENCH_NAME_MAX];
 
     if (s->op == BENCH_OP_GET_NEED) {
-        snprintf(want, sizeof(want), "needs/%s-%" PRIu64, cfg->seed_prefix, s->index);
-        if (strcmp(n->name, want) != 0)
+        size_t plen = strlen(cfg->seed_prefix);
+        if (strncmp(n->name, "needs/", 6) != 0 || strncmp(n->name + 6, cfg->seed_prefix, plen) != 0 ||
+            !bench__is_numbered(n->name + 6 + plen, "-", s->index))
             return "wrong need name";
-        snprintf(want, sizeof(want), "Bench need %" PRIu64, s->index);
-        if (strcmp(n->title, want) != 0)
+        if (!bench__is_numbered(n->title, "Bench need ", s->index))
             return "wrong need title";
         if (n->sensitivity != TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD)
             return "wrong sensitivity";
@@ -508,7 +486,7 @@ static const char *bench__check_need(bench_slot *s, const Tallinn__V1__Need *n, 
 }
 
 /* Decodes and checks the response of a sampled call. NULL = good. */
-static const char *bench__verify(bench_slot *s)
+static const char *bench__verify(bench_slot *s, const uint8_t *data, size_t len)
 {
     const bench_config *cfg = s->conn->sh->cfg;
     ProtobufCMessage *m = NULL;
@@ -525,7 +503,7 @@ static const char *bench__verify(bench_slot *s)
             [BENCH_OP_CREATE_NEED] = TALLINN__V1__NEED__STATE__STATE_DRAFT,
             [BENCH_OP_SUBMIT_NEED] = TALLINN__V1__NEED__STATE__STATE_SUBMITTED,
             [BENCH_OP_VALIDATE_NEED] = TALLINN__V1__NEED__STATE__STATE_OPEN};
-        if ((m = bench__decode(s, &tallinn__v1__need__descriptor)) == NULL)
+        if ((m = bench__decode(s, data, len, &tallinn__v1__need__descriptor)) == NULL)
             return "response does not decode as a Need";
         bad = bench__check_need(s, (Tallinn__V1__Need *)m, states[s->op]);
         break;
@@ -536,7 +514,7 @@ static const char *bench__verify(bench_slot *s)
         size_t want_min = high < (size_t)cfg->list_page_size ? high : (size_t)cfg->list_page_size;
         int default_filter = strcmp(cfg->list_filter, "state = OPEN AND priority = HIGH") == 0;
 
-        if ((m = bench__decode(s, &tallinn__v1__list_needs_response__descriptor)) == NULL)
+        if ((m = bench__decode(s, data, len, &tallinn__v1__list_needs_response__descriptor)) == NULL)
             return "response does not decode as a ListNeedsResponse";
         r = (const Tallinn__V1__ListNeedsResponse *)m;
         if (r->n_needs > (size_t)cfg->list_page_size) {
@@ -560,7 +538,7 @@ static const char *bench__verify(bench_slot *s)
     case BENCH_OP_CREATE_MATCH:
     case BENCH_OP_APPROVE_MATCH: {
         const Tallinn__V1__Match *x;
-        if ((m = bench__decode(s, &tallinn__v1__match__descriptor)) == NULL)
+        if ((m = bench__decode(s, data, len, &tallinn__v1__match__descriptor)) == NULL)
             return "response does not decode as a Match";
         x = (const Tallinn__V1__Match *)m;
         snprintf(want, sizeof(want), "matches/%s", s->id);
@@ -580,21 +558,19 @@ static const char *bench__verify(bench_slot *s)
     }
     case BENCH_OP_NOOP:
     default:
-        if ((m = bench__decode(s, &tallinn__v1__noop_response__descriptor)) == NULL)
+        if ((m = bench__decode(s, data, len, &tallinn__v1__noop_response__descriptor)) == NULL)
             return "response does not decode as a NoopResponse";
         break;
     }
-    protobuf_c_message_free_unpacked(m, NULL);
-    return bad;
+    return bad; /* m lives in the connection's arena until the next check */
 }
 
-/* A call's batch is back: count it, check it if sampled, release it. */
-static void bench__complete(bench_slot *s, int ok)
+void bench_slot_done(bench_slot *s, grpc_status_code code, const char *msg, size_t msg_len,
+                     const uint8_t *resp, size_t resp_len, int have_resp)
 {
     bench_conn *c = s->conn;
     bench_shared *sh = c->sh;
     uint64_t now = bench_now_ns();
-    grpc_status_code code = ok ? s->status : GRPC_STATUS_INTERNAL;
     int measured = s->measured && now <= sh->t_end;
 
     if (measured) {
@@ -608,13 +584,13 @@ static void bench__complete(bench_slot *s, int ok)
     if (code == GRPC_STATUS_OK) {
         if (measured)
             bench_hist_record(&c->res.hist[s->op], now - s->t_start);
-        if (s->verify || s->recv_buf == NULL) {
-            const char *bad = s->recv_buf == NULL ? "OK without a response message"
-                                                  : bench__verify(s);
+        if (s->verify || !have_resp) {
+            const char *bad = !have_resp ? "OK without a response message"
+                                         : bench__verify(s, resp, resp_len);
             c->res.verified++;
             if (bad != NULL) {
                 c->res.verify_failed++;
-                bench__fail(c, "verification failed on %s: %s", bench__ops[s->op].name, bad);
+                bench_conn_fail(c, "verification failed on %s: %s", bench__ops[s->op].name, bad);
             }
         }
         if (s->in_chain) {
@@ -626,114 +602,67 @@ static void bench__complete(bench_slot *s, int ok)
             }
         }
     } else {
-        char msg[BENCH_ERROR_MAX];
-        size_t n = GRPC_SLICE_LENGTH(s->details);
-        if (n >= sizeof(msg))
-            n = sizeof(msg) - 1;
-        memcpy(msg, GRPC_SLICE_START_PTR(s->details), n);
-        msg[n] = '\0';
-        bench__fail(c, "%s failed: %s", bench__ops[s->op].name, msg);
+        char text[BENCH_ERROR_MAX];
+        if (msg_len >= sizeof(text))
+            msg_len = sizeof(text) - 1;
+        memcpy(text, msg, msg_len);
+        text[msg_len] = '\0';
+        bench_conn_fail(c, "%s failed: %s", bench__ops[s->op].name, text);
         s->in_chain = 0; /* a broken chain is abandoned */
     }
-    grpc_metadata_array_destroy(&s->recv_initial);
-    grpc_metadata_array_destroy(&s->recv_trailing);
-    grpc_byte_buffer_destroy(s->send_buf);
-    s->send_buf = NULL;
-    if (s->recv_buf != NULL)
-        grpc_byte_buffer_destroy(s->recv_buf);
-    s->recv_buf = NULL;
-    grpc_slice_unref(s->details);
-    grpc_call_unref(s->call);
-    s->call = NULL;
 }
 
 static void *bench__conn_main(void *arg)
 {
     bench_conn *c = arg;
-    int inflight = c->sh->cfg->inflight;
 
-    for (int i = 0; i < inflight; i++)
-        c->active += bench__next(&c->slots[i]);
-    while (c->active > 0) {
-        /* Every call has a deadline, so this wait always ends. */
-        grpc_event ev = grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                                   NULL);
-        bench_slot *s;
-        if (ev.type != GRPC_OP_COMPLETE)
-            break;
-        s = ev.tag;
-        bench__complete(s, ev.success);
-        if (!bench__next(s))
-            c->active--;
-    }
+    for (int i = 0; i < c->n_slots; i++)
+        c->active += bench_slot_next(&c->slots[i]);
+    c->engine->conn_main(c);
     return NULL;
 }
 
 static void bench__conn_destroy(bench_conn *c)
 {
-    if (c->channel != NULL)
-        grpc_channel_destroy(c->channel);
-    if (c->cq != NULL) {
-        grpc_completion_queue_shutdown(c->cq);
-        while (grpc_completion_queue_next(c->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-               GRPC_QUEUE_SHUTDOWN)
-            ;
-        grpc_completion_queue_destroy(c->cq);
-    }
-    grpc_slice_unref(c->auth_key);
-    for (int r = 0; r < BENCH_ROLE_COUNT; r++)
-        grpc_slice_unref(c->auth_val[r]);
+    c->engine->conn_destroy(c);
+    bench__arena_destroy(c->arena);
     free(c->slots);
 }
 
-static int bench__conn_init(bench_conn *c, bench_shared *sh, int index,
-                            grpc_channel_credentials *creds)
+static int bench__conn_init(bench_conn *c, bench_shared *sh, int index, char *err, size_t err_len)
 {
     const bench_config *cfg = sh->cfg;
-    grpc_arg args[3];
-    grpc_channel_args chargs = {3, args};
 
     c->sh = sh;
+    c->engine = cfg->engine == BENCH_ENGINE_GRPC ? &bench_engine_grpc : &bench_engine_h2;
     c->index = index;
     c->rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(index + 1) ^ bench_now_ns();
     if (c->rng == 0)
         c->rng = 1;
     for (int i = 0; i < BENCH_OP_COUNT; i++)
         bench_hist_init(&c->res.hist[i]);
-    c->auth_key = grpc_slice_from_static_string("authorization");
-    for (int r = 0; r < BENCH_ROLE_COUNT; r++)
-        c->auth_val[r] = grpc_slice_from_copied_string(cfg->auth[r] != NULL ? cfg->auth[r] : "");
-    /* Each connection thread gets its own TCP connection: without a local
-     * subchannel pool, channels to one target share a single subchannel. */
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = (char *)GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
-    args[0].value.integer = 1;
-    /* No retry buffering: we measure the server, not the retry filter. */
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = (char *)GRPC_ARG_ENABLE_RETRIES;
-    args[1].value.integer = 0;
-    args[2].type = GRPC_ARG_INTEGER;
-    args[2].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[2].value.integer = 64 * 1024 * 1024;
-    c->channel = grpc_channel_create(cfg->addr, creds, &chargs);
-    c->cq = grpc_completion_queue_create_for_next(NULL);
     c->slots = calloc((size_t)cfg->inflight, sizeof(*c->slots));
-    if (c->channel == NULL || c->cq == NULL || c->slots == NULL)
+    if ((c->arena = calloc(1, sizeof(*c->arena))) != NULL) {
+        c->arena->alloc.alloc = bench__arena_alloc;
+        c->arena->alloc.free = bench__arena_free;
+        c->arena->alloc.allocator_data = c->arena;
+    }
+    if (c->slots == NULL || c->arena == NULL) {
+        snprintf(err, err_len, "out of memory");
         return -1;
-    for (int i = 0; i < BENCH_OP_COUNT; i++)
-        c->handles[i] = grpc_channel_register_call(c->channel, bench__ops[i].method, NULL, NULL);
+    }
+    c->n_slots = cfg->inflight;
     for (int i = 0; i < cfg->inflight; i++)
         c->slots[i].conn = c;
-    return 0;
+    return c->engine->conn_init(c, err, err_len);
 }
 
 int bench_run(const bench_config *cfg, bench_result *res, char *err, size_t err_len)
 {
     bench_shared sh;
     bench_conn *conns = NULL;
-    grpc_channel_credentials *creds = NULL;
     uint64_t t0, last = 0;
-    int rc = -1, n = 0;
+    int rc = -1, n = 0, use_grpc = cfg->engine == BENCH_ENGINE_GRPC;
 
     memset(res, 0, sizeof(*res));
     for (int i = 0; i < BENCH_OP_COUNT; i++)
@@ -749,17 +678,16 @@ int bench_run(const bench_config *cfg, bench_result *res, char *err, size_t err_
     atomic_init(&sh.measured_started, 0);
     atomic_init(&sh.seed_next, 0);
 
-    grpc_init();
-    creds = grpc_insecure_credentials_create();
+    if (use_grpc)
+        grpc_init();
     conns = calloc((size_t)cfg->connections, sizeof(*conns));
-    if (conns == NULL || creds == NULL) {
+    if (conns == NULL) {
         snprintf(err, err_len, "out of memory");
         goto cleanup;
     }
     for (n = 0; n < cfg->connections; n++) {
-        if (bench__conn_init(&conns[n], &sh, n, creds) != 0) {
+        if (bench__conn_init(&conns[n], &sh, n, err, err_len) != 0) {
             n++;
-            snprintf(err, err_len, "cannot create channel %d to %s", n, cfg->addr);
             goto cleanup;
         }
     }
@@ -809,8 +737,7 @@ cleanup:
     for (int i = 0; i < n; i++)
         bench__conn_destroy(&conns[i]);
     free(conns);
-    if (creds != NULL)
-        grpc_channel_credentials_release(creds);
-    grpc_shutdown();
+    if (use_grpc)
+        grpc_shutdown();
     return rc;
 }

@@ -54,13 +54,16 @@ static const char bench__usage[] =
     "  --needs N                 OPEN needs to seed (default 1000)\n"
     "  --workload W              one workload (same as --mix W=1)\n"
     "  --mix W=N,...             workloads by ratio, e.g. read=8,write=1,list=1\n"
+    "  --engine E                h2 (default): HTTP/2 with libnghttp2, a few us of client\n"
+    "                            CPU a call; grpc: the gRPC C core's client (tens of us)\n"
     "  --connections C           connections, one thread each (default 2)\n"
     "  --inflight K              calls in flight per connection (default 32)\n"
     "  --duration S              measure for S seconds (after the warm-up)\n"
     "  --calls N                 measure N calls (after the warm-up)\n"
     "  --warmup S                unmeasured warm-up (default 1)\n"
     "  --deadline-ms MS          per-call deadline (default 30000)\n"
-    "  --verify-every N          decode and check every Nth response per op (default 100)\n"
+    "  --verify-every N          decode and check every Nth response per op (default 1:\n"
+    "                            every one)\n"
     "  --page-size N             ListNeeds page size (default 50)\n"
     "  --list-filter F           ListNeeds filter (default \"" BENCH_DEFAULT_FILTER "\")\n"
     "  --allow-errors            exit 0 even if calls failed (never with bad answers)\n"
@@ -73,7 +76,7 @@ static const char bench__usage[] =
 enum {
     O_ADDR = 256, O_STATE, O_TOKEN, O_SETUP, O_ADMIN, O_NEEDS, O_WORKLOAD, O_MIX, O_CONNS,
     O_INFLIGHT, O_DURATION, O_CALLS, O_WARMUP, O_DEADLINE, O_VERIFY, O_PAGE, O_FILTER,
-    O_ALLOW, O_JSON
+    O_ALLOW, O_JSON, O_ENGINE
 };
 
 static int bench__parse_double(const char *flag, const char *s, double lo, double hi, double *out)
@@ -244,6 +247,8 @@ static int bench__report_json(const bench_config *cfg, const bench_result *r,
     if (r->status_other > 0)
         json_object_set_new(errs, "OTHER", json_integer((json_int_t)r->status_other));
     json_object_set_new(root, "addr", json_string(cfg->addr));
+    json_object_set_new(root, "engine",
+                        json_string(cfg->engine == BENCH_ENGINE_GRPC ? "grpc" : "h2"));
     json_object_set_new(root, "mix", mix);
     json_object_set_new(root, "connections", json_integer(cfg->connections));
     json_object_set_new(root, "inflight_per_connection", json_integer(cfg->inflight));
@@ -277,8 +282,9 @@ static int bench__report_json(const bench_config *cfg, const bench_result *r,
 static void bench__report_text(const bench_config *cfg, const bench_result *r,
                                const bench_hist *all, uint64_t ok, uint64_t errors, double cpu_s)
 {
-    printf("tallinn-bench: %s, %d connection(s) x %d in flight, window %.2f s (+%.1f s warm-up)\n",
-           cfg->addr, cfg->connections, cfg->inflight, r->window_s, cfg->warmup_s);
+    printf("tallinn-bench: %s (%s), %d connection(s) x %d in flight, window %.2f s (+%.1f s "
+           "warm-up)\n", cfg->addr, cfg->engine == BENCH_ENGINE_GRPC ? "grpc" : "h2",
+           cfg->connections, cfg->inflight, r->window_s, cfg->warmup_s);
     printf("%-13s %10s %10s %8s %8s %8s %8s %8s %7s\n", "op", "ok calls", "calls/s", "p50 ms",
            "p90 ms", "p99 ms", "p99.9 ms", "max ms", "errors");
     for (int op = 0; op < BENCH_OP_COUNT; op++) {
@@ -342,6 +348,7 @@ int main(int argc, char **argv)
         {"list-filter", required_argument, NULL, O_FILTER},
         {"allow-errors", no_argument, NULL, O_ALLOW},
         {"json", no_argument, NULL, O_JSON},
+        {"engine", required_argument, NULL, O_ENGINE},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     bench_config cfg;
@@ -359,7 +366,7 @@ int main(int argc, char **argv)
     cfg.inflight = 32;
     cfg.warmup_s = 1;
     cfg.deadline_ms = 30000;
-    cfg.verify_every = 100;
+    cfg.verify_every = 1;
     cfg.list_page_size = 50;
     cfg.list_filter = BENCH_DEFAULT_FILTER;
     if (sodium_init() < 0) {
@@ -432,6 +439,16 @@ int main(int argc, char **argv)
             break;
         case O_FILTER: cfg.list_filter = optarg; break;
         case O_ALLOW: allow_errors = 1; break;
+        case O_ENGINE:
+            if (strcmp(optarg, "h2") == 0) {
+                cfg.engine = BENCH_ENGINE_H2;
+            } else if (strcmp(optarg, "grpc") == 0) {
+                cfg.engine = BENCH_ENGINE_GRPC;
+            } else {
+                fprintf(stderr, "tallinn-bench: --engine: h2 or grpc, not '%s'\n", optarg);
+                goto cleanup;
+            }
+            break;
         case O_JSON: json = 1; break;
         case 'h':
             fputs(bench__usage, stdout);

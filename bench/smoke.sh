@@ -1,21 +1,26 @@
 #!/bin/sh
 # bench.smoke (make test): tallinn-bench against a fresh tallinnd, every
-# workload and a mix for a bounded number of calls, each check dense
-# (--verify-every 10); passes when every run exits 0, i.e. no failed call and
-# no verification failure, and the guards refuse unbounded and remote runs.
-# Usage: smoke.sh TALLINND TALLINN-BENCH
+# workload and a mix for a bounded number of calls, with both engines (h2,
+# grpc), every response checked; the echo baseline answers the `empty`
+# workload; passes when every run exits 0, i.e. no failed call and no
+# verification failure, and the guards refuse unbounded and remote runs.
+# Usage: smoke.sh TALLINND TALLINN-BENCH TALLINN-BENCH-ECHO
 set -u
 tallinnd=$1
 bench=$2
+echo_server=$3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tallinn-bench-smoke.XXXXXX")
 pid=
+epid=
 failed=0
 
 cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        wait "$pid"
-    fi
+    for p in $pid $epid; do
+        if kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p"
+            wait "$p"
+        fi
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -24,8 +29,17 @@ fail() {
     failed=1
 }
 
-"$tallinnd" init --data-dir "$tmp/data" >/dev/null 2>&1 || { echo "FAIL tallinnd init"; exit 1; }
-"$tallinnd" --listen 127.0.0.1:0 --data-dir "$tmp/data" --insecure --quiet 2>"$tmp/server.log" &
+# The engine (tests/integration/harness.py): bench.smoke.pg runs on a fresh
+# database of the throwaway PostgreSQL cluster.
+set --
+if [ "${TALLINN_TEST_ENGINE:-sqlite}" = postgresql ]; then
+    eval "$(/usr/bin/python3 "$(dirname "$0")/../tests/pg/pgcluster.py" newdb "$TALLINN_TEST_PG")" ||
+        { echo "FAIL no database"; exit 1; }
+    set -- --database "$DATABASE_URL"
+fi
+"$tallinnd" init --data-dir "$tmp/data" "$@" >"$tmp/init.log" 2>&1 ||
+    { cat "$tmp/init.log"; echo "FAIL tallinnd init"; exit 1; }
+"$tallinnd" --listen 127.0.0.1:0 --data-dir "$tmp/data" --insecure --quiet "$@" 2>"$tmp/server.log" &
 pid=$!
 port=
 i=0
@@ -54,7 +68,7 @@ run() { # name, then tallinn-bench arguments
     name=$1
     shift
     if "$bench" --addr "$addr" --state-dir "$tmp/state" --connections 2 --inflight 4 \
-            --warmup 0.2 --verify-every 10 "$@" >"$tmp/out" 2>&1; then
+            --warmup 0.2 "$@" >"$tmp/out" 2>&1; then
         echo "ok   $name"
     else
         cat "$tmp/out"
@@ -69,6 +83,58 @@ run workflow --workload workflow --calls 300
 run mix --mix read=8,write=1,list=1,workflow=1,empty=1 --calls 300
 run json --workload read --calls 100 --json
 grep -q '"verify_failures": 0' "$tmp/out" || fail "json: no verify_failures 0"
+started=$(sed -n 's/^  "calls_started": \([0-9]*\),$/\1/p' "$tmp/out")
+verified=$(sed -n 's/^  "verified": \([0-9]*\),$/\1/p' "$tmp/out")
+[ -n "$started" ] && [ "$started" = "$verified" ] || fail "json: $verified of $started responses verified"
+run grpc-engine --engine grpc --mix read=8,write=1,list=1,workflow=1,empty=1 --calls 200
+
+# The baseline: the bare C-core echo server answers the empty workload.
+"$echo_server" --listen 127.0.0.1:0 2>"$tmp/echo.log" &
+epid=$!
+eport=
+i=0
+while [ $i -lt 100 ]; do
+    eport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$tmp/echo.log" | head -n 1)
+    [ -n "$eport" ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+for engine in h2 grpc; do
+    if "$bench" --addr "127.0.0.1:$eport" --token-file "$tmp/data/admin.token" --engine $engine \
+            --workload empty --calls 300 --connections 2 --inflight 4 --warmup 0 >"$tmp/out" 2>&1; then
+        echo "ok   echo ($engine)"
+    else
+        cat "$tmp/echo.log" "$tmp/out"
+        fail "echo ($engine)"
+    fi
+done
+kill -TERM "$epid"
+wait "$epid" && echo "ok   echo stopped cleanly" || fail "echo server exit status"
+epid=
+
+# A fast wrong answer never counts: an echo of GetNeed's request is no Need.
+"$echo_server" --listen 127.0.0.1:0 --method /tallinn.v1.NeedService/GetNeed 2>"$tmp/echo.log" &
+epid=$!
+eport=
+i=0
+while [ $i -lt 100 ]; do
+    eport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$tmp/echo.log" | head -n 1)
+    [ -n "$eport" ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+"$bench" --addr "127.0.0.1:$eport" --state-dir "$tmp/state" --workload read --calls 50 \
+    --connections 1 --inflight 2 --warmup 0 >"$tmp/out" 2>&1
+rc=$?
+if [ $rc -eq 1 ] && grep -q "verified: 50 responses, 50 failures" "$tmp/out"; then
+    echo "ok   wrong answers fail the run"
+else
+    cat "$tmp/out"
+    fail "wrong answers were not caught (exit $rc)"
+fi
+kill -TERM "$epid"
+wait "$epid"
+epid=
 
 # The guards: a bound is required, and only loopback is loaded.
 "$bench" --addr "$addr" --state-dir "$tmp/state" --workload empty >/dev/null 2>&1

@@ -7,6 +7,7 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_config.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_report.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_changes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c

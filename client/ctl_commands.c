@@ -15,6 +15,7 @@
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 #include "tallinn/v1/principal.pb-c.h"
+#include "tallinn/v1/rate.pb-c.h"
 #include "tallinn/v1/report.pb-c.h"
 
 #ifndef TALLINN_VERSION
@@ -339,6 +340,7 @@ static const ctl_column ctl_pledge_columns[] = {
     {"NAME", "name", 0},           {"AMOUNT", "amount", 0},
     {"AVAILABLE", "available", 0}, {"FISCAL YEAR", "fiscal_year", 0},
     {"STATE", "state", 0},         {"SOURCE", "source", 32},
+    {"VALUE", "accounting_amount", 0},
     {NULL, NULL, 0},
 };
 static const ctl_resource ctl_pledges = {
@@ -361,6 +363,7 @@ static const char *const ctl_match_required[] = {"need", "donor", "pledge", "amo
 static const ctl_column ctl_match_columns[] = {
     {"NAME", "name", 0},     {"NEED", "need", 0},   {"DONOR", "donor", 0},
     {"AMOUNT", "amount", 0}, {"STATE", "state", 0}, {"UPDATED", "update_time", 0},
+    {"VALUE", "accounting_amount", 0},
     {NULL, NULL, 0},
 };
 static const ctl_resource ctl_matches = {
@@ -397,6 +400,26 @@ static const ctl_resource ctl_principals = {
 
 static const ctl_resource ctl_reports = {.service = "tallinn.v1.ReportService"};
 
+static const char *const ctl_rate_required[] = {"currency_code", "rate", "rate_date", "source",
+                                                NULL};
+static const ctl_column ctl_rate_columns[] = {
+    {"NAME", "name", 0}, {"CURRENCY", "currency_code", 0}, {"RATE", "rate", 0},
+    {"DATE", "rate_date", 0}, {"USED", "used", 0}, {"SOURCE", "source", 32},
+    {NULL, NULL, 0},
+};
+static const ctl_resource ctl_rates = {
+    .collection = "exchangeRates", .singular = "exchange rate",
+    .service = "tallinn.v1.ExchangeRateService", .msg = &tallinn__v1__exchange_rate__descriptor,
+    .get_method = "GetExchangeRate", .get_req = &tallinn__v1__get_exchange_rate_request__descriptor,
+    .list_method = "ListExchangeRates",
+    .list_req = &tallinn__v1__list_exchange_rates_request__descriptor,
+    .list_resp = &tallinn__v1__list_exchange_rates_response__descriptor,
+    .list_field = "exchange_rates", .create_method = "CreateExchangeRate",
+    .create_req = &tallinn__v1__create_exchange_rate_request__descriptor,
+    .create_resp = &tallinn__v1__exchange_rate__descriptor, .create_field = "exchange_rate",
+    .create_required = ctl_rate_required, .columns = ctl_rate_columns,
+};
+
 #define ACTION(var, r, m, rq, rsp, reason)                                                   \
     static const ctl_action var = {&r, m, &rq, &rsp, reason}
 ACTION(ctl_act_submit, ctl_needs, "SubmitNeed", tallinn__v1__submit_need_request__descriptor,
@@ -431,6 +454,9 @@ ACTION(ctl_act_accept, ctl_matches, "AcceptDelivery",
        tallinn__v1__accept_delivery_request__descriptor, tallinn__v1__match__descriptor, 0);
 ACTION(ctl_act_reject_delivery, ctl_matches, "RejectDelivery",
        tallinn__v1__reject_delivery_request__descriptor, tallinn__v1__match__descriptor, 1);
+ACTION(ctl_act_rate_delete, ctl_rates, "DeleteExchangeRate",
+       tallinn__v1__delete_exchange_rate_request__descriptor,
+       tallinn__v1__exchange_rate__descriptor, 0);
 ACTION(ctl_act_disable, ctl_principals, "DisablePrincipal",
        tallinn__v1__disable_principal_request__descriptor, tallinn__v1__principal__descriptor, 0);
 ACTION(ctl_act_rotate, ctl_principals, "RotateToken",
@@ -531,6 +557,18 @@ static const ctl_option ctl_principal_create_options[] = {
     OPT_ID, OPT_FILE_IN, OPT_REQUEST_ID, OPT_SAVE_TOKEN, OPT_END};
 static const ctl_option ctl_request_id_options[] = {OPT_REQUEST_ID, OPT_END};
 static const ctl_option ctl_rotate_options[] = {OPT_REQUEST_ID, OPT_SAVE_TOKEN, OPT_END};
+static const ctl_option ctl_rate_create_options[] = {
+    OPT("currency-code", "CODE", "ISO 4217 code of the currency quoted, e.g. USD"),
+    OPT("rate", "DECIMAL", "units of it per 1 unit of the accounting currency, e.g. 1.0850"),
+    OPT("rate-date", "DATE", "the day of the rate, YYYY-MM-DD"),
+    OPT("source", "TEXT", "where it comes from, e.g. 'ECB euro reference rate'"),
+    OPT_FILE_IN, OPT_REQUEST_ID, OPT_END};
+static const ctl_option ctl_report_options[] = {
+    OPT("start-date", "DATE", "count needs (and pledges) created from this day, YYYY-MM-DD"),
+    OPT("end-date", "DATE", "... to this day, included"),
+    OPT("fiscal-year", "YEAR", "only pledges of this fiscal year and their matches (staff)"),
+    OPT("region", "REGION", "only needs of this region, e.g. 'Kharkiv Oblast'"),
+    OPT_END};
 static const ctl_option ctl_suggest_options[] = {
     OPT("max", "N", "at most N suggestions, 1 to 100 [default 10]"), OPT_END};
 static const ctl_option ctl_audit_proof_options[] = {
@@ -637,8 +675,20 @@ ACTION_EXAMPLE(ex_reject_delivery,
                "tallinnctl matches reject-delivery m1 --reason '40 licences missing'",
                "not accepted yet (Kyiv)");
 ACTION_EXAMPLE(ex_suggest, "tallinnctl suggest kharkiv-edr --max 5", "the five best donors");
+static const ctl_example ex_rates_list[] = {
+    EX("tallinnctl rates list --filter 'currency_code = \"USD\"' --order-by 'rate_date desc'",
+       "the kept USD rates, newest first"), EX_END};
+ACTION_EXAMPLE(ex_rates_get, "tallinnctl rates get usd-2025-03-14", "one rate");
+ACTION_EXAMPLE(ex_rates_create,
+               "tallinnctl rates create --currency-code USD --rate 1.0850 --rate-date 2025-03-14 "
+               "--source 'ECB euro reference rate'", "the ECB rate of a day");
+ACTION_EXAMPLE(ex_rates_delete, "tallinnctl rates delete usd-2025-03-14",
+               "delete a rate no decision rests on yet");
 static const ctl_example ex_report[] = {
-    EX("tallinnctl report coverage", "totals by sector, category and donor"),
+    EX("tallinnctl report coverage", "totals by sector, category, region, donor, fiscal year "
+       "and currency"),
+    EX("tallinnctl report coverage --start-date 2025-01-01 --end-date 2025-03-31 "
+       "--region 'Kharkiv Oblast'", "the needs of one quarter in one region"),
     EX("tallinnctl report coverage -o json", "the same as proto3 JSON"), EX_END};
 ACTION_EXAMPLE(ex_principals_list, "tallinnctl --context local-admin principals list",
                "every principal (ADMIN or AUDITOR)");
@@ -831,10 +881,31 @@ const ctl_command ctl_commands[] = {
      .data = &ctl_matches},
     {.noun = "report", .verb = "coverage", .min_args = 0, .max_args = 0,
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON,
-     .summary = "coverage of validated needs by sector, category and donor",
+     .summary = "coverage of validated needs by sector, category, region and donor",
      .description = "Shows how far committed and delivered help covers the validated needs, "
-                    "in total and by sector, category and donor, from one consistent snapshot.",
-     .examples = ex_report, .run = ctl_run_report, .data = &ctl_reports},
+                    "in total and by sector, category, region and donor (amounts and "
+                    "percentages in the accounting currency), and the money by fiscal year and "
+                    "by original currency, from one consistent snapshot; for a DONOR also its "
+                    "own pledges, matches and deliveries. --start-date/--end-date count the "
+                    "needs created in those days, --region one region's, --fiscal-year one "
+                    "year's pledges (docs/reporting.md).",
+     .options = ctl_report_options, .examples = ex_report, .run = ctl_run_report,
+     .data = &ctl_reports},
+
+    LIST_ROW("rates", ctl_rates, ex_rates_list),
+    GET_ROW("rates", ctl_rates, "RATE", 1, ex_rates_get),
+    {.noun = "rates", .verb = "create", .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
+     .summary = "record the exchange rate of a currency on a day",
+     .description = "Records a rate (BACK_OFFICE): units of --currency-code per 1 unit of the "
+                    "accounting currency on --rate-date, from --source. Pledges and matches in "
+                    "that currency are valued at the latest rate up to 7 days before their "
+                    "day. Its name is the currency and the day, e.g. usd-2025-03-14." CREATE_DESC,
+     .options = ctl_rate_create_options, .examples = ex_rates_create, .run = ctl_run_create,
+     .data = &ctl_rates},
+    ACTION_ROW("rates", "delete", "RATE", 1, "delete a rate no decision rests on",
+               "Deletes an unused rate (BACK_OFFICE), e.g. one entered for the wrong day; a "
+               "rate a committed pledge or an approved match rests on stays.",
+               ctl_plain_action_options, ex_rates_delete, ctl_act_rate_delete),
 
     LIST_ROW("principals", ctl_principals, ex_principals_list),
     GET_ROW("principals", ctl_principals, "PRINCIPAL", 1, ex_principals_get),

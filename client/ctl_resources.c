@@ -1,9 +1,10 @@
 /* ctl_resources.c — the resource commands of tallinnctl, generic over the
  * command table's ctl_resource and ctl_action rows: list (following page
  * tokens), get, create and update from flags or proto3 JSON (-f), the custom
- * state-changing methods, suggestions and the coverage report. Requests and
- * responses are handled through protobuf-c descriptors; flags become JSON
- * that the shared converter turns into the message. */
+ * state-changing methods and suggestions (the coverage report is
+ * ctl_report.c's). Requests and responses are handled through protobuf-c
+ * descriptors; flags become JSON that the shared converter turns into the
+ * message. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1094,87 +1095,5 @@ cleanup:
     ctl_msg_free(resp);
     rpcc_result_free(&result);
     free(need);
-    return rc;
-}
-
-/* ---- report coverage ---- */
-
-static void ctl_report_row(const ctl_ctx *ctx, const char *label, int lw,
-                           const Tallinn__V1__CoverageTotals *t, const Tallinn__V1__Money *pledged)
-{
-    char est[64] = "", com[64] = "", del[64] = "", pl[64] = "";
-
-    (void)ctx;
-    if (t != NULL) {
-        if (t->estimated != NULL)
-            ctl_format_money(&t->estimated->base, est, sizeof est);
-        if (t->committed != NULL)
-            ctl_format_money(&t->committed->base, com, sizeof com);
-        if (t->delivered != NULL)
-            ctl_format_money(&t->delivered->base, del, sizeof del);
-    }
-    if (pledged != NULL)
-        ctl_format_money(&pledged->base, pl, sizeof pl);
-    printf("%-*s  %6lld  %20s  %20s  %20s%s%s\n", lw, label,
-           t != NULL ? (long long)t->needs_count : 0LL, est, com, del, pledged ? "  " : "", pl);
-}
-
-int ctl_run_report(ctl_ctx *ctx, int argc, char **argv)
-{
-    const ctl_resource *res = ctx->cmd->data;
-    Tallinn__V1__GetCoverageReportRequest req = TALLINN__V1__GET_COVERAGE_REPORT_REQUEST__INIT;
-    ProtobufCMessage *resp = NULL;
-    rpcc_result result = {0};
-    char method[CTL_METHOD_MAX], when[64] = "", buf[64];
-    const Tallinn__V1__CoverageReport *r;
-    int rc = CTL_EXIT_OK, lw = 5;
-
-    (void)argc;
-    (void)argv;
-    ctl_method(res, "GetCoverageReport", method, sizeof method);
-    if (ctl_unary(ctx, method, &req.base, &tallinn__v1__coverage_report__descriptor, &resp,
-                  &result) != GRPC_STATUS_OK) {
-        rc = ctl_call_failed(ctx, "report coverage", &result);
-        goto cleanup;
-    }
-    if (ctx->format == CTL_FORMAT_JSON) {
-        rc = ctl_print_message(ctx, resp, 1);
-        goto cleanup;
-    }
-    r = (const void *)resp;
-    for (size_t i = 0; i < r->n_by_donor; i++)
-        if ((int)strlen(r->by_donor[i]->donor_display_name) > lw)
-            lw = (int)strlen(r->by_donor[i]->donor_display_name);
-    if (lw < 26)
-        lw = 26;
-    if (lw > 40)
-        lw = 40;
-    if (r->report_time != NULL)
-        ctl_format_time(&r->report_time->base, when, sizeof when);
-    printf("Coverage of validated needs at %s (amounts in %s)\n\n", when, r->currency_code);
-    printf("%s%-*s  %6s  %20s  %20s  %20s%s\n", ctx->color ? "\033[1m" : "", lw, "", "NEEDS",
-           "ESTIMATED", "COMMITTED", "DELIVERED", ctl_color_reset(ctx));
-    ctl_report_row(ctx, "TOTAL", lw, r->total, NULL);
-    if (r->n_by_sector > 0)
-        printf("\nBy sector\n");
-    for (size_t i = 0; i < r->n_by_sector; i++)
-        ctl_report_row(ctx, ctl_enum_short(&tallinn__v1__sector__descriptor,
-                                           r->by_sector[i]->sector, buf, sizeof buf),
-                       lw, r->by_sector[i]->totals, NULL);
-    if (r->n_by_category > 0)
-        printf("\nBy category\n");
-    for (size_t i = 0; i < r->n_by_category; i++)
-        ctl_report_row(ctx, ctl_enum_short(&tallinn__v1__category__descriptor,
-                                           r->by_category[i]->category, buf, sizeof buf),
-                       lw, r->by_category[i]->totals, NULL);
-    if (r->n_by_donor > 0)
-        printf("\nBy donor%*s  %6s  %20s  %20s  %20s  %s\n", lw - 8, "", "", "", "", "",
-               "PLEDGED");
-    for (size_t i = 0; i < r->n_by_donor; i++)
-        ctl_report_row(ctx, r->by_donor[i]->donor_display_name, lw, r->by_donor[i]->totals,
-                       r->by_donor[i]->pledged != NULL ? r->by_donor[i]->pledged : NULL);
-cleanup:
-    ctl_msg_free(resp);
-    rpcc_result_free(&result);
     return rc;
 }

@@ -76,14 +76,17 @@ typedef struct rpc_method_info {
 } rpc_method_info;
 
 /* Runs before every handler (authentication, authorization). Return OK to let
- * the call through, or an error code after rpc_call_error(). */
+ * the call through, or an error code after rpc_call_error(). For a method
+ * marked RPC_METHOD_INLINE it runs on a completion-queue thread: it must not
+ * block on anything but the store's read pool. */
 typedef grpc_status_code (*rpc_interceptor_fn)(rpc_call *call, const rpc_method_info *info,
                                                void *ctx);
 
 /* Runs after the interceptor and the handler of every call, before its
  * status is sent, with the code they produced (whichever of the two answered);
  * returns the code to send: the same, or another after rpc_call_error().
- * For what must follow an outcome whatever handler produced it. */
+ * For what must follow an outcome whatever handler produced it. It runs
+ * inline for RPC_METHOD_INLINE methods, so it must not block for them. */
 typedef grpc_status_code (*rpc_outcome_fn)(rpc_call *call, const rpc_method_info *info,
                                            grpc_status_code code, void *ctx);
 
@@ -116,8 +119,12 @@ typedef struct rpc_server_options {
     int keepalive_timeout_ms;       /* 0 = 20 s */
     int min_client_ping_ms;         /* 0 = 10 s (client pings more often are strikes) */
     int max_connection_idle_ms;     /* 0 = 30 min */
-    void (*log_fn)(const rpc_call_log *entry, void *ctx); /* NULL = stderr logfmt */
+    /* NULL = one logfmt line per call to log_fd, queued where the call ends
+     * and written by a log thread; else called where each call ends. */
+    void (*log_fn)(const rpc_call_log *entry, void *ctx);
     void *log_ctx;
+    int log_fd;                     /* the default log's descriptor; 0 = stderr */
+    size_t log_buffer_bytes;        /* its ring; 0 = 1 MiB (≈ 7,000 lines) */
     int quiet;                      /* 1 = no per-call log lines */
 } rpc_server_options;
 
@@ -130,6 +137,22 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts);
  * error (-1). ctx is passed to every handler. Call before rpc_server_start. */
 int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *desc,
                            const rpc_method_handler *handlers, size_t n_handlers, void *ctx);
+
+/* Per-method flags (rpc_server_set_method_flags). */
+#define RPC_METHOD_INLINE 1u /* unary only: the interceptor, the handler and the
+                                outcome hook run on the completion-queue thread
+                                where the call arrived, with no hand-off to a
+                                worker. For handlers that never block (answers
+                                from memory, reads from the store's read pool);
+                                never for one that waits on the committer, a
+                                lock held across I/O, or sleeps. A handler that
+                                finds it must block after all defers the call
+                                (rpc_call_defer). */
+
+/* Sets flags on a registered method ("/package.Service/Method"), before
+ * rpc_server_start. Returns 0, or -1 (with a message on stderr) when the
+ * method is not registered or the flags do not fit its kind. */
+int rpc_server_set_method_flags(rpc_server *srv, const char *path, unsigned flags);
 
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx);
 void rpc_server_set_outcome_hook(rpc_server *srv, rpc_outcome_fn fn, void *ctx);
@@ -165,6 +188,8 @@ typedef struct rpc_server_stats {
     int anon_streams;       /* ... of calls with no principal */
     long post_failures;     /* request slots the core refused to take */
     int requests_missing;   /* slots not posted now (the queue threads retry) */
+    long log_dropped;       /* call log lines lost to a full ring (or a failing
+                               descriptor); each loss is also logged */
 } rpc_server_stats;
 void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out);
 
@@ -236,6 +261,18 @@ void rpc_call_notify_cancel(rpc_call *call, pthread_mutex_t *mu, pthread_cond_t 
 int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg);
 int rpc_call_recv(rpc_call *call, ProtobufCMessage **msg);
 void rpc_call_release(rpc_call *call, ProtobufCMessage *msg);
+
+/* 1 when the handler runs on a completion-queue thread (RPC_METHOD_INLINE):
+ * it must not block. */
+int rpc_call_is_inline(const rpc_call *call);
+
+/* From an inline handler that finds it must block (e.g. a read that must be
+ * recorded in the audit log): returns a code for the handler to return at
+ * once; the runtime then runs the handler again, from the start, on a worker
+ * where it may block (rpc_call_is_inline is 0 there). Defer before changing
+ * anything the call carries (response, status, metadata); the interceptor is
+ * not run again. */
+grpc_status_code rpc_call_defer(rpc_call *call);
 
 /* Per-call memory, freed when the call ends. Both abort-free: NULL on OOM. */
 void *rpc_call_alloc(rpc_call *call, size_t size);

@@ -34,6 +34,8 @@ enum {
     STORE_ERROR = -8,     /* anything else (a bug: logged) */
     STORE_SHUTDOWN = -9,  /* the store is closing */
     STORE_READONLY = -10, /* opened on read-only storage: writes are refused */
+    STORE_INDOUBT = -11,  /* the connection was lost during COMMIT: the batch may
+                           * or may not be stored (a client-server engine only) */
 };
 
 typedef enum store_kind {
@@ -42,6 +44,7 @@ typedef enum store_kind {
     STORE_NEED,
     STORE_MATCH,
     STORE_PRINCIPAL,
+    STORE_RATE, /* exchange rates (rate.proto) */
     STORE_KIND_COUNT
 } store_kind;
 
@@ -147,6 +150,9 @@ int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocato
  * identity changes (or a new one) bumps the principals epoch. */
 int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
 int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
+/* Deletes a resource by name (STORE_NOT_FOUND if absent). Write
+ * transactions only. Not for principals (their epoch). */
+int store_delete(store_tx *tx, store_kind kind, const char *name);
 
 /* ---- Lists ---- */
 /* Need-to-know: the rows a caller may know of (docs/authz.md). */
@@ -228,36 +234,6 @@ int store_donor_record(store_tx *tx, const char *donor, int sector, uint32_t sta
 /* *yes = 1 when the donor has a match on the need in one of state_mask. */
 int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uint32_t state_mask,
                           int *yes);
-
-/* ---- Report aggregates, read in one snapshot, exact ---- */
-/* Whose view the totals are (need-to-know, docs/authz.md): every need
- * (STORE_SCOPE_ALL), the needs that are not RESTRICTED (an OBSERVER:
- * STORE_SCOPE_UNRESTRICTED), or the needs a donor may know of and that
- * donor's own line only (STORE_SCOPE_DONOR_NEEDS). */
-typedef struct store_totals {
-    int64_t count;
-    store_sum estimated, committed, delivered; /* nanos */
-} store_totals;
-
-/* Totals of the needs whose state is in need_mask and that the scope lets
- * through, per (sector, category) pair in key order: their number, estimated
- * costs, and the amounts of their matches in committed_mask and in
- * delivered_mask. */
-int store_need_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
-                      uint32_t committed_mask, uint32_t delivered_mask,
-                      void (*fn)(int sector, int category, const store_totals *t, void *ctx),
-                      void *ctx);
-/* Per MEMBER donor in the scope, in display-name order (then name): the
- * needs in need_mask it has matches in committed_mask on (count, their
- * estimated cost), its committed and delivered amounts on those needs, and
- * its pledged (not withdrawn) amount. With STORE_SCOPE_UNRESTRICTED, needs
- * that are RESTRICTED and the matches on them are left out. */
-int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
-                       uint32_t committed_mask,
-                       uint32_t delivered_mask,
-                       void (*fn)(const char *donor, const char *display_name,
-                                  const store_totals *t, store_sum pledged, void *ctx),
-                       void *ctx);
 
 /* ---- Principals ---- */
 /* Sets (or with NULL clears) a principal's token hash (a keyed hash: the

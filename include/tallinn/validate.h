@@ -34,7 +34,8 @@ enum {
     VALIDATE_ERR_NEGATIVE = -12,    /* must not be below zero */
     VALIDATE_ERR_OVERFLOW = -13,    /* arithmetic would overflow int64 */
     VALIDATE_ERR_NOSPACE = -14,     /* output buffer too small */
-    VALIDATE_ERR_ARG = -15          /* NULL pointer or bad argument (a bug) */
+    VALIDATE_ERR_ARG = -15,         /* NULL pointer or bad argument (a bug) */
+    VALIDATE_ERR_PRECISION = -16    /* more decimals than the currency has */
 };
 
 /* A short English description of a result code, for error messages.
@@ -162,15 +163,33 @@ int validate_date(int32_t year, int32_t month, int32_t day);
 /* Flags for validate_money. */
 #define VALIDATE_MONEY_POSITIVE 0x1u    /* must be > 0 */
 #define VALIDATE_MONEY_NONNEGATIVE 0x2u /* must be >= 0 */
+#define VALIDATE_MONEY_ANY_CURRENCY 0x4u /* any currency of currency.h, not only
+                                            the accounting currency */
 
 /* Checks one amount: currency_code (may be NULL, meaning empty) equals the
- * accounting currency (ERR_CURRENCY otherwise, including empty); nanos in
- * range (ERR_NANOS); nanos and units of the same sign (ERR_SIGN); magnitude
- * at most VALIDATE_MONEY_MAX_UNITS (ERR_RANGE); and the sign the flags ask
- * for (ERR_NOT_POSITIVE, ERR_NEGATIVE). If total_nanos is not NULL and the
- * amount is valid, stores it there. */
+ * accounting currency (ERR_CURRENCY otherwise, including empty) unless
+ * VALIDATE_MONEY_ANY_CURRENCY, and is an ISO 4217 currency of currency.h
+ * (ERR_UNKNOWN); nanos in range (ERR_NANOS); nanos and units of the same
+ * sign (ERR_SIGN); magnitude at most VALIDATE_MONEY_MAX_UNITS (ERR_RANGE);
+ * no more decimals than the currency's minor units (ERR_PRECISION: EUR
+ * 0.001, JPY 1.5); and the sign the flags ask for (ERR_NOT_POSITIVE,
+ * ERR_NEGATIVE). If total_nanos is not NULL and the amount is valid,
+ * stores it there. */
 int validate_money(const char *currency_code, int64_t units, int32_t nanos,
                    const char *accounting_currency, unsigned flags, int64_t *total_nanos);
+
+/* ---- Exchange rates ----
+ * A rate is a plain decimal string, units of a currency per one unit of the
+ * accounting currency: 1 to 10 integer digits (no leading zero but "0"
+ * itself), then optionally a point and 1 to 9 digits; no sign, exponent,
+ * space or separator. Held exactly as int64 nanos (rate * 10^9). */
+#define VALIDATE_RATE_MAX_UNITS 1000000000LL /* the largest rate */
+#define VALIDATE_RATE_MAX_LEN 20             /* 10 digits, a point, 9 digits */
+
+/* Parses s[0..len) into *rate_nanos. Returns OK, ERR_EMPTY, ERR_SYNTAX (not
+ * such a decimal, or more than 9 decimals), ERR_NOT_POSITIVE (zero, or a
+ * minus sign) or ERR_RANGE (above VALIDATE_RATE_MAX_UNITS). */
+int validate_rate(const char *s, size_t len, int64_t *rate_nanos);
 
 /* units/nanos -> total nanos. Returns OK, ERR_NANOS, ERR_SIGN or
  * ERR_OVERFLOW (|units| too large for int64 nanos). */

@@ -24,6 +24,7 @@
 #include "tallinn/rpc.h"
 #include "tallinn/store.h"
 #include "tallinn/note.h"
+#include "tallinn/currency.h"
 #include "tallinn/validate.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:50051"
@@ -38,6 +39,7 @@
 typedef struct serve_opts {
     const char *listen;
     const char *data_dir;
+    const char *database_url; /* NULL: SQLite in data_dir */
     const char *tls_cert, *tls_key, *client_ca;
     int insecure;
     int threads;
@@ -57,7 +59,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: tallinnd [serve] [options]\n"
-            "       tallinnd init --data-dir DIR\n"
+            "       tallinnd init --data-dir DIR [--database URL]\n"
             "       tallinnd backup --data-dir DIR --to FILE\n"
             "       tallinnd authz-matrix\n"
             "\n"
@@ -69,6 +71,10 @@ static void usage(FILE *out)
             "options:\n"
             "  --listen ADDR            address to listen on (default " DEFAULT_LISTEN ")\n"
             "  --data-dir DIR           data directory, created on first start (default " DEFAULT_DATA_DIR ")\n"
+            "  --database URL           PostgreSQL instead of SQLite in DIR:\n"
+            "                           postgresql://user@host:port/dbname (a libpq URI; the\n"
+            "                           password only from PGPASSFILE or ~/.pgpass). Replicas\n"
+            "                           share the database, each with a copy of DIR\n"
             "  --tls-cert FILE          server certificate chain (PEM)\n"
             "  --tls-key FILE           server private key (PEM)\n"
             "  --client-ca FILE         require client certificates signed by this CA (mTLS)\n"
@@ -94,7 +100,8 @@ static void usage(FILE *out)
             "\n"
             "example:\n"
             "  tallinnd init --data-dir ./var\n"
-            "  tallinnd --listen 127.0.0.1:50051 --data-dir ./var --insecure\n",
+            "  tallinnd --listen 127.0.0.1:50051 --data-dir ./var --insecure\n"
+            "  tallinnd init --data-dir ./var --database postgresql://tallinn@db.example:5432/tallinn\n",
             DEFAULT_GRACE_MS, CHANGES_POLL_MS_DEFAULT);
 }
 
@@ -254,8 +261,27 @@ static int new_key_file(const char *dir, const char *name, size_t len)
     return rc;
 }
 
-/* tallinnd init: the database, the keys and the first ADMIN token. */
-static int init(const char *dir, const char *origin_flag)
+/* Is the database initialised already (its first administrator exists)?
+ * 1 yes, 0 no, -1 cannot tell. */
+static int has_first_admin(store *st)
+{
+    ProtobufCMessage *m = NULL;
+    store_tx *tx;
+    int rc;
+
+    if (store_read_begin(st, &tx) != STORE_OK)
+        return -1;
+    rc = store_get(tx, STORE_PRINCIPAL, "principals/admin", NULL, &m);
+    store_read_end(tx);
+    if (m != NULL)
+        protobuf_c_message_free_unpacked(m, NULL);
+    return rc == STORE_OK ? 1 : rc == STORE_NOT_FOUND ? 0 : -1;
+}
+
+/* tallinnd init: the database, the keys and the first ADMIN token. With
+ * PostgreSQL the database is checked first: one data directory initialises
+ * it, and every replica gets a copy of that directory. */
+static int init(const char *dir, const char *origin_flag, const char *database_url)
 {
     char origin[300], host[256], vkey[NOTE_VERIFIER_KEY_MAX];
     char path[4096], err[512], token[AUTHZ_TOKEN_BUF];
@@ -265,12 +291,35 @@ static int init(const char *dir, const char *origin_flag)
     struct stat sb;
     int rc = 1, lock_fd = -1;
 
-    if (make_data_dir(dir) != 0 || datalock_acquire(dir, 0, &lock_fd) != 0)
+    /* The lock guards a SQLite database; key files are created O_EXCL. */
+    if (make_data_dir(dir) != 0 ||
+        (database_url == NULL && datalock_acquire(dir, 0, &lock_fd) != 0))
         return 1;
     snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_KEY_FILE);
     if (stat(path, &sb) == 0) {
         fprintf(stderr, "tallinnd: %s is already initialised (%s exists); nothing changed\n", dir,
                 path);
+        goto done;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
+    memset(&so, 0, sizeof(so));
+    so.path = path;
+    so.database_url = database_url;
+    so.shared = database_url != NULL;
+    if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
+        fprintf(stderr, "tallinnd: %s\n", err);
+        goto done;
+    }
+    switch (has_first_admin(st)) {
+    case 0:
+        break;
+    case 1:
+        fprintf(stderr, "tallinnd: the database is initialised already (it has its first "
+                        "administrator): give this replica a copy of the data directory that "
+                        "initialised it; nothing changed\n");
+        goto done;
+    default:
+        fprintf(stderr, "tallinnd: cannot read the database\n");
         goto done;
     }
     if (origin_flag != NULL) {
@@ -286,13 +335,6 @@ static int init(const char *dir, const char *origin_flag)
         new_key_file(dir, TOKEN_KEY_FILE, AUTHZ_KEYBYTES) != 0 ||
         read_key_file(dir, TOKEN_KEY_FILE, key, sizeof(key)) != 0)
         goto done;
-    snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
-    memset(&so, 0, sizeof(so));
-    so.path = path;
-    if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
-        fprintf(stderr, "tallinnd: %s\n", err);
-        goto done;
-    }
     if (principals_bootstrap(st, key, token) != 0) {
         fprintf(stderr, "tallinnd: cannot create the first administrator\n");
         goto done;
@@ -353,14 +395,19 @@ static int serve(const serve_opts *o)
     memset(&so, 0, sizeof(so));
     so.path = db;
     so.change_log = 1; /* the change feed's and the histories' source */
-    if (access(o->data_dir, W_OK) != 0 && errno == EROFS) {
+    /* PostgreSQL: other replicas write the same database, each with its
+     * own copy of the data directory, which holds keys only (read). */
+    so.database_url = o->database_url;
+    so.shared = o->database_url != NULL;
+    if (o->database_url == NULL && access(o->data_dir, W_OK) != 0 && errno == EROFS) {
         so.read_only = 1;
         fprintf(stderr, "level=warn event=read_only data_dir=%s msg=\"the data directory is on "
                         "read-only storage: reads are served, every write is refused\"\n",
                 o->data_dir);
     }
-    /* One server per data directory, before anything opens the database. */
-    if (datalock_acquire(o->data_dir, so.read_only, &lock_fd) != 0) {
+    /* One server per SQLite database (in the data directory), before
+     * anything opens it. */
+    if (o->database_url == NULL && datalock_acquire(o->data_dir, so.read_only, &lock_fd) != 0) {
         sodium_memzero(a.page_key, sizeof(a.page_key));
         sodium_memzero(token_key, sizeof(token_key));
         return 1;
@@ -409,6 +456,7 @@ static int serve(const serve_opts *o)
         goto done;
     if (needs_register(srv, &a) != 0 || donors_register(srv, &a) != 0 ||
         matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
+        rates_register(srv, &a) != 0 ||
         principals_register(srv, &a, z) != 0 || diagnostics_register(srv, &a) != 0 ||
         audit_register(srv, &a, log) != 0 || changes_register(srv, &a, waiter) != 0)
         goto done;
@@ -424,10 +472,10 @@ static int serve(const serve_opts *o)
         goto done;
     health_set_services(h, srv, HEALTH_SERVING);
     fprintf(stderr, "level=info event=listening addr=%s port=%d bound=%s tls=%s data_dir=%s "
-            "version=%s audit_key=%s\n",
+            "engine=%s version=%s audit_key=%s\n",
             o->listen, port, rpc_server_bound_addresses(srv),
-            o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir, TALLINN_VERSION,
-            audit_verifier_key(log));
+            o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir,
+            store_engine_name(st), TALLINN_VERSION, audit_verifier_key(log));
     /* systemd Type=notify: ready only now that the port accepts calls. Without
      * NOTIFY_SOCKET (not under systemd) sd_notify does nothing. */
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s", rpc_server_bound_addresses(srv));
@@ -459,12 +507,13 @@ done:
 
 int main(int argc, char **argv)
 {
-    enum { O_LISTEN = 256, O_DATA, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
+    enum { O_LISTEN = 256, O_DATA, O_DATABASE, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
            O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO,
            O_ANON_STREAMS, O_PRINCIPAL_STREAMS, O_WATCH_POLL };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
+        {"database", required_argument, NULL, O_DATABASE},
         {"tls-cert", required_argument, NULL, O_CERT},
         {"tls-key", required_argument, NULL, O_KEY},
         {"client-ca", required_argument, NULL, O_CA},
@@ -522,6 +571,7 @@ int main(int argc, char **argv)
         switch (c) {
         case O_LISTEN: o.listen = optarg; break;
         case O_DATA: o.data_dir = optarg; break;
+        case O_DATABASE: o.database_url = optarg; break;
         case O_CERT: o.tls_cert = optarg; break;
         case O_KEY: o.tls_key = optarg; break;
         case O_CA: o.client_ca = optarg; break;
@@ -530,8 +580,9 @@ int main(int argc, char **argv)
         case O_ORIGIN: o.origin = optarg; break;
         case O_TO: backup_to = optarg; break;
         case O_CURRENCY:
-            if (validate_currency_code(optarg, strlen(optarg)) != VALIDATE_OK) {
-                fprintf(stderr, "tallinnd: --currency wants an ISO 4217 code such as EUR\n");
+            if (currency_minor_units(optarg, strlen(optarg)) < 0) {
+                fprintf(stderr, "tallinnd: --currency wants an active ISO 4217 code with minor "
+                                "units, such as EUR\n");
                 return 2;
             }
             o.currency = optarg;
@@ -592,9 +643,14 @@ int main(int argc, char **argv)
         return 2;
     }
     if (is_init)
-        return init(o.data_dir, o.origin);
+        return init(o.data_dir, o.origin, o.database_url);
     if (is_backup) {
         char src[4096], err[512];
+        if (o.database_url != NULL) {
+            fprintf(stderr, "tallinnd: backup copies a SQLite database; back PostgreSQL up with "
+                            "its own tools (pg_basebackup, pg_dump: docs/deploy.md)\n");
+            return 2;
+        }
         if (backup_to == NULL) {
             fprintf(stderr, "tallinnd: backup needs --to FILE\n");
             return 2;

@@ -48,6 +48,13 @@ grpc_status_code api_violations_status(rpc_call *call, const char *what)
                           n == 1 ? "" : "s");
 }
 
+int api_inline_read(rpc_server *srv, const api *a, const char *path)
+{
+    if (strcmp(store_engine_name(a->store), "sqlite") != 0)
+        return 0;
+    return rpc_server_set_method_flags(srv, path, RPC_METHOD_INLINE);
+}
+
 grpc_status_code api_store_error(rpc_call *call, int rc)
 {
     switch (rc) {
@@ -65,6 +72,11 @@ grpc_status_code api_store_error(rpc_call *call, int rc)
     case STORE_SHUTDOWN:
         return rpc_call_error(call, GRPC_STATUS_UNAVAILABLE, "%s: the write was not made; retry later",
                               store_strerror(rc));
+    case STORE_INDOUBT:
+        return rpc_call_error(call, GRPC_STATUS_UNAVAILABLE,
+                              "the database connection was lost while committing: the write may "
+                              "or may not have been made; retry with the same request_id (it "
+                              "answers the first result if it was made)");
     case STORE_NOMEM:
         return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory; retry later");
     case STORE_CORRUPT:

@@ -59,6 +59,12 @@ void api_violation(rpc_call *call, const char *field, const char *fmt, ...)
 grpc_status_code api_violations_status(rpc_call *call, const char *what);
 /* Maps a STORE_* error to a status with a short message. */
 grpc_status_code api_store_error(rpc_call *call, int store_rc);
+
+/* Marks a read-only method RPC_METHOD_INLINE (run where the call arrived)
+ * when the store's reads are in-process (SQLite); with PostgreSQL a read is
+ * a round trip over the network, and a queue thread must not wait on it.
+ * Returns 0 or -1 as rpc_server_set_method_flags. */
+int api_inline_read(rpc_server *srv, const api *a, const char *path);
 /* Maps a ledger result (ledger/ledger.h): LEDGER_ERR_RANGE, a sum no Money
  * can hold, is `code` (FAILED_PRECONDITION for a write, OUT_OF_RANGE for a
  * report) saying what would not fit; a STORE_* error as api_store_error. */

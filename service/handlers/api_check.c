@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "tallinn/currency.h"
 #include "tallinn/validate.h"
 
 /* ---- Validation ---- */
@@ -28,18 +29,30 @@ int api_check_text(rpc_call *call, const char *field, const char *s, size_t max_
 int api_check_money(rpc_call *call, const api *a, const char *field, const Tallinn__V1__Money *m,
                     unsigned flags, int64_t *nanos)
 {
+    const char *cur = m != NULL && m->currency_code != NULL ? m->currency_code : "";
     int rc;
 
     if (m == NULL) {
-        api_violation(call, field, "required (an amount in %s)", a->currency);
+        api_violation(call, field, "required (an amount in %s)",
+                      flags & VALIDATE_MONEY_ANY_CURRENCY ? "an ISO 4217 currency" : a->currency);
         return 0;
     }
     rc = validate_money(m->currency_code, m->units, m->nanos, a->currency, flags, nanos);
     if (rc == VALIDATE_OK)
         return 1;
+    /* The code is echoed only when it has the shape of one (hostile text
+     * stays out of messages). */
+    if (validate_currency_code(cur, strlen(cur)) != VALIDATE_OK)
+        cur = "?";
     if (rc == VALIDATE_ERR_CURRENCY)
-        api_violation(call, field, "currency must be %s, the mechanism's accounting currency, not \"%s\"",
-                      a->currency, m->currency_code != NULL ? m->currency_code : "");
+        api_violation(call, field, "currency must be %s, the mechanism's accounting currency, not %s",
+                      a->currency, cur);
+    else if (rc == VALIDATE_ERR_UNKNOWN)
+        api_violation(call, field, "currency %s is not an active ISO 4217 currency with minor units "
+                      "(e.g. EUR, USD, GBP, JPY)", cur);
+    else if (rc == VALIDATE_ERR_PRECISION)
+        api_violation(call, field, "%s amounts have at most %d decimal(s)", cur,
+                      currency_minor_units(cur, strlen(cur)));
     else
         api_violation(call, field, "%s", validate_strerror(rc));
     return 0;

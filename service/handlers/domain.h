@@ -9,11 +9,13 @@
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
+#include "tallinn/v1/rate.pb-c.h"
 
 int needs_register(rpc_server *srv, api *a);
 int donors_register(rpc_server *srv, api *a);
 int matches_register(rpc_server *srv, api *a);
 int reports_register(rpc_server *srv, api *a);
+int rates_register(rpc_server *srv, api *a);
 int diagnostics_register(rpc_server *srv, api *a);
 /* AuditService: proofs, checkpoints and records of the log. */
 struct audit;
@@ -56,5 +58,35 @@ int visibility_check_id(rpc_call *call, store_kind kind, const char *field, cons
 void needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
 /* Clears another donor's contact e-mail for a DONOR caller (donors.c). */
 void donors_redact(const api_caller *caller, Tallinn__V1__Donor *d);
+
+/* ---- Exchange rates (rates.c) ---- */
+/* How far back a kept rate serves: the latest of a currency dated up to
+ * this many days before the value date (weekends and bank holidays have no
+ * reference rate). */
+#define RATES_MAX_AGE_DAYS 7
+
+/* Checks a rate given with a call for an amount (field: e.g.
+ * "pledge.exchange_rate"): unset for the accounting currency, else
+ * currency_code equal to the amount's, rate, rate_date and source. Adds
+ * violations; 1 when fine (or NULL). Pure: before any lookup. */
+int rates_check_given(rpc_call *call, const api *a, const char *field,
+                      const Tallinn__V1__ExchangeRate *given, const Tallinn__V1__Money *amount);
+
+/* An amount's value in the accounting currency (on the call). */
+typedef struct rates_value {
+    Tallinn__V1__Money *accounting;
+    Tallinn__V1__ExchangeRate *rate; /* NULL for the accounting currency */
+    Tallinn__V1__Date *value_date;   /* today, UTC */
+} rates_value;
+
+/* Values a checked amount for today (UTC) inside a write job: at `given`
+ * (checked by rates_check_given) or else the kept rate of the day
+ * (RATES_MAX_AGE_DAYS); `fix` marks a kept rate used. FAILED_PRECONDITION
+ * naming the currency and the day when there is none; INVALID_ARGUMENT on
+ * `field` when the value is zero or above the limit of one amount. */
+grpc_status_code rates_value_amount(store_tx *tx, api_job *job, const char *field,
+                                    const Tallinn__V1__Money *amount,
+                                    const Tallinn__V1__ExchangeRate *given, int fix,
+                                    rates_value *out);
 
 #endif

@@ -18,7 +18,8 @@
 static const char *const donor_mutable[] = {
     "display_name", "country_code", "membership", "capabilities", "contact_email", NULL,
 };
-static const char *const pledge_mutable[] = {"amount", "fiscal_year", "source", "state", NULL};
+static const char *const pledge_mutable[] = {"amount",        "fiscal_year", "source", "state",
+                                             "exchange_rate", NULL};
 
 /* The pledge life cycle (donor.proto): the states UpdatePledge may move a
  * pledge to from each state. Naming the current state again is no move. */
@@ -288,7 +289,8 @@ static grpc_status_code update_donor(rpc_call *call, const ProtobufCMessage *req
 
 static void check_pledge(rpc_call *call, const api *a, const Tallinn__V1__Pledge *p)
 {
-    api_check_money(call, a, "pledge.amount", p->amount, VALIDATE_MONEY_POSITIVE, NULL);
+    api_check_money(call, a, "pledge.amount", p->amount,
+                    VALIDATE_MONEY_POSITIVE | VALIDATE_MONEY_ANY_CURRENCY, NULL);
     if (p->fiscal_year < VALIDATE_FISCAL_YEAR_MIN || p->fiscal_year > VALIDATE_FISCAL_YEAR_MAX)
         api_violation(call, "pledge.fiscal_year", "must be a year from %d to %d",
                       VALIDATE_FISCAL_YEAR_MIN, VALIDATE_FISCAL_YEAR_MAX);
@@ -302,9 +304,39 @@ typedef struct create_pledge_arg {
     Tallinn__V1__Pledge *pledge;
 } create_pledge_arg;
 
+static int mask_names(const Google__Protobuf__FieldMask *mask, const char *field)
+{
+    for (size_t i = 0; mask != NULL && i < mask->n_paths; i++)
+        if (strcmp(mask->paths[i], field) == 0)
+            return 1;
+    return 0;
+}
+
+/* Values the pledge's amount in the accounting currency (docs/reporting.md):
+ * at `given` or the kept rate of today, fixed when the pledge is COMMITTED
+ * (and the kept rate then used). Sets accounting_amount, exchange_rate,
+ * value_date, value_fixed and available. */
+static grpc_status_code value_pledge(store_tx *tx, api_job *job, Tallinn__V1__Pledge *p,
+                                     const Tallinn__V1__ExchangeRate *given)
+{
+    int fix = p->state == PS(COMMITTED) && !p->value_fixed;
+    rates_value v;
+    grpc_status_code code;
+
+    if ((code = rates_value_amount(tx, job, "pledge.amount", p->amount, given, fix, &v)) !=
+        GRPC_STATUS_OK)
+        return code;
+    p->accounting_amount = v.accounting;
+    p->exchange_rate = v.rate;
+    p->value_date = v.value_date;
+    p->value_fixed = fix;
+    return GRPC_STATUS_OK;
+}
+
 static grpc_status_code create_pledge_job(store_tx *tx, api_job *job)
 {
     create_pledge_arg *arg = job->arg;
+    Tallinn__V1__Pledge *p = arg->pledge;
     ProtobufCMessage *m;
     grpc_status_code code;
 
@@ -313,7 +345,11 @@ static grpc_status_code create_pledge_job(store_tx *tx, api_job *job)
     if (((Tallinn__V1__Donor *)m)->membership != MEMBER)
         return rpc_call_error(job->call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s is an observer: observers never pledge", arg->donor);
-    return api_save(tx, job, STORE_PLEDGE, &arg->pledge->base, 1);
+    if ((code = value_pledge(tx, job, p, p->exchange_rate)) != GRPC_STATUS_OK)
+        return code;
+    p->allocated = api_money(job->call, job->api, 0);
+    p->available = api_money(job->call, job->api, api_nanos(p->accounting_amount));
+    return api_save(tx, job, STORE_PLEDGE, &p->base, 1);
 }
 
 static grpc_status_code create_pledge(rpc_call *call, const ProtobufCMessage *req,
@@ -330,8 +366,9 @@ static grpc_status_code create_pledge(rpc_call *call, const ProtobufCMessage *re
     api_check_name(call, "parent", "donors/{donor}", in->parent);
     if (in->pledge == NULL)
         api_violation(call, "pledge", "required");
-    else
-        check_pledge(call, a, in->pledge);
+    else if (check_pledge(call, a, in->pledge), in->pledge->amount != NULL)
+        rates_check_given(call, a, "pledge.exchange_rate", in->pledge->exchange_rate,
+                          in->pledge->amount);
     visibility_check_id(call, STORE_PLEDGE, "pledge_id", in->pledge_id);
     api_check_request_id(call, in->request_id);
     if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
@@ -355,8 +392,6 @@ static grpc_status_code create_pledge(rpc_call *call, const ProtobufCMessage *re
         snprintf(prefix, sizeof(prefix), "%s/pledges", in->parent);
         p->name = api_name(call, prefix, id);
     }
-    p->allocated = api_money(call, a, 0);
-    p->available = api_money(call, a, api_nanos(p->amount));
     arg.donor = in->parent;
     arg.pledge = p;
     return api_write(call, a, in->request_id, create_pledge_job, &arg, resp);
@@ -431,6 +466,31 @@ static grpc_status_code check_pledge_move(rpc_call *call, const Tallinn__V1__Ple
                           pledge_state(was), can[0] ? can : "nothing else", pledge_state(to));
 }
 
+/* What values a pledge again in an update (docs/reporting.md): committing
+ * it fixes the value at the rate given with the call or the kept rate of the
+ * day; before that, a rate given with the call replaces the provisional one;
+ * a new amount is valued at the rate the pledge has (fixed or not). */
+static grpc_status_code revalue_pledge(store_tx *tx, api_job *job,
+                                       const Google__Protobuf__FieldMask *mask,
+                                       Tallinn__V1__Pledge *p, int was, int fixed,
+                                       Tallinn__V1__ExchangeRate *rate)
+{
+    int commits = !fixed && was != PS(COMMITTED) && p->state == PS(COMMITTED);
+    int new_rate = mask_names(mask, "exchange_rate");
+    Tallinn__V1__Date *day = p->value_date;
+    grpc_status_code code;
+
+    if (!commits && !new_rate && !mask_names(mask, "amount"))
+        return GRPC_STATUS_OK;
+    code = value_pledge(tx, job, p, new_rate ? p->exchange_rate : commits ? NULL : rate);
+    if (code == GRPC_STATUS_OK && !commits && !new_rate) {
+        p->exchange_rate = rate; /* the same rate, its record (and name) kept */
+        p->value_date = day;
+        p->value_fixed = fixed;
+    }
+    return code;
+}
+
 static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
 {
     const Tallinn__V1__UpdatePledgeRequest *in = job->arg;
@@ -438,7 +498,9 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     ProtobufCMessage *m;
     Tallinn__V1__Pledge *p;
     store_sum allocated;
-    int was;
+    Tallinn__V1__ExchangeRate *rate;
+    const char *was_cur;
+    int was, fixed;
     grpc_status_code code;
     int rc;
 
@@ -447,13 +509,26 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
         return code;
     p = (Tallinn__V1__Pledge *)m;
     was = p->state;
+    was_cur = p->amount != NULL ? p->amount->currency_code : "";
+    fixed = p->value_fixed;
+    rate = p->exchange_rate;
     if ((code = api_apply_mask(call, m, &in->pledge->base, in->update_mask, pledge_mutable,
                                "pledge")) != GRPC_STATUS_OK)
         return code;
     check_pledge(call, job->api, p);
+    if (p->amount != NULL && strcmp(p->amount->currency_code, was_cur) != 0)
+        api_violation(call, "pledge.amount", "the pledge is in %s: its currency is fixed on create",
+                      was_cur);
+    else if (mask_names(in->update_mask, "exchange_rate"))
+        rates_check_given(call, job->api, "pledge.exchange_rate", p->exchange_rate, p->amount);
     if ((code = api_violations_status(call, "pledge")) != GRPC_STATUS_OK)
         return code;
     if ((code = check_pledge_move(call, p, was)) != GRPC_STATUS_OK)
+        return code;
+    if (fixed && mask_names(in->update_mask, "exchange_rate"))
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s was committed: its exchange rate was fixed then", p->name);
+    if ((code = revalue_pledge(tx, job, in->update_mask, p, was, fixed, rate)) != GRPC_STATUS_OK)
         return code;
     if ((rc = ledger_pledge_refresh(tx, p, job->api->currency, rpc_call_allocator(call),
                                     &allocated)) != 0)
@@ -461,12 +536,14 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
     if (p->state == PS(WITHDRAWN) && was != PS(WITHDRAWN) && allocated > 0)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                               "%s has approved matches: withdraw them before the pledge", p->name);
-    if (ledger_nanos(p->amount) < allocated) {
-        char buf[LEDGER_FORMAT_MAX];
+    if (ledger_value(p->accounting_amount, p->amount) < allocated) {
+        char buf[LEDGER_FORMAT_MAX], val[LEDGER_FORMAT_MAX];
         ledger_format(allocated, job->api->currency, buf, sizeof(buf));
+        ledger_format(ledger_value(p->accounting_amount, p->amount), job->api->currency, val,
+                      sizeof(val));
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                              "%s already has %s allocated to approved matches; the amount cannot "
-                              "go below that", p->name, buf);
+                              "%s already has %s allocated to approved matches; its value (%s) "
+                              "cannot go below that", p->name, buf, val);
     }
     return api_save(tx, job, STORE_PLEDGE, m, 0);
 }

@@ -98,6 +98,16 @@ static grpc_status_code create_job(store_tx *tx, api_job *job)
         return code;
     if (((Tallinn__V1__Pledge *)m)->state == TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is WITHDRAWN", x->pledge);
+    {
+        /* The money comes from the pledge: in its currency. */
+        const Tallinn__V1__Money *pa = ((Tallinn__V1__Pledge *)m)->amount;
+        const char *pc = pa != NULL && pa->currency_code != NULL ? pa->currency_code : "";
+        if (strcmp(pc, x->amount->currency_code) != 0) {
+            api_violation(call, "match.amount", "%s is in %s: a match from it is in %s too",
+                          x->pledge, pc, pc);
+            return api_violations_status(call, "match");
+        }
+    }
     if (x->implementer[0] != '\0') {
         Tallinn__V1__Donor *impl;
         if ((code = visibility_load(tx, call, STORE_DONOR, x->implementer, NULL, &m)) !=
@@ -111,6 +121,17 @@ static grpc_status_code create_job(store_tx *tx, api_job *job)
                           x->implementer, x->donor);
             return api_violations_status(call, "match");
         }
+    }
+    {
+        /* A provisional value until approval fixes it. */
+        rates_value v;
+        if ((code = rates_value_amount(tx, job, "match.amount", x->amount, x->exchange_rate, 0,
+                                       &v)) != GRPC_STATUS_OK)
+            return code;
+        x->accounting_amount = v.accounting;
+        x->exchange_rate = v.rate;
+        x->value_date = v.value_date;
+        x->value_fixed = 0;
     }
     return save(tx, job, x, 1);
 }
@@ -139,7 +160,10 @@ static grpc_status_code create_match(rpc_call *call, const ProtobufCMessage *req
             api_violation(call, "match.pledge", "%s is not a pledge of %s", in->match->pledge,
                           in->match->donor);
     }
-    api_check_money(call, a, "match.amount", in->match->amount, VALIDATE_MONEY_POSITIVE, NULL);
+    if (api_check_money(call, a, "match.amount", in->match->amount,
+                        VALIDATE_MONEY_POSITIVE | VALIDATE_MONEY_ANY_CURRENCY, NULL))
+        rates_check_given(call, a, "match.exchange_rate", in->match->exchange_rate,
+                          in->match->amount);
     api_check_text(call, "match.description", in->match->description, VALIDATE_DESCRIPTION_MAX,
                    VALIDATE_TEXT_REQUIRED | VALIDATE_TEXT_MULTILINE);
     if (in->match->implementer[0] != '\0')
@@ -161,6 +185,7 @@ static grpc_status_code create_match(rpc_call *call, const ProtobufCMessage *req
     x->donor = in->match->donor;
     x->pledge = in->match->pledge;
     x->amount = in->match->amount;
+    x->exchange_rate = in->match->exchange_rate;
     x->description = in->match->description;
     x->implementer = in->match->implementer;
     x->proposer = (char *)caller->principal;
@@ -225,6 +250,7 @@ static const api_transition transitions[] = {
 typedef struct transition_arg {
     api_transition_req r;
     int allow_overfunding;
+    const Tallinn__V1__ExchangeRate *rate; /* ApproveMatch: a rate given with the call */
 } transition_arg;
 
 /* ApproveMatch's money guards, inside the same transaction as the write:
@@ -249,7 +275,21 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
     p = (Tallinn__V1__Pledge *)m;
     if (p->state == TALLINN__V1__PLEDGE__STATE__STATE_WITHDRAWN)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is WITHDRAWN", p->name);
-    if ((rc = ledger_approval_check(tx, need, p, x->amount, &g)) != 0)
+    /* The value is fixed now: at the rate given, or the kept rate of today. */
+    if (!rates_check_given(call, a, "exchange_rate", arg->rate, x->amount))
+        return api_violations_status(call, "request");
+    {
+        rates_value v;
+        if ((code = rates_value_amount(tx, job, "exchange_rate", x->amount, arg->rate, 1, &v)) !=
+            GRPC_STATUS_OK)
+            return code;
+        x->accounting_amount = v.accounting;
+        x->exchange_rate = v.rate;
+        x->value_date = v.value_date;
+        x->value_fixed = 1;
+        x->approve_time = api_now(call);
+    }
+    if ((rc = ledger_approval_check(tx, need, p, ledger_nanos(x->accounting_amount), &g)) != 0)
         return api_ledger_error(call, rc, GRPC_STATUS_FAILED_PRECONDITION, "the approval");
     if (g.overspends) {
         rpc_call_set_error_info(call, "PLEDGE_OVERSPENT", "tallinn.v1");
@@ -327,6 +367,8 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
         return code;
     if (t->to == M(DECLINED))
         x->approver = (char *)caller->principal; /* who decided, either way */
+    if (t->to == M(ACCEPTED))
+        x->accept_time = api_now(call);
     was = x->state;
     x->state = t->to;
     x->state_reason = arg->r.reason != NULL ? (char *)arg->r.reason : (char *)protobuf_c_empty_string;
@@ -353,8 +395,10 @@ static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *r
     transition_arg arg = {0};
     grpc_status_code code;
 
-    if (req->descriptor == &tallinn__v1__approve_match_request__descriptor)
+    if (req->descriptor == &tallinn__v1__approve_match_request__descriptor) {
         arg.allow_overfunding = ((const Tallinn__V1__ApproveMatchRequest *)req)->allow_overfunding;
+        arg.rate = ((const Tallinn__V1__ApproveMatchRequest *)req)->exchange_rate;
+    }
     /* overfunding on purpose must say why */
     code = api_transition_request(call, req, transitions,
                                   sizeof(transitions) / sizeof(transitions[0]), "matches/{match}",
@@ -462,7 +506,7 @@ static Tallinn__V1__MatchSuggestion *score_donor(rpc_call *call, const api *a, s
         reasons[nr++] = fmt(call, "%s available in %s covers the remaining cost",
                             money_text(call, a, avail), best.p->name);
     } else {
-        score += (int)(30 * (double)avail / (double)remaining);
+        score += (int)((store_sum)30 * avail / remaining); /* 0..29: exact, no float */
         reasons[nr++] = fmt(call, "%s available in %s covers part of the remaining cost",
                             money_text(call, a, avail), best.p->name);
     }

@@ -2,8 +2,9 @@
 # order_by, authenticated page tokens. Pure C plus libsodium.
 add_library(tallinn_api STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/request/validate.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/currency.c
   ${CMAKE_CURRENT_SOURCE_DIR}/request/filter.c
   ${CMAKE_CURRENT_SOURCE_DIR}/request/pagetoken.c)
 target_include_directories(tallinn_api PUBLIC ${CMAKE_SOURCE_DIR}/include)
-target_link_libraries(tallinn_api PUBLIC PkgConfig::SODIUM)
+target_link_libraries(tallinn_api PUBLIC tallinn_tlog PkgConfig::SODIUM)
 set_target_properties(tallinn_api PROPERTIES POSITION_INDEPENDENT_CODE ON)

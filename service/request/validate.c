@@ -1,5 +1,7 @@
 /* validate.c — request checks shared by every handler (see validate.h):
  * UTF-8 and control characters, ids and names, ISO codes, money. */
+#include "tallinn/currency.h"
+#include "tallinn/textsafe.h"
 #include "tallinn/validate.h"
 
 #include <stdbool.h>
@@ -17,6 +19,7 @@ const char *validate_strerror(int code)
     case VALIDATE_ERR_SYNTAX: return "is malformed";
     case VALIDATE_ERR_UNKNOWN: return "is not an assigned code";
     case VALIDATE_ERR_CURRENCY: return "is not in the accounting currency";
+    case VALIDATE_ERR_PRECISION: return "has more decimals than its currency has";
     case VALIDATE_ERR_NANOS: return "has nanos outside -999999999..999999999";
     case VALIDATE_ERR_SIGN: return "has units and nanos of opposite signs";
     case VALIDATE_ERR_RANGE: return "is out of range";
@@ -31,50 +34,16 @@ const char *validate_strerror(int code)
 
 /* ---- UTF-8 ---- */
 
-/* Decodes one code point at s[i]; returns its length in bytes, or 0 if the
- * sequence is invalid (truncated, overlong, surrogate, above U+10FFFF). */
-static size_t utf8_decode(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
-{
-    unsigned char c = s[i];
-    size_t n;
-    uint32_t v, min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2; v = c & 0x1F; min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3; v = c & 0x0F; min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4; v = c & 0x07; min = 0x10000;
-    } else {
-        return 0; /* continuation byte, C0/C1 (overlong), F5..FF */
-    }
-    if (len - i < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xC0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
-    *cp = v;
-    return n;
-}
-
+/* The decoder is textsafe's (lib/textsafe.c): one for the whole project. */
 int validate_utf8(const char *s, size_t len, size_t *bad_offset)
 {
-    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
 
     if (s == NULL && len > 0)
         return VALIDATE_ERR_ARG;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(u, len, i, &cp);
+        size_t n = textsafe_utf8_next(s, len, i, &cp);
         if (n == 0) {
             if (bad_offset != NULL)
                 *bad_offset = i;
@@ -101,7 +70,6 @@ static bool is_forbidden_char(uint32_t cp, bool multiline)
 int validate_text(const char *s, size_t len, size_t max_chars, unsigned flags,
                   size_t *bad_offset)
 {
-    const unsigned char *u = (const unsigned char *)s;
     bool multiline = (flags & VALIDATE_TEXT_MULTILINE) != 0;
     size_t i = 0, chars = 0;
 
@@ -111,7 +79,7 @@ int validate_text(const char *s, size_t len, size_t max_chars, unsigned flags,
         return (flags & VALIDATE_TEXT_REQUIRED) ? VALIDATE_ERR_EMPTY : VALIDATE_OK;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_decode(u, len, i, &cp);
+        size_t n = textsafe_utf8_next(s, len, i, &cp);
         int rc = VALIDATE_OK;
 
         if (n == 0)
@@ -474,10 +442,16 @@ int validate_money(const char *currency_code, int64_t units, int32_t nanos,
     int64_t t;
     int rc;
 
+    int minor;
+
     if (accounting_currency == NULL)
         return VALIDATE_ERR_ARG;
-    if (currency_code == NULL || strcmp(currency_code, accounting_currency) != 0)
+    if (!(flags & VALIDATE_MONEY_ANY_CURRENCY) &&
+        (currency_code == NULL || strcmp(currency_code, accounting_currency) != 0))
         return VALIDATE_ERR_CURRENCY;
+    if (currency_code == NULL ||
+        (minor = currency_minor_units(currency_code, strlen(currency_code))) < 0)
+        return VALIDATE_ERR_UNKNOWN;
     if (units > VALIDATE_MONEY_MAX_UNITS || units < -VALIDATE_MONEY_MAX_UNITS) {
         /* Report malformed nanos first; the range error otherwise. */
         if (nanos <= -VALIDATE_NANOS_PER_UNIT || nanos >= VALIDATE_NANOS_PER_UNIT)
@@ -491,12 +465,54 @@ int validate_money(const char *currency_code, int64_t units, int32_t nanos,
         return rc;
     if (t > max || t < -max)
         return VALIDATE_ERR_RANGE;
+    {
+        int32_t step = 1; /* nanos in one minor unit: 10^(9 - minor) */
+        for (int i = minor; i < 9; i++)
+            step *= 10;
+        if (nanos % step != 0)
+            return VALIDATE_ERR_PRECISION;
+    }
     if ((flags & VALIDATE_MONEY_POSITIVE) && t <= 0)
         return VALIDATE_ERR_NOT_POSITIVE;
     if ((flags & VALIDATE_MONEY_NONNEGATIVE) && t < 0)
         return VALIDATE_ERR_NEGATIVE;
     if (total_nanos != NULL)
         *total_nanos = t;
+    return VALIDATE_OK;
+}
+
+int validate_rate(const char *s, size_t len, int64_t *rate_nanos)
+{
+    int64_t whole = 0, frac = 0;
+    size_t i = 0, nint = 0, nfrac = 0;
+
+    if (s == NULL || len == 0)
+        return s == NULL && len != 0 ? VALIDATE_ERR_ARG : VALIDATE_ERR_EMPTY;
+    if (s[0] == '-')
+        return len > 1 && is_digit(s[1]) ? VALIDATE_ERR_NOT_POSITIVE : VALIDATE_ERR_SYNTAX;
+    if (len > VALIDATE_RATE_MAX_LEN)
+        return VALIDATE_ERR_SYNTAX;
+    for (; i < len && is_digit(s[i]); i++, nint++)
+        whole = whole * 10 + (s[i] - '0'); /* at most 20 characters: no overflow past 10^10 */
+    if (nint == 0 || nint > 10 || (nint > 1 && s[0] == '0'))
+        return VALIDATE_ERR_SYNTAX;
+    if (i < len) {
+        if (s[i++] != '.')
+            return VALIDATE_ERR_SYNTAX;
+        for (; i < len && is_digit(s[i]); i++, nfrac++)
+            if (nfrac < 9)
+                frac = frac * 10 + (s[i] - '0');
+        if (nfrac == 0 || nfrac > 9 || i != len)
+            return VALIDATE_ERR_SYNTAX;
+    }
+    for (size_t k = nfrac; k < 9; k++)
+        frac *= 10;
+    if (whole > VALIDATE_RATE_MAX_UNITS || (whole == VALIDATE_RATE_MAX_UNITS && frac > 0))
+        return VALIDATE_ERR_RANGE;
+    if (whole == 0 && frac == 0)
+        return VALIDATE_ERR_NOT_POSITIVE;
+    if (rate_nanos != NULL)
+        *rate_nanos = whole * VALIDATE_NANOS_PER_UNIT + frac;
     return VALIDATE_OK;
 }
 

@@ -5,6 +5,7 @@ add_library(tallinn_rpc STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_call.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_listen.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_requests.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_log.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_budget.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/rpc_wire.c
   ${CMAKE_CURRENT_SOURCE_DIR}/rpc/health.c

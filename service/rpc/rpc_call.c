@@ -8,6 +8,7 @@
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/alloc.h>
+#include <grpc/support/string_util.h>
 #include <grpc/support/time.h>
 
 #include "google/rpc/error_details.pb-c.h"
@@ -43,8 +44,6 @@ static void arena_free(void *data, void *p)
 rpc_call *rpc__call_create(struct rpc_server *srv, const rpc_method_reg *method, rpc_request *req)
 {
     rpc_call *call = calloc(1, sizeof(*call));
-    char *peer;
-    pthread_condattr_t attr;
 
     if (call == NULL)
         return NULL;
@@ -53,27 +52,25 @@ rpc_call *rpc__call_create(struct rpc_server *srv, const rpc_method_reg *method,
     call->call = req->call;
     req->call = NULL;
     if (method != NULL) {
-        call->path = strdup(method->info.path);
+        call->path = (char *)method->info.path; /* lives as long as the server */
         call->deadline = req->deadline;
     } else {
         call->path = grpc_slice_to_c_string(req->details.method);
+        call->path_owned = 1;
         call->deadline = req->details.deadline;
     }
     call->deadline = gpr_convert_clock_type(call->deadline, GPR_CLOCK_MONOTONIC);
     call->start = gpr_now(GPR_CLOCK_MONOTONIC);
-    peer = grpc_call_get_peer(call->call);
-    call->peer = strdup(peer != NULL ? peer : "unknown");
-    gpr_free(peer);
+    call->peer = grpc_call_get_peer(call->call); /* the core's copy: gpr_free'd at the end */
+    if (call->peer == NULL)
+        call->peer = gpr_strdup("unknown");
     call->req_md = req->md;
     grpc_metadata_array_init(&req->md);
     call->req_payload = req->payload;
     req->payload = NULL;
 
     pthread_mutex_init(&call->mu, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&call->cv, &attr);
-    pthread_condattr_destroy(&attr);
+    pthread_cond_init(&call->cv, NULL); /* never waited on with a timeout */
     for (int i = 0; i < RPC_OP_COUNT; i++) {
         call->tags[i].tag.type = RPC_TAG_OP;
         call->tags[i].call = call;
@@ -121,6 +118,8 @@ void rpc__call_op_done(rpc_call *call, rpc_op_slot slot, int ok)
     pthread_mutex_lock(&call->mu);
     call->busy[slot] = 0;
     call->ok[slot] = ok;
+    if (slot == RPC_OP_STATUS && call->close_in_status)
+        call->closed = 1;
     if (slot == RPC_OP_CLOSE) {
         call->closed = 1;
         nmu = call->notify_mu;
@@ -222,7 +221,10 @@ static void call_destroy(rpc_call *call)
             .peer = call->peer != NULL ? call->peer : "unknown",
             .principal = call->principal,
         };
-        srv->opts.log_fn(&entry, srv->opts.log_ctx);
+        if (srv->log != NULL)
+            rpc__log_call(srv->log, &entry);
+        else if (srv->opts.log_fn != NULL)
+            srv->opts.log_fn(&entry, srv->opts.log_ctx);
     }
 
     grpc_metadata_array_destroy(&call->req_md);
@@ -255,6 +257,8 @@ static void call_destroy(rpc_call *call)
             explicit_bzero(b->data, b->size * sizeof(max_align_t));
         free(b);
     }
+    if (call->wipe)
+        explicit_bzero(call->arena0, sizeof(call->arena0));
     while (call->violations != NULL) {
         rpc_violation *v = call->violations;
         call->violations = v->next;
@@ -265,9 +269,9 @@ static void call_destroy(rpc_call *call)
     free(call->info_reason);
     free(call->info_domain);
     free(call->message);
-    free(call->principal);
-    free(call->path);
-    free(call->peer);
+    if (call->path_owned)
+        free(call->path);
+    gpr_free(call->peer);
     pthread_mutex_destroy(&call->mu);
     pthread_cond_destroy(&call->cv);
     rpc__server_call_freed(srv, call);
@@ -443,7 +447,7 @@ done:
 
 void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMessage *resp)
 {
-    grpc_op ops[3];
+    grpc_op ops[4];
     size_t n = 0;
     const char *msg;
 
@@ -473,7 +477,7 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
         ops[n].data.send_message.send_message = call->send_buf;
         n++;
     }
-    call->status_details = grpc_slice_from_copied_string(msg);
+    call->status_details = msg[0] != '\0' ? grpc_slice_from_copied_string(msg) : grpc_empty_slice();
     call->have_status_details = 1;
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
@@ -481,6 +485,15 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
     ops[n].data.send_status_from_server.trailing_metadata_count = call->trail_md.n;
     ops[n].data.send_status_from_server.trailing_metadata = call->trail_md.items;
     n++;
+    if (!call->close_started) {
+        /* An inline call (or one refused before its handler): the close
+         * comes back with the status, in the same batch. */
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n].data.recv_close_on_server.cancelled = &call->client_cancelled;
+        call->close_started = 1;
+        call->close_in_status = 1;
+        n++;
+    }
     if (rpc__call_start(call, RPC_OP_STATUS, ops, n) != 0)
         grpc_call_cancel(call->call, NULL); /* so RECV_CLOSE completes and the call ends */
 }
@@ -770,6 +783,12 @@ void *rpc_call_alloc(rpc_call *call, size_t size)
 
     if (size > SIZE_MAX / 2)
         return NULL;
+    if (b == NULL && RPC_ARENA0_UNITS - call->arena0_used >= need) {
+        /* Most calls need no more than the call's own first block. */
+        p = &call->arena0[call->arena0_used];
+        call->arena0_used += need;
+        return p; /* zeroed with the call, never reused */
+    }
     if (b == NULL || b->size - b->used < need) {
         size_t units = RPC_ARENA_BLOCK / sizeof(max_align_t);
         if (need > units)
@@ -839,8 +858,7 @@ int rpc_call_own(rpc_call *call, ProtobufCMessage *msg)
 
 void rpc_call_set_principal(rpc_call *call, const char *name, void *user)
 {
-    free(call->principal);
-    call->principal = name != NULL ? strdup(name) : NULL;
+    call->principal = name != NULL ? rpc_call_strdup(call, name) : NULL;
     call->principal_data = user;
 }
 
@@ -852,6 +870,20 @@ const char *rpc_call_principal(const rpc_call *call)
 void *rpc_call_principal_data(const rpc_call *call)
 {
     return call->principal_data;
+}
+
+int rpc_call_is_inline(const rpc_call *call)
+{
+    return call->inline_run;
+}
+
+grpc_status_code rpc_call_defer(rpc_call *call)
+{
+    if (!call->inline_run)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                              "a handler deferred a call that was not inline");
+    call->deferred = 1;
+    return GRPC_STATUS_OK;
 }
 
 rpc_server *rpc_call_server(const rpc_call *call)

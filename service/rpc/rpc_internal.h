@@ -40,6 +40,7 @@ typedef struct rpc_method_reg {
     rpc_method_info info;
     rpc_handler_fn fn;
     void *ctx;
+    unsigned flags;    /* RPC_METHOD_* */
     void *grpc_handle; /* from grpc_server_register_method */
     int missing;       /* request slots lost to a failed post, not yet re-posted */
 } rpc_method_reg;
@@ -57,6 +58,7 @@ typedef struct rpc_request {
     rpc_tag tag;
     struct rpc_server *srv;
     rpc_method_reg *method; /* NULL for the catch-all */
+    int cq;                 /* the completion queue it is posted on */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
@@ -68,6 +70,8 @@ typedef struct rpc_md_list {
     grpc_metadata *items;
     size_t n, cap;
 } rpc_md_list;
+
+#define RPC_ARENA0_UNITS (1024 / sizeof(max_align_t))
 
 typedef struct rpc_arena_block {
     struct rpc_arena_block *next;
@@ -89,8 +93,9 @@ struct rpc_call {
     struct rpc_server *srv;
     const rpc_method_reg *method; /* NULL: unknown method (catch-all) */
     grpc_call *call;
-    char *path;
-    char *peer;
+    char *path;            /* the method's (registered) or our own copy (path_owned) */
+    int path_owned;
+    char *peer;            /* from grpc_call_get_peer: gpr_free */
     gpr_timespec deadline; /* monotonic */
     gpr_timespec start;    /* monotonic */
     grpc_metadata_array req_md;
@@ -110,6 +115,11 @@ struct rpc_call {
     int ok[RPC_OP_COUNT];    /* its completion's ok flag */
     int initial_md_sent;
     int status_sent;
+    int close_started;       /* RECV_CLOSE is out, alone or in the status batch */
+    int close_in_status;     /* ... in the status batch (inline calls) */
+    int inline_run;          /* the handler runs on a queue thread now */
+    int deferred;            /* ... and asked to be run again on a worker */
+    int intercepted;         /* the interceptor has run (not again after a defer) */
     pthread_mutex_t *notify_mu;
     pthread_cond_t *notify_cv;
     int notifying;           /* a cancel broadcast to notify_cv is under way */
@@ -137,13 +147,31 @@ struct rpc_call {
 
     rpc_arena_block *arena;
     int wipe; /* zero the arena before freeing it */
+    /* The arena's first block, inside the call: a Noop or an authenticated
+     * read's small allocations cost no malloc. */
+    size_t arena0_used;
+    max_align_t arena0[RPC_ARENA0_UNITS];
     rpc_owned_msg *owned;
     rpc_op_tag tags[RPC_OP_COUNT];
 };
 
+/* A completion-queue thread and its own queue. */
+typedef struct rpc_queue {
+    struct rpc_server *srv;
+    int index;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    int started;
+} rpc_queue;
+
 struct rpc_server {
     grpc_server *server;
-    grpc_completion_queue *cq;
+    /* One completion queue per queue thread, as the core is fastest with:
+     * threads sharing one queue make the transport hand its work to the
+     * core's executor thread (a hand-off per call) whenever the queue has
+     * events waiting. A call's batches complete on the queue it came on. */
+    rpc_queue *queues;
+    int n_queues;
     rpc_server_options opts;
     char *listen_addr;
     grpc_server_credentials *creds;
@@ -155,8 +183,6 @@ struct rpc_server {
     void *interceptor_ctx;
     rpc_outcome_fn outcome;
     void *outcome_ctx;
-    pthread_t *threads;
-    int n_threads;
     int requests_per_method;
     rpc_tag shutdown_tag;
 
@@ -176,6 +202,8 @@ struct rpc_server {
     int repairing;         /* a queue thread is re-posting */
     gpr_timespec repair_after; /* ... not before (monotonic), after a failure */
     char *bound;           /* "addr,addr": what the listening sockets are bound to */
+    struct rpc_log *log;   /* the call log's writer (default log, not quiet) */
+    long log_dropped;      /* its count of dropped lines, once it has stopped */
     int stopped;           /* rpc_server_shutdown finished */
 
     /* Unary handlers run on workers, never on the queue threads, so a
@@ -204,12 +232,26 @@ void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call);
 
 /* rpc_requests.c: posting request slots. */
 void rpc__request_free(rpc_request *req);
-/* Posts one request for a method (NULL: the catch-all); 0 or -1. */
-int rpc__request_post(struct rpc_server *srv, rpc_method_reg *method);
+/* Posts one request for a method (NULL: the catch-all) on queue cq; 0 or -1. */
+int rpc__request_post(struct rpc_server *srv, rpc_method_reg *method, int cq);
 /* Re-posts a completed request's slot; a failure is counted and repaired. */
-void rpc__request_repost(struct rpc_server *srv, rpc_method_reg *method);
-/* Re-posts missing slots (queue threads call it while any are missing). */
-void rpc__request_repair(struct rpc_server *srv);
+void rpc__request_repost(struct rpc_server *srv, rpc_method_reg *method, int cq);
+/* Re-posts missing slots on queue cq (its thread calls it while any are
+ * missing). */
+void rpc__request_repair(struct rpc_server *srv, int cq);
+
+/* rpc_log.c: the call log's ring and writer thread. */
+typedef struct rpc_log rpc_log;
+/* Starts a writer of call lines to fd, with a ring of at least `bytes`. */
+int rpc__log_create(rpc_log **out, int fd, size_t bytes);
+/* Formats e (ended at the current time) and queues it; never blocks on the
+ * descriptor: a line that does not fit is counted as dropped. */
+void rpc__log_call(rpc_log *l, const rpc_call_log *e);
+/* The line for e at `when` into buf; its length, or the size needed (> cap). */
+size_t rpc__log_format(char *buf, size_t cap, const rpc_call_log *e, const struct timespec *when);
+long rpc__log_dropped(rpc_log *l);
+/* Writes every queued line, then stops the writer and frees the log. */
+void rpc__log_destroy(rpc_log *l);
 
 /* rpc_budget.c: stream budgets, after the interceptor named the caller. */
 grpc_status_code rpc__stream_admit(rpc_call *call);

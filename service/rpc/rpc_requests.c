@@ -26,15 +26,17 @@ void rpc__request_free(rpc_request *req)
 /* Posts one request for a method (NULL: the catch-all). The server accepts
  * only as many calls as there are requests posted, so each completed request
  * is replaced at once. */
-int rpc__request_post(rpc_server *srv, rpc_method_reg *method)
+int rpc__request_post(rpc_server *srv, rpc_method_reg *method, int cq)
 {
     rpc_request *req = calloc(1, sizeof(*req));
+    grpc_completion_queue *q = srv->queues[cq].cq;
     grpc_call_error err;
 
     if (req == NULL)
         return -1;
     req->srv = srv;
     req->method = method;
+    req->cq = cq;
     grpc_metadata_array_init(&req->md);
     if (atomic_load(&srv->fail_posts) > 0 && atomic_fetch_sub(&srv->fail_posts, 1) > 0) {
         req->tag.type = method != NULL ? RPC_TAG_REQUEST : RPC_TAG_CATCHALL;
@@ -50,12 +52,12 @@ int rpc__request_post(rpc_server *srv, rpc_method_reg *method)
             (method->info.kind == RPC_UNARY || method->info.kind == RPC_SERVER_STREAMING)
                 ? &req->payload
                 : NULL,
-            srv->cq, srv->cq, req);
+            q, q, req);
     } else {
         req->tag.type = RPC_TAG_CATCHALL;
         grpc_call_details_init(&req->details);
-        err = grpc_server_request_call(srv->server, &req->call, &req->details, &req->md, srv->cq,
-                                       srv->cq, req);
+        err = grpc_server_request_call(srv->server, &req->call, &req->details, &req->md, q, q,
+                                       req);
     }
     if (err != GRPC_CALL_OK) {
         fprintf(stderr, "level=error event=request_failed error=%s\n",
@@ -71,11 +73,11 @@ int rpc__request_post(rpc_server *srv, rpc_method_reg *method)
  * refused it, or memory ran out) is counted as missing, logged, and re-posted
  * later by the queue threads (rpc__request_repair): capacity is never lost
  * silently. */
-void rpc__request_repost(rpc_server *srv, rpc_method_reg *method)
+void rpc__request_repost(rpc_server *srv, rpc_method_reg *method, int cq)
 {
     int missing;
 
-    if (rpc__request_post(srv, method) == 0)
+    if (rpc__request_post(srv, method, cq) == 0)
         return;
     pthread_mutex_lock(&srv->mu);
     if (method != NULL)
@@ -92,7 +94,7 @@ void rpc__request_repost(rpc_server *srv, rpc_method_reg *method)
 
 /* Re-posts missing slots; one queue thread at a time. A post that fails
  * again stays missing for the next try, RPC_REPAIR_BACKOFF_MS later. */
-void rpc__request_repair(rpc_server *srv)
+void rpc__request_repair(rpc_server *srv, int cq)
 {
     int done = 0, left;
 
@@ -110,7 +112,7 @@ void rpc__request_repair(rpc_server *srv)
         while (*missing > 0) {
             int rc;
             pthread_mutex_unlock(&srv->mu);
-            rc = rpc__request_post(srv, m);
+            rc = rpc__request_post(srv, m, cq);
             pthread_mutex_lock(&srv->mu);
             if (rc != 0) { /* still failing: not again at every event */
                 srv->post_failures++;

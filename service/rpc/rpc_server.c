@@ -24,26 +24,9 @@
 #define RPC_WORKER_STACK (512u * 1024)
 #define RPC_DEFAULT_MAX_WORKERS 128
 #define RPC_WORKER_IDLE_S 30
+#define RPC_DEFAULT_LOG_BYTES (1u << 20)
+#define RPC_REQUESTS_PER_METHOD 2
 #define RPC_REPAIR_TICK_MS 100 /* while slots are missing, queue threads wake this often */
-
-static void default_log(const rpc_call_log *e, void *ctx)
-{
-    struct timespec ts;
-    struct tm tm;
-    char when[32];
-
-    (void)ctx;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-    /* logfmt: every value is a method path, a status name, a number, a peer
-     * URI or a resource name — none contains spaces or quotes. */
-    fprintf(stderr,
-            "ts=%s.%03ldZ level=info event=call method=%s code=%s duration_ms=%.3f peer=%s "
-            "principal=%s\n",
-            when, ts.tv_nsec / 1000000, e->method, rpc_status_name(e->code), e->duration_ms,
-            e->peer, e->principal != NULL ? e->principal : "-");
-}
 
 int rpc_method_kind_lookup(const char *path, rpc_kind *kind)
 {
@@ -125,11 +108,16 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
         srv->opts.min_client_ping_ms = RPC_DEFAULT_MIN_PING_MS;
     if (srv->opts.max_connection_idle_ms <= 0)
         srv->opts.max_connection_idle_ms = RPC_DEFAULT_IDLE_MS;
-    if (srv->opts.log_fn == NULL)
-        srv->opts.log_fn = default_log;
+    if (srv->opts.log_fd <= 0)
+        srv->opts.log_fd = STDERR_FILENO;
+    if (srv->opts.log_buffer_bytes == 0)
+        srv->opts.log_buffer_bytes = RPC_DEFAULT_LOG_BYTES;
     if (srv->opts.max_message_bytes > INT32_MAX)
         srv->opts.max_message_bytes = INT32_MAX;
-    srv->requests_per_method = srv->opts.threads < 2 ? 2 : srv->opts.threads;
+    /* Per method and queue; a completed request is re-posted at once. More
+     * (16) kept calls from waiting in the core, but cost more CPU on both
+     * sides (docs/BENCHMARKS.md). */
+    srv->requests_per_method = RPC_REQUESTS_PER_METHOD;
     srv->listen_addr = strdup(opts->listen_addr);
     srv->shutdown_tag.type = RPC_TAG_SHUTDOWN;
     pthread_mutex_init(&srv->mu, NULL);
@@ -143,6 +131,16 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     atomic_init(&srv->requests_missing, 0);
     atomic_init(&srv->fail_posts, 0);
 
+    if (!srv->opts.quiet && srv->opts.log_fn == NULL &&
+        rpc__log_create(&srv->log, srv->opts.log_fd, srv->opts.log_buffer_bytes) != 0) {
+        fprintf(stderr, "rpc: cannot start the call log's writer\n");
+        free(srv->listen_addr);
+        pthread_mutex_destroy(&srv->mu);
+        pthread_cond_destroy(&srv->cv);
+        pthread_cond_destroy(&srv->work_cv);
+        free(srv);
+        return -1;
+    }
     grpc_init();
     args[n++] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, (int)srv->opts.max_message_bytes);
     args[n++] = int_arg(GRPC_ARG_MAX_CONCURRENT_STREAMS, srv->opts.max_concurrent_streams);
@@ -160,12 +158,22 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
     chargs.num_args = n;
     chargs.args = args;
     srv->server = grpc_server_create(&chargs, NULL);
-    srv->cq = grpc_completion_queue_create_for_next(NULL);
-    if (srv->listen_addr == NULL || srv->server == NULL || srv->cq == NULL) {
+    srv->queues = calloc((size_t)srv->opts.threads, sizeof(*srv->queues));
+    if (srv->listen_addr == NULL || srv->server == NULL || srv->queues == NULL) {
         rpc_server_destroy(srv);
         return -1;
     }
-    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+    for (int i = 0; i < srv->opts.threads; i++) {
+        rpc_queue *q = &srv->queues[i];
+        q->srv = srv;
+        q->index = i;
+        if ((q->cq = grpc_completion_queue_create_for_next(NULL)) == NULL) {
+            rpc_server_destroy(srv);
+            return -1;
+        }
+        srv->n_queues++;
+        grpc_server_register_completion_queue(srv->server, q->cq, NULL);
+    }
     *out = srv;
     return 0;
 }
@@ -264,6 +272,24 @@ const char *rpc_server_service_name(const rpc_server *srv, size_t i)
     return i < srv->n_services ? srv->service_names[i] : NULL;
 }
 
+int rpc_server_set_method_flags(rpc_server *srv, const char *path, unsigned flags)
+{
+    for (size_t i = 0; i < srv->n_methods; i++) {
+        rpc_method_reg *m = srv->methods[i];
+        if (strcmp(m->info.path, path) != 0)
+            continue;
+        if (srv->started || ((flags & RPC_METHOD_INLINE) && m->info.kind != RPC_UNARY)) {
+            fprintf(stderr, "rpc: %s: flags must be set before the start, and only unary "
+                            "methods run inline\n", path);
+            return -1;
+        }
+        m->flags = flags;
+        return 0;
+    }
+    fprintf(stderr, "rpc: %s is not registered\n", path);
+    return -1;
+}
+
 void rpc_server_set_interceptor(rpc_server *srv, rpc_interceptor_fn fn, void *ctx)
 {
     srv->interceptor = fn;
@@ -283,8 +309,11 @@ static int start_close(rpc_call *call)
     memset(&op, 0, sizeof(op));
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     op.data.recv_close_on_server.cancelled = &call->client_cancelled;
+    call->close_started = 1;
     return rpc__call_start(call, RPC_OP_CLOSE, &op, 1);
 }
+
+static void dispatch(rpc_server *srv, rpc_call *call);
 
 /* Runs the interceptor, the handler and the outcome hook, then sends the
  * final status. */
@@ -296,14 +325,28 @@ static void run_handler(rpc_call *call)
     grpc_status_code code = GRPC_STATUS_OK;
     int wants_resp = m->info.kind == RPC_UNARY || m->info.kind == RPC_CLIENT_STREAMING;
 
-    if (srv->interceptor != NULL)
+    if (srv->interceptor != NULL && !call->intercepted)
         code = srv->interceptor(call, &m->info, srv->interceptor_ctx);
+    call->intercepted = 1;
     /* A stream's budget is known only once its caller is. */
     if (code == GRPC_STATUS_OK && m->info.kind != RPC_UNARY)
         code = rpc__stream_admit(call);
     if (code == GRPC_STATUS_OK)
         code = m->fn(call, call->request, &resp, m->ctx);
     rpc__stream_release(call);
+    if (call->deferred) {
+        /* An inline handler must block after all: a worker runs it again,
+         * with the close batch out so that it can see cancellation. */
+        call->deferred = 0;
+        call->inline_run = 0;
+        if (start_close(call) != 0) {
+            grpc_call_cancel(call->call, NULL);
+            rpc__call_handler_done(call);
+            return;
+        }
+        dispatch(srv, call);
+        return;
+    }
     if (code == GRPC_STATUS_OK && wants_resp && resp == NULL)
         code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced no response");
     if (code == GRPC_STATUS_OK && resp != NULL &&
@@ -414,7 +457,7 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         rpc__request_free(req);
         return;
     }
-    rpc__request_repost(srv, m);
+    rpc__request_repost(srv, m, req->cq);
     call = rpc__call_create(srv, m, req);
     if (call == NULL) {
         grpc_call_cancel_with_status(req->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
@@ -432,7 +475,9 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         rpc__call_handler_done(call);
         return;
     }
-    if (start_close(call) != 0) {
+    /* An inline call takes its close with the status (one batch fewer);
+     * any other may block and must see cancellation meanwhile. */
+    if (!(m->flags & RPC_METHOD_INLINE) && start_close(call) != 0) {
         grpc_call_cancel(call->call, NULL);
         rpc__call_handler_done(call);
         return;
@@ -449,6 +494,11 @@ static void on_request(rpc_server *srv, rpc_request *req, int ok)
         }
         grpc_byte_buffer_destroy(call->req_payload);
         call->req_payload = NULL;
+    }
+    if (m->flags & RPC_METHOD_INLINE) {
+        call->inline_run = 1;
+        run_handler(call);
+        return;
     }
     if (m->info.kind == RPC_UNARY) {
         dispatch(srv, call);
@@ -497,7 +547,7 @@ static void on_catchall(rpc_server *srv, rpc_request *req, int ok)
         rpc__request_free(req);
         return;
     }
-    rpc__request_repost(srv, NULL);
+    rpc__request_repost(srv, NULL, req->cq);
     call = rpc__call_create(srv, NULL, req);
     if (call == NULL || call->handler_done) {
         grpc_call_cancel_with_status(call != NULL ? call->call : req->call,
@@ -544,7 +594,8 @@ void rpc__server_call_freed(struct rpc_server *srv, const rpc_call *call)
 
 static void *cq_main(void *arg)
 {
-    rpc_server *srv = arg;
+    rpc_queue *q = arg;
+    rpc_server *srv = q->srv;
 
     for (;;) {
         /* While slots are missing, wake up to re-post them even if no call
@@ -554,13 +605,13 @@ static void *cq_main(void *arg)
                 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                gpr_time_from_millis(RPC_REPAIR_TICK_MS, GPR_TIMESPAN))
                 : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-        grpc_event ev = grpc_completion_queue_next(srv->cq, until, NULL);
+        grpc_event ev = grpc_completion_queue_next(q->cq, until, NULL);
         rpc_tag *tag;
 
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (atomic_load(&srv->requests_missing) > 0)
-            rpc__request_repair(srv);
+            rpc__request_repair(srv, q->index);
         if (ev.type != GRPC_OP_COMPLETE)
             continue;
         tag = ev.tag;
@@ -599,20 +650,19 @@ int rpc_server_start(rpc_server *srv, int *port)
         return -1;
     grpc_server_start(srv->server);
     srv->started = 1;
-    srv->threads = calloc((size_t)srv->opts.threads, sizeof(*srv->threads));
-    if (srv->threads == NULL)
-        goto fail;
-    for (int i = 0; i < srv->opts.threads; i++) {
-        if (pthread_create(&srv->threads[i], NULL, cq_main, srv) != 0)
+    for (int i = 0; i < srv->n_queues; i++) {
+        if (pthread_create(&srv->queues[i].thread, NULL, cq_main, &srv->queues[i]) != 0)
             goto fail;
-        srv->n_threads++;
+        srv->queues[i].started = 1;
     }
-    for (size_t i = 0; i < srv->n_methods; i++)
-        for (int k = 0; k < srv->requests_per_method; k++)
-            if (rpc__request_post(srv, srv->methods[i]) != 0)
-                goto fail;
-    for (int k = 0; k < 2; k++)
-        if (rpc__request_post(srv, NULL) != 0)
+    for (int q = 0; q < srv->n_queues; q++)
+        for (size_t i = 0; i < srv->n_methods; i++)
+            for (int k = 0; k < srv->requests_per_method; k++)
+                if (rpc__request_post(srv, srv->methods[i], q) != 0)
+                    goto fail;
+    /* At least two catch-all requests, spread over the queues. */
+    for (int k = 0; k < (srv->n_queues < 2 ? 2 : srv->n_queues); k++)
+        if (rpc__request_post(srv, NULL, k % srv->n_queues) != 0)
             goto fail;
     if (port != NULL)
         *port = bound;
@@ -646,7 +696,7 @@ void rpc_server_shutdown(rpc_server *srv, int grace_ms)
     pthread_mutex_unlock(&srv->mu);
 
     /* No new calls from here on; in-flight calls go on for the grace period. */
-    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->shutdown_tag);
+    grpc_server_shutdown_and_notify(srv->server, srv->queues[0].cq, &srv->shutdown_tag);
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += grace_ms / 1000;
     deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
@@ -671,11 +721,23 @@ void rpc_server_shutdown(rpc_server *srv, int grace_ms)
     while (srv->workers > 0)
         pthread_cond_wait(&srv->cv, &srv->mu);
     pthread_mutex_unlock(&srv->mu);
+    /* Every call is freed: write the last lines before shutdown returns. */
+    if (srv->log != NULL) {
+        long dropped = rpc__log_dropped(srv->log);
+        rpc__log_destroy(srv->log);
+        pthread_mutex_lock(&srv->mu);
+        srv->log_dropped = dropped;
+        srv->log = NULL;
+        pthread_mutex_unlock(&srv->mu);
+    }
 
-    grpc_completion_queue_shutdown(srv->cq);
-    for (int i = 0; i < srv->n_threads; i++)
-        pthread_join(srv->threads[i], NULL);
-    srv->n_threads = 0;
+    for (int i = 0; i < srv->n_queues; i++)
+        grpc_completion_queue_shutdown(srv->queues[i].cq);
+    for (int i = 0; i < srv->n_queues; i++) {
+        if (srv->queues[i].started)
+            pthread_join(srv->queues[i].thread, NULL);
+        srv->queues[i].started = 0;
+    }
     pthread_mutex_lock(&srv->mu);
     srv->stopped = 1;
     pthread_mutex_unlock(&srv->mu);
@@ -689,16 +751,18 @@ void rpc_server_destroy(rpc_server *srv)
         rpc_server_shutdown(srv, 0);
     if (srv->server != NULL)
         grpc_server_destroy(srv->server);
-    if (srv->cq != NULL) {
+    for (int i = 0; i < srv->n_queues; i++) {
+        grpc_completion_queue *cq = srv->queues[i].cq;
         if (!srv->stopped) {
             /* Never started: the queue still needs shutting down and draining. */
-            grpc_completion_queue_shutdown(srv->cq);
-            while (grpc_completion_queue_next(srv->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN)
+            grpc_completion_queue_shutdown(cq);
+            while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+                   GRPC_QUEUE_SHUTDOWN)
                 ;
         }
-        grpc_completion_queue_destroy(srv->cq);
+        grpc_completion_queue_destroy(cq);
     }
+    free(srv->queues);
     if (srv->creds != NULL)
         grpc_server_credentials_release(srv->creds);
     for (size_t i = 0; i < srv->n_methods; i++) {
@@ -709,9 +773,9 @@ void rpc_server_destroy(rpc_server *srv)
     for (size_t i = 0; i < srv->n_services; i++)
         free(srv->service_names[i]);
     free(srv->service_names);
-    free(srv->threads);
     free(srv->listen_addr);
     free(srv->bound);
+    rpc__log_destroy(srv->log);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
     pthread_cond_destroy(&srv->work_cv);
@@ -731,6 +795,7 @@ void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out)
     out->anon_streams = srv->anon_streams;
     out->post_failures = srv->post_failures;
     out->requests_missing = atomic_load(&srv->requests_missing);
+    out->log_dropped = srv->log != NULL ? rpc__log_dropped(srv->log) : srv->log_dropped;
     pthread_mutex_unlock(&srv->mu);
 }
 

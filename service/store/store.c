@@ -27,6 +27,7 @@ const char *store_strerror(int rc)
     case STORE_NOMEM: return "out of memory";
     case STORE_SHUTDOWN: return "server is shutting down";
     case STORE_READONLY: return "the data directory is read-only";
+    case STORE_INDOUBT: return "the database connection was lost while committing";
     default: return "storage error";
     }
 }

@@ -16,7 +16,9 @@ target_link_libraries(tallinn_store PUBLIC tallinn_proto tallinn_api PkgConfig::
 # The PostgreSQL engine, once it is in the tree (store_pg.c, libpq).
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c)
   pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
-  target_sources(tallinn_store PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c)
+  target_sources(tallinn_store PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c
+                                       ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_queries.c
+                                       ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_schema.c)
   target_compile_definitions(tallinn_store PRIVATE TALLINN_STORE_PG)
   target_link_libraries(tallinn_store PUBLIC PkgConfig::LIBPQ)
 endif()

@@ -238,6 +238,14 @@ int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
     return put(tx, kind, msg, 0);
 }
 
+int store_delete(store_tx *tx, store_kind kind, const char *name)
+{
+    if (!tx->write || (unsigned)kind >= STORE_KIND_COUNT || kind == STORE_PRINCIPAL ||
+        name == NULL)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->del(CONN(tx), kind, name));
+}
+
 /* ---- Lists ---- */
 
 typedef struct list_ctx {
@@ -324,29 +332,6 @@ int store_donor_has_match(store_tx *tx, const char *need, const char *donor, uin
                           int *yes)
 {
     return store__rec(tx, ENG(tx)->donor_has_match(CONN(tx), need, donor, state_mask, yes));
-}
-
-int store_need_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
-                      uint32_t committed_mask, uint32_t delivered_mask,
-                      void (*fn)(int sector, int category, const store_totals *t, void *ctx),
-                      void *ctx)
-{
-    if (scope->kind == STORE_SCOPE_OF_DONOR)
-        return STORE_ERROR; /* a scope of pledges and matches */
-    return store__rec(tx, ENG(tx)->need_totals(CONN(tx), scope, need_mask, committed_mask,
-                                        delivered_mask, fn, ctx));
-}
-
-int store_donor_totals(store_tx *tx, const store_scope *scope, uint32_t need_mask,
-                       uint32_t committed_mask, uint32_t delivered_mask,
-                       void (*fn)(const char *donor, const char *display_name,
-                                  const store_totals *t, store_sum pledged, void *ctx),
-                       void *ctx)
-{
-    if (scope->kind == STORE_SCOPE_OF_DONOR)
-        return STORE_ERROR;
-    return store__rec(tx, ENG(tx)->donor_totals(CONN(tx), scope, need_mask, committed_mask,
-                                                delivered_mask, fn, ctx));
 }
 
 /* ---- Principals ---- */

@@ -197,6 +197,9 @@ typedef struct store_engine {
      * keep statements prepared by text: the same filter and order render the
      * same text. */
     int (*list)(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work);
+    /* Deletes the row by name (store_sql_delete: DELETE FROM t WHERE name =
+     * $1); STORE_NOT_FOUND when no row was there. */
+    int (*del)(store_conn *c, store_kind kind, const char *name);
 
     /* -- Named queries: the meaning is store.h's -- */
     int (*match_sum)(store_conn *c, const char *need, const char *pledge, uint32_t state_mask,
@@ -206,15 +209,6 @@ typedef struct store_engine {
                         int64_t *all, int64_t *in_sector);
     int (*donor_has_match)(store_conn *c, const char *need, const char *donor,
                            uint32_t state_mask, int *yes);
-    int (*need_totals)(store_conn *c, const store_scope *scope, uint32_t need_mask,
-                       uint32_t committed_mask, uint32_t delivered_mask,
-                       void (*fn)(int sector, int category, const store_totals *t, void *ctx),
-                       void *ctx);
-    int (*donor_totals)(store_conn *c, const store_scope *scope, uint32_t need_mask,
-                        uint32_t committed_mask, uint32_t delivered_mask,
-                        void (*fn)(const char *donor, const char *display_name,
-                                   const store_totals *t, store_sum pledged, void *ctx),
-                        void *ctx);
 
     /* -- Principals -- */
     /* hash NULL clears; STORE_NOT_FOUND for no such principal, STORE_EXISTS

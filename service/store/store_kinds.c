@@ -11,6 +11,7 @@
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 #include "tallinn/v1/principal.pb-c.h"
+#include "tallinn/v1/rate.pb-c.h"
 
 /* ---- Tables and columns: columns[0] is the name, the key ---- */
 
@@ -38,6 +39,9 @@ static const store_column principal_columns[] = {
     T("name"),          T("display_name"), I("role"),        I("state"),
     T("donor"),         T("cert_identity"), I("create_time"), I("last_use_time"),
 };
+static const store_column rate_columns[] = {
+    T("name"), T("currency"), I("rate_date"), I("used"), I("create_time"),
+};
 #undef T
 #undef I
 
@@ -49,6 +53,8 @@ const store_kind_info store_kinds[STORE_KIND_COUNT] = {
     [STORE_MATCH] = {"matches", &tallinn__v1__match__descriptor, COLS(match_columns)},
     [STORE_PRINCIPAL] = {"principals", &tallinn__v1__principal__descriptor,
                          COLS(principal_columns)},
+    [STORE_RATE] = {"exchange_rates", &tallinn__v1__exchange_rate__descriptor,
+                    COLS(rate_columns)},
 };
 #undef COLS
 
@@ -119,6 +125,15 @@ static void donor_cols(const ProtobufCMessage *m, store_value *c)
     c[7] = ts(d->update_time);
 }
 
+/* The amount column of pledges and matches holds the accounting value, which
+ * sums, guards, filters and orders use (docs/reporting.md); a row written
+ * before currencies (always in the accounting currency) has no
+ * accounting_amount and its amount is that value. */
+static store_value accounting(const Tallinn__V1__Money *value, const Tallinn__V1__Money *amount)
+{
+    return money(value != NULL ? value : amount);
+}
+
 static void pledge_cols(const ProtobufCMessage *m, store_value *c)
 {
     const Tallinn__V1__Pledge *p = (const void *)m;
@@ -127,7 +142,7 @@ static void pledge_cols(const ProtobufCMessage *m, store_value *c)
     c[1] = text_n(p->name, slash != NULL ? (size_t)(slash - p->name) : 0);
     c[2] = num(p->state);
     c[3] = num(p->fiscal_year);
-    c[4] = money(p->amount);
+    c[4] = accounting(p->accounting_amount, p->amount);
     c[5] = money(p->available);
     c[6] = ts(p->create_time);
     c[7] = ts(p->update_time);
@@ -161,7 +176,7 @@ static void match_cols(const ProtobufCMessage *m, store_value *c)
     c[2] = text(x->donor);
     c[3] = text(x->pledge);
     c[4] = num(x->state);
-    c[5] = money(x->amount);
+    c[5] = accounting(x->accounting_amount, x->amount);
     c[6] = text(x->proposer);
     c[7] = ts(x->create_time);
     c[8] = ts(x->update_time);
@@ -179,12 +194,22 @@ static void principal_cols(const ProtobufCMessage *m, store_value *c)
     c[7] = ts(p->last_use_time);
 }
 
+static void rate_cols(const ProtobufCMessage *m, store_value *c)
+{
+    const Tallinn__V1__ExchangeRate *r = (const void *)m;
+    c[1] = text(r->currency_code);
+    c[2] = date(r->rate_date);
+    c[3] = num(r->used);
+    c[4] = ts(r->create_time);
+}
+
 int store_kind_extract(store_kind kind, const ProtobufCMessage *m,
                        store_value cols[STORE_MAX_COLUMNS])
 {
     static void (*const fill[STORE_KIND_COUNT])(const ProtobufCMessage *, store_value *) = {
         [STORE_DONOR] = donor_cols,   [STORE_PLEDGE] = pledge_cols, [STORE_NEED] = need_cols,
         [STORE_MATCH] = match_cols,   [STORE_PRINCIPAL] = principal_cols,
+        [STORE_RATE] = rate_cols,
     };
     const ProtobufCFieldDescriptor *f;
     const char *name;
@@ -273,6 +298,12 @@ static const field_def principal_fields[] = {
     F("create_time", FILTER_TIMESTAMP, "create_time"),
     F("last_use_time", FILTER_TIMESTAMP, "last_use_time"),
 };
+static const field_def rate_fields[] = {
+    F("name", FILTER_STRING, "name"),
+    F("currency_code", FILTER_STRING, "currency"),
+    F("rate_date", FILTER_DATE, "rate_date"),
+    F("create_time", FILTER_TIMESTAMP, "create_time"),
+};
 #undef F
 #undef F_ENUM
 
@@ -283,7 +314,7 @@ static const struct {
 #define FIELDS(a) {a, sizeof(a) / sizeof(a[0])}
     [STORE_DONOR] = FIELDS(donor_fields),   [STORE_PLEDGE] = FIELDS(pledge_fields),
     [STORE_NEED] = FIELDS(need_fields),     [STORE_MATCH] = FIELDS(match_fields),
-    [STORE_PRINCIPAL] = FIELDS(principal_fields),
+    [STORE_PRINCIPAL] = FIELDS(principal_fields), [STORE_RATE] = FIELDS(rate_fields),
 #undef FIELDS
 };
 

@@ -117,6 +117,19 @@ int store_sql_update(const store_sql_dialect *d, store_kind kind, char *buf, siz
     return done(&b);
 }
 
+int store_sql_delete(const store_sql_dialect *d, store_kind kind, char *buf, size_t cap)
+{
+    wbuf b = {buf, 0, cap, cap == 0};
+
+    if ((unsigned)kind >= STORE_KIND_COUNT)
+        return STORE_ERROR;
+    put(&b, "DELETE FROM ");
+    put(&b, store_kinds[kind].table);
+    put(&b, " WHERE name = ");
+    param(&b, d, 1);
+    return done(&b);
+}
+
 /* ---- Lists ---- */
 
 typedef struct render {

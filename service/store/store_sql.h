@@ -16,10 +16,12 @@
  *   get:    SELECT data FROM t WHERE name = ?1
  *   insert: INSERT INTO t(name, data, c1, …) VALUES(?1, ?2, ?3, …)
  *   update: UPDATE t SET data = ?2, c1 = ?3, … WHERE name = ?1
+ *   delete: DELETE FROM t WHERE name = ?1
  * STORE_OK, or STORE_ERROR when cap is too small. */
 int store_sql_get(const store_sql_dialect *d, store_kind kind, char *buf, size_t cap);
 int store_sql_insert(const store_sql_dialect *d, store_kind kind, char *buf, size_t cap);
 int store_sql_update(const store_sql_dialect *d, store_kind kind, char *buf, size_t cap);
+int store_sql_delete(const store_sql_dialect *d, store_kind kind, char *buf, size_t cap);
 
 /* Keyset paging reads the rows after a cursor as a few disjoint "arms" in
  * order, each an index range when an index has the order's keys, so a page

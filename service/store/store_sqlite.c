@@ -99,7 +99,17 @@ static const char *const migrations[] = {
     "CREATE TABLE principals_epoch (id INTEGER PRIMARY KEY CHECK (id = 1),"
     "  epoch INTEGER NOT NULL);"
     "INSERT INTO principals_epoch(id, epoch) VALUES(1, 1);",
-    /* 7: the change log (store.h, docs/store.md): each resource version a
+    /* 7: exchange rates kept by the back office (rate.proto), one per
+     * currency and day; valuing an amount reads the latest of a currency
+     * up to a day, which (currency, rate_date) serves. Pledges and matches
+     * keep their columns: `amount` holds the accounting value (every row
+     * written before was in the accounting currency, so it already does). */
+    "CREATE TABLE exchange_rates ("
+    "  name TEXT PRIMARY KEY, data BLOB NOT NULL,"
+    "  currency TEXT NOT NULL, rate_date INTEGER NOT NULL, used INTEGER NOT NULL,"
+    "  create_time INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX exchange_rates_day ON exchange_rates(currency, rate_date);",
+    /* 8: the change log (store.h, docs/store.md): each resource version a
      * change wrote, under its audit record's index; where it begins; and the
      * resources already stored, as the baseline (index -1) it starts from.
      * kind is store_kind's number (checked below). */
@@ -127,16 +137,11 @@ enum {
     ST_GET0 = 0, /* + kind */
     ST_INSERT0 = ST_GET0 + STORE_KIND_COUNT,
     ST_UPDATE0 = ST_INSERT0 + STORE_KIND_COUNT,
-    ST_MATCH_SUM_NEED = ST_UPDATE0 + STORE_KIND_COUNT,
+    ST_DELETE0 = ST_UPDATE0 + STORE_KIND_COUNT,
+    ST_MATCH_SUM_NEED = ST_DELETE0 + STORE_KIND_COUNT,
     ST_MATCH_SUM_PLEDGE,
     ST_PLEDGE_COUNT,
     ST_DONOR_RECORD,
-    ST_TOTALS_NEEDS,
-    ST_TOTALS_MATCHES,
-    ST_TOTALS_DONORS,
-    ST_DONOR_NEEDS,
-    ST_DONOR_AMOUNTS,
-    ST_DONOR_PLEDGED,
     ST_PRINCIPAL_SET_TOKEN,
     ST_PRINCIPAL_BY_TOKEN,
     ST_PRINCIPAL_BY_CERT,
@@ -178,14 +183,6 @@ enum {
     ST_COUNT
 };
 
-/* The needs a report's scope lets through: ?2 = 0 every need, 1 not
- * RESTRICTED, 2 those donor ?3 may know of (OPEN STANDARD, or a match of its
- * in state mask ?4). The numbers are checked against the enums below. */
-#define VIEW_NEEDS                                                                  \
-    "(?2 = 0 OR (?2 = 1 AND n.sensitivity != 2) OR (?2 = 2 AND ((n.state = 6"       \
-    " AND n.sensitivity = 1) OR EXISTS (SELECT 1 FROM matches v WHERE v.need = n.name" \
-    " AND v.donor = ?3 AND ((1 << v.state) & ?4) != 0))))"
-
 _Static_assert(STORE_DONOR == 0 && STORE_PLEDGE == 1 && STORE_NEED == 2 && STORE_MATCH == 3,
                "the change log's SQL spells these kind numbers");
 _Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
@@ -196,7 +193,7 @@ _Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
                "the report SQL spells these enum numbers");
 
 /* The kinds' row statements, rendered once from the kind tables. */
-static char row_sql[3][STORE_KIND_COUNT][2048];
+static char row_sql[4][STORE_KIND_COUNT][2048];
 static pthread_once_t row_sql_once = PTHREAD_ONCE_INIT;
 static int row_sql_ok;
 
@@ -206,7 +203,8 @@ static void row_sql_init(void)
     for (int k = 0; k < STORE_KIND_COUNT; k++)
         if (store_sql_get(&dialect, (store_kind)k, row_sql[0][k], sizeof(row_sql[0][k])) != 0 ||
             store_sql_insert(&dialect, (store_kind)k, row_sql[1][k], sizeof(row_sql[1][k])) != 0 ||
-            store_sql_update(&dialect, (store_kind)k, row_sql[2][k], sizeof(row_sql[2][k])) != 0)
+            store_sql_update(&dialect, (store_kind)k, row_sql[2][k], sizeof(row_sql[2][k])) != 0 ||
+            store_sql_delete(&dialect, (store_kind)k, row_sql[3][k], sizeof(row_sql[3][k])) != 0)
             row_sql_ok = 0;
 }
 
@@ -218,6 +216,8 @@ static const char *fixed_sql(int id)
         return row_sql[1][id - ST_INSERT0];
     if (id >= ST_UPDATE0 && id < ST_UPDATE0 + STORE_KIND_COUNT)
         return row_sql[2][id - ST_UPDATE0];
+    if (id >= ST_DELETE0 && id < ST_DELETE0 + STORE_KIND_COUNT)
+        return row_sql[3][id - ST_DELETE0];
     switch (id) {
     /* Sums add the units and the nanos parts of amounts apart (each part
      * of one amount is below 2^30, so neither sum leaves int64 before 9.2 *
@@ -233,45 +233,6 @@ static const char *fixed_sql(int id)
     case ST_DONOR_RECORD:
         return "SELECT COUNT(*), COALESCE(SUM(n.sector = ?3), 0) FROM matches m"
                " JOIN needs n ON n.name = m.need WHERE m.donor=?1 AND ((1 << m.state) & ?2) != 0";
-    /* Report cells per (sector, category). Need committed and delivered
-     * amounts are summed from the matches, whose amounts are each bounded
-     * (a need's own column saturates: store_money_key). */
-    case ST_TOTALS_NEEDS:
-        return "SELECT n.sector, n.category, COUNT(*), SUM(n.estimated_cost / 1000000000),"
-               " SUM(n.estimated_cost % 1000000000) FROM needs n"
-               " WHERE ((1 << n.state) & ?1) != 0 AND " VIEW_NEEDS
-               " GROUP BY n.sector, n.category ORDER BY n.sector, n.category";
-    case ST_TOTALS_MATCHES:
-        return "SELECT n.sector, n.category,"
-               " SUM(CASE WHEN ((1 << m.state) & ?5) != 0 THEN m.amount / 1000000000 ELSE 0 END),"
-               " SUM(CASE WHEN ((1 << m.state) & ?5) != 0 THEN m.amount % 1000000000 ELSE 0 END),"
-               " SUM(CASE WHEN ((1 << m.state) & ?6) != 0 THEN m.amount / 1000000000 ELSE 0 END),"
-               " SUM(CASE WHEN ((1 << m.state) & ?6) != 0 THEN m.amount % 1000000000 ELSE 0 END)"
-               " FROM needs n JOIN matches m ON m.need = n.name"
-               " WHERE ((1 << n.state) & ?1) != 0 AND " VIEW_NEEDS
-               " AND ((1 << m.state) & (?5 | ?6)) != 0"
-               " GROUP BY n.sector, n.category ORDER BY n.sector, n.category";
-    case ST_TOTALS_DONORS:
-        return "SELECT name, display_name FROM donors WHERE membership = 1"
-               " AND (?1 IS NULL OR name = ?1) ORDER BY display_name, name";
-    case ST_DONOR_NEEDS: /* ?1 donor, ?2 committed mask, ?3 unrestricted only, ?5 need mask */
-        return "SELECT COUNT(*), COALESCE(SUM(n.estimated_cost / 1000000000), 0),"
-               " COALESCE(SUM(n.estimated_cost % 1000000000), 0) FROM needs n"
-               " WHERE n.name IN (SELECT m.need FROM matches m WHERE m.donor = ?1"
-               " AND ((1 << m.state) & ?2) != 0) AND (?3 = 0 OR n.sensitivity != 2)"
-               " AND ((1 << n.state) & ?5) != 0";
-    case ST_DONOR_AMOUNTS: /* ... and ?4 delivered mask */
-        return "SELECT"
-               " COALESCE(SUM(CASE WHEN ((1 << state) & ?2) != 0 THEN amount / 1000000000 ELSE 0 END), 0),"
-               " COALESCE(SUM(CASE WHEN ((1 << state) & ?2) != 0 THEN amount % 1000000000 ELSE 0 END), 0),"
-               " COALESCE(SUM(CASE WHEN ((1 << state) & ?4) != 0 THEN amount / 1000000000 ELSE 0 END), 0),"
-               " COALESCE(SUM(CASE WHEN ((1 << state) & ?4) != 0 THEN amount % 1000000000 ELSE 0 END), 0)"
-               " FROM matches m WHERE m.donor = ?1 AND ((1 << m.state) & (?2 | ?4)) != 0"
-               " AND EXISTS (SELECT 1 FROM needs n WHERE n.name = m.need"
-               " AND ((1 << n.state) & ?5) != 0 AND (?3 = 0 OR n.sensitivity != 2))";
-    case ST_DONOR_PLEDGED:
-        return "SELECT COALESCE(SUM(amount / 1000000000), 0), COALESCE(SUM(amount % 1000000000), 0)"
-               " FROM pledges WHERE donor = ?1 AND state != 3";
     case ST_PRINCIPAL_SET_TOKEN:
         return "UPDATE principals SET token_hash=?2 WHERE name=?1";
     case ST_PRINCIPAL_BY_TOKEN:
@@ -763,6 +724,23 @@ static int res_put(store_conn *c, store_kind kind, const store_value *cols, cons
     return !insert && rc == 0 ? STORE_NOT_FOUND : STORE_OK;
 }
 
+static int res_del(store_conn *c, store_kind kind, const char *name)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    STMT(st, c, ST_DELETE0 + kind);
+    bind_text(st, 1, name);
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        rc = fail(c, rc);
+        sqlite3_reset(st);
+        return rc;
+    }
+    rc = sqlite3_changes(c->h) == 1 ? STORE_OK : STORE_NOT_FOUND;
+    sqlite3_reset(st);
+    return rc;
+}
+
 /* A list statement from the connection's small cache (the same filter and
  * order give the same text), else newly prepared in place of the oldest. */
 static sqlite3_stmt *list_stmt(store_conn *c, const char *sql)
@@ -881,153 +859,6 @@ static int donor_has_match(store_conn *c, const char *need, const char *donor, u
     *yes = v != 0;
     return rc;
 }
-
-static int scope_code(const store_scope *s)
-{
-    return s->kind == STORE_SCOPE_UNRESTRICTED ? 1 : s->kind == STORE_SCOPE_DONOR_NEEDS ? 2 : 0;
-}
-
-/* Binds ?1 need mask and the scope (?2..?4) of the report cell statements. */
-static void bind_scope(sqlite3_stmt *st, uint32_t need_mask, const store_scope *s)
-{
-    sqlite3_bind_int64(st, 1, need_mask);
-    sqlite3_bind_int(st, 2, scope_code(s));
-    /* no donor is named "": a DONOR_NEEDS scope without one sees only open needs */
-    bind_text(st, 3, s->kind == STORE_SCOPE_DONOR_NEEDS ? s->donor : "");
-    sqlite3_bind_int64(st, 4, s->match_states);
-}
-
-typedef struct cell {
-    int sector, category;
-    store_totals t;
-} cell;
-
-static int need_totals(store_conn *c, const store_scope *scope, uint32_t need_mask,
-                       uint32_t committed_mask, uint32_t delivered_mask,
-                       void (*fn)(int sector, int category, const store_totals *t, void *ctx),
-                       void *ctx)
-{
-    sqlite3_stmt *st;
-    cell *cells = NULL;
-    size_t n = 0, cap = 0, at = 0;
-    int rc;
-
-    STMT(st, c, ST_TOTALS_NEEDS);
-    bind_scope(st, need_mask, scope);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) { /* at most one cell per (sector, category) pair */
-            cell *grown = realloc(cells, (cap = cap ? 2 * cap : 32) * sizeof(*cells));
-            if (grown == NULL) {
-                sqlite3_reset(st);
-                free(cells);
-                return STORE_NOMEM;
-            }
-            cells = grown;
-        }
-        memset(&cells[n], 0, sizeof(cells[n]));
-        cells[n].sector = sqlite3_column_int(st, 0);
-        cells[n].category = sqlite3_column_int(st, 1);
-        cells[n].t.count = sqlite3_column_int64(st, 2);
-        cells[n].t.estimated = wide(sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4));
-        n++;
-    }
-    rc = rc == SQLITE_DONE ? STORE_OK : fail(c, rc);
-    sqlite3_reset(st);
-    if (rc == STORE_OK && (st = stmt(c, ST_TOTALS_MATCHES)) == NULL)
-        rc = fail(c, sqlite3_errcode(c->h));
-    if (rc == STORE_OK) {
-        bind_scope(st, need_mask, scope);
-        sqlite3_bind_int64(st, 5, committed_mask);
-        sqlite3_bind_int64(st, 6, delivered_mask);
-        /* Both in key order, the match cells a subset of the need cells. */
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            int sector = sqlite3_column_int(st, 0), category = sqlite3_column_int(st, 1);
-            while (at < n && (cells[at].sector != sector || cells[at].category != category))
-                at++;
-            if (at == n)
-                break; /* cannot be: both read one snapshot */
-            cells[at].t.committed = wide(sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3));
-            cells[at].t.delivered = wide(sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5));
-        }
-        rc = rc == SQLITE_DONE ? STORE_OK : rc == SQLITE_ROW ? STORE_CORRUPT : fail(c, rc);
-        sqlite3_reset(st);
-    }
-    for (size_t i = 0; rc == STORE_OK && i < n; i++)
-        fn(cells[i].sector, cells[i].category, &cells[i].t, ctx);
-    free(cells);
-    return rc;
-}
-
-/* One donor's line (donor_totals). */
-static int donor_line(store_conn *c, const char *donor, int unrestricted, uint32_t need_mask,
-                      uint32_t committed_mask, uint32_t delivered_mask, store_totals *t,
-                      store_sum *pledged)
-{
-    sqlite3_stmt *st;
-    int64_t v[4] = {0, 0, 0, 0};
-    int rc;
-
-    memset(t, 0, sizeof(*t));
-    *pledged = 0;
-    STMT(st, c, ST_DONOR_NEEDS);
-    bind_text(st, 1, donor);
-    sqlite3_bind_int64(st, 2, committed_mask);
-    sqlite3_bind_int(st, 3, unrestricted);
-    sqlite3_bind_int64(st, 5, need_mask);
-    if ((rc = step_ints(c, st, 3, v)) != STORE_OK)
-        return rc;
-    t->count = v[0];
-    t->estimated = wide(v[1], v[2]);
-    STMT(st, c, ST_DONOR_AMOUNTS);
-    bind_text(st, 1, donor);
-    sqlite3_bind_int64(st, 2, committed_mask);
-    sqlite3_bind_int(st, 3, unrestricted);
-    sqlite3_bind_int64(st, 4, delivered_mask);
-    sqlite3_bind_int64(st, 5, need_mask);
-    if ((rc = step_ints(c, st, 4, v)) != STORE_OK)
-        return rc;
-    t->committed = wide(v[0], v[1]);
-    t->delivered = wide(v[2], v[3]);
-    STMT(st, c, ST_DONOR_PLEDGED);
-    bind_text(st, 1, donor);
-    if ((rc = step_ints(c, st, 2, v)) != STORE_OK)
-        return rc;
-    *pledged = wide(v[0], v[1]);
-    return STORE_OK;
-}
-
-static int donor_totals(store_conn *c, const store_scope *scope, uint32_t need_mask,
-                        uint32_t committed_mask, uint32_t delivered_mask,
-                        void (*fn)(const char *donor, const char *display_name,
-                                   const store_totals *t, store_sum pledged, void *ctx),
-                        void *ctx)
-{
-    sqlite3_stmt *st;
-    int unrestricted = scope->kind == STORE_SCOPE_UNRESTRICTED, rc;
-
-    STMT(st, c, ST_TOTALS_DONORS);
-    if (scope->kind == STORE_SCOPE_DONOR_NEEDS)
-        bind_text(st, 1, scope->donor);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_totals t;
-        store_sum pledged = 0;
-        /* The donor lines use other statements of this connection: the
-         * donors statement stays stepped meanwhile. */
-        int lrc = donor_line(c, (const char *)sqlite3_column_text(st, 0), unrestricted, need_mask,
-                             committed_mask, delivered_mask, &t, &pledged);
-        if (lrc != STORE_OK) {
-            sqlite3_reset(st);
-            return lrc;
-        }
-        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), &t,
-           pledged, ctx);
-    }
-    rc = rc == SQLITE_DONE ? STORE_OK : fail(c, rc);
-    sqlite3_reset(st);
-    return rc;
-}
-
-/* ---- Principals ---- */
 
 static int principal_set_token(store_conn *c, const char *name, const uint8_t hash[32])
 {
@@ -1441,12 +1272,11 @@ const store_engine store_engine_sqlite = {
     .get = res_get,
     .put = res_put,
     .list = res_list,
+    .del = res_del,
     .match_sum = match_sum,
     .pledge_count = pledge_count,
     .donor_record = donor_record,
     .donor_has_match = donor_has_match,
-    .need_totals = need_totals,
-    .donor_totals = donor_totals,
     .principal_set_token = principal_set_token,
     .principal_by_token = principal_by_token,
     .principal_by_cert = principal_by_cert,

@@ -106,7 +106,8 @@ def main():
 
         # Restart on the same data: its start-up check of the audit log must pass.
         srv = harness.Server([args.tallinnd, "--listen", "127.0.0.1:0", "--data-dir", data,
-                              "--insecure", "--quiet"], harness.PORT_RE)
+                              "--insecure", "--quiet"] + harness.database_args(data),
+                             harness.PORT_RE)
 
         def check_round(srv=srv, n=rnd_no, acked=list(acked_all), batch=len(load.acked)):
             ch = grpc.insecure_channel(srv.addr)

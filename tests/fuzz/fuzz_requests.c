@@ -1,8 +1,8 @@
 /* fuzz_requests.c — the decode-and-validate path of every request message of
  * the tallinn.v1 services. Byte 0 picks a method (the input message of each
  * method of DonorService, NeedService, MatchService, ReportService,
- * PrincipalService, AuditService and ChangeService, in descriptor order);
- * the rest is the
+ * PrincipalService, AuditService, ChangeService and ExchangeRateService, in
+ * descriptor order); the rest is the
  * request as it would arrive on the wire.
  *
  * The handlers' own checks (check_need and friends) are static and need an
@@ -43,14 +43,16 @@
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 #include "tallinn/v1/principal.pb-c.h"
+#include "tallinn/v1/rate.pb-c.h"
 #include "tallinn/v1/report.pb-c.h"
+#include "tallinn/currency.h"
 #include "tallinn/validate.h"
 
 static const ProtobufCServiceDescriptor *const SERVICES[] = {
     &tallinn__v1__donor_service__descriptor,  &tallinn__v1__need_service__descriptor,
     &tallinn__v1__match_service__descriptor,  &tallinn__v1__report_service__descriptor,
     &tallinn__v1__principal_service__descriptor, &tallinn__v1__audit_service__descriptor,
-    &tallinn__v1__change_service__descriptor,
+    &tallinn__v1__change_service__descriptor, &tallinn__v1__exchange_rate_service__descriptor,
 };
 #define NSERVICES (sizeof SERVICES / sizeof SERVICES[0])
 
@@ -64,7 +66,7 @@ static const char *const CURRENCY = "EUR";
 /* The resource-name patterns of the API (api_check_name in the handlers). */
 static const char *const PATTERNS[] = {
     "donors/{donor}", "donors/{donor}/pledges/{pledge}", "needs/{need}", "matches/{match}",
-    "principals/{principal}",
+    "principals/{principal}", "exchangeRates/{exchange_rate}",
 };
 
 static void check(int ok, const char *what)
@@ -232,6 +234,16 @@ static void check_string(const char *field, const char *s)
     } else if (strcmp(field, "currency_code") == 0) {
         rc = validate_currency_code(s, len);
         check(rc <= 0 && rc >= VALIDATE_ERR_UNKNOWN, "validate_currency_code result");
+        if (currency_minor_units(s, len) >= 0)
+            check(rc == VALIDATE_OK, "a listed currency has the shape of one");
+    } else if (strcmp(field, "rate") == 0) {
+        int64_t r = 0;
+        rc = validate_rate(s, len, &r);
+        check(rc == VALIDATE_OK || rc == VALIDATE_ERR_EMPTY || rc == VALIDATE_ERR_SYNTAX ||
+                  rc == VALIDATE_ERR_NOT_POSITIVE || rc == VALIDATE_ERR_RANGE,
+              "validate_rate result");
+        if (rc == VALIDATE_OK)
+            check(r > 0 && r <= VALIDATE_RATE_MAX_UNITS * VALIDATE_NANOS_PER_UNIT, "rate range");
     } else if (strcmp(field, "contact_email") == 0) {
         rc = validate_email(s, len);
         check(rc <= 0 && rc >= VALIDATE_ERR_UNKNOWN, "validate_email result");
@@ -250,18 +262,28 @@ static void check_string(const char *field, const char *s)
 
 static void check_money(const Tallinn__V1__Money *m)
 {
-    static const unsigned FLAGS[] = {0, VALIDATE_MONEY_POSITIVE, VALIDATE_MONEY_NONNEGATIVE};
+    static const unsigned FLAGS[] = {0, VALIDATE_MONEY_POSITIVE, VALIDATE_MONEY_NONNEGATIVE,
+                                     VALIDATE_MONEY_POSITIVE | VALIDATE_MONEY_ANY_CURRENCY};
     char buf[VALIDATE_MONEY_FORMAT_MAX];
     int64_t total = 0, units, sum;
     int32_t nanos;
 
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) {
         int rc = validate_money(m->currency_code, m->units, m->nanos, CURRENCY, FLAGS[i], &total);
         check(rc <= 0 && rc != VALIDATE_ERR_ARG, "validate_money result");
         if (rc != VALIDATE_OK)
             continue;
         validate_money_from_nanos(total, &units, &nanos);
         check(units == m->units && nanos == m->nanos, "nanos round trip");
+        {
+            /* no more decimals than the currency's minor units */
+            int minor = currency_minor_units(m->currency_code, strlen(m->currency_code));
+            int32_t step = 1;
+            check(minor >= 0, "a valid amount is in a listed currency");
+            for (int k = minor; k < 9; k++)
+                step *= 10;
+            check(nanos % step == 0, "a valid amount has its currency's decimals");
+        }
         check(validate_money_format(total, CURRENCY, buf, sizeof buf) == VALIDATE_OK,
               "VALIDATE_MONEY_FORMAT_MAX suffices");
         check(validate_money_add(total, total, &sum) == VALIDATE_OK, "sum of two valid amounts");
@@ -373,6 +395,7 @@ static int list_kind(const char *method, store_kind *kind, const char **collecti
         {"ListDonors", "donors", STORE_DONOR},       {"ListPledges", "pledges", STORE_PLEDGE},
         {"ListNeeds", "needs", STORE_NEED},          {"ListMatches", "matches", STORE_MATCH},
         {"ListPrincipals", "principals", STORE_PRINCIPAL},
+        {"ListExchangeRates", "exchangeRates", STORE_RATE},
     };
     for (size_t i = 0; i < sizeof LISTS / sizeof LISTS[0]; i++)
         if (strcmp(method, LISTS[i].method) == 0) {

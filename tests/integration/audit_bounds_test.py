@@ -211,7 +211,8 @@ def test_restart(w):
     data = w.srv.data
     try:
         w.srv = harness.Server([TALLINND, "--listen", "127.0.0.1:0", "--data-dir", data,
-                                "--insecure", "--grace-ms", "3000"], harness.PORT_RE)
+                                "--insecure", "--grace-ms", "3000"] +
+                               harness.database_args(data), harness.PORT_RE)
     except RuntimeError as e:
         w.srv = None
         raise AssertionError("tallinnd does not start again on its own log:\n%s" % e)
@@ -236,40 +237,36 @@ def test_legacy_oversized(w):
     record is appended, the tile rebuilt and the checkpoint signed here, as an
     older tallinnd would have."""
     import base64
-    import sqlite3
     import time
     from tlog_ref import leaf_hash, mth
     data = w.srv.data
     assert w.srv.stop() == 0
     w.srv = None
-    db = sqlite3.connect(os.path.join(data, "tallinn.db"))
-    try:
-        n = db.execute("SELECT COUNT(*) FROM audit_leaves").fetchone()[0]
-        assert n < 256, n  # one level-0 tile is enough here
-        rec = audit_pb2.AuditRecord(index=n, principal="principals/legacy", role=5,
-                                    method="/tallinn.v1.NeedService/SubmitNeed",
-                                    resource="needs/" + "z" * 70000, status_code=7,
-                                    request_sha256=b"\0" * 32, server_version="0.0.9")
-        rec.time.seconds = int(time.time())
-        db.execute("INSERT INTO audit_leaves(idx, data) VALUES(?, ?)", (n, rec.SerializeToString()))
-        hashes = [leaf_hash(bytes(d)) for (d,) in
-                  db.execute("SELECT data FROM audit_leaves ORDER BY idx")]
-        db.execute("INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(0, 0, ?)",
-                   (b"".join(hashes),))
-        skey = open(os.path.join(data, "audit.key")).read().strip()
-        origin = skey.split("+")[2]
-        text = ("%s\n%d\n%s\n" % (origin, n + 1, base64.b64encode(mth(hashes)).decode())).encode()
-        db.execute("INSERT INTO audit_checkpoints(size, note, time) VALUES(?, ?, ?)",
-                   (n + 1, sign_note(text, skey), int(time.time())))
-        # The head an upgrade sets over a log an older tallinnd wrote
-        # (schema migration 6: the records' count).
-        db.execute("UPDATE audit_head SET size = ?", (n + 1,))
-        db.commit()
-    finally:
-        db.close()
+    q = harness.db_query  # either engine: the rows as an older tallinnd wrote them
+    n = int(q(data, "SELECT COUNT(*) FROM audit_leaves")[0][0])
+    assert n < 256, n  # one level-0 tile is enough here
+    rec = audit_pb2.AuditRecord(index=n, principal="principals/legacy", role=5,
+                                method="/tallinn.v1.NeedService/SubmitNeed",
+                                resource="needs/" + "z" * 70000, status_code=7,
+                                request_sha256=b"\0" * 32, server_version="0.0.9")
+    rec.time.seconds = int(time.time())
+    q(data, "INSERT INTO audit_leaves(idx, data) VALUES(%d, %s)" %
+      (n, harness.hexblob(rec.SerializeToString())))
+    hashes = [leaf_hash(bytes.fromhex(d)) for (d,) in
+              q(data, "SELECT %s FROM audit_leaves ORDER BY idx" % harness.sql_hex("data"))]
+    q(data, harness.upsert_tile_sql(0, 0, b"".join(hashes)))
+    skey = open(os.path.join(data, "audit.key")).read().strip()
+    origin = skey.split("+")[2]
+    text = ("%s\n%d\n%s\n" % (origin, n + 1, base64.b64encode(mth(hashes)).decode())).encode()
+    q(data, "INSERT INTO audit_checkpoints(size, note, time) VALUES(%d, %s, %d)" %
+      (n + 1, harness.hexblob(sign_note(text, skey)), int(time.time())))
+    # The head an upgrade sets over a log an older tallinnd wrote
+    # (schema migration 6: the records' count).
+    q(data, "UPDATE audit_head SET size = %d" % (n + 1))
     try:
         w.srv = harness.Server([TALLINND, "--listen", "127.0.0.1:0", "--data-dir", data,
-                                "--insecure", "--grace-ms", "3000"], harness.PORT_RE)
+                                "--insecure", "--grace-ms", "3000"] +
+                               harness.database_args(data), harness.PORT_RE)
     except RuntimeError as e:
         raise AssertionError("tallinnd does not start on a log with an oversized record:\n%s" % e)
     w.srv.data = data

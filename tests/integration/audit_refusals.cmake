@@ -1,7 +1,7 @@
 # Every refused write recorded exactly once (issue 10, item 5): the role x
 # method table of authz_test.py for every write method, need-to-know and
 # state refusals, checked against the records in the log.
-add_test(NAME integration.audit_refusals
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/audit_refusals_test.py
-                 $<TARGET_FILE:tallinnd>)
-set_tests_properties(integration.audit_refusals PROPERTIES TIMEOUT 180 LABELS audit)
+tallinn_server_test(audit_refusals TIMEOUT 180
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/audit_refusals_test.py
+                 $<TARGET_FILE:tallinnd>
+  LABELS audit)

@@ -2,8 +2,8 @@
 # export verified offline, tallinn-audit verify --server with its state,
 # every proof against the signed checkpoints, and tampering with the SQLite
 # file (python3-grpcio, python3-nacl, sqlite3).
-add_test(NAME integration.audit_server
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/audit_server_test.py
+tallinn_server_test(audit_server TIMEOUT 240
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/audit_server_test.py
                  $<TARGET_FILE:tallinnd> $<TARGET_FILE:tallinn-audit>
-                 ${CMAKE_BINARY_DIR}/bin/tallinnctl)
-set_tests_properties(integration.audit_server PROPERTIES TIMEOUT 240 LABELS audit)
+                 ${CMAKE_BINARY_DIR}/bin/tallinnctl
+  LABELS audit)

@@ -22,7 +22,6 @@ import collections
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -355,10 +354,10 @@ def test_records(w):
     blob = b"\n".join(leaves)
     for s in w.secrets:
         assert s.encode() not in blob, "a record holds the secret %r" % s[:12]
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(w.srv.data, "tallinn.db"), uri=True)
-    stored = db.execute("SELECT data FROM audit_leaves ORDER BY idx").fetchall()
-    db.close()
-    assert [bytes(d) for (d,) in stored] == leaves, "streamed leaves differ from the stored ones"
+    stored = harness.db_query(w.srv.data, "SELECT %s FROM audit_leaves ORDER BY idx" %
+                              harness.sql_hex("data"))
+    assert [bytes.fromhex(d) for (d,) in stored] == leaves, \
+        "streamed leaves differ from the stored ones"
     print("     %d records: %s" % (len(rs), dict(sorted(statuses.items()))))
 
 
@@ -387,8 +386,7 @@ def test_export_verifies(w):
     assert "time range:" in r.stdout
     # A wrong key and a flipped byte fail, naming what and where.
     _, size, _ = open_checkpoint(open(os.path.join(d, "checkpoint"), "rb").read(), w.vkey)
-    other = subprocess.run([TALLINND, "init", "--data-dir", os.path.join(w.tmp, "other")],
-                           capture_output=True, text=True, check=True).stdout
+    other = harness.init_data(TALLINND, os.path.join(w.tmp, "other")).stdout
     okey = re.search(r"(\S+\+[0-9a-f]{8}\+\S+)", other).group(1)
     expect_tool(1, "verify", d, "--key", okey, says="FAILED")
     bundle = os.path.join(d, tile_path("entries", 0, min(256, size)))
@@ -515,9 +513,8 @@ def test_witness_on_export(w):
 
 
 def test_proofs(w):
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(w.srv.data, "tallinn.db"), uri=True)
-    sizes = [s for (s,) in db.execute("SELECT size FROM audit_checkpoints ORDER BY size")]
-    db.close()
+    sizes = [int(s) for (s,) in harness.db_query(
+        w.srv.data, "SELECT size FROM audit_checkpoints ORDER BY size")]
     leaves = [leaf_hash(r.leaf) for r in w.api.records()]
     cps = {}
     for s in sizes:
@@ -564,8 +561,9 @@ def test_proofs(w):
 
 # ---- Tampering ----
 
-def sqlite_cli(db, sql):
-    subprocess.run(["sqlite3", db, sql], check=True, capture_output=True, timeout=30)
+def sql(data, statement):
+    """Changes what the server of data stored, behind its back (either engine)."""
+    harness.db_query(data, statement)
 
 
 def edited(leaf):
@@ -581,7 +579,8 @@ def start_on(data):
     of its refusal."""
     try:
         return harness.Server([TALLINND, "--listen", "127.0.0.1:0", "--data-dir", data,
-                               "--insecure", "--grace-ms", "3000"], harness.PORT_RE), None
+                               "--insecure", "--grace-ms", "3000"] + harness.database_args(data),
+                              harness.PORT_RE), None
     except RuntimeError as e:
         return None, str(e)
 
@@ -596,42 +595,39 @@ def expect_refusal(data, why):
 
 def test_tamper_live(w):
     """Edits behind the running server's back: verify --server catches them."""
-    db = os.path.join(w.srv.data, "tallinn.db")
+    db = w.srv.data
     _, size, _ = open_checkpoint(w.api.checkpoint(), w.vkey)
     leaf = w.api.records(size // 2, size // 2 + 1)[0].leaf
-    sqlite_cli(db, "UPDATE audit_leaves SET data = X'%s' WHERE idx = %d" %
-               (edited(leaf).hex(), size // 2))
+    sql(db, "UPDATE audit_leaves SET data = %s WHERE idx = %d" %
+        (harness.hexblob(edited(leaf)), size // 2))
     st = os.path.join(w.tmp, "live.state")
     expect_tool(1, "verify", *w.server_args(), "--state", st,
                 says=["hash to the root", "the records were changed"])
     assert not os.path.exists(st)
-    sqlite_cli(db, "UPDATE audit_leaves SET data = X'%s' WHERE idx = %d" % (leaf.hex(), size // 2))
+    sql(db, "UPDATE audit_leaves SET data = %s WHERE idx = %d" % (harness.hexblob(leaf), size // 2))
     expect_tool(0, "verify", *w.server_args(), "--state", st)
     # The newest records deleted: fewer records than the checkpoint covers.
-    rows = sqlite3.connect("file:%s?mode=ro" % db, uri=True).execute(
-        "SELECT idx, data FROM audit_leaves WHERE idx >= ?", (size - 3,)).fetchall()
-    sqlite_cli(db, "DELETE FROM audit_leaves WHERE idx >= %d" % (size - 3))
+    rows = harness.db_query(db, "SELECT idx, %s FROM audit_leaves WHERE idx >= %d" %
+                            (harness.sql_hex("data"), size - 3))
+    sql(db, "DELETE FROM audit_leaves WHERE idx >= %d" % (size - 3))
     expect_tool(1, "verify", *w.server_args(), "--state", st, says="records are missing")
     for idx, data in rows:
-        sqlite_cli(db, "INSERT INTO audit_leaves(idx, data) VALUES(%d, X'%s')" %
-                   (idx, bytes(data).hex()))
+        sql(db, "INSERT INTO audit_leaves(idx, data) VALUES(%d, %s)" %
+            (int(idx), harness.hexblob(bytes.fromhex(data))))
     expect_tool(0, "verify", *w.server_args(), "--state", st, says="same checkpoint")
 
 
 def tampered_copy(w, name):
-    d = os.path.join(w.tmp, name)
-    shutil.copytree(w.srv.data, d)
-    return d, os.path.join(d, "tallinn.db")
+    d = harness.copy_data(w.srv.data, os.path.join(w.tmp, name))
+    return d, d
 
 
 def test_tamper_at_rest(w):
     """With the server stopped: it refuses to start on an edited or shortened
     log, and says why."""
-    db0 = sqlite3.connect(os.path.join(w.srv.data, "tallinn.db"))
-    size = db0.execute("SELECT COUNT(*) FROM audit_leaves").fetchone()[0]
-    mid = bytes(db0.execute("SELECT data FROM audit_leaves WHERE idx = ?",
-                            (size // 2,)).fetchone()[0])
-    db0.close()
+    size = int(harness.db_query(w.srv.data, "SELECT COUNT(*) FROM audit_leaves")[0][0])
+    mid = bytes.fromhex(harness.db_query(w.srv.data, "SELECT %s FROM audit_leaves WHERE idx = %d"
+                                         % (harness.sql_hex("data"), size // 2))[0][0])
     # The untouched copy starts.
     d, db = tampered_copy(w, "untouched")
     srv, text = start_on(d)
@@ -646,32 +642,35 @@ def test_tamper_at_rest(w):
     assert rc == 0, "tallinnd exited %d on an untouched copy:\n%s" % (rc, srv.text()[-3000:])
     # One record's bytes edited.
     d, db = tampered_copy(w, "edited")
-    sqlite_cli(db, "UPDATE audit_leaves SET data = X'%s' WHERE idx = %d" %
-               (edited(mid).hex(), size // 2))
+    sql(db, "UPDATE audit_leaves SET data = %s WHERE idx = %d" %
+        (harness.hexblob(edited(mid)), size // 2))
     expect_refusal(d, "does not match the records it covers")
     # Edited, and every tile recomputed to match: the signed root still differs.
     d, db = tampered_copy(w, "edited-retiled")
-    sqlite_cli(db, "UPDATE audit_leaves SET data = X'%s' WHERE idx = %d" %
-               (edited(mid).hex(), size // 2))
-    c = sqlite3.connect(db)
-    hashes = [leaf_hash(bytes(x)) for (x,) in c.execute("SELECT data FROM audit_leaves ORDER BY idx")]
-    c.close()
+    sql(db, "UPDATE audit_leaves SET data = %s WHERE idx = %d" %
+        (harness.hexblob(edited(mid)), size // 2))
+    hashes = [leaf_hash(bytes.fromhex(x)) for (x,) in harness.db_query(
+        db, "SELECT %s FROM audit_leaves ORDER BY idx" % harness.sql_hex("data"))]
     for (lv, n), data in tiles_of(hashes).items():
-        sqlite_cli(db, "INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(%d, %d, X'%s')"
-                   % (lv, n, data.hex()))
+        sql(db, harness.upsert_tile_sql(lv, n, data))
     expect_refusal(d, "a record was changed")
     # The newest records deleted (their checkpoints kept).
     d, db = tampered_copy(w, "deleted-newest")
-    sqlite_cli(db, "DELETE FROM audit_leaves WHERE idx >= %d" % (size - 5))
+    sql(db, "DELETE FROM audit_leaves WHERE idx >= %d" % (size - 5))
     expect_refusal(d, "records were deleted")
     # A record in the middle deleted.
     d, db = tampered_copy(w, "deleted-middle")
-    sqlite_cli(db, "DELETE FROM audit_leaves WHERE idx = %d" % (size // 3))
+    sql(db, "DELETE FROM audit_leaves WHERE idx = %d" % (size // 3))
     expect_refusal(d, "records were deleted")
     # A checkpoint edited: the signature fails.
     d, db = tampered_copy(w, "checkpoint-edited")
-    sqlite_cli(db, "UPDATE audit_checkpoints SET note = CAST(REPLACE(CAST(note AS TEXT), "
-               "'\n%d\n', '\n%d\n') AS BLOB) WHERE size = %d" % (size, size + 1, size))
+    if harness.PG is not None:
+        sql(db, "UPDATE audit_checkpoints SET note = convert_to(replace(convert_from(note, "
+            "'UTF8'), E'\\n%d\\n', E'\\n%d\\n'), 'UTF8') WHERE size = %d" %
+            (size, size + 1, size))
+    else:
+        sql(db, "UPDATE audit_checkpoints SET note = CAST(REPLACE(CAST(note AS TEXT), "
+            "'\n%d\n', '\n%d\n') AS BLOB) WHERE size = %d" % (size, size + 1, size))
     expect_refusal(d, "does not verify")
 
 
@@ -685,13 +684,12 @@ def test_truncated_with_checkpoints(w):
     shutil.copyfile(state_file(w), st)
     _, saved_size, _ = open_checkpoint(state_before, w.vkey)
     d, db = tampered_copy(w, "rolled-back")
-    c = sqlite3.connect(db)
-    sizes = [s for (s,) in c.execute("SELECT size FROM audit_checkpoints WHERE size < ? "
-                                     "ORDER BY size", (saved_size - 10,))]
-    c.close()
+    sizes = [int(s) for (s,) in harness.db_query(
+        db, "SELECT size FROM audit_checkpoints WHERE size < %d ORDER BY size" %
+        (saved_size - 10))]
     cut = sizes[-1]
     # Consistently: the audit head (which sequences appends) moves back too.
-    sqlite_cli(db, "DELETE FROM audit_leaves WHERE idx >= %d; "
+    sql(db, "DELETE FROM audit_leaves WHERE idx >= %d; "
                "DELETE FROM audit_checkpoints WHERE size > %d; "
                "UPDATE audit_head SET size = %d" % (cut, cut, cut))
     srv, text = start_on(d)

@@ -6,10 +6,10 @@ lists contain and how they page; observer redaction field by field;
 separation of duties; disabled and rotated tokens; failed-authentication rate
 limiting. mtls_test.py and secrets_test.py reuse the helpers above main().
 Run: /usr/bin/python3 authz_test.py path/to/tallinnd"""
+import datetime
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,20 +24,21 @@ import harness  # noqa: E402
 
 PORT_RE = r"event=listening .*port=(\d+)"
 (common_pb2, donor_pb2, need_pb2, match_pb2, report_pb2, principal_pb2, audit_pb2,
- health_pb2) = harness.protos("tallinn/v1/common.proto", "tallinn/v1/donor.proto",
-                              "tallinn/v1/need.proto", "tallinn/v1/match.proto",
-                              "tallinn/v1/report.proto", "tallinn/v1/principal.proto",
-                              "tallinn/v1/audit.proto", "grpc/health/v1/health.proto")
+ rate_pb2, health_pb2) = harness.protos("tallinn/v1/common.proto", "tallinn/v1/donor.proto",
+                                        "tallinn/v1/need.proto", "tallinn/v1/match.proto",
+                                        "tallinn/v1/report.proto", "tallinn/v1/principal.proto",
+                                        "tallinn/v1/audit.proto", "tallinn/v1/rate.proto",
+                                        "grpc/health/v1/health.proto")
 from google.protobuf import field_mask_pb2  # noqa: E402  (after protos(): same runtime)
 
 Code = grpc.StatusCode
 Donor, Pledge, Need, Match = donor_pb2.Donor, donor_pb2.Pledge, need_pb2.Need, match_pb2.Match
 Principal = principal_pb2.Principal
 MODS = {m.DESCRIPTOR.name: m for m in (common_pb2, donor_pb2, need_pb2, match_pb2, report_pb2,
-                                       principal_pb2, audit_pb2)}
+                                       principal_pb2, audit_pb2, rate_pb2)}
 SERVICES = [(need_pb2, "NeedService"), (donor_pb2, "DonorService"), (match_pb2, "MatchService"),
             (report_pb2, "ReportService"), (principal_pb2, "PrincipalService"),
-            (audit_pb2, "AuditService")]
+            (audit_pb2, "AuditService"), (rate_pb2, "ExchangeRateService")]
 TOKEN_RE = re.compile(r"^tln_[A-Za-z0-9_-]{43}$")
 
 _seq = [0]
@@ -52,6 +53,14 @@ def uid(prefix):
 
 def eur(units):
     return common_pb2.Money(currency_code="EUR", units=units)
+
+
+def new_rate():
+    """A NOK rate for a day no other test rate has: 2000-01-01 plus a count."""
+    day = datetime.date(2000, 1, 1) + datetime.timedelta(days=int(uid("day").split("-")[1]))
+    return rate_pb2.ExchangeRate(currency_code="NOK", rate="11.7345", source="ECB reference rate",
+                                 rate_date=common_pb2.Date(year=day.year, month=day.month,
+                                                           day=day.day))
 
 
 def mask(*paths):
@@ -159,8 +168,7 @@ def init_data_dir(binary, prefix="tallinn-authz-"):
     """tallinnd init in a new temp dir: (dir, admin token, init's output)."""
     TEMP_DIRS.append(tempfile.mkdtemp(prefix=prefix))
     d = os.path.join(TEMP_DIRS[-1], "var")
-    r = subprocess.run([binary, "init", "--data-dir", d], capture_output=True, text=True,
-                       timeout=60)
+    r = harness.init_data(binary, d, check=False)
     assert r.returncode == 0, "tallinnd init failed (%d): %s%s" % (r.returncode, r.stdout,
                                                                    r.stderr)
     with open(os.path.join(d, "admin.token")) as f:
@@ -171,7 +179,8 @@ def init_data_dir(binary, prefix="tallinn-authz-"):
 
 def start_insecure(binary, data_dir, *extra):
     return harness.Server([binary, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-                           "--insecure", "--grace-ms", "2000"] + list(extra), PORT_RE)
+                           "--insecure", "--grace-ms", "2000"] + harness.database_args(data_dir) +
+                          list(extra), PORT_RE)
 
 
 def stop_clean(srv):
@@ -263,6 +272,10 @@ MatchService.AcceptDelivery        W   PD  PD  PD  PD  PD  PD
 MatchService.RejectDelivery        W   PD  PD  PD  PD  PD  PD
 MatchService.SuggestMatches        OK  OK  OK  PD  PD  OK  PD  # silent (5)
 ReportService.GetCoverageReport    OK  OK  OK  OK  OK  OK  PD  # scoped (6)
+ExchangeRateService.CreateExchangeRate PD W PD PD PD PD PD  # the back office keeps rates
+ExchangeRateService.GetExchangeRate OK OK OK OK OK OK PD  # reference data (8)
+ExchangeRateService.ListExchangeRates OK OK OK OK OK OK PD
+ExchangeRateService.DeleteExchangeRate PD W PD PD PD PD PD  # an unused rate
 PrincipalService.CreatePrincipal   PD  PD  PD  PD  PD  PD  W
 PrincipalService.GetPrincipal      PD  PD  PD  PD  PD  OK  OK
 PrincipalService.ListPrincipals    PD  PD  PD  PD  PD  OK  OK
@@ -291,6 +304,9 @@ AuditService.GetVerifierKey        OK  OK  OK  OK  OK  OK  OK  # silent (7)
 #     never another donor's line; an OBSERVER never RESTRICTED needs
 #     (tests/integration/money_test.py checks the figures per role).
 # (7) A public key that verifiers pin: any authenticated caller.
+# (8) Rates are public reference data (a central bank's), and each pledge and
+#     match a role may read carries its rate anyway: every data role reads
+#     them; only the back office keeps them (issue 14).
 
 
 def parse_table(text):
@@ -416,6 +432,11 @@ class World:
     def principal(self):
         return create_principal(self.c["admin"], uid("extra"), Principal.ROLE_OBSERVER)[0].name
 
+    def rate(self):
+        """A kept rate no decision rests on (a day of its own)."""
+        return self.c["bo"].call("ExchangeRateService.CreateExchangeRate",
+                                 rate_pb2.CreateExchangeRateRequest(exchange_rate=new_rate())).name
+
     def target(self, row, fresh):
         """The resource name a row acts on: a new one for an allowed write
         (fresh), else one shared by the row's cells."""
@@ -463,6 +484,8 @@ TARGETS = {
     "MatchService.AcceptDelivery": lambda w: w.match(GAMMA, "DELIVERED"),
     "MatchService.RejectDelivery": lambda w: w.match(GAMMA, "DELIVERED"),
     "PrincipalService.GetPrincipal": lambda w: "principals/obs",
+    "ExchangeRateService.GetExchangeRate": lambda w: w.rate(),
+    "ExchangeRateService.DeleteExchangeRate": lambda w: w.rate(),
     "PrincipalService.DisablePrincipal": lambda w: w.principal(),
     "PrincipalService.RotateToken": lambda w: w.principal(),
 }
@@ -499,6 +522,10 @@ def request_for(w, row, fresh):
         "MatchService.ListMatches": lambda: match_pb2.ListMatchesRequest(page_size=10),
         "MatchService.SuggestMatches": lambda: match_pb2.SuggestMatchesRequest(need=w.open_need),
         "ReportService.GetCoverageReport": lambda: report_pb2.GetCoverageReportRequest(),
+        "ExchangeRateService.CreateExchangeRate": lambda: rate_pb2.CreateExchangeRateRequest(
+            exchange_rate=new_rate()),
+        "ExchangeRateService.ListExchangeRates": lambda: rate_pb2.ListExchangeRatesRequest(
+            page_size=10),
         "PrincipalService.CreatePrincipal": lambda: principal_pb2.CreatePrincipalRequest(
             principal=Principal(display_name="Another observer", role=Principal.ROLE_OBSERVER),
             principal_id=uid("new")),
@@ -933,19 +960,15 @@ def test_separation_of_duties(w):
     the server is down; the check must hold all the same."""
     approve_me, decline_me = w.match(GAMMA, "PROPOSED"), w.match(GAMMA, "PROPOSED")
     stop_clean(w.srv)
-    db = sqlite3.connect(os.path.join(w.dir, "tallinn.db"))
-    try:
-        for name in (approve_me, decline_me):
-            row = db.execute("SELECT data FROM matches WHERE name = ?", (name,)).fetchone()
-            assert row is not None, "no row for %s in table matches" % name
-            m = Match.FromString(row[0])
-            assert m.proposer == "principals/bo", m.proposer
-            m.proposer = "principals/co1"
-            db.execute("UPDATE matches SET data = ?, proposer = ? WHERE name = ?",
-                       (m.SerializeToString(), m.proposer, name))
-        db.commit()
-    finally:
-        db.close()
+    for name in (approve_me, decline_me):  # names are [a-z0-9/-]: safe in a literal
+        rows = harness.db_query(w.dir, "SELECT %s FROM matches WHERE name = '%s'" %
+                                (harness.sql_hex("data"), name))
+        assert rows, "no row for %s in table matches" % name
+        m = Match.FromString(bytes.fromhex(rows[0][0]))
+        assert m.proposer == "principals/bo", m.proposer
+        m.proposer = "principals/co1"
+        harness.db_query(w.dir, "UPDATE matches SET data = %s, proposer = '%s' WHERE name = '%s'"
+                         % (harness.hexblob(m.SerializeToString()), m.proposer, name))
     w.reconnect(start_insecure(w.binary, w.dir))
     co1, co2, aud = w.c["co1"], w.c["co2"], w.c["aud"]
     assert aud.M.GetMatch(match_pb2.GetMatchRequest(name=approve_me)).proposer == "principals/co1"

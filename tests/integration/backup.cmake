@@ -1,4 +1,3 @@
-add_test(NAME integration.backup
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/backup_test.py
+tallinn_server_test(backup TIMEOUT 180
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/backup_test.py
                  $<TARGET_FILE:tallinnd>)
-set_tests_properties(integration.backup PROPERTIES TIMEOUT 180)

@@ -2,8 +2,8 @@
 # valid and hostile fields against a real tallinnd, then SIGKILL, restart and
 # the audit log checked end to end; a random seed each run, printed with
 # every failure. `make chaos` runs it for CHAOS_SECONDS.
-add_test(NAME integration.chaos
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/chaos_test.py
-                 $<TARGET_FILE:tallinnd> $<TARGET_FILE:tallinn-audit> $<TARGET_FILE:tallinnctl>
-                 --seconds 15)
-set_tests_properties(integration.chaos PROPERTIES TIMEOUT 180 LABELS chaos)
+tallinn_server_test(chaos TIMEOUT 180
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/chaos_test.py
+          $<TARGET_FILE:tallinnd> $<TARGET_FILE:tallinn-audit> $<TARGET_FILE:tallinnctl>
+          --seconds 15
+  LABELS chaos)

@@ -220,7 +220,8 @@ class Runner:
         try:
             srv = harness.Server([self.args.tallinnd, "--listen", "127.0.0.1:0", "--data-dir",
                                   self.data, "--insecure", "--grace-ms", "3000", "--quiet",
-                                  "--max-streams", "64"], harness.PORT_RE)
+                                  "--max-streams", "64"] + harness.database_args(self.data),
+                                 harness.PORT_RE)
         except RuntimeError as e:
             text = str(e)
             why = [ln for ln in text.splitlines() if "refusing" in ln or "error" in ln.lower()]
@@ -601,12 +602,16 @@ class Runner:
 
     def second_instance(self):
         """A second tallinnd on the data directory in use, or on the port in
-        use, must refuse to start (issue 10 item 9)."""
-        for what, argv in (
-                ("the same data directory (another port)",
-                 ["--listen", "127.0.0.1:0", "--data-dir", self.data]),
-                ("the same port (another data directory)",
-                 ["--listen", self.srv.addr, "--data-dir", self.fresh_data()])):
+        use, must refuse to start (issue 10 item 9). On PostgreSQL a second
+        server on the same directory and database is a replica (issue 11):
+        only the port is checked there."""
+        fresh = self.fresh_data()
+        cases = [("the same port (another data directory)",
+                  ["--listen", self.srv.addr, "--data-dir", fresh] + harness.database_args(fresh))]
+        if harness.PG is None:
+            cases.append(("the same data directory (another port)",
+                          ["--listen", "127.0.0.1:0", "--data-dir", self.data]))
+        for what, argv in cases:
             try:
                 s = harness.Server([self.args.tallinnd] + argv + ["--insecure", "--quiet"],
                                    harness.PORT_RE)
@@ -617,8 +622,7 @@ class Runner:
 
     def fresh_data(self):
         d = os.path.join(self.tmp, "other-%d" % len(os.listdir(self.tmp)))
-        subprocess.run([self.args.tallinnd, "init", "--data-dir", d], check=True,
-                       capture_output=True)
+        harness.init_data(self.args.tallinnd, d)
         return d
 
     def reconcile(self):

@@ -12,6 +12,7 @@ import uuid
 
 NANO = 10 ** 9
 MONEY_MAX_UNITS = 10 ** 9
+CENT = 10 ** 7  # nanos in one EUR cent: EUR amounts have two decimals
 INT64_MAX, INT64_MIN = 2 ** 63 - 1, -2 ** 63
 INT32_MAX, INT32_MIN = 2 ** 31 - 1, -2 ** 31
 
@@ -191,6 +192,8 @@ def money_valid(cur, units, nanos, positive=True):
         return False
     if not (-999999999 <= nanos <= 999999999):
         return False
+    if nanos % CENT != 0:  # EUR has two decimals (common.proto Money)
+        return False
     if (units > 0 and nanos < 0) or (units < 0 and nanos > 0):
         return False
     total = units * NANO + nanos
@@ -206,10 +209,10 @@ def good_money(rng, big_bias=0.3):
     if r < big_bias:
         return ("EUR", MONEY_MAX_UNITS, 0)
     if r < big_bias + 0.1:
-        return ("EUR", MONEY_MAX_UNITS - 1, 999999999)
+        return ("EUR", MONEY_MAX_UNITS - 1, 990000000)
     if r < big_bias + 0.15:
-        return ("EUR", 0, rng.randint(1, 999999999))
-    return ("EUR", rng.randint(1, 5_000_000), rng.choice([0, 0, 500000000, rng.randint(1, 999999999)]))
+        return ("EUR", 0, rng.randint(1, 99) * CENT)
+    return ("EUR", rng.randint(1, 5_000_000), rng.choice([0, 0, 500000000, rng.randint(1, 99) * CENT]))
 
 
 def hostile_money(rng):
@@ -228,7 +231,9 @@ def hostile_money(rng):
         ("money.nanos_int32_min", ("EUR", 0, INT32_MIN)),
         ("money.sign_mismatch", ("EUR", 5, -1)),
         ("money.currency_lower", ("eur", 5, 0)),
-        ("money.currency_other", ("USD", 5, 0)),
+        ("money.currency_other", ("XXX", 5, 0)),
+        ("money.currency_unknown", ("ABC", 5, 0)),
+        ("money.sub_cent", ("EUR", 5, 1)),
         ("money.currency_empty", ("", 5, 0)),
         ("money.currency_nul", ("EUR\x00", 5, 0)),
         ("money.currency_nul_junk", ("EUR\x00XX", 5, 0)),

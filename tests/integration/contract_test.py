@@ -34,7 +34,7 @@ status_pb2, errdet_pb2 = harness.protos("google/rpc/status.proto",
 from authz_test import (Client, Code, Conn, Donor, Match, Need, Pledge, Principal,  # noqa: E402
                         common_pb2, create_principal, donor_pb2, eur, field_mask_pb2,
                         init_data_dir, match_pb2, need_msg, need_pb2, principal_pb2,
-                        start_insecure)
+                        rate_pb2, start_insecure)
 
 PROTO_DIR = os.path.join(harness.REPO, "proto", "tallinn", "v1")
 AUTHZ_MD = os.path.join(harness.REPO, "docs", "authz.md")
@@ -179,9 +179,21 @@ SAMPLES = {
                   membership=Donor.MEMBERSHIP_OBSERVER,
                   capabilities=[common_pb2.CATEGORY_TRAINING, common_pb2.CATEGORY_RECOVERY],
                   contact_email="new@donor.example"),
-    "Pledge": dict(amount=eur(4321), fiscal_year=2031, source="A revised budget line",
-                   state=Pledge.STATE_COMMITTED),
+    # Pledges in USD (rates: docs/reporting.md); the World keeps a rate of today.
+    "Pledge": dict(amount=common_pb2.Money(currency_code="USD", units=4321),
+                   fiscal_year=2031, source="A revised budget line",
+                   state=Pledge.STATE_COMMITTED,
+                   exchange_rate=rate_pb2.ExchangeRate(
+                       currency_code="USD", rate="1.0850", base_currency_code="EUR",
+                       rate_date=DATE(year=2031, month=1, day=2), source="Given with the call")),
 }
+# Output-only fields the contract makes follow editable ones (so an update of
+# those changes them too): a pledge's value in the accounting currency
+# follows its amount, its rate and its state (committing fixes it at the rate
+# of the day, which records that rate).
+FOLLOWS = {("Pledge", "accounting_amount"), ("Pledge", "value_date"), ("Pledge", "value_fixed"),
+           ("Pledge", "available")}
+FOLLOWS_STATE = {("Pledge", "exchange_rate")}
 # Valid values for fixed fields where any other value would be refused for
 # being invalid rather than for being fixed.
 FIXED_SAMPLES = {("Donor", "parent"): lambda w: w.donor2}
@@ -213,6 +225,12 @@ class World:
         p, tok = create_principal(self.admin, "c-donor", Principal.ROLE_DONOR, self.donor)
         self.by_role["DONOR"] = Client(self.conn, tok, p.name)
         self.shared_need = None
+        # The kept USD rate of today (UTC), which USD pledges are valued at.
+        today = time.gmtime()
+        bo.call("ExchangeRateService.CreateExchangeRate", rate_pb2.CreateExchangeRateRequest(
+            exchange_rate=rate_pb2.ExchangeRate(
+                currency_code="USD", rate="1.25", source="Contract test",
+                rate_date=DATE(year=today.tm_year, month=today.tm_mon, day=today.tm_mday))))
 
     def caller(self, method):
         roles = self.roles.get(method)
@@ -262,7 +280,8 @@ def create_match(w, state=None):
 
 
 def create_pledge(w, state=None):
-    p = Pledge(amount=eur(1000), fiscal_year=2025, source="A budget line")
+    p = Pledge(amount=common_pb2.Money(currency_code="USD", units=1000), fiscal_year=2025,
+               source="A budget line")
     if state is not None:
         p.state = Pledge.State.Value("STATE_" + state)
     return w.call("CreatePledge", donor_pb2.CreatePledgeRequest(parent=w.donor, pledge=p))
@@ -668,6 +687,8 @@ def test_update(w, contract, resource, rpc, holder):
         if got is None:
             continue
         for g in editable:
+            if g != f and f == "state" and (resource, g) in FOLLOWS_STATE:
+                continue
             want = samples[g] if g == f else getattr(obj, g)
             have = getattr(got, g)
             if isinstance(want, list):
@@ -676,8 +697,8 @@ def test_update(w, contract, resource, rpc, holder):
                 bad.append("%s with mask [%s]: %s is %r, expected %r"
                            % (rpc.name, f, g, have, want))
         for g in fixed:
-            if g in ("update_time", "etag", "available"):
-                continue  # change with every update, or follow amount
+            if g in ("update_time", "etag") or (resource, g) in FOLLOWS:
+                continue  # change with every update, or follow amount, rate, state
             if getattr(got, g) != getattr(obj, g):
                 bad.append("%s with mask [%s]: %s (output only or immutable) changed"
                            % (rpc.name, f, g))

@@ -6,6 +6,7 @@ a refused transition, table and JSON output, the get -o json | update -f -
 round trip, and bad input (each a one-line cause and a documented exit code).
 
 Usage: ctl_test.py TALLINND TALLINNCTL"""
+import datetime
 import json
 import os
 import re
@@ -103,7 +104,7 @@ COMMANDS = [
     "matches accept", "matches reject-delivery", "suggest", "report coverage",
     "principals list", "principals get", "principals create", "principals disable",
     "principals rotate-token", "audit checkpoint", "audit proof", "audit export", "health",
-    "version",
+    "version", "rates list", "rates get", "rates create", "rates delete",
 ]
 
 
@@ -211,8 +212,8 @@ def t_need_to_fulfilled():
     assert re.search(r"^State: +FULFILLED$", view, re.M), view
     assert re.search(r"^Delivered amount: +EUR 100,000\.00$", view, re.M), view
     rep = ctl("report", "coverage").out
-    assert re.search(r"^TOTAL +1 +EUR 100,000\.00 +EUR 100,000\.00 +EUR 100,000\.00", rep,
-                     re.M), rep
+    assert re.search(r"^TOTAL +1 +EUR 100,000\.00 +EUR 100,000\.00 +100\.00% +EUR 100,000\.00 "
+                     r"+100\.00%", rep, re.M), rep
     rj = ctl("report", "coverage", "-o", "json").json()
     assert rj["total"]["delivered"]["units"] == "100000", rj
     assert "\x1b[" not in view + rep  # no colour when not a terminal
@@ -284,6 +285,63 @@ def t_bad_input():
                                   rc=5).err
 
 
+def t_currencies():
+    """Rates, a USD pledge and match, the report's options (issue 14)."""
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    r = ctl("rates", "create", "--currency-code", "USD", "--rate", "1.0850", "--rate-date", today,
+            "--source", "ECB euro reference rate", "-o", "name")
+    assert r.out == "exchangeRates/usd-%s\n" % today, r.out
+    rows = table(ctl("rates", "list"))
+    assert rows[0][:4] == ["NAME", "CURRENCY", "RATE", "DATE"], rows[0]
+    assert rows[1][:3] == ["exchangeRates/usd-" + today, "USD", "1.0850"], rows
+    assert "1.0850" in ctl("rates", "get", "usd-" + today).out
+    # A rate of zero: the server's violation, one line each; exit 6.
+    r = ctl("rates", "create", "--currency-code", "GBP", "--rate", "0", "--rate-date", today,
+            "--source", "x", rc=6)
+    assert "INVALID_ARGUMENT" in r.err and "exchange_rate.rate" in r.err, r.err
+    # A USD pledge: USD 1,000,000.50 / 1.0850 = EUR 921,659.447... -> 921,659.45
+    view = ctl("pledges", "create", "estonia", "--id", "usd-2025", "--amount",
+               "USD 1,000,000.50", "--fiscal-year", "2025", "--state", "COMMITTED").out
+    assert re.search(r"^Amount: +USD 1,000,000\.50$", view, re.M), view
+    assert re.search(r"^Accounting amount: +EUR 921,659\.45$", view, re.M), view
+    # An unknown currency; more decimals than KWD has (three): the server's
+    # violations on pledge.amount, exit 6.
+    for amount in ("ABC 5", "KWD 1.0005"):
+        r = ctl("pledges", "create", "latvia", "--amount", amount, "--fiscal-year", "2025", rc=6)
+        assert "INVALID_ARGUMENT" in r.err and "pledge.amount" in r.err, r.err
+    # No kept NOK rate: FAILED_PRECONDITION naming it and the day.
+    one_line_error(ctl("pledges", "create", "latvia", "--amount", "NOK 100", "--fiscal-year",
+                       "2025", rc=6), "FAILED_PRECONDITION", "NOK", today)
+    ctl("needs", "create", "--id", "lviv-soc", *NEED[:6], "--region", "Lviv Oblast",
+        *NEED[8:], context="kyiv")
+    ctl("needs", "submit", "lviv-soc", context="kyiv")
+    ctl("needs", "validate", "lviv-soc")
+    # USD 1,085.00 / 1.0850 = EUR 1,000.00
+    ctl("matches", "propose", "--id", "m-usd", "--need", "lviv-soc", "--donor", "estonia",
+        "--pledge", "usd-2025", "--amount", "USD 1,085", "--description", "SOC for a month")
+    m = ctl("matches", "approve", "m-usd", "-o", "json", context="coordination").json()
+    assert m["accountingAmount"] == {"currencyCode": "EUR", "units": "1000"}, m
+    assert m["valueFixed"] and m["exchangeRate"]["rate"] == "1.0850", m
+    # The rate a decision rests on stays.
+    one_line_error(ctl("rates", "delete", "usd-" + today, rc=6), "FAILED_PRECONDITION", "used")
+    rep = ctl("report", "coverage", "--region", "Lviv Oblast", "--start-date", today,
+              "--end-date", today).out
+    assert re.search(r"^TOTAL +1 +EUR 100,000\.00 +EUR 1,000\.00 +1\.00% ", rep, re.M), rep
+    assert "By region" in rep and "Lviv Oblast" in rep and "Kharkiv" not in rep, rep
+    assert re.search(r"^USD +pledged USD 1,000,000\.50 = EUR 921,659\.45; committed "
+                     r"USD 1,085\.00 = EUR 1,000\.00", rep, re.M), rep
+    rj = ctl("report", "coverage", "--fiscal-year", "2025", "-o", "json").json()
+    assert [y["fiscalYear"] for y in rj["byFiscalYear"]] == [2025], rj["byFiscalYear"]
+    # A donor gets its statement, and may not narrow by fiscal year.
+    mine = ctl("report", "coverage", context="estonia").out
+    assert "Your pledges (donors/estonia)" in mine and "donors/estonia/pledges/usd-2025" in mine
+    r = ctl("report", "coverage", "--fiscal-year", "2025", context="estonia", rc=6)
+    assert "fiscal_year" in r.err, r.err
+    r = ctl("report", "coverage", "--start-date", "2025-13-01", rc=6)
+    assert "INVALID_ARGUMENT" in r.err and "start_date: not a calendar date" in r.err, r.err
+    one_line_error(ctl("report", "coverage", "--end-date", "yesterday", rc=2), "--end-date")
+
+
 def t_precedence():
     # flags > environment > config file
     ctl("needs", "list", env={"TALLINN_ADDR": "127.0.0.1:1"}, rc=3)
@@ -317,6 +375,7 @@ cases.run("donors and pledges", t_donors_and_pledges)
 cases.run("need from DRAFT to FULFILLED", t_need_to_fulfilled)
 cases.run("get -o json | update -f -", t_round_trip)
 cases.run("bad input", t_bad_input)
+cases.run("currencies, rates and report options", t_currencies)
 cases.run("flags > environment > config", t_precedence)
 cases.run("version and audit", t_version_and_audit)
 srv.stop()

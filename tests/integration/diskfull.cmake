@@ -1,4 +1,4 @@
-add_test(NAME integration.diskfull
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/diskfull_test.py
-                 $<TARGET_FILE:tallinnd>)
-set_tests_properties(integration.diskfull PROPERTIES TIMEOUT 180 RUN_SERIAL TRUE)
+tallinn_server_test(diskfull TIMEOUT 180
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/diskfull_test.py
+                 $<TARGET_FILE:tallinnd>
+  PROPERTIES RUN_SERIAL TRUE)

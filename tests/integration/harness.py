@@ -18,6 +18,163 @@ GOOGLEAPIS = "/usr/share/gocode/src/github.com/gogo/googleapis"
 WKT = "/usr/include"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+# The storage engine every tallinnd of this test runs on: "sqlite" (a file
+# in its data directory, the default) or "postgresql" (CTest's `.pg`
+# variants: a database of its own per data directory, in the throwaway
+# cluster that TALLINN_TEST_PG describes; tests/pg/pgcluster.py).
+ENGINE = os.environ.get("TALLINN_TEST_ENGINE", "sqlite")
+if ENGINE not in ("sqlite", "postgresql"):
+    raise SystemExit("TALLINN_TEST_ENGINE must be sqlite or postgresql, not %r" % ENGINE)
+PG = None  # the cluster (pgcluster.Cluster) when ENGINE is postgresql
+if ENGINE == "postgresql":
+    sys.path.insert(0, os.path.join(REPO, "tests", "pg"))
+    import pgcluster  # noqa: E402
+    if not os.environ.get("TALLINN_TEST_PG"):
+        raise SystemExit("TALLINN_TEST_ENGINE=postgresql needs TALLINN_TEST_PG (the state file "
+                         "of `tests/pg/pgcluster.py start`)")
+    PG = pgcluster.load(os.environ["TALLINN_TEST_PG"])
+    # Every tallinnd and tool this test starts finds the password here: never
+    # in a URL, never on a command line.
+    os.environ["PGPASSFILE"] = PG.passfile
+    print("engine: postgresql (127.0.0.1:%d)" % PG.port)
+    sys.stdout.flush()
+
+_databases = {}  # realpath of a data directory -> its database name (PostgreSQL)
+
+
+def database_args(data, share_with=None):
+    """The flags that put a tallinnd (serve or init) of data directory `data`
+    on this test's engine: [] on SQLite (the file in the directory); on
+    PostgreSQL ["--database", URL] of a database of its own, created at the
+    first call for that directory. share_with: another data directory whose
+    database this one uses too (replicas: copies of one directory)."""
+    if PG is None:
+        return []
+    key = os.path.realpath(data)
+    if share_with is not None:
+        _databases[key] = _databases[os.path.realpath(share_with)]
+    if key not in _databases:
+        _databases[key] = PG.create_database()
+    return ["--database", PG.url(_databases[key])]
+
+
+def database_name(data):
+    """The PostgreSQL database of a data directory (database_args made it)."""
+    return _databases[os.path.realpath(data)]
+
+
+def db_query(data, sql):
+    """Runs sql on the database of a data directory, whatever the engine
+    (sqlite3's or psql's command-line client), and returns its rows as lists
+    of strings. For tests that look at or damage what the server stored."""
+    if PG is not None:
+        out = PG.psql(sql, db=database_name(data))
+        return [line.split("|") for line in out.splitlines() if line != ""]
+    r = subprocess.run(["sqlite3", "-batch", os.path.join(data, "tallinn.db")], input=sql,
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("sqlite3: %s: %s" % (sql[:80], r.stderr.strip()))
+    return [line.split("|") for line in r.stdout.splitlines() if line != ""]
+
+
+def hexblob(b):
+    """A blob literal in the engine's SQL: X'..' (SQLite), '\\x..'::bytea."""
+    return ("'\\x%s'::bytea" if PG is not None else "X'%s'") % b.hex()
+
+
+def copy_data(src, dst):
+    """A copy of a stopped server's data directory, and of its database on
+    PostgreSQL (CREATE DATABASE … TEMPLATE), for a second server to start on."""
+    import shutil
+    shutil.copytree(src, dst)
+    if PG is not None:
+        name = PG.create_database(template=database_name(src))
+        _databases[os.path.realpath(dst)] = name
+    return dst
+
+
+def upsert_tile_sql(level, index, hashes):
+    """Writes one audit tile over whatever is there, in the engine's SQL."""
+    if PG is not None:
+        return ("INSERT INTO audit_tiles(level, idx, hashes) VALUES(%d, %d, %s) ON CONFLICT "
+                "(level, idx) DO UPDATE SET hashes = EXCLUDED.hashes" %
+                (level, index, hexblob(hashes)))
+    return "INSERT OR REPLACE INTO audit_tiles(level, idx, hashes) VALUES(%d, %d, %s)" % (
+        level, index, hexblob(hashes))
+
+
+class write_lock:
+    """Holds what every write batch of the server of `data` must take first,
+    from another process, while the `with` block runs: SQLite's write lock
+    (BEGIN IMMEDIATE), or on PostgreSQL the audit head row (SELECT … FOR
+    UPDATE in a psql session)."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __enter__(self):
+        if PG is None:
+            import sqlite3
+            self.db = sqlite3.connect(os.path.join(self.data, "tallinn.db"), timeout=10,
+                                      isolation_level=None)
+            self.db.execute("BEGIN IMMEDIATE")
+            return self
+        self.p = subprocess.Popen(["psql", "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p",
+                                   str(PG.port), "-U", pgcluster.ADMIN,
+                                   "-d", database_name(self.data)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                  env=PG.env())
+        self.p.stdin.write("BEGIN; SELECT size FROM audit_head WHERE id = 1 FOR UPDATE;\n"
+                           "\\echo locked\n")
+        self.p.stdin.flush()
+        while True:  # the size, then our mark: the lock is held
+            line = self.p.stdout.readline()
+            if line == "" or line.strip() == "locked":
+                break
+        assert line.strip() == "locked", "psql did not take the lock"
+        return self
+
+    def __exit__(self, *exc):
+        if PG is None:
+            self.db.execute("ROLLBACK")
+            self.db.close()
+            return False
+        self.p.stdin.write("ROLLBACK;\n")
+        self.p.stdin.close()
+        self.p.wait(30)
+        return False
+
+
+def sql_hex(column):
+    """The SQL that reads a blob column as hex, whatever the engine."""
+    return ("encode(%s, 'hex')" if PG is not None else "hex(%s)") % column
+
+
+def db_dump(data):
+    """Every byte the server stored for a data directory: the SQLite file
+    (and its WAL) or, on PostgreSQL, a plain pg_dump of its database."""
+    if PG is not None:
+        r = subprocess.run(["pg_dump", "-h", "127.0.0.1", "-p", str(PG.port), "-U",
+                            pgcluster.ADMIN, "--no-owner", database_name(data)],
+                           capture_output=True, env=PG.env(), timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("pg_dump: " + r.stderr.decode(errors="replace"))
+        return [("the database (pg_dump)", r.stdout)]
+    out = []
+    for name in sorted(os.listdir(data)):
+        if name.startswith("tallinn.db"):
+            with open(os.path.join(data, name), "rb") as f:
+                out.append((name, f.read()))
+    return out
+
+
+def init_data(binary, data, *extra, share_with=None, check=True):
+    """`tallinnd init --data-dir data` on this test's engine; the
+    CompletedProcess (text output)."""
+    return subprocess.run([binary, "init", "--data-dir", data] +
+                          database_args(data, share_with) + list(extra),
+                          check=check, capture_output=True, text=True)
+
 _gen_dir = None
 
 
@@ -142,14 +299,19 @@ class Tallinnd(Server):
     """An initialised tallinnd (plaintext on loopback) with its first ADMIN
     token, and a way to create principals for the other roles."""
 
-    def __init__(self, binary, *extra, env=None):
-        self.data = tempfile.mkdtemp(prefix="tallinnd-test-") + "/var"
-        subprocess.run([binary, "init", "--data-dir", self.data], check=True,
-                       capture_output=True)
+    def __init__(self, binary, *extra, env=None, data=None, share_with=None):
+        """A new data directory (initialised on the test's engine), or the
+        one given (initialised already: a restart, or a replica's copy)."""
+        if data is None:
+            self.data = tempfile.mkdtemp(prefix="tallinnd-test-") + "/var"
+            init_data(binary, self.data)
+        else:
+            self.data = data
         with open(os.path.join(self.data, "admin.token")) as f:
             self.admin_token = f.read().strip()
         super().__init__([binary, "--listen", "127.0.0.1:0", "--data-dir", self.data,
-                          "--insecure", "--grace-ms", "3000"] + list(extra), PORT_RE, env=env)
+                          "--insecure", "--grace-ms", "3000"] +
+                         database_args(self.data, share_with) + list(extra), PORT_RE, env=env)
 
     def create_principal(self, principal_id, role, donor="", cert_identity=""):
         """Creates a principal (role: "BACK_OFFICE", ...) and returns its token."""

@@ -1,4 +1,3 @@
-add_test(NAME integration.hostile
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/hostile_test.py
+tallinn_server_test(hostile TIMEOUT 300
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/hostile_test.py
                  $<TARGET_FILE:tallinnd>)
-set_tests_properties(integration.hostile PROPERTIES TIMEOUT 300)

@@ -206,7 +206,7 @@ def test_overfunded_need(api):
     extra = api.pledge(d, 1)
     m = api.call("BACK_OFFICE", "MatchService", "CreateMatch", match_pb2.CreateMatchRequest(
         match_id=api.uid("m"), match=Match(need=n, donor=d, pledge=pledges[0],
-                                           amount=eur(0, 1), description="d")))
+                                           amount=eur(0, 10 ** 7), description="d")))
     e = harness.expect_code(lambda: api.call("COORDINATOR", "MatchService", "ApproveMatch",
                                              match_pb2.ApproveMatchRequest(
                                                  name=m.name, allow_overfunding=True,

@@ -196,7 +196,8 @@ def test_refusals(data_dir):
             (["--listen", "192.0.2.1:0", "--insecure"], "loopback"),
             (["--listen", "127.0.0.1:0"], "--tls-cert")):
         t0 = time.monotonic()
-        r = subprocess.run([BIN] + argv + ["--data-dir", data_dir], capture_output=True,
+        r = subprocess.run([BIN] + argv + ["--data-dir", data_dir] +
+                           harness.database_args(data_dir), capture_output=True,
                            text=True, timeout=30)
         assert r.returncode == 2, "%s: exit %d, %s" % (argv, r.returncode, r.stderr)
         assert want in r.stderr, "%s: the message does not mention %s: %r" % (argv, want,
@@ -213,7 +214,8 @@ def main():
     cases.run("plaintext on a non-loopback address is refused", test_refusals, data_dir)
     srv = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data_dir,
                           "--tls-cert", path("server.pem"), "--tls-key", path("server.key"),
-                          "--client-ca", path("ca.pem"), "--grace-ms", "2000"], PORT_RE)
+                          "--client-ca", path("ca.pem"), "--grace-ms", "2000"] +
+                         harness.database_args(data_dir), PORT_RE)
     t, st = Tls(srv), {"admin_token": admin_token}
     try:
         cases.run("token over TLS without a client certificate", test_token_without_client_cert,

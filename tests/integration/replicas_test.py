@@ -183,10 +183,10 @@ def t_tls_one_name_for_all():
     openssl("x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
             "-CAcreateserial", "-out", p("server.pem"), "-days", "2", "-extfile", p("server.ext"))
     data = os.path.join(TMP, "tls-data")
-    subprocess.run([TALLINND, "init", "--data-dir", data], check=True, capture_output=True)
+    harness.init_data(TALLINND, data)
     srv = harness.Server([TALLINND, "--listen", "127.0.0.1:0", "--data-dir", data,
-                          "--tls-cert", p("server.pem"), "--tls-key", p("server.key")],
-                         harness.PORT_RE)
+                          "--tls-cert", p("server.pem"), "--tls-key", p("server.key")] +
+                         harness.database_args(data), harness.PORT_RE)
     try:
         port = str(srv.port)
         tls = ["--ca", p("ca.pem")]

@@ -1,5 +1,4 @@
 # tallinnd's transport behaviour, driven by python3-grpcio (an independent stack).
-add_test(NAME integration.tallinnd
-         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/tallinnd_test.py
+tallinn_server_test(tallinnd TIMEOUT 180
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/integration/tallinnd_test.py
                  $<TARGET_FILE:tallinnd>)
-set_tests_properties(integration.tallinnd PROPERTIES TIMEOUT 180)

@@ -22,9 +22,10 @@ PORT_RE = r"event=listening .*port=(\d+)"
 
 def start(*extra):
     data = tempfile.mkdtemp(prefix="tallinnd-test-") + "/var"
-    subprocess.run([BIN, "init", "--data-dir", data], check=True, capture_output=True)
+    harness.init_data(BIN, data)
     return harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data,
-                           "--insecure", "--grace-ms", "3000"] + list(extra), PORT_RE)
+                           "--insecure", "--grace-ms", "3000"] + harness.database_args(data) +
+                          list(extra), PORT_RE)
 
 
 def stubs(addr):

@@ -5,7 +5,6 @@ refused, naming the process that holds it, and freed when that process dies;
 and a read never waits for the durable write of a principal's last use."""
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,7 +21,7 @@ donor_pb2, principal_pb2 = harness.protos("tallinn/v1/donor.proto", "tallinn/v1/
 
 def init_dir():
     data = tempfile.mkdtemp(prefix="tallinn-transport-") + "/var"
-    subprocess.run([BIN, "init", "--data-dir", data], check=True, capture_output=True)
+    harness.init_data(BIN, data)
     return data
 
 
@@ -41,7 +40,7 @@ def run(*argv, timeout=20):
 
 def serve(data, listen="127.0.0.1:0"):
     return harness.Server([BIN, "--listen", listen, "--data-dir", data, "--insecure", "--quiet",
-                           "--grace-ms", "2000"], harness.PORT_RE)
+                           "--grace-ms", "2000"] + harness.database_args(data), harness.PORT_RE)
 
 
 def test_loopback_is_resolved():
@@ -75,6 +74,8 @@ def test_port_taken():
 
 
 def test_data_dir_in_use():
+    if harness.PG is not None:
+        return replicas_share_a_directory()
     data = init_dir()
     a = serve(data)
     try:
@@ -93,6 +94,26 @@ def test_data_dir_in_use():
     assert b.stop() == 0, b.text()
 
 
+def replicas_share_a_directory():
+    """On PostgreSQL the data directory holds keys only and the database
+    serialises its writers: a second server on the same directory and
+    database is a replica, and both serve."""
+    data = init_dir()
+    a = serve(data)
+    try:
+        b = serve(data)
+        try:
+            for srv in (a, b):
+                ch = grpc.insecure_channel(srv.addr)
+                grpc.channel_ready_future(ch).result(timeout=10)
+                ch.close()
+            assert "tallinnd.lock" not in os.listdir(data), os.listdir(data)
+        finally:
+            assert b.stop() == 0, b.text()
+    finally:
+        assert a.stop() == 0, a.text()
+
+
 def test_read_does_not_wait_for_last_use():
     """A new principal's first call records its last use: a durable write. With
     the database's write lock held by another process, that write waits; the
@@ -103,7 +124,8 @@ def test_read_does_not_wait_for_last_use():
     with open(os.path.join(data, "admin.token")) as f:
         srv.admin_token = f.read().strip()
     harness.Server.__init__(srv, [BIN, "--listen", "127.0.0.1:0", "--data-dir", data,
-                                  "--insecure", "--quiet"], harness.PORT_RE)
+                                  "--insecure", "--quiet"] + harness.database_args(data),
+                            harness.PORT_RE)
     try:
         token = srv.create_principal("reader", "OBSERVER")
         ch = grpc.insecure_channel(srv.addr)
@@ -117,15 +139,12 @@ def test_read_does_not_wait_for_last_use():
         assert not get(principal_pb2.GetPrincipalRequest(name="principals/reader"),
                        metadata=admin, timeout=10).HasField("last_use_time")
 
-        db = sqlite3.connect(os.path.join(data, "tallinn.db"), timeout=10, isolation_level=None)
-        db.execute("BEGIN IMMEDIATE")  # the write lock: tallinnd's writes wait (5 s at most)
-        try:
+        # the write lock (SQLite) or the audit head (PostgreSQL) held elsewhere:
+        # tallinnd's writes wait for it (5 s at most)
+        with harness.write_lock(data):
             # the store waits 5 s for a lock: a read that waited would miss this deadline
             lst(donor_pb2.ListDonorsRequest(), metadata=harness.bearer(token), timeout=2)
             time.sleep(0.5)
-        finally:
-            db.execute("ROLLBACK")
-            db.close()
         # ... and the last use is written once the lock is gone
         deadline = time.monotonic() + 15
         while True:

@@ -286,9 +286,9 @@ def test_donors_and_pledges(api):
         pledge=Pledge(name=p.name, state=Pledge.STATE_COMMITTED, etag=p.etag),
         update_mask=field_mask_pb2.FieldMask(paths=["state"])))
     assert p.state == Pledge.STATE_COMMITTED
-    # Money in another currency, a fiscal year out of range.
+    # Money in no ISO 4217 currency, a fiscal year out of range.
     err = expect(D.CreatePledge, Code.INVALID_ARGUMENT, donor_pb2.CreatePledgeRequest(
-        parent=NETHERLANDS, pledge=Pledge(amount=eur(1000, cur="USD"), fiscal_year=1999)))
+        parent=NETHERLANDS, pledge=Pledge(amount=eur(1000, cur="ABC"), fiscal_year=1999)))
     fields = status_details(err)[1]
     assert any(f.startswith("pledge.amount") for f in fields), fields
     assert "pledge.fiscal_year" in fields, fields
@@ -635,7 +635,7 @@ def test_match_guards(api):
         pledge=Pledge(name=pw.name, state=Pledge.STATE_WITHDRAWN),
         update_mask=field_mask_pb2.FieldMask(paths=["state"])))
     expect(create_match, Code.FAILED_PRECONDITION, api, n.name, POLAND, pw.name, 100)
-    # Money only in EUR, and above zero.
+    # Money in the pledge's currency (EUR here), and above zero.
     err = expect(api.M.CreateMatch, Code.INVALID_ARGUMENT, match_pb2.CreateMatchRequest(
         match=Match(need=n.name, donor=POLAND, pledge=pp, amount=eur(100, cur="USD"),
                     description="x")))

@@ -7,3 +7,9 @@ tallinn_unit_test(store tallinn_store)
 target_include_directories(test_store PRIVATE ${CMAKE_SOURCE_DIR}/service)
 tallinn_unit_test(store_sql tallinn_store)
 target_include_directories(test_store_sql PRIVATE ${CMAKE_SOURCE_DIR}/service)
+# The same on PostgreSQL: a fresh database of the `pg` fixture's cluster
+# (tests/pg/pgcluster.py run), text in byte order under an ICU collation.
+add_test(NAME unit.store_sql.pg
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
+                 $<TARGET_FILE:test_store_sql>)
+set_tests_properties(unit.store_sql.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)

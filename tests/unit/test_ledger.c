@@ -153,12 +153,30 @@ static int seed(store_tx *tx, void *arg)
     return 0;
 }
 
-static void report_cell(int sector, int category, const store_totals *t, void *ctx)
+/* The report allocates from an arena (the call's, in the server): here a
+ * bump allocator over one buffer, freed all at once. */
+static _Alignas(16) char arena_buf[1 << 20];
+static size_t arena_used;
+
+static void *arena_alloc(void *data, size_t n)
 {
-    (void)sector;
-    (void)category;
-    *(store_totals *)ctx = *t;
+    void *p;
+    (void)data;
+    n = (n + 15) & ~(size_t)15;
+    if (arena_used + n > sizeof(arena_buf))
+        return NULL;
+    p = arena_buf + arena_used;
+    arena_used += n;
+    return p;
 }
+
+static void arena_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+static ProtobufCAllocator arena = {arena_alloc, arena_free, NULL};
 
 static void test_store_sums(void **state)
 {
@@ -168,7 +186,6 @@ static void test_store_sums(void **state)
     store *s;
     store_tx *tx;
     store_sum sum;
-    store_totals t = {0};
     store_scope all = {.kind = STORE_SCOPE_ALL};
     ProtobufCMessage *m;
     Tallinn__V1__Need *n;
@@ -199,19 +216,99 @@ static void test_store_sums(void **state)
     n->committed_amount->currency_code = NULL;
     n->delivered_amount->currency_code = NULL;
     protobuf_c_message_free_unpacked(m, &alloc);
-    /* The report's cells sum the matches, not the need's saturated column. */
-    assert_int_equal(store_need_totals(tx, &all, 1u << TALLINN__V1__NEED__STATE__STATE_OPEN,
-                                       LEDGER_COMMITTED_STATES, LEDGER_DELIVERED_STATES,
-                                       report_cell, &t),
-                     0);
-    assert_int_equal(t.count, 1);
-    assert_true(t.estimated == (store_sum)LIMIT * NANO);
-    assert_true(t.committed == (store_sum)N_MATCHES * LIMIT * NANO);
-    assert_true(t.delivered == (store_sum)(N_MATCHES / 2) * LIMIT * NANO);
+    /* The report sums the matches, not the need's saturated column. */
+    {
+        ledger_report_query q = {.view = all,
+                                 .need_mask = 1u << TALLINN__V1__NEED__STATE__STATE_OPEN,
+                                 .with_regions = 1};
+        Tallinn__V1__CoverageReport r = TALLINN__V1__COVERAGE_REPORT__INIT;
+        arena_used = 0;
+        assert_int_equal(ledger_report(tx, &q, "EUR", &arena, &r), 0);
+        assert_int_equal(r.total->needs_count, 1);
+        assert_true(ledger_nanos(r.total->estimated) == (store_sum)LIMIT * NANO);
+        assert_true(ledger_nanos(r.total->committed) == (store_sum)N_MATCHES * LIMIT * NANO);
+        assert_true(ledger_nanos(r.total->delivered) == (store_sum)(N_MATCHES / 2) * LIMIT * NANO);
+        assert_string_equal(r.total->committed_percent, "1200.00");
+        assert_string_equal(r.total->delivered_percent, "600.00");
+        assert_int_equal(r.n_by_donor, 1);
+        assert_true(ledger_nanos(r.by_donor[0]->pledged) == (store_sum)(N_MATCHES + 1) * LIMIT * NANO);
+        assert_int_equal(r.n_by_currency, 1);
+        assert_string_equal(r.by_currency[0]->currency_code, "EUR");
+        assert_null(r.statement);
+        /* A date range after every need was created counts nothing. */
+        q.start_day = 20990101;
+        arena_used = 0;
+        memset(&r, 0, sizeof(r));
+        tallinn__v1__coverage_report__init(&r);
+        assert_int_equal(ledger_report(tx, &q, "EUR", &arena, &r), 0);
+        assert_int_equal(r.total->needs_count, 0);
+        assert_string_equal(r.total->committed_percent, "");
+    }
     store_read_end(tx);
     store_close(s);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* Known answers of the conversion, from Python's decimal module
+ * (Decimal(a) / Decimal(r)).quantize(..., ROUND_HALF_EVEN), ties included. */
+static void test_convert(void **state)
+{
+    static const struct {
+        int64_t amount, rate; /* nanos */
+        int minor;
+        int64_t want; /* nanos */
+    } kat[] = {
+        {1000 * NANO, 1085000000, 2, 921660000000},  /* USD 1000.00 at 1.0850: 921.6589... */
+        {1 * NANO, 8 * NANO, 2, 120000000},          /* 0.125: a tie, to the even 0.12 */
+        {3 * NANO, 8 * NANO, 2, 380000000},          /* 0.375: a tie, to the even 0.38 */
+        {3 * NANO, 200 * NANO, 2, 20000000},         /* JPY 3 at 200: 0.015 -> 0.02 */
+        {5 * NANO, 200 * NANO, 2, 20000000},         /* JPY 5 at 200: 0.025 -> 0.02 */
+        {1 * NANO, 331200000, 2, 3020000000},        /* KWD 1.000 at 0.3312: 3.0193... */
+        {1000000 * NANO, 161530000000, 2, 6190800000000}, /* JPY 1000000 at 161.53 */
+        {-1 * NANO, 8 * NANO, 2, -120000000},        /* symmetric for negatives */
+        {1 * NANO, 6600000, 0, 152 * NANO},          /* into JPY (0 decimals): 151.51... */
+        {16500000, 6600000, 0, 2 * NANO},            /* 2.5: a tie, to the even 2 */
+        {LIMIT * NANO, 1000000001, 2, 999999999 * NANO}, /* the largest amount, just under 1 */
+        {10000000, 3, 2, 3333333330000000},          /* 0.01 at 0.000000003 */
+    };
+    int64_t v;
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+        assert_int_equal(ledger_convert(kat[i].amount, kat[i].rate, kat[i].minor, &v), 0);
+        if (v != kat[i].want)
+            fail_msg("case %zu: %lld, not %lld", i, (long long)v, (long long)kat[i].want);
+    }
+    /* A value past 10^9 units is refused, never wrapped: 10^9 at 0.5. */
+    assert_int_equal(ledger_convert(LIMIT * NANO, NANO / 2, 2, &v), LEDGER_ERR_RANGE);
+    assert_int_equal(ledger_convert(INT64_MAX, 1, 2, &v), LEDGER_ERR_RANGE);
+    assert_int_equal(ledger_convert(NANO, 0, 2, &v), -1);
+    assert_int_equal(ledger_convert(NANO, -5, 2, &v), -1);
+}
+
+static void test_percent(void **state)
+{
+    char b[LEDGER_PERCENT_MAX];
+    (void)state;
+
+    ledger_percent(1, 3, b, sizeof(b));
+    assert_string_equal(b, "33.33");
+    ledger_percent(2, 3, b, sizeof(b));
+    assert_string_equal(b, "66.67");
+    ledger_percent(1, 800, b, sizeof(b)); /* 0.125: a tie, to the even 0.12 */
+    assert_string_equal(b, "0.12");
+    ledger_percent(3, 800, b, sizeof(b)); /* 0.375 -> 0.38 */
+    assert_string_equal(b, "0.38");
+    ledger_percent(5, 4, b, sizeof(b));
+    assert_string_equal(b, "125.00");
+    ledger_percent(0, 4, b, sizeof(b));
+    assert_string_equal(b, "0.00");
+    ledger_percent(4, 0, b, sizeof(b));
+    assert_string_equal(b, "");
+    /* 128-bit: (2^100) / 1 */
+    ledger_percent((store_sum)1 << 100, 1, b, sizeof(b));
+    assert_string_equal(b, "126765060022822940149670320537600.00");
 }
 
 int main(void)
@@ -221,6 +318,8 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_money_key),
         cmocka_unit_test(test_store_sums),
+        cmocka_unit_test(test_convert),
+        cmocka_unit_test(test_percent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

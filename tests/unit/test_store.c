@@ -1051,6 +1051,7 @@ static void test_migration_6_head(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE audit_head; DROP TABLE principals_epoch;"
+                                  " DROP TABLE exchange_rates;"
                                   " DROP TABLE changes; DROP TABLE change_log_start;"
                                   " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
                                   " (2, x'02'); PRAGMA user_version = 5;",

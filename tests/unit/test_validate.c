@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "tallinn/currency.h"
 #include "tallinn/validate.h"
 
 #define S(lit) (lit), (sizeof(lit) - 1)
@@ -359,26 +360,28 @@ static void test_money_validate(void **state)
     assert_int_equal(t, 1250000000);
     assert_int_equal(validate_money("EUR", -2, -500000000, "EUR", 0, &t), VALIDATE_OK);
     assert_int_equal(t, -2500000000);
-    assert_int_equal(validate_money("EUR", 0, -5, "EUR", 0, &t), VALIDATE_OK);
-    assert_int_equal(t, -5);
+    assert_int_equal(validate_money("EUR", 0, -50000000, "EUR", 0, &t), VALIDATE_OK);
+    assert_int_equal(t, -50000000);
     assert_int_equal(validate_money("USD", 1, 0, "EUR", P, &t), VALIDATE_ERR_CURRENCY);
     assert_int_equal(validate_money("eur", 1, 0, "EUR", P, &t), VALIDATE_ERR_CURRENCY);
     assert_int_equal(validate_money("", 1, 0, "EUR", P, &t), VALIDATE_ERR_CURRENCY);
     assert_int_equal(validate_money(NULL, 1, 0, "EUR", P, &t), VALIDATE_ERR_CURRENCY);
     assert_int_equal(validate_money("EUR", 1, 1000000000, "EUR", 0, &t), VALIDATE_ERR_NANOS);
     assert_int_equal(validate_money("EUR", -1, -1000000000, "EUR", 0, &t), VALIDATE_ERR_NANOS);
-    assert_int_equal(validate_money("EUR", 0, 999999999, "EUR", 0, &t), VALIDATE_OK);
-    assert_int_equal(validate_money("EUR", 0, -999999999, "EUR", 0, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("EUR", 0, 990000000, "EUR", 0, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("EUR", 0, -990000000, "EUR", 0, &t), VALIDATE_OK);
     assert_int_equal(validate_money("EUR", 1, -1, "EUR", 0, &t), VALIDATE_ERR_SIGN);
     assert_int_equal(validate_money("EUR", -1, 1, "EUR", 0, &t), VALIDATE_ERR_SIGN);
     assert_int_equal(validate_money("EUR", 0, 0, "EUR", P, &t), VALIDATE_ERR_NOT_POSITIVE);
-    assert_int_equal(validate_money("EUR", 0, -1, "EUR", P, &t), VALIDATE_ERR_NOT_POSITIVE);
+    assert_int_equal(validate_money("EUR", 0, -10000000, "EUR", P, &t), VALIDATE_ERR_NOT_POSITIVE);
     assert_int_equal(validate_money("EUR", 0, 0, "EUR", NN, &t), VALIDATE_OK);
-    assert_int_equal(validate_money("EUR", 0, -1, "EUR", NN, &t), VALIDATE_ERR_NEGATIVE);
+    assert_int_equal(validate_money("EUR", 0, -10000000, "EUR", NN, &t), VALIDATE_ERR_NEGATIVE);
     /* The per-amount limit: 10^9 units exactly is fine, a nano more is not. */
     assert_int_equal(validate_money("EUR", VALIDATE_MONEY_MAX_UNITS, 0, "EUR", P, &t), VALIDATE_OK);
     assert_int_equal(t, 1000000000000000000LL);
     assert_int_equal(validate_money("EUR", VALIDATE_MONEY_MAX_UNITS, 1, "EUR", P, &t),
+                     VALIDATE_ERR_RANGE);
+    assert_int_equal(validate_money("EUR", VALIDATE_MONEY_MAX_UNITS, 10000000, "EUR", P, &t),
                      VALIDATE_ERR_RANGE);
     assert_int_equal(validate_money("EUR", -VALIDATE_MONEY_MAX_UNITS - 1, 0, "EUR", 0, &t),
                      VALIDATE_ERR_RANGE);
@@ -390,6 +393,106 @@ static void test_money_validate(void **state)
     t = 42;
     assert_int_equal(validate_money("EUR", 1, -1, "EUR", 0, &t), VALIDATE_ERR_SIGN);
     assert_int_equal(t, 42);
+}
+
+/* Other currencies (VALIDATE_MONEY_ANY_CURRENCY), and no more decimals
+ * than a currency has: 2 for EUR, 0 for JPY, 3 for KWD, 4 for CLF. */
+static void test_money_currencies(void **state)
+{
+    const unsigned A = VALIDATE_MONEY_POSITIVE | VALIDATE_MONEY_ANY_CURRENCY;
+    int64_t t = 0;
+    (void)state;
+
+    assert_int_equal(validate_money("USD", 1000, 500000000, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(t, 1000500000000);
+    assert_int_equal(validate_money("EUR", 0, 10000000, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("EUR", 0, 1000000, "EUR", A, &t), VALIDATE_ERR_PRECISION);
+    assert_int_equal(validate_money("EUR", 0, 5, "EUR", 0, &t), VALIDATE_ERR_PRECISION);
+    assert_int_equal(validate_money("JPY", 150, 0, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("JPY", 1, 500000000, "EUR", A, &t), VALIDATE_ERR_PRECISION);
+    assert_int_equal(validate_money("KWD", 0, 1000000, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("KWD", 12, 345000000, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("KWD", 0, 500000, "EUR", A, &t), VALIDATE_ERR_PRECISION);
+    assert_int_equal(validate_money("CLF", 0, 100000, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("CLF", 0, 10000, "EUR", A, &t), VALIDATE_ERR_PRECISION);
+    /* Unknown, withdrawn and unit-less codes; the limit in any currency. */
+    assert_int_equal(validate_money("ABC", 1, 0, "EUR", A, &t), VALIDATE_ERR_UNKNOWN);
+    assert_int_equal(validate_money("HRK", 1, 0, "EUR", A, &t), VALIDATE_ERR_UNKNOWN);
+    assert_int_equal(validate_money("XAU", 1, 0, "EUR", A, &t), VALIDATE_ERR_UNKNOWN);
+    assert_int_equal(validate_money("usd", 1, 0, "EUR", A, &t), VALIDATE_ERR_UNKNOWN);
+    assert_int_equal(validate_money(NULL, 1, 0, "EUR", A, &t), VALIDATE_ERR_UNKNOWN);
+    assert_int_equal(validate_money("JPY", VALIDATE_MONEY_MAX_UNITS, 0, "EUR", A, &t), VALIDATE_OK);
+    assert_int_equal(validate_money("JPY", VALIDATE_MONEY_MAX_UNITS + 1, 0, "EUR", A, &t),
+                     VALIDATE_ERR_RANGE);
+    /* Without the flag, only the accounting currency. */
+    assert_int_equal(validate_money("USD", 1, 0, "EUR", VALIDATE_MONEY_POSITIVE, &t),
+                     VALIDATE_ERR_CURRENCY);
+}
+
+static void test_currency_table(void **state)
+{
+    char line[256];
+    FILE *f;
+    size_t seen = 0;
+    (void)state;
+
+    assert_int_equal(currency_minor_units("EUR", 3), 2);
+    assert_int_equal(currency_minor_units("JPY", 3), 0);
+    assert_int_equal(currency_minor_units("KWD", 3), 3);
+    assert_int_equal(currency_minor_units("UYW", 3), 4);
+    assert_int_equal(currency_minor_units("EURO", 4), -1);
+    assert_int_equal(currency_minor_units("XXX", 3), -1);
+    for (size_t i = 1; i < currency_count(); i++)
+        assert_true(strcmp(currency_code_at(i - 1), currency_code_at(i)) < 0);
+    assert_null(currency_code_at(currency_count()));
+    /* Cross-check with Debian's iso-codes where installed: every code of
+     * ours is there but the two that list predates (XCG, ZWG), and every
+     * code there is ours but the withdrawn and unit-less ones. */
+    if ((f = fopen("/usr/share/iso-codes/json/iso_4217.json", "r")) == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *p = strstr(line, "\"alpha_3\": \"");
+        static const char *const left_out[] = {"ANG", "CUC", "HRK", "SLL", "XAG", "XAU",
+                                               "XBA", "XBB", "XBC", "XBD", "XDR", "XPD",
+                                               "XPT", "XSU", "XTS", "XUA", "XXX", "ZWL"};
+        int out = 0;
+        if (p == NULL)
+            continue;
+        p += strlen("\"alpha_3\": \"");
+        seen++;
+        for (size_t i = 0; i < sizeof(left_out) / sizeof(left_out[0]); i++)
+            out |= strncmp(p, left_out[i], 3) == 0;
+        if ((currency_minor_units(p, 3) >= 0) == out)
+            fail_msg("%.3s: %s", p, out ? "should be left out" : "missing from the table");
+    }
+    fclose(f);
+    assert_int_equal(seen + 2, currency_count() + 18);
+}
+
+static void test_rate(void **state)
+{
+    int64_t r = 0;
+    (void)state;
+
+    assert_int_equal(validate_rate("1.0850", 6, &r), VALIDATE_OK);
+    assert_int_equal(r, 1085000000);
+    assert_int_equal(validate_rate("161.53", 6, &r), VALIDATE_OK);
+    assert_int_equal(r, 161530000000);
+    assert_int_equal(validate_rate("0.000000001", 11, &r), VALIDATE_OK);
+    assert_int_equal(r, 1);
+    assert_int_equal(validate_rate("1000000000", 10, &r), VALIDATE_OK);
+    assert_int_equal(r, 1000000000000000000);
+    assert_int_equal(validate_rate("1000000000.000000001", 20, &r), VALIDATE_ERR_RANGE);
+    assert_int_equal(validate_rate("9999999999", 10, &r), VALIDATE_ERR_RANGE);
+    assert_int_equal(validate_rate("0", 1, &r), VALIDATE_ERR_NOT_POSITIVE);
+    assert_int_equal(validate_rate("0.000", 5, &r), VALIDATE_ERR_NOT_POSITIVE);
+    assert_int_equal(validate_rate("-1.5", 4, &r), VALIDATE_ERR_NOT_POSITIVE);
+    assert_int_equal(validate_rate("", 0, &r), VALIDATE_ERR_EMPTY);
+    static const char *const bad[] = {"1.", ".5", "01.5", "1,5", "1e3", " 1", "1 ", "+1",
+                                      "1.0000000001", "NaN", "1.2.3", "12345678901", "-"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (validate_rate(bad[i], strlen(bad[i]), &r) != VALIDATE_ERR_SYNTAX)
+            fail_msg("\"%s\" accepted or misjudged", bad[i]);
 }
 
 static void test_money_arithmetic(void **state)
@@ -498,6 +601,9 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_date),
         cmocka_unit_test(test_money_validate),
+        cmocka_unit_test(test_money_currencies),
+        cmocka_unit_test(test_currency_table),
+        cmocka_unit_test(test_rate),
         cmocka_unit_test(test_money_arithmetic),
         cmocka_unit_test(test_money_format),
         cmocka_unit_test(test_strerror),

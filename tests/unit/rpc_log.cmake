@@ -1,0 +1,1 @@
+tallinn_unit_test(rpc_log tallinn_rpc tallinn_rpc_client)
