@@ -20,7 +20,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -544,7 +543,8 @@ def test_restart_and_drain(w):
     data = w.srv.data
     w.srv = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure",
                             "--grace-ms", "3000", "--watch-poll-ms", "100",
-                            "--max-streams-per-principal", str(BUDGET)], harness.PORT_RE)
+                            "--max-streams-per-principal", str(BUDGET)] +
+                           harness.database_args(data), harness.PORT_RE)
     w.srv.data = data
     w.connect()
     ch = changes(before)
@@ -724,7 +724,8 @@ def test_ctl_watch_survives_restart(w):
         port, data = w.srv.port, w.srv.data
         w.srv = harness.Server([BIN, "--listen", "127.0.0.1:%d" % port, "--data-dir", data,
                                 "--insecure", "--grace-ms", "3000", "--watch-poll-ms", "100",
-                                "--max-streams-per-principal", str(BUDGET)], harness.PORT_RE)
+                                "--max-streams-per-principal", str(BUDGET)] +
+                               harness.database_args(data), harness.PORT_RE)
         w.srv.data = data
         w.connect()
         new_open_need(w, "n-after-restart")
@@ -747,17 +748,20 @@ def free_port():
 
 
 def test_replicas(w):
-    """Two tallinnd on one database — a second data directory whose
-    tallinn.db is a symlink to the first's, with the same keys: what replicas
-    on PostgreSQL are, on SQLite. A change committed through one replica
-    reaches a watcher on the other by polling; a tallinnctl watch given both
-    addresses, on the first, resumes on the second when the first stops."""
+    """Two tallinnd processes on one database, each with its own data
+    directory holding the same keys: on PostgreSQL two replicas of the same
+    database (what deployments run); on SQLite the second directory's
+    tallinn.db is a symlink to the first's. A change committed through one
+    replica reaches a watcher on the other by polling; a tallinnctl watch
+    given both addresses, on the first, resumes on the second when the first
+    stops."""
     a = w.srv
     d2 = os.path.join(tempfile.mkdtemp(prefix="tallinnd-replica-"), "var")
     os.makedirs(d2, mode=0o700)
     for f in ("audit.key", "token.key", "page-token.key"):
         shutil.copy2(os.path.join(a.data, f), d2)
-    os.symlink(os.path.join(a.data, "tallinn.db"), os.path.join(d2, "tallinn.db"))
+    if harness.PG is None:
+        os.symlink(os.path.join(a.data, "tallinn.db"), os.path.join(d2, "tallinn.db"))
     port_b = free_port()
     # B is not up yet: the watch is on A
     f = Follow(w, "BACK_OFFICE", "--addr", "%s,127.0.0.1:%d" % (a.addr, port_b), "changes",
@@ -766,8 +770,8 @@ def test_replicas(w):
     try:
         f.until(lambda ls: any('"TYPE_CAUGHT_UP"' in x for x in ls))
         b = harness.Server([BIN, "--listen", "127.0.0.1:%d" % port_b, "--data-dir", d2,
-                            "--insecure", "--grace-ms", "3000", "--watch-poll-ms", "100"],
-                           harness.PORT_RE)
+                            "--insecure", "--grace-ms", "3000", "--watch-poll-ms", "100"] +
+                           harness.database_args(d2, share_with=a.data), harness.PORT_RE)
         b.data = d2
         on_b = grpc.insecure_channel(b.addr)
         watch_b = on_b.unary_stream(
@@ -813,13 +817,13 @@ def test_ctl_prove_fails_on_tampering(w):
     says which entry does not prove. (Last: the log is broken afterwards.)"""
     h = w.history("BACK_OFFICE", "needs/n-secret").entries
     victim = h[2]  # ReturnNeed
-    db = sqlite3.connect(os.path.join(w.srv.data, "tallinn.db"), timeout=10)
-    (data,) = db.execute("SELECT data FROM audit_leaves WHERE idx = ?", (victim.index,)).fetchone()
+    (data,), = harness.db_query(w.srv.data, "SELECT %s FROM audit_leaves WHERE idx = %d" %
+                                (harness.sql_hex("data"), victim.index))
+    data = bytes.fromhex(data)
     forged = data.replace(b"t-back-office", b"t-front-office"[:13])
     assert forged != data and len(forged) == len(data)
-    db.execute("UPDATE audit_leaves SET data = ? WHERE idx = ?", (forged, victim.index))
-    db.commit()
-    db.close()
+    harness.db_query(w.srv.data, "UPDATE audit_leaves SET data = %s WHERE idx = %d" %
+                     (harness.hexblob(forged), victim.index))
     p = ctl(w, "BACK_OFFICE", "needs", "history", "n-secret", "--prove", "--log-key", w.vkey, rc=1)
     assert "the entry at position %d does not prove" % victim.index in p.stderr, p.stderr
     # without --prove the forged record is just shown: proving is what catches it
@@ -831,10 +835,7 @@ def test_truncated_start(w):
     """A database whose change log begins later (one that ran before it, or
     compacted): starting before it is FAILED_PRECONDITION saying where it
     begins; histories say where they begin."""
-    db = sqlite3.connect(os.path.join(w.srv.data, "tallinn.db"), timeout=10)
-    db.execute("UPDATE change_log_start SET idx = 20")
-    db.commit()
-    db.close()
+    harness.db_query(w.srv.data, "UPDATE change_log_start SET idx = 20")
     e = harness.expect_code(lambda: list(w.watch("AUDITOR", start_index=19)),
                             Code.FAILED_PRECONDITION)
     assert "first position 20" in e.details(), e.details()

@@ -379,10 +379,10 @@ static void test_migration_keeps_a_baseline(void **state)
     commit(f->s, puts, 2); /* head 2 */
     store_close(f->s);
     f->s = NULL;
-    /* As migration 6 left it: no change log, resources and records there. */
+    /* As migration 7 left it: no change log, resources and records there. */
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db, "DROP TABLE changes; DROP TABLE change_log_start;"
-                                      " PRAGMA user_version = 6;", NULL, NULL, NULL),
+                                      " PRAGMA user_version = 7;", NULL, NULL, NULL),
                      SQLITE_OK);
     sqlite3_close(db);
     f->s = open_store(f->path, 1, 0);
