@@ -1,8 +1,9 @@
-/* test_changes.c — the change log over the real SQLite engine: every change a
+/* test_changes.c — the change log over a real engine (SQLite; PostgreSQL as
+ * unit.changes.pg, a fresh schema per test): every change a
  * job makes is kept under the index of the audit record the job appends (its
  * last bytes, in the order made), a refused savepoint leaves nothing, a change
  * without a record fails its batch; versions, a donor's live matches as of a
- * position, the baseline migration 7 writes over existing resources; the
+ * position, the baseline its migration writes over existing resources; the
  * rendering for each role (tombstones only for what was seen, a need a donor
  * gains and loses sight of through its own match, redaction); and waiting:
  * a commit of this process wakes a waiter, a commit through a second store
@@ -19,6 +20,7 @@
 #include <pthread.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "handlers/changes.h"
@@ -38,9 +40,36 @@ typedef struct fixture {
     store *s;
 } fixture;
 
+/* The migration before the change log's, per engine (renumber with it). */
+#define SQLITE_BEFORE_CHANGE_LOG "7"
+#define PG_BEFORE_CHANGE_LOG "2"
+
+/* unit.changes.pg: the database of tests/pg/pgcluster.py run, or NULL. */
+static const char *pg_url(void)
+{
+    const char *url = getenv("TALLINN_TEST_DATABASE_URL");
+    return url != NULL && url[0] != '\0' ? url : NULL;
+}
+
+/* Runs sql on the PostgreSQL database as the store's role. */
+static void pg_sql(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url());
+    PGresult *r;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(c));
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
 static store *open_store(const char *path, int change_log, int shared)
 {
-    store_options o = {.path = path, .change_log = change_log, .shared = shared};
+    store_options o = {.path = path, .change_log = change_log, .shared = shared,
+                       .database_url = pg_url()};
     char err[256];
     store *s = NULL;
 
@@ -55,6 +84,8 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/tallinn-changes-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+    if (pg_url() != NULL) /* each test on an empty database, as on SQLite */
+        pg_sql("DROP OWNED BY CURRENT_USER");
     f->s = open_store(f->path, 1, 0);
     *state = f;
     return 0;
@@ -379,12 +410,19 @@ static void test_migration_keeps_a_baseline(void **state)
     commit(f->s, puts, 2); /* head 2 */
     store_close(f->s);
     f->s = NULL;
-    /* As migration 7 left it: no change log, resources and records there. */
-    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "DROP TABLE changes; DROP TABLE change_log_start;"
-                                      " PRAGMA user_version = 7;", NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
+    /* As the migration before it left it: no change log, resources and
+     * records there. */
+    if (pg_url() != NULL) {
+        pg_sql("DROP TABLE changes; DROP TABLE change_log_start;"
+               " UPDATE schema_version SET version = " PG_BEFORE_CHANGE_LOG);
+    } else {
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP TABLE changes; DROP TABLE change_log_start;"
+                                          " PRAGMA user_version = " SQLITE_BEFORE_CHANGE_LOG ";",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+    }
     f->s = open_store(f->path, 1, 0);
     assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
     assert_int_equal(store_change_start(tx, &start), STORE_OK);
