@@ -39,6 +39,8 @@ static const struct {
     {"pledges", "pledge", TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_PLEDGE},
     {"needs", "need", TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_NEED},
     {"matches", "match", TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_MATCH},
+    {"exchangeRates", "rate", TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_EXCHANGE_RATE},
+    {"rates", "rate", TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_EXCHANGE_RATE}, /* the noun */
 };
 #define CTL_N_KINDS (sizeof ctl_kinds / sizeof ctl_kinds[0])
 
@@ -167,12 +169,14 @@ static const ProtobufCMessage *ctl_change_resource(const Tallinn__V1__Change *c)
         return &c->need->base;
     case TALLINN__V1__CHANGE__RESOURCE_MATCH:
         return &c->match->base;
+    case TALLINN__V1__CHANGE__RESOURCE_EXCHANGE_RATE:
+        return &c->exchange_rate->base;
     default:
         return NULL;
     }
 }
 
-/* A short word on the version: its state, or a donor's name. */
+/* A short word on the version: its state, a donor's name, or a rate. */
 static void ctl_change_summary(const Tallinn__V1__Change *c, char *buf, size_t len)
 {
     const ProtobufCMessage *m = ctl_change_resource(c);
@@ -186,6 +190,10 @@ static void ctl_change_summary(const Tallinn__V1__Change *c, char *buf, size_t l
         ctl_enum_short(f->descriptor, *(const int *)((const char *)m + f->offset), buf, len);
     } else if (m != NULL && ctl_msg_get_string(m, "display_name") != NULL) {
         snprintf(buf, len, "%s", ctl_msg_get_string(m, "display_name"));
+    } else if (m != NULL && ctl_msg_get_string(m, "rate") != NULL &&
+               ctl_msg_get_string(m, "currency_code") != NULL) {
+        snprintf(buf, len, "%s %s", ctl_msg_get_string(m, "currency_code"),
+                 ctl_msg_get_string(m, "rate"));
     }
 }
 
@@ -260,7 +268,7 @@ int ctl_run_changes_watch(ctl_ctx *ctx, int argc, char **argv)
         size_t n = strcspn(p, ",");
         int k = ctl_kind_index(p, n);
         if (k < 0)
-            return ctl_usage_error(ctx->cmd, "--kind wants needs, matches, pledges or donors "
+            return ctl_usage_error(ctx->cmd, "--kind wants needs, matches, pledges, donors or rates "
                                              "(comma-separated), not \"%.*s\"", (int)n, p);
         for (size_t i = 0; i < req.n_kinds; i++)
             if (kinds[i] == ctl_kinds[k].kind)
@@ -286,7 +294,8 @@ static int ctl_collection_kind(const ctl_ctx *ctx, const ctl_resource *res,
 
     if (k < 0)
         return ctl_usage_error(ctx->cmd, "%s are not in the change feed: --watch works for "
-                                         "needs, matches, pledges and donors", res->collection);
+                                         "needs, matches, pledges, donors and rates",
+                             res->collection);
     *kind = ctl_kinds[k].kind;
     return CTL_EXIT_OK;
 }
@@ -453,6 +462,8 @@ static const ProtobufCMessage *ctl_entry_resource(const Tallinn__V1__HistoryEntr
         return &e->need->base;
     case TALLINN__V1__HISTORY_ENTRY__RESOURCE_MATCH:
         return &e->match->base;
+    case TALLINN__V1__HISTORY_ENTRY__RESOURCE_EXCHANGE_RATE:
+        return &e->exchange_rate->base;
     default:
         return NULL;
     }

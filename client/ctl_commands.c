@@ -476,7 +476,7 @@ static const ctl_option ctl_history_options[] = {
      CTL_COMPLETE_NONE, NULL},
     OPT_LIMIT, OPT_END};
 static const ctl_option ctl_changes_watch_options[] = {
-    OPT("kind", "KINDS", "only these kinds: needs, matches, pledges, donors (comma-separated)"),
+    OPT("kind", "KINDS", "only these kinds: needs, matches, pledges, donors, rates (comma-separated)"),
     OPT("resource", "NAME", "only this resource, e.g. needs/kharkiv-edr"),
     OPT("after", "POSITION", "resume after this position (the first column printed)"),
     OPT_FLAG("from-start", "from the first change the log holds [default: from now]"),
@@ -605,6 +605,9 @@ static const ctl_example ex_pledges_history[] = {
     EX("tallinnctl pledges history estonia fy2025", "a pledge's changes"), EX_END};
 static const ctl_example ex_donors_history[] = {
     EX("tallinnctl donors history estonia", "a donor's changes"), EX_END};
+static const ctl_example ex_rates_history[] = {
+    EX("tallinnctl rates history usd-2025-03-14", "who recorded the rate, and when it was used"),
+    EX_END};
 static const ctl_example ex_needs_create[] = {
     EX("tallinnctl needs create --id kharkiv-edr --title 'EDR for Kharkiv DSO' --description "
        "'EDR licences for 400 endpoints' --beneficiary 'Kharkivoblenergo' --region 'Kharkiv "
@@ -906,6 +909,7 @@ const ctl_command ctl_commands[] = {
                "Deletes an unused rate (BACK_OFFICE), e.g. one entered for the wrong day; a "
                "rate a committed pledge or an approved match rests on stays.",
                ctl_plain_action_options, ex_rates_delete, ctl_act_rate_delete),
+    HISTORY_ROW("rates", ctl_rates, "RATE", 1, ex_rates_history),
 
     LIST_ROW("principals", ctl_principals, ex_principals_list),
     GET_ROW("principals", ctl_principals, "PRINCIPAL", 1, ex_principals_get),

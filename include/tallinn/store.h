@@ -64,8 +64,9 @@ typedef struct store_options {
      * time, never served from memory. Always so on PostgreSQL; tallinnd
      * on SQLite is one process (the data-directory lock) and leaves it 0. */
     int shared;
-    /* Keep the change log (docs/store.md, "The change log"): every insert or
-     * update of a donor, pledge, need or match is recorded, with the
+    /* Keep the change log (docs/store.md, "The change log"): every insert,
+     * update or delete of a donor, pledge, need, match or exchange rate is
+     * recorded, with the
      * resource's bytes after the change, under the index of the audit record
      * the same job appends next (store_audit_append). A job that changes one
      * of them and appends no record fails (STORE_ERROR, logged): no change
@@ -286,9 +287,9 @@ int store_audit_scan(store_tx *tx, int64_t start, int64_t end, store_leaf_fn fn,
 typedef struct store_change {
     int64_t index;     /* the audit record's index; -1: baseline */
     int seq;           /* order within the index, from 0 */
-    store_kind kind;   /* STORE_DONOR, STORE_PLEDGE, STORE_NEED or STORE_MATCH */
+    store_kind kind;   /* STORE_DONOR, STORE_PLEDGE, STORE_NEED, STORE_MATCH or STORE_RATE */
     const char *name;
-    int deleted;       /* the change removed the resource (no method does yet) */
+    int deleted;       /* the change removed the resource (data empty): DeleteExchangeRate */
     const char *donor; /* the version's donor (matches; a pledge's parent), or "" */
     const char *need;  /* a match's need, or "" */
     int state;         /* the version's state field, 0 for donors */

@@ -314,7 +314,7 @@ static grpc_status_code check_request(rpc_call *call, const Tallinn__V1__WatchCh
         char field[32];
         snprintf(field, sizeof(field), "kinds[%zu]", i);
         if (changes_kind_from_proto(in->kinds[i], &kind) != 0)
-            api_violation(call, field, "must be DONOR, PLEDGE, NEED or MATCH");
+            api_violation(call, field, "must be DONOR, PLEDGE, NEED, MATCH or EXCHANGE_RATE");
         else if (filter->kinds & (1u << kind))
             api_violation(call, field, "repeats an earlier kind");
         else
@@ -324,7 +324,8 @@ static grpc_status_code check_request(rpc_call *call, const Tallinn__V1__WatchCh
         changes_kind_of_name(in->resource, &kind) != 0)
         api_violation(call, "resource",
                       "\"%.80s\" is not a resource name like needs/{need}, matches/{match}, "
-                      "donors/{donor} or donors/{donor}/pledges/{pledge}",
+                      "donors/{donor}, donors/{donor}/pledges/{pledge} or "
+                      "exchangeRates/{exchange_rate}",
                       in->resource);
     filter->resource = in->resource;
     return api_violations_status(call, "request");

@@ -32,6 +32,8 @@ int changes_kind_of_name(const char *name, store_kind *kind)
         *kind = STORE_PLEDGE;
     else if (validate_donor_name(name, len, NULL) == VALIDATE_OK)
         *kind = STORE_DONOR;
+    else if (validate_exchange_rate_name(name, len, NULL) == VALIDATE_OK)
+        *kind = STORE_RATE;
     else
         return -1;
     return 0;
@@ -48,6 +50,8 @@ Tallinn__V1__ResourceKind changes_kind_to_proto(store_kind kind)
         return TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_NEED;
     case STORE_MATCH:
         return TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_MATCH;
+    case STORE_RATE:
+        return TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_EXCHANGE_RATE;
     default:
         return TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_UNSPECIFIED;
     }
@@ -68,15 +72,19 @@ int changes_kind_from_proto(Tallinn__V1__ResourceKind k, store_kind *kind)
     case TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_MATCH:
         *kind = STORE_MATCH;
         return 0;
+    case TALLINN__V1__RESOURCE_KIND__RESOURCE_KIND_EXCHANGE_RATE:
+        *kind = STORE_RATE;
+        return 0;
     default:
         return -1;
     }
 }
 
 /* The roles whose Get method of the kind authz.c's table allows (GetNeed,
- * GetDonor: staff, DONOR, OBSERVER, AUDITOR; GetPledge, GetMatch: staff,
- * DONOR, AUDITOR). integration.changes checks every role's feed against its
- * reads, so a change to the table that is not made here fails there. */
+ * GetDonor, GetExchangeRate: staff, DONOR, OBSERVER, AUDITOR; GetPledge,
+ * GetMatch: staff, DONOR, AUDITOR). integration.changes checks every role's
+ * feed against its reads, so a change to the table that is not made here
+ * fails there. */
 int changes_kind_readable(const api_caller *caller, store_kind kind)
 {
     switch (caller->role) {
@@ -86,9 +94,9 @@ int changes_kind_readable(const api_caller *caller, store_kind kind)
     case API_ROLE_DONOR:
     case API_ROLE_AUDITOR:
         return kind == STORE_NEED || kind == STORE_DONOR || kind == STORE_PLEDGE ||
-               kind == STORE_MATCH;
+               kind == STORE_MATCH || kind == STORE_RATE;
     case API_ROLE_OBSERVER:
-        return kind == STORE_NEED || kind == STORE_DONOR;
+        return kind == STORE_NEED || kind == STORE_DONOR || kind == STORE_RATE;
     default:
         return 0;
     }
@@ -202,7 +210,8 @@ int changes_sees_at(store_tx *tx, const api_caller *caller, store_kind kind,
         *sees = caller->role != API_ROLE_DONOR || own_pledge(caller, api_get_string(m, "name"));
         return STORE_OK;
     default:
-        *sees = 1; /* donors: everyone who reads them (redacted for donors) */
+        /* donors (redacted for donors), exchange rates: everyone who reads them */
+        *sees = 1;
         return STORE_OK;
     }
 }
@@ -234,7 +243,7 @@ void changes_set_resource(ProtobufCMessage *holder, store_kind kind, ProtobufCMe
 {
     static const char *const fields[STORE_KIND_COUNT] = {
         [STORE_DONOR] = "donor", [STORE_PLEDGE] = "pledge", [STORE_NEED] = "need",
-        [STORE_MATCH] = "match",
+        [STORE_MATCH] = "match", [STORE_RATE] = "exchange_rate",
     };
     const ProtobufCFieldDescriptor *f;
 

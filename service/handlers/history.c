@@ -381,12 +381,14 @@ grpc_status_code history_list(rpc_call *call, const ProtobufCMessage *req,
         return api_store_error(call, STORE_NOMEM);
     tallinn__v1__list_history_response__init(out);
     if (in->name == NULL || in->name[0] == '\0')
-        api_violation(call, "name", "required: needs/{need}, matches/{match}, donors/{donor} or "
-                                    "donors/{donor}/pledges/{pledge}");
+        api_violation(call, "name", "required: needs/{need}, matches/{match}, donors/{donor}, "
+                                    "donors/{donor}/pledges/{pledge} or "
+                                    "exchangeRates/{exchange_rate}");
     else if (changes_kind_of_name(in->name, &kind) != 0)
         api_violation(call, "name",
                       "\"%.80s\" is not a resource name like needs/{need}, matches/{match}, "
-                      "donors/{donor} or donors/{donor}/pledges/{pledge}",
+                      "donors/{donor}, donors/{donor}/pledges/{pledge} or "
+                      "exchangeRates/{exchange_rate}",
                       in->name);
     if (size < 0)
         api_violation(call, "page_size", "must not be negative (0 means %d, at most %d)",

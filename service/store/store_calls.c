@@ -90,12 +90,13 @@ static int principal_moves_epoch(store_tx *tx, const ProtobufCMessage *m, const 
 
 /* ---- The change log: what a job changed, until its audit record ---- */
 
-/* The kinds the change log records: the mechanism's resources. Principals
- * are not among them: their last-use times change without a record. */
+/* The kinds the change log records: the mechanism's resources and the
+ * exchange rates they are valued at. Principals are not among them: their
+ * last-use times change without a record. */
 static int tracked(store_kind kind)
 {
     return kind == STORE_DONOR || kind == STORE_PLEDGE || kind == STORE_NEED ||
-           kind == STORE_MATCH;
+           kind == STORE_MATCH || kind == STORE_RATE;
 }
 
 static void pending_free(store_pending_change *p)
@@ -138,51 +139,92 @@ static int column_int(store_kind kind, const store_value *cols, const char *colu
     return 0;
 }
 
-/* Keeps a version the job just stored until its audit record (takes data).
- * A resource written twice in one job keeps its first place and its last
- * bytes. */
+/* The pending change of the resource (its previous columns and bytes
+ * freed), or a new one at the end; NULL when out of memory. A resource
+ * written twice in one job keeps its first place. */
+static store_pending_change *pending_slot(store_tx *tx, store_kind kind, const char *name,
+                                          size_t name_len)
+{
+    store_pending_change *p;
+
+    for (size_t i = 0; i < tx->n_changes; i++) {
+        p = &tx->changes[i];
+        if (p->kind == kind && strlen(p->name) == name_len &&
+            memcmp(p->name, name, name_len) == 0) {
+            free(p->data);
+            free(p->donor);
+            free(p->need);
+            p->data = NULL;
+            p->donor = p->need = NULL;
+            return p;
+        }
+    }
+    if (tx->n_changes == tx->cap_changes) {
+        size_t cap = tx->cap_changes ? 2 * tx->cap_changes : 8;
+        store_pending_change *grown = realloc(tx->changes, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        tx->changes = grown;
+        tx->cap_changes = cap;
+    }
+    p = &tx->changes[tx->n_changes];
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    if ((p->name = strndup(name, name_len)) == NULL)
+        return NULL;
+    tx->n_changes++;
+    return p;
+}
+
+/* Drops a pending change that could not be completed (out of memory). */
+static int pending_fail(store_tx *tx, store_pending_change *p)
+{
+    size_t i = (size_t)(p - tx->changes);
+
+    pending_free(p);
+    memmove(p, p + 1, (tx->n_changes - i - 1) * sizeof(*p));
+    tx->n_changes--;
+    return STORE_NOMEM;
+}
+
+/* Keeps a version the job just stored until its audit record (takes data),
+ * with the bytes of its last change. */
 static int pending_add(store_tx *tx, store_kind kind, const store_value *cols, uint8_t *data,
                        size_t len)
 {
-    store_pending_change *p = NULL;
-    const char *name = cols[0].p;
+    store_pending_change *p = pending_slot(tx, kind, cols[0].p, cols[0].len);
 
-    for (size_t i = 0; i < tx->n_changes && p == NULL; i++)
-        if (tx->changes[i].kind == kind && strlen(tx->changes[i].name) == cols[0].len &&
-            memcmp(tx->changes[i].name, name, cols[0].len) == 0)
-            p = &tx->changes[i];
-    if (p != NULL) {
-        free(p->data);
-        free(p->donor);
-        free(p->need);
-    } else {
-        if (tx->n_changes == tx->cap_changes) {
-            size_t cap = tx->cap_changes ? 2 * tx->cap_changes : 8;
-            store_pending_change *grown = realloc(tx->changes, cap * sizeof(*grown));
-            if (grown == NULL) {
-                free(data);
-                return STORE_NOMEM;
-            }
-            tx->changes = grown;
-            tx->cap_changes = cap;
-        }
-        p = &tx->changes[tx->n_changes++];
-        memset(p, 0, sizeof(*p));
-        p->kind = kind;
-        p->name = strndup(name, cols[0].len);
+    if (p == NULL) {
+        free(data);
+        return STORE_NOMEM;
     }
     p->donor = kind == STORE_PLEDGE || kind == STORE_MATCH ? column_text(kind, cols, "donor")
                                                             : strdup("");
     p->need = kind == STORE_MATCH ? column_text(kind, cols, "need") : strdup("");
-    p->state = kind == STORE_DONOR ? 0 : column_int(kind, cols, "state");
+    p->state = kind == STORE_NEED || kind == STORE_PLEDGE || kind == STORE_MATCH
+                   ? column_int(kind, cols, "state")
+                   : 0;
+    p->deleted = 0;
     p->data = data;
     p->len = len;
-    if (p->name == NULL || p->donor == NULL || p->need == NULL) {
-        tx->n_changes--;
-        pending_free(&tx->changes[tx->n_changes]);
+    return p->donor == NULL || p->need == NULL ? pending_fail(tx, p) : STORE_OK;
+}
+
+/* Keeps a removal until the job's audit record: a row without bytes. */
+static int pending_delete(store_tx *tx, store_kind kind, const char *name)
+{
+    store_pending_change *p = pending_slot(tx, kind, name, strlen(name));
+
+    if (p == NULL)
         return STORE_NOMEM;
-    }
-    return STORE_OK;
+    p->donor = strdup("");
+    p->need = strdup("");
+    p->state = 0;
+    p->deleted = 1;
+    p->data = malloc(1);
+    p->len = 0;
+    return p->donor == NULL || p->need == NULL || p->data == NULL ? pending_fail(tx, p)
+                                                                  : STORE_OK;
 }
 
 /* Writes the pending changes under the audit record `index`. */
@@ -193,7 +235,8 @@ static int changes_flush(store_tx *tx, int64_t index)
     for (size_t i = 0; i < tx->n_changes && rc == STORE_OK; i++) {
         const store_pending_change *p = &tx->changes[i];
         store_change ch = {
-            .index = index, .seq = (int)i, .kind = p->kind, .name = p->name, .deleted = 0,
+            .index = index, .seq = (int)i, .kind = p->kind, .name = p->name,
+            .deleted = p->deleted,
             .donor = p->donor, .need = p->need, .state = p->state, .data = p->data, .len = p->len,
         };
         rc = store__rec(tx, ENG(tx)->change_put(CONN(tx), &ch));
@@ -240,10 +283,15 @@ int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
 
 int store_delete(store_tx *tx, store_kind kind, const char *name)
 {
+    int rc;
+
     if (!tx->write || (unsigned)kind >= STORE_KIND_COUNT || kind == STORE_PRINCIPAL ||
         name == NULL)
         return STORE_ERROR;
-    return store__rec(tx, ENG(tx)->del(CONN(tx), kind, name));
+    rc = store__rec(tx, ENG(tx)->del(CONN(tx), kind, name));
+    if (rc == STORE_OK && tx->s->opts.change_log && tracked(kind))
+        rc = pending_delete(tx, kind, name);
+    return rc;
 }
 
 /* ---- Lists ---- */

@@ -72,11 +72,11 @@
  * unique on (kind, name, idx), with an index on (idx, seq) for scans and one
  * on (need, donor, idx) of the rows of kind 3 (matches) for
  * change_live_match; kind holds store_kind's number (0 donor, 1 pledge,
- * 2 need, 3 match), text compares as bytes. And a one-row table
- * change_log_start(id = 1, idx): the audit head's size when the migration
- * that created the change log ran, which also copies every donor, pledge,
- * need and match then stored as a baseline row of idx -1 (seq 0; donor,
- * need, state from the kind's columns).
+ * 2 need, 3 match, 5 exchange rate), text compares as bytes. And a one-row
+ * table change_log_start(id = 1, idx): the audit head's size when the
+ * migration that created the change log ran, which also copies every donor,
+ * pledge, need, match and exchange rate then stored as a baseline row of
+ * idx -1 (seq 0; donor, need, state from the kind's columns).
  */
 #ifndef TALLINN_STORE_ENGINE_H
 #define TALLINN_STORE_ENGINE_H

@@ -33,6 +33,7 @@ typedef struct store_pending_change {
     store_kind kind;
     char *name, *donor, *need; /* malloc'd */
     int state;
+    int deleted;               /* store_delete removed it (data empty) */
     uint8_t *data;             /* the packed message, malloc'd */
     size_t len;
 } store_pending_change;

@@ -11,7 +11,8 @@
 #define IN_MASK(col, param) "((1::bigint << " col "::integer) & " param ") <> 0"
 #define CHANGE_COLUMNS "idx, seq, kind, name, deleted, donor, need, state, data"
 
-_Static_assert(STORE_DONOR == 0 && STORE_PLEDGE == 1 && STORE_NEED == 2 && STORE_MATCH == 3,
+_Static_assert(STORE_DONOR == 0 && STORE_PLEDGE == 1 && STORE_NEED == 2 && STORE_MATCH == 3 &&
+                   STORE_RATE == 5,
                "the change log's SQL spells these kind numbers");
 
 const char *pg_change_sql(int id)

@@ -101,7 +101,8 @@ static const char *const migrations[] = {
     "INSERT INTO changes SELECT -1, 0, 0, name, 0, '', '', 0, data FROM donors;"
     "INSERT INTO changes SELECT -1, 0, 1, name, 0, donor, '', state, data FROM pledges;"
     "INSERT INTO changes SELECT -1, 0, 2, name, 0, '', '', state, data FROM needs;"
-    "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;",
+    "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;"
+    "INSERT INTO changes SELECT -1, 0, 5, name, 0, '', '', 0, data FROM exchange_rates;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

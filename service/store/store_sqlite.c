@@ -125,7 +125,8 @@ static const char *const migrations[] = {
     "INSERT INTO changes SELECT -1, 0, 0, name, 0, '', '', 0, data FROM donors;"
     "INSERT INTO changes SELECT -1, 0, 1, name, 0, donor, '', state, data FROM pledges;"
     "INSERT INTO changes SELECT -1, 0, 2, name, 0, '', '', state, data FROM needs;"
-    "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;",
+    "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;"
+    "INSERT INTO changes SELECT -1, 0, 5, name, 0, '', '', 0, data FROM exchange_rates;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -183,7 +184,8 @@ enum {
     ST_COUNT
 };
 
-_Static_assert(STORE_DONOR == 0 && STORE_PLEDGE == 1 && STORE_NEED == 2 && STORE_MATCH == 3,
+_Static_assert(STORE_DONOR == 0 && STORE_PLEDGE == 1 && STORE_NEED == 2 && STORE_MATCH == 3 &&
+                   STORE_RATE == 5,
                "the change log's SQL spells these kind numbers");
 _Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
                    TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD == 1 &&

@@ -37,9 +37,10 @@ TMP = tempfile.mkdtemp(prefix="tallinn-changes-test-")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("TALLINN_")}
 ENV.update({"XDG_CONFIG_HOME": os.path.join(TMP, "xdg"), "HOME": TMP, "NO_COLOR": "",
             "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "TZ": "UTC"})
-(common_pb2, donor_pb2, need_pb2, match_pb2, change_pb2, audit_pb2) = harness.protos(
+(common_pb2, donor_pb2, need_pb2, match_pb2, change_pb2, audit_pb2, rate_pb2) = harness.protos(
     "tallinn/v1/common.proto", "tallinn/v1/donor.proto", "tallinn/v1/need.proto",
-    "tallinn/v1/match.proto", "tallinn/v1/change.proto", "tallinn/v1/audit.proto")
+    "tallinn/v1/match.proto", "tallinn/v1/change.proto", "tallinn/v1/audit.proto",
+    "tallinn/v1/rate.proto")
 from google.protobuf import field_mask_pb2  # noqa: E402  (after protos(): same runtime)
 
 Code = grpc.StatusCode
@@ -47,7 +48,8 @@ Need, Match, Donor, Pledge = need_pb2.Need, match_pb2.Match, donor_pb2.Donor, do
 WC = change_pb2.WatchChangesResponse
 Kind = change_pb2.ResourceKind
 KIND_FIELD = {Kind.Value("RESOURCE_KIND_DONOR"): "donor", Kind.Value("RESOURCE_KIND_PLEDGE"): "pledge",
-              Kind.Value("RESOURCE_KIND_NEED"): "need", Kind.Value("RESOURCE_KIND_MATCH"): "match"}
+              Kind.Value("RESOURCE_KIND_NEED"): "need", Kind.Value("RESOURCE_KIND_MATCH"): "match",
+              Kind.Value("RESOURCE_KIND_EXCHANGE_RATE"): "exchange_rate"}
 READS = ("Get", "List", "Stream", "Watch", "Suggest", "Noop")
 BUDGET = 3  # --max-streams-per-principal
 
@@ -125,9 +127,11 @@ class World:
             "donor": ("DonorService", "ListDonors", donor_pb2.ListDonorsResponse, "donors", {}),
             "pledge": ("DonorService", "ListPledges", donor_pb2.ListPledgesResponse, "pledges",
                        {"parent": "donors/-"}),
+            "exchange_rate": ("ExchangeRateService", "ListExchangeRates",
+                              rate_pb2.ListExchangeRatesResponse, "exchange_rates", {}),
         }[kind]
-        req_cls = getattr(need_pb2 if svc == "NeedService" else match_pb2 if svc == "MatchService"
-                          else donor_pb2, method + "Request")
+        req_cls = getattr({"NeedService": need_pb2, "MatchService": match_pb2,
+                           "ExchangeRateService": rate_pb2}.get(svc, donor_pb2), method + "Request")
         out, token = {}, ""
         while True:
             r = self.call(who, "/tallinn.v1.%s/%s" % (svc, method),
@@ -205,6 +209,16 @@ def workflow(w):
     w.match("alpha", "MarkDelivered", name="matches/m-alpha-open")
     w.match(fo, "AcceptDelivery", name="matches/m-alpha-open")
     w.need(bo, "ResumeNeed", name="needs/n-hold")
+    # exchange rates: two recorded, one deleted (every role but ADMIN reads them)
+    for cur, rate in (("USD", "1.0850"), ("GBP", "0.8420")):
+        w.call(bo, "/tallinn.v1.ExchangeRateService/CreateExchangeRate",
+               rate_pb2.CreateExchangeRateRequest(exchange_rate=rate_pb2.ExchangeRate(
+                   currency_code=cur, rate=rate, rate_date=common_pb2.Date(year=2025, month=3,
+                                                                           day=14),
+                   source="ECB euro foreign exchange reference rate")), rate_pb2.ExchangeRate)
+    w.call(bo, "/tallinn.v1.ExchangeRateService/DeleteExchangeRate",
+           rate_pb2.DeleteExchangeRateRequest(name="exchangeRates/gbp-2025-03-14"),
+           rate_pb2.ExchangeRate)
 
 
 def changes(msgs):
@@ -251,7 +265,10 @@ def test_commit_order(w):
         assert m.commit_time == r.time
         named = [c for c in m.changes if c.name == r.resource]
         assert len(named) == 1, (r, m)
-        assert getattr(named[0], KIND_FIELD[named[0].kind]).etag == r.etag
+        if named[0].tombstone:  # a removal: no body
+            assert r.method.endswith("/DeleteExchangeRate"), (r, m)
+        else:
+            assert getattr(named[0], KIND_FIELD[named[0].kind]).etag == r.etag
     # ApproveMatch changed the match, its pledge and its need, in that order
     approve = [m for m in ch if recs[m.index].method.endswith("/ApproveMatch")][0]
     assert [c.name for c in approve.changes] == [
@@ -261,16 +278,14 @@ def test_commit_order(w):
 def test_mirror_per_role(w):
     """Need-to-know: each role's feed, applied, is exactly what its lists
     show (redaction included); tombstones only for what was shown."""
-    cases = {"FRONT_OFFICE": ("need", "match", "pledge", "donor"),
-             "BACK_OFFICE": ("need", "match", "pledge", "donor"),
-             "COORDINATOR": ("need", "match", "pledge", "donor"),
-             "AUDITOR": ("need", "match", "pledge", "donor"),
-             "alpha": ("need", "match", "pledge", "donor"),
-             "beta": ("need", "match", "pledge", "donor"),
-             "OBSERVER": ("need", "donor")}
+    every = ("need", "match", "pledge", "donor", "exchange_rate")
+    cases = {"FRONT_OFFICE": every, "BACK_OFFICE": every, "COORDINATOR": every,
+             "AUDITOR": every, "alpha": every, "beta": every,
+             "OBSERVER": ("need", "donor", "exchange_rate")}
     for who, kinds in cases.items():
         m = mirror(w.feed(who))
-        for kind in ("need", "match", "pledge", "donor"):
+        assert sorted(m["exchange_rate"]) == ["exchangeRates/usd-2025-03-14"], (who, m)
+        for kind in every:
             if kind in kinds:
                 want = w.list_all(who, kind)
                 assert sorted(m[kind]) == sorted(want), (who, kind, sorted(m[kind]), sorted(want))
@@ -309,7 +324,8 @@ def test_observer(w):
     msgs = changes(w.feed("OBSERVER"))
     for m in msgs:
         for c in m.changes:
-            assert c.kind in (Kind.Value("RESOURCE_KIND_NEED"), Kind.Value("RESOURCE_KIND_DONOR"))
+            assert c.kind in (Kind.Value("RESOURCE_KIND_NEED"), Kind.Value("RESOURCE_KIND_DONOR"),
+                              Kind.Value("RESOURCE_KIND_EXCHANGE_RATE"))
             assert c.name != "needs/n-secret"
             if c.WhichOneof("resource") == "need":
                 assert c.need.description == "" and c.need.region == "", c
@@ -472,6 +488,28 @@ def test_history_observer(w):
     assert h.entries[0].method.endswith("/CreateNeed") and h.entries[0].role
 
 
+def test_rates(w):
+    """Exchange rates are in the feed for every role that reads them: a
+    deleted rate comes as a tombstone after its creation; a kinds filter
+    selects them; their history, redacted for an OBSERVER; a deleted rate
+    has none (NOT_FOUND, as GetExchangeRate)."""
+    rk = Kind.Value("RESOURCE_KIND_EXCHANGE_RATE")
+    for who in ("alpha", "OBSERVER", "AUDITOR"):
+        got = [(c.name, c.tombstone) for m in changes(w.feed(who, kinds=[rk])) for c in m.changes]
+        assert got == [("exchangeRates/usd-2025-03-14", False),
+                       ("exchangeRates/gbp-2025-03-14", False),
+                       ("exchangeRates/gbp-2025-03-14", True)], (who, got)
+    first = [c for m in changes(w.feed("alpha", kinds=[rk])) for c in m.changes][0]
+    assert first.exchange_rate.rate == "1.0850" and first.exchange_rate.currency_code == "USD"
+    for who in ("BACK_OFFICE", "alpha", "OBSERVER"):
+        h = w.history(who, "exchangeRates/usd-2025-03-14").entries
+        assert [e.method.rsplit("/", 1)[1] for e in h] == ["CreateExchangeRate"], (who, h)
+        assert h[0].exchange_rate.rate == "1.0850"
+        assert bool(h[0].principal) == (who != "OBSERVER"), (who, h[0])
+    harness.expect_code(w.history, Code.NOT_FOUND, "BACK_OFFICE", "exchangeRates/gbp-2025-03-14")
+    harness.expect_code(w.history, Code.PERMISSION_DENIED, "ADMIN", "exchangeRates/usd-2025-03-14")
+
+
 def test_live_two_watchers(w):
     """Two watchers from now: a new need reaches both, each as it may see it."""
     got = {"alpha": [], "BACK_OFFICE": []}
@@ -631,6 +669,12 @@ def test_ctl_changes_watch(w):
     only = ctl(w, "BACK_OFFICE", "changes", "watch", "--from-start", "--kind", "pledges",
                "--count", "2", "-o", "name").stdout.split()
     assert only == ["donors/alpha/pledges/p", "donors/beta/pledges/p"], only
+    rates = ctl(w, "OBSERVER", "changes", "watch", "--from-start", "--kind", "rates",
+                "--count", "3").stdout.splitlines()
+    assert [x.split()[4:] for x in rates] == [
+        ["rate", "exchangeRates/usd-2025-03-14", "USD", "1.0850"],
+        ["rate", "exchangeRates/gbp-2025-03-14", "GBP", "0.8420"],
+        ["rate", "exchangeRates/gbp-2025-03-14", "no", "longer", "visible", "to", "you"]], rates
     for bad in (["--kind", "principals"], ["--after", "x"], ["--after", "3", "--from-start"],
                 ["--count", "0"]):
         ctl(w, "BACK_OFFICE", "changes", "watch", *bad, rc=2)
@@ -666,6 +710,8 @@ def test_ctl_history(w):
                                                          "DELIVERED", "ACCEPTED"]
     ctl(w, "alpha", "pledges", "history", "alpha", "p")
     ctl(w, "alpha", "donors", "history", "beta")
+    out = ctl(w, "OBSERVER", "rates", "history", "usd-2025-03-14").stdout
+    assert "CreateExchangeRate" in out and "principals/" not in out, out
     # --prove needs the key from the user; a key of another log refuses
     ctl(w, "BACK_OFFICE", "needs", "history", "n-secret", "--prove", rc=2)
     other = other_log_key()
@@ -863,6 +909,7 @@ def main():
                          ("history", test_history),
                          ("history_donor", test_history_donor),
                          ("history_observer", test_history_observer),
+                         ("rates", test_rates),
                          ("live_two_watchers", test_live_two_watchers),
                          ("stream_budget", test_stream_budget),
                          ("restart_and_drain", test_restart_and_drain),

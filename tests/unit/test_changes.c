@@ -147,7 +147,7 @@ static Tallinn__V1__Match match(const char *name, const char *need_name, const c
 typedef struct put {
     store_kind kind;
     const ProtobufCMessage *m;
-    int insert;
+    int insert; /* 1 insert, 0 update, -1 delete (the message's name) */
 } put;
 
 typedef struct job {
@@ -158,6 +158,16 @@ typedef struct job {
     int64_t index;    /* out: the record's index */
 } job;
 
+static int do_put(store_tx *tx, const put *u)
+{
+    if (u->insert < 0) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(u->m->descriptor, "name");
+        return store_delete(tx, u->kind, *(char *const *)((const char *)u->m + f->offset));
+    }
+    return u->insert ? store_insert(tx, u->kind, u->m) : store_update(tx, u->kind, u->m);
+}
+
 static int run_job(store_tx *tx, void *p)
 {
     job *j = p;
@@ -167,15 +177,11 @@ static int run_job(store_tx *tx, void *p)
     for (size_t i = 0; i < j->n; i++) {
         if (i == 0 && j->refuse_first) {
             assert_int_equal(store_savepoint(tx), STORE_OK);
-            rc = j->puts[i].insert ? store_insert(tx, j->puts[i].kind, j->puts[i].m)
-                                   : store_update(tx, j->puts[i].kind, j->puts[i].m);
-            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(do_put(tx, &j->puts[i]), STORE_OK);
             assert_int_equal(store_savepoint_end(tx, 0), STORE_OK);
             continue;
         }
-        rc = j->puts[i].insert ? store_insert(tx, j->puts[i].kind, j->puts[i].m)
-                               : store_update(tx, j->puts[i].kind, j->puts[i].m);
-        if (rc != STORE_OK)
+        if ((rc = do_put(tx, &j->puts[i])) != STORE_OK)
             return 100 - rc;
     }
     if (!j->record)
@@ -240,7 +246,8 @@ static int keep(const store_change *ch, void *p)
     snprintf(s->donors[s->n], 64, "%s", ch->donor);
     snprintf(s->needs[s->n], 64, "%s", ch->need);
     assert_true(ch->len <= sizeof(s->data[0]));
-    memcpy(s->data[s->n], ch->data, ch->len);
+    if (ch->len > 0)
+        memcpy(s->data[s->n], ch->data, ch->len);
     s->rows[s->n].name = s->names[s->n];
     s->rows[s->n].donor = s->donors[s->n];
     s->rows[s->n].need = s->needs[s->n];
@@ -352,6 +359,36 @@ static void test_change_without_record_fails(void **state)
     assert_int_equal(job_rc, 0);
 }
 
+/* A deletion (DeleteExchangeRate) is a row too: deleted, without bytes,
+ * under its record, after the versions before it; a rate is kept with its
+ * own kind number. */
+static void test_deletion_kept(void **state)
+{
+    fixture *f = *state;
+    Tallinn__V1__Date day = TALLINN__V1__DATE__INIT;
+    Tallinn__V1__ExchangeRate r = TALLINN__V1__EXCHANGE_RATE__INIT;
+    put create[] = {{STORE_RATE, &r.base, 1}}, drop[] = {{STORE_RATE, &r.base, -1}};
+    int64_t made, gone;
+    seen s;
+
+    day.year = 2025;
+    day.month = 3;
+    day.day = 14;
+    r.name = "exchangeRates/usd-2025-03-14";
+    r.currency_code = "USD";
+    r.rate = "1.0850";
+    r.rate_date = &day;
+    made = commit(f->s, create, 1);
+    gone = commit(f->s, drop, 1);
+    scan(f->s, 0, 100, &s);
+    assert_int_equal(s.n, 2);
+    assert_true(s.rows[0].index == made && s.rows[0].kind == STORE_RATE && !s.rows[0].deleted);
+    assert_string_equal(s.rows[0].name, "exchangeRates/usd-2025-03-14");
+    assert_true(s.rows[1].index == gone && s.rows[1].kind == STORE_RATE && s.rows[1].deleted);
+    assert_string_equal(s.rows[1].name, "exchangeRates/usd-2025-03-14");
+    assert_int_equal((int)s.rows[1].len, 0);
+}
+
 static void test_versions_and_live_matches(void **state)
 {
     fixture *f = *state;
@@ -398,7 +435,8 @@ static void test_migration_keeps_a_baseline(void **state)
     fixture *f = *state;
     Tallinn__V1__Need n = need("needs/old", OPEN, RESTRICTED, "from before");
     Tallinn__V1__Match m = match("matches/old", "needs/old", "donors/alpha", PROPOSED);
-    put puts[] = {{STORE_NEED, &n.base, 1}, {STORE_MATCH, &m.base, 1}};
+    Tallinn__V1__ExchangeRate rate = TALLINN__V1__EXCHANGE_RATE__INIT;
+    put puts[] = {{STORE_NEED, &n.base, 1}, {STORE_MATCH, &m.base, 1}, {STORE_RATE, &rate.base, 1}};
     int64_t start = -1;
     change_version v;
     store_tx *tx;
@@ -406,8 +444,11 @@ static void test_migration_keeps_a_baseline(void **state)
     seen s;
     int yes;
 
+    rate.name = "exchangeRates/usd-2025-03-14";
+    rate.currency_code = "USD";
+    rate.rate = "1.0850";
     base_data(f->s);
-    commit(f->s, puts, 2); /* head 2 */
+    commit(f->s, puts, 3); /* head 2 */
     store_close(f->s);
     f->s = NULL;
     /* As the migration before it left it: no change log, resources and
@@ -432,6 +473,10 @@ static void test_migration_keeps_a_baseline(void **state)
     assert_int_equal(changes_version_before(tx, STORE_NEED, "needs/old", 100, &v), STORE_OK);
     assert_true(v.index == -1);
     assert_string_equal(((Tallinn__V1__Need *)v.msg)->title, "from before");
+    changes_version_free(&v);
+    assert_int_equal(changes_version_before(tx, STORE_RATE, rate.name, 100, &v), STORE_OK);
+    assert_true(v.index == -1);
+    assert_string_equal(((Tallinn__V1__ExchangeRate *)v.msg)->rate, "1.0850");
     changes_version_free(&v);
     assert_int_equal(store_change_live_match(tx, "needs/old", "donors/alpha",
                                              DOMAIN_LIVE_MATCH_STATES, 5, &yes), STORE_OK);
@@ -661,6 +706,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_changes_keyed_by_their_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_savepoint_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_change_without_record_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deletion_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_versions_and_live_matches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_keeps_a_baseline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_render_per_role, setup, teardown),
