@@ -14,11 +14,12 @@ add_executable(tallinn-audit
   ${CMAKE_CURRENT_LIST_DIR}/audit_show.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_server.c
   ${CMAKE_CURRENT_LIST_DIR}/audit_net.c
+  ${CMAKE_CURRENT_LIST_DIR}/audit_context.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_main.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_store.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_http.c
   ${CMAKE_CURRENT_LIST_DIR}/witness_cosign.c)
-target_link_libraries(tallinn-audit PRIVATE tallinn_tlog tallinn_witness_client tallinn_proto
+target_link_libraries(tallinn-audit PRIVATE tallinn_cli tallinn_tlog tallinn_witness_client tallinn_proto
                       tallinn_rpc_client PkgConfig::SODIUM PkgConfig::PROTOBUFC
                       PkgConfig::JANSSON PkgConfig::MHD Threads::Threads)
 # Test-only hooks (a witness that stops itself between storing and answering)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stddef.h>
 
+#include "cli.h"
 #include "tallinn/checkpoint.h"
 #include "tallinn/cosig.h"
 #include "tallinn/merkle.h"
@@ -17,18 +18,30 @@
 
 #define AUDIT_PROG "tallinn-audit"
 
-/* Exit statuses, listed in --help. */
+/* Exit statuses, the scheme tallinnctl shares (cli.h), listed in --help.
+ * A server's refusal exits as tallinnctl does for its status: 4 NOT_FOUND,
+ * 5 PERMISSION_DENIED or UNAUTHENTICATED, 6 INVALID_ARGUMENT and the like. */
 enum {
-    AUDIT_EXIT_OK = 0,
-    AUDIT_EXIT_FAILED = 1,   /* something did not verify; the message says what and where */
-    AUDIT_EXIT_SECURITY = 2, /* the log forked or shrank: SECURITY ERROR, both checkpoints shown */
-    AUDIT_EXIT_USAGE = 64,   /* bad command line, unreadable key (sysexits EX_USAGE) */
+    AUDIT_EXIT_OK = CLI_EXIT_OK,
+    AUDIT_EXIT_FAILED = CLI_EXIT_FAILURE,          /* did not verify ("FAILED"): the message
+                                                      says what and where */
+    AUDIT_EXIT_USAGE = CLI_EXIT_USAGE,             /* bad command line, unreadable key */
+    AUDIT_EXIT_UNREACHABLE = CLI_EXIT_UNREACHABLE, /* could not reach the server or witnesses:
+                                                      nothing was verified */
+    AUDIT_EXIT_SECURITY = CLI_EXIT_SECURITY,       /* the log forked or shrank: SECURITY ERROR,
+                                                      both checkpoints shown */
+    AUDIT_EXIT_UNCHECKED = CLI_EXIT_UNCHECKED,     /* another error stopped the check before it
+                                                      could conclude */
 };
 
-#define AUDIT_EXIT_HELP                                                                  \
-    "Exit status: 0 verified; 1 verification failed (the message says what and where);\n" \
-    "2 SECURITY ERROR (the log forked or shrank, or fewer than --quorum witnesses\n"      \
-    "validly cosigned the checkpoint); 64 usage error.\n"
+#define AUDIT_EXIT_HELP                                                                    \
+    "Exit status (as tallinnctl's where they overlap): 0 verified; 1 FAILED: did not\n"    \
+    "verify (the message says what and where); 2 usage error; 3 could not reach the\n"    \
+    "server (or enough witnesses): nothing was verified; 4, 5, 6 the server refused\n"    \
+    "(NOT_FOUND; PERMISSION_DENIED or UNAUTHENTICATED; INVALID_ARGUMENT); 8 SECURITY\n"  \
+    "ERROR (the log forked or shrank, or fewer than --quorum witnesses validly\n"        \
+    "cosigned the checkpoint); 9 could not check (the server failed the call, the\n"     \
+    "state file could not be written).\n"
 
 /* Commands: argv[0] is the command name; they return an exit status. */
 int audit_cmd_verify(int argc, char **argv);
@@ -51,6 +64,13 @@ int audit_load_witness(const char *arg, cosig_verifier *out);
  * message naming the file in err. */
 int audit_read_file(const char *path, size_t max, char **buf, size_t *len, char *err,
                     size_t err_size);
+
+/* Whether the input a command was given on its command line exists and is
+ * a directory (want_dir) or a regular file: 0, or after printing
+ * "tallinn-audit CMD: cannot read PATH: why; nothing was verified"
+ * AUDIT_EXIT_USAGE, as tallinnctl exits for a file it cannot read. A path
+ * that is wrong is a usage error, never a log that FAILED to verify. */
+int audit_input_ok(const char *cmd, const char *what, const char *path, int want_dir);
 
 /* Prints "tallinn-audit: CMD: FAILED: <message>" to stderr. */
 void audit_report_failure(const char *cmd, const char *fmt, ...)
@@ -86,7 +106,7 @@ typedef struct audit_witnesses {
     "  -W, --witness VKEY    a witness whose cosignature counts (its C2SP vkey, type\n"     \
     "                        0x04, or a file holding it); repeat for each witness\n"        \
     "      --quorum K        valid cosignatures required (default: every --witness);\n"    \
-    "                        fewer is a SECURITY ERROR (exit 2)\n"
+    "                        fewer is a SECURITY ERROR (exit 8)\n"
 
 /* Takes a getopt code of AUDIT_WITNESS_LONGOPTS (or 'W'): 1 if it was one,
  * 0 if not, -1 after printing why a value is bad. */
@@ -176,7 +196,11 @@ int audit_state_save(const char *path, const char *note, size_t len, char *err,
 typedef struct audit_conn_opts {
     const char *server;      /* host:port, a list host1:port,host2:port, or
                                 dns:///name:port (replicas, round-robin) */
-    const char *token_file;  /* bearer token; else $TALLINN_TOKEN_FILE, $TALLINN_TOKEN */
+    const char *context;     /* --context: the config file's context to use */
+    const char *token_file;  /* bearer token; else $TALLINN_TOKEN_FILE, $TALLINN_TOKEN,
+                                then the context's token and token-file */
+    const char *cfg_token;   /* the context's token and token-file (audit_context.c) */
+    const char *cfg_token_file;
     const char *ca_file;     /* TLS roots (PEM) */
     const char *cert_file;   /* mTLS client certificate */
     const char *cert_key;    /* mTLS client key */
@@ -197,11 +221,17 @@ typedef struct audit_conn_opts {
     {"cert-key", required_argument, NULL, 260},                      \
     {"server-name", required_argument, NULL, 261},                   \
     {"timeout", required_argument, NULL, 262},                       \
-    {"verbose", no_argument, NULL, 263}
+    {"verbose", no_argument, NULL, 263},                             \
+    {"context", required_argument, NULL, 264}
 #define AUDIT_CONN_HELP                                                                    \
     "  -s, --server ADDR     the live server, host:port (AUDITOR role needed); replicas\n" \
     "                        as host1:port,host2:port or dns:///name:port (round-robin,\n" \
     "                        reads retried on the next one when one is unavailable)\n"   \
+    "      --context NAME    take what is not given here from this context of\n"         \
+    "                        tallinnctl's config file ($TALLINN_CONFIG, else\n"          \
+    "                        ~/.config/tallinn/config; default: $TALLINN_CONTEXT, else\n" \
+    "                        the file's own); without a directory or --server, its\n"    \
+    "                        address is the server\n"                                    \
     "      --token-file F    the bearer token (default $TALLINN_TOKEN_FILE, else\n"        \
     "                        $TALLINN_TOKEN)\n"                                            \
     "      --insecure        plaintext (loopback, tests); default TLS\n"                  \
@@ -217,12 +247,30 @@ typedef struct audit_conn_opts {
  * ours), -1 after printing why a value is bad. */
 int audit_conn_option(audit_conn_opts *o, int c, const char *arg);
 
+/* For a command that may run against a server (audit_context.c): fills
+ * what the options leave unset from the environment (TALLINN_ADDR,
+ * TALLINN_CA, TALLINN_CERT, TALLINN_KEY) and then from the config file's
+ * context (--context, $TALLINN_CONTEXT, else the file's default), as
+ * tallinnctl does. offline: the command was given a directory instead;
+ * then only an explicit --server or --context is an error. Returns 1 when
+ * o names a server, 0 when it does not (offline), or -1 after printing a
+ * usage error. */
+int audit_conn_settle(audit_conn_opts *o, const char *cmd, int offline);
+
 /* The AuditService client (audit_net.c). Functions return 0, or -1 with a
  * message naming the server and the call in err. */
 typedef struct audit_conn audit_conn;
 
 /* A channel and the bearer token; connects on the first call. */
 int audit_conn_open(const audit_conn_opts *o, audit_conn **out, char *err, size_t err_size);
+/* Reports a failed audit_conn_* call (err: its message) as the kind of
+ * failure it was and returns the exit status: "could not reach ADDR" (3)
+ * for a connection, UNAVAILABLE or DEADLINE_EXCEEDED; "the server refused"
+ * (4, 5, 6) for NOT_FOUND, PERMISSION_DENIED, UNAUTHENTICATED,
+ * INVALID_ARGUMENT; "could not check" (9) for another status; and FAILED
+ * (1) when the call succeeded but what came back does not verify. c may be
+ * NULL (audit_conn_open failed: 9). */
+int audit_conn_report(const audit_conn *c, const char *cmd, const char *err);
 void audit_conn_close(audit_conn *c);
 const char *audit_conn_target(const audit_conn *c);
 

@@ -73,11 +73,39 @@ int main(int argc, char **argv)
         printf(AUDIT_PROG " %s\n", TALLINN_VERSION);
         return AUDIT_EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    const char *names[sizeof commands / sizeof commands[0]], *close;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, AUDIT_PROG ": unknown command '%s'\n\n", argv[1]);
+        names[i] = commands[i].name;
+    }
+    close = cli_suggest(argv[1], names, sizeof names / sizeof names[0]);
+    if (close != NULL)
+        fprintf(stderr, AUDIT_PROG ": unknown command '%s' (did you mean '%s'?)\n\n", argv[1],
+                close);
+    else
+        fprintf(stderr, AUDIT_PROG ": unknown command '%s'\n\n", argv[1]);
     usage(stderr);
+    return AUDIT_EXIT_USAGE;
+}
+
+int audit_input_ok(const char *cmd, const char *what, const char *path, int want_dir)
+{
+    struct stat st;
+    const char *why = NULL;
+
+    if (stat(path, &st) != 0)
+        why = strerror(errno);
+    else if (want_dir && !S_ISDIR(st.st_mode))
+        why = "not a directory";
+    else if (!want_dir && !S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (access(path, want_dir ? R_OK | X_OK : R_OK) != 0)
+        why = strerror(errno);
+    if (why == NULL)
+        return 0;
+    fprintf(stderr, AUDIT_PROG " %s: cannot read %s%s%s: %s; nothing was verified\n", cmd,
+            what != NULL ? what : "", what != NULL ? " " : "", path, why);
     return AUDIT_EXIT_USAGE;
 }
 
@@ -227,6 +255,9 @@ int audit_conn_option(audit_conn_opts *o, int c, const char *arg)
         return 1;
     case 263:
         o->verbose = 1;
+        return 1;
+    case 264:
+        o->context = arg;
         return 1;
     case 262:
         errno = 0;

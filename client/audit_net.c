@@ -30,6 +30,10 @@ struct audit_conn {
     size_t n_md;
     int64_t deadline_ms;
     char target[256];
+    /* the last failed call, for audit_conn_report */
+    int failed_call;            /* a call failed (rather than what it returned) */
+    grpc_status_code last_code;
+    int last_unreached;         /* no server was reached at all */
 };
 
 static void discard_grpc_log(gpr_log_func_args *args)
@@ -57,13 +61,19 @@ static void report_attempt(void *arg, const rpcc_attempt *a)
     fputc('\n', stderr);
 }
 
-/* The token from --token-file, $TALLINN_TOKEN_FILE or $TALLINN_TOKEN. */
+/* The token from --token-file, $TALLINN_TOKEN_FILE or $TALLINN_TOKEN, else
+ * the context's token or token-file (a token beats a file there, as in
+ * tallinnctl). */
 static int load_token(const audit_conn_opts *o, audit_conn *c, char *err, size_t err_size)
 {
     const char *file = o->token_file ? o->token_file : getenv("TALLINN_TOKEN_FILE");
     const char *env = getenv("TALLINN_TOKEN");
     char *text = NULL;
     size_t len = 0;
+    if (!(file && file[0]) && !(env && env[0])) {
+        env = o->cfg_token;
+        file = o->cfg_token ? NULL : o->cfg_token_file;
+    }
     if (file && file[0]) {
         if (audit_read_file(file, TOKEN_MAX, &text, &len, err, err_size) != 0)
             return -1;
@@ -172,11 +182,15 @@ static rpcc_call_options call_opts(const audit_conn *c, int64_t deadline_ms)
 
 /* "ADDR: METHOD: CODE: message", and which replica answered when ADDR has
  * several (or the call was tried more than once). */
-static int call_failed(const audit_conn *c, const char *method, const rpcc_result *r,
+static int call_failed(audit_conn *c, const char *method, const rpcc_result *r,
                        char *err, size_t err_size)
 {
     const char *hint = "";
     char replica[128] = "";
+
+    c->failed_call = 1;
+    c->last_code = r->code;
+    c->last_unreached = rpcc_result_unreached(r);
     if (r->code == GRPC_STATUS_PERMISSION_DENIED)
         hint = " (the audit log is readable by AUDITOR principals only)";
     else if (r->code == GRPC_STATUS_UNAUTHENTICATED)
@@ -188,9 +202,37 @@ static int call_failed(const audit_conn *c, const char *method, const rpcc_resul
     return -1;
 }
 
+int audit_conn_report(const audit_conn *c, const char *cmd, const char *err)
+{
+    int ex;
+
+    if (c == NULL) {
+        fprintf(stderr, AUDIT_PROG ": %s: could not check: %s\n", cmd, err);
+        return AUDIT_EXIT_UNCHECKED;
+    }
+    if (!c->failed_call) { /* the answer came, and it does not verify */
+        audit_report_failure(cmd, "%s", err);
+        return AUDIT_EXIT_FAILED;
+    }
+    ex = cli_exit_for_status(c->last_code, AUDIT_EXIT_UNCHECKED);
+    if (c->last_unreached || ex == AUDIT_EXIT_UNREACHABLE) {
+        fprintf(stderr, AUDIT_PROG ": %s: could not reach %s: %s; nothing was verified\n", cmd,
+                c->target, err);
+        return AUDIT_EXIT_UNREACHABLE;
+    }
+    if (ex != AUDIT_EXIT_UNCHECKED) {
+        fprintf(stderr, AUDIT_PROG ": %s: the server refused: %s; nothing was verified\n", cmd,
+                err);
+        return ex;
+    }
+    fprintf(stderr, AUDIT_PROG ": %s: could not check: %s\n", cmd, err);
+    return AUDIT_EXIT_UNCHECKED;
+}
+
 int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len, char *err,
                           size_t err_size)
 {
+    c->failed_call = 0;
     Tallinn__V1__GetCheckpointRequest req = TALLINN__V1__GET_CHECKPOINT_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
     rpcc_result r = {0};
@@ -244,6 +286,7 @@ static int copy_hashes(const audit_conn *c, const char *what, ProtobufCBinaryDat
 int audit_conn_inclusion(audit_conn *c, uint64_t index, uint64_t size, uint8_t *proof,
                          size_t *count, char *err, size_t err_size)
 {
+    c->failed_call = 0;
     Tallinn__V1__GetInclusionProofRequest req = TALLINN__V1__GET_INCLUSION_PROOF_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
     rpcc_result r = {0};
@@ -276,6 +319,7 @@ done:
 int audit_conn_consistency(audit_conn *c, uint64_t size1, uint64_t size2, uint8_t *proof,
                            size_t *count, char *err, size_t err_size)
 {
+    c->failed_call = 0;
     Tallinn__V1__GetConsistencyProofRequest req =
         TALLINN__V1__GET_CONSISTENCY_PROOF_REQUEST__INIT;
     ProtobufCMessage *resp = NULL;
@@ -303,6 +347,7 @@ done:
 int audit_conn_scan(audit_conn *c, uint64_t start, uint64_t end, audit_leaf_fn fn, void *ctx,
                     char *err, size_t err_size)
 {
+    c->failed_call = 0;
     Tallinn__V1__StreamAuditRecordsRequest req = TALLINN__V1__STREAM_AUDIT_RECORDS_REQUEST__INIT;
     rpcc_call_options co = call_opts(c, 0); /* a large log takes as long as it takes */
     rpcc_stream *s = NULL;
@@ -319,6 +364,9 @@ int audit_conn_scan(audit_conn *c, uint64_t start, uint64_t end, audit_leaf_fn f
                          &tallinn__v1__stream_audit_records_response__descriptor, &co, &s, serr,
                          sizeof serr) != 0) {
         snprintf(err, err_size, "%s: StreamAuditRecords: %s", c->target, serr);
+        c->failed_call = 1;
+        c->last_code = GRPC_STATUS_UNKNOWN;
+        c->last_unreached = 0;
         return -1;
     }
     while ((got = rpcc_stream_next(s, &msg)) == 1) {

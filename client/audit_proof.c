@@ -138,6 +138,9 @@ int audit_cmd_check_proof(int argc, char **argv)
     note_verifier v;
     if (audit_load_key(key, &v) != 0)
         return AUDIT_EXIT_USAGE;
+    if (audit_input_ok("check-proof", NULL, path, 0) != 0 ||
+        (entry != NULL && audit_input_ok("check-proof", "--entry", entry, 0) != 0))
+        return AUDIT_EXIT_USAGE;
 
     char err[1024];
     char *text = NULL;
@@ -199,8 +202,9 @@ cleanup:
 static void prove_help(FILE *out)
 {
     fprintf(out,
-            "Usage: " AUDIT_PROG " prove INDEX DIR --key VKEY [-o FILE] [--entry-out FILE]\n"
-            "       " AUDIT_PROG " prove INDEX --server ADDR --key VKEY [-o FILE]\n"
+            "Usage: " AUDIT_PROG " prove INDEX DIR --key VKEY [--proof-out FILE]\n"
+            "                     [--entry-out FILE]\n"
+            "       " AUDIT_PROG " prove INDEX --server ADDR --key VKEY [--proof-out FILE]\n"
             "                     [--entry-out FILE]\n"
             "       (either form also takes [--witness VKEY... [--quorum K]])\n"
             "\n"
@@ -215,7 +219,7 @@ static void prove_help(FILE *out)
             "\n"
             "Options:\n"
             "  -k, --key VKEY        the log's verifier key, or a file holding it (required)\n"
-            "  -o, --output FILE     where to write the proof (default standard output)\n"
+            "      --proof-out FILE  where to write the proof (default standard output)\n"
             "  -e, --entry-out FILE  also write the record's leaf bytes (a serialized\n"
             "                        tallinn.v1.AuditRecord) to FILE\n" AUDIT_CONN_HELP
             AUDIT_WITNESS_HELP
@@ -223,8 +227,8 @@ static void prove_help(FILE *out)
             "  -h, --help            show this help\n"
             "\n"
             "Example:\n"
-            "  " AUDIT_PROG " prove 42 ./audit-2025-06 --key audit.vkey -o record-42.tlog-proof \\\n"
-            "      --entry-out record-42.bin\n"
+            "  " AUDIT_PROG " prove 42 ./audit-2025-06 --key audit.vkey \\\n"
+            "      --proof-out record-42.tlog-proof --entry-out record-42.bin\n"
             "  " AUDIT_PROG " check-proof record-42.tlog-proof --key audit.vkey --entry "
             "record-42.bin\n"
             "\n" AUDIT_EXIT_HELP);
@@ -260,12 +264,16 @@ int audit_proof_emit(const audit_prove_req *rq, const char *source, uint64_t ind
     }
     if (rq->entry_out &&
         audit_state_save(rq->entry_out, (const char *)leaf, leaf_len, err, sizeof err) != 0) {
-        audit_report_failure("prove", "--entry-out: %s", err);
+        fprintf(stderr, AUDIT_PROG ": prove: verified, but could not write --entry-out: %s\n",
+                err);
+        status = AUDIT_EXIT_UNCHECKED;
         goto done;
     }
     if (rq->output) {
         if (audit_state_save(rq->output, text, text_len, err, sizeof err) != 0) {
-            audit_report_failure("prove", "--output: %s", err);
+            fprintf(stderr, AUDIT_PROG ": prove: verified, but could not write --proof-out: "
+                    "%s\n", err);
+            status = AUDIT_EXIT_UNCHECKED;
             goto done;
         }
     } else if (fwrite(text, 1, text_len, stdout) != text_len || fflush(stdout) != 0) {
@@ -372,7 +380,8 @@ int audit_cmd_prove(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"key", required_argument, NULL, 'k'},
-        {"output", required_argument, NULL, 'o'},
+        {"proof-out", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'}, /* not here: said so below */
         {"entry-out", required_argument, NULL, 'e'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -387,7 +396,7 @@ int audit_cmd_prove(int argc, char **argv)
     int c;
     memset(&wit, 0, sizeof wit);
     optind = 1;
-    while ((c = getopt_long(argc, argv, "k:o:e:s:W:qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "k:o:p:e:s:W:qh", opts, NULL)) != -1) {
         int r = audit_conn_option(&co, c, optarg);
         if (r == 0)
             r = audit_witness_option(&wit, c, optarg);
@@ -399,9 +408,13 @@ int audit_cmd_prove(int argc, char **argv)
         case 'k':
             key = optarg;
             break;
-        case 'o':
+        case 'p':
             rq.output = optarg;
             break;
+        case 'o': /* -o is the output format in every command; the proof has one */
+            fprintf(stderr, AUDIT_PROG " prove: -o/--output is the output format (show -o "
+                    "text|json); write the proof to a file with --proof-out FILE\n");
+            return AUDIT_EXIT_USAGE;
         case 'e':
             rq.entry_out = optarg;
             break;
@@ -417,11 +430,15 @@ int audit_cmd_prove(int argc, char **argv)
         }
     }
     int positional = argc - optind;
-    if (!key || (co.server && positional != 1) || (!co.server && positional != 2)) {
+    int srv = audit_conn_settle(&co, "prove", positional >= 2);
+    if (srv < 0)
+        return AUDIT_EXIT_USAGE;
+    if (!key || (srv && positional != 1) || (!srv && positional != 2)) {
         fprintf(stderr, AUDIT_PROG " prove: %s\n\n",
                 !key ? "--key is required"
-                : co.server ? "expected one record index (and no directory with --server)"
-                            : "expected a record index and a directory (or --server)");
+                : srv ? "expected one record index (and no directory with --server)"
+                      : "expected a record index and a directory (or --server, or a --context "
+                        "with addr)");
         prove_help(stderr);
         return AUDIT_EXIT_USAGE;
     }
@@ -437,7 +454,9 @@ int audit_cmd_prove(int argc, char **argv)
     note_verifier v;
     if (audit_load_key(key, &v) != 0)
         return AUDIT_EXIT_USAGE;
-    if (co.server)
+    if (srv)
         return audit_prove_server(&co, index, &v, &rq);
+    if (audit_input_ok("prove", NULL, argv[optind + 1], 1) != 0)
+        return AUDIT_EXIT_USAGE;
     return prove_dir(argv[optind + 1], index, &v, &rq);
 }

@@ -119,11 +119,11 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
         goto done;
     }
     if (audit_conn_open(o, &c, err, sizeof err) != 0) {
-        audit_report_failure("verify", "%s", err);
+        status = audit_conn_report(NULL, "verify", err);
         goto done;
     }
     if (audit_conn_checkpoint(c, 0, &note, &note_len, err, sizeof err) != 0) {
-        audit_report_failure("verify", "%s", err);
+        status = audit_conn_report(c, "verify", err);
         goto done;
     }
     if (checkpoint_open(note, note_len, key, 1, &cp, err, sizeof err) != 0) {
@@ -195,7 +195,9 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
     int src = audit_conn_scan(c, 0, cp.size, on_leaf, &sv, err, sizeof err);
     audit_progress_end(&sv.progress);
     if (src != 0) {
-        audit_report_failure("verify", "%s: %s", o->server, err);
+        char where[1200];
+        snprintf(where, sizeof where, "%s: %s", o->server, err);
+        status = audit_conn_report(c, "verify", where);
         goto done;
     }
     uint8_t root[H];
@@ -225,7 +227,7 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
             goto done;
         }
         if (audit_conn_consistency(c, old.size, cp.size, proof, &n, err, sizeof err) != 0) {
-            audit_report_failure("verify", "%s", err);
+            status = audit_conn_report(c, "verify", err);
             goto done;
         }
         if (merkle_verify_consistency(old.size, cp.size, old.root, cp.root, proof, n, err,
@@ -241,7 +243,9 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
     }
 
     if (audit_state_save(path, note, note_len, err, sizeof err) != 0) {
-        audit_report_failure("verify", "verified, but the state file was not saved: %s", err);
+        fprintf(stderr, AUDIT_PROG ": verify: verified, but the state file was not saved, so "
+                "the next run could not tell a rollback: %s\n", err);
+        status = AUDIT_EXIT_UNCHECKED;
         goto done;
     }
     status = AUDIT_EXIT_OK;
@@ -314,7 +318,7 @@ int audit_prove_server(const audit_conn_opts *co, uint64_t index, const note_ver
     }
     if (audit_conn_open(co, &conn, err, sizeof err) != 0 ||
         audit_conn_checkpoint(conn, 0, &note, &note_len, err, sizeof err) != 0) {
-        audit_report_failure("prove", "%s", err);
+        status = audit_conn_report(conn, "prove", err);
         goto done;
     }
     if (checkpoint_open(note, note_len, v, 1, &cp, err, sizeof err) != 0) {
@@ -330,7 +334,7 @@ int audit_prove_server(const audit_conn_opts *co, uint64_t index, const note_ver
     }
     if (audit_conn_inclusion(conn, index, cp.size, hashes, &n, err, sizeof err) != 0 ||
         audit_conn_scan(conn, index, index + 1, keep_leaf, &leaf, err, sizeof err) != 0) {
-        audit_report_failure("prove", "%s", err);
+        status = audit_conn_report(conn, "prove", err);
         goto done;
     }
     /* Never hand out a proof that does not verify. */
@@ -392,7 +396,7 @@ int audit_show_server(const audit_conn_opts *o, uint64_t from, uint64_t to, int 
     }
     if (audit_conn_open(o, &c, err, sizeof err) != 0 ||
         audit_conn_checkpoint(c, 0, &note, &len, err, sizeof err) != 0) {
-        audit_report_failure("show", "%s", err);
+        status = audit_conn_report(c, "show", err);
         goto done;
     }
     /* show decodes for people; verify proves. The size only bounds the range. */
@@ -406,8 +410,10 @@ int audit_show_server(const audit_conn_opts *o, uint64_t from, uint64_t to, int 
     audit_printer_begin(&s.pr, stdout, json);
     if (cp.size > 0 && from <= to &&
         audit_conn_scan(c, from, to + 1, show_leaf, &s, err, sizeof err) != 0) {
+        char where[1200];
         audit_printer_end(&s.pr);
-        audit_report_failure("show", "%s: %s", o->server, err);
+        snprintf(where, sizeof where, "%s: %s", o->server, err);
+        status = audit_conn_report(c, "show", where);
         goto done;
     }
     audit_printer_end(&s.pr);

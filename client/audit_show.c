@@ -17,8 +17,8 @@
 static void help(FILE *out)
 {
     fprintf(out,
-            "Usage: " AUDIT_PROG " show DIR [--from N] [--to M] [-o table|json] [--key VKEY]\n"
-            "       " AUDIT_PROG " show --server ADDR [--from N] [--to M] [-o table|json]\n"
+            "Usage: " AUDIT_PROG " show DIR [--from N] [--to M] [-o text|json] [--key VKEY]\n"
+            "       " AUDIT_PROG " show --server ADDR [--from N] [--to M] [-o text|json]\n"
             "\n"
             "Prints the audit records of a tlog-tiles directory (an export of the log) or\n"
             "of a live server: index, time (local), principal, role, method, resource,\n"
@@ -35,7 +35,8 @@ static void help(FILE *out)
             "Options:\n"
             "      --from N          first record index (default 0)\n"
             "      --to M            last record index, included (default the last)\n"
-            "  -o, --output FORMAT   table (default) or json\n"
+            "  -o, --output FORMAT   text (a table, the default; \"table\" works too) or json,\n"
+            "                        as tallinnctl's -o\n"
             "  -k, --key VKEY        check the checkpoint's signature with this key\n"
             AUDIT_CONN_HELP
             "  -h, --help            show this help\n"
@@ -187,13 +188,13 @@ int audit_cmd_show(int argc, char **argv)
             if (parse_index("--to", optarg, &to) != 0)
                 return AUDIT_EXIT_USAGE;
             break;
-        case 'o':
+        case 'o': /* as tallinnctl's -o: text (a table; "table" too) or json */
             if (strcmp(optarg, "json") == 0) {
                 json = 1;
-            } else if (strcmp(optarg, "table") == 0) {
+            } else if (strcmp(optarg, "text") == 0 || strcmp(optarg, "table") == 0) {
                 json = 0;
             } else {
-                fprintf(stderr, AUDIT_PROG " show: -o: '%s' is neither table nor json\n", optarg);
+                fprintf(stderr, AUDIT_PROG " show: -o wants text or json, not '%s'\n", optarg);
                 return AUDIT_EXIT_USAGE;
             }
             break;
@@ -213,21 +214,21 @@ int audit_cmd_show(int argc, char **argv)
                 to);
         return AUDIT_EXIT_USAGE;
     }
-    if (co.server) {
-        if (optind != argc) {
-            fprintf(stderr, AUDIT_PROG " show: a directory and --server: give one\n\n");
-            help(stderr);
-            return AUDIT_EXIT_USAGE;
-        }
+    int srv = audit_conn_settle(&co, "show", optind < argc);
+    if (srv < 0)
+        return AUDIT_EXIT_USAGE;
+    if (srv > 0)
         return audit_show_server(&co, from, to, json);
-    }
     if (optind != argc - 1) {
-        fprintf(stderr, AUDIT_PROG " show: expected one directory (or --server)\n\n");
+        fprintf(stderr, AUDIT_PROG " show: expected one directory (or --server, or a --context "
+                "with addr)\n\n");
         help(stderr);
         return AUDIT_EXIT_USAGE;
     }
     note_verifier v;
     if (key && audit_load_key(key, &v) != 0)
+        return AUDIT_EXIT_USAGE;
+    if (audit_input_ok("show", NULL, argv[optind], 1) != 0)
         return AUDIT_EXIT_USAGE;
     return show_dir(argv[optind], key ? &v : NULL, from, to, json);
 }

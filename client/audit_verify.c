@@ -92,12 +92,12 @@ static void help(FILE *out)
             "tree, its root compared with the checkpoint's; then the checkpoint verified\n"
             "last time (the state file) must be a prefix of this one (a consistency proof,\n"
             "and the records themselves). A log that shrank or forked is a SECURITY ERROR\n"
-            "(exit 2) printed with both checkpoints. On success the state file is replaced\n"
+            "(exit 8) printed with both checkpoints. On success the state file is replaced\n"
             "atomically by the new checkpoint.\n"
             "\n"
             "With --witness, the checkpoint must also carry valid C2SP cosignature/v1 lines\n"
             "(in DIR/checkpoint, or on the server's checkpoint) from at least --quorum of\n"
-            "those witnesses; fewer is a SECURITY ERROR (exit 2): independent witnesses\n"
+            "those witnesses; fewer is a SECURITY ERROR (exit 8): independent witnesses\n"
             "cosign only checkpoints consistent with all they cosigned before, so a log\n"
             "cannot show you one history and others another (a split view).\n"
             "\n"
@@ -469,7 +469,10 @@ int audit_cmd_verify(int argc, char **argv)
     }
     if (audit_witness_finish(&wit, "verify") != 0)
         return AUDIT_EXIT_USAGE;
-    if (co.server) {
+    int srv = audit_conn_settle(&co, "verify", optind < argc);
+    if (srv < 0)
+        return AUDIT_EXIT_USAGE;
+    if (srv > 0) {
         note_verifier v;
         if (optind != argc || !key) {
             fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
@@ -484,11 +487,14 @@ int audit_cmd_verify(int argc, char **argv)
     if (optind != argc - 1 || !key || state) {
         fprintf(stderr, AUDIT_PROG " verify: %s\n\n",
                 !key ? "--key is required"
-                     : state ? "--state goes with --server" : "expected one directory");
+                : state ? "--state goes with --server"
+                        : "expected one directory (or --server, or a --context with addr)");
         help(stderr);
         return AUDIT_EXIT_USAGE;
     }
 
+    if (audit_input_ok("verify", NULL, argv[optind], 1) != 0)
+        return AUDIT_EXIT_USAGE;
     verify_state *vs = calloc(1, sizeof *vs);
     if (!vs) {
         fprintf(stderr, AUDIT_PROG ": out of memory\n");

@@ -11,8 +11,11 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_changes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_complete.c)
-target_link_libraries(tallinnctl PRIVATE tallinn_rpc_client tallinn_pbjson tallinn_tlog
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_complete.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_pager.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_info.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_contexts.c)
+target_link_libraries(tallinnctl PRIVATE tallinn_cli tallinn_rpc_client tallinn_pbjson tallinn_tlog
                       PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM)
 
 # The man page's date: the day CMake configured the build, or SOURCE_DATE_EPOCH's.

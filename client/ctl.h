@@ -11,26 +11,31 @@
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "tallinn/rpc_client.h"
 
 #define CTL_PROG "tallinnctl"
 #define CTL_DEFAULT_ADDR "127.0.0.1:50051"
+/* The currency of an amount typed without one: the accounting currency of
+ * tallinnd (ServerInfo.accounting_currency) unless configured otherwise. */
+#define CTL_DEFAULT_CURRENCY "EUR"
 #define CTL_DEFAULT_DEADLINE_MS 10000
 /* Most options one command may declare. */
 #define CTL_MAX_CMD_OPTIONS 24
 /* Longest bearer token accepted from a file or the environment. */
 #define CTL_TOKEN_MAX 512
 
-/* Exit statuses; each is documented in ctl_exit_codes (help, man page). */
+/* Exit statuses, the scheme tallinn-audit shares (cli.h); each is documented
+ * in ctl_exit_codes (help, man page). */
 enum {
-    CTL_EXIT_OK = 0,
-    CTL_EXIT_FAILURE = 1,     /* anything else; also: health is not SERVING */
-    CTL_EXIT_USAGE = 2,       /* bad command line */
-    CTL_EXIT_UNAVAILABLE = 3, /* UNAVAILABLE, DEADLINE_EXCEEDED */
-    CTL_EXIT_NOT_FOUND = 4,   /* NOT_FOUND */
-    CTL_EXIT_DENIED = 5,      /* PERMISSION_DENIED, UNAUTHENTICATED */
-    CTL_EXIT_INVALID = 6,     /* INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE */
-    CTL_EXIT_CONFLICT = 7,    /* ALREADY_EXISTS, ABORTED */
+    CTL_EXIT_OK = CLI_EXIT_OK,
+    CTL_EXIT_FAILURE = CLI_EXIT_FAILURE,         /* anything else; also: health is not SERVING */
+    CTL_EXIT_USAGE = CLI_EXIT_USAGE,             /* bad command line */
+    CTL_EXIT_UNAVAILABLE = CLI_EXIT_UNREACHABLE, /* UNAVAILABLE, DEADLINE_EXCEEDED */
+    CTL_EXIT_NOT_FOUND = CLI_EXIT_NOT_FOUND,     /* NOT_FOUND */
+    CTL_EXIT_DENIED = CLI_EXIT_DENIED,           /* PERMISSION_DENIED, UNAUTHENTICATED */
+    CTL_EXIT_INVALID = CLI_EXIT_INVALID,   /* INVALID_ARGUMENT, FAILED_PRECONDITION, OUT_OF_RANGE */
+    CTL_EXIT_CONFLICT = CLI_EXIT_CONFLICT, /* ALREADY_EXISTS, ABORTED */
 };
 
 typedef struct ctl_exit_code {
@@ -43,6 +48,8 @@ typedef enum ctl_format {
     CTL_FORMAT_TEXT = 1u << 0, /* tables and key: value views */
     CTL_FORMAT_JSON = 1u << 1, /* proto3 JSON mapping */
     CTL_FORMAT_NAME = 1u << 2, /* resource names, one per line */
+    CTL_FORMAT_CSV = 1u << 3,  /* a table as RFC 4180 CSV; commands with it print tables,
+                                  take --no-headers and are paged on a terminal */
 } ctl_format;
 
 /* How shell completion completes an option's argument (beyond its
@@ -51,6 +58,7 @@ typedef enum ctl_complete {
     CTL_COMPLETE_NONE = 0, /* free text */
     CTL_COMPLETE_FILE,     /* a path */
     CTL_COMPLETE_VALUES,   /* one of ctl_option.values */
+    CTL_COMPLETE_CONTEXT,  /* a context name of the config file */
 } ctl_complete;
 
 typedef struct ctl_option {
@@ -91,6 +99,8 @@ typedef struct ctl_command {
     ctl_run_fn run;
     const void *data;              /* what a generic run function works on
                                       (a ctl_resource or ctl_action); NULL */
+    int local;                     /* talks to no server: no context is chosen, no token
+                                      read, no connection setting checked */
 } ctl_command;
 
 /* Indexes into ctl_global_options, so code can name them. */
@@ -107,6 +117,9 @@ enum {
     CTL_G_TOKEN_FILE,
     CTL_G_TOKEN,
     CTL_G_VERBOSE,
+    CTL_G_NO_HEADERS,
+    CTL_G_NO_PAGER,
+    CTL_G_VERSION,
     CTL_G_HELP,
     CTL_G_COUNT
 };
@@ -134,7 +147,11 @@ struct ctl_ctx {
     rpcc_metadata auth_md;
     int color;                                   /* stdout is a terminal, NO_COLOR unset */
     const char *context_name;                    /* the config context in use, or NULL */
+    const char *config_path;                     /* the config file read (or that would be) */
     int verbose;                                 /* -v: report every call attempt */
+    int no_headers;                              /* --no-headers: tables without their header */
+    const char *flags[CTL_G_COUNT];              /* global options as given on the line, before
+                                                    environment and config (set-context) */
 };
 
 /* ctl_main.c */
@@ -145,6 +162,9 @@ rpcc_channel *ctl_channel(ctl_ctx *ctx);
 
 /* Call options with the context's deadline. */
 rpcc_call_options ctl_call_options(const ctl_ctx *ctx);
+
+/* "500ms", "10s", "2m", or a bare number of seconds. Returns 0 or -1. */
+int ctl_parse_duration(const char *s, int64_t *ms);
 
 /* A command option's value (by long name), or NULL when not given. */
 const char *ctl_option_value(const ctl_ctx *ctx, const char *name);
@@ -174,7 +194,7 @@ grpc_status_code ctl_unary(ctl_ctx *ctx, const char *method, const ProtobufCMess
                            const ProtobufCMessageDescriptor *resp_desc, ProtobufCMessage **resp,
                            rpcc_result *result);
 
-/* ctl_config.c — the config file: named contexts. */
+/* ctl_config.c — the config file (cli.h reads it): the context in use. */
 
 /* One context of the config file; NULL = not set there. */
 typedef struct ctl_config {
@@ -183,10 +203,9 @@ typedef struct ctl_config {
     char *values[CTL_G_COUNT]; /* by global option index (addr, token-file, ...) */
 } ctl_config;
 
-/* The config file's path: $TALLINN_CONFIG, else $XDG_CONFIG_HOME/tallinn/config
- * (default ~/.config/tallinn/config). Caller frees; NULL when none can be
- * formed. */
-char *ctl_config_path(void);
+/* The global option a config setting stands for (CTL_G_ADDR for
+ * CLI_CFG_ADDR, ...). */
+int ctl_config_option(cli_cfg_key key);
 
 /* Loads the config file (ctl_config_path) and picks the context named by
  * want (NULL: the file's `context =`). A missing file is no error unless
@@ -197,7 +216,8 @@ void ctl_config_free(ctl_config *cfg);
 
 /* ctl_output.c — formatting for people and for programs. */
 
-/* "EUR 500,000.00" (at least two decimals, more if the amount has them). */
+/* "EUR 500,000.00", "JPY 1,200", "KWD 5.250": the currency's minor unit of
+ * decimals (ISO 4217), more only if the amount has them. */
 void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len);
 /* A timestamp in the local time zone, "2025-01-31 14:05:09 EET". */
 void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len);
@@ -209,11 +229,13 @@ void ctl_format_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor 
                       size_t len);
 
 /* A table that prints rows as they come: column widths are fixed by the
- * first batch of rows (and grow for later ones). */
+ * first batch of rows (and grow for later ones). With -o csv the same rows
+ * as RFC 4180 CSV (UTF-8, CRLF, cells whole), the header row first even when
+ * there are none; --no-headers leaves the header out of either. */
 typedef struct ctl_column {
     const char *header;
     const char *field;   /* proto field name of the row message */
-    int max_width;       /* longer cells are cut with "…"; 0 = no limit */
+    int max_width;       /* longer cells are cut with "…" (not in CSV); 0 = no limit */
 } ctl_column;
 
 typedef struct ctl_table ctl_table;
@@ -221,6 +243,8 @@ typedef struct ctl_table ctl_table;
 ctl_table *ctl_table_create(const ctl_ctx *ctx, const ctl_column *cols);
 /* Adds rows (messages of one type); prints them when flush is called. */
 void ctl_table_add(ctl_table *t, const ProtobufCMessage *row);
+/* Adds a row of ready-made cells, one per column. */
+void ctl_table_add_cells(ctl_table *t, const char *const *cells);
 void ctl_table_flush(ctl_table *t);
 void ctl_table_destroy(ctl_table *t);
 
@@ -292,11 +316,41 @@ int ctl_watch_get(ctl_ctx *ctx, const ctl_resource *res, const char *name);
 int ctl_watch_list(ctl_ctx *ctx, int argc, char **argv);
 
 /* ctl_audit.c */
+int ctl_run_audit_key(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_audit_checkpoint(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_audit_proof(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_audit_export(ctl_ctx *ctx, int argc, char **argv);
 
+/* ctl_info.c — what the server and the caller are. */
+int ctl_run_health(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_version(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_whoami(ctl_ctx *ctx, int argc, char **argv);
+/* "tallinnctl 0.1.0" for --version. */
+void ctl_print_client_version(FILE *out);
+
+/* ctl_contexts.c — config get-contexts | use-context | set-context. */
+int ctl_run_get_contexts(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_use_context(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_set_context(ctl_ctx *ctx, int argc, char **argv);
+
+/* ctl_pager.c — long output through $PAGER on a terminal. */
+
+/* When stdout is a terminal and neither --no-pager nor an empty PAGER says
+ * otherwise, runs $PAGER (default "less -FRX") and points stdout at it. 0,
+ * or -1 (nothing changed) when it cannot start. */
+int ctl_pager_start(const ctl_ctx *ctx);
+/* Ends the pager: stdout flushed and closed, the pager waited for. 0, also
+ * when it was quit before reading everything (a write failed with EPIPE);
+ * -1 with errno after another write error. */
+int ctl_pager_finish(void);
+
 /* ctl_help.c */
+
+/* "Did you mean": the closest noun, verb of noun, or long option (global or
+ * of cmd) to word, or NULL. */
+const char *ctl_suggest_noun(const char *word);
+const char *ctl_suggest_verb(const char *noun, const char *word);
+const char *ctl_suggest_option(const ctl_command *cmd, const char *word);
 
 /* The full command name, "needs list" or "health". */
 const char *ctl_command_name(const ctl_command *cmd, char *buf, size_t len);

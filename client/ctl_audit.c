@@ -83,6 +83,46 @@ static int ctl_get_checkpoint(ctl_ctx *ctx, uint64_t size, const char *what,
     return rc;
 }
 
+/* ---- audit key ---- */
+
+int ctl_run_audit_key(ctl_ctx *ctx, int argc, char **argv)
+{
+    Tallinn__V1__GetVerifierKeyRequest req = TALLINN__V1__GET_VERIFIER_KEY_REQUEST__INIT;
+    const Tallinn__V1__GetVerifierKeyResponse *key;
+    ProtobufCMessage *resp = NULL;
+    rpcc_result result = {0};
+    int rc = CTL_EXIT_OK;
+
+    (void)argc;
+    (void)argv;
+    if (ctl_unary(ctx, CTL_AUDIT_SVC "GetVerifierKey", &req.base,
+                  &tallinn__v1__get_verifier_key_response__descriptor, &resp,
+                  &result) != GRPC_STATUS_OK) {
+        rc = ctl_audit_failed(ctx, "audit key", &result);
+        goto done;
+    }
+    key = (const Tallinn__V1__GetVerifierKeyResponse *)resp;
+    /* The key alone on stdout (for a file or a diff); the caution on stderr,
+     * where a script does not take it for the key, but a person reads it. */
+    if (ctx->format == CTL_FORMAT_JSON)
+        rc = ctl_print_message(ctx, resp, 1);
+    else
+        printf("%s\n", key->verifier_key);
+    {
+        fprintf(stderr,
+                CTL_PROG ": this is the key the server at %s states for its log %s. A key "
+                "fetched from the server it is to check proves nothing: a server that forged "
+                "its log would state the forger's key. Verify with the key 'tallinnd init' "
+                "printed when the log was created, handed to auditors out of band, and compare "
+                "the two (docs/audit.md).\n", ctx->addr, key->origin);
+    }
+done:
+    if (resp != NULL)
+        protobuf_c_message_free_unpacked(resp, NULL);
+    rpcc_result_free(&result);
+    return rc;
+}
+
 /* ---- audit checkpoint ---- */
 
 int ctl_run_audit_checkpoint(ctl_ctx *ctx, int argc, char **argv)

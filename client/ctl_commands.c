@@ -1,5 +1,5 @@
 /* ctl_commands.c — tallinnctl's command table, its options and examples, and
- * the small commands (health, version, help). The table is the
+ * the help command. The table is the
  * single source for parsing, --help, the man page and shell completion: a new
  * command is a new row (and its run function), nothing else. */
 #include <stdio.h>
@@ -9,20 +9,12 @@
 #include <jansson.h>
 
 #include "ctl.h"
-#include "tallinn/v1/diagnostics.pb-c.h"
-#include "grpc/health/v1/health.pb-c.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 #include "tallinn/v1/principal.pb-c.h"
 #include "tallinn/v1/rate.pb-c.h"
 #include "tallinn/v1/report.pb-c.h"
-
-#ifndef TALLINN_VERSION
-#define TALLINN_VERSION "unknown"
-#endif
-
-#define CTL_HEALTH_CHECK "/grpc.health.v1.Health/Check"
 
 /* ---- Global options and exit statuses ---- */
 
@@ -50,11 +42,11 @@ const ctl_option ctl_global_options[] = {
                         "give up on the server after this long: 500ms, 10s, 2m",
                         CTL_COMPLETE_NONE, NULL},
     [CTL_G_OUTPUT] = {"output", 'o', "FORMAT", NULL, "text",
-                      "output format: text, json (proto3 JSON) or name (resource names)",
-                      CTL_COMPLETE_VALUES, "text json name"},
+                      "output format: text, json (proto3 JSON), name (resource names) or csv "
+                      "(tables as RFC 4180 CSV)", CTL_COMPLETE_VALUES, "text json name csv"},
     [CTL_G_CONTEXT] = {"context", 0, "NAME", "TALLINN_CONTEXT", NULL,
                        "the config file context to use (default: the file's \"context =\")",
-                       CTL_COMPLETE_NONE, NULL},
+                       CTL_COMPLETE_CONTEXT, NULL},
     [CTL_G_TOKEN_FILE] = {"token-file", 0, "FILE", "TALLINN_TOKEN_FILE", NULL,
                           "file holding the bearer token to authenticate with",
                           CTL_COMPLETE_FILE, NULL},
@@ -63,6 +55,15 @@ const ctl_option ctl_global_options[] = {
                      "--token-file)", CTL_COMPLETE_NONE, NULL},
     [CTL_G_VERBOSE] = {"verbose", 'v', NULL, NULL, NULL,
                        "one line on stderr per call attempt: the replica, the status, retries",
+                       CTL_COMPLETE_NONE, NULL},
+    [CTL_G_NO_HEADERS] = {"no-headers", 0, NULL, NULL, NULL,
+                          "tables (text or csv) without their header row", CTL_COMPLETE_NONE,
+                          NULL},
+    [CTL_G_NO_PAGER] = {"no-pager", 0, NULL, NULL, NULL,
+                        "never page lists through $PAGER (default less -FRX; used only when "
+                        "stdout is a terminal)", CTL_COMPLETE_NONE, NULL},
+    [CTL_G_VERSION] = {"version", 0, NULL, NULL, NULL,
+                       "print tallinnctl's version and exit (the server's: the version command)",
                        CTL_COMPLETE_NONE, NULL},
     [CTL_G_HELP] = {"help", 'h', NULL, NULL, NULL, "help for tallinnctl or a command",
                     CTL_COMPLETE_NONE, NULL},
@@ -83,105 +84,6 @@ const ctl_exit_code ctl_exit_codes[] = {
                         "ALREADY_EXISTS)"},
 };
 const size_t ctl_exit_codes_count = sizeof ctl_exit_codes / sizeof ctl_exit_codes[0];
-
-/* ---- health ---- */
-
-static int ctl_cmd_health(ctl_ctx *ctx, int argc, char **argv)
-{
-    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    const Grpc__Health__V1__HealthCheckResponse *resp;
-    const ProtobufCEnumValue *v;
-    ProtobufCMessage *out = NULL;
-    rpcc_result result = {0};
-    rpcc_call_options opts = ctl_call_options(ctx);
-    rpcc_channel *ch;
-    char unknown[32];
-    const char *name;
-    int rc;
-
-    req.service = argc > 0 ? argv[0] : "";
-    if ((ch = ctl_channel(ctx)) == NULL)
-        return CTL_EXIT_FAILURE;
-    if (rpcc_unary(ch, CTL_HEALTH_CHECK, &req.base,
-                   &grpc__health__v1__health_check_response__descriptor, &opts, &out,
-                   &result) != GRPC_STATUS_OK) {
-        rc = ctl_call_failed(ctx, "health check", &result);
-        goto done;
-    }
-    resp = (const Grpc__Health__V1__HealthCheckResponse *)out;
-    v = protobuf_c_enum_descriptor_get_value(
-        &grpc__health__v1__health_check_response__serving_status__descriptor, resp->status);
-    if (v != NULL) {
-        name = v->name;
-    } else {
-        snprintf(unknown, sizeof unknown, "%d", (int)resp->status);
-        name = unknown; /* proto3 JSON writes unknown enum values as numbers */
-    }
-    if (ctx->format == CTL_FORMAT_JSON) {
-        /* proto3 JSON of HealthCheckResponse: the enum's name, or its number */
-        json_t *j = json_object();
-        char *text;
-        json_object_set_new(j, "status", v != NULL ? json_string(name) : json_integer(resp->status));
-        text = json_dumps(j, 0);
-        if (text != NULL)
-            puts(text);
-        free(text);
-        json_decref(j);
-    } else {
-        printf("%s\n", name);
-    }
-    rc = resp->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-             ? CTL_EXIT_OK
-             : CTL_EXIT_FAILURE;
-done:
-    if (out != NULL)
-        protobuf_c_message_free_unpacked(out, NULL);
-    rpcc_result_free(&result);
-    return rc;
-}
-
-/* ---- version ---- */
-
-static int ctl_cmd_version(ctl_ctx *ctx, int argc, char **argv)
-{
-    Tallinn__V1__GetServerInfoRequest req = TALLINN__V1__GET_SERVER_INFO_REQUEST__INIT;
-    const Tallinn__V1__ServerInfo *info;
-    ProtobufCMessage *out = NULL;
-    rpcc_result result = {0};
-    int rc = CTL_EXIT_OK;
-
-    (void)argc;
-    (void)argv;
-    if (ctl_unary(ctx, "/tallinn.v1.DiagnosticsService/GetServerInfo", &req.base,
-                  &tallinn__v1__server_info__descriptor, &out, &result) != GRPC_STATUS_OK) {
-        printf("client: %s\n", TALLINN_VERSION);
-        rc = ctl_call_failed(ctx, "server version", &result);
-        goto done;
-    }
-    info = (const Tallinn__V1__ServerInfo *)out;
-    if (ctx->format == CTL_FORMAT_JSON) {
-        json_t *j = json_object();
-        char *text;
-        json_object_set_new(j, "client", json_string(TALLINN_VERSION));
-        json_object_set_new(j, "server", json_string(info->version));
-        json_object_set_new(j, "accountingCurrency", json_string(info->accounting_currency));
-        json_object_set_new(j, "auditOrigin", json_string(info->audit_origin));
-        text = json_dumps(j, 0);
-        if (text != NULL)
-            puts(text);
-        free(text);
-        json_decref(j);
-    } else {
-        printf("client: %s\nserver: %s (%s)\naccounting currency: %s\naudit origin: %s\n",
-               TALLINN_VERSION, info->version, ctx->addr, info->accounting_currency,
-               info->audit_origin);
-    }
-done:
-    if (out != NULL)
-        protobuf_c_message_free_unpacked(out, NULL);
-    rpcc_result_free(&result);
-    return rc;
-}
 
 /* ---- help and completion ---- */
 
@@ -222,8 +124,14 @@ static int ctl_cmd_help(ctl_ctx *ctx, int argc, char **argv)
             }
         }
         snprintf(name, sizeof name, "%s %s", argv[0], argv[1]);
+        if (ctl_suggest_verb(argv[0], argv[1]) != NULL)
+            return ctl_usage_error(ctx->cmd, "unknown command \"%s\" (did you mean \"%s %s\"?)",
+                                   name, argv[0], ctl_suggest_verb(argv[0], argv[1]));
         return ctl_usage_error(ctx->cmd, "unknown command \"%s\"", name);
     }
+    if (ctl_suggest_noun(argv[0]) != NULL)
+        return ctl_usage_error(ctx->cmd, "unknown command \"%s\" (did you mean \"%s\"?)",
+                               argv[0], ctl_suggest_noun(argv[0]));
     return ctl_usage_error(ctx->cmd, "unknown command \"%s\"", argv[0]);
 }
 
@@ -238,8 +146,32 @@ static const ctl_example ctl_health_examples[] = {
 };
 
 static const ctl_example ctl_version_examples[] = {
-    {"tallinnctl version", "print the client version and what is known of the server's"},
+    {"tallinnctl version", "the client's version, the server's, its currency and audit origin"},
     {"tallinnctl version -o json", "the same as JSON"},
+    {NULL, NULL},
+};
+
+static const ctl_example ctl_whoami_examples[] = {
+    {"tallinnctl whoami", "the principal, role and donor of the credentials in use"},
+    {"tallinnctl --context local-donor whoami -o json", "another context's, as JSON"},
+    {NULL, NULL},
+};
+
+static const ctl_example ctl_get_contexts_examples[] = {
+    {"tallinnctl config get-contexts", "every context, the one in use marked *"},
+    {"tallinnctl config get-contexts -o name", "their names only"},
+    {NULL, NULL},
+};
+
+static const ctl_example ctl_use_context_examples[] = {
+    {"tallinnctl config use-context local-kyiv", "work as the Kyiv front office from now on"},
+    {NULL, NULL},
+};
+
+static const ctl_example ctl_set_context_examples[] = {
+    {"tallinnctl config set-context prod --addr tallinn.example.org:443 --ca ca.pem "
+     "--token-file ~/.tallinn/prod.token", "a context for a server over TLS"},
+    {"tallinnctl config set-context prod --deadline 30s", "change one setting of it"},
     {NULL, NULL},
 };
 
@@ -705,6 +637,9 @@ ACTION_EXAMPLE(ex_principals_disable, "tallinnctl principals disable warsaw-kowa
 ACTION_EXAMPLE(ex_principals_rotate,
                "tallinnctl principals rotate-token warsaw-kowalska --save-token kowalska.token",
                "replace a token");
+static const ctl_example ex_audit_key[] = {
+    EX("tallinnctl audit key", "the key the server states, to compare with the one you were given"),
+    EX_END};
 static const ctl_example ex_audit_checkpoint[] = {
     EX("tallinnctl audit checkpoint > checkpoint", "the latest signed checkpoint"), EX_END};
 static const ctl_example ex_audit_proof[] = {
@@ -714,14 +649,16 @@ static const ctl_example ex_audit_export[] = {
     EX("tallinnctl audit export ./auditlog && tallinn-audit verify ./auditlog --key KEY",
        "copy the log (again: only what is new) and verify it"), EX_END};
 
+#define TABLE_FORMATS CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME | CTL_FORMAT_CSV
 #define LIST_ROW(n, r, ex)                                                                   \
     {.noun = n, .verb = "list", .args = NULL, .min_args = 0, .max_args = 0,                  \
-     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,                          \
+     .formats = TABLE_FORMATS,                                                               \
      .summary = "list " n " (all pages)",                                                    \
      .description = "Lists the " n " you may see as a table, printing rows as pages arrive "  \
                     "and following page tokens until the end or --limit. --filter and "      \
                     "--order-by are passed to the server (AIP-160). -o json writes one "     \
-                    "proto3 JSON object per line; -o name one resource name per line.",      \
+                    "proto3 JSON object per line; -o name one resource name per line; -o "   \
+                    "csv the table as CSV. On a terminal, a long list goes through $PAGER.", \
      .options = ctl_list_options, .examples = ex, .run = ctl_run_list, .data = &r}
 #define GET_ROW(n, r, a, mx, ex)                                                             \
     {.noun = n, .verb = "get", .args = a, .min_args = 1, .max_args = mx,                     \
@@ -821,7 +758,7 @@ const ctl_command ctl_commands[] = {
     HISTORY_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_history),
 
     {.noun = "pledges", .verb = "list", .args = "[DONOR]", .min_args = 0, .max_args = 1,
-     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
+     .formats = TABLE_FORMATS,
      .summary = "list the pledges of a donor (or of all donors)",
      .description = "Lists the pledges of DONOR, or of every donor you may see without one, "
                     "following page tokens; --filter and --order-by are passed to the server. "
@@ -876,14 +813,14 @@ const ctl_command ctl_commands[] = {
                ex_reject_delivery, ctl_act_reject_delivery),
     HISTORY_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_history),
     {.noun = "suggest", .args = "NEED", .min_args = 1, .max_args = 1,
-     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
+     .formats = TABLE_FORMATS,
      .summary = "rank donors that could help with an OPEN need",
      .description = "Asks the server to rank MEMBER donors for the need, best first, with a "
                     "score and the reasons for it. Read-only.",
      .options = ctl_suggest_options, .examples = ex_suggest, .run = ctl_run_suggest,
      .data = &ctl_matches},
     {.noun = "report", .verb = "coverage", .min_args = 0, .max_args = 0,
-     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON,
+     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_CSV,
      .summary = "coverage of validated needs by sector, category, region and donor",
      .description = "Shows how far committed and delivered help covers the validated needs, "
                     "in total and by sector, category, region and donor (amounts and "
@@ -891,7 +828,8 @@ const ctl_command ctl_commands[] = {
                     "by original currency, from one consistent snapshot; for a DONOR also its "
                     "own pledges, matches and deliveries. --start-date/--end-date count the "
                     "needs created in those days, --region one region's, --fiscal-year one "
-                    "year's pledges (docs/reporting.md).",
+                    "year's pledges (docs/reporting.md). -o csv writes one row per line of the "
+                    "report, its section in GROUP.",
      .options = ctl_report_options, .examples = ex_report, .run = ctl_run_report,
      .data = &ctl_reports},
 
@@ -935,6 +873,15 @@ const ctl_command ctl_commands[] = {
      .options = ctl_rotate_options, .examples = ex_principals_rotate, .run = ctl_run_action,
      .data = &ctl_act_rotate},
 
+    {.noun = "audit", .verb = "key", .min_args = 0, .max_args = 0,
+     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON,
+     .summary = "print the audit log's verifier key, as the server states it",
+     .description = "Prints the verifier key the server says its audit log is signed with "
+                    "(AuditService.GetVerifierKey; any role). A key fetched from the server "
+                    "proves nothing: a server that forged its log would hand out the forger's "
+                    "key. Verify with the key printed by 'tallinnd init' when the log was "
+                    "created, given to auditors out of band (docs/audit.md); compare the two.",
+     .examples = ex_audit_key, .run = ctl_run_audit_key},
     {.noun = "audit", .verb = "checkpoint", .args = "[SIZE]", .min_args = 0, .max_args = 1,
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON,
      .summary = "print the audit log's signed checkpoint (AUDITOR)",
@@ -988,20 +935,85 @@ const ctl_command ctl_commands[] = {
             "tallinn.v1.NeedService) it checks that service. Exits 0 only when the answer is "
             "SERVING, so it can gate scripts and probes.",
         .examples = ctl_health_examples,
-        .run = ctl_cmd_health,
+        .run = ctl_run_health,
     },
     {
         .noun = "version",
         .min_args = 0,
         .max_args = 0,
         .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON,
-        .summary = "show the client version (and the server's, when it can be known)",
-        .description = "Prints the version of this tallinnctl. tallinnd does not report its "
-                       "version over the API yet, so the server line says it is unknown and "
-                       "shows the server's health instead; exits non-zero when the server "
-                       "cannot be reached.",
+        .summary = "show this client's version and the server's",
+        .description = "Prints the version of this tallinnctl, then asks the server "
+                       "(DiagnosticsService.GetServerInfo, any role) for its version, its "
+                       "accounting currency and its audit log's origin. When the server cannot "
+                       "be reached, the client line is followed by the error (exit 3). "
+                       "'tallinnctl --version' prints the client's version alone.",
         .examples = ctl_version_examples,
-        .run = ctl_cmd_version,
+        .run = ctl_run_version,
+    },
+    {
+        .noun = "whoami",
+        .min_args = 0,
+        .max_args = 0,
+        .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON,
+        .summary = "show who the server takes you to be, and the context and address used",
+        .description = "Asks the server who the credentials in use stand for "
+                       "(DiagnosticsService.GetCaller, any role): the principal, its display "
+                       "name, role and, for a DONOR, its donor; and shows the config context "
+                       "and the server address this run used.",
+        .examples = ctl_whoami_examples,
+        .run = ctl_run_whoami,
+    },
+    {
+        .noun = "config",
+        .verb = "get-contexts",
+        .min_args = 0,
+        .max_args = 0,
+        .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME | CTL_FORMAT_CSV,
+        .summary = "list the config file's contexts (* marks the one in use)",
+        .description = "Lists the contexts of the config file ($TALLINN_CONFIG, else "
+                       "$XDG_CONFIG_HOME/tallinn/config): name, address, credentials and TLS; "
+                       "CURRENT marks the one a command would use (--context, "
+                       "TALLINN_CONTEXT, else the file's default). A token kept in the file is "
+                       "never shown. Reads no server.",
+        .examples = ctl_get_contexts_examples,
+        .run = ctl_run_get_contexts,
+        .local = 1,
+    },
+    {
+        .noun = "config",
+        .verb = "use-context",
+        .args = "CONTEXT",
+        .min_args = 1,
+        .max_args = 1,
+        .formats = CTL_FORMAT_TEXT,
+        .summary = "make CONTEXT the config file's default",
+        .description = "Sets \"context = CONTEXT\" in the config file, which must hold a "
+                       "[CONTEXT] section. The file is changed in place (comments and other "
+                       "sections kept) and replaced atomically, mode 0600.",
+        .examples = ctl_use_context_examples,
+        .run = ctl_run_use_context,
+        .local = 1,
+    },
+    {
+        .noun = "config",
+        .verb = "set-context",
+        .args = "CONTEXT",
+        .min_args = 1,
+        .max_args = 1,
+        .formats = CTL_FORMAT_TEXT,
+        .summary = "create or change a context from the connection options given",
+        .description = "Writes the connection options given on the line into the [CONTEXT] "
+                       "section of the config file, creating the file (mode 0600) and the "
+                       "section when missing: --addr (required for a new context), --insecure, "
+                       "--token-file, --token, --ca, --cert, --key, --server-name and "
+                       "--deadline. Settings not given stay; --insecure drops the TLS settings "
+                       "and a TLS option drops insecure; --token-file drops a token and --token "
+                       "a token file. Paths are stored absolute. Comments and other sections "
+                       "are kept, and the file is replaced atomically. Contacts no server.",
+        .examples = ctl_set_context_examples,
+        .run = ctl_run_set_context,
+        .local = 1,
     },
     {
         .noun = "help",
@@ -1015,6 +1027,7 @@ const ctl_command ctl_commands[] = {
         .options = ctl_help_options,
         .examples = ctl_help_examples,
         .run = ctl_cmd_help,
+        .local = 1,
     },
     {
         .noun = "completion",
@@ -1030,6 +1043,7 @@ const ctl_command ctl_commands[] = {
                        "with the context in use, within a few seconds and silently on errors.",
         .examples = ctl_completion_examples,
         .run = ctl_run_completion,
+        .local = 1,
     },
 };
 const size_t ctl_commands_count = sizeof ctl_commands / sizeof ctl_commands[0];

@@ -202,7 +202,7 @@ static int ctl_complete_cfg_handler(void *user, const char *section, const char 
 static void ctl_complete_contexts(const char *cur)
 {
     ctl_complete_cfg c;
-    char *path = ctl_config_path();
+    char *path = cli_cfg_path();
     char desc[300];
 
     memset(&c, 0, sizeof c);
@@ -493,6 +493,8 @@ static void ctl_complete_placeholder_value(const char *cur, const ctl_cwords *w,
         puts(":dirs");
     } else if (strcmp(ph, "SHELL") == 0) {
         ctl_complete_words(cur, "bash zsh fish");
+    } else if (strcmp(ph, "CONTEXT") == 0) {
+        ctl_complete_contexts(cur);
     } else if (strcmp(ph, "COMMAND") == 0) {
         ctl_complete_nouns(cur);
     } else if (strcmp(ph, "SUBCOMMAND") == 0) {
@@ -515,7 +517,7 @@ int ctl_complete_main(int argc, char **argv)
     if (w.pending != NULL) {
         const ctl_option *o = w.pending;
 
-        if (w.pending_global == CTL_G_CONTEXT)
+        if (o->complete == CTL_COMPLETE_CONTEXT)
             ctl_complete_contexts(cur);
         else if (o->complete == CTL_COMPLETE_VALUES && o->values != NULL)
             ctl_complete_words(cur, o->values);

@@ -21,6 +21,46 @@ const char *ctl_command_name(const ctl_command *cmd, char *buf, size_t len)
     return buf;
 }
 
+/* ---- Did you mean ---- */
+
+#define CTL_SUGGEST_MAX 128
+
+const char *ctl_suggest_noun(const char *word)
+{
+    const char *words[CTL_SUGGEST_MAX];
+    size_t n = 0;
+
+    for (size_t i = 0; i < ctl_commands_count && n < CTL_SUGGEST_MAX; i++)
+        words[n++] = ctl_commands[i].noun; /* duplicates are harmless */
+    return cli_suggest(word, words, n);
+}
+
+const char *ctl_suggest_verb(const char *noun, const char *word)
+{
+    const char *words[CTL_SUGGEST_MAX];
+    size_t n = 0;
+
+    for (size_t i = 0; i < ctl_commands_count && n < CTL_SUGGEST_MAX; i++)
+        if (strcmp(ctl_commands[i].noun, noun) == 0 && ctl_commands[i].verb != NULL)
+            words[n++] = ctl_commands[i].verb;
+    return cli_suggest(word, words, n);
+}
+
+const char *ctl_suggest_option(const ctl_command *cmd, const char *word)
+{
+    const char *words[CTL_SUGGEST_MAX];
+    size_t n = 0, len = strcspn(word, "=");
+    char bare[64];
+
+    snprintf(bare, sizeof bare, "%.*s", (int)len, word);
+    for (int i = 0; i < CTL_G_COUNT; i++)
+        words[n++] = ctl_global_options[i].name;
+    for (size_t i = 0; cmd != NULL && cmd->options != NULL && cmd->options[i].name != NULL &&
+                       n < CTL_SUGGEST_MAX; i++)
+        words[n++] = cmd->options[i].name;
+    return cli_suggest(bare, words, n);
+}
+
 /* Prints text word-wrapped; the first line continues at column col, later
  * lines start at indent. Ends with a newline. */
 static void ctl_wrap(FILE *out, const char *text, int indent, int col)
@@ -106,6 +146,8 @@ static void ctl_formats_text(unsigned formats, char *buf, size_t len)
         strncat(buf, buf[0] ? ", json" : "json", len - strlen(buf) - 1);
     if (formats & CTL_FORMAT_NAME)
         strncat(buf, buf[0] ? ", name" : "name", len - strlen(buf) - 1);
+    if (formats & CTL_FORMAT_CSV)
+        strncat(buf, buf[0] ? ", csv" : "csv", len - strlen(buf) - 1);
 }
 
 void ctl_help_global(FILE *out)
@@ -273,12 +315,17 @@ void ctl_render_man(FILE *out)
     }
     fputs(".TP\n.B TALLINN_CONFIG\nThe config file to read instead of the one under "
           "\\fI$XDG_CONFIG_HOME\\fR; a file named here that cannot be read is an error.\n", out);
+    fputs(".TP\n.B PAGER\nThe pager for tables and lists when standard output is a terminal "
+          "(default \\fBless \\-FRX\\fR; \\fBLESS\\fR defaults to FRX); empty or "
+          "\\fBcat\\fR: none.\n.TP\n.B NO_COLOR\nWhen set and not empty: no colour.\n", out);
     fputs(".SH FILES\n.TP\n.I $XDG_CONFIG_HOME/tallinn/config\n"
           "(default \\fI~/.config/tallinn/config\\fR; \\fBTALLINN_CONFIG\\fR names another) INI: "
           "\\fBcontext =\\fR \\fINAME\\fR before "
           "any section names the default context; each \\fB[\\fR\\fINAME\\fR\\fB]\\fR section "
           "may set addr, insecure, token\\-file, token, ca, cert, key, server\\-name and "
-          "deadline, as the options of the same names.\n", out);
+          "deadline, as the options of the same names. \\fBconfig set\\-context\\fR and "
+          "\\fBconfig use\\-context\\fR edit it in place (mode 0600); "
+          "\\fBtallinn\\-audit\\fR(1) reads the same contexts.\n", out);
     fputs(".SH EXIT STATUS\n", out);
     for (size_t i = 0; i < ctl_exit_codes_count; i++) {
         fprintf(out, ".TP\n.B %d\n", ctl_exit_codes[i].code);

@@ -58,27 +58,7 @@ int ctl_usage_error(const ctl_command *cmd, const char *fmt, ...)
 
 int ctl_exit_for_status(grpc_status_code code)
 {
-    switch (code) {
-    case GRPC_STATUS_OK:
-        return CTL_EXIT_OK;
-    case GRPC_STATUS_UNAVAILABLE:
-    case GRPC_STATUS_DEADLINE_EXCEEDED:
-        return CTL_EXIT_UNAVAILABLE;
-    case GRPC_STATUS_NOT_FOUND:
-        return CTL_EXIT_NOT_FOUND;
-    case GRPC_STATUS_PERMISSION_DENIED:
-    case GRPC_STATUS_UNAUTHENTICATED:
-        return CTL_EXIT_DENIED;
-    case GRPC_STATUS_INVALID_ARGUMENT:
-    case GRPC_STATUS_FAILED_PRECONDITION:
-    case GRPC_STATUS_OUT_OF_RANGE:
-        return CTL_EXIT_INVALID;
-    case GRPC_STATUS_ALREADY_EXISTS:
-    case GRPC_STATUS_ABORTED:
-        return CTL_EXIT_CONFLICT;
-    default:
-        return CTL_EXIT_FAILURE;
-    }
+    return cli_exit_for_status(code, CTL_EXIT_FAILURE);
 }
 
 /* Copies a server-supplied message for one line of output: control
@@ -198,6 +178,8 @@ int ctl_call_failed(const ctl_ctx *ctx, const char *what, const rpcc_result *r)
 
             ctl_one_line(field, sizeof field, v->field);
             ctl_one_line(desc, sizeof desc, v->description);
+            if (desc[0] != '\0' && strstr(msg, desc) != NULL)
+                continue; /* the line above said it already (a filter error, say) */
             fprintf(stderr, "  %s: %s\n", field, desc);
         }
     }
@@ -292,8 +274,7 @@ const char *ctl_option_value(const ctl_ctx *ctx, const char *name)
 
 /* ---- Parsing ---- */
 
-/* "500ms", "10s", "2m", or a bare number of seconds. Returns 0 or -1. */
-static int ctl_parse_duration(const char *s, int64_t *ms)
+int ctl_parse_duration(const char *s, int64_t *ms)
 {
     char *end;
     long long v;
@@ -420,6 +401,12 @@ static int ctl_getopt(int argc, char **argv, const ctl_command *cmd, int stop_at
                 return ctl_usage_error(cmd, "option %s needs a value", bad);
             if (known >= 0)
                 return ctl_usage_error(cmd, "option %s takes no value", bad);
+            if (bad[0] == '-' && bad[1] == '-') {
+                const char *close = ctl_suggest_option(cmd, bad + 2);
+                if (close != NULL)
+                    return ctl_usage_error(cmd, "unknown option %s (did you mean --%s?)", bad,
+                                           close);
+            }
             return ctl_usage_error(cmd, "unknown option %s", bad);
         }
         id = ctl_option_id(cmd, c);
@@ -456,7 +443,12 @@ static const ctl_command *ctl_find_command(int argc, char **argv, int help, int 
         }
     }
     if (!noun_known) {
-        *rc = ctl_usage_error(NULL, "unknown command \"%s\"", noun);
+        const char *close = ctl_suggest_noun(noun);
+        if (close != NULL)
+            *rc = ctl_usage_error(NULL, "unknown command \"%s\" (did you mean \"%s\"?)", noun,
+                                  close);
+        else
+            *rc = ctl_usage_error(NULL, "unknown command \"%s\"", noun);
         return NULL;
     }
     /* A noun with verbs, without a known verb: its help, asked for or not. */
@@ -467,8 +459,15 @@ static const ctl_command *ctl_find_command(int argc, char **argv, int help, int 
         *rc = help ? CTL_EXIT_OK : CTL_EXIT_USAGE;
         return NULL;
     }
-    fprintf(stderr, CTL_PROG ": unknown command \"%s %s\" (see '" CTL_PROG " %s --help')\n", noun,
-            argv[1], noun);
+    {
+        const char *close = ctl_suggest_verb(noun, argv[1]);
+        if (close != NULL)
+            fprintf(stderr, CTL_PROG ": unknown command \"%s %s\" (did you mean \"%s %s\"?)\n",
+                    noun, argv[1], noun, close);
+        else
+            fprintf(stderr, CTL_PROG ": unknown command \"%s %s\" (see '" CTL_PROG
+                    " %s --help')\n", noun, argv[1], noun);
+    }
     *rc = CTL_EXIT_USAGE;
     return NULL;
 }
@@ -594,11 +593,38 @@ static void ctl_wipe_token(ctl_ctx *ctx)
     ctx->token = ctx->auth_header = NULL;
 }
 
-/* Turns the raw global values into the context. Returns 0 or an exit status. */
-static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
+/* -o and --no-headers for the command. Returns 0 or an exit status. */
+static int ctl_apply_output(const char **gvals, ctl_ctx *ctx)
 {
     const ctl_command *cmd = ctx->cmd;
     const char *fmt = ctl_resolve(gvals, CTL_G_OUTPUT);
+    char name[128];
+
+    if (strcmp(fmt, "text") == 0)
+        ctx->format = CTL_FORMAT_TEXT;
+    else if (strcmp(fmt, "json") == 0)
+        ctx->format = CTL_FORMAT_JSON;
+    else if (strcmp(fmt, "name") == 0)
+        ctx->format = CTL_FORMAT_NAME;
+    else if (strcmp(fmt, "csv") == 0)
+        ctx->format = CTL_FORMAT_CSV;
+    else
+        return ctl_usage_error(cmd, "-o wants text, json, name or csv, not \"%s\"", fmt);
+    if (!(cmd->formats & ctx->format))
+        return ctl_usage_error(cmd, "%s has no -o %s output", ctl_command_name(cmd, name,
+                                                                               sizeof name), fmt);
+    ctx->no_headers = gvals[CTL_G_NO_HEADERS] != NULL;
+    if (ctx->no_headers && !(cmd->formats & CTL_FORMAT_CSV))
+        return ctl_usage_error(cmd, "--no-headers: %s prints no table",
+                               ctl_command_name(cmd, name, sizeof name));
+    return 0;
+}
+
+/* Turns the raw connection options into the context. Returns 0 or an exit
+ * status. */
+static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
+{
+    const ctl_command *cmd = ctx->cmd;
 
     ctx->addr = ctl_resolve(gvals, CTL_G_ADDR);
     ctx->verbose = gvals[CTL_G_VERBOSE] != NULL;
@@ -632,19 +658,6 @@ static int ctl_apply_globals(const char **gvals, ctl_ctx *ctx)
     if (ctl_parse_duration(ctl_resolve(gvals, CTL_G_DEADLINE), &ctx->deadline_ms) != 0)
         return ctl_usage_error(cmd, "--deadline wants a positive duration such as 500ms, 10s "
                                     "or 2m, not \"%s\"", ctl_resolve(gvals, CTL_G_DEADLINE));
-    if (strcmp(fmt, "text") == 0)
-        ctx->format = CTL_FORMAT_TEXT;
-    else if (strcmp(fmt, "json") == 0)
-        ctx->format = CTL_FORMAT_JSON;
-    else if (strcmp(fmt, "name") == 0)
-        ctx->format = CTL_FORMAT_NAME;
-    else
-        return ctl_usage_error(cmd, "-o wants text, json or name, not \"%s\"", fmt);
-    if (!(cmd->formats & ctx->format)) {
-        char name[128];
-        return ctl_usage_error(cmd, "%s has no -o %s output", ctl_command_name(cmd, name,
-                                                                               sizeof name), fmt);
-    }
     return 0;
 }
 
@@ -660,7 +673,7 @@ int main(int argc, char **argv)
     const char *gvals[CTL_G_COUNT] = {0};
     const ctl_command *cmd;
     ctl_ctx ctx;
-    int rc, used = 0, nargs;
+    int rc, used = 0, nargs, paged;
     char **args;
 
     memset(&ctx, 0, sizeof ctx);
@@ -671,6 +684,10 @@ int main(int argc, char **argv)
     /* Pass 1: global options up to the command word. */
     if ((rc = ctl_getopt(argc, argv, NULL, 1, gvals, &ctx)) != 0)
         return rc;
+    if (gvals[CTL_G_VERSION] != NULL) { /* the client's alone; 'version' asks the server */
+        ctl_print_client_version(stdout);
+        return CTL_EXIT_OK;
+    }
     if (optind >= argc) {
         if (gvals[CTL_G_HELP] != NULL) {
             ctl_help_global(stdout);
@@ -699,20 +716,30 @@ int main(int argc, char **argv)
         return ctl_usage_error(cmd, "missing argument %s", cmd->args != NULL ? cmd->args : "");
     if (nargs > cmd->max_args)
         return ctl_usage_error(cmd, "unexpected argument \"%s\"", args[cmd->max_args]);
-    if ((rc = ctl_config_load(&ctl_cfg, ctl_resolve(gvals, CTL_G_CONTEXT))) != 0)
+    memcpy(ctx.flags, gvals, sizeof ctx.flags);
+    if ((rc = ctl_apply_output(gvals, &ctx)) != 0)
         return rc;
-    ctx.context_name = ctl_cfg.context;
-    if ((rc = ctl_apply_globals(gvals, &ctx)) != 0 || (rc = ctl_load_token(gvals, &ctx)) != 0)
-        goto done;
+    if (!cmd->local) {
+        if ((rc = ctl_config_load(&ctl_cfg, ctl_resolve(gvals, CTL_G_CONTEXT))) != 0)
+            return rc;
+        ctx.context_name = ctl_cfg.context;
+        ctx.config_path = ctl_cfg.path;
+        if ((rc = ctl_apply_globals(gvals, &ctx)) != 0 ||
+            (rc = ctl_load_token(gvals, &ctx)) != 0)
+            goto done;
+    }
     {
         const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
         ctx.color = isatty(STDOUT_FILENO) && (nc == NULL || nc[0] == '\0') &&
                     (term == NULL || strcmp(term, "dumb") != 0);
     }
+    paged = (cmd->formats & CTL_FORMAT_CSV) && gvals[CTL_G_NO_PAGER] == NULL &&
+            ctl_pager_start(&ctx) == 0;
 
     rc = cmd->run(&ctx, nargs, args);
     rpcc_channel_destroy(ctx.channel);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    /* a pager quit early (q in less) is no error: the rest was not wanted */
+    if (paged ? ctl_pager_finish() < 0 : fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, CTL_PROG ": cannot write the output: %s\n", strerror(errno));
         if (rc == CTL_EXIT_OK)
             rc = CTL_EXIT_FAILURE;

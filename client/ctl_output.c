@@ -42,9 +42,15 @@ void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len)
     int32_t nanos = (int32_t)ctl_get_int(money, "nanos");
     int neg = units < 0 || nanos < 0;
     uint64_t u = units < 0 ? (uint64_t)0 - (uint64_t)units : (uint64_t)units;
+    /* as many decimals as the currency's minor unit (JPY none, KWD three),
+     * more only when the amount has them; 2 for a code the table lacks */
+    int minor = cli_currency_exponent(cur);
+    int nf = 9;
     char digits[32], grouped[48], frac[16];
     size_t nd, g = 0;
 
+    if (minor == CLI_CURRENCY_UNKNOWN)
+        minor = 2;
     snprintf(digits, sizeof digits, "%" PRIu64, u);
     nd = strlen(digits);
     for (size_t i = 0; i < nd; i++) {
@@ -54,10 +60,11 @@ void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len)
     }
     grouped[g] = '\0';
     snprintf(frac, sizeof frac, "%09d", nanos < 0 ? -nanos : nanos);
-    for (size_t k = 8; k >= 2 && frac[k] == '0'; k--)
-        frac[k] = '\0';
-    snprintf(buf, len, "%s%s%s%s.%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "",
-             neg ? "-" : "", grouped, frac);
+    while (nf > minor && frac[nf - 1] == '0')
+        nf--;
+    frac[nf] = '\0';
+    snprintf(buf, len, "%s%s%s%s%s%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "",
+             neg ? "-" : "", grouped, nf > 0 ? "." : "", frac);
 }
 
 void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len)
@@ -236,37 +243,18 @@ const char *ctl_color_reset(const ctl_ctx *ctx)
 
 /* ---- Tables ---- */
 
-/* Display width: code points, not bytes (names and titles are often
- * Cyrillic). */
+/* Display width: terminal columns, not bytes or code points (names and
+ * titles are often Cyrillic, and may hold wide or combining characters). */
 static int ctl_width(const char *s)
 {
-    int w = 0;
-
-    for (; *s != '\0'; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            w++;
-    return w;
-}
-
-/* Cuts s to at most max code points, ending in "…" when cut. */
-static void ctl_cut(char *s, int max)
-{
-    int w = 0;
-
-    if (max <= 0 || ctl_width(s) <= max)
-        return;
-    for (char *p = s; *p != '\0'; p++) {
-        if (((unsigned char)*p & 0xc0) != 0x80 && ++w == max) {
-            strcpy(p, "…");
-            return;
-        }
-    }
+    return cli_width(s);
 }
 
 struct ctl_table {
     const ctl_ctx *ctx;
     const ctl_column *cols;
     int ncols;
+    int csv;         /* -o csv */
     int widths[CTL_TABLE_MAX_COLS];
     int header_done;
     char ***rows; /* pending rows: ncols strings each */
@@ -281,19 +269,21 @@ ctl_table *ctl_table_create(const ctl_ctx *ctx, const ctl_column *cols)
         return NULL;
     t->ctx = ctx;
     t->cols = cols;
+    t->csv = ctx->format == CTL_FORMAT_CSV;
+    t->header_done = ctx->no_headers;
     while (cols[t->ncols].header != NULL && t->ncols < CTL_TABLE_MAX_COLS)
         t->ncols++;
     for (int i = 0; i < t->ncols; i++)
-        t->widths[i] = ctl_width(cols[i].header);
+        t->widths[i] = ctx->no_headers ? 0 : ctl_width(cols[i].header);
     return t;
 }
 
-void ctl_table_add(ctl_table *t, const ProtobufCMessage *row)
+/* Takes one row of ncols cells (copied; tabs and line breaks become spaces
+ * in a text table, long cells are cut there). */
+static void ctl_table_take(ctl_table *t, const char *const *src)
 {
     char **cells;
 
-    if (t == NULL)
-        return;
     if (t->nrows == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 64;
         char ***rows = realloc(t->rows, cap * sizeof *rows);
@@ -305,22 +295,45 @@ void ctl_table_add(ctl_table *t, const ProtobufCMessage *row)
     if ((cells = calloc((size_t)t->ncols, sizeof *cells)) == NULL)
         return;
     for (int i = 0; i < t->ncols; i++) {
-        const ProtobufCFieldDescriptor *f =
-            protobuf_c_message_descriptor_get_field_by_name(row->descriptor, t->cols[i].field);
         char buf[CTL_CELL_MAX];
 
-        buf[0] = '\0';
-        if (f != NULL)
-            ctl_format_field(row, f, buf, sizeof buf);
-        for (char *p = buf; *p != '\0'; p++)
-            if (*p == '\n' || *p == '\t' || *p == '\r')
-                *p = ' ';
-        ctl_cut(buf, t->cols[i].max_width);
+        snprintf(buf, sizeof buf, "%s", src[i] != NULL ? src[i] : "");
+        if (!t->csv) {
+            for (char *p = buf; *p != '\0'; p++)
+                if (*p == '\n' || *p == '\t' || *p == '\r')
+                    *p = ' ';
+            cli_cut(buf, sizeof buf, t->cols[i].max_width);
+        }
         cells[i] = strdup(buf);
         if (cells[i] == NULL)
             cells[i] = strdup("");
     }
     t->rows[t->nrows++] = cells;
+}
+
+void ctl_table_add(ctl_table *t, const ProtobufCMessage *row)
+{
+    char bufs[CTL_TABLE_MAX_COLS][CTL_CELL_MAX];
+    const char *cells[CTL_TABLE_MAX_COLS];
+
+    if (t == NULL)
+        return;
+    for (int i = 0; i < t->ncols; i++) {
+        const ProtobufCFieldDescriptor *f =
+            protobuf_c_message_descriptor_get_field_by_name(row->descriptor, t->cols[i].field);
+
+        bufs[i][0] = '\0';
+        if (f != NULL)
+            ctl_format_field(row, f, bufs[i], sizeof bufs[i]);
+        cells[i] = bufs[i];
+    }
+    ctl_table_take(t, cells);
+}
+
+void ctl_table_add_cells(ctl_table *t, const char *const *cells)
+{
+    if (t != NULL)
+        ctl_table_take(t, cells);
 }
 
 static void ctl_table_cell(const ctl_table *t, int col, const char *text, const char *color)
@@ -335,10 +348,31 @@ static void ctl_table_cell(const ctl_table *t, int col, const char *text, const 
         printf("%*s", t->widths[col] - ctl_width(text) + 2, "");
 }
 
-void ctl_table_flush(ctl_table *t)
+/* RFC 4180: fields separated by commas, records by CRLF. */
+static void ctl_csv_row(const ctl_table *t, const char *const *cells)
 {
-    if (t == NULL)
+    for (int i = 0; i < t->ncols; i++) {
+        if (i > 0)
+            fputc(',', stdout);
+        cli_csv_field(stdout, cells[i]);
+    }
+    fputs("\r\n", stdout);
+}
+
+static void ctl_table_print(ctl_table *t)
+{
+    if (t->csv) {
+        if (!t->header_done) { /* even for no rows: one header row */
+            const char *h[CTL_TABLE_MAX_COLS];
+            for (int i = 0; i < t->ncols; i++)
+                h[i] = t->cols[i].header;
+            ctl_csv_row(t, h);
+            t->header_done = 1;
+        }
+        for (size_t r = 0; r < t->nrows; r++)
+            ctl_csv_row(t, (const char *const *)t->rows[r]);
         return;
+    }
     for (size_t r = 0; r < t->nrows; r++)
         for (int i = 0; i < t->ncols; i++)
             if (ctl_width(t->rows[r][i]) > t->widths[i])
@@ -351,14 +385,24 @@ void ctl_table_flush(ctl_table *t)
     }
     for (size_t r = 0; r < t->nrows; r++) {
         for (int i = 0; i < t->ncols; i++) {
-            const char *field = t->cols[i].field;
+            const char *field = t->cols[i].field != NULL ? t->cols[i].field : "";
             const char *color = strcmp(field, "state") == 0 || strcmp(field, "coverage") == 0
                                     ? ctl_color_for(t->ctx, t->rows[r][i])
                                     : "";
             ctl_table_cell(t, i, t->rows[r][i], color);
-            free(t->rows[r][i]);
         }
         fputc('\n', stdout);
+    }
+}
+
+void ctl_table_flush(ctl_table *t)
+{
+    if (t == NULL)
+        return;
+    ctl_table_print(t);
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (int i = 0; i < t->ncols; i++)
+            free(t->rows[r][i]);
         free(t->rows[r]);
     }
     t->nrows = 0;

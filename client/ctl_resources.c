@@ -261,63 +261,20 @@ static void ctl_option_field(const char *opt, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-/* "EUR 120000", "120,000.50", "120000 EUR" or "120000" (EUR, the default
- * accounting currency) as a Money object. */
+/* An amount as staff type it ("EUR 120,000.50", "120000": EUR, the
+ * accounting currency) as a Money object; cli_money_parse says what it
+ * refuses and why. */
 static json_t *ctl_parse_money(const char *s, char *err, size_t err_len)
 {
-    char cur[4] = "EUR", units[32];
-    const char *p = s, *end;
-    size_t nu = 0;
-    long nanos = 0;
-    int frac_digits = 0;
+    char cur[4], units[24];
+    int64_t u;
+    int32_t nanos;
 
-    while (isspace((unsigned char)*p))
-        p++;
-    if (isalpha((unsigned char)p[0]) && isalpha((unsigned char)p[1]) &&
-        isalpha((unsigned char)p[2]) && (p[3] == ' ' || isdigit((unsigned char)p[3]))) {
-        for (int i = 0; i < 3; i++)
-            cur[i] = (char)toupper((unsigned char)p[i]);
-        p += 3;
-        while (isspace((unsigned char)*p))
-            p++;
-    }
-    if (!isdigit((unsigned char)*p))
-        goto bad;
-    for (; isdigit((unsigned char)*p) || *p == ','; p++) {
-        if (*p == ',')
-            continue;
-        if (nu + 1 >= sizeof units || (nu == 0 && *p == '0' && isdigit((unsigned char)p[1])))
-            goto bad;
-        units[nu++] = *p;
-    }
-    units[nu] = '\0';
-    if (*p == '.') {
-        for (p++; isdigit((unsigned char)*p); p++) {
-            if (++frac_digits > 9)
-                goto bad;
-            nanos = nanos * 10 + (*p - '0');
-        }
-        if (frac_digits == 0)
-            goto bad;
-        for (int i = frac_digits; i < 9; i++)
-            nanos *= 10;
-    }
-    while (isspace((unsigned char)*p))
-        p++;
-    end = p;
-    if (isalpha((unsigned char)end[0]) && isalpha((unsigned char)end[1]) &&
-        isalpha((unsigned char)end[2]) && end[3] == '\0') {
-        for (int i = 0; i < 3; i++)
-            cur[i] = (char)toupper((unsigned char)end[i]);
-        p = end + 3;
-    }
-    if (*p != '\0')
-        goto bad;
+    if (cli_money_parse(s, CTL_DEFAULT_CURRENCY, cur, &u, &nanos, err, err_len) != 0)
+        return NULL;
+    snprintf(units, sizeof units, "%lld", (long long)u); /* int64 is a string in proto3 JSON */
     return json_pack("{s:s,s:s,s:I}", "currency_code", cur, "units", units, "nanos",
                      (json_int_t)nanos);
-bad:
-    snprintf(err, err_len, "\"%s\" is not an amount such as 'EUR 120,000.50' or 120000", s);
-    return NULL;
 }
 
 static json_t *ctl_parse_date(const char *s, char *err, size_t err_len)
@@ -348,11 +305,21 @@ static json_t *ctl_parse_enum(const ProtobufCEnumDescriptor *ed, const char *s, 
     snprintf(full, sizeof full, "%.*s%s", plen, zero, up);
     if (protobuf_c_enum_descriptor_get_value_by_name(ed, full) != NULL)
         return json_string(full);
-    for (unsigned i = 1; i < ed->n_values; i++) {
-        strncat(list, i > 1 ? ", " : "", sizeof list - strlen(list) - 1);
-        strncat(list, ed->values[i].name + plen, sizeof list - strlen(list) - 1);
+    {
+        const char *names[64], *close;
+        unsigned n = 0;
+
+        for (unsigned i = 1; i < ed->n_values; i++) {
+            strncat(list, i > 1 ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, ed->values[i].name + plen, sizeof list - strlen(list) - 1);
+            if (n < 64)
+                names[n++] = ed->values[i].name + plen;
+        }
+        close = cli_suggest(up, names, n);
+        snprintf(err, err_len, "\"%s\" is not one of %s%s%s%s", s, list,
+                 close != NULL ? " (did you mean " : "", close != NULL ? close : "",
+                 close != NULL ? "?)" : "");
     }
-    snprintf(err, err_len, "\"%s\" is not one of %s", s, list);
     return NULL;
 }
 
@@ -662,7 +629,8 @@ int ctl_run_list(ctl_ctx *ctx, int argc, char **argv)
         if (parent == NULL)
             return CTL_EXIT_USAGE;
     }
-    if (ctx->format == CTL_FORMAT_TEXT && (table = ctl_table_create(ctx, res->columns)) == NULL)
+    if ((ctx->format == CTL_FORMAT_TEXT || ctx->format == CTL_FORMAT_CSV) &&
+        (table = ctl_table_create(ctx, res->columns)) == NULL)
         return ctl_fail("out of memory");
     ctl_method(res, res->list_method, method, sizeof method);
     do {
@@ -700,7 +668,7 @@ int ctl_run_list(ctl_ctx *ctx, int argc, char **argv)
         n = *(const size_t *)((const char *)resp + lf->quantifier_offset);
         items = *(ProtobufCMessage ***)((char *)resp + lf->offset);
         for (size_t i = 0; i < n && (limit == 0 || seen < limit); i++, seen++) {
-            if (ctx->format == CTL_FORMAT_TEXT)
+            if (table != NULL)
                 ctl_table_add(table, items[i]);
             else if ((rc = ctl_print_message(ctx, items[i], 0)) != CTL_EXIT_OK)
                 break;
@@ -1077,7 +1045,7 @@ int ctl_run_suggest(ctl_ctx *ctx, int argc, char **argv)
         rc = ctl_print_message(ctx, resp, 1);
     } else {
         const Tallinn__V1__SuggestMatchesResponse *r = (const void *)resp;
-        ctl_table *t = ctx->format == CTL_FORMAT_TEXT ? ctl_table_create(ctx, cols) : NULL;
+        ctl_table *t = ctx->format != CTL_FORMAT_NAME ? ctl_table_create(ctx, cols) : NULL;
 
         for (size_t i = 0; i < r->n_suggestions; i++) {
             if (t != NULL)

@@ -46,9 +46,11 @@ static void help(FILE *out)
             "      --timeout S        seconds per request (default 10)\n"
             "  -h, --help             show this help\n"
             "\n"
-            "Exit status: 0 at least K witnesses cosigned; 1 fewer did; 2 SECURITY ERROR: a\n"
+            "Exit status (as tallinnctl's where they overlap): 0 at least K witnesses\n"
+            "cosigned; 1 FAILED: fewer did; 2 usage error; 3 could not reach enough\n"
+            "witnesses (those that answered all cosigned); 8 SECURITY ERROR: a\n"
             "witness refused the checkpoint as inconsistent with one it cosigned before\n"
-            "(the log showed it another history); 64 usage error.\n");
+            "(the log showed it another history).\n");
 }
 
 static int parse_witness_arg(const char *arg, target *t)
@@ -155,12 +157,14 @@ int witness_cmd_cosign(int argc, char **argv)
     note_verifier lk;
     if (audit_load_key(key, &lk) != 0)
         return AUDIT_EXIT_USAGE;
+    if (audit_input_ok("witness cosign", NULL, argv[optind], 1) != 0)
+        return AUDIT_EXIT_USAGE;
 
     const char *dir = argv[optind];
     tiles_dir *d = NULL;
     tiles_reader *r = NULL;
     char err[1024], *note = NULL, *merged = NULL, *lines = NULL;
-    size_t len = 0, lines_len = 0, cosigned = 0, inconsistent = 0;
+    size_t len = 0, lines_len = 0, cosigned = 0, inconsistent = 0, unreachable = 0;
     checkpoint cp;
     int status = AUDIT_EXIT_FAILED;
     note = malloc(CHECKPOINT_MAX + 1);
@@ -209,6 +213,8 @@ int witness_cmd_cosign(int argc, char **argv)
             cosigned++;
         } else if (res.outcome == WITNESS_INCONSISTENT) {
             inconsistent++;
+        } else if (res.outcome == WITNESS_UNAVAILABLE) {
+            unreachable++;
         }
     }
     if (cosigned > 0) {
@@ -231,6 +237,12 @@ int witness_cmd_cosign(int argc, char **argv)
         status = AUDIT_EXIT_SECURITY;
     } else if (cosigned >= quorum) {
         status = AUDIT_EXIT_OK;
+    } else if (cosigned + unreachable >= quorum) {
+        /* the witnesses that answered all cosigned: too few answered */
+        fprintf(stderr, AUDIT_PROG " witness cosign: could not reach enough witnesses: %zu of %zu "
+                "cosigned, %zu required, %zu did not answer\n", cosigned, n_targets, quorum,
+                unreachable);
+        status = AUDIT_EXIT_UNREACHABLE;
     } else {
         audit_report_failure("witness cosign", "%zu of %zu witnesses cosigned, %zu required",
                              cosigned, n_targets, quorum);

@@ -47,6 +47,59 @@ static void usage(FILE *out)
             "      --log 'tallinn.example/tallinn+b94c5f01+AcLHoTgy...'\n");
 }
 
+static void init_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: " AUDIT_PROG " witness init --dir DIR --name NAME\n"
+            "\n"
+            "Makes a new witness: writes its Ed25519 key into DIR/" WITNESS_KEY_FILE " (mode 0600;\n"
+            "it never replaces one) and prints its verifier key, the C2SP vkey of a\n"
+            "cosignature/v1 key (type 0x04), also kept in DIR/" WITNESS_VKEY_FILE ": give it to\n"
+            "verifiers (--witness).\n"
+            "\n"
+            "Options:\n"
+            "      --dir DIR         the witness's directory (made if missing)\n"
+            "      --name NAME       the witness's name, e.g. witness.example.ee/tallinn\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "Example:\n"
+            "  " AUDIT_PROG " witness init --dir /var/lib/tallinn-witness --name "
+            "witness.example.ee/tallinn\n"
+            "\n" AUDIT_EXIT_HELP);
+}
+
+static void serve_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: " AUDIT_PROG " witness serve --dir DIR --listen ADDR --log VKEY...\n"
+            "                     [--tls-cert F --tls-key F] [--prefix /PATH]\n"
+            "\n"
+            "Serves C2SP tlog-witness: POST <prefix>/add-checkpoint and GET\n"
+            "<prefix>/<sha256(origin)>/checkpoint for the logs given with --log. It cosigns\n"
+            "a checkpoint only when a consistency proof shows that it extends the one it\n"
+            "cosigned last, and writes that state (DIR/" WITNESS_LOGS_DIR "/) durably before it\n"
+            "answers. Plain HTTP only on a loopback address; HTTPS with --tls-cert and\n"
+            "--tls-key. SIGTERM stops it.\n"
+            "\n"
+            "Options:\n"
+            "      --dir DIR         the witness's directory (its key from witness init, its\n"
+            "                        state: never restore an older copy of it)\n"
+            "      --listen ADDR     the address to listen on, host:port\n"
+            "      --log VKEY        a log's verifier key (or a file holding it); its name is\n"
+            "                        the log's origin. Repeat for each log, or for several\n"
+            "                        keys of one origin\n"
+            "      --tls-cert F      the certificate chain (PEM) for HTTPS, with --tls-key\n"
+            "      --tls-key F       its private key (PEM)\n"
+            "      --prefix /PATH    the path the endpoints live under (default: none)\n"
+            "  -h, --help            show this help\n"
+            "\n"
+            "Example:\n"
+            "  " AUDIT_PROG " witness serve --dir /var/lib/tallinn-witness --listen "
+            "127.0.0.1:7380 \\\n"
+            "      --log 'tallinn.example/tallinn+b94c5f01+AcLHoTgy...'\n"
+            "\n" AUDIT_EXIT_HELP);
+}
+
 int witness_cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -67,16 +120,16 @@ int witness_cmd_init(int argc, char **argv)
             name = optarg;
             break;
         case 'h':
-            usage(stdout);
+            init_help(stdout);
             return AUDIT_EXIT_OK;
         default:
-            usage(stderr);
+            init_help(stderr);
             return AUDIT_EXIT_USAGE;
         }
     }
     if (!dir || !name || optind != argc) {
         fprintf(stderr, AUDIT_PROG " witness init: --dir and --name are required\n\n");
-        usage(stderr);
+        init_help(stderr);
         return AUDIT_EXIT_USAGE;
     }
     char vkey[COSIG_VERIFIER_KEY_MAX], err[1024] = "";
@@ -135,11 +188,11 @@ int witness_cmd_serve(int argc, char **argv)
             so.prefix = optarg;
             break;
         case 'h':
-            usage(stdout);
+            serve_help(stdout);
             status = AUDIT_EXIT_OK;
             goto done;
         default:
-            usage(stderr);
+            serve_help(stderr);
             goto done;
         }
     }
@@ -149,7 +202,7 @@ int witness_cmd_serve(int argc, char **argv)
                 (!so.tls_cert != !so.tls_key) ? "--tls-cert and --tls-key go together"
                                               : "--dir, --listen and at least one --log are "
                                                 "required");
-        usage(stderr);
+        serve_help(stderr);
         goto done;
     }
     witness_store *s = NULL;

@@ -32,23 +32,25 @@ _tallinn_audit() {
         compopt -o filenames 2>/dev/null
         return 0 ;;
     -o | --output)
-        if [[ $cmd == show ]]; then
-            mapfile -t COMPREPLY < <(compgen -W $'table\njson' -- "$cur")
-        else
-            mapfile -t COMPREPLY < <(compgen -f -- "$cur")
-            compopt -o filenames 2>/dev/null
-        fi
+        mapfile -t COMPREPLY < <(compgen -W $'text\njson' -- "$cur")
+        return 0 ;;
+    --proof-out)
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        compopt -o filenames 2>/dev/null
+        return 0 ;;
+    --context) # tallinnctl's config file's contexts, as tallinnctl lists them
+        mapfile -t COMPREPLY < <(compgen -W "$(tallinnctl config get-contexts -o name 2>/dev/null)" -- "$cur")
         return 0 ;;
     -s | --server | --server-name | --timeout | --from | --to | --quorum | -Q | -w | --name | \
         --listen | --prefix)
         return 0 ;;
     esac
-    conn=$'--server\n--token-file\n--insecure\n--ca\n--cert\n--cert-key\n--server-name\n--timeout\n--verbose'
+    conn=$'--server\n--context\n--token-file\n--insecure\n--ca\n--cert\n--cert-key\n--server-name\n--timeout\n--verbose'
     wit=$'--witness\n--quorum'
     case $cmd in
     verify) opts=$'--key\n--state\n--quiet\n--help\n'$conn$'\n'$wit ;;
     check-proof) opts=$'--key\n--entry\n--quiet\n--help\n'$wit ;;
-    prove) opts=$'--key\n--output\n--entry-out\n--quiet\n--help\n'$conn$'\n'$wit ;;
+    prove) opts=$'--key\n--proof-out\n--entry-out\n--quiet\n--help\n'$conn$'\n'$wit ;;
     show) opts=$'--from\n--to\n--output\n--key\n--help\n'$conn ;;
     "witness init") opts=$'--dir\n--name\n--help' ;;
     "witness serve") opts=$'--dir\n--listen\n--log\n--tls-cert\n--tls-key\n--prefix\n--help' ;;

@@ -28,6 +28,7 @@ complete -c tallinn-audit -n "__fish_seen_subcommand_from $net" -l cert-key -r -
 complete -c tallinn-audit -n "__fish_seen_subcommand_from $net" -l server-name -x -d 'TLS name to check instead of the host'
 complete -c tallinn-audit -n "__fish_seen_subcommand_from $net cosign" -l timeout -x -d 'seconds per request'
 complete -c tallinn-audit -n "__fish_seen_subcommand_from $net" -l verbose -d 'one line on stderr per call'
+complete -c tallinn-audit -n "__fish_seen_subcommand_from $net" -l context -x -a '(tallinnctl config get-contexts -o name 2>/dev/null)' -d "a context of tallinnctl's config file"
 # Witnesses, for the verifying commands.
 complete -c tallinn-audit -n "__fish_seen_subcommand_from verify check-proof prove" -s W -l witness -r -F -d 'a witness whose cosignature counts (key or file)'
 complete -c tallinn-audit -n "__fish_seen_subcommand_from verify check-proof prove" -l quorum -x -d 'valid cosignatures required'
@@ -36,11 +37,11 @@ complete -c tallinn-audit -n "__fish_seen_subcommand_from verify" -l state -r -F
 complete -c tallinn-audit -n "__fish_seen_subcommand_from verify show cosign" -a '(__fish_complete_directories)'
 complete -c tallinn-audit -n "__fish_seen_subcommand_from check-proof" -F
 complete -c tallinn-audit -n "__fish_seen_subcommand_from check-proof" -s e -l entry -r -F -d 'the file holding the logged entry'
-complete -c tallinn-audit -n "__fish_seen_subcommand_from prove" -s o -l output -r -F -d 'where to write the proof'
+complete -c tallinn-audit -n "__fish_seen_subcommand_from prove" -l proof-out -r -F -d 'where to write the proof'
 complete -c tallinn-audit -n "__fish_seen_subcommand_from prove" -s e -l entry-out -r -F -d "also write the record's leaf bytes"
 complete -c tallinn-audit -n "__fish_seen_subcommand_from show" -l from -x -d 'first record index'
 complete -c tallinn-audit -n "__fish_seen_subcommand_from show" -l to -x -d 'last record index, included'
-complete -c tallinn-audit -n "__fish_seen_subcommand_from show" -s o -l output -x -a 'table json' -d 'output format'
+complete -c tallinn-audit -n "__fish_seen_subcommand_from show" -s o -l output -x -a 'text json' -d 'output format'
 # witness init, serve, cosign.
 complete -c tallinn-audit -n "__fish_seen_subcommand_from witness; and not __fish_seen_subcommand_from $subs" -a init -d "write a witness's key and print its verifier key"
 complete -c tallinn-audit -n "__fish_seen_subcommand_from witness; and not __fish_seen_subcommand_from $subs" -a serve -d 'serve C2SP tlog-witness for the logs given'

@@ -3,6 +3,13 @@
 # share/zsh/vendor-completions (or site-functions) as _tallinn-audit.
 # tests/integration/install_test.py checks the options it offers against each
 # command's --help.
+# The context names of tallinnctl's config file, as tallinnctl lists them.
+_tallinn-audit_contexts() {
+    local -a names
+    names=(${(f)"$(tallinnctl config get-contexts -o name 2>/dev/null)"})
+    compadd -a names
+}
+
 _tallinn-audit() {
     local curcontext=$curcontext state line
     local -a conn wit key help quiet
@@ -16,6 +23,7 @@ _tallinn-audit() {
         '--server-name[TLS name to check instead of the host]:name: '
         '--timeout[seconds per request]:seconds: '
         '--verbose[one line on stderr per call]'
+        "--context[a context of tallinnctl's config file]:context:_tallinn-audit_contexts"
     )
     wit=(
         '*'{-W,--witness}'[a witness whose cosignature counts]:witness key or file:_files'
@@ -56,7 +64,7 @@ _tallinn-audit() {
             ;;
         (prove)
             _arguments -s $key $conn $wit $quiet $help \
-                '(-o --output)'{-o,--output}'[where to write the proof]:file:_files' \
+                '--proof-out[where to write the proof]:file:_files' \
                 '(-e --entry-out)'{-e,--entry-out}"[also write the record's leaf bytes]:file:_files" \
                 '1:record index: '
             ;;
@@ -64,7 +72,7 @@ _tallinn-audit() {
             _arguments -s $key $conn $help \
                 '--from[first record index]:index: ' \
                 '--to[last record index, included]:index: ' \
-                '(-o --output)'{-o,--output}'[output format]:format:(table json)' \
+                '(-o --output)'{-o,--output}'[output format]:format:(text json)' \
                 '1:tlog-tiles directory:_files -/'
             ;;
         (witness)

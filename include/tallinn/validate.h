@@ -203,11 +203,12 @@ void validate_money_from_nanos(int64_t total_nanos, int64_t *units, int32_t *nan
 int validate_money_add(int64_t a, int64_t b, int64_t *out);
 int validate_money_sub(int64_t a, int64_t b, int64_t *out);
 
-/* Formats an amount for messages as "<currency> <amount>" with at least two
- * decimals and no more than needed, e.g. "EUR 1250000.00", "EUR -0.05",
- * "EUR 0.000000001". currency may be NULL (then only the number). Writes a
- * NUL-terminated string into buf; VALIDATE_MONEY_FORMAT_MAX always suffices.
- * Returns OK or ERR_NOSPACE (buf then holds ""). */
+/* Formats an amount for messages as "<currency> <amount>" with the
+ * currency's minor unit of decimals (2 without a currency or for a code not
+ * in currency.h) and more only when needed, e.g. "EUR 1250000.00",
+ * "EUR -0.05", "EUR 0.000000001", "JPY 1200", "KWD 5.250". currency may be
+ * NULL (then only the number). Writes a NUL-terminated string into buf;
+ * VALIDATE_MONEY_FORMAT_MAX always suffices. Returns OK or ERR_NOSPACE (buf then holds ""). */
 int validate_money_format(int64_t total_nanos, const char *currency, char *buf, size_t cap);
 
 #ifdef __cplusplus

@@ -92,6 +92,7 @@ static const authz_rule rules[] = {
     {"/tallinn.v1.ChangeService/ListHistory", STAFF | DN | OB | AU, "a resource the caller may read now, each version as WatchChanges showed it; OBSERVER: no principals, request ids or records"},
     {"/tallinn.v1.DiagnosticsService/Noop", ANY, "a no-op: the transport ceiling for benchmarks"},
     {"/tallinn.v1.DiagnosticsService/GetServerInfo", ANY, NULL},
+    {"/tallinn.v1.DiagnosticsService/GetCaller", ANY, "the caller's own principal"},
 };
 
 /* Services any caller may use without credentials, every method. What they
@@ -452,7 +453,8 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, authz_who *who,
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
             return unauthenticated(z, call,
                                    "no credentials: send \"authorization: Bearer <token>\" or "
-                                   "use a client certificate");
+                                   "use a client certificate (tallinnctl: --token-file FILE, "
+                                   "or a context's token-file)");
         authz_hash_token(z->key, auth + 7, hash);
         rc = token_lookup(z, hash, who);
     } else {

@@ -344,9 +344,11 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
         goto done;
     printf("initialised %s\n"
            "the first ADMIN token is in %s (mode 0600); it is shown nowhere else.\n"
-           "use it with: tallinnctl --token-file %s ...  (or TALLINN_TOKEN_FILE=%s)\n"
+           "use it with: tallinnctl --token-file %s ...  (or TALLINN_TOKEN_FILE=%s),\n"
+           "or keep it in a context: tallinnctl config set-context admin --addr HOST:PORT "
+           "--token-file %s\n"
            "the audit log's verifier key (give it to auditors):\n%s\n",
-           dir, path, path, path, vkey);
+           dir, path, path, path, path, vkey);
     rc = 0;
 done:
     sodium_memzero(token, sizeof(token));

@@ -176,6 +176,7 @@ typedef struct api_transition {
     int to;
     int needs_reason;      /* reason required (else optional) */
     const char *from_text; /* the allowed states, for the error message */
+    const char *cli;       /* what staff type for it, "needs submit" (named in messages) */
 } api_transition;
 
 /* The common fields of a transition request, read and checked. */

@@ -76,7 +76,8 @@ static int write_job(store_tx *tx, void *p)
                 api_violation(call, "request_id", "already used for a different request");
                 w->code = rpc_call_error(call, GRPC_STATUS_INVALID_ARGUMENT,
                                          "request_id %s was already used with a different "
-                                         "request; use a new request_id for a new request", w->rid);
+                                         "request; use a new request_id for a new request "
+                                         "(tallinnctl: another --request-id, or none)", w->rid);
             } else {
                 /* The first result; nothing changes, nothing new to record. */
                 w->code = w->job.resp != NULL ? GRPC_STATUS_OK : api_store_error(call, STORE_CORRUPT);

@@ -262,7 +262,8 @@ static grpc_status_code update_donor_job(store_tx *tx, api_job *job)
         if (live > 0)
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                                   "%s has %lld pledge(s) not withdrawn; an observer never "
-                                  "pledges: withdraw them first", d->name, (long long)live);
+                                  "pledges: withdraw them first (state WITHDRAWN; tallinnctl: "
+                                  "pledges update --state WITHDRAWN)", d->name, (long long)live);
     }
     return api_save(tx, job, STORE_DONOR, m, 0);
 }
@@ -462,7 +463,7 @@ static grpc_status_code check_pledge_move(rpc_call *call, const Tallinn__V1__Ple
             used += k > 0 && (size_t)k < sizeof(can) - used ? (size_t)k : 0;
         }
     return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                          "%s is %s; UpdatePledge can make it %s, not %s", p->name,
+                          "%s is %s; an update can make it %s, not %s", p->name,
                           pledge_state(was), can[0] ? can : "nothing else", pledge_state(to));
 }
 
@@ -535,7 +536,8 @@ static grpc_status_code update_pledge_job(store_tx *tx, api_job *job)
         return api_ledger_error(call, rc, GRPC_STATUS_FAILED_PRECONDITION, "the pledge's allocation");
     if (p->state == PS(WITHDRAWN) && was != PS(WITHDRAWN) && allocated > 0)
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                              "%s has approved matches: withdraw them before the pledge", p->name);
+                              "%s has approved matches: withdraw them before the pledge "
+                              "(WithdrawMatch; tallinnctl: matches withdraw)", p->name);
     if (ledger_value(p->accounting_amount, p->amount) < allocated) {
         char buf[LEDGER_FORMAT_MAX], val[LEDGER_FORMAT_MAX];
         ledger_format(allocated, job->api->currency, buf, sizeof(buf));

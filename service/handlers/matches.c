@@ -238,13 +238,14 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
 
 
 static const api_transition transitions[] = {
-    {"ApproveMatch", MBIT(PROPOSED), M(APPROVED), 0, "PROPOSED"},
-    {"DeclineMatch", MBIT(PROPOSED), M(DECLINED), 1, "PROPOSED"},
-    {"WithdrawMatch", MBIT(PROPOSED) | MBIT(APPROVED), M(WITHDRAWN), 1, "PROPOSED or APPROVED"},
-    {"StartDelivery", MBIT(APPROVED), M(IN_DELIVERY), 0, "APPROVED"},
-    {"MarkDelivered", MBIT(IN_DELIVERY), M(DELIVERED), 0, "IN_DELIVERY"},
-    {"AcceptDelivery", MBIT(DELIVERED), M(ACCEPTED), 0, "DELIVERED"},
-    {"RejectDelivery", MBIT(DELIVERED), M(IN_DELIVERY), 1, "DELIVERED"},
+    {"ApproveMatch", MBIT(PROPOSED), M(APPROVED), 0, "PROPOSED", "matches approve"},
+    {"DeclineMatch", MBIT(PROPOSED), M(DECLINED), 1, "PROPOSED", "matches decline"},
+    {"WithdrawMatch", MBIT(PROPOSED) | MBIT(APPROVED), M(WITHDRAWN), 1, "PROPOSED or APPROVED",
+     "matches withdraw"},
+    {"StartDelivery", MBIT(APPROVED), M(IN_DELIVERY), 0, "APPROVED", "matches start-delivery"},
+    {"MarkDelivered", MBIT(IN_DELIVERY), M(DELIVERED), 0, "IN_DELIVERY", "matches delivered"},
+    {"AcceptDelivery", MBIT(DELIVERED), M(ACCEPTED), 0, "DELIVERED", "matches accept"},
+    {"RejectDelivery", MBIT(DELIVERED), M(IN_DELIVERY), 1, "DELIVERED", "matches reject-delivery"},
 };
 
 typedef struct transition_arg {
@@ -303,8 +304,9 @@ static grpc_status_code approve_guards(store_tx *tx, api_job *job, Tallinn__V1__
             rpc_call_set_error_info(call, "NEED_OVERFUNDED", "tallinn.v1");
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                                   "approving %s would fund %s beyond its estimated cost (%s "
-                                  "committed + %s > %s); to do so on purpose set "
-                                  "allow_overfunding with a reason",
+                                  "committed + %s > %s); to do so on purpose, set "
+                                  "allow_overfunding and a reason (tallinnctl: "
+                                  "--allow-overfunding --reason TEXT)",
                                   x->name, need->name, money_text(call, a, g.committed),
                                   money_text(call, a, g.amount), money_text(call, a, g.cost));
         }
@@ -355,8 +357,9 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     x = (Tallinn__V1__Match *)m;
     if ((t->from & (1u << x->state)) == 0) {
         rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");
-        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION, "%s is %s; %s needs it %s",
-                              x->name, match_state(x->state), t->method, t->from_text);
+        return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
+                              "%s is %s; %s (tallinnctl: %s) needs it %s", x->name,
+                              match_state(x->state), t->method, t->cli, t->from_text);
     }
     /* Separation of duties: nobody decides on a match they proposed. */
     if ((t->to == M(APPROVED) || t->to == M(DECLINED)) && strcmp(caller->principal, x->proposer) == 0)

@@ -258,16 +258,17 @@ static grpc_status_code update_need(rpc_call *call, const ProtobufCMessage *req,
 
 #define NON_TERMINAL (BIT(DRAFT) | BIT(SUBMITTED) | BIT(RETURNED) | BIT(OPEN) | BIT(ON_HOLD))
 static const api_transition transitions[] = {
-    {"SubmitNeed", BIT(DRAFT) | BIT(RETURNED), S(SUBMITTED), 0, "DRAFT or RETURNED"},
-    {"ValidateNeed", BIT(SUBMITTED), S(OPEN), 0, "SUBMITTED"},
-    {"ReturnNeed", BIT(SUBMITTED), S(RETURNED), 1, "SUBMITTED"},
-    {"RejectNeed", BIT(SUBMITTED), S(REJECTED), 1, "SUBMITTED"},
-    {"RouteNeed", BIT(SUBMITTED), S(ROUTED_TO_IT_COALITION), 1, "SUBMITTED"},
-    {"HoldNeed", BIT(OPEN), S(ON_HOLD), 0, "OPEN"},
-    {"ResumeNeed", BIT(ON_HOLD), S(OPEN), 0, "ON_HOLD"},
+    {"SubmitNeed", BIT(DRAFT) | BIT(RETURNED), S(SUBMITTED), 0, "DRAFT or RETURNED",
+     "needs submit"},
+    {"ValidateNeed", BIT(SUBMITTED), S(OPEN), 0, "SUBMITTED", "needs validate"},
+    {"ReturnNeed", BIT(SUBMITTED), S(RETURNED), 1, "SUBMITTED", "needs return"},
+    {"RejectNeed", BIT(SUBMITTED), S(REJECTED), 1, "SUBMITTED", "needs reject"},
+    {"RouteNeed", BIT(SUBMITTED), S(ROUTED_TO_IT_COALITION), 1, "SUBMITTED", "needs route"},
+    {"HoldNeed", BIT(OPEN), S(ON_HOLD), 0, "OPEN", "needs hold"},
+    {"ResumeNeed", BIT(ON_HOLD), S(OPEN), 0, "ON_HOLD", "needs resume"},
     {"CancelNeed", NON_TERMINAL, S(CANCELLED), 1,
-     "DRAFT, SUBMITTED, RETURNED, OPEN or ON_HOLD"},
-    {"CloseNeed", BIT(OPEN), S(CLOSED), 1, "OPEN"},
+     "DRAFT, SUBMITTED, RETURNED, OPEN or ON_HOLD", "needs cancel"},
+    {"CloseNeed", BIT(OPEN), S(CLOSED), 1, "OPEN", "needs close"},
 };
 
 typedef api_transition_req transition_arg;
@@ -285,19 +286,21 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
     if ((t->from & (1u << n->state)) == 0) {
         rpc_call_set_error_info(call, "INVALID_STATE", "tallinn.v1");
         return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                              "%s is %s; %s needs it %s", n->name, state_name(n->state),
-                              t->method, t->from_text);
+                              "%s is %s; %s (tallinnctl: %s) needs it %s", n->name,
+                              state_name(n->state), t->method, t->cli, t->from_text);
     }
     if (t->to == S(OPEN) && n->state == S(SUBMITTED)) {
         if (n->domain == TALLINN__V1__NEED__DOMAIN__DOMAIN_MILITARY)
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
                                   "%s is a military-domain need: the Tallinn Mechanism covers the "
-                                  "civilian domain only; route it to the IT Coalition with RouteNeed",
+                                  "civilian domain only; route it to the IT Coalition (RouteNeed; "
+                                  "tallinnctl: needs route)",
                                   n->name);
         if (n->domain != TALLINN__V1__NEED__DOMAIN__DOMAIN_CIVILIAN)
             return rpc_call_error(call, GRPC_STATUS_FAILED_PRECONDITION,
-                                  "%s has no domain: return it (ReturnNeed) so the front office "
-                                  "sets domain CIVILIAN, or route it if it is military",
+                                  "%s has no domain: return it (ReturnNeed; tallinnctl: needs "
+                                  "return) so the front office sets domain CIVILIAN, or route it "
+                                  "(needs route) if it is military",
                                   n->name);
     }
     n->state = t->to;

@@ -127,8 +127,8 @@ int visibility_check_id(rpc_call *call, store_kind kind, const char *field, cons
      * answer: "already exists" would confirm a resource the caller may not
      * see. */
     api_violation(call, field,
-                  "leave %s empty: you see only some %s, so the server chooses the id; set "
-                  "request_id to retry safely",
+                  "leave %s empty (tallinnctl: no --id): you see only some %s, so the server "
+                  "chooses the id; set request_id to retry safely (tallinnctl sets one)",
                   field, collection(kind));
     return 0;
 }

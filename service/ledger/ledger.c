@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ledger/ledger.h"
+#include "tallinn/currency.h"
 
 #define NANOS 1000000000
 
@@ -63,9 +64,14 @@ void ledger_format(store_sum nanos, const char *currency, char *buf, size_t cap)
     char digits[48], fracs[10];
     size_t nd = 0;
     int nf = 9;
+    /* the currency's minor unit of decimals (JPY none, KWD three), 2 for
+     * none or a code the table lacks; more only when the sum has them */
+    int minor = currency != NULL ? currency_minor_units(currency, strlen(currency)) : -1;
 
     if (buf == NULL || cap == 0)
         return;
+    if (minor < 0)
+        minor = 2;
     do {
         digits[nd++] = (char)('0' + (int)(whole % 10));
         whole /= 10;
@@ -77,11 +83,11 @@ void ledger_format(store_sum nanos, const char *currency, char *buf, size_t cap)
     }
     digits[nd] = '\0';
     snprintf(fracs, sizeof(fracs), "%09u", frac);
-    while (nf > 2 && fracs[nf - 1] == '0')
+    while (nf > minor && fracs[nf - 1] == '0')
         nf--;
     fracs[nf] = '\0';
-    snprintf(buf, cap, "%s%s%s%s.%s", currency != NULL ? currency : "", currency != NULL ? " " : "",
-             nanos < 0 ? "-" : "", digits, fracs);
+    snprintf(buf, cap, "%s%s%s%s%s%s", currency != NULL ? currency : "",
+             currency != NULL ? " " : "", nanos < 0 ? "-" : "", digits, nf > 0 ? "." : "", fracs);
 }
 
 /* ---- Resources ---- */

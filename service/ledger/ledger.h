@@ -64,7 +64,8 @@ void ledger_percent(store_sum num, store_sum den, char *buf, size_t cap);
 int ledger_money(store_sum nanos, const char *currency, ProtobufCAllocator *alloc,
                  Tallinn__V1__Money **out);
 /* "<currency> <amount>" as validate_money_format writes it, for any sum:
- * at least two decimals, no more than needed. Always NUL-terminated. */
+ * the currency's minor unit of decimals (2 without a currency), more only
+ * when needed. Always NUL-terminated. */
 void ledger_format(store_sum nanos, const char *currency, char *buf, size_t cap);
 
 /* ---- Resources kept in step with their matches (inside a write job) ---- */

@@ -553,16 +553,21 @@ int validate_money_format(int64_t total_nanos, const char *currency, char *buf, 
     unsigned frac = (unsigned)(mag % VALIDATE_NANOS_PER_UNIT);
     char digits[10];
     int ndig = 9, n;
+    /* the currency's minor unit of decimals (JPY none, KWD three), 2 for
+     * none or a code the table lacks; more only when the amount has them */
+    int minor = currency != NULL ? currency_minor_units(currency, strlen(currency)) : -1;
 
     if (buf == NULL || cap == 0)
         return VALIDATE_ERR_ARG;
+    if (minor < 0)
+        minor = 2;
     snprintf(digits, sizeof digits, "%09u", frac);
-    while (ndig > 2 && digits[ndig - 1] == '0')
+    while (ndig > minor && digits[ndig - 1] == '0')
         ndig--;
     digits[ndig] = '\0';
-    n = snprintf(buf, cap, "%s%s%s%llu.%s", currency != NULL ? currency : "",
+    n = snprintf(buf, cap, "%s%s%s%llu%s%s", currency != NULL ? currency : "",
                  currency != NULL ? " " : "", total_nanos < 0 ? "-" : "",
-                 (unsigned long long)whole, digits);
+                 (unsigned long long)whole, ndig > 0 ? "." : "", digits);
     if (n < 0 || (size_t)n >= cap) {
         buf[0] = '\0';
         return VALIDATE_ERR_NOSPACE;

@@ -270,7 +270,7 @@ def test_legacy_oversized(w):
     except RuntimeError as e:
         raise AssertionError("tallinnd does not start on a log with an oversized record:\n%s" % e)
     w.srv.data = data
-    assert "event=audit_records_oversized count=1 first=%d" % n in w.srv.text(), w.srv.text()
+    w.srv.wait_log(r"event=audit_records_oversized count=1 first=%d\b" % n)
     assert len(w.records()) == n + 1
 
 

@@ -29,6 +29,10 @@ trap 'rm -rf "$WORK"' EXIT
 OUT=$WORK/out
 ERR=$WORK/err
 checks=0
+# No config file, context or server from the caller's environment: without a
+# directory, tallinn-audit would take the server from them.
+export HOME=$WORK XDG_CONFIG_HOME=$WORK/config
+unset TALLINN_CONFIG TALLINN_CONTEXT TALLINN_ADDR
 
 die() { echo "FAIL: $*" >&2; echo "--- stdout" >&2; cat "$OUT" >&2 || true;
         echo "--- stderr" >&2; cat "$ERR" >&2 || true; exit 1; }
@@ -58,12 +62,13 @@ expect_fail() {
     checks=$((checks + 1))
 }
 
-# expect_usage CMD...: exit 64 (2 is a SECURITY ERROR).
+# expect_usage CMD...: exit 2, as tallinnctl's usage errors (8 is a SECURITY
+# ERROR).
 expect_usage() {
     local rc=0
     "$@" >"$OUT" 2>"$ERR" || rc=$?
     no_sanitizer_report "$*"
-    [ "$rc" -eq 64 ] || die "expected exit 64 (got $rc): $*"
+    [ "$rc" -eq 2 ] || die "expected exit 2 (got $rc): $*"
     checks=$((checks + 1))
 }
 

@@ -104,6 +104,13 @@ def t_contexts():
     assert got == {"bo", "fo", "nobody", "blackhole", "down"}, got
     got, _ = complete("needs", "list", "--context", "b")
     assert got == {"bo", "blackhole"}, got
+    # the NAME of config use-context and set-context
+    got, _ = complete("config", "use-context", "")
+    assert got == {"bo", "fo", "nobody", "blackhole", "down"}, got
+    got, _ = complete("config", "set-context", "d")
+    assert got == {"down"}, got
+    got, _ = complete("config", "use-context", "bo", "")
+    assert got == set(), got  # it takes one NAME
 
 
 def t_silent_and_bounded():

@@ -12,7 +12,6 @@ on the small tmpfs: full is SQLSTATE 53100, with the same answers and the
 same recovery; a read-only database (default_transaction_read_only) is
 refused at start with one line, and served again once writable."""
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -80,7 +79,7 @@ def test_disk_full():
         # reads keep working while full
         assert get(need_pb2.GetNeedRequest(name=acked[0]), metadata=md, timeout=10).name == acked[0]
         assert len(lst(need_pb2.ListNeedsRequest(page_size=10), metadata=md, timeout=10).needs) == 10
-        assert "event=write_batch_failed" in srv.text(), "no log line for the failed write"
+        srv.wait_log(r"event=write_batch_failed")  # the failed write's log line
 
         # space returns: writes resume
         subprocess.run(["mount", "-o", "remount,size=64m", mnt], check=True)
@@ -107,7 +106,7 @@ def test_disk_full():
         srv3 = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure"],
                               harness.PORT_RE)
         try:
-            assert "event=read_only" in srv3.text(), srv3.text()
+            srv3.wait_log(r"event=read_only")
             ch = grpc.insecure_channel(srv3.addr)
             get = unary(ch, "/tallinn.v1.NeedService/GetNeed", need_pb2.GetNeedRequest, need_pb2.Need)
             create = unary(ch, "/tallinn.v1.NeedService/CreateNeed", need_pb2.CreateNeedRequest,
@@ -191,8 +190,7 @@ def test_pg_disk_full():
         assert "storage" in err.details() and "retry" in err.details(), err.details()
         # The log line: the statement that met the full disk may be a job's
         # (that job alone fails) or the batch's audit tail (the batch fails).
-        assert re.search(r"level=warn event=pg_error sqlstate=53100 db=127\.0\.0\.1:\d+/%s "
-                         % db, srv.text()), srv.text()[-2000:]
+        srv.wait_log(r"level=warn event=pg_error sqlstate=53100 db=127\.0\.0\.1:\d+/%s " % db)
         assert acked, "nothing was written before the disk filled"
         assert get(need_pb2.GetNeedRequest(name=acked[0]), metadata=md, timeout=10).name
         assert len(lst(need_pb2.ListNeedsRequest(page_size=10), metadata=md, timeout=10).needs) == 10

@@ -253,6 +253,20 @@ class Server:
     def text(self):
         return "".join(self.log)
 
+    def wait_log(self, pattern, timeout=10):
+        """The first match of pattern in the log, waiting for it: tallinnd
+        writes its call lines from a log thread, after the answer is sent, and
+        the pump threads read them later still. Fails with the log's tail."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.text())
+            if m or time.monotonic() >= deadline:
+                break
+            time.sleep(0.02)
+        assert m, "no line matching %r within %ss:\n%s" % (pattern, timeout, self.text()[-3000:])
+        return m
+
 
 class Cases:
     """Runs named test functions, prints one line per case and the closing

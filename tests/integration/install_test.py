@@ -334,8 +334,10 @@ CTL_QUERIES = [
     (["tallinn-audit", "ch"], {"check-proof"}),
     (["tallinn-audit", "witness", ""], {"init", "serve", "cosign"}),
     (["tallinn-audit", "witness", "serve", "--dir", "/"], None),  # directories: not checked
-    (["tallinn-audit", "show", "-o", ""], {"table", "json"}),
+    (["tallinn-audit", "show", "-o", ""], {"text", "json"}),
     (["tallinn-audit", "verify", "--st"], {"--state"}),
+    (["tallinn-audit", "verify", "--context", ""], {"alpha", "beta"}),  # tallinnctl's contexts
+    (["tallinn-audit", "show", "--context", "a"], {"alpha"}),
 ]
 
 

@@ -167,6 +167,56 @@ def t_second_start():
         r.stop()
 
 
+def readme_block():
+    """The commands README.md says to run from a second terminal after
+    `make run`, comments dropped."""
+    with open(os.path.join(harness.REPO, "README.md")) as f:
+        text = f.read()
+    block = text.split("From a second terminal in the", 1)[1].split("```sh\n", 1)[1]
+    block = block.split("```", 1)[0]
+    return [ln.split("  #", 1)[0].strip() for ln in block.splitlines() if ln.strip()]
+
+
+def t_readme():
+    """The README's quick start, run as written from a checkout whose build/
+    and var/ are this test's: every command succeeds and says what the
+    README's comments say; the contexts it lists are the ones written."""
+    repo = os.path.join(TMP, "checkout")
+    os.makedirs(repo, exist_ok=True)
+    for name, target in (("var", DATA), ("build", BUILD)):
+        if not os.path.lexists(os.path.join(repo, name)):
+            os.symlink(target, os.path.join(repo, name))
+    steps = readme_block()
+    assert steps[0] == "export TALLINN_CONFIG=$PWD/var/tallinnctl.conf", steps
+    r = Run(free_port())
+    try:
+        outs = {}
+        for step in steps[1:]:
+            p = subprocess.run(["bash", "-c", steps[0] + " && " + step], cwd=repo, env=ENV,
+                               capture_output=True, text=True, timeout=60)
+            assert p.returncode == 0, "%s: exit %d\n%s%s" % (step, p.returncode, p.stdout,
+                                                              p.stderr)
+            outs[step] = p.stdout
+        assert outs["build/bin/tallinnctl health"] == "SERVING\n"
+        assert outs["build/bin/tallinnctl health tallinn.v1.NeedService"] == "SERVING\n"
+        assert "needs/mykolaiv-water-scada" in names(outs["build/bin/tallinnctl needs list"])
+        assert "needs/mykolaiv-water-scada" not in names(
+            outs["build/bin/tallinnctl --context local-donor needs list"])
+        who = outs["build/bin/tallinnctl whoami"]
+        assert re.search(r"^Role: +BACK_OFFICE$", who, re.M), who
+        assert re.search(r"^Context: +local ", who, re.M), who
+        env = dict(ENV, TALLINN_CONFIG=os.path.join(DATA, "tallinnctl.conf"))
+        who = ctl(env, "whoami")  # use-context local-kyiv stays in effect
+        assert re.search(r"^Role: +FRONT_OFFICE$", who, re.M), who
+        with open(os.path.join(harness.REPO, "README.md")) as f:
+            listed = re.findall(r"`(local[a-z-]*)`",
+                                f.read().split("The contexts:", 1)[1].split("\n\n", 1)[0])
+        written = ctl(env, "config", "get-contexts", "-o", "name").split()
+        assert listed == written, (listed, written)
+    finally:
+        r.stop()
+
+
 def t_config_named_but_missing():
     """TALLINN_CONFIG naming no file (say, exported from another directory)
     is an error that says so, not a silent fall-back to the defaults."""
@@ -189,6 +239,7 @@ if __name__ == "__main__":
         cases.run("a second start: new address, no init, missing demo tokens made again",
                   t_second_start)
         cases.run("TALLINN_CONFIG naming no file is an error", t_config_named_but_missing)
+        cases.run("the README's quick start, as written", t_readme)
         cases.finish()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)

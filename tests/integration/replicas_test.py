@@ -154,8 +154,8 @@ def t_audit_verify_through_list():
     assert "verified" in p.stdout + p.stderr, p.stdout
     # Errors name the replica that answered.
     p = run(AUDIT, "verify", "--server", "%s,%s" % (DEAD, B.addr), "--insecure", "--key", B_KEY,
-            "--token-file", B_OFFICE, "--state", state, rc=1)
-    assert "PERMISSION_DENIED" in p.stderr and "[replica %s, attempt 1]" % B.addr in p.stderr, \
+            "--token-file", B_OFFICE, "--state", state, rc=5)
+    assert "the server refused" in p.stderr and "PERMISSION_DENIED" in p.stderr and "[replica %s, attempt 1]" % B.addr in p.stderr, \
         p.stderr
 
 

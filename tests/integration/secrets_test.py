@@ -144,10 +144,8 @@ def test_messages(st):
 
 
 def test_log_names_principals(st):
-    log = st.srv.text()
     for p in ("admin", "fo", "bo", "aud"):
-        assert "principal=principals/%s " % p in log or \
-            "principal=principals/%s\n" % p in log, "no call line names principals/" + p
+        st.srv.wait_log(r"principal=principals/%s( |\n)" % p)
 
 
 def test_data_dir_while_running(st):

@@ -78,6 +78,10 @@ static void test_format(void **state)
     assert_string_equal(buf, "EUR 0.000000001");
     ledger_format(0, NULL, buf, sizeof(buf));
     assert_string_equal(buf, "0.00");
+    ledger_format((store_sum)1200000 * NANO, "JPY", buf, sizeof(buf));
+    assert_string_equal(buf, "JPY 1200000");
+    ledger_format((store_sum)5 * NANO + NANO / 4, "KWD", buf, sizeof(buf));
+    assert_string_equal(buf, "KWD 5.250");
     ledger_format(LEDGER_MONEY_MAX, "EUR", buf, sizeof(buf));
     assert_string_equal(buf, "EUR 9223372036854775807.999999999");
     ledger_format(-LEDGER_MONEY_MAX, "EUR", buf, sizeof(buf));
