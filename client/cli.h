@@ -42,9 +42,31 @@ int cli_width(const char *s);
 /* Cuts s (a NUL-terminated string in a buffer of cap bytes) to at most max
  * columns, ending in "…" when cut; max <= 0 leaves it whole. */
 void cli_cut(char *s, size_t cap, int max);
-/* Writes one CSV field (RFC 4180): quoted, with quotes doubled, when it
- * holds a comma, a quote, CR or LF, or begins or ends with a space. */
-void cli_csv_field(FILE *out, const char *s);
+/* An RFC 4180 CSV writer (CRLF line ends, fields quoted when they hold a
+ * comma, a quote, CR or LF, quotes doubled), with an optional defence
+ * against formula injection for spreadsheet users (client/cli_csv.c). */
+typedef struct cli_csv {
+    FILE *out;
+    int guard;   /* prefix text cells that start a formula (see cli_csv_cell) */
+    int ncells;  /* cells written in the current row */
+    int error;   /* a write failed (ferror) */
+} cli_csv;
+
+/* A writer on out (not owned). guard: 1 to defend text cells against
+ * formula injection. */
+void cli_csv_init(cli_csv *w, FILE *out, int guard);
+
+/* Writes one cell of the current row. s may be NULL (an empty cell). text:
+ * the value is free text someone typed (a title, a reason), so when guard
+ * is on and it starts with '=', '+', '-', '@', TAB or CR — what spreadsheets
+ * take for a formula — it is written with a leading apostrophe ("'=1+1"),
+ * which spreadsheets show as text. Values the tool formats itself (amounts,
+ * enums, times, names) are never changed. */
+void cli_csv_cell(cli_csv *w, const char *s, int text);
+
+/* Ends the current row with CRLF. Returns 0, or -1 when any write so far
+ * failed. */
+int cli_csv_end_row(cli_csv *w);
 
 /* ---- Did you mean ---- */
 
@@ -74,6 +96,19 @@ int cli_currency_exponent(const char *code);
  * currency (3 letters and NUL), units and nanos; 0 or -1. */
 int cli_money_parse(const char *s, const char *default_currency, char currency[4],
                     int64_t *units, int32_t *nanos, char *err, size_t err_len);
+
+/* Writes an amount as an exact decimal: "1234.50" (EUR), "1000" (JPY),
+ * "1.250" (KWD) — the currency's minor units, and any further non-zero digit
+ * the amount has (never rounded); unknown_minor decimals for a code the
+ * table lacks. CLI_MONEY_GROUP: thousands separators ("1,234.50"). Integer
+ * arithmetic only. Returns 0, or -1 with buf "" for a Money the server never
+ * sends (nanos out of range, signs of units and nanos disagreeing): never a
+ * wrong number. Fits CLI_MONEY_DECIMAL_MAX (sign, 19 digits, 6 commas,
+ * point, 9 decimals, NUL). */
+#define CLI_MONEY_GROUP 1u
+#define CLI_MONEY_DECIMAL_MAX 40
+int cli_money_decimal(const char *currency, int64_t units, int32_t nanos, unsigned flags,
+                      int unknown_minor, char *buf, size_t len);
 
 /* ---- The config file: named contexts ----
  * INI (inih): `context = NAME` before any section names the default; each

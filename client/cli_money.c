@@ -5,6 +5,7 @@
  * are refused instead of being guessed at. Written here: no library we use
  * parses amounts this way. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,5 +171,38 @@ int cli_money_parse(const char *s, const char *default_currency, char currency[4
     for (int i = frac_digits; i < 9; i++)
         frac *= 10;
     *nanos = (int32_t)frac;
+    return 0;
+}
+
+int cli_money_decimal(const char *currency, int64_t units, int32_t nanos, unsigned flags,
+                      int unknown_minor, char *buf, size_t len)
+{
+    uint64_t u = units < 0 ? (uint64_t)0 - (uint64_t)units : (uint64_t)units;
+    int minor = cli_currency_exponent(currency != NULL ? currency : "");
+    char digits[24], grouped[32], frac[16];
+    size_t nd, g = 0;
+    int keep = 9;
+
+    if (len > 0)
+        buf[0] = '\0';
+    if (nanos < -999999999 || nanos > 999999999 || (units > 0 && nanos < 0) ||
+        (units < 0 && nanos > 0))
+        return -1;
+    if (minor == CLI_CURRENCY_UNKNOWN)
+        minor = unknown_minor;
+    snprintf(digits, sizeof digits, "%" PRIu64, u);
+    nd = strlen(digits);
+    for (size_t i = 0; i < nd; i++) {
+        if ((flags & CLI_MONEY_GROUP) && i > 0 && (nd - i) % 3 == 0)
+            grouped[g++] = ',';
+        grouped[g++] = digits[i];
+    }
+    grouped[g] = '\0';
+    snprintf(frac, sizeof frac, "%09d", nanos < 0 ? -nanos : nanos);
+    while (keep > minor && frac[keep - 1] == '0')
+        keep--;
+    frac[keep] = '\0';
+    snprintf(buf, len, "%s%s%s%s", units < 0 || nanos < 0 ? "-" : "", grouped, keep > 0 ? "." : "",
+             frac);
     return 0;
 }

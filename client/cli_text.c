@@ -1,6 +1,6 @@
-/* cli_text.c — text for terminals and spreadsheets: the columns a UTF-8
+/* cli_text.c — text for terminals: the columns a UTF-8
  * string takes (wcwidth under the C.UTF-8 locale, whatever the user's locale
- * is), cutting to a width, and RFC 4180 CSV fields. */
+ * is), cutting to a width. */
 #include <locale.h>
 #include <string.h>
 #include <wchar.h>
@@ -96,22 +96,4 @@ void cli_cut(char *s, size_t cap, int max)
     while (at > 0 && ((unsigned char)s[at] & 0xc0) == 0x80)
         at--;
     memcpy(s + at, ellipsis, sizeof ellipsis);
-}
-
-void cli_csv_field(FILE *out, const char *s)
-{
-    size_t n = strlen(s);
-    int quote = strpbrk(s, ",\"\r\n") != NULL || (n > 0 && (s[0] == ' ' || s[n - 1] == ' '));
-
-    if (!quote) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s != '\0'; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
 }

@@ -8,6 +8,9 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_report.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_outfile.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_export.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_iati.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_changes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c
@@ -15,8 +18,11 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_pager.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_info.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_contexts.c)
+# tallinn_api (through tallinn_cli) for the ISO 4217 table (currency.h);
+# libxml2 for the IATI export.
 target_link_libraries(tallinnctl PRIVATE tallinn_cli tallinn_rpc_client tallinn_pbjson tallinn_tlog
-                      PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM)
+                      tallinn_api PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM
+                      PkgConfig::LIBXML2)
 
 # The man page's date: the day CMake configured the build, or SOURCE_DATE_EPOCH's.
 string(TIMESTAMP TALLINNCTL_MAN_DATE "%Y-%m-%d" UTC)

@@ -219,6 +219,9 @@ void ctl_config_free(ctl_config *cfg);
 /* "EUR 500,000.00", "JPY 1,200", "KWD 5.250": the currency's minor unit of
  * decimals (ISO 4217), more only if the amount has them. */
 void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len);
+/* A timestamp as RFC 3339 in UTC, "2025-01-31T12:05:09Z" (fractional
+ * seconds when it has them). */
+void ctl_format_rfc3339(const ProtobufCMessage *ts, char *buf, size_t len);
 /* A timestamp in the local time zone, "2025-01-31 14:05:09 EET". */
 void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len);
 /* An enum value name without its type prefix ("SECTOR_ENERGY" -> "ENERGY"). */
@@ -314,6 +317,42 @@ int ctl_run_history(ctl_ctx *ctx, int argc, char **argv);
 int ctl_watch_get(ctl_ctx *ctx, const ctl_resource *res, const char *name);
 /* list --watch: the list, then again after each change of its kind. */
 int ctl_watch_list(ctl_ctx *ctx, int argc, char **argv);
+
+/* ctl_outfile.c — where an export goes. */
+typedef struct ctl_outfile {
+    FILE *fp;          /* stdout, or the temporary file */
+    const char *path;  /* --out FILE, or NULL for stdout */
+    char *tmp;         /* the temporary file beside path; NULL for stdout */
+} ctl_outfile;
+
+/* Opens stdout (path NULL or "-") or a new temporary file (mode 0600) beside
+ * path. Returns 0 or an exit status after printing the cause. */
+int ctl_outfile_open(ctl_outfile *o, const char *path);
+/* Flushes; for a file: fsync, rename over path, fsync its directory.
+ * Returns 0 or an exit status after printing the cause (the temporary file
+ * is removed and path left as it was). */
+int ctl_outfile_commit(ctl_outfile *o);
+/* Removes the temporary file; path stays as it was. No-op for stdout. */
+void ctl_outfile_abort(ctl_outfile *o);
+
+/* ctl_export.c — `export csv` and the paging both exports share. */
+
+/* Called with each resource of a list, in order; returns 0 to go on or an
+ * exit status to stop. */
+typedef int (*ctl_list_fn)(void *arg, const ProtobufCMessage *item);
+
+/* Pages through a List method ("/tallinn.v1.NeedService/ListNeeds") with
+ * the caller's credentials, parent and filter set when not NULL, calling fn
+ * for every item of the repeated field list_field. Returns 0 or an exit
+ * status after printing the cause ("what" names the call in errors). */
+int ctl_list_all(ctl_ctx *ctx, const char *what, const char *method,
+                 const ProtobufCMessageDescriptor *req_desc,
+                 const ProtobufCMessageDescriptor *resp_desc, const char *list_field,
+                 const char *parent, const char *filter, ctl_list_fn fn, void *arg);
+int ctl_run_export_csv(ctl_ctx *ctx, int argc, char **argv);
+
+/* ctl_iati.c — `export iati`. */
+int ctl_run_export_iati(ctl_ctx *ctx, int argc, char **argv);
 
 /* ctl_audit.c */
 int ctl_run_audit_key(ctl_ctx *ctx, int argc, char **argv);

@@ -501,6 +501,22 @@ static const ctl_option ctl_report_options[] = {
     OPT("fiscal-year", "YEAR", "only pledges of this fiscal year and their matches (staff)"),
     OPT("region", "REGION", "only needs of this region, e.g. 'Kharkiv Oblast'"),
     OPT_END};
+static const ctl_option ctl_export_csv_options[] = {
+    OPT_FILTER,
+    {"out", 0, "FILE", NULL, NULL,
+     "write to FILE (created 0600, replaced atomically) instead of standard output",
+     CTL_COMPLETE_FILE, NULL},
+    OPT_FLAG("no-formula-guard",
+             "write text cells as they are, even those starting with = + - @ (for programs)"),
+    OPT_END};
+static const ctl_option ctl_export_iati_options[] = {
+    OPT("donor", "DONOR", "only this donor's activities (a DONOR: its own, the default)"),
+    OPT("org-ref", "REF", "the donor's IATI organisation identifier, e.g. GB-GOV-1 [default "
+                          "TALLINN-<DONOR>]"),
+    {"out", 0, "FILE", NULL, NULL,
+     "write to FILE (created 0600, replaced atomically) instead of standard output",
+     CTL_COMPLETE_FILE, NULL},
+    OPT_END};
 static const ctl_option ctl_suggest_options[] = {
     OPT("max", "N", "at most N suggestions, 1 to 100 [default 10]"), OPT_END};
 static const ctl_option ctl_audit_proof_options[] = {
@@ -619,6 +635,16 @@ ACTION_EXAMPLE(ex_rates_create,
                "--source 'ECB euro reference rate'", "the ECB rate of a day");
 ACTION_EXAMPLE(ex_rates_delete, "tallinnctl rates delete usd-2025-03-14",
                "delete a rate no decision rests on yet");
+static const ctl_example ex_export_csv[] = {
+    EX("tallinnctl export csv needs --out needs.csv", "every need you may see, as CSV"),
+    EX("tallinnctl export csv matches --filter 'state = ACCEPTED'", "accepted matches"),
+    EX("tallinnctl --context local-donor export csv pledges", "a donor's own pledges"), EX_END};
+static const ctl_example ex_export_iati[] = {
+    EX("tallinnctl --context local-donor export iati --out activities.xml",
+       "a donor's own approved matches as IATI 2.03 activities"),
+    EX("tallinnctl export iati --donor united-kingdom --org-ref GB-GOV-1",
+       "one donor's, under its registered IATI organisation identifier"),
+    EX_END};
 static const ctl_example ex_report[] = {
     EX("tallinnctl report coverage", "totals by sector, category, region, donor, fiscal year "
        "and currency"),
@@ -832,6 +858,31 @@ const ctl_command ctl_commands[] = {
                     "report, its section in GROUP.",
      .options = ctl_report_options, .examples = ex_report, .run = ctl_run_report,
      .data = &ctl_reports},
+
+    {.noun = "export", .verb = "csv", .args = "KIND", .min_args = 1, .max_args = 1,
+     .formats = CTL_FORMAT_TEXT,
+     .summary = "needs, matches, pledges or donors as CSV (RFC 4180)",
+     .description = "Writes every resource of KIND (needs, matches, pledges or donors) you may "
+                    "see as CSV: RFC 4180 (CRLF, quoted fields, quotes doubled), UTF-8, one "
+                    "header row, the same columns for every role (a field the server withholds "
+                    "from you is an empty cell). Money is two columns, an exact decimal amount "
+                    "with the currency's decimals and its currency (F, F_currency), with the "
+                    "accounting value beside the original. Text cells that start with = + - @ "
+                    "get a leading ' so spreadsheets do not run them as formulas "
+                    "(--no-formula-guard: as they are). --filter as for list "
+                    "(docs/reporting.md).",
+     .options = ctl_export_csv_options, .examples = ex_export_csv, .run = ctl_run_export_csv},
+    {.noun = "export", .verb = "iati", .min_args = 0, .max_args = 0, .formats = CTL_FORMAT_TEXT,
+     .summary = "a donor's approved matches as IATI 2.03 activity XML",
+     .description = "Writes one IATI 2.03 activity per approved (or later) match you may see: "
+                    "the donor as reporting and funding organisation, the implementer as "
+                    "implementing organisation, recipient country UA, the sector as an OECD "
+                    "DAC 5-digit code, a commitment for the approval and a disbursement or "
+                    "expenditure for an accepted delivery, in the original currency with their "
+                    "value dates. A RESTRICTED need's own words never appear. A DONOR exports "
+                    "its own activities; others every donor's, or --donor's. Activity "
+                    "identifiers are REF-TM-<MATCH>, REF being --org-ref (docs/reporting.md).",
+     .options = ctl_export_iati_options, .examples = ex_export_iati, .run = ctl_run_export_iati},
 
     LIST_ROW("rates", ctl_rates, ex_rates_list),
     GET_ROW("rates", ctl_rates, "RATE", 1, ex_rates_get),

@@ -38,33 +38,33 @@ static int64_t ctl_get_int(const ProtobufCMessage *m, const char *field)
 void ctl_format_money(const ProtobufCMessage *money, char *buf, size_t len)
 {
     const char *cur = ctl_msg_get_string(money, "currency_code");
-    int64_t units = ctl_get_int(money, "units");
-    int32_t nanos = (int32_t)ctl_get_int(money, "nanos");
-    int neg = units < 0 || nanos < 0;
-    uint64_t u = units < 0 ? (uint64_t)0 - (uint64_t)units : (uint64_t)units;
-    /* as many decimals as the currency's minor unit (JPY none, KWD three),
-     * more only when the amount has them; 2 for a code the table lacks */
-    int minor = cli_currency_exponent(cur);
-    int nf = 9;
-    char digits[32], grouped[48], frac[16];
-    size_t nd, g = 0;
+    char amount[CLI_MONEY_DECIMAL_MAX];
 
-    if (minor == CLI_CURRENCY_UNKNOWN)
-        minor = 2;
-    snprintf(digits, sizeof digits, "%" PRIu64, u);
-    nd = strlen(digits);
-    for (size_t i = 0; i < nd; i++) {
-        if (i > 0 && (nd - i) % 3 == 0)
-            grouped[g++] = ',';
-        grouped[g++] = digits[i];
+    /* the currency's minor units (JPY none, KWD three); 2 for a code the
+     * table lacks */
+    cli_money_decimal(cur, ctl_get_int(money, "units"), (int32_t)ctl_get_int(money, "nanos"),
+                      CLI_MONEY_GROUP, 2, amount, sizeof amount);
+    snprintf(buf, len, "%s%s%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "", amount);
+}
+
+void ctl_format_rfc3339(const ProtobufCMessage *ts, char *buf, size_t len)
+{
+    time_t t = (time_t)ctl_get_int(ts, "seconds");
+    int32_t nanos = (int32_t)ctl_get_int(ts, "nanos");
+    char frac[16] = "";
+    struct tm tm;
+
+    if (nanos > 0 && nanos <= 999999999) {
+        int keep = 9;
+        snprintf(frac, sizeof frac, ".%09d", nanos);
+        while (frac[keep] == '0')
+            frac[keep--] = '\0';
     }
-    grouped[g] = '\0';
-    snprintf(frac, sizeof frac, "%09d", nanos < 0 ? -nanos : nanos);
-    while (nf > minor && frac[nf - 1] == '0')
-        nf--;
-    frac[nf] = '\0';
-    snprintf(buf, len, "%s%s%s%s%s%s", cur != NULL ? cur : "", cur != NULL && cur[0] ? " " : "",
-             neg ? "-" : "", grouped, nf > 0 ? "." : "", frac);
+    if (gmtime_r(&t, &tm) == NULL)
+        snprintf(buf, len, "%lld", (long long)t);
+    else
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%sZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
 void ctl_format_time(const ProtobufCMessage *ts, char *buf, size_t len)
@@ -348,15 +348,16 @@ static void ctl_table_cell(const ctl_table *t, int col, const char *text, const 
         printf("%*s", t->widths[col] - ctl_width(text) + 2, "");
 }
 
-/* RFC 4180: fields separated by commas, records by CRLF. */
-static void ctl_csv_row(const ctl_table *t, const char *const *cells)
+/* RFC 4180 (cli_csv): -o csv prints what the table shows, unchanged (no
+ * formula guard: `export csv` is the spreadsheet path). */
+static void ctl_table_csv_row(const ctl_table *t, const char *const *cells)
 {
-    for (int i = 0; i < t->ncols; i++) {
-        if (i > 0)
-            fputc(',', stdout);
-        cli_csv_field(stdout, cells[i]);
-    }
-    fputs("\r\n", stdout);
+    cli_csv w;
+
+    cli_csv_init(&w, stdout, 0);
+    for (int i = 0; i < t->ncols; i++)
+        cli_csv_cell(&w, cells[i], 0);
+    cli_csv_end_row(&w);
 }
 
 static void ctl_table_print(ctl_table *t)
@@ -366,11 +367,11 @@ static void ctl_table_print(ctl_table *t)
             const char *h[CTL_TABLE_MAX_COLS];
             for (int i = 0; i < t->ncols; i++)
                 h[i] = t->cols[i].header;
-            ctl_csv_row(t, h);
+            ctl_table_csv_row(t, h);
             t->header_done = 1;
         }
         for (size_t r = 0; r < t->nrows; r++)
-            ctl_csv_row(t, (const char *const *)t->rows[r]);
+            ctl_table_csv_row(t, (const char *const *)t->rows[r]);
         return;
     }
     for (size_t r = 0; r < t->nrows; r++)

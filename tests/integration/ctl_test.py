@@ -106,13 +106,14 @@ COMMANDS = [
     "principals rotate-token", "audit key", "audit checkpoint", "audit proof", "audit export",
     "health", "version", "whoami", "config get-contexts", "config use-context",
     "config set-context", "rates list", "rates get", "rates create", "rates delete",
+    "export csv", "export iati",
 ]
 
 
 def t_help():
     top = ctl("--help")
     for noun in ("needs", "donors", "pledges", "matches", "principals", "audit", "report",
-                 "config"):
+                 "config", "export"):
         assert "  %s " % noun in top.out, noun
     for c in COMMANDS:
         r = ctl(*c.split(), "--help")

@@ -1,6 +1,6 @@
 /* Unit tests for the command-line tools' shared text helpers (client/cli_*.c
  * but the config file): display width of UTF-8 (wide, combining, invalid),
- * cutting to a width, RFC 4180 CSV fields, edit distance and "did you
+ * cutting to a width, edit distance and "did you
  * mean", money as typed (minor units from the server's ISO 4217 table; what is refused
  * and why), and the exit status of each gRPC code. */
 #include <setjmp.h>
@@ -52,33 +52,6 @@ static void test_cut(void **state)
     snprintf(buf, sizeof buf, "unlimited");
     cli_cut(buf, sizeof buf, 0);
     assert_string_equal(buf, "unlimited");
-}
-
-static char *csv(const char *s)
-{
-    static char out[256];
-    FILE *f;
-
-    memset(out, 0, sizeof out);
-    f = fmemopen(out, sizeof out - 1, "w");
-
-    assert_non_null(f);
-    cli_csv_field(f, s);
-    fclose(f);
-    return out;
-}
-
-static void test_csv(void **state)
-{
-    (void)state;
-    assert_string_equal(csv("plain"), "plain");
-    assert_string_equal(csv(""), "");
-    assert_string_equal(csv("EUR 500,000.00"), "\"EUR 500,000.00\"");
-    assert_string_equal(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
-    assert_string_equal(csv("two\nlines"), "\"two\nlines\"");
-    assert_string_equal(csv("cr\rhere"), "\"cr\rhere\"");
-    assert_string_equal(csv(" padded"), "\" padded\"");
-    assert_string_equal(csv("T\xc3\xbcrkiye"), "T\xc3\xbcrkiye"); /* UTF-8 as is */
 }
 
 static void test_edit_distance(void **state)
@@ -232,7 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_width),           cmocka_unit_test(test_cut),
-        cmocka_unit_test(test_csv),             cmocka_unit_test(test_edit_distance),
+        cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_suggest),         cmocka_unit_test(test_money_accepted),
         cmocka_unit_test(test_money_refused),   cmocka_unit_test(test_currency_exponents),
         cmocka_unit_test(test_exit_codes),
