@@ -734,7 +734,7 @@ def new_open_need(w, nid):
 
 def test_ctl_get_and_list_watch(w):
     """get --watch prints the need again as it changes; list --watch lists
-    again when a need changes."""
+    again when a need changes; a watched rate that is deleted says so."""
     n = Need(title="Watched", description="d", beneficiary="b", region="r",
              sector=Need.DESCRIPTOR.fields_by_name["sector"].enum_type.values_by_name[
                  "SECTOR_HEALTH"].number,
@@ -757,6 +757,21 @@ def test_ctl_get_and_list_watch(w):
     finally:
         get.stop()
         lst.stop()
+    # a rate watched by a donor, then deleted: it says so
+    w.call("BACK_OFFICE", "/tallinn.v1.ExchangeRateService/CreateExchangeRate",
+           rate_pb2.CreateExchangeRateRequest(exchange_rate=rate_pb2.ExchangeRate(
+               currency_code="JPY", rate="161.53", rate_date=common_pb2.Date(year=2025, month=3,
+                                                                             day=17),
+               source="ECB euro foreign exchange reference rate")), rate_pb2.ExchangeRate)
+    rate = Follow(w, "alpha", "rates", "get", "jpy-2025-03-17", "--watch")
+    try:
+        rate.until(lambda ls: any("161.53" in x for x in ls))
+        w.call("BACK_OFFICE", "/tallinn.v1.ExchangeRateService/DeleteExchangeRate",
+               rate_pb2.DeleteExchangeRateRequest(name="exchangeRates/jpy-2025-03-17"),
+               rate_pb2.ExchangeRate)
+        rate.until(lambda ls: any("no longer visible" in x for x in ls))
+    finally:
+        rate.stop()
 
 
 def test_ctl_watch_survives_restart(w):
