@@ -12,6 +12,7 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_export.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_iati.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_audit.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_changes.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_help.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_complete.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_pager.c

@@ -313,6 +313,15 @@ void ctl_msg_set_string(ProtobufCMessage *m, const char *field, const char *valu
 const char *ctl_msg_get_string(const ProtobufCMessage *m, const char *field);
 ProtobufCMessage *ctl_msg_get_message(const ProtobufCMessage *m, const char *field);
 
+/* ctl_changes.c — the change feed and histories (ChangeService). */
+int ctl_run_changes_watch(ctl_ctx *ctx, int argc, char **argv);
+int ctl_run_history(ctl_ctx *ctx, int argc, char **argv);
+/* get --watch: prints name, then each new version (or that it is no longer
+ * visible) as changes commit; runs until interrupted. */
+int ctl_watch_get(ctl_ctx *ctx, const ctl_resource *res, const char *name);
+/* list --watch: the list, then again after each change of its kind. */
+int ctl_watch_list(ctl_ctx *ctx, int argc, char **argv);
+
 /* ctl_outfile.c — where an export goes. */
 typedef struct ctl_outfile {
     FILE *fp;          /* stdout, or the temporary file */

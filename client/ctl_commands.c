@@ -403,7 +403,22 @@ ACTION(ctl_act_rotate, ctl_principals, "RotateToken",
 
 /* ---- Options ---- */
 
-static const ctl_option ctl_list_options[] = {OPT_FILTER, OPT_ORDER, OPT_LIMIT, OPT_END};
+#define OPT_WATCH OPT_FLAG("watch", "stay: print it again whenever it changes (the change feed)")
+static const ctl_option ctl_list_options[] = {OPT_FILTER, OPT_ORDER, OPT_LIMIT, OPT_WATCH, OPT_END};
+static const ctl_option ctl_get_options[] = {OPT_WATCH, OPT_END};
+/* ctl_changes.c's commands: the change feed and histories. */
+static const ctl_option ctl_history_options[] = {
+    OPT_FLAG("prove", "check each entry's audit record against the log's signed checkpoint"),
+    {"log-key", 0, "VKEY", "TALLINN_LOG_KEY", NULL,
+     "the audit log's verifier key, as 'tallinnd init' printed it (for --prove)",
+     CTL_COMPLETE_NONE, NULL},
+    OPT_LIMIT, OPT_END};
+static const ctl_option ctl_changes_watch_options[] = {
+    OPT("kind", "KINDS", "only these kinds: needs, matches, pledges, donors, rates (comma-separated)"),
+    OPT("resource", "NAME", "only this resource, e.g. needs/kharkiv-edr"),
+    OPT("after", "POSITION", "resume after this position (the first column printed)"),
+    OPT_FLAG("from-start", "from the first change the log holds [default: from now]"),
+    OPT("count", "N", "stop after N changes"), OPT_END};
 
 #define NEED_FIELD_OPTIONS                                                                   \
     OPT("title", "TEXT", "short summary, at most 200 characters"),                           \
@@ -529,6 +544,24 @@ static const ctl_example ex_needs_list[] = {
 static const ctl_example ex_needs_get[] = {
     EX("tallinnctl needs get kharkiv-edr", "one need (needs/kharkiv-edr works too)"),
     EX("tallinnctl needs get kharkiv-edr -o json > need.json", "as proto3 JSON"), EX_END};
+static const ctl_example ex_needs_history[] = {
+    EX("tallinnctl needs history kharkiv-edr", "every decision on the need"),
+    EX("tallinnctl needs history kharkiv-edr --prove --log-key \"$(cat audit.vkey)\"",
+       "and prove each entry against the signed audit log"), EX_END};
+static const ctl_example ex_changes_watch[] = {
+    EX("tallinnctl changes watch", "every change you may see, from now on"),
+    EX("tallinnctl changes watch --kind needs --after 4211", "needs changed after position 4211"),
+    EX("tallinnctl changes watch --from-start -o json --count 100", "the first 100, as JSON"),
+    EX_END};
+static const ctl_example ex_matches_history[] = {
+    EX("tallinnctl matches history m1", "a match's decisions"), EX_END};
+static const ctl_example ex_pledges_history[] = {
+    EX("tallinnctl pledges history estonia fy2025", "a pledge's changes"), EX_END};
+static const ctl_example ex_donors_history[] = {
+    EX("tallinnctl donors history estonia", "a donor's changes"), EX_END};
+static const ctl_example ex_rates_history[] = {
+    EX("tallinnctl rates history usd-2025-03-14", "who recorded the rate, and when it was used"),
+    EX_END};
 static const ctl_example ex_needs_create[] = {
     EX("tallinnctl needs create --id kharkiv-edr --title 'EDR for Kharkiv DSO' --description "
        "'EDR licences for 400 endpoints' --beneficiary 'Kharkivoblenergo' --region 'Kharkiv "
@@ -665,8 +698,20 @@ static const ctl_example ex_audit_export[] = {
      .summary = "show one of the " n,                                                        \
      .description = "Shows one resource as key: value lines (money with its currency, "      \
                     "times in the local time zone), or as proto3 JSON with -o json, which "  \
-                    "'update -f' takes back. A bare id or the full name both work.",         \
-     .examples = ex, .run = ctl_run_get, .data = &r}
+                    "'update -f' takes back. A bare id or the full name both work. With "    \
+                    "--watch it stays and prints each new version as it is committed.",      \
+     .options = ctl_get_options, .examples = ex, .run = ctl_run_get, .data = &r}
+#define HISTORY_ROW(n, r, a, mx, ex)                                                         \
+    {.noun = n, .verb = "history", .args = a, .min_args = 1, .max_args = mx,                 \
+     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,                          \
+     .summary = "who changed one of the " n ", when, how and why",                           \
+     .description = "Lists every committed change of the resource you may see, oldest "      \
+                    "first: its position in the audit log, time, who (withheld where the "   \
+                    "record names something you may not see), method, state and reason. "    \
+                    "With --prove, each entry's audit record is checked against the log's "  \
+                    "signed checkpoint with --log-key, and the command fails on any that "   \
+                    "does not prove. -o json writes one entry per line.",                    \
+     .options = ctl_history_options, .examples = ex, .run = ctl_run_history, .data = &r}
 #define ACTION_ROW(n, v, a, mx, sum, desc, opts, ex, act)                                    \
     {.noun = n, .verb = v, .args = a, .min_args = 1, .max_args = mx,                         \
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME, .summary = sum,         \
@@ -726,6 +771,7 @@ const ctl_command ctl_commands[] = {
     ACTION_ROW("needs", "close", "NEED", 1, "OPEN -> CLOSED, with a reason",
                "Closes an open need before it is fulfilled (BACK_OFFICE).",
                ctl_reason_action_options, ex_close, ctl_act_close),
+    HISTORY_ROW("needs", ctl_needs, "NEED", 1, ex_needs_history),
 
     LIST_ROW("donors", ctl_donors, ex_donors_list),
     GET_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_get),
@@ -741,6 +787,7 @@ const ctl_command ctl_commands[] = {
      .summary = "change fields of a donor", .description = UPDATE_DESC,
      .options = ctl_donor_update_options, .examples = ex_donors_update, .run = ctl_run_update,
      .data = &ctl_donors},
+    HISTORY_ROW("donors", ctl_donors, "DONOR", 1, ex_donors_history),
 
     {.noun = "pledges", .verb = "list", .args = "[DONOR]", .min_args = 0, .max_args = 1,
      .formats = TABLE_FORMATS,
@@ -763,6 +810,7 @@ const ctl_command ctl_commands[] = {
      .summary = "change a pledge (amount, year, source, state)", .description = UPDATE_DESC,
      .options = ctl_pledge_update_options, .examples = ex_pledges_update, .run = ctl_run_update,
      .data = &ctl_pledges},
+    HISTORY_ROW("pledges", ctl_pledges, "DONOR PLEDGE", 2, ex_pledges_history),
 
     LIST_ROW("matches", ctl_matches, ex_matches_list),
     GET_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_get),
@@ -795,6 +843,7 @@ const ctl_command ctl_commands[] = {
     ACTION_ROW("matches", "reject-delivery", "MATCH", 1, "DELIVERED -> IN_DELIVERY, with a reason",
                "Does not accept the delivery yet (FRONT_OFFICE).", ctl_reason_action_options,
                ex_reject_delivery, ctl_act_reject_delivery),
+    HISTORY_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_history),
     {.noun = "suggest", .args = "NEED", .min_args = 1, .max_args = 1,
      .formats = TABLE_FORMATS,
      .summary = "rank donors that could help with an OPEN need",
@@ -855,6 +904,7 @@ const ctl_command ctl_commands[] = {
                "Deletes an unused rate (BACK_OFFICE), e.g. one entered for the wrong day; a "
                "rate a committed pledge or an approved match rests on stays.",
                ctl_plain_action_options, ex_rates_delete, ctl_act_rate_delete),
+    HISTORY_ROW("rates", ctl_rates, "RATE", 1, ex_rates_history),
 
     LIST_ROW("principals", ctl_principals, ex_principals_list),
     GET_ROW("principals", ctl_principals, "PRINCIPAL", 1, ex_principals_get),
@@ -914,6 +964,19 @@ const ctl_command ctl_commands[] = {
                     "bar on a terminal.",
      .options = ctl_audit_export_options, .examples = ex_audit_export,
      .run = ctl_run_audit_export},
+
+    {.noun = "changes", .verb = "watch", .min_args = 0, .max_args = 0,
+     .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME,
+     .summary = "follow every change you may see, as it is committed",
+     .description = "Prints each committed change you may see: its position in the audit log, "
+                    "time, kind, name and state, or that a resource is no longer visible to "
+                    "you. From now on, --from-start, or --after POSITION to resume exactly "
+                    "after a change printed before. Runs until interrupted (or --count); if "
+                    "the server ends the stream (a restart, a replica going away) it resumes "
+                    "where it was, on whichever replica answers. -o json writes each message "
+                    "of the feed as a line, including the caught-up markers.",
+     .options = ctl_changes_watch_options, .examples = ex_changes_watch,
+     .run = ctl_run_changes_watch},
 
     {
         .noun = "health",

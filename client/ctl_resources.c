@@ -612,6 +612,8 @@ int ctl_run_list(ctl_ctx *ctx, int argc, char **argv)
     ctl_table *table = NULL;
     int rc = CTL_EXIT_OK;
 
+    if (ctl_option_value(ctx, "watch") != NULL) /* ctl_changes.c */
+        return ctl_watch_list(ctx, argc, argv);
     if (limit_s != NULL) {
         errno = 0;
         limit = strtoll(limit_s, &end, 10);
@@ -725,7 +727,9 @@ int ctl_run_get(ctl_ctx *ctx, int argc, char **argv)
         free(name);
         return ctl_usage_error(ctx->cmd, "unexpected argument \"%s\"", argv[used]);
     }
-    if ((rc = ctl_get(ctx, res, name, &m)) == CTL_EXIT_OK)
+    if (ctl_option_value(ctx, "watch") != NULL) /* ctl_changes.c */
+        rc = ctl_watch_get(ctx, res, name);
+    else if ((rc = ctl_get(ctx, res, name, &m)) == CTL_EXIT_OK)
         rc = ctl_print_message(ctx, m, 1);
     ctl_msg_free(m);
     free(name);

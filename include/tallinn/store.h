@@ -64,6 +64,15 @@ typedef struct store_options {
      * time, never served from memory. Always so on PostgreSQL; tallinnd
      * on SQLite is one process (the data-directory lock) and leaves it 0. */
     int shared;
+    /* Keep the change log (docs/store.md, "The change log"): every insert,
+     * update or delete of a donor, pledge, need, match or exchange rate is
+     * recorded, with the
+     * resource's bytes after the change, under the index of the audit record
+     * the same job appends next (store_audit_append). A job that changes one
+     * of them and appends no record fails (STORE_ERROR, logged): no change
+     * without its place in the log. tallinnd sets it; tests of the store
+     * alone may leave it 0. */
+    int change_log;
 } store_options;
 
 /* Opens (creating if needed) and migrates the database, starts the committer.
@@ -254,7 +263,9 @@ int store_principals_epoch(store *s, uint64_t *epoch);
 int store_audit_head(store_tx *tx, int64_t *size);
 /* Sets the head's size (write transactions, after store_audit_head). */
 int store_audit_head_set(store_tx *tx, int64_t size);
-/* Appends leaf `index` (its bytes exactly as given). Write transactions. */
+/* Appends leaf `index` (its bytes exactly as given). Write transactions.
+ * With store_options.change_log, also writes the change log's rows of the
+ * resources the job changed since its last record, under this index. */
 int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len);
 /* One leaf's bytes (malloc'd: free them). STORE_NOT_FOUND past the end. */
 int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len);
@@ -265,6 +276,47 @@ int store_audit_size(store_tx *tx, int64_t *size, int64_t *count);
 /* Calls fn for each leaf with start <= index < end, in order (non-zero stops). */
 typedef int (*store_leaf_fn)(int64_t index, const uint8_t *data, size_t len, void *ctx);
 int store_audit_scan(store_tx *tx, int64_t start, int64_t end, store_leaf_fn fn, void *ctx);
+/* ---- The change log (docs/store.md) ----
+ * One row per resource version a change wrote: the resource's bytes after
+ * the change, keyed by the index of the audit record committed with it
+ * (several resources changed by one call share an index, in the order the
+ * call changed them: seq). Written by store_audit_append when
+ * store_options.change_log is set. Rows of index -1 are the baseline a
+ * database migrated with resources already in it starts from: each
+ * resource's version as it was when the change log began. */
+typedef struct store_change {
+    int64_t index;     /* the audit record's index; -1: baseline */
+    int seq;           /* order within the index, from 0 */
+    store_kind kind;   /* STORE_DONOR, STORE_PLEDGE, STORE_NEED, STORE_MATCH or STORE_RATE */
+    const char *name;
+    int deleted;       /* the change removed the resource (data empty): DeleteExchangeRate */
+    const char *donor; /* the version's donor (matches; a pledge's parent), or "" */
+    const char *need;  /* a match's need, or "" */
+    int state;         /* the version's state field, 0 for donors */
+    const uint8_t *data; /* the resource's protobuf encoding */
+    size_t len;
+} store_change;
+/* A row, valid during the call only; return non-zero to stop. */
+typedef int (*store_change_fn)(const store_change *ch, void *ctx);
+/* The rows with from <= index < to, in (index, seq) order, at most limit
+ * (> 0). The baseline (index -1) is never scanned. */
+int store_change_scan(store_tx *tx, int64_t from, int64_t to, int limit, store_change_fn fn,
+                      void *ctx);
+/* One resource's rows with from <= index < to (from -1 includes the
+ * baseline), by index ascending or (descending = 1) descending, at most
+ * limit (> 0). */
+int store_change_versions(store_tx *tx, store_kind kind, const char *name, int64_t from,
+                          int64_t to, int descending, int limit, store_change_fn fn, void *ctx);
+/* store_donor_has_match as of position `at`: *yes = 1 when, among donor's
+ * matches on need, the latest version with index <= at (the baseline
+ * included) of some match has its state in state_mask. */
+int store_change_live_match(store_tx *tx, const char *need, const char *donor,
+                            uint32_t state_mask, int64_t at, int *yes);
+/* The first index the change log holds every change from: 0 for a database
+ * created with it, else the audit log's size when the migration that added
+ * it ran. */
+int store_change_start(store_tx *tx, int64_t *start);
+
 /* Hash tiles: n (1..256) hashes of 32 bytes at tree level `level`, tile
  * `index`; a partial tile is replaced as it grows. */
 int store_tile_put(store_tx *tx, int level, int64_t index, const uint8_t *hashes, size_t n);

@@ -144,6 +144,7 @@ int validate_pledge_name(const char *name, size_t len, char donor[VALIDATE_ID_BU
 int validate_need_name(const char *name, size_t len, char need[VALIDATE_ID_BUF]);
 int validate_match_name(const char *name, size_t len, char match[VALIDATE_ID_BUF]);
 int validate_principal_name(const char *name, size_t len, char principal[VALIDATE_ID_BUF]);
+int validate_exchange_rate_name(const char *name, size_t len, char rate[VALIDATE_ID_BUF]);
 
 /* ---- Dates ---- */
 

@@ -88,6 +88,8 @@ static const authz_rule rules[] = {
     {"/tallinn.v1.AuditService/GetConsistencyProof", AU, NULL},
     {"/tallinn.v1.AuditService/StreamAuditRecords", AU, NULL},
     {"/tallinn.v1.AuditService/GetVerifierKey", ANY, NULL},
+    {"/tallinn.v1.ChangeService/WatchChanges", STAFF | DN | OB | AU, "each change as the caller's reads show it, as of its position: DONOR: the needs ListNeeds shows it, its own pledges and matches; OBSERVER: needs (redacted, never RESTRICTED) and donors; a tombstone for what it saw and no longer sees"},
+    {"/tallinn.v1.ChangeService/ListHistory", STAFF | DN | OB | AU, "a resource the caller may read now, each version as WatchChanges showed it; OBSERVER: no principals, request ids or records"},
     {"/tallinn.v1.DiagnosticsService/Noop", ANY, "a no-op: the transport ceiling for benchmarks"},
     {"/tallinn.v1.DiagnosticsService/GetServerInfo", ANY, NULL},
     {"/tallinn.v1.DiagnosticsService/GetCaller", ANY, "the caller's own principal"},
@@ -288,10 +290,11 @@ static char *cert_identity(rpc_call *call)
     return id;
 }
 
-/* Reads are Get*, List*, Stream*, Suggest* and the no-op; the rest write. */
+/* Reads are Get*, List*, Stream*, Watch*, Suggest* and the no-op; the rest
+ * write. */
 static int is_write(const rpc_method_info *info)
 {
-    static const char *const reads[] = {"Get", "List", "Stream", "Suggest", "Noop"};
+    static const char *const reads[] = {"Get", "List", "Stream", "Watch", "Suggest", "Noop"};
     const char *m = info->method->name;
 
     if (strncmp(info->path, "/tallinn.v1.", 12) != 0)

@@ -17,6 +17,7 @@
 #include "audit/audit.h"
 #include "authz/authz.h"
 #include "daemon/datalock.h"
+#include "handlers/changes.h"
 #include "handlers/domain.h"
 #include "tallinn/health.h"
 #include "tallinn/reflection.h"
@@ -48,6 +49,7 @@ typedef struct serve_opts {
     int max_anon_streams;
     int max_principal_streams;
     int grace_ms;
+    int watch_poll_ms;
     int quiet;
     const char *currency;
     const char *origin;
@@ -87,6 +89,8 @@ static void usage(FILE *out)
             "  --max-streams-per-principal N\n"
             "                           ... of them for any one principal (default max-streams / 16)\n"
             "  --grace-ms N             shutdown grace for in-flight calls (default %d)\n"
+            "  --watch-poll-ms N        how often change feeds read the database for commits of\n"
+            "                           other replicas (default %d)\n"
             "  --currency CODE          the accounting currency (default " DEFAULT_CURRENCY ")\n"
             "  --origin NAME            init: the audit log's origin (default <host>/tallinn)\n"
             "  --to FILE                backup: the new file to write\n"
@@ -98,7 +102,7 @@ static void usage(FILE *out)
             "  tallinnd init --data-dir ./var\n"
             "  tallinnd --listen 127.0.0.1:50051 --data-dir ./var --insecure\n"
             "  tallinnd init --data-dir ./var --database postgresql://tallinn@db.example:5432/tallinn\n",
-            DEFAULT_GRACE_MS);
+            DEFAULT_GRACE_MS, CHANGES_POLL_MS_DEFAULT);
 }
 
 static int parse_int(const char *flag, const char *s, long min, long max, long *out)
@@ -365,6 +369,7 @@ static int serve(const serve_opts *o)
     api a;
     authz *z = NULL;
     audit *log = NULL;
+    changes_waiter *waiter = NULL;
     uint8_t token_key[AUTHZ_KEYBYTES];
     sigset_t sigs;
     char db[4096], err[512];
@@ -391,6 +396,7 @@ static int serve(const serve_opts *o)
     snprintf(db, sizeof(db), "%s/%s", o->data_dir, DB_FILE);
     memset(&so, 0, sizeof(so));
     so.path = db;
+    so.change_log = 1; /* the change feed's and the histories' source */
     /* PostgreSQL: other replicas write the same database, each with its
      * own copy of the data directory, which holds keys only (read). */
     so.database_url = o->database_url;
@@ -422,6 +428,11 @@ static int serve(const serve_opts *o)
         goto done;
     }
     a.audit = log;
+    if (changes_waiter_create(&waiter, st, o->watch_poll_ms) != STORE_OK) {
+        fprintf(stderr, "tallinnd: cannot observe the store's commits for change feeds\n");
+        sodium_memzero(token_key, sizeof(token_key));
+        goto done;
+    }
     if (authz_create(&z, st, token_key, NULL) != 0) {
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
@@ -449,7 +460,7 @@ static int serve(const serve_opts *o)
         matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
         rates_register(srv, &a) != 0 ||
         principals_register(srv, &a, z) != 0 || diagnostics_register(srv, &a) != 0 ||
-        audit_register(srv, &a, log) != 0)
+        audit_register(srv, &a, log) != 0 || changes_register(srv, &a, waiter) != 0)
         goto done;
     /* Last: it checks that every service registered before it is described. */
     if (reflection_create(&refl, rpc_descriptor_set, rpc_descriptor_set_len) != 0 ||
@@ -477,13 +488,16 @@ static int serve(const serve_opts *o)
             sig == SIGTERM ? "SIGTERM" : "SIGINT", o->grace_ms);
     sd_notifyf(0, "STOPPING=1\nSTATUS=draining calls for up to %d ms", o->grace_ms);
     health_shutdown(h);
+    changes_waiter_shutdown(waiter); /* feeds end now, saying where to resume */
     rpc_server_shutdown(srv, o->grace_ms);
     rc = 0;
 done:
     rpc_server_destroy(srv);
+    changes_waiter_shutdown(waiter); /* its poller reads the store: stop it first */
     authz_destroy(z);  /* after the server, before the store: it writes last-use times */
     store_close(st);   /* after the server: no handler runs any more */
     audit_close(log);  /* after the store: its last batches still sign */
+    changes_waiter_destroy(waiter); /* after the store: it observed its commits */
     health_destroy(h);
     reflection_destroy(refl); /* after the server: no stream reads it any more */
     datalock_release(lock_fd); /* last: nothing touches the directory any more */
@@ -497,7 +511,7 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_DATABASE, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
            O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO,
-           O_ANON_STREAMS, O_PRINCIPAL_STREAMS };
+           O_ANON_STREAMS, O_PRINCIPAL_STREAMS, O_WATCH_POLL };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -513,6 +527,7 @@ int main(int argc, char **argv)
         {"max-anon-streams", required_argument, NULL, O_ANON_STREAMS},
         {"max-streams-per-principal", required_argument, NULL, O_PRINCIPAL_STREAMS},
         {"grace-ms", required_argument, NULL, O_GRACE},
+        {"watch-poll-ms", required_argument, NULL, O_WATCH_POLL},
         {"quiet", no_argument, NULL, O_QUIET},
         {"currency", required_argument, NULL, O_CURRENCY},
         {"origin", required_argument, NULL, O_ORIGIN},
@@ -526,6 +541,7 @@ int main(int argc, char **argv)
         .data_dir = DEFAULT_DATA_DIR,
         .max_message_bytes = 4L * 1024 * 1024,
         .grace_ms = DEFAULT_GRACE_MS,
+        .watch_poll_ms = CHANGES_POLL_MS_DEFAULT,
         .currency = DEFAULT_CURRENCY,
     };
     long v;
@@ -607,6 +623,11 @@ int main(int argc, char **argv)
             if (parse_int("--grace-ms", optarg, 0, 3600000, &v) != 0)
                 return 2;
             o.grace_ms = (int)v;
+            break;
+        case O_WATCH_POLL:
+            if (parse_int("--watch-poll-ms", optarg, 10, 60000, &v) != 0)
+                return 2;
+            o.watch_poll_ms = (int)v;
             break;
         case O_VERSION:
             printf("tallinnd %s\n", TALLINN_VERSION);

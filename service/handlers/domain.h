@@ -6,6 +6,7 @@
 
 #include "api.h"
 #include "ledger/ledger.h"
+#include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 #include "tallinn/v1/rate.pb-c.h"
@@ -55,6 +56,8 @@ grpc_status_code visibility_load(store_tx *tx, rpc_call *call, store_kind kind, 
 int visibility_check_id(rpc_call *call, store_kind kind, const char *field, const char *id);
 /* Clears the fields an OBSERVER may not see. */
 void needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
+/* Clears another donor's contact e-mail for a DONOR caller (donors.c). */
+void donors_redact(const api_caller *caller, Tallinn__V1__Donor *d);
 
 /* ---- Exchange rates (rates.c) ---- */
 /* How far back a kept rate serves: the latest of a currency dated up to

@@ -177,7 +177,7 @@ static grpc_status_code create_donor(rpc_call *call, const ProtobufCMessage *req
 }
 
 /* A DONOR principal sees another donor's record without its contact e-mail. */
-static void redact_donor(const api_caller *caller, Tallinn__V1__Donor *d)
+void donors_redact(const api_caller *caller, Tallinn__V1__Donor *d)
 {
     if (caller->role == API_ROLE_DONOR &&
         (caller->donor == NULL || strcmp(caller->donor, d->name) != 0))
@@ -199,7 +199,7 @@ static grpc_status_code get_one(rpc_call *call, api *a, store_kind kind, const c
     code = visibility_load(tx, call, kind, name, NULL, resp);
     store_read_end(tx);
     if (code == GRPC_STATUS_OK && kind == STORE_DONOR)
-        redact_donor(api_caller_of(call), (Tallinn__V1__Donor *)*resp);
+        donors_redact(api_caller_of(call), (Tallinn__V1__Donor *)*resp);
     return code;
 }
 
@@ -225,7 +225,7 @@ static grpc_status_code list_donors(rpc_call *call, const ProtobufCMessage *req,
     if (code == GRPC_STATUS_OK) {
         Tallinn__V1__ListDonorsResponse *out = (Tallinn__V1__ListDonorsResponse *)*resp;
         for (size_t i = 0; i < out->n_donors; i++)
-            redact_donor(api_caller_of(call), out->donors[i]);
+            donors_redact(api_caller_of(call), out->donors[i]);
     }
     return code;
 }

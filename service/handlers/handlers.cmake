@@ -11,7 +11,11 @@ add_library(tallinn_handlers STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/reports.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/rates.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/diagnostics.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/audit_service.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/audit_service.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/changes.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/changes_view.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/changes_wait.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/history.c)
 target_include_directories(tallinn_handlers PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(tallinn_handlers PUBLIC tallinn_audit tallinn_rpc tallinn_store tallinn_ledger tallinn_api

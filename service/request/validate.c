@@ -393,6 +393,11 @@ int validate_principal_name(const char *name, size_t len, char principal[VALIDAT
     return parse_single("principals/{principal}", name, len, principal);
 }
 
+int validate_exchange_rate_name(const char *name, size_t len, char rate[VALIDATE_ID_BUF])
+{
+    return parse_single("exchangeRates/{exchange_rate}", name, len, rate);
+}
+
 /* ---- Dates ---- */
 
 int validate_date(int32_t year, int32_t month, int32_t day)

@@ -18,7 +18,8 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c)
   pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
   target_sources(tallinn_store PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c
                                        ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_queries.c
-                                       ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_schema.c)
+                                       ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_schema.c
+                                       ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_changes.c)
   target_compile_definitions(tallinn_store PRIVATE TALLINN_STORE_PG)
   target_link_libraries(tallinn_store PUBLIC PkgConfig::LIBPQ)
 endif()

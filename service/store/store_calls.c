@@ -88,6 +88,164 @@ static int principal_moves_epoch(store_tx *tx, const ProtobufCMessage *m, const 
     return STORE_OK;
 }
 
+/* ---- The change log: what a job changed, until its audit record ---- */
+
+/* The kinds the change log records: the mechanism's resources and the
+ * exchange rates they are valued at. Principals are not among them: their
+ * last-use times change without a record. */
+static int tracked(store_kind kind)
+{
+    return kind == STORE_DONOR || kind == STORE_PLEDGE || kind == STORE_NEED ||
+           kind == STORE_MATCH || kind == STORE_RATE;
+}
+
+static void pending_free(store_pending_change *p)
+{
+    free(p->name);
+    free(p->donor);
+    free(p->need);
+    free(p->data);
+}
+
+void store__changes_drop(store_tx *tx, size_t from)
+{
+    while (tx->n_changes > from)
+        pending_free(&tx->changes[--tx->n_changes]);
+    if (from == 0) {
+        free(tx->changes);
+        tx->changes = NULL;
+        tx->cap_changes = 0;
+        tx->changes_mark = 0;
+    }
+}
+
+/* A text column of the kind by name, as a new string ("" when the kind has
+ * no such column). */
+static char *column_text(store_kind kind, const store_value *cols, const char *column)
+{
+    for (size_t i = 0; i < store_kinds[kind].n_columns; i++)
+        if (strcmp(store_kinds[kind].columns[i].name, column) == 0 &&
+            cols[i].type == STORE_VALUE_TEXT)
+            return strndup(cols[i].len > 0 ? cols[i].p : "", cols[i].len);
+    return strdup("");
+}
+
+static int column_int(store_kind kind, const store_value *cols, const char *column)
+{
+    for (size_t i = 0; i < store_kinds[kind].n_columns; i++)
+        if (strcmp(store_kinds[kind].columns[i].name, column) == 0 &&
+            cols[i].type == STORE_VALUE_INT)
+            return (int)cols[i].i;
+    return 0;
+}
+
+/* The pending change of the resource (its previous columns and bytes
+ * freed), or a new one at the end; NULL when out of memory. A resource
+ * written twice in one job keeps its first place. */
+static store_pending_change *pending_slot(store_tx *tx, store_kind kind, const char *name,
+                                          size_t name_len)
+{
+    store_pending_change *p;
+
+    for (size_t i = 0; i < tx->n_changes; i++) {
+        p = &tx->changes[i];
+        if (p->kind == kind && strlen(p->name) == name_len &&
+            memcmp(p->name, name, name_len) == 0) {
+            free(p->data);
+            free(p->donor);
+            free(p->need);
+            p->data = NULL;
+            p->donor = p->need = NULL;
+            return p;
+        }
+    }
+    if (tx->n_changes == tx->cap_changes) {
+        size_t cap = tx->cap_changes ? 2 * tx->cap_changes : 8;
+        store_pending_change *grown = realloc(tx->changes, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        tx->changes = grown;
+        tx->cap_changes = cap;
+    }
+    p = &tx->changes[tx->n_changes];
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    if ((p->name = strndup(name, name_len)) == NULL)
+        return NULL;
+    tx->n_changes++;
+    return p;
+}
+
+/* Drops a pending change that could not be completed (out of memory). */
+static int pending_fail(store_tx *tx, store_pending_change *p)
+{
+    size_t i = (size_t)(p - tx->changes);
+
+    pending_free(p);
+    memmove(p, p + 1, (tx->n_changes - i - 1) * sizeof(*p));
+    tx->n_changes--;
+    return STORE_NOMEM;
+}
+
+/* Keeps a version the job just stored until its audit record (takes data),
+ * with the bytes of its last change. */
+static int pending_add(store_tx *tx, store_kind kind, const store_value *cols, uint8_t *data,
+                       size_t len)
+{
+    store_pending_change *p = pending_slot(tx, kind, cols[0].p, cols[0].len);
+
+    if (p == NULL) {
+        free(data);
+        return STORE_NOMEM;
+    }
+    p->donor = kind == STORE_PLEDGE || kind == STORE_MATCH ? column_text(kind, cols, "donor")
+                                                            : strdup("");
+    p->need = kind == STORE_MATCH ? column_text(kind, cols, "need") : strdup("");
+    p->state = kind == STORE_NEED || kind == STORE_PLEDGE || kind == STORE_MATCH
+                   ? column_int(kind, cols, "state")
+                   : 0;
+    p->deleted = 0;
+    p->data = data;
+    p->len = len;
+    return p->donor == NULL || p->need == NULL ? pending_fail(tx, p) : STORE_OK;
+}
+
+/* Keeps a removal until the job's audit record: a row without bytes. */
+static int pending_delete(store_tx *tx, store_kind kind, const char *name)
+{
+    store_pending_change *p = pending_slot(tx, kind, name, strlen(name));
+
+    if (p == NULL)
+        return STORE_NOMEM;
+    p->donor = strdup("");
+    p->need = strdup("");
+    p->state = 0;
+    p->deleted = 1;
+    p->data = malloc(1);
+    p->len = 0;
+    return p->donor == NULL || p->need == NULL || p->data == NULL ? pending_fail(tx, p)
+                                                                  : STORE_OK;
+}
+
+/* Writes the pending changes under the audit record `index`. */
+static int changes_flush(store_tx *tx, int64_t index)
+{
+    int rc = STORE_OK;
+
+    for (size_t i = 0; i < tx->n_changes && rc == STORE_OK; i++) {
+        const store_pending_change *p = &tx->changes[i];
+        store_change ch = {
+            .index = index, .seq = (int)i, .kind = p->kind, .name = p->name,
+            .deleted = p->deleted,
+            .donor = p->donor, .need = p->need, .state = p->state, .data = p->data, .len = p->len,
+        };
+        rc = store__rec(tx, ENG(tx)->change_put(CONN(tx), &ch));
+    }
+    if (rc == STORE_OK)
+        store__changes_drop(tx, 0);
+    return rc;
+}
+
 static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int insert)
 {
     store_value cols[STORE_MAX_COLUMNS];
@@ -105,6 +263,8 @@ static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int i
         return STORE_NOMEM;
     protobuf_c_message_pack(msg, buf);
     rc = store__rec(tx, ENG(tx)->put(CONN(tx), kind, cols, buf, len, insert));
+    if (rc == STORE_OK && tx->s->opts.change_log && tracked(kind))
+        return pending_add(tx, kind, cols, buf, len); /* it keeps buf */
     free(buf);
     if (rc == STORE_OK && moves)
         rc = store__epoch_bump(tx);
@@ -123,10 +283,15 @@ int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
 
 int store_delete(store_tx *tx, store_kind kind, const char *name)
 {
+    int rc;
+
     if (!tx->write || (unsigned)kind >= STORE_KIND_COUNT || kind == STORE_PRINCIPAL ||
         name == NULL)
         return STORE_ERROR;
-    return store__rec(tx, ENG(tx)->del(CONN(tx), kind, name));
+    rc = store__rec(tx, ENG(tx)->del(CONN(tx), kind, name));
+    if (rc == STORE_OK && tx->s->opts.change_log && tracked(kind))
+        rc = pending_delete(tx, kind, name);
+    return rc;
 }
 
 /* ---- Lists ---- */
@@ -267,9 +432,13 @@ int store_audit_head_set(store_tx *tx, int64_t size)
 
 int store_audit_append(store_tx *tx, int64_t index, const uint8_t *data, size_t len)
 {
+    int rc;
+
     if (!tx->write || index < 0)
         return STORE_ERROR;
-    return store__rec(tx, ENG(tx)->audit_append(CONN(tx), index, data, len));
+    if ((rc = store__rec(tx, ENG(tx)->audit_append(CONN(tx), index, data, len))) != STORE_OK)
+        return rc;
+    return changes_flush(tx, index);
 }
 
 int store_audit_leaf(store_tx *tx, int64_t index, uint8_t **data, size_t *len)
@@ -310,6 +479,45 @@ int store_checkpoint_get(store_tx *tx, int64_t size, uint8_t **note, size_t *len
                          int64_t *size_out)
 {
     return store__rec(tx, ENG(tx)->checkpoint_get(CONN(tx), size, note, len, size_out));
+}
+
+/* ---- The change log ---- */
+
+int store_change_scan(store_tx *tx, int64_t from, int64_t to, int limit, store_change_fn fn,
+                      void *ctx)
+{
+    if (limit <= 0 || fn == NULL)
+        return STORE_ERROR;
+    if (from < 0)
+        from = 0; /* the baseline is no change */
+    if (from >= to)
+        return STORE_OK;
+    return store__rec(tx, ENG(tx)->change_scan(CONN(tx), from, to, limit, fn, ctx));
+}
+
+int store_change_versions(store_tx *tx, store_kind kind, const char *name, int64_t from,
+                          int64_t to, int descending, int limit, store_change_fn fn, void *ctx)
+{
+    if (limit <= 0 || fn == NULL || name == NULL || !tracked(kind))
+        return STORE_ERROR;
+    if (from >= to)
+        return STORE_OK;
+    return store__rec(tx, ENG(tx)->change_versions(CONN(tx), kind, name, from, to, descending,
+                                                   limit, fn, ctx));
+}
+
+int store_change_live_match(store_tx *tx, const char *need, const char *donor,
+                            uint32_t state_mask, int64_t at, int *yes)
+{
+    *yes = 0;
+    if (need == NULL || donor == NULL)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->change_live_match(CONN(tx), need, donor, state_mask, at, yes));
+}
+
+int store_change_start(store_tx *tx, int64_t *start)
+{
+    return store__rec(tx, ENG(tx)->change_start(CONN(tx), start));
 }
 
 /* ---- Remembered requests ---- */

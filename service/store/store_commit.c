@@ -28,7 +28,20 @@ static int run_jobs(store *s, store_tx *tx, store_job *batch)
             j->store_rc = rc;
             continue;
         }
+        store__changes_drop(tx, 0);
         j->job_rc = j->fn(tx, j->arg);
+        if (j->job_rc == 0 && tx->n_changes > 0) {
+            /* The change log's invariant: no change without its audit
+             * record. A job that broke it is a bug, and it may have
+             * appended records before (observers keep them in memory): the
+             * whole batch is rolled back, as for any failure. */
+            fprintf(stderr, "level=error event=change_without_record kind=%s name=\"%s\"\n",
+                    store_kinds[tx->changes[0].kind].table, tx->changes[0].name);
+            store__changes_drop(tx, 0);
+            rc = j->store_rc = STORE_ERROR;
+            continue;
+        }
+        store__changes_drop(tx, 0);
         if (!s->eng->in_transaction(CONN(tx))) {
             /* The engine ended the whole transaction (disk full, I/O, a
              * lost connection): every job of the batch fails with that. */
@@ -70,6 +83,7 @@ static void run_batch(store *s, store_job *batch)
     for (int i = 0; rc == STORE_OK && i < n_obs; i++)
         if (obs[i].pre_commit != NULL && obs[i].pre_commit(&tx, obs[i].ctx) != 0)
             rc = tx.err != STORE_OK ? tx.err : STORE_ERROR;
+    store__changes_drop(&tx, 0);
     if (rc == STORE_OK)
         rc = store__rec(&tx, s->eng->commit(CONN(&tx)));
     if (rc != STORE_OK) {
@@ -203,6 +217,7 @@ int store_savepoint(store_tx *tx)
 {
     if (!tx->write)
         return STORE_ERROR;
+    tx->changes_mark = tx->n_changes;
     return store__rec(tx, ENG(tx)->savepoint(CONN(tx), 1));
 }
 
@@ -212,8 +227,11 @@ int store_savepoint_end(store_tx *tx, int keep)
 
     if (!tx->write)
         return STORE_ERROR;
-    if (!keep && (rc = store__rec(tx, ENG(tx)->rollback_to(CONN(tx), 1))) != STORE_OK)
-        return rc;
+    if (!keep) {
+        if ((rc = store__rec(tx, ENG(tx)->rollback_to(CONN(tx), 1))) != STORE_OK)
+            return rc;
+        store__changes_drop(tx, tx->changes_mark); /* undone: nothing to record */
+    }
     return store__rec(tx, ENG(tx)->release(CONN(tx), 1));
 }
 

@@ -65,6 +65,18 @@
  * not ""), remembered requests, the audit log's leaves, tiles and
  * checkpoints, the audit head (one row: id = 1, size) and the principals
  * epoch (one row: id = 1, epoch), both created with their first value.
+ *
+ * The change log (store.h, store_change). A table
+ *   changes(idx bigint, seq int, kind int, name text, deleted int,
+ *           donor text, need text, state int, data blob)
+ * unique on (kind, name, idx), with an index on (idx, seq) for scans and one
+ * on (need, donor, idx) of the rows of kind 3 (matches) for
+ * change_live_match; kind holds store_kind's number (0 donor, 1 pledge,
+ * 2 need, 3 match, 5 exchange rate), text compares as bytes. And a one-row
+ * table change_log_start(id = 1, idx): the audit head's size when the
+ * migration that created the change log ran, which also copies every donor,
+ * pledge, need, match and exchange rate then stored as a baseline row of
+ * idx -1 (seq 0; donor, need, state from the kind's columns).
  */
 #ifndef TALLINN_STORE_ENGINE_H
 #define TALLINN_STORE_ENGINE_H
@@ -230,6 +242,26 @@ typedef struct store_engine {
     /* size < 0: the latest; note malloc'd */
     int (*checkpoint_get)(store_conn *c, int64_t size, uint8_t **note, size_t *len,
                           int64_t *size_out);
+
+    /* -- The change log (the schema above; the meaning is store.h's) -- */
+    /* INSERT one row; STORE_EXISTS when (kind, name, idx) is taken. */
+    int (*change_put)(store_conn *c, const store_change *ch);
+    /* SELECT idx, seq, kind, name, deleted, donor, need, state, data FROM
+     * changes WHERE idx >= from AND idx < to ORDER BY idx, seq LIMIT limit */
+    int (*change_scan)(store_conn *c, int64_t from, int64_t to, int limit, store_change_fn fn,
+                       void *ctx);
+    /* The same columns WHERE kind = ? AND name = ? AND idx >= from AND
+     * idx < to ORDER BY idx (DESC when descending) LIMIT limit */
+    int (*change_versions)(store_conn *c, store_kind kind, const char *name, int64_t from,
+                           int64_t to, int descending, int limit, store_change_fn fn, void *ctx);
+    /* SELECT EXISTS (SELECT 1 FROM changes m WHERE m.kind = 3 AND m.need = ?
+     * AND m.donor = ? AND m.idx <= at AND ((1 << m.state) & mask) != 0 AND
+     * NOT EXISTS (SELECT 1 FROM changes l WHERE l.kind = 3 AND l.name =
+     * m.name AND l.idx > m.idx AND l.idx <= at)) */
+    int (*change_live_match)(store_conn *c, const char *need, const char *donor,
+                             uint32_t state_mask, int64_t at, int *yes);
+    /* SELECT idx FROM change_log_start WHERE id = 1 */
+    int (*change_start)(store_conn *c, int64_t *start);
 
     /* -- Remembered requests -- */
     /* response malloc'd; STORE_CORRUPT if the stored hash is not 32 bytes */

@@ -27,12 +27,28 @@ typedef struct store_job {
     struct store_job *next;
 } store_job;
 
+/* A resource version a write job stored that waits for the job's audit
+ * record, whose index it is kept under in the change log (store_calls.c). */
+typedef struct store_pending_change {
+    store_kind kind;
+    char *name, *donor, *need; /* malloc'd */
+    int state;
+    int deleted;               /* store_delete removed it (data empty) */
+    uint8_t *data;             /* the packed message, malloc'd */
+    size_t len;
+} store_pending_change;
+
 struct store_tx {
     struct store *s;
     conn_slot *slot;
     int write;
     int err;           /* first storage error seen in this transaction */
     int epoch_touched; /* a principals epoch bump was written */
+    /* The change log (store_options.change_log): what the running job
+     * changed since its last audit record, in order; changes_mark is the
+     * count when the job's nested savepoint began. */
+    store_pending_change *changes;
+    size_t n_changes, cap_changes, changes_mark;
 };
 
 struct store {
@@ -67,6 +83,9 @@ struct store {
 /* Keeps the transaction's first failure (answers are no failures) and
  * marks a connection that failed with STORE_IO for reconnection. Returns rc. */
 int store__rec(store_tx *tx, int rc);
+/* Forgets the pending changes from position `from` on (a rolled-back
+ * savepoint, a finished job); from 0 also frees the array. */
+void store__changes_drop(store_tx *tx, size_t from);
 /* Makes a slot's connection usable: a new one if it has none or it failed. */
 int store__slot_ready(store *s, conn_slot *slot, int write);
 /* After a committed batch that wrote the principals epoch (store.c). */

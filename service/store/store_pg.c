@@ -54,6 +54,8 @@ static const char *fixed_sql(int id)
         return row_sql[2][id - PG_UPDATE0];
     if (id >= PG_DELETE0 && id < PG_DELETE0 + STORE_KIND_COUNT)
         return row_sql[3][id - PG_DELETE0];
+    if (id >= PG_CHANGE_PUT && id <= PG_CHANGE_START)
+        return pg_change_sql(id);
     return pg_query_sql(id);
 }
 
@@ -789,6 +791,11 @@ const store_engine store_engine_pg = {
     .tile_get = pg_tile_get,
     .checkpoint_put = pg_checkpoint_put,
     .checkpoint_get = pg_checkpoint_get,
+    .change_put = pg_change_put,
+    .change_scan = pg_change_scan,
+    .change_versions = pg_change_versions,
+    .change_live_match = pg_change_live_match,
+    .change_start = pg_change_start,
     .request_get = pg_request_get,
     .request_put = pg_request_put,
     .request_expire = pg_request_expire,

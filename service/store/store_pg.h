@@ -1,7 +1,8 @@
 /* store_pg.h — what the two files of the PostgreSQL engine share
  * (store_pg.c: connections, errors, schema, transactions, resources and
  * lists; store_pg_queries.c: the named queries, principals, the audit tables
- * and remembered requests). Private to service/store/. */
+ * and remembered requests; store_pg_changes.c: the change log). Private to
+ * service/store/. */
 #ifndef TALLINN_STORE_PG_H
 #define TALLINN_STORE_PG_H
 
@@ -53,6 +54,12 @@ enum {
     PG_REQ_GET,
     PG_REQ_PUT,
     PG_REQ_EXPIRE,
+    PG_CHANGE_PUT,
+    PG_CHANGE_SCAN,
+    PG_CHANGE_VERSIONS,
+    PG_CHANGE_VERSIONS_DESC,
+    PG_CHANGE_LIVE_MATCH,
+    PG_CHANGE_START,
     PG_COUNT
 };
 
@@ -175,6 +182,18 @@ int pg_request_put(struct store_conn *c, const char *principal, const char *meth
                    const char *request_id, const uint8_t hash[32], const uint8_t *response,
                    size_t response_len, int64_t unix_time);
 int pg_request_expire(struct store_conn *c, int64_t before_unix_time);
+
+/* The change log (store_pg_changes.c): its statements' SQL by id (NULL for
+ * another id) and its engine functions. */
+const char *pg_change_sql(int id);
+int pg_change_put(struct store_conn *c, const store_change *ch);
+int pg_change_scan(struct store_conn *c, int64_t from, int64_t to, int limit,
+                   store_change_fn fn, void *ctx);
+int pg_change_versions(struct store_conn *c, store_kind kind, const char *name, int64_t from,
+                       int64_t to, int descending, int limit, store_change_fn fn, void *ctx);
+int pg_change_live_match(struct store_conn *c, const char *need, const char *donor,
+                         uint32_t state_mask, int64_t at, int *yes);
+int pg_change_start(struct store_conn *c, int64_t *start);
 
 
 #endif

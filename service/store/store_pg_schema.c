@@ -80,6 +80,29 @@ static const char *const migrations[] = {
     "  currency text COLLATE \"C\" NOT NULL, rate_date bigint NOT NULL, used bigint NOT NULL,"
     "  create_time bigint NOT NULL);"
     "CREATE UNIQUE INDEX exchange_rates_day ON exchange_rates(currency, rate_date);",
+    /* 3: the change log (SQLite's migration 8; store_engine.h, docs/store.md):
+     * each resource version a change wrote, under its audit record's index;
+     * where it begins; and the resources already stored as the baseline
+     * (index -1). The audit head is locked first, as every write batch does:
+     * a replica still running the previous binary cannot commit between the
+     * start read here and the baseline copied, so the two agree. kind is
+     * store_kind's number (store_pg_changes.c checks it). */
+    "SELECT size FROM audit_head WHERE id = 1 FOR UPDATE;"
+    "CREATE TABLE changes (idx bigint NOT NULL, seq bigint NOT NULL,"
+    "  kind bigint NOT NULL, name text COLLATE \"C\" NOT NULL, deleted bigint NOT NULL,"
+    "  donor text COLLATE \"C\" NOT NULL, need text COLLATE \"C\" NOT NULL,"
+    "  state bigint NOT NULL, data bytea NOT NULL);"
+    "CREATE UNIQUE INDEX changes_version ON changes(kind, name, idx);"
+    "CREATE INDEX changes_order ON changes(idx, seq);"
+    "CREATE INDEX changes_match ON changes(need, donor, idx) WHERE kind = 3;"
+    "CREATE TABLE change_log_start (id integer PRIMARY KEY CHECK (id = 1),"
+    "  idx bigint NOT NULL);"
+    "INSERT INTO change_log_start(id, idx) SELECT 1, size FROM audit_head;"
+    "INSERT INTO changes SELECT -1, 0, 0, name, 0, '', '', 0, data FROM donors;"
+    "INSERT INTO changes SELECT -1, 0, 1, name, 0, donor, '', state, data FROM pledges;"
+    "INSERT INTO changes SELECT -1, 0, 2, name, 0, '', '', state, data FROM needs;"
+    "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;"
+    "INSERT INTO changes SELECT -1, 0, 5, name, 0, '', '', 0, data FROM exchange_rates;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

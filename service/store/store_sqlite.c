@@ -109,6 +109,24 @@ static const char *const migrations[] = {
     "  currency TEXT NOT NULL, rate_date INTEGER NOT NULL, used INTEGER NOT NULL,"
     "  create_time INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE UNIQUE INDEX exchange_rates_day ON exchange_rates(currency, rate_date);",
+    /* 8: the change log (store.h, docs/store.md): each resource version a
+     * change wrote, under its audit record's index; where it begins; and the
+     * resources already stored, as the baseline (index -1) it starts from.
+     * kind is store_kind's number (checked below). */
+    "CREATE TABLE changes (idx INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL, name TEXT NOT NULL, deleted INTEGER NOT NULL,"
+    "  donor TEXT NOT NULL, need TEXT NOT NULL, state INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX changes_version ON changes(kind, name, idx);"
+    "CREATE INDEX changes_order ON changes(idx, seq);"
+    "CREATE INDEX changes_match ON changes(need, donor, idx) WHERE kind = 3;"
+    "CREATE TABLE change_log_start (id INTEGER PRIMARY KEY CHECK (id = 1),"
+    "  idx INTEGER NOT NULL);"
+    "INSERT INTO change_log_start(id, idx) SELECT 1, size FROM audit_head;"
+    "INSERT INTO changes SELECT -1, 0, 0, name, 0, '', '', 0, data FROM donors;"
+    "INSERT INTO changes SELECT -1, 0, 1, name, 0, donor, '', state, data FROM pledges;"
+    "INSERT INTO changes SELECT -1, 0, 2, name, 0, '', '', state, data FROM needs;"
+    "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;"
+    "INSERT INTO changes SELECT -1, 0, 5, name, 0, '', '', 0, data FROM exchange_rates;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -146,6 +164,12 @@ enum {
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
+    ST_CHANGE_PUT,
+    ST_CHANGE_SCAN,
+    ST_CHANGE_VERSIONS,
+    ST_CHANGE_VERSIONS_DESC,
+    ST_CHANGE_LIVE_MATCH,
+    ST_CHANGE_START,
     /* transaction control, prepared once instead of parsed per use */
     ST_BEGIN,
     ST_BEGIN_IMMEDIATE,
@@ -160,6 +184,9 @@ enum {
     ST_COUNT
 };
 
+_Static_assert(STORE_DONOR == 0 && STORE_PLEDGE == 1 && STORE_NEED == 2 && STORE_MATCH == 3 &&
+                   STORE_RATE == 5,
+               "the change log's SQL spells these kind numbers");
 _Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
                    TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD == 1 &&
                    TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED == 2 &&
@@ -252,6 +279,26 @@ static const char *fixed_sql(int id)
                " VALUES(?1,?2,?3,?4,?5,?6)";
     case ST_REQ_EXPIRE:
         return "DELETE FROM requests WHERE create_time < ?1";
+#define CHANGE_COLUMNS "idx, seq, kind, name, deleted, donor, need, state, data"
+    case ST_CHANGE_PUT:
+        return "INSERT INTO changes(" CHANGE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    case ST_CHANGE_SCAN:
+        return "SELECT " CHANGE_COLUMNS " FROM changes WHERE idx >= ?1 AND idx < ?2"
+               " ORDER BY idx, seq LIMIT ?3";
+    case ST_CHANGE_VERSIONS:
+        return "SELECT " CHANGE_COLUMNS " FROM changes WHERE kind = ?1 AND name = ?2"
+               " AND idx >= ?3 AND idx < ?4 ORDER BY idx LIMIT ?5";
+    case ST_CHANGE_VERSIONS_DESC:
+        return "SELECT " CHANGE_COLUMNS " FROM changes WHERE kind = ?1 AND name = ?2"
+               " AND idx >= ?3 AND idx < ?4 ORDER BY idx DESC LIMIT ?5";
+    case ST_CHANGE_LIVE_MATCH:
+        return "SELECT EXISTS (SELECT 1 FROM changes m WHERE m.kind = 3 AND m.need = ?1"
+               " AND m.donor = ?2 AND m.idx <= ?4 AND ((1 << m.state) & ?3) != 0"
+               " AND NOT EXISTS (SELECT 1 FROM changes l WHERE l.kind = 3 AND l.name = m.name"
+               " AND l.idx > m.idx AND l.idx <= ?4))";
+    case ST_CHANGE_START:
+        return "SELECT idx FROM change_log_start WHERE id = 1";
+#undef CHANGE_COLUMNS
     case ST_BEGIN:
         return "BEGIN";
     case ST_BEGIN_IMMEDIATE:
@@ -1101,6 +1148,112 @@ static int request_expire(store_conn *c, int64_t before_unix_time)
     return sqlite3_changes(c->h);
 }
 
+/* ---- The change log ---- */
+
+static int change_put(store_conn *c, const store_change *ch)
+{
+    sqlite3_stmt *st;
+
+    STMT(st, c, ST_CHANGE_PUT);
+    sqlite3_bind_int64(st, 1, ch->index);
+    sqlite3_bind_int(st, 2, ch->seq);
+    sqlite3_bind_int(st, 3, (int)ch->kind);
+    bind_text(st, 4, ch->name);
+    sqlite3_bind_int(st, 5, ch->deleted);
+    bind_text(st, 6, ch->donor);
+    bind_text(st, 7, ch->need);
+    sqlite3_bind_int(st, 8, ch->state);
+    sqlite3_bind_blob(st, 9, ch->len > 0 ? (const void *)ch->data : "", (int)ch->len,
+                      SQLITE_STATIC);
+    return step_done(c, st);
+}
+
+/* Steps a statement selecting the change columns and hands each row to fn. */
+static int change_rows(store_conn *c, sqlite3_stmt *st, store_change_fn fn, void *ctx)
+{
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_change ch = {
+            .index = sqlite3_column_int64(st, 0),
+            .seq = sqlite3_column_int(st, 1),
+            .kind = (store_kind)sqlite3_column_int(st, 2),
+            .name = (const char *)sqlite3_column_text(st, 3),
+            .deleted = sqlite3_column_int(st, 4),
+            .donor = (const char *)sqlite3_column_text(st, 5),
+            .need = (const char *)sqlite3_column_text(st, 6),
+            .state = sqlite3_column_int(st, 7),
+            .data = sqlite3_column_blob(st, 8),
+            .len = (size_t)sqlite3_column_bytes(st, 8),
+        };
+        if ((unsigned)ch.kind >= STORE_KIND_COUNT || ch.name == NULL || ch.donor == NULL ||
+            ch.need == NULL) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if (fn(&ch, ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : rc == SQLITE_CORRUPT ? STORE_CORRUPT : fail(c, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int change_scan(store_conn *c, int64_t from, int64_t to, int limit, store_change_fn fn,
+                       void *ctx)
+{
+    sqlite3_stmt *st;
+
+    STMT(st, c, ST_CHANGE_SCAN);
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    sqlite3_bind_int(st, 3, limit);
+    return change_rows(c, st, fn, ctx);
+}
+
+static int change_versions(store_conn *c, store_kind kind, const char *name, int64_t from,
+                           int64_t to, int descending, int limit, store_change_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+
+    STMT(st, c, descending ? ST_CHANGE_VERSIONS_DESC : ST_CHANGE_VERSIONS);
+    sqlite3_bind_int(st, 1, (int)kind);
+    bind_text(st, 2, name);
+    sqlite3_bind_int64(st, 3, from);
+    sqlite3_bind_int64(st, 4, to);
+    sqlite3_bind_int(st, 5, limit);
+    return change_rows(c, st, fn, ctx);
+}
+
+static int change_live_match(store_conn *c, const char *need, const char *donor,
+                             uint32_t state_mask, int64_t at, int *yes)
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    int rc;
+
+    *yes = 0;
+    STMT(st, c, ST_CHANGE_LIVE_MATCH);
+    bind_text(st, 1, need);
+    bind_text(st, 2, donor);
+    sqlite3_bind_int64(st, 3, state_mask);
+    sqlite3_bind_int64(st, 4, at);
+    rc = step_ints(c, st, 1, &v);
+    *yes = v != 0;
+    return rc;
+}
+
+static int change_start(store_conn *c, int64_t *start)
+{
+    sqlite3_stmt *st;
+
+    *start = 0;
+    STMT(st, c, ST_CHANGE_START);
+    return step_ints(c, st, 1, start);
+}
+
 /* ---- The table ---- */
 
 const store_engine store_engine_sqlite = {
@@ -1141,6 +1294,11 @@ const store_engine store_engine_sqlite = {
     .tile_get = tile_get,
     .checkpoint_put = checkpoint_put,
     .checkpoint_get = checkpoint_get,
+    .change_put = change_put,
+    .change_scan = change_scan,
+    .change_versions = change_versions,
+    .change_live_match = change_live_match,
+    .change_start = change_start,
     .request_get = request_get,
     .request_put = request_put,
     .request_expire = request_expire,

@@ -1,8 +1,8 @@
 /* fuzz_requests.c — the decode-and-validate path of every request message of
  * the tallinn.v1 services. Byte 0 picks a method (the input message of each
  * method of DonorService, NeedService, MatchService, ReportService,
- * PrincipalService, AuditService and ExchangeRateService, in descriptor
- * order); the rest is the
+ * PrincipalService, AuditService, ChangeService and ExchangeRateService, in
+ * descriptor order); the rest is the
  * request as it would arrive on the wire.
  *
  * The handlers' own checks (check_need and friends) are static and need an
@@ -37,6 +37,7 @@
 #include "tallinn/rpc_wire.h"
 #include "tallinn/store.h"
 #include "tallinn/v1/audit.pb-c.h"
+#include "tallinn/v1/change.pb-c.h"
 #include "tallinn/v1/common.pb-c.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
@@ -51,7 +52,7 @@ static const ProtobufCServiceDescriptor *const SERVICES[] = {
     &tallinn__v1__donor_service__descriptor,  &tallinn__v1__need_service__descriptor,
     &tallinn__v1__match_service__descriptor,  &tallinn__v1__report_service__descriptor,
     &tallinn__v1__principal_service__descriptor, &tallinn__v1__audit_service__descriptor,
-    &tallinn__v1__exchange_rate_service__descriptor,
+    &tallinn__v1__change_service__descriptor, &tallinn__v1__exchange_rate_service__descriptor,
 };
 #define NSERVICES (sizeof SERVICES / sizeof SERVICES[0])
 

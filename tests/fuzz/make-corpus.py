@@ -268,6 +268,9 @@ REQUESTS = {
     "GetCoverageReportRequest": {},
     "GetInclusionProofRequest": {"index": 7, "tree_size": 15},
     "GetConsistencyProofRequest": {"first_size": 3, "second_size": 15},
+    "WatchChangesRequest": {"start_index": 42, "kinds": [3, 4], "resource": "needs/n1"},
+    "ListHistoryRequest": {"name": "donors/ee/pledges/fy2025", "page_size": 20,
+                           "include_proofs": True},
 }
 
 
@@ -275,7 +278,7 @@ def requests_and_json():
     methods = []  # fuzz_requests.c's order
     svc = dict(SERVICES)
     for s in ("DonorService", "NeedService", "MatchService", "ReportService", "PrincipalService",
-              "AuditService"):
+              "AuditService", "ChangeService"):
         methods += svc[s]
     by_input = {inp: i for i, (_, inp) in reversed(list(enumerate(methods)))}
     for msg, obj in REQUESTS.items():

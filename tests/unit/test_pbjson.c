@@ -142,6 +142,13 @@ static void fill(ProtobufCMessage *m, int depth, unsigned seed)
                 fill_value(f, arr + k * es, depth, seed + (unsigned)k + i);
             *(char **)slot = arr;
             *(size_t *)((char *)m + f->quantifier_offset) = n;
+        } else if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            /* Members of a oneof share one slot: fill the first, set the case. */
+            uint32_t *which = (uint32_t *)((char *)m + f->quantifier_offset);
+            if (*which != 0)
+                continue;
+            fill_value(f, slot, depth, seed + i);
+            *which = f->id;
         } else {
             fill_value(f, slot, depth, seed + i);
             if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
