@@ -80,6 +80,11 @@ static const char *const migrations[] = {
     "  currency text COLLATE \"C\" NOT NULL, rate_date bigint NOT NULL, used bigint NOT NULL,"
     "  create_time bigint NOT NULL);"
     "CREATE UNIQUE INDEX exchange_rates_day ON exchange_rates(currency, rate_date);",
+    /* 3: the audit log's witnesses (SQLite's migration 8) */
+    "CREATE TABLE audit_witnesses (witness text COLLATE \"C\" PRIMARY KEY,"
+    "  size bigint NOT NULL, update_time bigint NOT NULL);"
+    "CREATE TABLE audit_cosignatures (size bigint NOT NULL, witness text COLLATE \"C\" NOT NULL,"
+    "  line bytea NOT NULL, time bigint NOT NULL, PRIMARY KEY (size, witness));",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -1050,7 +1050,8 @@ static void test_migration_6_head(void **state)
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
                                   "DROP TABLE audit_head; DROP TABLE principals_epoch;"
-                                  " DROP TABLE exchange_rates;"
+                                  " DROP TABLE exchange_rates; DROP TABLE audit_witnesses;"
+                                  " DROP TABLE audit_cosignatures;"
                                   " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
                                   " (2, x'02'); PRAGMA user_version = 5;",
                                   NULL, NULL, NULL),
@@ -1071,7 +1072,7 @@ static void test_migration_6_head(void **state)
     assert_int_not_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
     assert_non_null(strstr(err, "newer than this tallinnd"));
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 8", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
 }
