@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""tallinnd asks witnesses (issue 15, phase 2), on either engine: a real
+tallinnd configured with three `tallinn-audit witness serve` processes on
+loopback (two that witness its log, one that does not know it), quorum 2.
+
+- cosignatures arrive for the newest checkpoint; GetCheckpoint carries them
+  (checked with python3-nacl, independently of lib/cosig.c), counts them and
+  names the newest checkpoint the quorum cosigned; they are in the database;
+- `tallinn-audit verify --server --witness A --witness B --quorum 2` passes;
+  `tallinnctl audit export` keeps the cosignatures and `verify DIR --quorum 2`
+  passes on it;
+- the witness that does not know the log refuses (404): logged loudly, one
+  logfmt line each time, counted;
+- a witness that is down blocks no write; the quorum checkpoint stays the
+  older one, verify --quorum 2 still passes against it; once the witness is
+  back, it cosigns the newest checkpoint;
+- a restarted tallinnd learns what each witness cosigned from the database.
+
+usage: witness_server_test.py TALLINND TALLINN-AUDIT TALLINNCTL
+"""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from tlog_ref import open_checkpoint, open_cosignature  # noqa: E402
+
+TALLINND, AUDIT, CTL = sys.argv[1:4]
+TOOL_ENV = dict(os.environ)
+TOOL_ENV["ASAN_OPTIONS"] = "exitcode=99:detect_leaks=1"
+TOOL_ENV["UBSAN_OPTIONS"] = "exitcode=98:print_stacktrace=1"
+audit_pb2, = harness.protos("tallinn/v1/audit.proto")
+
+
+def tool(argv, rc=0, says=()):
+    r = subprocess.run(argv, capture_output=True, text=True, env=TOOL_ENV, timeout=120)
+    assert r.returncode == rc, "exit %d, expected %d: %s\n--- stdout\n%s--- stderr\n%s" % (
+        r.returncode, rc, " ".join(argv), r.stdout, r.stderr)
+    for s in ([says] if isinstance(says, str) else says):
+        assert s in r.stdout + r.stderr, "output does not say %r:\n%s%s" % (s, r.stdout, r.stderr)
+    return r
+
+
+class World:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="witness-server-")
+        self.data = os.path.join(self.tmp, "var")
+        out = harness.init_data(TALLINND, self.data).stdout
+        self.vkey = out.strip().splitlines()[-1]
+        # A log key of another log, for the witness that does not know ours.
+        self.other_log = harness.init_data(TALLINND, os.path.join(self.tmp, "var-other"),
+                                           "--origin", "other.test/log").stdout.strip()
+        self.other_log = self.other_log.splitlines()[-1]
+        self.a = harness.Witness(AUDIT, os.path.join(self.tmp, "wa"), "witness.ee/tallinn",
+                                 [self.vkey], env=TOOL_ENV)
+        self.b = harness.Witness(AUDIT, os.path.join(self.tmp, "wb"), "witness.ca/tallinn",
+                                 [self.vkey], env=TOOL_ENV)
+        self.c = harness.Witness(AUDIT, os.path.join(self.tmp, "wc"), "witness.xx/other",
+                                 [self.other_log], env=TOOL_ENV)
+        self.srv = None
+        self.start()
+        self.auditor = self.srv.create_principal("auditor-1", "AUDITOR")
+        self.token_file = os.path.join(self.tmp, "auditor.token")
+        with open(self.token_file, "w") as f:
+            f.write(self.auditor + "\n")
+        self.n = 0
+
+    def start(self):
+        args = []
+        for w in (self.a, self.b, self.c):
+            args += ["--witness", "%s %s" % (w.vkey, w.url)]
+        self.srv = harness.Tallinnd(TALLINND, *args, "--witness-quorum", "2",
+                                    "--witness-timeout-ms", "2000", data=self.data)
+        self.ch = grpc.insecure_channel(self.srv.addr)
+        self.get = self.ch.unary_unary(
+            "/tallinn.v1.AuditService/GetCheckpoint",
+            request_serializer=audit_pb2.GetCheckpointRequest.SerializeToString,
+            response_deserializer=audit_pb2.GetCheckpointResponse.FromString)
+
+    def checkpoint(self, size=0):
+        return self.get(audit_pb2.GetCheckpointRequest(tree_size=size),
+                        metadata=harness.bearer(self.auditor), timeout=10)
+
+    def write(self):
+        """One write (a principal): one record, one checkpoint."""
+        self.n += 1
+        t = time.monotonic()
+        self.srv.create_principal("p-%d" % self.n, "OBSERVER")
+        return time.monotonic() - t
+
+    def until(self, what, fn, timeout=30):
+        end = time.monotonic() + timeout
+        while True:
+            r = fn()
+            if r:
+                return r
+            if time.monotonic() > end:
+                raise AssertionError("no %s within %d s; tallinnd said:\n%s" % (
+                    what, timeout, self.srv.text()[-4000:]))
+            time.sleep(0.1)
+
+    def server_args(self):
+        return ["--server", self.srv.addr, "--insecure", "--key", self.vkey,
+                "--token-file", self.token_file]
+
+    def stop(self):
+        self.ch.close()
+        rc = self.srv.stop()
+        assert rc == 0, "tallinnd exited %d:\n%s" % (rc, self.srv.text()[-3000:])
+
+
+def cosigned_by(note, *ws):
+    """The witnesses among ws whose cosignature on note verifies (nacl)."""
+    out = []
+    for w in ws:
+        try:
+            open_cosignature(note, w.vkey)
+            out.append(w)
+        except Exception:
+            pass
+    return out
+
+
+def test_cosignatures_arrive(w):
+    for _ in range(3):
+        w.write()
+    r = w.until("quorum on the newest checkpoint",
+                lambda: (lambda c: c if c.cosignatures == 2 and c.quorum_signed_note ==
+                         c.signed_note else None)(w.checkpoint()))
+    _, size, _ = open_checkpoint(r.signed_note, w.vkey)
+    assert cosigned_by(r.signed_note, w.a, w.b, w.c) == [w.a, w.b]
+    assert r.witness_quorum == 2 and r.witnesses == 3, r
+    # Kept in the database, one line per (size, witness).
+    rows = harness.db_query(w.data, "SELECT witness, size FROM audit_cosignatures WHERE size = %d"
+                            % size)
+    assert sorted(x for x, _ in rows) == sorted([w.a.vkey, w.b.vkey]), rows
+    rows = dict(harness.db_query(w.data, "SELECT witness, size FROM audit_witnesses"))
+    assert int(rows[w.a.vkey]) == size and int(rows[w.b.vkey]) == size, rows
+    # An earlier checkpoint by size: its own cosignatures (if any), no quorum field.
+    older = w.checkpoint(size - 1)
+    assert older.quorum_signed_note == b"" and older.witness_quorum == 2
+    assert len(cosigned_by(older.signed_note, w.a, w.b)) == older.cosignatures
+
+
+def test_refusal_logged(w):
+    lines = [x for x in w.srv.log if "event=witness_refused" in x]
+    assert lines, w.srv.text()[-3000:]
+    line = lines[-1]
+    assert line.startswith("level=error ") and "witness=witness.xx/other" in line, line
+    assert "http_status=404" in line and re.search(r" count=\d+ ", line), line
+    assert w.auditor not in w.srv.text() and w.srv.admin_token not in w.srv.text()
+    print("     " + line.strip())
+
+
+def test_verify_server_quorum(w):
+    state = os.path.join(w.tmp, "state")
+    tool([AUDIT, "verify"] + w.server_args() + ["--state", state, "--witness", w.a.vkey,
+                                                "--witness", w.b.vkey, "--quorum", "2"],
+         says=["verified", "2 of 2 cosigned (quorum 2)"])
+    # The witness that does not know the log never cosigns: a quorum with it fails.
+    tool([AUDIT, "verify"] + w.server_args() + ["--state", state + "2", "--witness", w.a.vkey,
+                                                "--witness", w.c.vkey, "--quorum", "2"],
+         rc=2, says="SECURITY ERROR")
+    assert not os.path.exists(state + "2")
+
+
+def test_export_keeps_cosignatures(w):
+    d = os.path.join(w.tmp, "export")
+    tool([CTL, "--addr", w.srv.addr, "--insecure", "--token-file", w.token_file,
+          "audit", "export", d])
+    note = open(os.path.join(d, "checkpoint"), "rb").read()
+    assert cosigned_by(note, w.a, w.b) == [w.a, w.b], note
+    tool([AUDIT, "verify", d, "--key", w.vkey, "--witness", w.a.vkey, "--witness", w.b.vkey,
+          "--quorum", "2"], says="2 of 2 cosigned (quorum 2)")
+
+
+def test_down_witness_blocks_nothing(w):
+    before = w.checkpoint()
+    _, qsize, _ = open_checkpoint(before.quorum_signed_note, w.vkey)
+    port = w.b.port
+    # Slow first: stopped, its socket still accepts but nothing answers.
+    w.b.signal(signal.SIGSTOP)
+    times = [w.write() for _ in range(5)]
+    # A write waits for its batch, never for a witness (timeouts are 2 s).
+    assert max(times) < 1.5, times
+    print("     writes with a witness hanging: %s s" % " ".join("%.3f" % t for t in times))
+    r = w.until("A's cosignature without B", lambda: (lambda c: c if c.cosignatures == 1 and
+                                                      cosigned_by(c.signed_note, w.a) else None)(
+                                                          w.checkpoint()))
+    _, size, _ = open_checkpoint(r.signed_note, w.vkey)
+    assert size > qsize
+    _, q, _ = open_checkpoint(r.quorum_signed_note, w.vkey)
+    assert q == qsize, (q, qsize)
+    w.until("the timeout logged", lambda: any("event=witness_unavailable" in x and
+                                              "witness=witness.ca/tallinn" in x
+                                              for x in w.srv.log))
+    # verify --quorum 2 (the default: every --witness) checks the older
+    # checkpoint the quorum reached.
+    tool([AUDIT, "verify"] + w.server_args() + ["--state", os.path.join(w.tmp, "s-down"),
+                                                "--witness", w.a.vkey, "--witness", w.b.vkey],
+         says=["verified", "size:             %d" % qsize])
+    # Then down: killed, and writes still go on.
+    w.b.proc.kill()
+    w.b.proc.wait()
+    times = [w.write() for _ in range(3)]
+    assert max(times) < 1.5, times
+    # Back on the same port and directory: it cosigns the newest checkpoint.
+    w.b = harness.Witness(AUDIT, w.b.dir, "witness.ca/tallinn", [w.vkey], env=TOOL_ENV,
+                          port=port)
+    r = w.until("B's cosignature after its restart",
+                lambda: (lambda c: c if c.quorum_signed_note == c.signed_note and
+                         c.cosignatures == 2 else None)(w.checkpoint()), timeout=60)
+    assert cosigned_by(r.signed_note, w.a, w.b) == [w.a, w.b]
+    assert any("event=witness_recovered witness=witness.ca/tallinn" in x for x in w.srv.log)
+    print("     quorum stayed at size %d while B hung (newest %d); B back: %s" % (
+        qsize, size, [x.strip() for x in w.srv.log if "event=witness_recovered" in x][-1]))
+
+
+def test_restart_learns_from_database(w):
+    """A new tallinnd process sends from the sizes in the database: the
+    witnesses never see a 409 (old size 0) from it."""
+    w.stop()
+    na = len(w.a.log)
+    w.start()
+    w.write()
+    w.until("the quorum after a restart",
+            lambda: (lambda c: c if c.quorum_signed_note == c.signed_note and
+                     c.cosignatures == 2 else None)(w.checkpoint()))
+    fresh = "".join(w.a.log[na:])
+    assert " 409" not in fresh and "status=409" not in fresh, fresh
+    w.stop()
+    stats = [x for x in w.srv.log if "event=witness_stats" in x]
+    assert len(stats) == 3, w.srv.text()[-2000:]
+    assert any("witness=witness.xx/other" in x and "refused=0" not in x for x in stats), stats
+
+
+def main():
+    cases = harness.Cases()
+    w = World()
+    try:
+        cases.run("cosignatures_arrive", test_cosignatures_arrive, w)
+        cases.run("refusal_logged", test_refusal_logged, w)
+        cases.run("verify_server_quorum", test_verify_server_quorum, w)
+        cases.run("export_keeps_cosignatures", test_export_keeps_cosignatures, w)
+        cases.run("down_witness_blocks_nothing", test_down_witness_blocks_nothing, w)
+        cases.run("restart_learns_from_database", test_restart_learns_from_database, w)
+    finally:
+        for s in (w.srv, w.a, w.b, w.c):
+            if s is not None and s.proc.poll() is None:
+                s.stop()
+    if cases.failed == 0:
+        shutil.rmtree(w.tmp, ignore_errors=True)
+    cases.finish()
+
+
+if __name__ == "__main__":
+    main()
