@@ -708,6 +708,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "tallinnd: unexpected argument \"%s\" (try --help)\n", argv[optind]);
         return 2;
     }
+    for (size_t i = 0; i < o.n_witnesses; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(witness_list[i].key.name, witness_list[j].key.name) == 0) {
+                fprintf(stderr, "tallinnd: --witness %s is given twice\n",
+                        witness_list[i].key.name);
+                return 2;
+            }
     if (o.witness_quorum == 0)
         o.witness_quorum = file_quorum; /* the flag wins over the file */
     if (o.witness_quorum > 0 && (size_t)o.witness_quorum > o.n_witnesses) {

@@ -1,8 +1,9 @@
 /* witness_config.c — tallinnd's witnesses: the --witness value, "VKEY URL"
  * (the witness's cosignature key, a C2SP vkey of type 0x04, and its
  * submission prefix), and the same in a --witnesses-file (INI, inih). The URL
- * rules (https, or http to a loopback host) are witness_client's; here only
- * what the server adds: no credentials in it, since it reaches log lines. */
+ * rules (https, or http to a loopback host) are witness_client's, checked
+ * here too; the server adds: no credentials in it, since it reaches log
+ * lines. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include <curl/curl.h>
 #include <ini.h>
 
+#include "tallinn/witness_client.h"
 #include "witness/witnesses.h"
 
 /* 1 if the URL names a user or password (or cannot be parsed: the client
@@ -65,6 +67,17 @@ int witness_config_parse(const char *arg, witness_config *out, char *err, size_t
         snprintf(err, errlen, "--witness %s: the URL holds credentials; a witness needs none "
                  "(and URLs reach the log)", out->key.name);
         return -1;
+    }
+    /* The client's own rules (scheme, loopback for http, no query), now,
+     * so that a bad URL is a usage error before anything starts. */
+    {
+        witness_client_options co = {.url = out->url, .key = out->key};
+        witness_client *c = NULL;
+        if (witness_client_create(&co, &c, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "--witness %s: %s", out->key.name, why);
+            return -1;
+        }
+        witness_client_destroy(c);
     }
     return 0;
 }

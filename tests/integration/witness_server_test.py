@@ -235,17 +235,47 @@ def test_restart_learns_from_database(w):
             lambda: (lambda c: c if c.quorum_signed_note == c.signed_note and
                      c.cosignatures == 2 else None)(w.checkpoint()))
     fresh = "".join(w.a.log[na:])
-    assert " 409" not in fresh and "status=409" not in fresh, fresh
+    assert ": 200 cosigned" in fresh and ": 409" not in fresh, fresh
     w.stop()
     stats = [x for x in w.srv.log if "event=witness_stats" in x]
     assert len(stats) == 3, w.srv.text()[-2000:]
     assert any("witness=witness.xx/other" in x and "refused=0" not in x for x in stats), stats
 
 
+def test_configuration_refused(w):
+    """Bad witness settings stop tallinnd before it opens anything (exit 2),
+    saying which."""
+    base = [TALLINND, "--listen", "127.0.0.1:0", "--data-dir", w.data, "--insecure"]
+    good = "%s %s" % (w.a.vkey, w.a.url)
+    ini = os.path.join(w.tmp, "witnesses.ini")
+
+    def refused(extra, says):
+        r = subprocess.run(base + extra, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and says in r.stderr, (extra, r.returncode, r.stderr)
+
+    refused(["--witness", "%s %s" % (w.vkey, w.a.url)], "log")  # a log key, not a witness's
+    refused(["--witness", w.a.vkey], "'VKEY URL'")
+    refused(["--witness", "%s http://u:secret@127.0.0.1:1" % w.a.vkey], "credentials")
+    refused(["--witness", "%s http://192.0.2.1:80" % w.a.vkey], "https")
+    refused(["--witness", good, "--witness-quorum", "2"], "--witness-quorum 2")
+    refused(["--witness", good, "--witness", good], "given twice")
+    with open(ini, "w") as f:
+        f.write("quorum = 1\n[ee]\nkey = %s\n" % w.a.vkey)
+    refused(["--witnesses-file", ini], "needs key = and url =")
+    with open(ini, "w") as f:
+        f.write("[ee]\nkey = %s\nurl = %s\npassword = x\n" % (w.a.vkey, w.a.url))
+    refused(["--witnesses-file", ini], "line 4")
+    with open(ini, "w") as f:
+        f.write("quorum = 3\n[ee]\nkey = %s\nurl = %s\n[ca]\nkey = %s\nurl = %s\n" % (
+            w.a.vkey, w.a.url, w.b.vkey, w.b.url))
+    refused(["--witnesses-file", ini], "--witness-quorum 3, but 2")
+
+
 def main():
     cases = harness.Cases()
     w = World()
     try:
+        cases.run("configuration_refused", test_configuration_refused, w)
         cases.run("cosignatures_arrive", test_cosignatures_arrive, w)
         cases.run("refusal_logged", test_refusal_logged, w)
         cases.run("verify_server_quorum", test_verify_server_quorum, w)
