@@ -14,10 +14,16 @@ loopback (two that witness its log, one that does not know it), quorum 2.
 - a witness that is down blocks no write; the quorum checkpoint stays the
   older one, verify --quorum 2 still passes against it; once the witness is
   back, it cosigns the newest checkpoint;
-- a restarted tallinnd learns what each witness cosigned from the database.
+- a restarted tallinnd learns what each witness cosigned from the database,
+  and (PostgreSQL) a second replica serves the cosignatures the first
+  collected and sends the witnesses nothing they cosigned;
+- a split view: a forked copy of the data shows witness B another history
+  than the original shows A: verify --quorum 2 fails with SECURITY ERROR on
+  either server, and A refuses the fork's checkpoint (422), logged loudly.
 
 usage: witness_server_test.py TALLINND TALLINN-AUDIT TALLINNCTL
 """
+import copy
 import os
 import re
 import shutil
@@ -72,13 +78,15 @@ class World:
         with open(self.token_file, "w") as f:
             f.write(self.auditor + "\n")
         self.n = 0
+        self.prefix = "p"
 
-    def start(self):
+    def start(self, witnesses=None, quorum=2, share_with=None):
         args = []
-        for w in (self.a, self.b, self.c):
+        for w in witnesses or (self.a, self.b, self.c):
             args += ["--witness", "%s %s" % (w.vkey, w.url)]
-        self.srv = harness.Tallinnd(TALLINND, *args, "--witness-quorum", "2",
-                                    "--witness-timeout-ms", "2000", data=self.data)
+        self.srv = harness.Tallinnd(TALLINND, *args, "--witness-quorum", str(quorum),
+                                    "--witness-timeout-ms", "2000", data=self.data,
+                                    share_with=share_with)
         self.ch = grpc.insecure_channel(self.srv.addr)
         self.get = self.ch.unary_unary(
             "/tallinn.v1.AuditService/GetCheckpoint",
@@ -93,7 +101,7 @@ class World:
         """One write (a principal): one record, one checkpoint."""
         self.n += 1
         t = time.monotonic()
-        self.srv.create_principal("p-%d" % self.n, "OBSERVER")
+        self.srv.create_principal("%s-%d" % (self.prefix, self.n), "OBSERVER")
         return time.monotonic() - t
 
     def until(self, what, fn, timeout=30):
@@ -271,6 +279,77 @@ def test_configuration_refused(w):
     refused(["--witnesses-file", ini], "--witness-quorum 3, but 2")
 
 
+def newest(w, n):
+    """The newest checkpoint once it carries n cosignatures."""
+    return w.until("%d cosignatures" % n, lambda: (lambda c: c if c.cosignatures == n else None)(
+        w.checkpoint()))
+
+
+def test_split_view(w):
+    """The issue's split view, from the server's side: a forked copy of the
+    data under the same key shows witness B another history than the
+    original shows witness A. Each verifier demanding both (quorum 2) gets
+    a SECURITY ERROR from either server; once the fork asks A too, A
+    refuses (422) and the fork logs it loudly and counts it."""
+    fork = copy.copy(w)
+    fork.data = harness.copy_data(w.data, os.path.join(w.tmp, "var-fork"))
+    fork.prefix = "fork"
+    w.start([w.a], quorum=1)
+    fork.start([w.b], quorum=1)
+    try:
+        w.write()
+        fork.write()
+        mine, theirs = newest(w, 1), newest(fork, 1)
+        _, size, root = open_checkpoint(mine.signed_note, w.vkey)
+        _, fsize, froot = open_checkpoint(theirs.signed_note, w.vkey)
+        assert size == fsize and root != froot, "not a fork"
+        assert cosigned_by(mine.signed_note, w.a, w.b) == [w.a]
+        assert cosigned_by(theirs.signed_note, w.a, w.b) == [w.b]
+        for view in (w, fork):
+            tool([AUDIT, "verify"] + view.server_args() + [
+                "--state", os.path.join(w.tmp, "split-" + view.prefix), "--witness", w.a.vkey,
+                "--witness", w.b.vkey, "--quorum", "2"], rc=2,
+                says=["SECURITY ERROR", "1 of the 2 witnesses cosigned"])
+        fork.stop()
+        fork.start([w.a, w.b], quorum=2)
+        line = fork.until("A's refusal of the fork", lambda: next(
+            (x for x in fork.srv.log if "event=witness_inconsistent" in x), None))
+        assert line.startswith("level=error ") and "witness=witness.ee/tallinn" in line, line
+        assert "http_status=422" in line and "size=%d" % size in line, line
+        print("     " + line.strip())
+        c = fork.checkpoint()
+        assert c.cosignatures == 1 and c.quorum_signed_note != c.signed_note, c
+    finally:
+        fork.stop()
+        w.stop()
+
+
+def test_replica_shares_cosignatures(w):
+    """PostgreSQL: a second replica of one database serves the cosignatures
+    the first collected and sends nothing the witnesses cosigned already."""
+    if harness.PG is None:
+        print("     (PostgreSQL only: one SQLite database has one server)")
+        return
+    w.start()
+    replica = copy.copy(w)
+    replica.data = os.path.join(w.tmp, "var-replica")
+    shutil.copytree(w.data, replica.data)
+    try:
+        w.write()
+        c = w.until("the quorum", lambda: (lambda c: c if c.quorum_signed_note == c.signed_note
+                                           and c.cosignatures == 2 else None)(w.checkpoint()))
+        na, nb = len(w.a.log), len(w.b.log)
+        replica.start(share_with=w.data)
+        r = replica.checkpoint()
+        assert r.signed_note == c.signed_note and r.cosignatures == 2, r
+        assert r.quorum_signed_note == c.quorum_signed_note
+        time.sleep(1.5)  # a poll interval and more: it would have sent by now
+        assert len(w.a.log) == na and len(w.b.log) == nb, (w.a.log[na:], w.b.log[nb:])
+    finally:
+        replica.stop()
+        w.stop()
+
+
 def main():
     cases = harness.Cases()
     w = World()
@@ -282,6 +361,8 @@ def main():
         cases.run("export_keeps_cosignatures", test_export_keeps_cosignatures, w)
         cases.run("down_witness_blocks_nothing", test_down_witness_blocks_nothing, w)
         cases.run("restart_learns_from_database", test_restart_learns_from_database, w)
+        cases.run("replica_shares_cosignatures", test_replica_shares_cosignatures, w)
+        cases.run("split_view", test_split_view, w)
     finally:
         for s in (w.srv, w.a, w.b, w.c):
             if s is not None and s.proc.poll() is None:
