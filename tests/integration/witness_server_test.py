@@ -9,6 +9,8 @@ loopback (two that witness its log, one that does not know it), quorum 2.
 - `tallinn-audit verify --server --witness A --witness B --quorum 2` passes;
   `tallinnctl audit export` keeps the cosignatures and `verify DIR --quorum 2`
   passes on it;
+- `audit export --cosigned` exports the newest checkpoint the quorum
+  cosigned;
 - the witness that does not know the log refuses (404): logged loudly, one
   logfmt line each time, counted;
 - a witness that is down blocks no write; the quorum checkpoint stays the
@@ -215,6 +217,15 @@ def test_down_witness_blocks_nothing(w):
     tool([AUDIT, "verify"] + w.server_args() + ["--state", os.path.join(w.tmp, "s-down"),
                                                 "--witness", w.a.vkey, "--witness", w.b.vkey],
          says=["verified", "size:             %d" % qsize])
+    # So does an export with --cosigned; the plain one (the latest, A only)
+    # is a SECURITY ERROR for the same verifier.
+    for flag, rc, says in (("--cosigned", 0, "size:             %d" % qsize),
+                           (None, 2, "SECURITY ERROR")):
+        d = os.path.join(w.tmp, "export-down" + (flag or ""))
+        tool([CTL, "--addr", w.srv.addr, "--insecure", "--token-file", w.token_file,
+              "audit", "export", d] + ([flag] if flag else []))
+        tool([AUDIT, "verify", d, "--key", w.vkey, "--witness", w.a.vkey, "--witness",
+              w.b.vkey], rc=rc, says=says)
     # Then down: killed, and writes still go on.
     w.b.proc.kill()
     w.b.proc.wait()
