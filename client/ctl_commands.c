@@ -910,7 +910,7 @@ const ctl_command ctl_commands[] = {
                     "again and it continues after the last complete bundle. Shows a progress "
                     "bar on a terminal. The checkpoint carries the witnesses' cosignatures the "
                     "server collected; --cosigned exports up to the newest checkpoint its "
-                    "witness quorum cosigned, for 'tallinn-audit verify --witness --quorum'.",
+                    "witness quorum cosigned, for verifiers that demand that quorum.",
      .options = ctl_audit_export_options, .examples = ex_audit_export,
      .run = ctl_run_audit_export},
 
