@@ -11,6 +11,8 @@ loopback (two that witness its log, one that does not know it), quorum 2.
   passes on it;
 - `audit export --cosigned` exports the newest checkpoint the quorum
   cosigned;
+- a cosignature row forged in the database never makes a quorum (and
+  verify reports it as an invalid cosignature);
 - the witness that does not know the log refuses (404): logged loudly, one
   logfmt line each time, counted;
 - a witness that is down blocks no write; the quorum checkpoint stays the
@@ -25,6 +27,7 @@ loopback (two that witness its log, one that does not know it), quorum 2.
 
 usage: witness_server_test.py TALLINND TALLINN-AUDIT TALLINNCTL
 """
+import base64
 import copy
 import os
 import re
@@ -190,6 +193,34 @@ def test_export_keeps_cosignatures(w):
     assert cosigned_by(note, w.a, w.b) == [w.a, w.b], note
     tool([AUDIT, "verify", d, "--key", w.vkey, "--witness", w.a.vkey, "--witness", w.b.vkey,
           "--quorum", "2"], says="2 of 2 cosigned (quorum 2)")
+
+
+def test_forged_row_not_trusted(w):
+    """A cosignature row written behind the server's back (a configured
+    witness's key ID, a signature that does not verify) is served as it is
+    (verifiers check every line: SECURITY ERROR), but never makes its
+    checkpoint the quorum checkpoint."""
+    c = w.checkpoint()
+    _, size, _ = open_checkpoint(c.signed_note, w.vkey)
+    assert c.quorum_signed_note == c.signed_note
+    key_id = bytes.fromhex(w.c.vkey.split("+")[1])
+    line = ("\u2014 witness.xx/other %s\n" % base64.b64encode(
+        key_id + (1700000000).to_bytes(8, "big") + bytes(64)).decode()).encode()
+    harness.db_query(w.data, "INSERT INTO audit_cosignatures(size, witness, line, time) "
+                     "VALUES(%d, '%s', %s, 0)" % (size, w.c.vkey, harness.hexblob(line)))
+    try:
+        f = w.checkpoint()
+        assert f.cosignatures == 3 and line in f.signed_note, f
+        assert f.quorum_signed_note != f.signed_note, "a forged line made a quorum"
+        tool([AUDIT, "verify"] + w.server_args() + ["--state", os.path.join(w.tmp, "s-forged"),
+                                                    "--witness", w.a.vkey, "--witness",
+                                                    w.b.vkey, "--witness", w.c.vkey,
+                                                    "--quorum", "2"],
+             rc=2, says=["SECURITY ERROR", "invalid cosignature"])
+    finally:
+        harness.db_query(w.data, "DELETE FROM audit_cosignatures WHERE witness = '%s'" %
+                         w.c.vkey)
+    assert w.checkpoint().quorum_signed_note == c.signed_note
 
 
 def test_down_witness_blocks_nothing(w):
@@ -370,6 +401,7 @@ def main():
         cases.run("refusal_logged", test_refusal_logged, w)
         cases.run("verify_server_quorum", test_verify_server_quorum, w)
         cases.run("export_keeps_cosignatures", test_export_keeps_cosignatures, w)
+        cases.run("forged_row_not_trusted", test_forged_row_not_trusted, w)
         cases.run("down_witness_blocks_nothing", test_down_witness_blocks_nothing, w)
         cases.run("restart_learns_from_database", test_restart_learns_from_database, w)
         cases.run("replica_shares_cosignatures", test_replica_shares_cosignatures, w)
