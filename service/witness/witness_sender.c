@@ -138,11 +138,73 @@ static void log_failure(witness_sender *ws, const witness_result *r, int64_t siz
             (unsigned long long)count, msg);
 }
 
+/* A cosignature: kept, with the witness's new size, before it counts. */
+static step keep_cosignature(witness_sender *ws, int64_t size, const witness_result *r)
+{
+    keep_arg k = {ws->cfg, size, r->line, r->line_len};
+    int job_rc = 0, rc = store_write(ws->w->store, keep, &k, &job_rc);
+
+    if (rc != STORE_OK || job_rc != 0) {
+        atomic_fetch_add(&ws->store_failed, 1);
+        fprintf(stderr,
+                "level=error event=witness_store_failed witness=%s size=%lld error=\"%s\"\n",
+                ws->cfg->key.name, (long long)size,
+                store_strerror(rc != STORE_OK ? rc : STORE_ERROR));
+        return STEP_FAILED;
+    }
+    atomic_fetch_add(&ws->cosigned, 1);
+    atomic_store(&ws->last_size, size);
+    atomic_store(&ws->last_time, (int64_t)r->timestamp);
+    if (ws->failures > 0)
+        fprintf(stderr,
+                "level=info event=witness_recovered witness=%s size=%lld after_failures=%u\n",
+                ws->cfg->key.name, (long long)size, ws->failures);
+    ws->failures = 0;
+    return STEP_DONE;
+}
+
+/* What the sender does with the witness's answer. */
+static step on_answer(witness_sender *ws, int64_t size, const witness_result *r)
+{
+    switch (r->outcome) {
+    case WITNESS_COSIGNED:
+        return keep_cosignature(ws, size, r);
+    case WITNESS_STALE:
+        /* It cosigned a larger tree than the newest checkpoint this replica
+         * sees (another replica's, not yet visible here; or a log it was
+         * shown that is not this one). Wait for the log to catch up. */
+        atomic_fetch_add(&ws->stale, 1);
+        if (ws->failures++ == 0)
+            log_failure(ws, r, size, 0);
+        return STEP_FAILED;
+    case WITNESS_UNAVAILABLE:
+        if (atomic_load(&ws->w->stopping))
+            return STEP_IDLE;
+        atomic_fetch_add(&ws->unavailable, 1);
+        if (ws->failures++ == 0) /* once per outage, and a line when it ends */
+            log_failure(ws, r, size, 0);
+        return STEP_FAILED;
+    case WITNESS_INCONSISTENT:
+    case WITNESS_REFUSED:
+    case WITNESS_BAD_RESPONSE:
+        /* A witness that refuses this log's checkpoint: a fork, a split
+         * view, a configuration mismatch, or a broken witness. Each time,
+         * loudly: someone must look. */
+        atomic_fetch_add(r->outcome == WITNESS_INCONSISTENT ? &ws->inconsistent
+                         : r->outcome == WITNESS_REFUSED    ? &ws->refused
+                                                            : &ws->bad_response,
+                         1);
+        ws->failures++;
+        log_failure(ws, r, size, 1);
+        return STEP_FAILED;
+    }
+    return STEP_FAILED;
+}
+
 /* One round: the newest checkpoint to the witness, unless it cosigned it. */
 static step send_latest(witness_sender *ws, uint64_t *hint)
 {
-    witnesses *w = ws->w;
-    prove_ctx pc = {w};
+    prove_ctx pc = {ws->w};
     witness_result *r = NULL;
     char *note = NULL;
     size_t len = 0;
@@ -171,66 +233,11 @@ static step send_latest(witness_sender *ws, uint64_t *hint)
     atomic_fetch_add(&ws->requests, 1);
     rc = witness_client_cosign(ws->client, note, len, &known, prove, &pc, r);
     *hint = known;
-    if (rc != 0) {
+    if (rc != 0)
         fprintf(stderr, "level=error event=witness_send_failed witness=%s size=%lld error=\"%s\"\n",
                 ws->cfg->key.name, (long long)size, strerror(-rc));
-        goto done;
-    }
-    switch (r->outcome) {
-    case WITNESS_COSIGNED: {
-        keep_arg k = {ws->cfg, size, r->line, r->line_len};
-        int job_rc = 0;
-        rc = store_write(w->store, keep, &k, &job_rc);
-        if (rc != STORE_OK || job_rc != 0) {
-            atomic_fetch_add(&ws->store_failed, 1);
-            fprintf(stderr,
-                    "level=error event=witness_store_failed witness=%s size=%lld error=\"%s\"\n",
-                    ws->cfg->key.name, (long long)size,
-                    store_strerror(rc != STORE_OK ? rc : STORE_ERROR));
-            goto done;
-        }
-        atomic_fetch_add(&ws->cosigned, 1);
-        atomic_store(&ws->last_size, size);
-        atomic_store(&ws->last_time, (int64_t)r->timestamp);
-        if (ws->failures > 0)
-            fprintf(stderr, "level=info event=witness_recovered witness=%s size=%lld "
-                            "after_failures=%u\n",
-                    ws->cfg->key.name, (long long)size, ws->failures);
-        ws->failures = 0;
-        out = STEP_DONE;
-        break;
-    }
-    case WITNESS_STALE:
-        /* It cosigned a larger tree than the newest checkpoint this replica
-         * sees (another replica's, not yet visible here; or a log it was
-         * shown that is not this one). Wait for the log to catch up. */
-        atomic_fetch_add(&ws->stale, 1);
-        if (ws->failures++ == 0)
-            log_failure(ws, r, size, 0);
-        break;
-    case WITNESS_UNAVAILABLE:
-        if (atomic_load(&w->stopping)) {
-            out = STEP_IDLE;
-            break;
-        }
-        atomic_fetch_add(&ws->unavailable, 1);
-        if (ws->failures++ == 0) /* once per outage, and a line when it ends */
-            log_failure(ws, r, size, 0);
-        break;
-    case WITNESS_INCONSISTENT:
-    case WITNESS_REFUSED:
-    case WITNESS_BAD_RESPONSE:
-        /* A witness that refuses this log's checkpoint: a fork, a split
-         * view, a configuration mismatch, or a broken witness. Each time,
-         * loudly: someone must look. */
-        atomic_fetch_add(r->outcome == WITNESS_INCONSISTENT ? &ws->inconsistent
-                         : r->outcome == WITNESS_REFUSED    ? &ws->refused
-                                                            : &ws->bad_response,
-                         1);
-        ws->failures++;
-        log_failure(ws, r, size, 1);
-        break;
-    }
+    else
+        out = on_answer(ws, size, r);
 done:
     free(r);
     free(note);

@@ -113,11 +113,12 @@ int witnesses_start(witnesses *w)
         return -1;
     w->observing = 1;
     for (size_t i = 0; i < w->count; i++) {
-        if (pthread_create(&w->senders[i].thread, NULL, witness__sender_main, &w->senders[i]) != 0) {
+        witness_sender *ws = &w->senders[i];
+        if (pthread_create(&ws->thread, NULL, witness__sender_main, ws) != 0) {
             witnesses_stop(w);
             return -1;
         }
-        w->senders[i].started = 1;
+        ws->started = 1;
     }
     return 0;
 }
