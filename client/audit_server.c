@@ -111,6 +111,7 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
     size_t note_len = 0, saved_len = 0, qnote_len = 0;
     checkpoint cp, old;
     int status = AUDIT_EXIT_FAILED, have_saved = 0, quorum_older = 0;
+    uint64_t latest_size = 0; /* > 0: the quorum checkpoint was verified instead */
 
     memset(&sv, 0, sizeof sv);
     memset(&old, 0, sizeof old);
@@ -203,6 +204,7 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
         }
         if (cosig_check_quorum(qnote, qnote_len, w->keys, w->count, w->quorum, NULL, NULL, 0) ==
             0) {
+            latest_size = cp.size;
             free(note);
             note = qnote;
             note_len = qnote_len;
@@ -306,6 +308,10 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
     printf("state file:       %s\n", path);
     if (w->count > 0)
         printf("witnesses:        %s\n", cosigned);
+    if (latest_size > 0)
+        printf("note:             the newest checkpoint your witnesses' quorum cosigned; the "
+               "latest (size %" PRIu64 ") awaits their cosignatures\n",
+               latest_size);
     audit_stats_print(&sv.stats, stdout);
 done:
     audit_conn_close(c);

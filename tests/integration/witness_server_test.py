@@ -247,7 +247,7 @@ def test_down_witness_blocks_nothing(w):
     # checkpoint the quorum reached.
     tool([AUDIT, "verify"] + w.server_args() + ["--state", os.path.join(w.tmp, "s-down"),
                                                 "--witness", w.a.vkey, "--witness", w.b.vkey],
-         says=["verified", "size:             %d" % qsize])
+         says=["verified", "size:             %d" % qsize, "awaits their cosignatures"])
     # So does an export with --cosigned; the plain one (the latest, A only)
     # is a SECURITY ERROR for the same verifier.
     for flag, rc, says in (("--cosigned", 0, "size:             %d" % qsize),
