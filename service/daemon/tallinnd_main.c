@@ -492,7 +492,12 @@ static int serve(const serve_opts *o)
     authz_install(z, srv);
     if (rpc_server_start(srv, &port) != 0)
         goto done;
-    if (wit != NULL) {
+    if (wit != NULL && so.read_only) {
+        /* Nothing new to send, and no cosignature could be kept: serve the
+         * ones in the database only. */
+        fprintf(stderr, "level=warn event=witnesses_idle msg=\"read-only storage: the "
+                        "witnesses' cosignatures are served, no checkpoint is sent\"\n");
+    } else if (wit != NULL) {
         if (witnesses_start(wit) != 0) {
             fprintf(stderr, "tallinnd: cannot start the witness senders\n");
             goto done;
