@@ -164,9 +164,9 @@ def test_cosignatures_arrive(w):
 
 
 def test_refusal_logged(w):
-    lines = [x for x in w.srv.log if "event=witness_refused" in x]
-    assert lines, w.srv.text()[-3000:]
-    line = lines[-1]
+    # Lines are read from tallinnd's stderr by a pump thread: wait for them.
+    line = w.until("the refusal line", lambda: next(
+        (x for x in reversed(w.srv.log) if "event=witness_refused" in x), None))
     assert line.startswith("level=error ") and "witness=witness.xx/other" in line, line
     assert "http_status=404" in line and re.search(r" count=\d+ ", line), line
     assert w.auditor not in w.srv.text() and w.srv.admin_token not in w.srv.text()
@@ -269,7 +269,8 @@ def test_down_witness_blocks_nothing(w):
                 lambda: (lambda c: c if c.quorum_signed_note == c.signed_note and
                          c.cosignatures == 2 else None)(w.checkpoint()), timeout=60)
     assert cosigned_by(r.signed_note, w.a, w.b) == [w.a, w.b]
-    assert any("event=witness_recovered witness=witness.ca/tallinn" in x for x in w.srv.log)
+    w.until("the recovery line", lambda: any(
+        "event=witness_recovered witness=witness.ca/tallinn" in x for x in w.srv.log))
     print("     quorum stayed at size %d while B hung (newest %d); B back: %s" % (
         qsize, size, [x.strip() for x in w.srv.log if "event=witness_recovered" in x][-1]))
 
@@ -284,11 +285,12 @@ def test_restart_learns_from_database(w):
     w.until("the quorum after a restart",
             lambda: (lambda c: c if c.quorum_signed_note == c.signed_note and
                      c.cosignatures == 2 else None)(w.checkpoint()))
-    fresh = "".join(w.a.log[na:])
-    assert ": 200 cosigned" in fresh and ": 409" not in fresh, fresh
+    fresh = w.until("A's answer in its log", lambda: (lambda t: t if ": 200 cosigned" in t
+                                                      else None)("".join(w.a.log[na:])))
+    assert ": 409" not in fresh, fresh
     w.stop()
-    stats = [x for x in w.srv.log if "event=witness_stats" in x]
-    assert len(stats) == 3, w.srv.text()[-2000:]
+    stats = w.until("the witness_stats lines", lambda: (lambda x: x if len(x) == 3 else None)(
+        [x for x in w.srv.log if "event=witness_stats" in x]))
     assert any("witness=witness.xx/other" in x and "refused=0" not in x for x in stats), stats
 
 
