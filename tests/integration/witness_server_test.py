@@ -181,7 +181,7 @@ def test_verify_server_quorum(w):
     # The witness that does not know the log never cosigns: a quorum with it fails.
     tool([AUDIT, "verify"] + w.server_args() + ["--state", state + "2", "--witness", w.a.vkey,
                                                 "--witness", w.c.vkey, "--quorum", "2"],
-         rc=2, says="SECURITY ERROR")
+         rc=8, says="SECURITY ERROR")
     assert not os.path.exists(state + "2")
 
 
@@ -216,7 +216,7 @@ def test_forged_row_not_trusted(w):
                                                     "--witness", w.a.vkey, "--witness",
                                                     w.b.vkey, "--witness", w.c.vkey,
                                                     "--quorum", "2"],
-             rc=2, says=["SECURITY ERROR", "invalid cosignature"])
+             rc=8, says=["SECURITY ERROR", "invalid cosignature"])
     finally:
         harness.db_query(w.data, "DELETE FROM audit_cosignatures WHERE witness = '%s'" %
                          w.c.vkey)
@@ -251,7 +251,7 @@ def test_down_witness_blocks_nothing(w):
     # So does an export with --cosigned; the plain one (the latest, A only)
     # is a SECURITY ERROR for the same verifier.
     for flag, rc, says in (("--cosigned", 0, "size:             %d" % qsize),
-                           (None, 2, "SECURITY ERROR")):
+                           (None, 8, "SECURITY ERROR")):
         d = os.path.join(w.tmp, "export-down" + (flag or ""))
         tool([CTL, "--addr", w.srv.addr, "--insecure", "--token-file", w.token_file,
               "audit", "export", d] + ([flag] if flag else []))
@@ -352,7 +352,7 @@ def test_split_view(w):
         for view in (w, fork):
             tool([AUDIT, "verify"] + view.server_args() + [
                 "--state", os.path.join(w.tmp, "split-" + view.prefix), "--witness", w.a.vkey,
-                "--witness", w.b.vkey, "--quorum", "2"], rc=2,
+                "--witness", w.b.vkey, "--quorum", "2"], rc=8,
                 says=["SECURITY ERROR", "1 of the 2 witnesses cosigned"])
         fork.stop()
         fork.start([w.a, w.b], quorum=2)
