@@ -280,6 +280,11 @@ const char *audit_conn_target(const audit_conn *c);
  * after *len bytes; the caller frees. */
 int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len, char *err,
                           size_t err_size);
+/* The same, and (size 0 only) the newest checkpoint a quorum of the
+ * server's witnesses cosigned, NULL when the server has none: a claim to
+ * check like any other (its signature, its cosignatures, its records). */
+int audit_conn_checkpoints(audit_conn *c, uint64_t size, char **note, size_t *len,
+                           char **quorum_note, size_t *quorum_len, char *err, size_t err_size);
 /* Proofs, into proof (room for MERKLE_MAX_PROOF hashes); every hash is
  * checked to be 32 bytes. */
 int audit_conn_inclusion(audit_conn *c, uint64_t index, uint64_t size, uint8_t *proof,

@@ -229,8 +229,19 @@ int audit_conn_report(const audit_conn *c, const char *cmd, const char *err)
     return AUDIT_EXIT_UNCHECKED;
 }
 
-int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len, char *err,
-                          size_t err_size)
+/* A malloc'd, NUL-terminated copy of a bytes field. */
+static char *copy_note(const ProtobufCBinaryData *b)
+{
+    char *out = malloc(b->len + 1);
+    if (out) {
+        memcpy(out, b->data, b->len);
+        out[b->len] = '\0';
+    }
+    return out;
+}
+
+int audit_conn_checkpoints(audit_conn *c, uint64_t size, char **note, size_t *len,
+                           char **quorum_note, size_t *quorum_len, char *err, size_t err_size)
 {
     c->failed_call = 0;
     Tallinn__V1__GetCheckpointRequest req = TALLINN__V1__GET_CHECKPOINT_REQUEST__INIT;
@@ -239,6 +250,10 @@ int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len
     rpcc_call_options co = call_opts(c, c->deadline_ms);
     int rc = -1;
     *note = NULL;
+    if (quorum_note) {
+        *quorum_note = NULL;
+        *quorum_len = 0;
+    }
     req.tree_size = (int64_t)size;
     if (rpcc_unary(c->ch, M_CHECKPOINT, &req.base,
                    &tallinn__v1__get_checkpoint_response__descriptor, &co, &resp,
@@ -247,19 +262,32 @@ int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len
         goto done;
     }
     Tallinn__V1__GetCheckpointResponse *out = (void *)resp;
-    if (!(*note = malloc(out->signed_note.len + 1))) {
+    if (!(*note = copy_note(&out->signed_note))) {
         snprintf(err, err_size, "out of memory");
         goto done;
     }
-    memcpy(*note, out->signed_note.data, out->signed_note.len);
-    (*note)[out->signed_note.len] = '\0';
     *len = out->signed_note.len;
+    if (quorum_note && out->quorum_signed_note.len > 0) {
+        if (!(*quorum_note = copy_note(&out->quorum_signed_note))) {
+            free(*note);
+            *note = NULL;
+            snprintf(err, err_size, "out of memory");
+            goto done;
+        }
+        *quorum_len = out->quorum_signed_note.len;
+    }
     rc = 0;
 done:
     if (resp)
         protobuf_c_message_free_unpacked(resp, NULL);
     rpcc_result_free(&r);
     return rc;
+}
+
+int audit_conn_checkpoint(audit_conn *c, uint64_t size, char **note, size_t *len, char *err,
+                          size_t err_size)
+{
+    return audit_conn_checkpoints(c, size, note, len, NULL, NULL, err, err_size);
 }
 
 /* Copies proof hashes out, each checked to be 32 bytes. */

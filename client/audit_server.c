@@ -14,6 +14,7 @@
 
 #include "audit_cmds.h"
 #include "tallinn/checkpoint.h"
+#include "tallinn/cosig.h"
 #include "tallinn/merkle.h"
 #include "tallinn/tiles.h"
 #include "tallinn/tlogproof.h"
@@ -106,10 +107,11 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
     audit_conn *c = NULL;
     server_verify sv;
     char err[1024], why[1024], path[4096], cosigned[1024] = "";
-    char *note = NULL, *saved = NULL;
-    size_t note_len = 0, saved_len = 0;
+    char *note = NULL, *saved = NULL, *qnote = NULL;
+    size_t note_len = 0, saved_len = 0, qnote_len = 0;
     checkpoint cp, old;
-    int status = AUDIT_EXIT_FAILED, have_saved = 0;
+    int status = AUDIT_EXIT_FAILED, have_saved = 0, quorum_older = 0;
+    uint64_t latest_size = 0; /* > 0: the quorum checkpoint was verified instead */
 
     memset(&sv, 0, sizeof sv);
     memset(&old, 0, sizeof old);
@@ -122,7 +124,8 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
         status = audit_conn_report(NULL, "verify", err);
         goto done;
     }
-    if (audit_conn_checkpoint(c, 0, &note, &note_len, err, sizeof err) != 0) {
+    if (audit_conn_checkpoints(c, 0, &note, &note_len, w->count > 0 ? &qnote : NULL, &qnote_len,
+                               err, sizeof err) != 0) {
         status = audit_conn_report(c, "verify", err);
         goto done;
     }
@@ -182,7 +185,43 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
 
     /* The witnesses' cosignatures travel on the signed checkpoint (the
      * server adds the ones it collected); they cosign this very note, whose
-     * tree is re-hashed below. */
+     * tree is re-hashed below. Witnesses cosign after the log signs, so the
+     * newest checkpoint may lack the quorum that an older one has: the
+     * server also names the newest one its quorum reached, and that one is
+     * verified instead when it carries our quorum (the newest one's
+     * signature and growth were checked above; an invalid cosignature on it
+     * stays a SECURITY ERROR). */
+    if (w->count > 0 && qnote != NULL &&
+        cosig_check_quorum(note, note_len, w->keys, w->count, w->quorum, NULL, NULL, 0) ==
+            -ENOKEY) {
+        checkpoint qcp;
+        err[0] = '\0';
+        if (checkpoint_open(qnote, qnote_len, key, 1, &qcp, err, sizeof err) != 0 ||
+            strcmp(qcp.origin, cp.origin) != 0 || qcp.size > cp.size) {
+            audit_report_failure("verify", "%s: the checkpoint its witnesses' quorum cosigned: "
+                                 "%s", o->server, err[0] ? err : "not of this log");
+            goto done;
+        }
+        if (cosig_check_quorum(qnote, qnote_len, w->keys, w->count, w->quorum, NULL, NULL, 0) ==
+            0) {
+            latest_size = cp.size;
+            free(note);
+            note = qnote;
+            note_len = qnote_len;
+            qnote = NULL;
+            cp = qcp;
+            if (have_saved && old.size > cp.size)
+                quorum_older = 1;
+        }
+    }
+    if (quorum_older) {
+        audit_report_failure("verify",
+                             "%s: the newest checkpoint your witnesses cosigned (size %" PRIu64
+                             ") is older than the one verified before (size %" PRIu64
+                             "): run again once they cosigned a newer one",
+                             o->server, cp.size, old.size);
+        goto done;
+    }
     int wst = audit_witness_check(w, "verify", o->server, note, note_len, cosigned,
                                   sizeof cosigned);
     if (wst != AUDIT_EXIT_OK) {
@@ -269,12 +308,17 @@ int audit_verify_server(const audit_conn_opts *o, const note_verifier *key, cons
     printf("state file:       %s\n", path);
     if (w->count > 0)
         printf("witnesses:        %s\n", cosigned);
+    if (latest_size > 0)
+        printf("note:             the newest checkpoint your witnesses' quorum cosigned; the "
+               "latest (size %" PRIu64 ") awaits their cosignatures\n",
+               latest_size);
     audit_stats_print(&sv.stats, stdout);
 done:
     audit_conn_close(c);
     merkle_frontier_destroy(sv.f);
     audit_stats_free(&sv.stats);
     free(note);
+    free(qnote);
     free(saved);
     return status;
 }

@@ -49,8 +49,10 @@ static int ctl_parse_u64(const char *s, uint64_t *out)
     return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
-/* GetCheckpoint(size): the signed note (caller frees) and its parsed text. */
-static int ctl_get_checkpoint(ctl_ctx *ctx, uint64_t size, const char *what,
+/* GetCheckpoint(size): the signed note (caller frees) and its parsed text.
+ * With `cosigned`, the newest checkpoint the server's witness quorum
+ * cosigned takes signed_note's place (an error when there is none). */
+static int ctl_get_checkpoint(ctl_ctx *ctx, uint64_t size, const char *what, int cosigned,
                               Tallinn__V1__GetCheckpointResponse **out, checkpoint *cp)
 {
     Tallinn__V1__GetCheckpointRequest req = TALLINN__V1__GET_CHECKPOINT_REQUEST__INIT;
@@ -70,6 +72,21 @@ static int ctl_get_checkpoint(ctl_ctx *ctx, uint64_t size, const char *what,
     }
     rpcc_result_free(&result);
     *out = (Tallinn__V1__GetCheckpointResponse *)resp;
+    if (cosigned) {
+        ProtobufCBinaryData q = (*out)->quorum_signed_note;
+        if (q.len == 0) {
+            int none = (*out)->witnesses == 0;
+            protobuf_c_message_free_unpacked(resp, NULL);
+            *out = NULL;
+            return ctl_fail("%s --cosigned: %s", what,
+                            none ? "the server has no witnesses (tallinnd --witness)"
+                                 : "no checkpoint has reached the server's witness quorum yet; "
+                                   "try again shortly");
+        }
+        /* Swapped, not copied: the response still frees both. */
+        (*out)->quorum_signed_note = (*out)->signed_note;
+        (*out)->signed_note = q;
+    }
     if (cp == NULL)
         return CTL_EXIT_OK;
     if ((np = malloc(sizeof *np)) == NULL)
@@ -133,7 +150,7 @@ int ctl_run_audit_checkpoint(ctl_ctx *ctx, int argc, char **argv)
 
     if (argc > 0 && ctl_parse_u64(argv[0], &size) != 0)
         return ctl_usage_error(ctx->cmd, "SIZE wants a tree size, not \"%s\"", argv[0]);
-    if ((rc = ctl_get_checkpoint(ctx, size, "audit checkpoint", &resp, NULL)) != CTL_EXIT_OK)
+    if ((rc = ctl_get_checkpoint(ctx, size, "audit checkpoint", 0, &resp, NULL)) != CTL_EXIT_OK)
         return rc;
     if (ctx->format == CTL_FORMAT_JSON)
         rc = ctl_print_message(ctx, &resp->base, 1);
@@ -165,7 +182,7 @@ int ctl_run_audit_proof(ctl_ctx *ctx, int argc, char **argv)
         return ctl_usage_error(ctx->cmd, "INDEX wants a record index, not \"%s\"", argv[0]);
     if (size_s != NULL && (ctl_parse_u64(size_s, &size) != 0 || size == 0))
         return ctl_usage_error(ctx->cmd, "--size wants a tree size, not \"%s\"", size_s);
-    if ((rc = ctl_get_checkpoint(ctx, size, "audit proof", &cpr, &cp)) != CTL_EXIT_OK)
+    if ((rc = ctl_get_checkpoint(ctx, size, "audit proof", 0, &cpr, &cp)) != CTL_EXIT_OK)
         goto cleanup;
     if (index >= cp.size) {
         rc = ctl_fail("audit proof: record %" PRIu64 " is not in the tree of %" PRIu64
@@ -435,7 +452,9 @@ int ctl_run_audit_export(ctl_ctx *ctx, int argc, char **argv)
     (void)argc;
     if (sodium_init() < 0)
         return ctl_fail("libsodium failed to start");
-    if ((rc = ctl_get_checkpoint(ctx, 0, "audit export", &cpr, &cp)) != CTL_EXIT_OK)
+    if ((rc = ctl_get_checkpoint(ctx, 0, "audit export",
+                                 ctl_option_value(ctx, "cosigned") != NULL, &cpr,
+                                 &cp)) != CTL_EXIT_OK)
         return rc;
     if (key != NULL) {
         note_verifier v;

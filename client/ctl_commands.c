@@ -529,7 +529,10 @@ static const ctl_option ctl_audit_proof_options[] = {
     OPT("size", "N", "prove against the checkpoint of this tree size [default: the latest]"),
     OPT_END};
 static const ctl_option ctl_audit_export_options[] = {
-    OPT("key", "VKEY", "verifier key: refuse a checkpoint it did not sign"), OPT_END};
+    OPT("key", "VKEY", "verifier key: refuse a checkpoint it did not sign"),
+    OPT_FLAG("cosigned", "export up to the newest checkpoint the server's witness quorum "
+                         "cosigned [default: the latest, with the cosignatures it has]"),
+    OPT_END};
 
 /* ---- Examples ---- */
 
@@ -961,7 +964,9 @@ const ctl_command ctl_commands[] = {
                     "tiles are computed from the records, and the result must hash to the "
                     "checkpoint's root before the checkpoint is written. Resumable: run it "
                     "again and it continues after the last complete bundle. Shows a progress "
-                    "bar on a terminal.",
+                    "bar on a terminal. The checkpoint carries the witnesses' cosignatures the "
+                    "server collected; --cosigned exports up to the newest checkpoint its "
+                    "witness quorum cosigned, for verifiers that demand that quorum.",
      .options = ctl_audit_export_options, .examples = ex_audit_export,
      .run = ctl_run_audit_export},
 

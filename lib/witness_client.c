@@ -24,6 +24,8 @@ struct witness_client {
     struct curl_slist *headers;
     char *url;
     cosig_verifier key;
+    int (*cancelled)(void *ctx);
+    void *cancel_ctx;
     char err[CURL_ERROR_SIZE];
 };
 
@@ -123,6 +125,18 @@ done:
     return rc;
 }
 
+/* libcurl's progress callback: non-zero aborts the transfer. */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    witness_client *c = ctx;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return c->cancelled(c->cancel_ctx) ? 1 : 0;
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
     buffer *b = ctx;
@@ -151,6 +165,8 @@ int witness_client_create(const witness_client_options *o, witness_client **out,
     if (!c)
         return set_err(err, err_size, -ENOMEM, "out of memory");
     c->key = o->key;
+    c->cancelled = o->cancelled;
+    c->cancel_ctx = o->cancel_ctx;
     rc = build_url(o->url, &c->url, err, err_size);
     if (rc != 0)
         goto fail;
@@ -183,6 +199,11 @@ int witness_client_create(const witness_client_options *o, witness_client **out,
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     if (o->ca_file)
         SET(CURLOPT_CAINFO, o->ca_file);
+    if (o->cancelled) {
+        SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+        SET(CURLOPT_XFERINFODATA, c);
+        SET(CURLOPT_NOPROGRESS, 0L);
+    }
 #undef SET
     if (e != CURLE_OK) {
         rc = set_err(err, err_size, -EINVAL, "libcurl: %s", curl_easy_strerror(e));

@@ -326,6 +326,32 @@ int store_checkpoint_put(store_tx *tx, int64_t size, const uint8_t *note, size_t
 int store_checkpoint_get(store_tx *tx, int64_t size, uint8_t **note, size_t *len,
                          int64_t *size_out);
 
+/* ---- Witnesses of the audit log (service/witness/ owns their meaning) ----
+ * Kept in the database so that every replica sending checkpoints to a
+ * witness starts from what any of them learnt. A witness is named by its
+ * C2SP verifier key string ("name+keyid+base64"). */
+/* The tree size `witness` last cosigned, as far as any replica learnt;
+ * STORE_NOT_FOUND when none did. */
+int store_witness_size(store_tx *tx, const char *witness, int64_t *size);
+/* Raises the size kept for `witness` to `size`; never lowers it (a replica
+ * that learnt an older size late must not undo a newer one). Write
+ * transactions. */
+int store_witness_size_raise(store_tx *tx, const char *witness, int64_t size);
+/* Keeps `witness`'s cosignature line ("— name base64\n", verified by the
+ * caller) of the checkpoint of tree size `size`: one per witness and size;
+ * a second is an answer (STORE_EXISTS) and the first stays. Write
+ * transactions. */
+int store_cosignature_put(store_tx *tx, int64_t size, const char *witness, const uint8_t *line,
+                          size_t len);
+/* Calls fn with each cosignature kept for the checkpoint of `size`, in
+ * witness order (non-zero stops). `witness` is NUL-terminated; line is not. */
+typedef int (*store_cosignature_fn)(const char *witness, const uint8_t *line, size_t len,
+                                    void *ctx);
+int store_cosignatures(store_tx *tx, int64_t size, store_cosignature_fn fn, void *ctx);
+/* The largest checkpoint size below `before` with at least `count` kept
+ * cosignatures, by whichever witnesses; STORE_NOT_FOUND if none. */
+int store_cosigned_size(store_tx *tx, int64_t before, int64_t count, int64_t *size);
+
 /* ---- Idempotent requests (request_id) ---- */
 /* Looks up a remembered request; STORE_NOT_FOUND when new. *response is
  * malloc'd (free it). */

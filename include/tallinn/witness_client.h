@@ -32,6 +32,11 @@ typedef struct witness_client_options {
     cosig_verifier key; /* the witness's cosignature key */
     long timeout_ms;    /* whole request, connection included; 0 = 10 s */
     const char *ca_file; /* PEM roots for HTTPS; NULL = the system's */
+    /* Asked while a request runs: non-zero abandons it (the outcome is then
+     * WITNESS_UNAVAILABLE), so that a server can stop without waiting out
+     * the timeout. NULL: never. */
+    int (*cancelled)(void *ctx);
+    void *cancel_ctx;
 } witness_client_options;
 
 int witness_client_create(const witness_client_options *o, witness_client **out, char *err,

@@ -26,6 +26,7 @@
 #include "tallinn/note.h"
 #include "tallinn/currency.h"
 #include "tallinn/validate.h"
+#include "witness/witnesses.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:50051"
 #define DEFAULT_DATA_DIR "var"
@@ -53,6 +54,12 @@ typedef struct serve_opts {
     int quiet;
     const char *currency;
     const char *origin;
+    /* The audit log's witnesses (--witness, --witnesses-file). */
+    witness_config *witnesses;
+    size_t n_witnesses;
+    long witness_quorum; /* 0: a majority */
+    long witness_timeout_ms;
+    const char *witness_ca;
 } serve_opts;
 
 static void usage(FILE *out)
@@ -94,6 +101,15 @@ static void usage(FILE *out)
             "  --currency CODE          the accounting currency (default " DEFAULT_CURRENCY ")\n"
             "  --origin NAME            init: the audit log's origin (default <host>/tallinn)\n"
             "  --to FILE                backup: the new file to write\n"
+            "  --witness 'VKEY URL'     a witness of the audit log (C2SP tlog-witness): its\n"
+            "                           cosignature verifier key, one space, its URL (https,\n"
+            "                           or http to a loopback host); repeat for each witness\n"
+            "  --witnesses-file FILE    witnesses from an INI file ([label] key = VKEY, url = URL;\n"
+            "                           quorum = K before the first section)\n"
+            "  --witness-quorum K       cosignatures a checkpoint needs to be reported as\n"
+            "                           cosigned by a quorum (default: a majority)\n"
+            "  --witness-timeout-ms N   per request to a witness (default 5000)\n"
+            "  --witness-ca FILE        PEM roots for https witnesses (default: the system's)\n"
             "  --quiet                  no per-call log lines\n"
             "  --version                print the version and exit\n"
             "  -h, --help               this help\n"
@@ -370,6 +386,7 @@ static int serve(const serve_opts *o)
     authz *z = NULL;
     audit *log = NULL;
     changes_waiter *waiter = NULL;
+    witnesses *wit = NULL;
     uint8_t token_key[AUTHZ_KEYBYTES];
     sigset_t sigs;
     char db[4096], err[512];
@@ -433,6 +450,20 @@ static int serve(const serve_opts *o)
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
     }
+    if (o->n_witnesses > 0) {
+        witnesses_options wo = {
+            .list = o->witnesses,
+            .count = o->n_witnesses,
+            .quorum = o->witness_quorum > 0 ? (size_t)o->witness_quorum : o->n_witnesses / 2 + 1,
+            .timeout_ms = o->witness_timeout_ms,
+            .ca_file = o->witness_ca,
+        };
+        if (witnesses_create(&wit, st, log, &wo, err, sizeof(err)) != 0) {
+            fprintf(stderr, "tallinnd: %s\n", err);
+            sodium_memzero(token_key, sizeof(token_key));
+            goto done;
+        }
+    }
     if (authz_create(&z, st, token_key, NULL) != 0) {
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
@@ -460,7 +491,7 @@ static int serve(const serve_opts *o)
         matches_register(srv, &a) != 0 || reports_register(srv, &a) != 0 ||
         rates_register(srv, &a) != 0 ||
         principals_register(srv, &a, z) != 0 || diagnostics_register(srv, &a) != 0 ||
-        audit_register(srv, &a, log) != 0 || changes_register(srv, &a, waiter) != 0)
+        audit_register(srv, &a, log, wit) != 0 || changes_register(srv, &a, waiter) != 0)
         goto done;
     /* Last: it checks that every service registered before it is described. */
     if (reflection_create(&refl, rpc_descriptor_set, rpc_descriptor_set_len) != 0 ||
@@ -472,6 +503,23 @@ static int serve(const serve_opts *o)
     authz_install(z, srv);
     if (rpc_server_start(srv, &port) != 0)
         goto done;
+    if (wit != NULL && so.read_only) {
+        /* Nothing new to send, and no cosignature could be kept: serve the
+         * ones in the database only. */
+        fprintf(stderr, "level=warn event=witnesses_idle msg=\"read-only storage: the "
+                        "witnesses' cosignatures are served, no checkpoint is sent\"\n");
+    } else if (wit != NULL) {
+        if (witnesses_start(wit) != 0) {
+            fprintf(stderr, "tallinnd: cannot start the witness senders\n");
+            goto done;
+        }
+        for (size_t i = 0; i < witnesses_count(wit); i++) {
+            witness_stats ws;
+            witnesses_stats(wit, i, &ws);
+            fprintf(stderr, "level=info event=witness witness=%s url=%s quorum=%zu of=%zu\n",
+                    ws.name, ws.url, witnesses_quorum(wit), witnesses_count(wit));
+        }
+    }
     health_set_services(h, srv, HEALTH_SERVING);
     fprintf(stderr, "level=info event=listening addr=%s port=%d bound=%s tls=%s data_dir=%s "
             "engine=%s version=%s audit_key=%s\n",
@@ -492,10 +540,12 @@ static int serve(const serve_opts *o)
     rpc_server_shutdown(srv, o->grace_ms);
     rc = 0;
 done:
+    witnesses_stop(wit); /* before the store: senders read and write it */
     rpc_server_destroy(srv);
     changes_waiter_shutdown(waiter); /* its poller reads the store: stop it first */
     authz_destroy(z);  /* after the server, before the store: it writes last-use times */
     store_close(st);   /* after the server: no handler runs any more */
+    witnesses_destroy(wit); /* after the store: it observed the store's commits */
     audit_close(log);  /* after the store: its last batches still sign */
     changes_waiter_destroy(waiter); /* after the store: it observed its commits */
     health_destroy(h);
@@ -511,7 +561,9 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_DATABASE, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
            O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO,
-           O_ANON_STREAMS, O_PRINCIPAL_STREAMS, O_WATCH_POLL };
+           O_ANON_STREAMS, O_PRINCIPAL_STREAMS, O_WATCH_POLL, O_WITNESS, O_WITNESSES_FILE,
+           O_WITNESS_QUORUM, O_WITNESS_TIMEOUT, O_WITNESS_CA };
+    static witness_config witness_list[WITNESSES_MAX];
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -532,6 +584,11 @@ int main(int argc, char **argv)
         {"currency", required_argument, NULL, O_CURRENCY},
         {"origin", required_argument, NULL, O_ORIGIN},
         {"to", required_argument, NULL, O_TO},
+        {"witness", required_argument, NULL, O_WITNESS},
+        {"witnesses-file", required_argument, NULL, O_WITNESSES_FILE},
+        {"witness-quorum", required_argument, NULL, O_WITNESS_QUORUM},
+        {"witness-timeout-ms", required_argument, NULL, O_WITNESS_TIMEOUT},
+        {"witness-ca", required_argument, NULL, O_WITNESS_CA},
         {"version", no_argument, NULL, O_VERSION},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -543,7 +600,10 @@ int main(int argc, char **argv)
         .grace_ms = DEFAULT_GRACE_MS,
         .watch_poll_ms = CHANGES_POLL_MS_DEFAULT,
         .currency = DEFAULT_CURRENCY,
+        .witnesses = witness_list,
     };
+    char werr[1024];
+    long file_quorum = 0;
     long v;
     int c, is_init = 0, is_backup = 0;
     const char *backup_to = NULL;
@@ -629,6 +689,36 @@ int main(int argc, char **argv)
                 return 2;
             o.watch_poll_ms = (int)v;
             break;
+        case O_WITNESS:
+            if (o.n_witnesses >= WITNESSES_MAX) {
+                fprintf(stderr, "tallinnd: at most %d witnesses\n", WITNESSES_MAX);
+                return 2;
+            }
+            if (witness_config_parse(optarg, &witness_list[o.n_witnesses], werr,
+                                     sizeof(werr)) != 0) {
+                fprintf(stderr, "tallinnd: %s\n", werr);
+                return 2;
+            }
+            o.n_witnesses++;
+            break;
+        case O_WITNESSES_FILE:
+            if (witness_config_file(optarg, witness_list, WITNESSES_MAX, &o.n_witnesses,
+                                    &file_quorum, werr, sizeof(werr)) != 0) {
+                fprintf(stderr, "tallinnd: %s\n", werr);
+                return 2;
+            }
+            break;
+        case O_WITNESS_QUORUM:
+            if (parse_int("--witness-quorum", optarg, 1, WITNESSES_MAX, &v) != 0)
+                return 2;
+            o.witness_quorum = v;
+            break;
+        case O_WITNESS_TIMEOUT:
+            if (parse_int("--witness-timeout-ms", optarg, 100, 600000, &v) != 0)
+                return 2;
+            o.witness_timeout_ms = v;
+            break;
+        case O_WITNESS_CA: o.witness_ca = optarg; break;
         case O_VERSION:
             printf("tallinnd %s\n", TALLINN_VERSION);
             return 0;
@@ -642,6 +732,20 @@ int main(int argc, char **argv)
     }
     if (optind < argc) {
         fprintf(stderr, "tallinnd: unexpected argument \"%s\" (try --help)\n", argv[optind]);
+        return 2;
+    }
+    for (size_t i = 0; i < o.n_witnesses; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(witness_list[i].key.name, witness_list[j].key.name) == 0) {
+                fprintf(stderr, "tallinnd: --witness %s is given twice\n",
+                        witness_list[i].key.name);
+                return 2;
+            }
+    if (o.witness_quorum == 0)
+        o.witness_quorum = file_quorum; /* the flag wins over the file */
+    if (o.witness_quorum > 0 && (size_t)o.witness_quorum > o.n_witnesses) {
+        fprintf(stderr, "tallinnd: --witness-quorum %ld, but %zu witnesses are configured\n",
+                o.witness_quorum, o.n_witnesses);
         return 2;
     }
     if (is_init)

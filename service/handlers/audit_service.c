@@ -1,11 +1,13 @@
 /* audit_service.c — AuditService: signed checkpoints, inclusion and
  * consistency proofs in RFC 9162 order, the records themselves as a stream,
- * and the verifier key — all an outside auditor needs. */
+ * and the verifier key — all an outside auditor needs; checkpoints carry the
+ * witnesses' cosignatures (service/witness/). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "domain.h"
 #include "audit/audit.h"
+#include "witness/witnesses.h"
 #include "tallinn/v1/audit.pb-c.h"
 
 #define STREAM_CHUNK 1000 /* records read per snapshot while streaming */
@@ -13,6 +15,7 @@
 typedef struct audit_ctx {
     api *api;
     audit *audit;
+    const witnesses *witnesses; /* NULL: none configured */
 } audit_ctx;
 
 static grpc_status_code current_size(rpc_call *call, store_tx *tx, int64_t *size)
@@ -21,16 +24,30 @@ static grpc_status_code current_size(rpc_call *call, store_tx *tx, int64_t *size
     return rc == STORE_OK ? GRPC_STATUS_OK : api_store_error(call, rc);
 }
 
+/* Copies a malloc'd note into a bytes field on the call and frees it. */
+static int note_out(rpc_call *call, char *note, size_t len, ProtobufCBinaryData *out)
+{
+    out->data = rpc_call_alloc(call, len + 1);
+    if (out->data == NULL) {
+        free(note);
+        return -1;
+    }
+    memcpy(out->data, note, len);
+    out->len = len;
+    free(note);
+    return 0;
+}
+
 static grpc_status_code get_checkpoint(rpc_call *call, const ProtobufCMessage *req,
                                        ProtobufCMessage **resp, void *ctx)
 {
     const Tallinn__V1__GetCheckpointRequest *in = (const void *)req;
     audit_ctx *ac = ctx;
     Tallinn__V1__GetCheckpointResponse *out = rpc_call_alloc(call, sizeof(*out));
-    uint8_t *note;
-    size_t len;
+    char *note = NULL, *quorum = NULL;
+    size_t len = 0, quorum_len = 0, cosigned = 0;
     store_tx *tx;
-    int rc;
+    int rc, qrc = STORE_NOT_FOUND;
 
     if (out == NULL)
         return api_store_error(call, STORE_NOMEM);
@@ -40,8 +57,18 @@ static grpc_status_code get_checkpoint(rpc_call *call, const ProtobufCMessage *r
     }
     if ((rc = store_read_begin(ac->api->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    rc = store_checkpoint_get(tx, in->tree_size > 0 ? in->tree_size : -1, &note, &len, NULL);
+    /* One snapshot: the quorum checkpoint is never newer than the latest. */
+    rc = witnesses_checkpoint(ac->witnesses, tx, in->tree_size > 0 ? in->tree_size : -1, &note,
+                              &len, NULL, &cosigned);
+    if (rc == STORE_OK && in->tree_size == 0 && witnesses_count(ac->witnesses) > 0)
+        qrc = witnesses_quorum_checkpoint(ac->witnesses, tx, &quorum, &quorum_len, NULL);
     store_read_end(tx);
+    if (rc == STORE_OK && qrc != STORE_OK && qrc != STORE_NOT_FOUND)
+        rc = qrc;
+    if (rc != STORE_OK) {
+        free(note);
+        free(quorum);
+    }
     if (rc == STORE_NOT_FOUND)
         return rpc_call_error(call, GRPC_STATUS_NOT_FOUND,
                               in->tree_size > 0 ? "no checkpoint was signed at tree size %lld"
@@ -50,14 +77,15 @@ static grpc_status_code get_checkpoint(rpc_call *call, const ProtobufCMessage *r
     if (rc != STORE_OK)
         return api_store_error(call, rc);
     tallinn__v1__get_checkpoint_response__init(out);
-    out->signed_note.data = rpc_call_alloc(call, len);
-    if (out->signed_note.data == NULL) {
-        free(note);
+    out->cosignatures = (int32_t)cosigned;
+    out->witness_quorum = (int32_t)witnesses_quorum(ac->witnesses);
+    out->witnesses = (int32_t)witnesses_count(ac->witnesses);
+    if (note_out(call, note, len, &out->signed_note) != 0 ||
+        (quorum != NULL && note_out(call, quorum, quorum_len, &out->quorum_signed_note) != 0)) {
+        if (out->signed_note.data == NULL)
+            free(quorum);
         return api_store_error(call, STORE_NOMEM);
     }
-    memcpy(out->signed_note.data, note, len);
-    out->signed_note.len = len;
-    free(note);
     *resp = &out->base;
     return GRPC_STATUS_OK;
 }
@@ -290,7 +318,7 @@ static grpc_status_code get_verifier_key(rpc_call *call, const ProtobufCMessage 
     return GRPC_STATUS_OK;
 }
 
-int audit_register(rpc_server *srv, api *a, audit *log)
+int audit_register(rpc_server *srv, api *a, audit *log, const witnesses *w)
 {
     static audit_ctx ac; /* one server per process */
     static const rpc_method_handler handlers[] = {
@@ -302,6 +330,7 @@ int audit_register(rpc_server *srv, api *a, audit *log)
     };
     ac.api = a;
     ac.audit = log;
+    ac.witnesses = w;
     return rpc_server_add_service(srv, &tallinn__v1__audit_service__descriptor, handlers,
                                   sizeof(handlers) / sizeof(handlers[0]), &ac);
 }

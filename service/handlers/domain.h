@@ -19,7 +19,8 @@ int rates_register(rpc_server *srv, api *a);
 int diagnostics_register(rpc_server *srv, api *a);
 /* AuditService: proofs, checkpoints and records of the log. */
 struct audit;
-int audit_register(rpc_server *srv, api *a, struct audit *log);
+struct witnesses;
+int audit_register(rpc_server *srv, api *a, struct audit *log, const struct witnesses *w);
 
 /* Match states whose amount is committed (approved and later), and the one
  * whose amount is delivered: the ledger's. Bit (1 << state). */

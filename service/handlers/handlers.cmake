@@ -18,5 +18,5 @@ add_library(tallinn_handlers STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/history.c)
 target_include_directories(tallinn_handlers PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(tallinn_handlers PUBLIC tallinn_audit tallinn_rpc tallinn_store tallinn_ledger tallinn_api
+target_link_libraries(tallinn_handlers PUBLIC tallinn_audit tallinn_witnesses tallinn_rpc tallinn_store tallinn_ledger tallinn_api
                       tallinn_tlog PkgConfig::SODIUM m)

@@ -520,6 +520,45 @@ int store_change_start(store_tx *tx, int64_t *start)
     return store__rec(tx, ENG(tx)->change_start(CONN(tx), start));
 }
 
+/* ---- Witnesses of the audit log ---- */
+
+int store_witness_size(store_tx *tx, const char *witness, int64_t *size)
+{
+    *size = 0;
+    if (witness == NULL || witness[0] == '\0')
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->witness_size(CONN(tx), witness, size));
+}
+
+int store_witness_size_raise(store_tx *tx, const char *witness, int64_t size)
+{
+    if (!tx->write || witness == NULL || witness[0] == '\0' || size < 0)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->witness_size_raise(CONN(tx), witness, size, (int64_t)time(NULL)));
+}
+
+int store_cosignature_put(store_tx *tx, int64_t size, const char *witness, const uint8_t *line,
+                          size_t len)
+{
+    if (!tx->write || witness == NULL || witness[0] == '\0' || size < 0 || len == 0)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->cosignature_put(CONN(tx), size, witness, line, len,
+                                                   (int64_t)time(NULL)));
+}
+
+int store_cosignatures(store_tx *tx, int64_t size, store_cosignature_fn fn, void *ctx)
+{
+    return store__rec(tx, ENG(tx)->cosignatures(CONN(tx), size, fn, ctx));
+}
+
+int store_cosigned_size(store_tx *tx, int64_t before, int64_t count, int64_t *size)
+{
+    *size = 0;
+    if (count < 1)
+        return STORE_ERROR;
+    return store__rec(tx, ENG(tx)->cosigned_size(CONN(tx), before, count, size));
+}
+
 /* ---- Remembered requests ---- */
 
 int store_request_get(store_tx *tx, const char *principal, const char *method,

@@ -64,7 +64,8 @@
  * token hashes (unique where set) and certificate identities (unique where
  * not ""), remembered requests, the audit log's leaves, tiles and
  * checkpoints, the audit head (one row: id = 1, size) and the principals
- * epoch (one row: id = 1, epoch), both created with their first value.
+ * epoch (one row: id = 1, epoch), both created with their first value; the
+ * audit log's witnesses (the size each last cosigned) and cosignatures.
  *
  * The change log (store.h, store_change). A table
  *   changes(idx bigint, seq int, kind int, name text, deleted int,
@@ -262,6 +263,28 @@ typedef struct store_engine {
                              uint32_t state_mask, int64_t at, int *yes);
     /* SELECT idx FROM change_log_start WHERE id = 1 */
     int (*change_start)(store_conn *c, int64_t *start);
+    /* -- Witnesses of the audit log (service/witness/) --
+     * Tables audit_witnesses(witness text PRIMARY KEY, size, update_time)
+     * and audit_cosignatures(size, witness, line blob, time; PRIMARY KEY
+     * (size, witness)). A witness is named by its verifier key string. */
+    /* SELECT size FROM audit_witnesses WHERE witness = $1; STORE_NOT_FOUND
+     * without a row. */
+    int (*witness_size)(store_conn *c, const char *witness, int64_t *size);
+    /* Upsert that never lowers: INSERT … ON CONFLICT (witness) DO UPDATE
+     * SET size = max(old, new), update_time = new. */
+    int (*witness_size_raise)(store_conn *c, const char *witness, int64_t size,
+                              int64_t unix_time);
+    /* INSERT … ON CONFLICT DO NOTHING: STORE_EXISTS when (size, witness)
+     * has a line already (it stays). */
+    int (*cosignature_put)(store_conn *c, int64_t size, const char *witness, const uint8_t *line,
+                           size_t len, int64_t unix_time);
+    /* SELECT witness, line … WHERE size = $1 ORDER BY witness; fn per row
+     * until it returns non-zero. */
+    int (*cosignatures)(store_conn *c, int64_t size, store_cosignature_fn fn, void *ctx);
+    /* SELECT size … WHERE size < $1 GROUP BY size HAVING COUNT(*) >= $2
+     * ORDER BY size DESC LIMIT 1 (a backward walk of the primary key);
+     * STORE_NOT_FOUND without a row. */
+    int (*cosigned_size)(store_conn *c, int64_t before, int64_t count, int64_t *size);
 
     /* -- Remembered requests -- */
     /* response malloc'd; STORE_CORRUPT if the stored hash is not 32 bytes */

@@ -51,6 +51,11 @@ enum {
     PG_CKPT_PUT,
     PG_CKPT_GET,
     PG_CKPT_LATEST,
+    PG_WITNESS_SIZE,
+    PG_WITNESS_RAISE,
+    PG_COSIG_PUT,
+    PG_COSIGS,
+    PG_COSIGNED_SIZE,
     PG_REQ_GET,
     PG_REQ_PUT,
     PG_REQ_EXPIRE,
@@ -175,6 +180,13 @@ int pg_checkpoint_put(struct store_conn *c, int64_t size, const uint8_t *note, s
                       int64_t unix_time);
 int pg_checkpoint_get(struct store_conn *c, int64_t size, uint8_t **note, size_t *len,
                       int64_t *size_out);
+int pg_witness_size(struct store_conn *c, const char *witness, int64_t *size);
+int pg_witness_size_raise(struct store_conn *c, const char *witness, int64_t size,
+                          int64_t unix_time);
+int pg_cosignature_put(struct store_conn *c, int64_t size, const char *witness,
+                       const uint8_t *line, size_t len, int64_t unix_time);
+int pg_cosignatures(struct store_conn *c, int64_t size, store_cosignature_fn fn, void *ctx);
+int pg_cosigned_size(struct store_conn *c, int64_t before, int64_t count, int64_t *size);
 int pg_request_get(struct store_conn *c, const char *principal, const char *method,
                    const char *request_id, uint8_t hash[32], uint8_t **response,
                    size_t *response_len);

@@ -80,6 +80,21 @@ const char *pg_query_sql(int id)
         return "SELECT size, note FROM audit_checkpoints WHERE size = $1";
     case PG_CKPT_LATEST:
         return "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+    case PG_WITNESS_SIZE:
+        return "SELECT size FROM audit_witnesses WHERE witness = $1";
+    case PG_WITNESS_RAISE:
+        return "INSERT INTO audit_witnesses(witness, size, update_time) VALUES($1, $2, $3)"
+               " ON CONFLICT (witness) DO UPDATE SET"
+               " size = GREATEST(audit_witnesses.size, EXCLUDED.size),"
+               " update_time = EXCLUDED.update_time";
+    case PG_COSIG_PUT:
+        return "INSERT INTO audit_cosignatures(size, witness, line, time) VALUES($1, $2, $3, $4)"
+               " ON CONFLICT DO NOTHING";
+    case PG_COSIGS:
+        return "SELECT witness, line FROM audit_cosignatures WHERE size = $1 ORDER BY witness";
+    case PG_COSIGNED_SIZE:
+        return "SELECT size FROM audit_cosignatures WHERE size < $1 GROUP BY size"
+               " HAVING COUNT(*) >= $2 ORDER BY size DESC LIMIT 1";
     case PG_REQ_GET:
         return "SELECT request_hash, response FROM requests"
                " WHERE principal = $1 AND method = $2 AND request_id = $3";
@@ -388,6 +403,72 @@ int pg_checkpoint_get(struct store_conn *c, int64_t size, uint8_t **note, size_t
     if (rc == STORE_OK && size_out != NULL)
         *size_out = got;
     return rc;
+}
+
+/* ---- Witnesses of the audit log ---- */
+
+int pg_witness_size(struct store_conn *c, const char *witness, int64_t *size)
+{
+    pg_params p = {0};
+
+    *size = 0;
+    pg_str(&p, witness);
+    return pg_ints(c, PG_WITNESS_SIZE, &p, 1, size);
+}
+
+int pg_witness_size_raise(struct store_conn *c, const char *witness, int64_t size,
+                          int64_t unix_time)
+{
+    pg_params p = {0};
+
+    pg_str(&p, witness);
+    pg_int(&p, size);
+    pg_int(&p, unix_time);
+    return pg_exec(c, PG_WITNESS_RAISE, &p, NULL);
+}
+
+int pg_cosignature_put(struct store_conn *c, int64_t size, const char *witness,
+                       const uint8_t *line, size_t len, int64_t unix_time)
+{
+    pg_params p = {0};
+    int64_t rows = 0;
+    int rc;
+
+    pg_int(&p, size);
+    pg_str(&p, witness);
+    pg_blob(&p, line, len);
+    pg_int(&p, unix_time);
+    if ((rc = pg_exec(c, PG_COSIG_PUT, &p, &rows)) != STORE_OK)
+        return rc;
+    return rows == 1 ? STORE_OK : STORE_EXISTS;
+}
+
+int pg_cosignatures(struct store_conn *c, int64_t size, store_cosignature_fn fn, void *ctx)
+{
+    pg_params p = {0};
+    PGresult *r;
+    int rc;
+
+    pg_int(&p, size);
+    if ((rc = pg_run(c, PG_COSIGS, &p, &r)) != STORE_OK)
+        return rc;
+    /* Binary text values come NUL-terminated from libpq. */
+    for (int i = 0; i < PQntuples(r); i++)
+        if (fn(PQgetvalue(r, i, 0), (const uint8_t *)PQgetvalue(r, i, 1),
+               (size_t)PQgetlength(r, i, 1), ctx) != 0)
+            break;
+    PQclear(r);
+    return STORE_OK;
+}
+
+int pg_cosigned_size(struct store_conn *c, int64_t before, int64_t count, int64_t *size)
+{
+    pg_params p = {0};
+
+    *size = 0;
+    pg_int(&p, before);
+    pg_int(&p, count);
+    return pg_ints(c, PG_COSIGNED_SIZE, &p, 1, size);
 }
 
 /* ---- Remembered requests ---- */

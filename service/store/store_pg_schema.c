@@ -103,6 +103,11 @@ static const char *const migrations[] = {
     "INSERT INTO changes SELECT -1, 0, 2, name, 0, '', '', state, data FROM needs;"
     "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;"
     "INSERT INTO changes SELECT -1, 0, 5, name, 0, '', '', 0, data FROM exchange_rates;",
+    /* 4: the audit log's witnesses (SQLite's migration 9) */
+    "CREATE TABLE audit_witnesses (witness text COLLATE \"C\" PRIMARY KEY,"
+    "  size bigint NOT NULL, update_time bigint NOT NULL);"
+    "CREATE TABLE audit_cosignatures (size bigint NOT NULL, witness text COLLATE \"C\" NOT NULL,"
+    "  line bytea NOT NULL, time bigint NOT NULL, PRIMARY KEY (size, witness));",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

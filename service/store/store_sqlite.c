@@ -127,6 +127,15 @@ static const char *const migrations[] = {
     "INSERT INTO changes SELECT -1, 0, 2, name, 0, '', '', state, data FROM needs;"
     "INSERT INTO changes SELECT -1, 0, 3, name, 0, donor, need, state, data FROM matches;"
     "INSERT INTO changes SELECT -1, 0, 5, name, 0, '', '', 0, data FROM exchange_rates;",
+    /* 9: the audit log's witnesses (docs/audit.md "The log's side"): the
+     * size each last cosigned, learnt by any replica, and the cosignature
+     * lines per checkpoint; the primary key (size, witness) serves a
+     * checkpoint's lines and the backward walk for the newest one that
+     * reached a quorum. */
+    "CREATE TABLE audit_witnesses (witness TEXT PRIMARY KEY, size INTEGER NOT NULL,"
+    "  update_time INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE audit_cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL,"
+    "  line BLOB NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -161,6 +170,11 @@ enum {
     ST_CKPT_PUT,
     ST_CKPT_GET,
     ST_CKPT_LATEST,
+    ST_WITNESS_SIZE,
+    ST_WITNESS_RAISE,
+    ST_COSIG_PUT,
+    ST_COSIGS,
+    ST_COSIGNED_SIZE,
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
@@ -272,6 +286,20 @@ static const char *fixed_sql(int id)
         return "SELECT size, note FROM audit_checkpoints WHERE size=?1";
     case ST_CKPT_LATEST:
         return "SELECT size, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1";
+    case ST_WITNESS_SIZE:
+        return "SELECT size FROM audit_witnesses WHERE witness=?1";
+    case ST_WITNESS_RAISE:
+        return "INSERT INTO audit_witnesses(witness, size, update_time) VALUES(?1, ?2, ?3)"
+               " ON CONFLICT(witness) DO UPDATE SET size = MAX(size, excluded.size),"
+               " update_time = excluded.update_time";
+    case ST_COSIG_PUT:
+        return "INSERT OR IGNORE INTO audit_cosignatures(size, witness, line, time)"
+               " VALUES(?1, ?2, ?3, ?4)";
+    case ST_COSIGS:
+        return "SELECT witness, line FROM audit_cosignatures WHERE size=?1 ORDER BY witness";
+    case ST_COSIGNED_SIZE:
+        return "SELECT size FROM audit_cosignatures WHERE size < ?1 GROUP BY size"
+               " HAVING COUNT(*) >= ?2 ORDER BY size DESC LIMIT 1";
     case ST_REQ_GET:
         return "SELECT request_hash, response FROM requests WHERE principal=?1 AND method=?2 AND request_id=?3";
     case ST_REQ_PUT:
@@ -1091,6 +1119,76 @@ static int checkpoint_get(store_conn *c, int64_t size, uint8_t **note, size_t *l
     return rc;
 }
 
+/* ---- Witnesses of the audit log ---- */
+
+static int witness_size(store_conn *c, const char *witness, int64_t *size)
+{
+    sqlite3_stmt *st;
+
+    *size = 0;
+    STMT(st, c, ST_WITNESS_SIZE);
+    bind_text(st, 1, witness);
+    return step_ints(c, st, 1, size);
+}
+
+static int witness_size_raise(store_conn *c, const char *witness, int64_t size, int64_t unix_time)
+{
+    sqlite3_stmt *st;
+
+    STMT(st, c, ST_WITNESS_RAISE);
+    bind_text(st, 1, witness);
+    sqlite3_bind_int64(st, 2, size);
+    sqlite3_bind_int64(st, 3, unix_time);
+    return step_done(c, st);
+}
+
+static int cosignature_put(store_conn *c, int64_t size, const char *witness, const uint8_t *line,
+                           size_t len, int64_t unix_time)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    STMT(st, c, ST_COSIG_PUT);
+    sqlite3_bind_int64(st, 1, size);
+    bind_text(st, 2, witness);
+    sqlite3_bind_blob(st, 3, line, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, unix_time);
+    if ((rc = step_done(c, st)) != STORE_OK)
+        return rc;
+    return sqlite3_changes(c->h) == 1 ? STORE_OK : STORE_EXISTS;
+}
+
+static int cosignatures(store_conn *c, int64_t size, store_cosignature_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    STMT(st, c, ST_COSIGS);
+    sqlite3_bind_int64(st, 1, size);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *w = (const char *)sqlite3_column_text(st, 0);
+        if (fn(w != NULL ? w : "", sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
+               ctx) != 0) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    rc = rc == SQLITE_DONE ? STORE_OK : fail(c, rc);
+    sqlite3_reset(st);
+    return rc;
+}
+
+static int cosigned_size(store_conn *c, int64_t before, int64_t count, int64_t *size)
+{
+    sqlite3_stmt *st;
+
+    *size = 0;
+    STMT(st, c, ST_COSIGNED_SIZE);
+    sqlite3_bind_int64(st, 1, before);
+    sqlite3_bind_int64(st, 2, count);
+    return step_ints(c, st, 1, size);
+}
+
 /* ---- Remembered requests ---- */
 
 static int request_get(store_conn *c, const char *principal, const char *method,
@@ -1299,6 +1397,11 @@ const store_engine store_engine_sqlite = {
     .change_versions = change_versions,
     .change_live_match = change_live_match,
     .change_start = change_start,
+    .witness_size = witness_size,
+    .witness_size_raise = witness_size_raise,
+    .cosignature_put = cosignature_put,
+    .cosignatures = cosignatures,
+    .cosigned_size = cosigned_size,
     .request_get = request_get,
     .request_put = request_put,
     .request_expire = request_expire,

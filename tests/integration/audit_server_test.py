@@ -488,9 +488,9 @@ def test_prove(w):
 def test_witness_on_export(w):
     """A real log's export cosigned by a witness (tallinn-audit witness): it
     verifies with --witness, and a record's proof carries the cosignature to
-    check-proof. The server does not collect cosignatures yet (the server
-    side of witnessing comes later), so verify --server --witness must say
-    SECURITY ERROR: nothing vouches that others see the log it serves."""
+    check-proof. This server has no witnesses configured (--witness;
+    witness_server_test.py covers those), so verify --server --witness must
+    say SECURITY ERROR: nothing vouches that others see the log it serves."""
     d = os.path.join(w.tmp, "export-witnessed")
     export(w.api, d, w.vkey)
     wit = harness.Witness(AUDIT, os.path.join(w.tmp, "witness"), "witness.test/donor",

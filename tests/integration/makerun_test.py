@@ -2,9 +2,11 @@
 has a tallinnctl config of its own: that file is left alone, the demo's
 contexts go to DATA/tallinnctl.conf, and the commands it prints as "Next"
 work exactly as printed, for every demo role including the new DONOR and
-OBSERVER contexts. A second start on another port rewrites the contexts
-(new address), initialises nothing again, and re-creates the demo tokens a
-data directory from an older version lacks.
+OBSERVER contexts, and the local witness it starts cosigns: the printed
+`tallinn-audit verify --witness --quorum 1` passes. A second start on
+another port rewrites the contexts (new address), initialises nothing
+again, and re-creates the demo tokens a data directory from an older
+version lacks.
 
 Usage: makerun_test.py BUILD_DIR"""
 import os
@@ -47,8 +49,9 @@ class Run:
 
     def __init__(self, port):
         self.addr = "127.0.0.1:%d" % port
+        env = dict(ENV, WITNESS_ADDR="127.0.0.1:%d" % free_port())
         self.proc = subprocess.Popen(["scripts/run", BUILD, self.addr, DATA], cwd=harness.REPO,
-                                     env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, start_new_session=True)
         self.out = ""
         deadline = time.monotonic() + 120
@@ -77,6 +80,24 @@ class Run:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                     self.proc.wait()
         self.proc.stdout.close()
+
+
+def check_witness(r):
+    """The local witness make run starts: the printed verify command with
+    --witness --quorum 1 passes once the witness cosigned (bounded wait)."""
+    out = r.out.replace("\\\n", " ")
+    cmd = [line.strip() for line in out.splitlines()
+           if line.strip().startswith(BUILD + "/bin/tallinn-audit verify ")]
+    assert len(cmd) == 1, r.out
+    argv = shlex.split(cmd[0]) + ["--state", os.path.join(TMP, "verify.state")]
+    deadline = time.monotonic() + 20
+    while True:
+        v = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=60)
+        if v.returncode == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert v.returncode == 0, "exit %d\n%s%s" % (v.returncode, v.stdout, v.stderr)
+    assert "1 of 1 cosigned (quorum 1): local/witness" in v.stdout, v.stdout
 
 
 def run_printed(steps):
@@ -136,6 +157,7 @@ def t_first_start():
             "needs/mykolaiv-water-scada" in names(outs[1]), outs[1]  # the back office sees all
         assert "needs/mykolaiv-water-scada" not in names(outs[2]), outs[2]  # DONOR
         check_roles(env)
+        check_witness(r)
         with open(USER_CONF) as f:
             assert f.read() == USER_CONF_TEXT, "make run changed the user's config"
         assert oct(os.stat(conf).st_mode & 0o777) == "0o600"

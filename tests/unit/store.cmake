@@ -13,3 +13,10 @@ add_test(NAME unit.store_sql.pg
          COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
                  $<TARGET_FILE:test_store_sql>)
 set_tests_properties(unit.store_sql.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)
+# The audit log's witnesses in the store (sizes, cosignature lines, the
+# newest quorum), on SQLite and on a fresh PostgreSQL database.
+tallinn_unit_test(store_witness tallinn_store)
+add_test(NAME unit.store_witness.pg
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
+                 $<TARGET_FILE:test_store_witness>)
+set_tests_properties(unit.store_witness.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)

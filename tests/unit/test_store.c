@@ -1053,6 +1053,7 @@ static void test_migration_6_head(void **state)
                                   "DROP TABLE audit_head; DROP TABLE principals_epoch;"
                                   " DROP TABLE exchange_rates;"
                                   " DROP TABLE changes; DROP TABLE change_log_start;"
+                                  " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
                                   " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
                                   " (2, x'02'); PRAGMA user_version = 5;",
                                   NULL, NULL, NULL),
