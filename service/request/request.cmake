@@ -6,7 +6,8 @@ add_library(tallinn_api STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/request/currency.c
   ${CMAKE_CURRENT_SOURCE_DIR}/request/filter.c
   ${CMAKE_CURRENT_SOURCE_DIR}/request/pagetoken.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/request/textfold.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/textfold.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/request/evidence.c)
 target_include_directories(tallinn_api PUBLIC ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(tallinn_api PUBLIC tallinn_tlog PkgConfig::SODIUM PkgConfig::ICU)
 set_target_properties(tallinn_api PROPERTIES POSITION_INDEPENDENT_CODE ON)
