@@ -563,6 +563,11 @@ static void test_deep_pages(void **state)
     deep_check(f->s, "create_time", NULL, all, 1, 0);
     deep_check(f->s, "create_time", NULL, observer, 1, 0);
     deep_check(f->s, "create_time", "state = OPEN", all, 1, 0);
+    /* A search (":") is a filter like any other: the seek serves its deep
+     * pages too (each row's folded title tested as the range is read). */
+    deep_check(f->s, "create_time", "title : \"TITLE\"", all, 1, 0);
+    deep_check(f->s, "create_time desc", "NOT title : \"Title 000\"", all, 1, 0);
+    deep_check(f->s, "priority, create_time desc", "title : \"title \"", observer, 1, 0);
     for (size_t i = 0; i < sizeof(indexed) / sizeof(indexed[0]); i++)
         deep_check(f->s, indexed[i], NULL, all, 1, 0);
     /* No index has the title first: the first page is one pass over the
