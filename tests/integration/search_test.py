@@ -198,6 +198,28 @@ def t_ctl(api):
         'cannot be searched' in p.stderr, p.stderr
 
 
+def t_migration(api, state):
+    """Rows written before the folded columns existed are found after the
+    migration that adds them (SQLite 8, PostgreSQL 3) fills them in."""
+    srv = api.srv
+    before = api.found("FRONT_OFFICE", 'title : "ОДЕСА"')
+    assert srv.stop() == 0
+    undo = ("ALTER TABLE donors DROP COLUMN display_name_fold;"
+            " ALTER TABLE needs DROP COLUMN title_fold;")
+    if harness.PG is not None:
+        harness.db_query(srv.data, undo + " UPDATE schema_version SET version = 2;")
+    else:
+        harness.db_query(srv.data, undo + " PRAGMA user_version = 7;")
+    state["srv"] = srv = harness.Tallinnd(BIN, "--quiet", data=srv.data)
+    api.srv, api.ch = srv, grpc.insecure_channel(srv.addr)
+    assert api.found("FRONT_OFFICE", 'title : "ОДЕСА"') == before
+    assert api.found("FRONT_OFFICE", 'title : "strasse"') == ["strasse"]
+    r = api.call("FRONT_OFFICE", "/tallinn.v1.DonorService/ListDonors",
+                 donor_pb2.ListDonorsRequest(filter='display_name : "norway"'),
+                 donor_pb2.ListDonorsResponse)
+    assert [d.name for d in r.donors] == ["donors/norway"]
+
+
 def main():
     cases = harness.Cases()
     srv = harness.Tallinnd(BIN, "--quiet")
@@ -209,6 +231,9 @@ def main():
                          ("need_to_know", t_need_to_know), ("paging", t_paging),
                          ("donors", t_donors), ("bad_input", t_bad_input), ("ctl", t_ctl)):
             cases.run(name, fn, api)
+        state = {"srv": srv}
+        cases.run("migration_fills_folds", t_migration, api, state)
+        srv = state["srv"]
     finally:
         rc = srv.stop()
     if rc != 0:
