@@ -83,8 +83,8 @@ static const char *const migrations[] = {
     "CREATE UNIQUE INDEX exchange_rates_day ON exchange_rates(currency, rate_date);",
     /* 3: search (SQLite's migration 8): the folded copy (textfold.h) of each
      * searchable text; rows written before get theirs from fill_folds. */
-    "ALTER TABLE donors ADD COLUMN display_name_fold text COLLATE \"C\" NOT NULL DEFAULT '';"
-    "ALTER TABLE needs ADD COLUMN title_fold text COLLATE \"C\" NOT NULL DEFAULT '';",
+    ("ALTER TABLE donors ADD COLUMN display_name_fold text COLLATE \"C\" NOT NULL DEFAULT '';"
+     "ALTER TABLE needs ADD COLUMN title_fold text COLLATE \"C\" NOT NULL DEFAULT '';"),
 };
 #define FOLD_MIGRATION 3 /* the migration after which fill_folds runs */
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
