@@ -267,6 +267,22 @@ def t_bad_input(api, w):
                         match_pb2.AcceptDeliveryRequest(name=x, documents=DOCS))
 
 
+def t_step_limit(api, w):
+    """A match keeps at most 32 delivery steps: the 33rd is refused and
+    nothing changes."""
+    x = api.in_delivery(w["donor"], w["pledge"])
+    for i in range(16):
+        api.m(w["donor"], "MarkDelivered", match_pb2.MarkDeliveredRequest(name=x, documents=DOCS))
+        r = api.m("FRONT_OFFICE", "RejectDelivery", match_pb2.RejectDeliveryRequest(
+            name=x, reason="round %d" % i))
+    assert len(r.delivery_evidence) == 32 and r.state == Match.STATE_IN_DELIVERY
+    e = harness.expect_code(api.m, Code.FAILED_PRECONDITION, w["donor"], "MarkDelivered",
+                            match_pb2.MarkDeliveredRequest(name=x))
+    assert "32 delivery steps" in e.details(), e.details()
+    r = api.m(w["donor"], "GetMatch", match_pb2.GetMatchRequest(name=x))
+    assert len(r.delivery_evidence) == 32 and r.state == Match.STATE_IN_DELIVERY
+
+
 def ctl(api, who, *args, rc=0):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TALLINN_")}
     env.update({"TALLINN_TOKEN": api.tok[who], "HOME": TMP, "XDG_CONFIG_HOME": TMP})
@@ -337,7 +353,8 @@ def main():
         w["donor"], w["pledge"] = api.donor("estonia")
         w["other"], _ = api.donor("latvia")
         for name, fn in (("recorded", t_recorded), ("need_to_know", t_need_to_know),
-                         ("bad_input", t_bad_input), ("ctl", t_ctl)):
+                         ("bad_input", t_bad_input), ("step_limit", t_step_limit),
+                         ("ctl", t_ctl)):
             cases.run(name, fn, api, w)
     finally:
         rc = srv.stop()
