@@ -3,7 +3,7 @@
  * digest, a name and a media type (the documents themselves stay with their
  * owners), checked strictly, and the digest of one step's evidence that the
  * audit log records. Pure functions, safe from any thread. Design:
- * docs/api.md ("Delivery evidence"), docs/audit-formats.md. */
+ * docs/api.md ("Delivery evidence"), docs/audit.md ("Bounded records"). */
 #ifndef TALLINN_EVIDENCE_H
 #define TALLINN_EVIDENCE_H
 
