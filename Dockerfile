@@ -18,7 +18,7 @@ FROM debian:bookworm-slim
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libgrpc29 libprotobuf-c1 libsodium23 libsqlite3-0 libjansson4 libinih1 libsystemd0 \
-      libmicrohttpd12 libcurl4 libpq5 libxml2 ca-certificates \
+      libmicrohttpd12 libcurl4 libpq5 libxml2 libicu72 libmagic1 ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 tallinn \
  && useradd --system --uid 10001 --gid tallinn --home-dir /var/lib/tallinn --create-home \

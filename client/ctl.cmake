@@ -7,6 +7,7 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_config.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_output.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_resources.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/ctl_evidence.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_report.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_outfile.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_export.c
@@ -19,10 +20,10 @@ add_executable(tallinnctl
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_info.c
   ${CMAKE_CURRENT_SOURCE_DIR}/ctl_contexts.c)
 # tallinn_api (through tallinn_cli) for the ISO 4217 table (currency.h);
-# libxml2 for the IATI export.
+# libxml2 for the IATI export; libmagic for the media type of --evidence files.
 target_link_libraries(tallinnctl PRIVATE tallinn_cli tallinn_rpc_client tallinn_pbjson tallinn_tlog
                       tallinn_api PkgConfig::INIH PkgConfig::JANSSON PkgConfig::SODIUM
-                      PkgConfig::LIBXML2)
+                      PkgConfig::LIBXML2 PkgConfig::MAGIC)
 
 # The man page's date: the day CMake configured the build, or SOURCE_DATE_EPOCH's.
 string(TIMESTAMP TALLINNCTL_MAN_DATE "%Y-%m-%d" UTC)

@@ -135,6 +135,8 @@ extern const ctl_exit_code ctl_exit_codes[];
 extern const size_t ctl_exit_codes_count;
 
 /* Everything a command gets: resolved global options and its own. */
+#define CTL_MAX_REPEATS 64 /* earlier values of repeated options kept */
+
 struct ctl_ctx {
     const char *addr;
     int insecure;
@@ -145,6 +147,11 @@ struct ctl_ctx {
     const ctl_command *cmd;
     const char *opt_values[CTL_MAX_CMD_OPTIONS]; /* by index in cmd->options;
                                                     flags: "1" when given */
+    /* Earlier values of options given more than once (opt_values keeps the
+     * last), in order: see ctl_option_values. */
+    const char *opt_earlier[CTL_MAX_REPEATS];
+    int opt_earlier_index[CTL_MAX_REPEATS];
+    size_t n_earlier;
     rpcc_channel *channel;                       /* opened by ctl_channel */
     char *token;                                 /* bearer token or NULL; wiped at exit */
     char *auth_header;                           /* "Bearer <token>"; wiped at exit */
@@ -172,6 +179,11 @@ int ctl_parse_duration(const char *s, int64_t *ms);
 
 /* A command option's value (by long name), or NULL when not given. */
 const char *ctl_option_value(const ctl_ctx *ctx, const char *name);
+
+/* Every value of a command option given once or more (--evidence a
+ * --evidence b), in command-line order: up to max into out; returns how
+ * many were given (more than max: the caller refuses). */
+size_t ctl_option_values(const ctl_ctx *ctx, const char *name, const char **out, size_t max);
 
 /* Prints "tallinnctl: <what>: <cause>" (plus one line per field violation)
  * for a failed call and returns the exit status for its code. */
@@ -301,6 +313,12 @@ int ctl_run_get(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_create(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_update(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_action(ctl_ctx *ctx, int argc, char **argv);
+
+/* ctl_evidence.c: the --evidence files (and the extra operands after the
+ * first, files too) and --note of a delivery step, hashed and typed here,
+ * set on req's documents and note. 0, or an exit status after saying why. */
+#define CTL_EVIDENCE_MAX 16 /* documents per step (the server's limit) */
+int ctl_evidence_attach(ctl_ctx *ctx, ProtobufCMessage *req, char **extra, int n_extra);
 int ctl_run_suggest(ctl_ctx *ctx, int argc, char **argv);
 int ctl_run_report(ctl_ctx *ctx, int argc, char **argv);
 

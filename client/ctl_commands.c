@@ -440,6 +440,17 @@ static const ctl_option ctl_plain_action_options[] = {OPT_ETAG, OPT_REQUEST_ID, 
 static const ctl_option ctl_reason_action_options[] = {
     OPT("reason", "TEXT", "why (required; becomes the state reason)"), OPT_ETAG, OPT_REQUEST_ID,
     OPT_END};
+#define OPT_EVIDENCE                                                                         \
+    {"evidence", 0, "FILE", NULL, NULL,                                                      \
+     "a document that shows it: hashed here (SHA-256), its name and media type sent, the "  \
+     "file itself never; repeat, or list more files after it (at most 16)",                 \
+     CTL_COMPLETE_FILE, NULL},                                                               \
+    OPT("note", "TEXT", "a note on the step (at most 2000 characters)")
+static const ctl_option ctl_evidence_action_options[] = {OPT_EVIDENCE, OPT_ETAG, OPT_REQUEST_ID,
+                                                         OPT_END};
+static const ctl_option ctl_evidence_reason_options[] = {
+    OPT("reason", "TEXT", "why (required; becomes the state reason)"), OPT_EVIDENCE, OPT_ETAG,
+    OPT_REQUEST_ID, OPT_END};
 static const ctl_option ctl_hold_options[] = {
     OPT("reason", "TEXT", "why (optional)"), OPT_ETAG, OPT_REQUEST_ID, OPT_END};
 
@@ -629,8 +640,18 @@ ACTION_EXAMPLE(ex_decline, "tallinnctl matches decline m1 --reason 'pledge earma
 ACTION_EXAMPLE(ex_withdraw, "tallinnctl matches withdraw m1 --reason 'cannot deliver'",
                "withdraw a match (donor)");
 ACTION_EXAMPLE(ex_start, "tallinnctl matches start-delivery m1", "delivery has begun (donor)");
-ACTION_EXAMPLE(ex_delivered, "tallinnctl matches delivered m1", "delivery is complete (donor)");
-ACTION_EXAMPLE(ex_accept, "tallinnctl matches accept m1", "the beneficiary confirms (Kyiv)");
+static const ctl_example ex_delivered[] = {
+    EX("tallinnctl matches delivered m1", "delivery is complete (donor)"),
+    EX("tallinnctl matches delivered m1 --evidence act.pdf photos/*.jpg --note 'all 40 sites'",
+       "with the documents that show it (their digests, names and media types)"),
+    EX_END,
+};
+static const ctl_example ex_accept[] = {
+    EX("tallinnctl matches accept m1", "the beneficiary confirms (Kyiv)"),
+    EX("tallinnctl matches accept m1 --evidence signed-acceptance.pdf",
+       "with the signed acceptance act"),
+    EX_END,
+};
 ACTION_EXAMPLE(ex_reject_delivery,
                "tallinnctl matches reject-delivery m1 --reason '40 licences missing'",
                "not accepted yet (Kyiv)");
@@ -715,6 +736,10 @@ static const ctl_example ex_audit_export[] = {
                     "signed checkpoint with --log-key, and the command fails on any that "   \
                     "does not prove. -o json writes one entry per line.",                    \
      .options = ctl_history_options, .examples = ex, .run = ctl_run_history, .data = &r}
+#define EVIDENCE_DESC                                                                        \
+    " --evidence FILE... cites documents: each file is read here and only its SHA-256, its "  \
+    "name and its media type (libmagic's guess from its content) are sent; files after "      \
+    "the first --evidence are more documents. --note adds a note."
 #define ACTION_ROW(n, v, a, mx, sum, desc, opts, ex, act)                                    \
     {.noun = n, .verb = v, .args = a, .min_args = 1, .max_args = mx,                         \
      .formats = CTL_FORMAT_TEXT | CTL_FORMAT_JSON | CTL_FORMAT_NAME, .summary = sum,         \
@@ -836,16 +861,17 @@ const ctl_command ctl_commands[] = {
     ACTION_ROW("matches", "start-delivery", "MATCH", 1, "APPROVED -> IN_DELIVERY",
                "Reports that delivery has begun (DONOR).", ctl_plain_action_options, ex_start,
                ctl_act_start),
-    ACTION_ROW("matches", "delivered", "MATCH", 1, "IN_DELIVERY -> DELIVERED",
-               "Reports delivery complete (DONOR).", ctl_plain_action_options, ex_delivered,
-               ctl_act_delivered),
-    ACTION_ROW("matches", "accept", "MATCH", 1, "DELIVERED -> ACCEPTED",
+    ACTION_ROW("matches", "delivered", "MATCH", 1 + CTL_EVIDENCE_MAX, "IN_DELIVERY -> DELIVERED",
+               "Reports delivery complete (DONOR)." EVIDENCE_DESC, ctl_evidence_action_options,
+               ex_delivered, ctl_act_delivered),
+    ACTION_ROW("matches", "accept", "MATCH", 1 + CTL_EVIDENCE_MAX, "DELIVERED -> ACCEPTED",
                "Confirms the delivery for the beneficiary (FRONT_OFFICE); a need whose "
-               "accepted amounts reach its cost becomes FULFILLED.", ctl_plain_action_options,
-               ex_accept, ctl_act_accept),
-    ACTION_ROW("matches", "reject-delivery", "MATCH", 1, "DELIVERED -> IN_DELIVERY, with a reason",
-               "Does not accept the delivery yet (FRONT_OFFICE).", ctl_reason_action_options,
-               ex_reject_delivery, ctl_act_reject_delivery),
+               "accepted amounts reach its cost becomes FULFILLED." EVIDENCE_DESC,
+               ctl_evidence_action_options, ex_accept, ctl_act_accept),
+    ACTION_ROW("matches", "reject-delivery", "MATCH", 1 + CTL_EVIDENCE_MAX,
+               "DELIVERED -> IN_DELIVERY, with a reason",
+               "Does not accept the delivery yet (FRONT_OFFICE)." EVIDENCE_DESC,
+               ctl_evidence_reason_options, ex_reject_delivery, ctl_act_reject_delivery),
     HISTORY_ROW("matches", ctl_matches, "MATCH", 1, ex_matches_history),
     {.noun = "suggest", .args = "NEED", .min_args = 1, .max_args = 1,
      .formats = TABLE_FORMATS,

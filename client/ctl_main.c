@@ -272,6 +272,32 @@ const char *ctl_option_value(const ctl_ctx *ctx, const char *name)
     return NULL;
 }
 
+size_t ctl_option_values(const ctl_ctx *ctx, const char *name, const char **out, size_t max)
+{
+    const ctl_option *opts = ctx->cmd != NULL ? ctx->cmd->options : NULL;
+    size_t n = 0;
+
+    for (int i = 0; opts != NULL && opts[i].name != NULL; i++) {
+        if (strcmp(opts[i].name, name) != 0)
+            continue;
+        for (size_t k = 0; k < ctx->n_earlier; k++)
+            if (ctx->opt_earlier_index[k] == i) {
+                if (n < max)
+                    out[n] = ctx->opt_earlier[k];
+                n++;
+            }
+        if (ctx->opt_values[i] != NULL) {
+            if (n < max)
+                out[n] = ctx->opt_values[i];
+            n++;
+        }
+        /* an option given more often than CTL_MAX_REPEATS allows: too many */
+        if (ctx->n_earlier == CTL_MAX_REPEATS)
+            n = n > max ? n : max + 1;
+    }
+    return n;
+}
+
 /* ---- Parsing ---- */
 
 int ctl_parse_duration(const char *s, int64_t *ms)
@@ -416,8 +442,16 @@ static int ctl_getopt(int argc, char **argv, const ctl_command *cmd, int stop_at
         id = ctl_option_id(cmd, c);
         if (id < 0)
             return ctl_usage_error(cmd, "unknown option");
-        if (id >= CTL_ID_COMMAND)
-            ctx->opt_values[id - CTL_ID_COMMAND] = optarg != NULL ? optarg : "1";
+        if (id >= CTL_ID_COMMAND) {
+            const char **slot = &ctx->opt_values[id - CTL_ID_COMMAND];
+            if (*slot != NULL && optarg != NULL && ctx->n_earlier < CTL_MAX_REPEATS) {
+                ctx->opt_earlier_index[ctx->n_earlier] = id - CTL_ID_COMMAND;
+                ctx->opt_earlier[ctx->n_earlier++] = *slot;
+            } else if (*slot != NULL && optarg != NULL) {
+                ctx->n_earlier = CTL_MAX_REPEATS; /* marks "too many" (ctl_option_values) */
+            }
+            *slot = optarg != NULL ? optarg : "1";
+        }
         else
             gvals[id - CTL_ID_GLOBAL] = optarg != NULL ? optarg : "1";
     }

@@ -29,7 +29,7 @@
 /* Command options that are not resource fields. */
 static const char *const ctl_reserved_options[] = {
     "file", "id", "request-id", "filter", "order-by", "limit", "reason", "etag",
-    "allow-overfunding", "save-token", "max", NULL,
+    "allow-overfunding", "save-token", "max", "evidence", "note", NULL,
 };
 
 /* ---- Message field helpers ---- */
@@ -967,7 +967,7 @@ int ctl_run_action(ctl_ctx *ctx, int argc, char **argv)
 
     if (name == NULL)
         return CTL_EXIT_USAGE;
-    if (used != argc) {
+    if (used != argc && ctl_option_value(ctx, "evidence") == NULL) {
         rc = ctl_usage_error(ctx->cmd, "unexpected argument \"%s\"", argv[used]);
         goto cleanup;
     }
@@ -982,6 +982,10 @@ int ctl_run_action(ctl_ctx *ctx, int argc, char **argv)
     ctl_msg_set_string(req, "name", name);
     if (reason != NULL)
         ctl_msg_set_string(req, "reason", reason);
+    if (ctl_option_value(ctx, "evidence") != NULL || ctl_option_value(ctx, "note") != NULL) {
+        if ((rc = ctl_evidence_attach(ctx, req, argv + used, argc - used)) != 0)
+            goto cleanup;
+    }
     if (etag != NULL)
         ctl_msg_set_string(req, "etag", etag);
     if (ctl_option_value(ctx, "allow-overfunding") != NULL)

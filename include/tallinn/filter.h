@@ -37,6 +37,8 @@ enum {
 #define FILTER_ORDER_MAX_LEN 512   /* bytes of order_by text */
 #define FILTER_ORDER_MAX_KEYS 8    /* fields in one order_by */
 #define FILTER_ERROR_MAX 256       /* bytes of an error message, with NUL */
+#define FILTER_SEARCH_MAX 200      /* characters (code points) a ":" searches for:
+                                      the longest searchable field (a title) */
 
 /* Field types. Each type fixes the literal syntax and the typed value:
  *   STRING     "double-quoted"            -> text (compared as bytes)
@@ -69,6 +71,7 @@ typedef struct filter_enum_value {
 /* filter_field.flags */
 #define FILTER_FIELD_NO_FILTER 0x1u /* may appear in order_by only */
 #define FILTER_FIELD_NO_ORDER 0x2u  /* may appear in filter only */
+#define FILTER_FIELD_SEARCH 0x4u    /* STRING: may be searched with ":" (below) */
 
 /* One field the client may name. All strings are static, from code. */
 typedef struct filter_field {
@@ -80,6 +83,8 @@ typedef struct filter_field {
     const char *enum_prefix; /* ENUM, optional: e.g. "STATE_", so that OPEN
                                 means STATE_OPEN; canonical form uses the full name */
     unsigned flags;
+    unsigned fold_column; /* SEARCH: the store's column holding the field's
+                             text folded by textfold (opaque here) */
 } filter_field;
 
 /* The rows' unique name is the implicit tie-breaker of every order: it is
@@ -107,7 +112,13 @@ typedef enum filter_op {
     FILTER_LT,
     FILTER_GT,
     FILTER_LE,
-    FILTER_GE
+    FILTER_GE,
+    /* `field : "text"` (AIP-160's has operator on a text field): the
+     * field's text contains the literal, both folded by textfold (Unicode
+     * NFKC_Casefold: case-insensitive, also for Cyrillic and Greek), as a
+     * plain substring: no wildcards. Only on FILTER_FIELD_SEARCH fields; the
+     * node's value holds the folded literal, never empty. */
+    FILTER_HAS
 } filter_op;
 
 /* A typed value: a literal from the filter or a column value of a row. */
@@ -151,7 +162,8 @@ void filter_destroy(filter *f);
 const filter_node *filter_root(const filter *f);
 
 /* The canonical form: every comparison as `field op value` with enum names in
- * full, money as a plain decimal, timestamps in UTC, strings re-quoted; every
+ * full, money as a plain decimal, timestamps in UTC, strings re-quoted (the
+ * text of a ":" search folded, so "ODESA" and "odesa" are one filter); every
  * AND/OR group parenthesised; "" for the empty filter. Equal for filters that
  * differ only in spacing, quoting, enum prefixes, redundant parentheses or
  * `-` versus NOT. Returns a NUL-terminated string owned by f, or NULL if out
@@ -164,8 +176,9 @@ const char *filter_canonical(const filter *f);
 typedef int (*filter_get_fn)(void *ctx, const filter_field *field, filter_value *out);
 
 /* Evaluates f against one row; *match = true if the row passes. The empty
- * filter passes every row. Returns FILTER_OK, FILTER_ERR_CALLBACK or
- * FILTER_ERR_ARG. */
+ * filter passes every row. A ":" search folds the row's text with textfold
+ * (as the store does when it writes the row). Returns FILTER_OK,
+ * FILTER_ERR_CALLBACK, FILTER_ERR_NOMEM or FILTER_ERR_ARG. */
 int filter_eval(const filter *f, filter_get_fn get, void *ctx, bool *match);
 
 /* ---- order_by ---- */

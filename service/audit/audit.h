@@ -30,7 +30,7 @@
  * fields (1 KiB) and the rounding of each piece (under 40 pieces: 640
  * bytes), so less than twice the record. Start-up decodes into a buffer of
  * this size; tests/unit/test_audit.c measures a record with every field at
- * its maximum (2,919 bytes) at 3,712 bytes decoded. */
+ * its maximum (2,964 bytes) at 4,768 bytes decoded. */
 #define AUDIT_DECODE_MAX (2 * AUDIT_RECORD_MAX)
 
 typedef struct audit audit;
@@ -46,6 +46,11 @@ typedef struct audit_entry {
     const uint8_t *request_sha256; /* 32 bytes, or NULL */
     int status;           /* the gRPC status of the attempt */
     const char *etag;     /* the resource's etag after the change, or "" */
+    /* A delivery step's evidence (evidence.h's evidence_digest): 32 bytes,
+     * or NULL; and the number of documents it cites (bounded by the
+     * handler; recorded as given). */
+    const uint8_t *evidence_sha256;
+    int32_t evidence_documents;
 } audit_entry;
 
 /* tallinnd init: a new signing key for `origin` (e.g. "host/tallinn"),

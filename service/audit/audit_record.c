@@ -25,11 +25,16 @@ static const char *const text_names[N_TEXT] = {
  *   a replaced entry: tag 1 + length 1 + field (1 + 1 + 14, "server_version")
  *                     + sha256 (1 + 1 + 32) + size (1 + 10) = 63 bytes
  *   the rest:        index 11, time 1 + 1 + (11 + 11), role 11,
- *                    request_sha256 1 + 1 + 32, status_code 11 = 91 bytes
- * 6 strings and at most 6 replaced entries: 3,090 + 378 + 91 = 3,559 bytes. */
+ *                    request_sha256 1 + 1 + 32, status_code 11,
+ *                    evidence_sha256 1 + 1 + 32, evidence_documents 1 + 10
+ *                    = 136 bytes
+ * 6 strings and at most 6 replaced entries: 3,090 + 378 + 136 = 3,604 bytes.
+ * A delivery step's evidence (up to 16 documents and a 2,000-character
+ * note: some 27 KiB) is never copied in: its digest stands for it, and the
+ * match holds the evidence itself. */
 #define STRING_MAX (1 + 2 + AUDIT_TEXT_MAX)
 #define REPLACED_MAX (1 + 1 + (1 + 1 + 14) + (1 + 1 + 32) + (1 + 10))
-#define FIXED_MAX (11 + (1 + 1 + 11 + 11) + 11 + (1 + 1 + 32) + 11)
+#define FIXED_MAX (11 + (1 + 1 + 11 + 11) + 11 + (1 + 1 + 32) + 11 + (1 + 1 + 32) + (1 + 10))
 _Static_assert(N_TEXT * STRING_MAX + N_TEXT * REPLACED_MAX + FIXED_MAX <= AUDIT_RECORD_MAX,
                "an AuditRecord could exceed AUDIT_RECORD_MAX");
 _Static_assert(AUDIT_TEXT_MAX < (1 << 14), "string lengths must fit 2-byte varints");
@@ -91,6 +96,11 @@ size_t audit_record_pack(const audit_entry *e, int64_t index, int64_t seconds, i
     r.status_code = e->status;
     r.etag = bounded(&s, F_ETAG, e->etag);
     r.server_version = bounded(&s, F_SERVER_VERSION, TALLINN_VERSION);
+    if (e->evidence_sha256 != NULL) {
+        r.evidence_sha256.data = (uint8_t *)e->evidence_sha256;
+        r.evidence_sha256.len = crypto_hash_sha256_BYTES;
+        r.evidence_documents = e->evidence_documents;
+    }
     r.replaced = s.list;
     r.n_replaced = s.n_replaced;
     /* Cannot fail (the static bound above); checked all the same, so that a

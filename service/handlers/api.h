@@ -129,6 +129,11 @@ struct api_job {
     const api_caller *caller;
     void *arg;
     ProtobufCMessage *resp; /* set by fn on success */
+    /* Set by fn when the change records a delivery step's evidence: its
+     * digest (32 bytes, call memory) and document count, for the audit
+     * record. */
+    const uint8_t *evidence_sha256;
+    int32_t evidence_documents;
 };
 
 /* Runs fn as a write job in the next group commit and waits until it is

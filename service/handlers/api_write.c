@@ -127,6 +127,8 @@ static int write_job(store_tx *tx, void *p)
             .request_sha256 = w->hash,
             .status = (int)code,
             .etag = api_get_string(w->job.resp, "etag"),
+            .evidence_sha256 = w->job.evidence_sha256,
+            .evidence_documents = w->job.evidence_documents,
         };
         if ((rc = audit_append(w->job.api->audit, tx, &e)) != STORE_OK) {
             w->code = api_store_error(call, rc); /* no record, no change */

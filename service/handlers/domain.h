@@ -60,6 +60,27 @@ void needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
 /* Clears another donor's contact e-mail for a DONOR caller (donors.c). */
 void donors_redact(const api_caller *caller, Tallinn__V1__Donor *d);
 
+/* ---- Delivery evidence (delivery.c) ---- */
+/* The evidence a delivery step's request gives, checked. */
+typedef struct delivery_req {
+    int given; /* the request is MarkDelivered, AcceptDelivery or RejectDelivery */
+    int step;  /* tallinn.v1.DeliveryEvidence.Step */
+    const char *note;
+    Tallinn__V1__DeliveryDocument **docs; /* checked copies, media types in lower case */
+    size_t n;
+} delivery_req;
+
+/* Checks the note and documents of req, adding violations (the caller
+ * answers them with api_violations_status). 1 when req is no delivery step
+ * or was read; 0 when the documents were too many to look at; -1 out of
+ * memory. Nothing here depends on the match: call it before the write. */
+int delivery_check(rpc_call *call, const ProtobufCMessage *req, delivery_req *out);
+
+/* In the step's write job, after its state check: appends the step's
+ * evidence to x (FAILED_PRECONDITION once x holds EVIDENCE_MAX_STEPS) and
+ * gives the job its digest for the audit record. OK when ev gives none. */
+grpc_status_code delivery_record(api_job *job, Tallinn__V1__Match *x, const delivery_req *ev);
+
 /* ---- Exchange rates (rates.c) ---- */
 /* How far back a kept rate serves: the latest of a currency dated up to
  * this many days before the value date (weekends and bank holidays have no

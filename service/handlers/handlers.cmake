@@ -8,6 +8,7 @@ add_library(tallinn_handlers STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/needs.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/donors.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/matches.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/handlers/delivery.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/reports.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/rates.c
   ${CMAKE_CURRENT_SOURCE_DIR}/handlers/diagnostics.c

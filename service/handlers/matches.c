@@ -231,7 +231,20 @@ static grpc_status_code list_matches(rpc_call *call, const ProtobufCMessage *req
                   .donor = caller->donor != NULL ? caller->donor : ""},
     };
 
-    return api_list_response(call, ctx, &lr, &tallinn__v1__list_matches_response__descriptor, resp);
+    grpc_status_code code =
+        api_list_response(call, ctx, &lr, &tallinn__v1__list_matches_response__descriptor, resp);
+
+    /* Lists leave the delivery evidence out (up to 32 steps of 16 documents
+     * each would make a page of 1,000 matches far too large): GetMatch
+     * returns it. */
+    if (code == GRPC_STATUS_OK) {
+        Tallinn__V1__ListMatchesResponse *out = (Tallinn__V1__ListMatchesResponse *)*resp;
+        for (size_t i = 0; i < out->n_matches; i++) {
+            out->matches[i]->n_delivery_evidence = 0;
+            out->matches[i]->delivery_evidence = NULL;
+        }
+    }
+    return code;
 }
 
 /* ---- The workflow ---- */
@@ -252,6 +265,7 @@ typedef struct transition_arg {
     api_transition_req r;
     int allow_overfunding;
     const Tallinn__V1__ExchangeRate *rate; /* ApproveMatch: a rate given with the call */
+    delivery_req evidence; /* the delivery steps: note and documents */
 } transition_arg;
 
 /* ApproveMatch's money guards, inside the same transaction as the write:
@@ -372,6 +386,8 @@ static grpc_status_code transition_job(store_tx *tx, api_job *job)
         x->approver = (char *)caller->principal; /* who decided, either way */
     if (t->to == M(ACCEPTED))
         x->accept_time = api_now(call);
+    if ((code = delivery_record(job, x, &arg->evidence)) != GRPC_STATUS_OK)
+        return code;
     was = x->state;
     x->state = t->to;
     x->state_reason = arg->r.reason != NULL ? (char *)arg->r.reason : (char *)protobuf_c_empty_string;
@@ -397,12 +413,17 @@ static grpc_status_code run_transition(rpc_call *call, const ProtobufCMessage *r
 {
     transition_arg arg = {0};
     grpc_status_code code;
+    int rc;
 
     if (req->descriptor == &tallinn__v1__approve_match_request__descriptor) {
         arg.allow_overfunding = ((const Tallinn__V1__ApproveMatchRequest *)req)->allow_overfunding;
         arg.rate = ((const Tallinn__V1__ApproveMatchRequest *)req)->exchange_rate;
     }
     /* overfunding on purpose must say why */
+    /* The evidence of a delivery step first: its violations join those
+     * api_transition_request counts and answers. */
+    if ((rc = delivery_check(call, req, &arg.evidence)) < 0)
+        return api_store_error(call, STORE_NOMEM);
     code = api_transition_request(call, req, transitions,
                                   sizeof(transitions) / sizeof(transitions[0]), "matches/{match}",
                                   arg.allow_overfunding, &arg.r);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "tallinn/textfold.h"
 #include "tallinn/validate.h"
 
 #define IDENT_MAX 128     /* bytes of one identifier */
@@ -181,6 +182,8 @@ int filter_schema_check(const filter_schema *schema)
         if (!check_ident(f->name))
             return FILTER_ERR_SCHEMA;
         if (f->type < FILTER_STRING || f->type > FILTER_BOOL)
+            return FILTER_ERR_SCHEMA;
+        if ((f->flags & FILTER_FIELD_SEARCH) && f->type != FILTER_STRING)
             return FILTER_ERR_SCHEMA;
         if (f->type == FILTER_ENUM) {
             if (f->values == NULL || f->nvalues == 0)
@@ -763,6 +766,7 @@ static const char *op_text(filter_op op)
     case FILTER_GT: return ">";
     case FILTER_LE: return "<=";
     case FILTER_GE: return ">=";
+    case FILTER_HAS: return ":";
     }
     return "?";
 }
@@ -770,6 +774,72 @@ static const char *op_text(filter_op op)
 /* ---- Parser ---- */
 
 static filter_node *parse_expression(parser *p, size_t depth);
+
+/* ":" on a field that cannot be searched: say which can. */
+static void search_refused(parser *p, const token *o, const filter_field *f)
+{
+    char list[160];
+    size_t used = 0, n = 0;
+
+    list[0] = '\0';
+    for (size_t i = 0; i < p->schema->nfields; i++) {
+        const filter_field *g = &p->schema->fields[i];
+        int w;
+        if (!(g->flags & FILTER_FIELD_SEARCH) || (g->flags & FILTER_FIELD_NO_FILTER))
+            continue;
+        w = snprintf(list + used, sizeof list - used, "%s%s", n++ ? ", " : "", g->name);
+        if (w < 0 || (size_t)w >= sizeof list - used) {
+            list[used] = '\0';
+            break;
+        }
+        used += (size_t)w;
+    }
+    if (f->type != FILTER_STRING)
+        fail(p, o->col, "operator \":\" (contains) cannot be used with %s field \"%s\"; use %s",
+             type_name(f->type), f->name,
+             f->type == FILTER_ENUM || f->type == FILTER_BOOL ? "= or !=" : "=, <, >, <= or >=");
+    else if (n > 0)
+        fail(p, o->col, "field \"%s\" cannot be searched with \":\"; use =, or \":\" on %s",
+             f->name, list);
+    else
+        fail(p, o->col, "field \"%s\" cannot be searched with \":\"; use =", f->name);
+}
+
+/* The text after `field :`: a string, folded (textfold) once here, so the
+ * evaluator and the store compare folded text with folded text. */
+static int parse_search(parser *p, filter_node *n)
+{
+    const token *t = next(p);
+    size_t raw_len, len;
+    char *raw, *folded;
+    int rc;
+
+    n->value.type = FILTER_STRING;
+    if (t->kind != T_STRING)
+        return fail(p, t->col, "expected the text to search for in double quotes after \"%s :\"",
+                    n->field->name);
+    if ((raw = unquote(t, &raw_len)) == NULL)
+        return p->rc = FILTER_ERR_NOMEM;
+    if (count_chars(raw, raw_len) > FILTER_SEARCH_MAX) {
+        free(raw);
+        return fail(p, t->col, "the text to search for is longer than %d characters (the "
+                               "longest searchable field)", FILTER_SEARCH_MAX);
+    }
+    rc = textfold(raw, raw_len, &folded, &len);
+    free(raw);
+    if (rc == TEXTFOLD_ERR_NOMEM)
+        return p->rc = FILTER_ERR_NOMEM;
+    if (rc != TEXTFOLD_OK)
+        return fail(p, t->col, "cannot fold the text to search for");
+    if (len == 0) {
+        free(folded);
+        return fail(p, t->col, "nothing to search for: the text after \":\" is empty (or only "
+                               "invisible characters)");
+    }
+    n->value.s = folded;
+    n->value.len = len;
+    return FILTER_OK;
+}
 
 static filter_node *parse_comparison(parser *p)
 {
@@ -810,11 +880,17 @@ static filter_node *parse_comparison(parser *p)
     case T_LE: n->op = FILTER_LE; break;
     case T_GE: n->op = FILTER_GE; break;
     case T_COLON:
-        fail(p, o->col, "the \":\" (has) operator is not supported; use =");
-        goto fail;
+        if (!(f->flags & FILTER_FIELD_SEARCH)) {
+            search_refused(p, o, f);
+            goto fail;
+        }
+        n->op = FILTER_HAS;
+        if (parse_search(p, n) != FILTER_OK)
+            goto fail;
+        return n;
     default:
         describe(o, found, sizeof found);
-        fail(p, o->col, "expected a comparison operator (=, !=, <, >, <=, >=) after \"%s\", found %s",
+        fail(p, o->col, "expected a comparison operator (=, !=, <, >, <=, >=, :) after \"%s\", found %s",
              f->name, found);
         goto fail;
     }
@@ -1175,6 +1251,16 @@ static int eval_node(const filter_node *n, filter_get_fn get, void *ctx, bool *m
         if (get(ctx, n->field, &v) != 0 || v.type != n->field->type ||
             (v.type == FILTER_STRING && v.s == NULL && v.len > 0))
             return FILTER_ERR_CALLBACK;
+        if (n->op == FILTER_HAS) {
+            char *folded;
+            size_t len;
+            int rc = textfold(v.len > 0 ? v.s : "", v.len, &folded, &len);
+            if (rc != TEXTFOLD_OK)
+                return rc == TEXTFOLD_ERR_NOMEM ? FILTER_ERR_NOMEM : FILTER_ERR_CALLBACK;
+            *match = textfold_contains(folded, len, n->value.s, n->value.len);
+            free(folded);
+            return FILTER_OK;
+        }
         c = filter_value_compare(&v, &n->value);
         switch (n->op) {
         case FILTER_EQ: *match = c == 0; break;
@@ -1183,6 +1269,7 @@ static int eval_node(const filter_node *n, filter_get_fn get, void *ctx, bool *m
         case FILTER_GT: *match = c > 0; break;
         case FILTER_LE: *match = c <= 0; break;
         case FILTER_GE: *match = c >= 0; break;
+        case FILTER_HAS: break; /* above */
         }
         return FILTER_OK;
     }

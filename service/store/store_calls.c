@@ -249,25 +249,35 @@ static int changes_flush(store_tx *tx, int64_t index)
 static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int insert)
 {
     store_value cols[STORE_MAX_COLUMNS];
+    store_folds folds = {0};
     size_t len;
-    uint8_t *buf;
+    uint8_t *buf = NULL;
     int rc, moves = 0;
 
-    if (!tx->write || (rc = store_kind_extract(kind, msg, cols)) != STORE_OK)
+    if (!tx->write)
         return STORE_ERROR;
+    if ((rc = store_kind_extract(kind, msg, cols, &folds)) != STORE_OK)
+        goto done;
     if (kind == STORE_PRINCIPAL &&
         (rc = principal_moves_epoch(tx, msg, (const char *)cols[0].p, insert, &moves)) != STORE_OK)
-        return rc;
+        goto done;
     len = protobuf_c_message_get_packed_size(msg);
-    if ((buf = malloc(len ? len : 1)) == NULL)
-        return STORE_NOMEM;
+    if ((buf = malloc(len ? len : 1)) == NULL) {
+        rc = STORE_NOMEM;
+        goto done;
+    }
     protobuf_c_message_pack(msg, buf);
     rc = store__rec(tx, ENG(tx)->put(CONN(tx), kind, cols, buf, len, insert));
-    if (rc == STORE_OK && tx->s->opts.change_log && tracked(kind))
-        return pending_add(tx, kind, cols, buf, len); /* it keeps buf */
-    free(buf);
+    if (rc == STORE_OK && tx->s->opts.change_log && tracked(kind)) {
+        rc = pending_add(tx, kind, cols, buf, len); /* it keeps buf */
+        buf = NULL;
+        goto done;
+    }
     if (rc == STORE_OK && moves)
         rc = store__epoch_bump(tx);
+done:
+    free(buf);
+    store_folds_free(&folds);
     return rc;
 }
 

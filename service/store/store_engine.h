@@ -122,11 +122,31 @@ typedef struct store_kind_info {
 
 extern const store_kind_info store_kinds[STORE_KIND_COUNT];
 
-/* Fills cols[0..store_kinds[kind].n_columns) from m (text points into m:
- * keep m alive while binding). STORE_ERROR if m is not of the kind or has no
- * name. */
+/* The folded copies of a row's searchable text (textfold.h): a kind's
+ * `<field>_fold` columns, which the filter's ":" searches. */
+#define STORE_MAX_FOLDS 4
+typedef struct store_folds {
+    char *text[STORE_MAX_FOLDS];
+    size_t n;
+} store_folds;
+
+/* Fills cols[0..store_kinds[kind].n_columns) from m (text points into m, or
+ * into folds for the folded columns: keep both alive while binding, then
+ * store_folds_free, also after an error). STORE_ERROR if m is not of the
+ * kind or has no name; STORE_NOMEM. */
 int store_kind_extract(store_kind kind, const ProtobufCMessage *m,
-                       store_value cols[STORE_MAX_COLUMNS]);
+                       store_value cols[STORE_MAX_COLUMNS], store_folds *folds);
+void store_folds_free(store_folds *folds);
+
+
+/* The folded columns a migration added to rows written before it, filled
+ * in by the engine as each write would (SQLite migration 8, PostgreSQL
+ * migration 3): the kind's table, the text column and its folded copy. */
+typedef struct store_fold_column {
+    const char *table, *column, *fold;
+} store_fold_column;
+extern const store_fold_column store_fold_columns[];
+extern const size_t store_n_fold_columns;
 
 /* ---- SQL dialects and rendered statements (store_sql.h renders them) ---- */
 typedef struct store_sql_dialect {
@@ -137,6 +157,10 @@ typedef struct store_sql_dialect {
      * and in ORDER BY (a scope's equality needs none); "" when the columns
      * are declared in byte order already. */
     const char *text_collate;
+    /* A function f(haystack, needle) whose result is > 0 when needle occurs
+     * in haystack, comparing bytes: "instr" (SQLite) or "strpos"
+     * (PostgreSQL). The filter's ":" searches the folded columns with it. */
+    const char *contains;
 } store_sql_dialect;
 
 #define STORE_SQL_TEXT_MAX 8192

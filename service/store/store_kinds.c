@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/store_engine.h"
+#include "tallinn/textfold.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
@@ -20,6 +21,7 @@
 static const store_column donor_columns[] = {
     T("name"),   T("display_name"), I("kind"),        T("country_code"),
     I("membership"), T("parent"),   I("create_time"), I("update_time"),
+    T("display_name_fold"),
 };
 static const store_column pledge_columns[] = {
     T("name"),  T("donor"),     I("state"),       I("fiscal_year"),
@@ -29,7 +31,7 @@ static const store_column need_columns[] = {
     T("name"),        T("title"),     I("state"),     I("sector"),      I("category"),
     I("domain"),      I("priority"),  I("sensitivity"), I("coverage"),  I("estimated_cost"),
     I("committed"),   I("delivered"), I("needed_by"), T("region"),      T("beneficiary"),
-    I("create_time"), I("update_time"),
+    I("create_time"), I("update_time"), T("title_fold"),
 };
 static const store_column match_columns[] = {
     T("name"),  T("need"),     T("donor"),       T("pledge"),      I("state"),
@@ -57,6 +59,12 @@ const store_kind_info store_kinds[STORE_KIND_COUNT] = {
                     COLS(rate_columns)},
 };
 #undef COLS
+
+const store_fold_column store_fold_columns[] = {
+    {"donors", "display_name", "display_name_fold"},
+    {"needs", "title", "title_fold"},
+};
+const size_t store_n_fold_columns = sizeof(store_fold_columns) / sizeof(store_fold_columns[0]);
 
 _Static_assert(sizeof(need_columns) / sizeof(need_columns[0]) <= STORE_MAX_COLUMNS,
                "STORE_MAX_COLUMNS holds every kind's columns");
@@ -113,7 +121,34 @@ static store_value text(const char *s)
     return text_n(s, s != NULL ? strlen(s) : 0);
 }
 
-static void donor_cols(const ProtobufCMessage *m, store_value *c)
+/* The folded copy of searchable text (textfold.h), kept in folds so that
+ * it lives while the columns are bound. */
+static int fold(store_folds *folds, const char *s, store_value *out)
+{
+    char *f;
+    size_t len;
+    int rc;
+
+    if (folds->n == STORE_MAX_FOLDS)
+        return STORE_ERROR;
+    rc = textfold(s != NULL ? s : "", s != NULL ? strlen(s) : 0, &f, &len);
+    if (rc != TEXTFOLD_OK)
+        return rc == TEXTFOLD_ERR_NOMEM ? STORE_NOMEM : STORE_ERROR;
+    folds->text[folds->n++] = f;
+    *out = text_n(f, len);
+    return STORE_OK;
+}
+
+void store_folds_free(store_folds *folds)
+{
+    if (folds == NULL)
+        return;
+    for (size_t i = 0; i < folds->n; i++)
+        free(folds->text[i]);
+    folds->n = 0;
+}
+
+static int donor_cols(const ProtobufCMessage *m, store_value *c, store_folds *folds)
 {
     const Tallinn__V1__Donor *d = (const void *)m;
     c[1] = text(d->display_name);
@@ -123,6 +158,7 @@ static void donor_cols(const ProtobufCMessage *m, store_value *c)
     c[5] = text(d->parent);
     c[6] = ts(d->create_time);
     c[7] = ts(d->update_time);
+    return fold(folds, d->display_name, &c[8]);
 }
 
 /* The amount column of pledges and matches holds the accounting value, which
@@ -134,7 +170,7 @@ static store_value accounting(const Tallinn__V1__Money *value, const Tallinn__V1
     return money(value != NULL ? value : amount);
 }
 
-static void pledge_cols(const ProtobufCMessage *m, store_value *c)
+static int pledge_cols(const ProtobufCMessage *m, store_value *c, store_folds *folds)
 {
     const Tallinn__V1__Pledge *p = (const void *)m;
     /* A pledge's donor is its parent: "donors/x/pledges/y" belongs to "donors/x". */
@@ -146,9 +182,11 @@ static void pledge_cols(const ProtobufCMessage *m, store_value *c)
     c[5] = money(p->available);
     c[6] = ts(p->create_time);
     c[7] = ts(p->update_time);
+    (void)folds;
+    return STORE_OK;
 }
 
-static void need_cols(const ProtobufCMessage *m, store_value *c)
+static int need_cols(const ProtobufCMessage *m, store_value *c, store_folds *folds)
 {
     const Tallinn__V1__Need *n = (const void *)m;
     c[1] = text(n->title);
@@ -167,9 +205,10 @@ static void need_cols(const ProtobufCMessage *m, store_value *c)
     c[14] = text(n->beneficiary);
     c[15] = ts(n->create_time);
     c[16] = ts(n->update_time);
+    return fold(folds, n->title, &c[17]);
 }
 
-static void match_cols(const ProtobufCMessage *m, store_value *c)
+static int match_cols(const ProtobufCMessage *m, store_value *c, store_folds *folds)
 {
     const Tallinn__V1__Match *x = (const void *)m;
     c[1] = text(x->need);
@@ -180,9 +219,11 @@ static void match_cols(const ProtobufCMessage *m, store_value *c)
     c[6] = text(x->proposer);
     c[7] = ts(x->create_time);
     c[8] = ts(x->update_time);
+    (void)folds;
+    return STORE_OK;
 }
 
-static void principal_cols(const ProtobufCMessage *m, store_value *c)
+static int principal_cols(const ProtobufCMessage *m, store_value *c, store_folds *folds)
 {
     const Tallinn__V1__Principal *p = (const void *)m;
     c[1] = text(p->display_name);
@@ -192,21 +233,26 @@ static void principal_cols(const ProtobufCMessage *m, store_value *c)
     c[5] = text(p->cert_identity);
     c[6] = ts(p->create_time);
     c[7] = ts(p->last_use_time);
+    (void)folds;
+    return STORE_OK;
 }
 
-static void rate_cols(const ProtobufCMessage *m, store_value *c)
+static int rate_cols(const ProtobufCMessage *m, store_value *c, store_folds *folds)
 {
     const Tallinn__V1__ExchangeRate *r = (const void *)m;
     c[1] = text(r->currency_code);
     c[2] = date(r->rate_date);
     c[3] = num(r->used);
     c[4] = ts(r->create_time);
+    (void)folds;
+    return STORE_OK;
 }
 
 int store_kind_extract(store_kind kind, const ProtobufCMessage *m,
-                       store_value cols[STORE_MAX_COLUMNS])
+                       store_value cols[STORE_MAX_COLUMNS], store_folds *folds)
 {
-    static void (*const fill[STORE_KIND_COUNT])(const ProtobufCMessage *, store_value *) = {
+    static int (*const fill[STORE_KIND_COUNT])(const ProtobufCMessage *, store_value *,
+                                               store_folds *) = {
         [STORE_DONOR] = donor_cols,   [STORE_PLEDGE] = pledge_cols, [STORE_NEED] = need_cols,
         [STORE_MATCH] = match_cols,   [STORE_PRINCIPAL] = principal_cols,
         [STORE_RATE] = rate_cols,
@@ -214,6 +260,7 @@ int store_kind_extract(store_kind kind, const ProtobufCMessage *m,
     const ProtobufCFieldDescriptor *f;
     const char *name;
 
+    folds->n = 0;
     if ((unsigned)kind >= STORE_KIND_COUNT || m == NULL || m->descriptor != store_kinds[kind].desc)
         return STORE_ERROR;
     f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, "name");
@@ -224,8 +271,7 @@ int store_kind_extract(store_kind kind, const ProtobufCMessage *m,
         return STORE_ERROR;
     memset(cols, 0, STORE_MAX_COLUMNS * sizeof(*cols));
     cols[0] = text(name);
-    fill[kind](m, cols);
-    return STORE_OK;
+    return fill[kind](m, cols, folds);
 }
 
 /* ---- Filter schemas: the fields a client may filter and order on ---- */
@@ -236,13 +282,15 @@ typedef struct field_def {
     const char *column; /* a column of the kind */
     const ProtobufCEnumDescriptor *enum_desc; /* FILTER_ENUM */
     const char *enum_prefix;
+    const char *fold_column; /* a text field ":" may search: its folded column */
 } field_def;
 
-#define F(n, type, col) {n, type, col, NULL, NULL}
-#define F_ENUM(n, desc, prefix) {n, FILTER_ENUM, n, desc, prefix}
+#define F(n, type, col) {n, type, col, NULL, NULL, NULL}
+#define F_SEARCH(n, col, fold) {n, FILTER_STRING, col, NULL, NULL, fold}
+#define F_ENUM(n, desc, prefix) {n, FILTER_ENUM, n, desc, prefix, NULL}
 static const field_def donor_fields[] = {
     F("name", FILTER_STRING, "name"),
-    F("display_name", FILTER_STRING, "display_name"),
+    F_SEARCH("display_name", "display_name", "display_name_fold"),
     F_ENUM("kind", &tallinn__v1__donor__kind__descriptor, "KIND_"),
     F("country_code", FILTER_STRING, "country_code"),
     F_ENUM("membership", &tallinn__v1__donor__membership__descriptor, "MEMBERSHIP_"),
@@ -261,7 +309,7 @@ static const field_def pledge_fields[] = {
 };
 static const field_def need_fields[] = {
     F("name", FILTER_STRING, "name"),
-    F("title", FILTER_STRING, "title"),
+    F_SEARCH("title", "title", "title_fold"),
     F_ENUM("state", &tallinn__v1__need__state__descriptor, "STATE_"),
     F_ENUM("sector", &tallinn__v1__sector__descriptor, "SECTOR_"),
     F_ENUM("category", &tallinn__v1__category__descriptor, "CATEGORY_"),
@@ -305,6 +353,7 @@ static const field_def rate_fields[] = {
     F("create_time", FILTER_TIMESTAMP, "create_time"),
 };
 #undef F
+#undef F_SEARCH
 #undef F_ENUM
 
 static const struct {
@@ -357,6 +406,17 @@ static void schemas_init(void)
             ff[i].type = d->type;
             ff[i].column = (unsigned)col;
             ff[i].enum_prefix = d->enum_prefix;
+            if (d->fold_column != NULL) {
+                int fc = column_index((store_kind)k, d->fold_column);
+                if (fc < 0 || store_kinds[k].columns[fc].type != STORE_VALUE_TEXT) {
+                    fprintf(stderr, "level=error event=bad_filter_schema table=%s field=%s\n",
+                            store_kinds[k].table, d->name);
+                    schemas_ok = 0;
+                    return;
+                }
+                ff[i].flags |= FILTER_FIELD_SEARCH;
+                ff[i].fold_column = (unsigned)fc;
+            }
             if (d->enum_desc != NULL) {
                 filter_enum_value *v = calloc(d->enum_desc->n_values, sizeof(*v));
                 if (v == NULL) {

@@ -19,7 +19,7 @@
  * ON CONFLICT, ICU-independent COLLATE "C"). */
 #define PG_MIN_SERVER 130000
 
-static const store_sql_dialect dialect = {.param = "$", .text_collate = ""};
+static const store_sql_dialect dialect = {.param = "$", .text_collate = "", .contains = "strpos"};
 
 /* ---- The database and its connections ---- */
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "store/store_pg.h"
+#include "tallinn/textfold.h"
 
 /* Numbered migrations, applied in order at open, each in its own
  * transaction under an advisory lock (replicas may start together);
@@ -108,7 +109,12 @@ static const char *const migrations[] = {
     "  size bigint NOT NULL, update_time bigint NOT NULL);"
     "CREATE TABLE audit_cosignatures (size bigint NOT NULL, witness text COLLATE \"C\" NOT NULL,"
     "  line bytea NOT NULL, time bigint NOT NULL, PRIMARY KEY (size, witness));",
+    /* 5: search (SQLite's migration 10): the folded copy (textfold.h) of each
+     * searchable text; rows written before get theirs from fill_folds. */
+    ("ALTER TABLE donors ADD COLUMN display_name_fold text COLLATE \"C\" NOT NULL DEFAULT '';"
+     "ALTER TABLE needs ADD COLUMN title_fold text COLLATE \"C\" NOT NULL DEFAULT '';"),
 };
+#define FOLD_MIGRATION 5 /* the migration after which fill_folds runs */
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
 /* Serialises migrations of replicas that start together ("tallinn" in
@@ -118,6 +124,47 @@ static const char *const migrations[] = {
 int pg_schema_version(void)
 {
     return (int)N_MIGRATIONS;
+}
+
+/* The folded columns of rows written before migration 3, computed by the
+ * same C function as every write's (PostgreSQL's lower() depends on the
+ * database's locale and is no case fold). In the migration's transaction;
+ * identifiers from store_fold_columns, values bound. */
+static int fill_folds(store_conn *c)
+{
+    for (size_t i = 0; i < store_n_fold_columns; i++) {
+        const store_fold_column *f = &store_fold_columns[i];
+        char select[160], update[160];
+        PGresult *rows, *r;
+        int rc;
+
+        snprintf(select, sizeof(select), "SELECT name, %s FROM %s", f->column, f->table);
+        snprintf(update, sizeof(update), "UPDATE %s SET %s = $1 WHERE name = $2", f->table,
+                 f->fold);
+        if ((rc = pg_result(c, PQexec(c->h, select), &rows)) != STORE_OK)
+            return rc;
+        for (int row = 0; row < PQntuples(rows); row++) {
+            const char *v[2];
+            char *folded;
+            size_t len;
+            if ((rc = textfold(PQgetvalue(rows, row, 1), (size_t)PQgetlength(rows, row, 1),
+                               &folded, &len)) != TEXTFOLD_OK) {
+                PQclear(rows);
+                return rc == TEXTFOLD_ERR_NOMEM ? STORE_NOMEM : STORE_ERROR;
+            }
+            v[0] = folded;
+            v[1] = PQgetvalue(rows, row, 0);
+            r = PQexecParams(c->h, update, 2, NULL, v, NULL, NULL, 0);
+            free(folded);
+            if ((rc = pg_result(c, r, &r)) != STORE_OK) {
+                PQclear(rows);
+                return rc;
+            }
+            PQclear(r);
+        }
+        PQclear(rows);
+    }
+    return STORE_OK;
 }
 
 int pg_migrate(store_db *db, store_conn *c, char *err, size_t errlen)
@@ -150,6 +197,7 @@ int pg_migrate(store_db *db, store_conn *c, char *err, size_t errlen)
         if (version == (int64_t)N_MIGRATIONS)
             return pg_simple(c, "COMMIT") == STORE_OK ? STORE_OK : STORE_IO;
         if ((rc = pg_simple(c, migrations[version])) != STORE_OK ||
+            (version + 1 == FOLD_MIGRATION && (rc = fill_folds(c)) != STORE_OK) ||
             (rc = pg_simple(c, "UPDATE schema_version SET version = version + 1 WHERE id = 1")) !=
                 STORE_OK ||
             (rc = pg_simple(c, "COMMIT")) != STORE_OK) {

@@ -189,6 +189,7 @@ static const char *op_sql(filter_op op)
     case FILTER_GT: return " > ";
     case FILTER_LE: return " <= ";
     case FILTER_GE: return " >= ";
+    case FILTER_HAS: break; /* a function call: node() */
     }
     return NULL;
 }
@@ -222,6 +223,24 @@ static void node(render *r, const filter_node *n, size_t depth)
     case FILTER_NODE_CMP: {
         size_t col = field_column(r, n->field);
         const char *op = op_sql(n->op);
+        if (n->op == FILTER_HAS) {
+            /* A byte search of the folded literal in the folded column
+             * (textfold.h): no LIKE, so % _ and \ in it are plain text. */
+            if (r->bad || !(n->field->flags & FILTER_FIELD_SEARCH) ||
+                n->field->fold_column >= r->k->n_columns ||
+                r->k->columns[n->field->fold_column].type != STORE_VALUE_TEXT ||
+                n->value.type != FILTER_STRING || n->value.len == 0 || r->d->contains == NULL) {
+                r->bad = 1;
+                return;
+            }
+            put(&r->b, r->d->contains);
+            put(&r->b, "(");
+            put(&r->b, r->k->columns[n->field->fold_column].name);
+            put(&r->b, ", ");
+            bind(r, value_of(&n->value));
+            put(&r->b, ") > 0");
+            return;
+        }
         if (r->bad || op == NULL || n->value.type != n->field->type) {
             r->bad = 1;
             return;

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "store/store_sql.h"
+#include "tallinn/textfold.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 
@@ -136,10 +137,17 @@ static const char *const migrations[] = {
     "  update_time INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE audit_cosignatures (size INTEGER NOT NULL, witness TEXT NOT NULL,"
     "  line BLOB NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (size, witness)) WITHOUT ROWID;",
+    /* 10: search (the filter's ":"): the folded copy (textfold.h) of each
+     * searchable text, written with every row (store_kinds.c); rows written
+     * before get theirs here from the same C function (fold_sql below). */
+    "ALTER TABLE donors ADD COLUMN display_name_fold TEXT NOT NULL DEFAULT '';"
+    "UPDATE donors SET display_name_fold = tallinn_textfold(display_name);"
+    "ALTER TABLE needs ADD COLUMN title_fold TEXT NOT NULL DEFAULT '';"
+    "UPDATE needs SET title_fold = tallinn_textfold(title);",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
-static const store_sql_dialect dialect = {.param = "?", .text_collate = ""};
+static const store_sql_dialect dialect = {.param = "?", .text_collate = "", .contains = "instr"};
 
 /* ---- Statements ---- */
 
@@ -510,6 +518,31 @@ static int schema_version(sqlite3 *h, int *version)
     return rc;
 }
 
+/* tallinn_textfold(text): textfold.h's fold as an SQL function, for the
+ * migration that fills the folded columns of rows written before them;
+ * registered only on the connection that migrates. */
+static void fold_sql(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const unsigned char *s = sqlite3_value_text(argv[0]);
+    int n = sqlite3_value_bytes(argv[0]);
+    char *out;
+    size_t len;
+    int rc;
+
+    (void)argc;
+    rc = textfold(s != NULL ? (const char *)s : "", s != NULL ? (size_t)n : 0, &out, &len);
+    if (rc == TEXTFOLD_ERR_NOMEM) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (rc != TEXTFOLD_OK || len > (size_t)INT32_MAX) {
+        free(rc == TEXTFOLD_OK ? out : NULL);
+        sqlite3_result_error(ctx, "tallinn_textfold failed", -1);
+        return;
+    }
+    sqlite3_result_text(ctx, out, (int)len, free);
+}
+
 static int migrate(store_db *db, sqlite3 *h, char *err, size_t errlen)
 {
     int version = 0, rc;
@@ -531,6 +564,12 @@ static int migrate(store_db *db, sqlite3 *h, char *err, size_t errlen)
         snprintf(err, errlen, "%s is read-only and its schema (version %d) is not this tallinnd's "
                  "(%zu): it cannot be migrated there", db->path, version, N_MIGRATIONS);
         return STORE_IO;
+    }
+    if ((rc = sqlite3_create_function(h, "tallinn_textfold", 1,
+                                      SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+                                      NULL, fold_sql, NULL, NULL)) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot migrate %s: %s", db->path, sqlite3_errmsg(h));
+        return map_sqlite(rc) == STORE_OK ? STORE_ERROR : map_sqlite(rc);
     }
     for (size_t i = (size_t)version; i < N_MIGRATIONS; i++) {
         char pragma[64];

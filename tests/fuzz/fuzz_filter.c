@@ -24,6 +24,7 @@
 #include "store/store_sql.h"
 #include "tallinn/filter.h"
 #include "tallinn/store.h"
+#include "tallinn/textfold.h"
 
 static void check(int ok, const char *what)
 {
@@ -39,16 +40,16 @@ static const filter_enum_value COLORS[] = {
     {"COLOR_MINUS", -3},
 };
 static const filter_field ALL_FIELDS[] = {
-    {"title", FILTER_STRING, 0, NULL, 0, NULL, 0},
-    {"color", FILTER_ENUM, 0, COLORS, 5, "COLOR_", 0},
-    {"count", FILTER_INT, 0, NULL, 0, NULL, 0},
-    {"cost", FILTER_MONEY, 0, NULL, 0, NULL, 0},
-    {"create_time", FILTER_TIMESTAMP, 0, NULL, 0, NULL, 0},
-    {"due", FILTER_DATE, 0, NULL, 0, NULL, 0},
-    {"done", FILTER_BOOL, 0, NULL, 0, NULL, 0},
-    {"notes", FILTER_STRING, 0, NULL, 0, NULL, FILTER_FIELD_NO_ORDER},
-    {"score", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_NO_FILTER},
-    {"nested.value", FILTER_INT, 0, NULL, 0, NULL, 0},
+    {"title", FILTER_STRING, 0, NULL, 0, NULL, FILTER_FIELD_SEARCH, 0},
+    {"color", FILTER_ENUM, 0, COLORS, 5, "COLOR_", 0, 0},
+    {"count", FILTER_INT, 0, NULL, 0, NULL, 0, 0},
+    {"cost", FILTER_MONEY, 0, NULL, 0, NULL, 0, 0},
+    {"create_time", FILTER_TIMESTAMP, 0, NULL, 0, NULL, 0, 0},
+    {"due", FILTER_DATE, 0, NULL, 0, NULL, 0, 0},
+    {"done", FILTER_BOOL, 0, NULL, 0, NULL, 0, 0},
+    {"notes", FILTER_STRING, 0, NULL, 0, NULL, FILTER_FIELD_NO_ORDER, 0},
+    {"score", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_NO_FILTER, 0},
+    {"nested.value", FILTER_INT, 0, NULL, 0, NULL, 0, 0},
 };
 static const filter_schema ALL_SCHEMA = {ALL_FIELDS, sizeof ALL_FIELDS / sizeof ALL_FIELDS[0]};
 
@@ -191,6 +192,7 @@ static int sql_match(size_t k, const row *r, const filter *f)
     const store_kind_info *ki = &store_kinds[k];
     const filter_schema *s = schemas[k];
     store_value cols[STORE_MAX_COLUMNS];
+    char *folded[MAX_FIELDS] = {0};
     store_list_query q = {.kind = (store_kind)k, .filter = f, .limit = 10};
     store_sql *sql = malloc(sizeof *sql);
     char text[4096];
@@ -211,6 +213,12 @@ static int sql_match(size_t k, const row *r, const filter *f)
         cols[s->fields[i].column] = v->type == FILTER_STRING
                                         ? (store_value){STORE_VALUE_TEXT, 0, v->s, v->len}
                                         : (store_value){STORE_VALUE_INT, v->i, NULL, 0};
+        /* a search field's folded copy, as store_kind_extract keeps it */
+        if (s->fields[i].flags & FILTER_FIELD_SEARCH) {
+            size_t flen;
+            check(textfold(v->s, v->len, &folded[i], &flen) == TEXTFOLD_OK, "textfold");
+            cols[s->fields[i].fold_column] = (store_value){STORE_VALUE_TEXT, 0, folded[i], flen};
+        }
     }
     n = (size_t)snprintf(text, sizeof text, "INSERT INTO %s VALUES(?1, x''", ki->table);
     for (size_t c = 1; c < ki->n_columns; c++)
@@ -221,6 +229,8 @@ static int sql_match(size_t k, const row *r, const filter *f)
         bind_value(st, (int)c + 1, &cols[c]);
     check(sqlite3_step(st) == SQLITE_DONE, "insert");
     sqlite3_finalize(st);
+    for (size_t i = 0; i < s->nfields; i++)
+        free(folded[i]);
 
     check(store_sql_list(store_engine_sqlite.dialect, &q, STORE_SQL_NO_SEEK, sql) == STORE_OK,
           "the list renders");

@@ -290,7 +290,17 @@ def test_mirror_per_role(w):
                 want = w.list_all(who, kind)
                 assert sorted(m[kind]) == sorted(want), (who, kind, sorted(m[kind]), sorted(want))
                 for name, x in want.items():
-                    assert m[kind][name] == x, (who, name, m[kind][name], x)
+                    got = m[kind][name]
+                    if kind == "match":
+                        # ListMatches leaves delivery evidence out (api.md);
+                        # the feed carries the match as GetMatch shows it.
+                        one = w.call(who, "/tallinn.v1.MatchService/GetMatch",
+                                     match_pb2.GetMatchRequest(name=name), match_pb2.Match)
+                        assert got == one, (who, name, got, one)
+                        got = match_pb2.Match()
+                        got.CopyFrom(m[kind][name])
+                        got.ClearField("delivery_evidence")
+                    assert got == x, (who, name, got, x)
             else:
                 assert not m[kind], (who, kind)
 

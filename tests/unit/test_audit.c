@@ -121,6 +121,7 @@ static void test_every_field_at_maximum(void **state)
         audit_entry e = {
             .principal = v, .role = -1, .method = v, .resource = v, .request_id = v,
             .request_sha256 = sha, .status = INT32_MIN, .etag = v,
+            .evidence_sha256 = sha, .evidence_documents = INT32_MIN,
         };
         ProtobufCAllocator alloc = {count_alloc, count_free, NULL};
         size_t len = audit_record_pack(&e, INT64_MAX, INT64_MIN, -1, buf);
@@ -135,6 +136,8 @@ static void test_every_field_at_maximum(void **state)
         if (counted > max_decoded)
             max_decoded = counted;
         assert_int_equal(r->index, INT64_MAX);
+        assert_int_equal(r->evidence_sha256.len, 32);
+        assert_int_equal(r->evidence_documents, INT32_MIN);
         assert_int_equal(check_record(r), 5); /* all but server_version */
         check_digest(r, "resource", v);
         check_digest(r, "request_id", v);

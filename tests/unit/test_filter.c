@@ -38,19 +38,19 @@ enum { F_TITLE, F_REGION, F_SECTOR, F_STATE, F_PRIORITY, F_COST, F_FY, F_CTIME, 
        F_RESTRICTED, F_DESCRIPTION, F_SCORE, F_COUNT };
 
 static const filter_field FIELDS[F_COUNT] = {
-    [F_TITLE] = {"title", FILTER_STRING, 0, NULL, 0, NULL, 0},
-    [F_REGION] = {"region", FILTER_STRING, 0, NULL, 0, NULL, 0},
-    [F_SECTOR] = {"sector", FILTER_ENUM, 0, SECTORS, 5, "SECTOR_", 0},
-    [F_STATE] = {"state", FILTER_ENUM, 0, STATES, 5, "STATE_", 0},
-    [F_PRIORITY] = {"priority", FILTER_ENUM, 0, PRIORITIES, 5, "PRIORITY_", 0},
-    [F_COST] = {"estimated_cost", FILTER_MONEY, 0, NULL, 0, NULL, 0},
-    [F_FY] = {"fiscal_year", FILTER_INT, 0, NULL, 0, NULL, 0},
-    [F_CTIME] = {"create_time", FILTER_TIMESTAMP, 0, NULL, 0, NULL, 0},
-    [F_NEEDED] = {"needed_by", FILTER_DATE, 0, NULL, 0, NULL, 0},
-    [F_RESTRICTED] = {"restricted", FILTER_BOOL, 0, NULL, 0, NULL, 0},
+    [F_TITLE] = {"title", FILTER_STRING, 0, NULL, 0, NULL, FILTER_FIELD_SEARCH, 0},
+    [F_REGION] = {"region", FILTER_STRING, 0, NULL, 0, NULL, 0, 0},
+    [F_SECTOR] = {"sector", FILTER_ENUM, 0, SECTORS, 5, "SECTOR_", 0, 0},
+    [F_STATE] = {"state", FILTER_ENUM, 0, STATES, 5, "STATE_", 0, 0},
+    [F_PRIORITY] = {"priority", FILTER_ENUM, 0, PRIORITIES, 5, "PRIORITY_", 0, 0},
+    [F_COST] = {"estimated_cost", FILTER_MONEY, 0, NULL, 0, NULL, 0, 0},
+    [F_FY] = {"fiscal_year", FILTER_INT, 0, NULL, 0, NULL, 0, 0},
+    [F_CTIME] = {"create_time", FILTER_TIMESTAMP, 0, NULL, 0, NULL, 0, 0},
+    [F_NEEDED] = {"needed_by", FILTER_DATE, 0, NULL, 0, NULL, 0, 0},
+    [F_RESTRICTED] = {"restricted", FILTER_BOOL, 0, NULL, 0, NULL, 0, 0},
     [F_DESCRIPTION] = {"description", FILTER_STRING, 0, NULL, 0, NULL,
-                       FILTER_FIELD_NO_ORDER},
-    [F_SCORE] = {"score", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_NO_FILTER},
+                       FILTER_FIELD_NO_ORDER, 0},
+    [F_SCORE] = {"score", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_NO_FILTER, 0},
 };
 
 static const filter_schema SCHEMA = {FIELDS, F_COUNT};
@@ -243,6 +243,13 @@ static void test_canonical(void **state)
     expect_canonical("title = \"a \\\"b\\\" \\\\ c\\/d\\n\"", "title = \"a \\\"b\\\" \\\\ c/d\\n\"");
     expect_canonical("region = \"Харків\"", "region = \"Харків\"");
     expect_canonical("description != \"\"", "description != \"\"");
+    /* a search keeps its folded text: one canonical form (and one page
+     * token) for every spelling of the same search */
+    expect_canonical("title:\"ODESA\"", "title : \"odesa\"");
+    expect_canonical("title : \"Одеса\"", "title : \"одеса\"");
+    expect_canonical("title : \"ОДЕСА\"", "title : \"одеса\"");
+    expect_canonical("title : \"Straße\"", "title : \"strasse\"");
+    expect_canonical("NOT title : \"50%_off\\\\\"", "NOT title : \"50%_off\\\\\"");
 }
 
 /* The literal of comparison i of an AND at the root. */
@@ -316,7 +323,7 @@ static void test_errors(void **state)
     expect_error(S("sector = "), 10,
                  "filter: column 10: expected a value name for enum field \"sector\"");
     expect_error(S("sector"), 7,
-                 "filter: column 7: expected a comparison operator (=, !=, <, >, <=, >=) after "
+                 "filter: column 7: expected a comparison operator (=, !=, <, >, <=, >=, :) after "
                  "\"sector\", found end of filter");
     expect_error(S("sector < ENERGY"), 8,
                  "filter: column 8: operator \"<\" cannot be used with enum field \"sector\"; "
@@ -384,8 +391,25 @@ static void test_errors(void **state)
     expect_error(S("needed_by < \"2025-02-29\""), 13,
                  "filter: column 13: expected a date in double quotes for field \"needed_by\", "
                  "e.g. \"2025-06-30\"");
-    expect_error(S("title : \"x\""), 7,
-                 "filter: column 7: the \":\" (has) operator is not supported; use =");
+    /* ":" searches only the fields made for it, with a string to find */
+    expect_error(S("region : \"x\""), 8,
+                 "filter: column 8: field \"region\" cannot be searched with \":\"; use =, or "
+                 "\":\" on title");
+    expect_error(S("sector : ENERGY"), 8,
+                 "filter: column 8: operator \":\" (contains) cannot be used with enum field "
+                 "\"sector\"; use = or !=");
+    expect_error(S("estimated_cost : 5"), 16,
+                 "filter: column 16: operator \":\" (contains) cannot be used with money field "
+                 "\"estimated_cost\"; use =, <, >, <= or >=");
+    expect_error(S("title : odesa"), 9,
+                 "filter: column 9: expected the text to search for in double quotes after "
+                 "\"title :\"");
+    expect_error(S("title : \"\""), 9,
+                 "filter: column 9: nothing to search for: the text after \":\" is empty (or "
+                 "only invisible characters)");
+    expect_error(S("title : \"\u00ad\""), 9,
+                 "filter: column 9: nothing to search for: the text after \":\" is empty (or "
+                 "only invisible characters)");
     expect_error(S("AND"), 1, "filter: column 1: expected a field name, found \"AND\"");
     expect_error(S("sector = ENERGY AND"), 20,
                  "filter: column 20: expected a field name, found end of filter");
@@ -467,28 +491,55 @@ static void test_limits(void **state)
     filter_destroy(f);
 }
 
+static void test_search_limits(void **state)
+{
+    char buf[FILTER_SEARCH_MAX * 2 + 32];
+    size_t n;
+    filter *f;
+    (void)state;
+
+    /* FILTER_SEARCH_MAX characters, counted as characters: two-byte "ї" */
+    n = (size_t)sprintf(buf, "title : \"");
+    for (int i = 0; i < FILTER_SEARCH_MAX; i++)
+        n += (size_t)sprintf(buf + n, "ї");
+    buf[n++] = '"';
+    buf[n] = '\0';
+    f = parse_ok(buf);
+    filter_destroy(f);
+    n--;
+    n += (size_t)sprintf(buf + n, "x\"");
+    expect_error(buf, n, 9,
+                 "filter: column 9: the text to search for is longer than 200 characters (the "
+                 "longest searchable field)");
+
+    /* only a string field may be searchable */
+    filter_field bad[] = {{"n", FILTER_INT, 0, NULL, 0, NULL, FILTER_FIELD_SEARCH, 0}};
+    filter_schema sb = {bad, 1};
+    assert_int_equal(filter_schema_check(&sb), FILTER_ERR_SCHEMA);
+}
+
 static void test_bad_schema(void **state)
 {
     filter *f = NULL;
     filter_order o;
     (void)state;
 
-    filter_field bad_name[] = {{"title; DROP TABLE x", FILTER_STRING, 0, NULL, 0, NULL, 0}};
+    filter_field bad_name[] = {{"title; DROP TABLE x", FILTER_STRING, 0, NULL, 0, NULL, 0, 0}};
     filter_schema s1 = {bad_name, 1};
     assert_int_equal(filter_schema_check(&s1), FILTER_ERR_SCHEMA);
     assert_int_equal(filter_parse(&s1, S("title = \"a\""), &f, NULL), FILTER_ERR_SCHEMA);
     assert_int_equal(filter_order_parse(&s1, S("title"), &o, NULL), FILTER_ERR_SCHEMA);
 
-    filter_field dup[] = {{"a", FILTER_INT, 0, NULL, 0, NULL, 0},
-                          {"a", FILTER_INT, 1, NULL, 0, NULL, 0}};
+    filter_field dup[] = {{"a", FILTER_INT, 0, NULL, 0, NULL, 0, 0},
+                          {"a", FILTER_INT, 1, NULL, 0, NULL, 0, 0}};
     filter_schema s2 = {dup, 2};
     assert_int_equal(filter_schema_check(&s2), FILTER_ERR_SCHEMA);
 
-    filter_field noenum[] = {{"e", FILTER_ENUM, 0, NULL, 0, NULL, 0}};
+    filter_field noenum[] = {{"e", FILTER_ENUM, 0, NULL, 0, NULL, 0, 0}};
     filter_schema s3 = {noenum, 1};
     assert_int_equal(filter_schema_check(&s3), FILTER_ERR_SCHEMA);
 
-    filter_field badtype[] = {{"t", (filter_type)99, 0, NULL, 0, NULL, 0}};
+    filter_field badtype[] = {{"t", (filter_type)99, 0, NULL, 0, NULL, 0, 0}};
     filter_schema s4 = {badtype, 1};
     assert_int_equal(filter_schema_check(&s4), FILTER_ERR_SCHEMA);
     filter_schema s5 = {NULL, 1};
@@ -533,6 +584,20 @@ static void test_known_answers(void **state)
         {"description = \"\"", "2"},
         {"NOT (sector = ENERGY OR sector = FINANCE) AND NOT state = ON_HOLD", "5"},
         {"state = UNSPECIFIED", ""},
+        /* ":": a caseless substring of the title, also in Cyrillic */
+        {"title : \"edr\"", "1,5"},
+        {"title : \"EDR\"", "1,5"},
+        {"title : \"КИЇВ\"", "4"},
+        {"title : \"київ b\"", "4"},
+        {"title : \"scada\\\" a\"", "3"},
+        {"title : \"licences\"", "1"},
+        {"NOT title : \"edr\"", "2,3,4,6"},
+        {"title : \"edr\" AND sector = HEALTH", "5"},
+        /* no wildcards: % _ and \\ are plain characters */
+        {"title : \"%\"", ""},
+        {"title : \"_\"", ""},
+        {"title : \"E_R\"", ""},
+        {"title : \"\\\\\"", ""},
     };
     (void)state;
 
@@ -829,6 +894,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bad_schema),
+        cmocka_unit_test(test_search_limits),
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_order_by),
         cmocka_unit_test(test_value_compare),

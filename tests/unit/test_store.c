@@ -563,6 +563,11 @@ static void test_deep_pages(void **state)
     deep_check(f->s, "create_time", NULL, all, 1, 0);
     deep_check(f->s, "create_time", NULL, observer, 1, 0);
     deep_check(f->s, "create_time", "state = OPEN", all, 1, 0);
+    /* A search (":") is a filter like any other: the seek serves its deep
+     * pages too (each row's folded title tested as the range is read). */
+    deep_check(f->s, "create_time", "title : \"TITLE\"", all, 1, 0);
+    deep_check(f->s, "create_time desc", "NOT title : \"Title 000\"", all, 1, 0);
+    deep_check(f->s, "priority, create_time desc", "title : \"title \"", observer, 1, 0);
     for (size_t i = 0; i < sizeof(indexed) / sizeof(indexed[0]); i++)
         deep_check(f->s, indexed[i], NULL, all, 1, 0);
     /* No index has the title first: the first page is one pass over the
@@ -1054,6 +1059,8 @@ static void test_migration_6_head(void **state)
                                   " DROP TABLE exchange_rates;"
                                   " DROP TABLE changes; DROP TABLE change_log_start;"
                                   " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
+                                  " ALTER TABLE donors DROP COLUMN display_name_fold;"
+                                  " ALTER TABLE needs DROP COLUMN title_fold;"
                                   " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
                                   " (2, x'02'); PRAGMA user_version = 5;",
                                   NULL, NULL, NULL),
@@ -1084,6 +1091,53 @@ static void test_migration_6_head(void **state)
     assert_int_equal(sqlite3_exec(db, current, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
+}
+
+/* ---- Migration 10: the folded columns of rows written before ---- */
+
+static void test_migration_8_folds(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path};
+    char err[256];
+    sqlite3 *db;
+    store_tx *tx;
+    collect c = {0};
+    filter *flt = parse_filter(STORE_NEED, "title : \"GRID OPERATOR\"");
+    store_list_query q = {.kind = STORE_NEED, .filter = flt, .limit = 10};
+
+    write_need(f->s, "needs/m1", 6, 1000);
+    store_close(f->s);
+    f->s = NULL;
+    /* A database as migration 9 left it: no folded columns. */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "ALTER TABLE donors DROP COLUMN display_name_fold;"
+                                  " ALTER TABLE needs DROP COLUMN title_fold;"
+                                  " PRAGMA user_version = 9;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
+    /* the old row is found by a search: its folded title was filled in */
+    assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
+    assert_int_equal(store_list(tx, &q, collect_row, &c), STORE_OK);
+    store_read_end(tx);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.names[0], "needs/m1");
+    /* by the same fold as a write's (store_kinds.c) */
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    {
+        sqlite3_stmt *st;
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT title_fold FROM needs", -1, &st, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0),
+                            "firewalls for a regional grid operator");
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    filter_destroy(flt);
 }
 
 static void test_unknown_database_url(void **state)
@@ -1118,6 +1172,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_principals_epoch_shared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_6_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_8_folds, setup, teardown),
         cmocka_unit_test(test_unknown_database_url),
         cmocka_unit_test_setup_teardown(test_deep_pages, setup, teardown),
     };

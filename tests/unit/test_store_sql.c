@@ -24,7 +24,7 @@
 
 #define NS 1000000000LL
 
-static const store_sql_dialect PG = {.param = "$", .text_collate = " COLLATE \"C\""};
+static const store_sql_dialect PG = {.param = "$", .text_collate = " COLLATE \"C\"", .contains = "strpos"};
 
 static filter *parse(store_kind kind, const char *text)
 {
@@ -63,6 +63,39 @@ static void test_row_statements(void **state)
                              " update_time = $9 WHERE name = $1");
     assert_int_equal(store_sql_insert(&PG, STORE_NEED, buf, 40), STORE_ERROR);
     assert_string_equal(buf, "");
+}
+
+static void test_search_text(void **state)
+{
+    filter *f = parse(STORE_NEED, "title : \"ОДЕСА 50%_\\\\\" AND state = OPEN");
+    filter *g = parse(STORE_DONOR, "display_name : \"Norway\"");
+    store_list_query q = {.kind = STORE_NEED, .filter = f, .limit = 11};
+    store_sql sql;
+    (void)state;
+
+    assert_int_equal(store_sql_list(store_engine_sqlite.dialect, &q, STORE_SQL_NO_SEEK, &sql),
+                     STORE_OK);
+    assert_string_equal(sql.text, "SELECT data FROM needs WHERE (instr(title_fold, ?1) > 0"
+                                  " AND state = ?2) ORDER BY name ASC LIMIT ?3");
+    /* the folded text as a bind: never LIKE, so % _ \\ stay plain */
+    assert_true(sql.binds[0].type == STORE_VALUE_TEXT);
+    assert_int_equal(sql.binds[0].len, strlen("одеса 50%_\\"));
+    assert_memory_equal(sql.binds[0].p, "одеса 50%_\\", sql.binds[0].len);
+    assert_null(strstr(sql.text, "LIKE"));
+    assert_int_equal(store_sql_list(&PG, &q, STORE_SQL_NO_SEEK, &sql), STORE_OK);
+    assert_string_equal(sql.text, "SELECT data FROM needs WHERE (strpos(title_fold, $1) > 0"
+                                  " AND state = $2) ORDER BY name COLLATE \"C\" ASC LIMIT $3");
+    q.kind = STORE_DONOR;
+    q.filter = g;
+    assert_int_equal(store_sql_list(&PG, &q, STORE_SQL_NO_SEEK, &sql), STORE_OK);
+    assert_string_equal(sql.text, "SELECT data FROM donors WHERE (strpos(display_name_fold, $1)"
+                                  " > 0) ORDER BY name COLLATE \"C\" ASC LIMIT $2");
+    assert_memory_equal(sql.binds[0].p, "norway", 6);
+    /* a search filter of another kind's schema is refused */
+    q.kind = STORE_NEED;
+    assert_int_equal(store_sql_list(&PG, &q, STORE_SQL_NO_SEEK, &sql), STORE_ERROR);
+    filter_destroy(f);
+    filter_destroy(g);
 }
 
 static void test_list_text(void **state)
@@ -278,7 +311,10 @@ static uint32_t lcg(uint32_t *s)
 
 static const char *const TITLES[] = {"EDR licences", "SOC training", "Grid \"SCADA\" audit",
                                      "Київ backbone", "Hospital EDR", "bank DDoS", "",
-                                     "edr licences", "EDR licences 2", "Äpfel", "Zebra"};
+                                     "edr licences", "EDR licences 2", "Äpfel", "Zebra",
+                                     "ОДЕСА порт", "Одеса SOC", "50%_off \\ x", "STRASSE",
+                                     "Straße"};
+#define NTITLES (sizeof(TITLES) / sizeof(TITLES[0]))
 static const char *const REGIONS[] = {"Kharkiv Oblast", "Kyiv City", "Lviv Oblast",
                                       "Одеська область", "National", "kyiv city"};
 
@@ -364,7 +400,7 @@ static int setup_world(void **state)
         tallinn__v1__date__init(by);
         snprintf(name, 32, "needs/n%03d", (i * 37) % NGEN); /* names not in insertion order */
         n->name = name;
-        n->title = (char *)TITLES[lcg(&s) % 11];
+        n->title = (char *)TITLES[lcg(&s) % NTITLES];
         n->region = (char *)REGIONS[lcg(&s) % 6];
         n->beneficiary = (char *)"";
         n->sector = (int)(lcg(&s) % 5);
@@ -553,6 +589,16 @@ static const char *const GEN_FILTERS[] = {
     "region > \"Kyiv City\"",
     "name > \"needs/n100\" AND name <= \"needs/n2\"",
     "NOT (NOT (priority = LOW))",
+    /* ":" (the folded columns, textfold.h): caseless, Cyrillic, no wildcards */
+    "title : \"edr\"",
+    "title : \"ОДЕСА\"",
+    "title : \"одеса\" AND sector != ENERGY",
+    "title : \"strasse\"",
+    "title : \"%\"",
+    "title : \"_o\"",
+    "title : \"%_off \\\\ x\"",
+    "title : \"E%\"",
+    "NOT title : \"licences\" AND title != \"\"",
     "(priority = LOW OR priority = MEDIUM) AND (sector = ENERGY OR sector = HEALTH) AND "
     "NOT (sensitivity = RESTRICTED OR needed_by > \"2025-10-01\")",
 };
@@ -580,10 +626,14 @@ static void test_filters_agree(void **state)
                 fail_msg("%s: row %zu is %s, wanted %s", GEN_FILTERS[k], i, got.v[i],
                          want[i]->name);
         nonempty += n > 0 && n < NGEN;
+        if (n == 0 || n == NGEN)
+            print_message("selects %s: %s\n", n ? "all" : "nothing", GEN_FILTERS[k]);
         filter_destroy(f);
     }
-    /* The data discriminates: all but the empty filter select a proper subset. */
-    assert_true(nonempty >= sizeof GEN_FILTERS / sizeof GEN_FILTERS[0] - 1);
+    /* The data discriminates: all but the empty filter and `title : "E%"`
+     * (no title holds "e%": a wildcard would match many) select a proper
+     * subset. */
+    assert_true(nonempty >= sizeof GEN_FILTERS / sizeof GEN_FILTERS[0] - 2);
     free(buf);
 }
 
@@ -740,6 +790,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_row_statements),
         cmocka_unit_test(test_list_text),
+        cmocka_unit_test(test_search_text),
         cmocka_unit_test(test_identifiers),
         cmocka_unit_test(test_largest_filter_fits),
         cmocka_unit_test_setup_teardown(test_filters_agree, setup_world, teardown_world),
