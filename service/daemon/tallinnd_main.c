@@ -18,6 +18,8 @@
 #include "authz/authz.h"
 #include "daemon/datalock.h"
 #include "handlers/domain.h"
+#include "log/slog.h"
+#include "metrics/metrics_http.h"
 #include "tallinn/health.h"
 #include "tallinn/reflection.h"
 #include "tallinn/rpc.h"
@@ -35,6 +37,10 @@
 #define ADMIN_TOKEN_FILE "admin.token"
 #define DB_FILE "tallinn.db"
 
+/* Every line tallinnd writes to stderr is a log line (slog): errors too. */
+#define LOG_ERR(...) slog_msg(SLOG_ERROR, "error", NULL, 0, __VA_ARGS__)
+#define LOG_USAGE(...) slog_msg(SLOG_ERROR, "usage", NULL, 0, __VA_ARGS__)
+
 typedef struct serve_opts {
     const char *listen;
     const char *data_dir;
@@ -51,6 +57,8 @@ typedef struct serve_opts {
     int quiet;
     const char *currency;
     const char *origin;
+    const char *metrics_listen; /* NULL: no metrics endpoint */
+    int metrics_allow_remote;
 } serve_opts;
 
 static void usage(FILE *out)
@@ -91,6 +99,12 @@ static void usage(FILE *out)
             "  --origin NAME            init: the audit log's origin (default <host>/tallinn)\n"
             "  --to FILE                backup: the new file to write\n"
             "  --quiet                  no per-call log lines\n"
+            "  --log-format FMT         logfmt (default) or json: every line on stderr\n"
+            "  --log-level LEVEL        debug, info (default), warn or error\n"
+            "  --metrics-listen ADDR    serve Prometheus metrics at http://ADDR/metrics\n"
+            "                           (e.g. 127.0.0.1:9464; off by default; loopback only)\n"
+            "  --metrics-allow-remote   let --metrics-listen take a non-loopback address (plain\n"
+            "                           HTTP, no authentication: put a TLS reverse proxy in front)\n"
             "  --version                print the version and exit\n"
             "  -h, --help               this help\n"
             "\n"
@@ -109,7 +123,7 @@ static int parse_int(const char *flag, const char *s, long min, long max, long *
     errno = 0;
     v = strtol(s, &end, 10);
     if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "tallinnd: %s wants a whole number from %ld to %ld, not \"%s\"\n", flag,
+        LOG_USAGE("%s wants a whole number from %ld to %ld, not \"%s\"", flag,
                 min, max, s);
         return -1;
     }
@@ -149,11 +163,11 @@ static grpc_server_credentials *tls_credentials(const serve_opts *o)
     char *cert = read_file(o->tls_cert), *key = read_file(o->tls_key), *ca = NULL;
 
     if (cert == NULL || key == NULL) {
-        fprintf(stderr, "tallinnd: cannot read %s\n", cert == NULL ? o->tls_cert : o->tls_key);
+        LOG_ERR("cannot read %s", cert == NULL ? o->tls_cert : o->tls_key);
         goto done;
     }
     if (o->client_ca != NULL && (ca = read_file(o->client_ca)) == NULL) {
-        fprintf(stderr, "tallinnd: cannot read %s\n", o->client_ca);
+        LOG_ERR("cannot read %s", o->client_ca);
         goto done;
     }
     pair.private_key = key;
@@ -166,7 +180,7 @@ static grpc_server_credentials *tls_credentials(const serve_opts *o)
                    : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
         NULL);
     if (creds == NULL)
-        fprintf(stderr, "tallinnd: the TLS certificate or key is not usable\n");
+        LOG_ERR("the TLS certificate or key is not usable");
 done:
     if (key != NULL) /* the private key must not linger in freed memory */
         sodium_memzero(key, strlen(key));
@@ -182,13 +196,13 @@ static int make_data_dir(const char *dir)
 
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "tallinnd: %s exists and is not a directory\n", dir);
+            LOG_ERR("%s exists and is not a directory", dir);
             return -1;
         }
         return 0;
     }
     if (mkdir(dir, 0700) != 0) {
-        fprintf(stderr, "tallinnd: cannot create the data directory %s: %s\n", dir,
+        LOG_ERR("cannot create the data directory %s: %s", dir,
                 strerror(errno));
         return -1;
     }
@@ -202,7 +216,7 @@ static int write_secret_file(const char *path, const void *data, size_t len)
     const char *p = data;
 
     if (fd < 0) {
-        fprintf(stderr, "tallinnd: cannot create %s: %s\n", path, strerror(errno));
+        LOG_ERR("cannot create %s: %s", path, strerror(errno));
         return -1;
     }
     while (len > 0) {
@@ -210,7 +224,7 @@ static int write_secret_file(const char *path, const void *data, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+            LOG_ERR("cannot write %s: %s", path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -218,7 +232,7 @@ static int write_secret_file(const char *path, const void *data, size_t len)
         len -= (size_t)n;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+        LOG_ERR("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -233,14 +247,14 @@ static int read_key_file(const char *dir, const char *name, uint8_t *key, size_t
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if ((f = fopen(path, "rb")) == NULL) {
-        fprintf(stderr, "tallinnd: cannot read %s (%s): is %s initialised? run "
-                        "`tallinnd init --data-dir %s`\n", path, strerror(errno), dir, dir);
+        LOG_ERR("cannot read %s (%s): is %s initialised? run "
+                        "`tallinnd init --data-dir %s`", path, strerror(errno), dir, dir);
         return -1;
     }
     ok = fread(key, 1, len, f) == len && fgetc(f) == EOF;
     fclose(f);
     if (!ok)
-        fprintf(stderr, "tallinnd: %s is damaged (want exactly %zu bytes)\n", path, len);
+        LOG_ERR("%s is damaged (want exactly %zu bytes)", path, len);
     return ok ? 0 : -1;
 }
 
@@ -293,7 +307,7 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
         return 1;
     snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_KEY_FILE);
     if (stat(path, &sb) == 0) {
-        fprintf(stderr, "tallinnd: %s is already initialised (%s exists); nothing changed\n", dir,
+        LOG_ERR("%s is already initialised (%s exists); nothing changed", dir,
                 path);
         goto done;
     }
@@ -303,19 +317,19 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
     so.database_url = database_url;
     so.shared = database_url != NULL;
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
-        fprintf(stderr, "tallinnd: %s\n", err);
+        LOG_ERR("%s", err);
         goto done;
     }
     switch (has_first_admin(st)) {
     case 0:
         break;
     case 1:
-        fprintf(stderr, "tallinnd: the database is initialised already (it has its first "
+        LOG_ERR("the database is initialised already (it has its first "
                         "administrator): give this replica a copy of the data directory that "
-                        "initialised it; nothing changed\n");
+                        "initialised it; nothing changed");
         goto done;
     default:
-        fprintf(stderr, "tallinnd: cannot read the database\n");
+        LOG_ERR("cannot read the database");
         goto done;
     }
     if (origin_flag != NULL) {
@@ -332,7 +346,7 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
         read_key_file(dir, TOKEN_KEY_FILE, key, sizeof(key)) != 0)
         goto done;
     if (principals_bootstrap(st, key, token) != 0) {
-        fprintf(stderr, "tallinnd: cannot create the first administrator\n");
+        LOG_ERR("cannot create the first administrator");
         goto done;
     }
     snprintf(path, sizeof(path), "%s/%s", dir, ADMIN_TOKEN_FILE);
@@ -371,6 +385,7 @@ static int serve(const serve_opts *o)
     int sig, port = 0, rc = 1;
 
     int lock_fd = -1;
+    metrics_http *mh = NULL;
 
     /* Signals are taken by sigwait in this thread only: block them before any
      * thread starts (the store's committer is the first), so every thread
@@ -397,9 +412,9 @@ static int serve(const serve_opts *o)
     so.shared = o->database_url != NULL;
     if (o->database_url == NULL && access(o->data_dir, W_OK) != 0 && errno == EROFS) {
         so.read_only = 1;
-        fprintf(stderr, "level=warn event=read_only data_dir=%s msg=\"the data directory is on "
-                        "read-only storage: reads are served, every write is refused\"\n",
-                o->data_dir);
+        SLOG(SLOG_WARN, "read_only", SLOG_S("data_dir", o->data_dir),
+             SLOG_S("msg", "the data directory is on read-only storage: reads are served, "
+                           "every write is refused"));
     }
     /* One server per SQLite database (in the data directory), before
      * anything opens it. */
@@ -409,7 +424,7 @@ static int serve(const serve_opts *o)
         return 1;
     }
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
-        fprintf(stderr, "tallinnd: %s\n", err);
+        LOG_ERR("%s", err);
         sodium_memzero(a.page_key, sizeof(a.page_key));
         sodium_memzero(token_key, sizeof(token_key));
         datalock_release(lock_fd);
@@ -417,7 +432,7 @@ static int serve(const serve_opts *o)
     }
     a.store = st;
     if (audit_open(&log, st, o->data_dir, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tallinnd: refusing to start: %s\n", err);
+        LOG_ERR("refusing to start: %s", err);
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
     }
@@ -462,24 +477,33 @@ static int serve(const serve_opts *o)
     if (rpc_server_start(srv, &port) != 0)
         goto done;
     health_set_services(h, srv, HEALTH_SERVING);
-    fprintf(stderr, "level=info event=listening addr=%s port=%d bound=%s tls=%s data_dir=%s "
-            "engine=%s version=%s audit_key=%s\n",
-            o->listen, port, rpc_server_bound_addresses(srv),
-            o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir,
-            store_engine_name(st), TALLINN_VERSION, audit_verifier_key(log));
+    if (o->metrics_listen != NULL) {
+        metrics_sources ms = {srv, st, log, z};
+        int mport;
+        if (metrics_http_start(&mh, o->metrics_listen, o->metrics_allow_remote, &ms, &mport) != 0)
+            goto done;
+        SLOG(SLOG_INFO, "metrics_listening", SLOG_S("addr", o->metrics_listen),
+             SLOG_I("port", mport), SLOG_S("path", "/metrics"));
+    }
+    SLOG(SLOG_INFO, "listening", SLOG_S("addr", o->listen), SLOG_I("port", port),
+         SLOG_S("bound", rpc_server_bound_addresses(srv)),
+         SLOG_S("tls", o->insecure ? "off" : (o->client_ca ? "mutual" : "on")),
+         SLOG_S("data_dir", o->data_dir), SLOG_S("engine", store_engine_name(st)),
+         SLOG_S("version", TALLINN_VERSION), SLOG_S("audit_key", audit_verifier_key(log)));
     /* systemd Type=notify: ready only now that the port accepts calls. Without
      * NOTIFY_SOCKET (not under systemd) sd_notify does nothing. */
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s", rpc_server_bound_addresses(srv));
 
     while (sigwait(&sigs, &sig) != 0)
         ;
-    fprintf(stderr, "level=info event=shutdown signal=%s grace_ms=%d\n",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT", o->grace_ms);
+    SLOG(SLOG_INFO, "shutdown", SLOG_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+         SLOG_I("grace_ms", o->grace_ms));
     sd_notifyf(0, "STOPPING=1\nSTATUS=draining calls for up to %d ms", o->grace_ms);
     health_shutdown(h);
     rpc_server_shutdown(srv, o->grace_ms);
     rc = 0;
 done:
+    metrics_http_stop(mh); /* first: a scrape reads everything below */
     rpc_server_destroy(srv);
     authz_destroy(z);  /* after the server, before the store: it writes last-use times */
     store_close(st);   /* after the server: no handler runs any more */
@@ -489,7 +513,7 @@ done:
     datalock_release(lock_fd); /* last: nothing touches the directory any more */
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)
-        fprintf(stderr, "level=info event=stopped\n");
+        slog_write(SLOG_INFO, "stopped", NULL, 0);
     return rc;
 }
 
@@ -497,7 +521,8 @@ int main(int argc, char **argv)
 {
     enum { O_LISTEN = 256, O_DATA, O_DATABASE, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
            O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO,
-           O_ANON_STREAMS, O_PRINCIPAL_STREAMS };
+           O_ANON_STREAMS, O_PRINCIPAL_STREAMS, O_LOG_FORMAT, O_LOG_LEVEL, O_METRICS,
+           O_METRICS_REMOTE };
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"data-dir", required_argument, NULL, O_DATA},
@@ -514,6 +539,10 @@ int main(int argc, char **argv)
         {"max-streams-per-principal", required_argument, NULL, O_PRINCIPAL_STREAMS},
         {"grace-ms", required_argument, NULL, O_GRACE},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT},
+        {"log-level", required_argument, NULL, O_LOG_LEVEL},
+        {"metrics-listen", required_argument, NULL, O_METRICS},
+        {"metrics-allow-remote", no_argument, NULL, O_METRICS_REMOTE},
         {"currency", required_argument, NULL, O_CURRENCY},
         {"origin", required_argument, NULL, O_ORIGIN},
         {"to", required_argument, NULL, O_TO},
@@ -530,11 +559,15 @@ int main(int argc, char **argv)
     };
     long v;
     int c, is_init = 0, is_backup = 0;
+    slog_format log_format = SLOG_LOGFMT;
+    slog_level log_level = SLOG_INFO;
     const char *backup_to = NULL;
 
     umask(077); /* the database and keys are for this user only */
+    slog_capture_grpc(); /* the core's own lines get timestamps and the format too */
+    opterr = 0;          /* getopt's messages would be lines without them */
     if (sodium_init() < 0) {
-        fprintf(stderr, "tallinnd: libsodium failed to initialise\n");
+        LOG_ERR("libsodium failed to initialise");
         return 1;
     }
     if (argc > 1 && argv[1][0] != '-') {
@@ -547,7 +580,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[1], "backup") == 0) {
             is_backup = 1;
         } else if (strcmp(argv[1], "serve") != 0) {
-            fprintf(stderr, "tallinnd: unknown command \"%s\" (try --help)\n", argv[1]);
+            LOG_USAGE("unknown command \"%s\" (try --help)", argv[1]);
             return 2;
         }
         argv++;
@@ -563,12 +596,28 @@ int main(int argc, char **argv)
         case O_CA: o.client_ca = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_METRICS: o.metrics_listen = optarg; break;
+        case O_METRICS_REMOTE: o.metrics_allow_remote = 1; break;
+        case O_LOG_FORMAT:
+            if (slog_parse_format(optarg, &log_format) != 0) {
+                LOG_USAGE("--log-format wants logfmt or json, not \"%s\"", optarg);
+                return 2;
+            }
+            slog_configure(log_format, log_level, 2);
+            break;
+        case O_LOG_LEVEL:
+            if (slog_parse_level(optarg, &log_level) != 0) {
+                LOG_USAGE("--log-level wants debug, info, warn or error, not \"%s\"", optarg);
+                return 2;
+            }
+            slog_configure(log_format, log_level, 2);
+            break;
         case O_ORIGIN: o.origin = optarg; break;
         case O_TO: backup_to = optarg; break;
         case O_CURRENCY:
             if (currency_minor_units(optarg, strlen(optarg)) < 0) {
-                fprintf(stderr, "tallinnd: --currency wants an active ISO 4217 code with minor "
-                                "units, such as EUR\n");
+                LOG_USAGE("--currency wants an active ISO 4217 code with minor "
+                                "units, such as EUR");
                 return 2;
             }
             o.currency = optarg;
@@ -614,13 +663,16 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
-        default:
-            fprintf(stderr, "tallinnd: try --help\n");
+        default: /* getopt is silent (opterr = 0): say it as a log line */
+            if (optopt != 0 && c == '?')
+                LOG_USAGE("%s needs a value or is not an option (try --help)", argv[optind - 1]);
+            else
+                LOG_USAGE("unknown option %s (try --help)", argv[optind - 1]);
             return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "tallinnd: unexpected argument \"%s\" (try --help)\n", argv[optind]);
+        LOG_USAGE("unexpected argument \"%s\" (try --help)", argv[optind]);
         return 2;
     }
     if (is_init)
@@ -628,40 +680,44 @@ int main(int argc, char **argv)
     if (is_backup) {
         char src[4096], err[512];
         if (o.database_url != NULL) {
-            fprintf(stderr, "tallinnd: backup copies a SQLite database; back PostgreSQL up with "
-                            "its own tools (pg_basebackup, pg_dump: docs/deploy.md)\n");
+            LOG_USAGE("backup copies a SQLite database; back PostgreSQL up with "
+                            "its own tools (pg_basebackup, pg_dump: docs/deploy.md)");
             return 2;
         }
         if (backup_to == NULL) {
-            fprintf(stderr, "tallinnd: backup needs --to FILE\n");
+            LOG_USAGE("backup needs --to FILE");
             return 2;
         }
         snprintf(src, sizeof(src), "%s/%s", o.data_dir, DB_FILE);
         if (store_backup(src, backup_to, err, sizeof(err)) != STORE_OK) {
-            fprintf(stderr, "tallinnd: %s\n", err);
+            LOG_ERR("%s", err);
             return 1;
         }
         printf("backed up %s to %s (keys are not in it: keep %s/*.key safe separately)\n", src,
                backup_to, o.data_dir);
         return 0;
     }
+    if (o.metrics_allow_remote && o.metrics_listen == NULL) {
+        LOG_USAGE("--metrics-allow-remote needs --metrics-listen");
+        return 2;
+    }
     if (o.insecure) {
         char why[256];
         /* A first check on what the name resolves to; the runtime checks the
          * sockets actually bound again when it starts. */
         if (!rpc_addr_is_loopback(o.listen, why, sizeof(why))) {
-            fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "
+            LOG_USAGE("refusing plaintext on %s: --insecure is allowed only on "
                             "a loopback address (127.0.0.1, ::1, localhost), and %s; use "
-                            "--tls-cert and --tls-key\n", o.listen, why);
+                            "--tls-cert and --tls-key", o.listen, why);
             return 2;
         }
         if (o.tls_cert != NULL || o.client_ca != NULL) {
-            fprintf(stderr, "tallinnd: --insecure and TLS flags exclude each other\n");
+            LOG_USAGE("--insecure and TLS flags exclude each other");
             return 2;
         }
     } else if (o.tls_cert == NULL || o.tls_key == NULL) {
-        fprintf(stderr, "tallinnd: TLS is the default: give --tls-cert and --tls-key "
-                        "(or --insecure on a loopback address for local use)\n");
+        LOG_USAGE("TLS is the default: give --tls-cert and --tls-key "
+                        "(or --insecure on a loopback address for local use)");
         return 2;
     }
     return serve(&o);

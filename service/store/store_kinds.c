@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/store_engine.h"
+#include "log/slog.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
@@ -348,8 +349,7 @@ static void schemas_init(void)
             int col = column_index((store_kind)k, d->column);
             if (col < 0 || store_kinds[k].columns[col].type !=
                                (d->type == FILTER_STRING ? STORE_VALUE_TEXT : STORE_VALUE_INT)) {
-                fprintf(stderr, "level=error event=bad_filter_schema table=%s field=%s\n",
-                        store_kinds[k].table, d->name);
+                SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table), SLOG_S("field", d->name));
                 schemas_ok = 0;
                 return;
             }
@@ -374,7 +374,7 @@ static void schemas_init(void)
         schemas[k].fields = ff;
         schemas[k].nfields = kind_fields[k].n;
         if (filter_schema_check(&schemas[k]) != FILTER_OK) {
-            fprintf(stderr, "level=error event=bad_filter_schema table=%s\n", store_kinds[k].table);
+            SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table));
             schemas_ok = 0;
         }
     }
