@@ -453,7 +453,7 @@ static int serve(const serve_opts *o)
     ro.max_anon_streams = o->max_anon_streams;
     ro.max_principal_streams = o->max_principal_streams;
     ro.loopback_only = o->insecure;
-    ro.quiet = o->quiet;
+    ro.quiet = o->quiet || !slog_enabled(SLOG_INFO); /* call lines are info */
     if (!o->insecure && (ro.creds = tls_credentials(o)) == NULL)
         goto done;
     if (rpc_server_create(&srv, &ro) != 0)
@@ -700,6 +700,18 @@ int main(int argc, char **argv)
     if (o.metrics_allow_remote && o.metrics_listen == NULL) {
         LOG_USAGE("--metrics-allow-remote needs --metrics-listen");
         return 2;
+    }
+    if (o.metrics_listen != NULL && !o.metrics_allow_remote) {
+        char why[256];
+        /* Checked again on the socket bound (metrics_http.c). */
+        if (!rpc_addr_is_loopback(o.metrics_listen, why, sizeof(why))) {
+            LOG_USAGE("refusing --metrics-listen %s: the metrics endpoint is plain HTTP without "
+                      "authentication, so it listens on loopback only (127.0.0.1, ::1, "
+                      "localhost) unless --metrics-allow-remote is given (then put TLS and "
+                      "authentication in front of it: a reverse proxy); %s",
+                      o.metrics_listen, why);
+            return 2;
+        }
     }
     if (o.insecure) {
         char why[256];

@@ -99,12 +99,14 @@ static void audit_metrics_(metrics_text *t, const audit *a)
     /* No sample before the first checkpoint: an age of nothing is no age. */
     metrics_text_family(t, "tallinn_audit_checkpoint_timestamp_seconds", METRICS_GAUGE,
                         "When the latest signed checkpoint was made (Unix time).");
+    if (m.checkpoint_unix_ms > 0)
+        metrics_text_sample(t, "tallinn_audit_checkpoint_timestamp_seconds", NULL, 0,
+                            (double)m.checkpoint_unix_ms / 1e3);
     metrics_text_family(t, "tallinn_audit_checkpoint_age_seconds", METRICS_GAUGE,
                         "Seconds since the latest signed checkpoint was made.");
     if (m.checkpoint_unix_ms > 0) {
-        double ts = (double)m.checkpoint_unix_ms / 1e3;
-        double age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - ts;
-        metrics_text_sample(t, "tallinn_audit_checkpoint_timestamp_seconds", NULL, 0, ts);
+        double age = (double)now.tv_sec + (double)now.tv_nsec / 1e9 -
+                     (double)m.checkpoint_unix_ms / 1e3;
         metrics_text_sample(t, "tallinn_audit_checkpoint_age_seconds", NULL, 0,
                             age > 0 ? age : 0);
     }
