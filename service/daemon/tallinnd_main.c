@@ -474,9 +474,8 @@ static int serve(const serve_opts *o)
         goto done;
     authz_set_audit(z, log);
     authz_install(z, srv);
-    if (rpc_server_start(srv, &port) != 0)
-        goto done;
-    health_set_services(h, srv, HEALTH_SERVING);
+    /* Before the gRPC port: an address it must refuse stops the start with
+     * nothing served. */
     if (o->metrics_listen != NULL) {
         metrics_sources ms = {srv, st, log, z};
         int mport;
@@ -485,6 +484,9 @@ static int serve(const serve_opts *o)
         SLOG(SLOG_INFO, "metrics_listening", SLOG_S("addr", o->metrics_listen),
              SLOG_I("port", mport), SLOG_S("path", "/metrics"));
     }
+    if (rpc_server_start(srv, &port) != 0)
+        goto done;
+    health_set_services(h, srv, HEALTH_SERVING);
     SLOG(SLOG_INFO, "listening", SLOG_S("addr", o->listen), SLOG_I("port", port),
          SLOG_S("bound", rpc_server_bound_addresses(srv)),
          SLOG_S("tls", o->insecure ? "off" : (o->client_ca ? "mutual" : "on")),

@@ -185,6 +185,11 @@ static int bind_listen(const char *addr, int allow_remote, int *port)
         close(fd);
         return -1;
     }
+    if (allow_remote && !rpc_sockaddr_is_loopback((struct sockaddr *)&ss, sl))
+        SLOG(SLOG_WARN, "metrics_remote", SLOG_S("addr", addr),
+             SLOG_S("msg", "metrics are served off loopback in plain HTTP without "
+                           "authentication: keep the port behind a TLS reverse proxy or a "
+                           "firewall"));
     *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                            : ((struct sockaddr_in *)&ss)->sin_port);
     return fd;
