@@ -96,16 +96,14 @@ static void put_str(out *o, const char *s)
 static void put_uint(out *o, unsigned long long v, int width)
 {
     char d[24];
-    int n = 0;
-    char r[24];
+    char *q = d + sizeof(d);
 
     do {
-        d[n++] = (char)('0' + v % 10);
+        *--q = (char)('0' + v % 10);
         v /= 10;
-    } while (v > 0 || n < width);
-    for (int i = 0; i < n; i++)
-        r[i] = d[n - 1 - i];
-    put(o, r, (size_t)n);
+        width--;
+    } while (v > 0 || width > 0);
+    put(o, q, (size_t)(d + sizeof(d) - q));
 }
 
 /* "2026-12-03T11:30:41.123Z": the second's text is cached per thread, as it
@@ -138,23 +136,11 @@ static void put_millis(out *o, long long us)
 }
 
 /* A logfmt value: bare when it is safe text without space, '=' or '"'; else
- * quoted, with '"' and '\' escaped. textsafe escapes the rest first. */
-static void put_logfmt_value(out *o, const char *s)
+ * quoted, with '"' and '\' escaped. Printable ASCII (nearly every value: a
+ * method, a peer, a name) is checked in one pass; anything else goes through
+ * textsafe first. */
+static void put_quoted(out *o, const char *s, size_t len)
 {
-    size_t len = strlen(s);
-    int quote = len == 0;
-    char safe[SLOG_LINE];
-
-    if (!textsafe_is_clean(s, len)) {
-        textsafe_escape(s, len, TEXTSAFE_BACKSLASH, safe, sizeof(safe), &len);
-        s = safe; /* a value longer than the buffer is cut at a whole character */
-    }
-    for (size_t i = 0; i < len && !quote; i++)
-        quote = s[i] == ' ' || s[i] == '=' || s[i] == '"' || s[i] == '\\';
-    if (!quote) {
-        put(o, s, len);
-        return;
-    }
     put(o, "\"", 1);
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '"' || s[i] == '\\')
@@ -162,6 +148,44 @@ static void put_logfmt_value(out *o, const char *s)
         put(o, &s[i], 1);
     }
     put(o, "\"", 1);
+}
+
+/* The rare value with control characters or bytes above ASCII. */
+static __attribute__((noinline)) void put_unusual(out *o, const char *s, size_t len)
+{
+    char safe[SLOG_LINE];
+
+    if (textsafe_is_clean(s, len)) {
+        put_quoted(o, s, len); /* UTF-8 text: quoted, in case */
+        return;
+    }
+    /* A value longer than the buffer is cut at a whole character. */
+    textsafe_escape(s, len, TEXTSAFE_BACKSLASH, safe, sizeof(safe), &len);
+    put_quoted(o, safe, len);
+}
+
+/* Byte classes for logfmt values: 0 bare, 1 needs quotes, 2 needs textsafe
+ * (controls, DEL, anything above ASCII). GNU range designators (gcc, clang). */
+static const unsigned char value_class[256] = {
+    [0x00 ... 0x1f] = 2, [' '] = 1, ['"'] = 1, ['='] = 1, ['\\'] = 1, [0x7f ... 0xff] = 2,
+};
+
+static void put_logfmt_value(out *o, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned cls = 0;
+    size_t len;
+
+    /* One table lookup per byte, no branch but the loop's. */
+    for (; *p != '\0'; p++)
+        cls |= value_class[*p];
+    len = (size_t)(p - (const unsigned char *)s);
+    if (cls & 2)
+        put_unusual(o, s, len);
+    else if (cls != 0 || len == 0)
+        put_quoted(o, s, len);
+    else
+        put(o, s, len);
 }
 
 static size_t format_logfmt(char *buf, size_t cap, const struct timespec *when, slog_level level,
