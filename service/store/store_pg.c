@@ -573,7 +573,7 @@ static int tx_commit(store_conn *c)
     /* The server may have committed before the connection went: neither
      * "stored" nor "not stored" is true, and callers must be told so. */
     if (rc != STORE_OK && PQstatus(c->h) == CONNECTION_BAD) {
-        fprintf(stderr, "level=error event=pg_commit_in_doubt db=%s\n", c->db->where);
+        SLOG(SLOG_ERROR, "pg_commit_in_doubt", SLOG_S("db", c->db->where));
         return STORE_INDOUBT;
     }
     if (rc != STORE_OK)
