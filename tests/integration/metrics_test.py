@@ -266,7 +266,8 @@ def test_logs(srv):
 def test_json_logs(data):
     srv = harness.Server([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure",
                           "--log-format", "json"] + harness.database_args(data),
-                         r'"event":\s*"listening".*?"port":\s*(\d+)')
+                         r'"event":\s*"listening".*?"port":\s*(\d+)',
+                         env={"GRPC_VERBOSITY": "info"})  # the core's own lines too
     srv.admin_token = harness_admin(data)
     try:
         ch = grpc.insecure_channel(srv.addr)
@@ -285,6 +286,8 @@ def test_json_logs(data):
     assert {e["code"] for e in calls} >= {"OK", "UNAUTHENTICATED"}, calls
     assert all(isinstance(e["duration_ms"], (int, float)) for e in calls)
     assert any(e["event"] == "stopped" for e in events)
+    assert any(e["event"] == "grpc" and e["file"] and e["msg"] for e in events), \
+        "the gRPC core's lines are not routed through the log"
 
 
 def free_port():
