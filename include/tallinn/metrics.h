@@ -93,7 +93,8 @@ void metrics_text_histogram(metrics_text *t, const char *name, const metrics_lab
 char *metrics_text_take(metrics_text *t, size_t *len);
 
 /* v the way the exposition writes it: an integer as one ("10"), else the
- * shortest decimal that reads back as v; "+Inf", "-Inf", "NaN". Returns the length (buf of at least 32 bytes). */
+ * shortest decimal that reads back as v; "+Inf", "-Inf", "NaN". Returns the
+ * length (buf of at least 32 bytes). */
 size_t metrics_format_double(double v, char *buf, size_t cap);
 
 #endif

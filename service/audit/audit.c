@@ -83,18 +83,21 @@ int audit_keygen(const char *dir, const char *origin, char *vkey, size_t vkey_si
     size_t len;
 
     if (note_keygen(origin, skey, sizeof(skey), vkey, vkey_size) != 0) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "\"%s\" cannot name a signing key", origin);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "\"%s\" cannot name a signing key", origin);
         return -1;
     }
     snprintf(path, sizeof(path), "%s/%s", dir, AUDIT_KEY_FILE);
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "cannot create %s: %s", path, strerror(errno));
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "cannot create %s: %s", path, strerror(errno));
         goto done;
     }
     len = strlen(skey);
     if (write(fd, skey, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "cannot write %s: %s", path, strerror(errno));
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "cannot write %s: %s", path, strerror(errno));
         close(fd);
         goto done;
     }
@@ -307,7 +310,8 @@ static int batch_begin(store_tx *tx, void *ctx)
         return 0;
     if (!a->stale) {
         a->reloads++;
-        SLOG(SLOG_INFO, "audit_caught_up", SLOG_I("from", (unsigned long long)a->size), SLOG_I("to", (long long)head));
+        SLOG(SLOG_INFO, "audit_caught_up", SLOG_I("from", (unsigned long long)a->size),
+             SLOG_I("to", (long long)head));
     }
     if (reload_at(a, tx, head, err, sizeof(err)) != 0) {
         SLOG(SLOG_ERROR, "audit_reload_failed", SLOG_S("error", err));
@@ -666,7 +670,9 @@ static int verify_stored(audit *a, char *err, size_t errlen)
         goto done;
     }
     if (v.oversized > 0) /* written before records were bounded: serve, but say so */
-        SLOG(SLOG_WARN, "audit_records_oversized", SLOG_I("count", (unsigned long long)v.oversized), SLOG_I("first", (long long)v.first_oversized), SLOG_I("limit", TILES_ENTRY_MAX), SLOG_S("note", "these records cannot be exported as tlog-tiles"));
+        SLOG(SLOG_WARN, "audit_records_oversized", SLOG_I("count", (unsigned long long)v.oversized),
+             SLOG_I("first", (long long)v.first_oversized), SLOG_I("limit", TILES_ENTRY_MAX),
+             SLOG_S("note", "these records cannot be exported as tlog-tiles"));
     /* The last checkpoint was signed in the batch of the last record. */
     atomic_store(&a->pub_size, (uint64_t)size);
     atomic_store(&a->pub_checkpoint_ms, size > 0 ? v.last_ms : 0);

@@ -137,7 +137,8 @@ static void *writer_main(void *arg)
                 l->n = 0;
                 break;
             }
-            SLOG(SLOG_WARN, "last_use_write_failed", SLOG_I("queued", l->n), SLOG_I("retry_s", LASTUSE_RETRY_S));
+            SLOG(SLOG_WARN, "last_use_write_failed", SLOG_I("queued", l->n),
+                 SLOG_I("retry_s", LASTUSE_RETRY_S));
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += LASTUSE_RETRY_S;
             while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT)

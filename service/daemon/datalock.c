@@ -41,11 +41,13 @@ int datalock_acquire(const char *dir, int read_only, int *out)
     if (fd < 0 && read_only && errno == ENOENT) {
         /* Read-only storage that never held a server: nothing can write
          * here, and nothing can take the lock either. */
-        SLOG(SLOG_WARN, "no_lock_file", SLOG_S("path", path), SLOG_S("msg", "read-only data directory without a lock file: not locked"));
+        SLOG(SLOG_WARN, "no_lock_file", SLOG_S("path", path),
+             SLOG_S("msg", "read-only data directory without a lock file: not locked"));
         return 0;
     }
     if (fd < 0) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "cannot open %s: %s", path, strerror(errno));
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     memset(&fl, 0, sizeof(fl));
@@ -66,11 +68,18 @@ int datalock_acquire(const char *dir, int read_only, int *out)
             else
                 pid = recorded_pid(fd);
             if (pid > 0)
-                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "the data directory %s is in use by process %ld (it holds %s): stop it first, or give another --data-dir", dir, pid, path);
+                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                         "the data directory %s is in use by process %ld (it holds %s): stop it "
+                         "first, or give another --data-dir",
+                         dir, pid, path);
             else
-                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "the data directory %s is in use by another process (it holds %s): stop it first, or give another --data-dir", dir, path);
+                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                         "the data directory %s is in use by another process (it holds %s): stop "
+                         "it first, or give another --data-dir",
+                         dir, path);
         } else {
-            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")), "cannot lock %s: %s", path, strerror(err));
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                     "cannot lock %s: %s", path, strerror(err));
         }
         close(fd);
         return -1;

@@ -67,7 +67,8 @@ static void store_metrics_(metrics_text *t, store *s)
     metrics_text_family(t, "tallinn_store_commit_duration_seconds", METRICS_HISTOGRAM,
                         "A write batch's transaction, from its start to COMMIT returning "
                         "(durable).");
-    metrics_text_histogram(t, "tallinn_store_commit_duration_seconds", NULL, 0, &m.commit_us, US_PER_S);
+    metrics_text_histogram(t, "tallinn_store_commit_duration_seconds", NULL, 0, &m.commit_us,
+                           US_PER_S);
     metrics_text_family(t, "tallinn_store_commit_failures_total", METRICS_COUNTER,
                         "Write batches rolled back (their callers got an error).");
     metrics_text_sample_u64(t, "tallinn_store_commit_failures_total", NULL, 0, m.batches_failed);

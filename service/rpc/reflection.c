@@ -62,7 +62,8 @@ int reflection_create(reflection **out, const uint8_t *set, size_t len)
         return -1;
     }
     if (reflection_index_create(&r->ix, set, len, err, sizeof(err)) != 0) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")), "bad descriptor set: %s", err);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")),
+                 "bad descriptor set: %s", err);
         free(r);
         return -1;
     }
@@ -345,7 +346,10 @@ int reflection_register(reflection *r, rpc_server *srv)
         const char *name = rpc_server_service_name(srv, i);
         if (reflection_index_find_symbol(r->ix, name, &kind) < 0 ||
             kind != REFLECTION_SYM_SERVICE) {
-            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")), "service %s is served but missing from the descriptor set (is its .proto listed in proto/CMakeLists.txt?)", name);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")),
+                     "service %s is served but missing from the descriptor set (is its .proto "
+                     "listed in proto/CMakeLists.txt?)",
+                     name);
             rc = -1;
         }
     }

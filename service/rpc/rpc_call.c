@@ -99,7 +99,8 @@ int rpc__call_start(rpc_call *call, rpc_op_slot slot, grpc_op *ops, size_t n)
     pthread_mutex_unlock(&call->mu);
     err = grpc_call_start_batch(call->call, ops, n, &call->tags[slot], NULL);
     if (err != GRPC_CALL_OK) {
-        SLOG(SLOG_ERROR, "batch_failed", SLOG_S("method", call->path), SLOG_I("slot", (int)slot), SLOG_S("error", grpc_call_error_to_string(err)));
+        SLOG(SLOG_ERROR, "batch_failed", SLOG_S("method", call->path), SLOG_I("slot", (int)slot),
+             SLOG_S("error", grpc_call_error_to_string(err)));
         pthread_mutex_lock(&call->mu);
         call->busy[slot] = 0;
         call->pending--;
@@ -216,8 +217,8 @@ static void call_destroy(rpc_call *call)
     grpc_status_code code = log_code(call);
     /* The metrics: three relaxed atomic adds, no lock. The registration
      * is const to calls; its counters are the one part they change. */
-    rpc_method_stats *ms = call->method != NULL ? (rpc_method_stats *)&call->method->stats
-                                                : &srv->unknown_stats;
+    rpc_method_stats *ms =
+        call->method != NULL ? (rpc_method_stats *)&call->method->stats : &srv->unknown_stats;
     if ((unsigned)code < RPC_STATUS_CODES)
         atomic_fetch_add_explicit(&ms->calls[code], 1, memory_order_relaxed);
     metrics_hist_observe(&ms->latency_us, d.tv_sec < 0 ? 0

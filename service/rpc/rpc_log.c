@@ -1,11 +1,11 @@
 /* rpc_log.c — the per-call log line, off the call's path: the line is
- * formatted by hand where the call ends (no stdio, no strftime per line) and
- * copied into a ring (the format is slog's: logfmt or JSON); one writer thread hands the ring to the file descriptor
- * in batches, a few hundred write()s a second instead of one per call. A full
- * ring never blocks a call: the line is dropped, counted, and the count is
- * written as its own line (event=call_log_dropped) as soon as there is room,
- * and reported by rpc_server_get_stats. Everything queued is written before
- * the server's shutdown returns. */
+ * formatted where the call ends by slog (logfmt or JSON; no stdio, no
+ * strftime per line) and copied into a ring; one writer thread hands the ring
+ * to the file descriptor in batches, a few hundred write()s a second instead
+ * of one per call. A full ring never blocks a call: the line is dropped,
+ * counted, and the count is written as its own line (event=call_log_dropped)
+ * as soon as there is room, and reported by rpc_server_get_stats. Everything
+ * queued is written before the server's shutdown returns. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -40,8 +40,8 @@ size_t rpc__log_format(char *buf, size_t cap, const rpc_call_log *e, const struc
 {
     long long us = e->duration_ms > 0 ? (long long)(e->duration_ms * 1000.0 + 0.5) : 0;
     slog_field f[] = {
-        SLOG_S("method", e->method), SLOG_S("code", rpc_status_name(e->code)),
-        SLOG_MS("duration_ms", us),  SLOG_S("peer", e->peer),
+        SLOG_S("method", e->method),       SLOG_S("code", rpc_status_name(e->code)),
+        SLOG_MS("duration_ms", us),        SLOG_S("peer", e->peer),
         SLOG_S("principal", e->principal),
     };
 
@@ -109,7 +109,8 @@ static void *writer_main(void *arg)
             struct timespec ts;
             size_t len;
             slog_field f[] = {
-                SLOG_I("dropped", n), SLOG_I("total", total),
+                SLOG_I("dropped", n),
+                SLOG_I("total", total),
                 SLOG_S("msg", "call log lines lost: the log's reader does not keep up"),
             };
             l->reported = total;

@@ -87,7 +87,9 @@ void rpc__request_repost(rpc_server *srv, rpc_method_reg *method, int cq)
     srv->post_failures++;
     missing = atomic_fetch_add(&srv->requests_missing, 1) + 1;
     pthread_mutex_unlock(&srv->mu);
-    SLOG(SLOG_WARN, "request_slot_lost", SLOG_S("method", method != NULL ? method->info.path : "(catch-all)"), SLOG_I("missing", missing), SLOG_S("msg", "will be re-posted"));
+    SLOG(SLOG_WARN, "request_slot_lost",
+         SLOG_S("method", method != NULL ? method->info.path : "(catch-all)"),
+         SLOG_I("missing", missing), SLOG_S("msg", "will be re-posted"));
 }
 
 /* Re-posts missing slots; one queue thread at a time. A post that fails

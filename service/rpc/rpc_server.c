@@ -61,7 +61,8 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
 
     *out = NULL;
     if (opts == NULL || opts->listen_addr == NULL) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "a listen address is required");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "a listen address is required");
         return -1;
     }
     srv = calloc(1, sizeof(*srv));
@@ -136,7 +137,8 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
 
     if (!srv->opts.quiet && srv->opts.log_fn == NULL &&
         rpc__log_create(&srv->log, srv->opts.log_fd, srv->opts.log_buffer_bytes) != 0) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "cannot start the call log's writer");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "cannot start the call log's writer");
         free(srv->listen_addr);
         pthread_mutex_destroy(&srv->mu);
         pthread_cond_destroy(&srv->cv);
@@ -195,11 +197,13 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
     char **names;
 
     if (srv->started) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "add services before starting the server");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "add services before starting the server");
         return -1;
     }
     if (has_service(srv, desc->name, strlen(desc->name))) {
-        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "service %s registered twice", desc->name);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "service %s registered twice", desc->name);
         return -1;
     }
     names = realloc(srv->service_names, (srv->n_services + 1) * sizeof(*names));
@@ -217,7 +221,8 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
         size_t plen;
 
         if (md == NULL) {
-            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "%s has no method named %s", desc->name, handlers[i].name);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "%s has no method named %s", desc->name, handlers[i].name);
             return -1;
         }
         if (handlers[i].fn == NULL)
@@ -239,7 +244,10 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
         }
         snprintf((char *)reg->info.path, plen, "/%s/%s", desc->name, md->name);
         if (rpc_method_kind_lookup(reg->info.path, &reg->info.kind) != 0) {
-            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "%s is missing from the generated call-kind table (is its .proto listed in proto/CMakeLists.txt?)", reg->info.path);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "%s is missing from the generated call-kind table (is its .proto listed in "
+                     "proto/CMakeLists.txt?)",
+                     reg->info.path);
             free((char *)reg->info.path);
             free(reg);
             return -1;
@@ -258,7 +266,8 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
             0);
         srv->methods[srv->n_methods++] = reg;
         if (reg->grpc_handle == NULL) {
-            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "cannot register %s", reg->info.path);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "cannot register %s", reg->info.path);
             return -1;
         }
     }
@@ -282,13 +291,16 @@ int rpc_server_set_method_flags(rpc_server *srv, const char *path, unsigned flag
         if (strcmp(m->info.path, path) != 0)
             continue;
         if (srv->started || ((flags & RPC_METHOD_INLINE) && m->info.kind != RPC_UNARY)) {
-            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "%s: flags must be set before the start, and only unary methods run inline", path);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "%s: flags must be set before the start, and only unary methods run inline",
+                     path);
             return -1;
         }
         m->flags = flags;
         return 0;
     }
-    slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "%s is not registered", path);
+    slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "%s is not registered",
+             path);
     return -1;
 }
 
@@ -670,7 +682,8 @@ int rpc_server_start(rpc_server *srv, int *port)
         *port = bound;
     return 0;
 fail:
-    slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "cannot start the server's threads");
+    slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+             "cannot start the server's threads");
     rpc_server_shutdown(srv, 0);
     return -1;
 }

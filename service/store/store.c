@@ -61,7 +61,8 @@ int store__slot_ready(store *s, conn_slot *slot, int write)
     if (slot->c != NULL) {
         s->eng->disconnect(slot->c);
         slot->c = NULL;
-        SLOG(SLOG_WARN, "store_reconnect", SLOG_S("engine", s->eng->name), SLOG_S("conn", write ? "writer" : "reader"));
+        SLOG(SLOG_WARN, "store_reconnect", SLOG_S("engine", s->eng->name),
+             SLOG_S("conn", write ? "writer" : "reader"));
     }
     slot->broken = 0;
     if ((rc = s->eng->connect(s->db, write, &slot->c, err, sizeof(err))) != STORE_OK) {
@@ -147,7 +148,8 @@ void store__epoch_refresh(store *s)
     }
     /* Not knowing it, memory must not answer any more: read it every time. */
     s->epoch_in_memory = 0;
-    SLOG(SLOG_ERROR, "principals_epoch_unknown", SLOG_S("msg", "reading it from the database from now on"));
+    SLOG(SLOG_ERROR, "principals_epoch_unknown",
+         SLOG_S("msg", "reading it from the database from now on"));
 }
 
 int store__epoch_bump(store_tx *tx)

@@ -349,7 +349,8 @@ static void schemas_init(void)
             int col = column_index((store_kind)k, d->column);
             if (col < 0 || store_kinds[k].columns[col].type !=
                                (d->type == FILTER_STRING ? STORE_VALUE_TEXT : STORE_VALUE_INT)) {
-                SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table), SLOG_S("field", d->name));
+                SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table),
+                     SLOG_S("field", d->name));
                 schemas_ok = 0;
                 return;
             }

@@ -396,7 +396,9 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
         return STORE_IO;
     }
     if (strcmp(PQgetvalue(r, 0, 6), "on") != 0 && atomic_exchange(&warned, 1) == 0) {
-        SLOG(SLOG_WARN, "pg_fsync_off", SLOG_S("db", c->db->where), SLOG_S("msg", "the server runs with fsync off: a crash of its machine can lose acknowledged writes"));
+        SLOG(SLOG_WARN, "pg_fsync_off", SLOG_S("db", c->db->where),
+             SLOG_S("msg", "the server runs with fsync off: a crash of its machine can lose "
+                           "acknowledged writes"));
     }
     if (strcmp(PQgetvalue(r, 0, 2), "off") == 0) {
         /* A commit must be flushed before a caller hears of it; stronger
@@ -407,7 +409,9 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
             snprintf(err, errlen, "cannot turn synchronous_commit on for %s", c->db->where);
             return rc;
         }
-        SLOG(SLOG_WARN, "pg_synchronous_commit", SLOG_S("db", c->db->where), SLOG_S("msg", "synchronous_commit was off for this role or database: set on for tallinnd's sessions"));
+        SLOG(SLOG_WARN, "pg_synchronous_commit", SLOG_S("db", c->db->where),
+             SLOG_S("msg", "synchronous_commit was off for this role or database: set on for "
+                           "tallinnd's sessions"));
     }
     PQclear(r);
     return STORE_OK;
@@ -543,7 +547,8 @@ static int db_open(const store_options *o, store_db **out, char *err, size_t err
         db_close(db);
         return rc;
     }
-    SLOG(SLOG_INFO, "store_open", SLOG_S("engine", "postgresql"), SLOG_S("db", db->where), SLOG_I("schema_version", pg_schema_version()));
+    SLOG(SLOG_INFO, "store_open", SLOG_S("engine", "postgresql"), SLOG_S("db", db->where),
+         SLOG_I("schema_version", pg_schema_version()));
     *out = db;
     return STORE_OK;
 }

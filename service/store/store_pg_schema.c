@@ -133,7 +133,8 @@ int pg_migrate(store_db *db, store_conn *c, char *err, size_t errlen)
                      db->where, line);
             return rc;
         }
-        SLOG(SLOG_INFO, "migrated", SLOG_S("engine", "postgresql"), SLOG_S("db", db->where), SLOG_I("schema_version", (long long)version + 1));
+        SLOG(SLOG_INFO, "migrated", SLOG_S("engine", "postgresql"), SLOG_S("db", db->where),
+             SLOG_I("schema_version", (long long)version + 1));
         continue;
     failed: {
         char line[200];

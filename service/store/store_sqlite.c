@@ -333,7 +333,8 @@ static int fail(store_conn *c, int sqlite_rc)
     if (rc == STORE_OK)
         rc = STORE_ERROR; /* SQLITE_MISUSE and the like reach here as 0 */
     if (rc == STORE_ERROR)
-        SLOG(SLOG_ERROR, "sqlite_error", SLOG_I("code", sqlite_rc), SLOG_S("msg", sqlite3_errmsg(c->h)));
+        SLOG(SLOG_ERROR, "sqlite_error", SLOG_I("code", sqlite_rc),
+             SLOG_S("msg", sqlite3_errmsg(c->h)));
     return rc;
 }
 

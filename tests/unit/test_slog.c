@@ -80,7 +80,8 @@ static void test_sizes(void **state)
 
     (void)state;
     for (int fmt = SLOG_LOGFMT; fmt <= SLOG_JSON; fmt++) {
-        need = slog_format_line(small, sizeof(small), (slog_format)fmt, &when, SLOG_INFO, "e", f, 1);
+        need = slog_format_line(small, sizeof(small), (slog_format)fmt, &when, SLOG_INFO, "e", f,
+                                1);
         assert_true(need > sizeof(small));
         n = slog_format_line(big, need, (slog_format)fmt, &when, SLOG_INFO, "e", f, 1);
         assert_int_equal(n, need);
