@@ -568,6 +568,17 @@ int main(int argc, char **argv)
     umask(077); /* the database and keys are for this user only */
     slog_capture_grpc(); /* the core's own lines get timestamps and the format too */
     opterr = 0;          /* getopt's messages would be lines without them */
+    /* The log's form first, so that an error about an earlier flag is
+     * already in it; getopt_long checks the values below. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strncmp(a, "--log-format=", 13) == 0)
+            v = a + 13;
+        else if (strcmp(a, "--log-format") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        if (v != NULL && slog_parse_format(v, &log_format) == 0)
+            slog_configure(log_format, log_level, 2);
+    }
     if (sodium_init() < 0) {
         LOG_ERR("libsodium failed to initialise");
         return 1;

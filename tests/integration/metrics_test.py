@@ -319,6 +319,11 @@ def test_log_level(data):
     r = subprocess.run([BIN, "--log-level", "loud"], capture_output=True, text=True)
     assert r.returncode == 2 and "event=usage" in r.stderr and "debug, info, warn or error" in \
         r.stderr, r.stderr
+    r = subprocess.run([BIN, "--threads", "lots", "--log-format", "json"], capture_output=True,
+                       text=True)
+    err = json.loads(r.stderr)  # one line, in the format asked for after the bad flag
+    assert r.returncode == 2 and err["event"] == "usage" and "--threads" in err["msg"], r.stderr
+    assert TS.match(err["ts"]), r.stderr
     r = subprocess.run([BIN, "--no-such-flag"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("ts=") and "--no-such-flag" in r.stderr, \
         r.stderr
