@@ -225,6 +225,10 @@ def test_alert_rules():
     assert r.returncode == 0, r.stdout + r.stderr
     for alert in ("TallinnCheckpointStale", "TallinnErrorRate", "TallinnCommitLatency"):
         assert "alert: " + alert in text, alert
+    # Each fires on the series that should trip it, for that instance only.
+    cases = os.path.join(harness.REPO, "tests", "data", "prometheus", "tallinn-alerts-test.yml")
+    r = subprocess.run([PROMTOOL, "test", "rules", cases], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def token_forms(token):
