@@ -663,7 +663,9 @@ int rpc_server_start(rpc_server *srv, int *port)
     if ((bound = rpc__listen(srv, creds)) == 0)
         return -1;
     grpc_server_start(srv->server);
+    pthread_mutex_lock(&srv->mu); /* a scrape may read it (rpc_server_connections) */
     srv->started = 1;
+    pthread_mutex_unlock(&srv->mu);
     for (int i = 0; i < srv->n_queues; i++) {
         if (pthread_create(&srv->queues[i].thread, NULL, cq_main, &srv->queues[i]) != 0)
             goto fail;

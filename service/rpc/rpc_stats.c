@@ -53,7 +53,12 @@ long rpc_server_connections(const rpc_server *srv)
     long n = 0;
     int end = 0;
 
-    if (srv->server == NULL || !srv->started || (id = channelz_server_id()) < 0)
+    int started;
+
+    pthread_mutex_lock((pthread_mutex_t *)&srv->mu);
+    started = srv->started && !srv->stopped;
+    pthread_mutex_unlock((pthread_mutex_t *)&srv->mu);
+    if (srv->server == NULL || !started || (id = channelz_server_id()) < 0)
         return -1;
     /* Pages of sockets, each starting after the last id seen; bounded. */
     for (int page = 0; !end && page < 1000; page++) {
