@@ -15,6 +15,8 @@ RUN make build && make install PREFIX=/usr/local DESTDIR=/staging
 FROM debian:bookworm-slim
 # Every shared library the three binaries link (ldd), by Debian package; the
 # -dev packages in scripts/install-deps bring the same ones to the build.
+# (libmicrohttpd12: tallinnd's --metrics-listen and the witness; libjansson4:
+# JSON, including tallinnd's --log-format json.)
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       libgrpc29 libprotobuf-c1 libsodium23 libsqlite3-0 libjansson4 libinih1 libsystemd0 \

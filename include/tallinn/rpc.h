@@ -16,6 +16,8 @@
 #include <grpc/grpc_security.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "tallinn/metrics.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -192,6 +194,26 @@ typedef struct rpc_server_stats {
                                descriptor); each loss is also logged */
 } rpc_server_stats;
 void rpc_server_get_stats(rpc_server *srv, rpc_server_stats *out);
+
+/* Per-method counts, kept where each call ends (a few relaxed atomic adds,
+ * no lock): calls by the status the client saw, and their latency in
+ * microseconds from arrival to the end of the call. */
+#define RPC_STATUS_CODES 17 /* OK .. UNAUTHENTICATED */
+typedef struct rpc_method_stats {
+    _Atomic uint64_t calls[RPC_STATUS_CODES];
+    metrics_hist latency_us;
+} rpc_method_stats;
+
+/* Method i's counts and path (for i < rpc_server_method_count); i equal to
+ * the count gives the calls to unregistered methods, with path "" (their
+ * paths are the callers' and never kept). NULL past that. */
+size_t rpc_server_method_count(const rpc_server *srv);
+const rpc_method_stats *rpc_server_method_stats(const rpc_server *srv, size_t i,
+                                                const char **path);
+/* The gRPC connections (HTTP/2 transports) the server holds open now, from the
+ * core's channelz registry: -1 when channelz cannot tell. For scrapes only (it
+ * parses JSON), never on a call's path. */
+long rpc_server_connections(const rpc_server *srv);
 
 /* Testing: the next n request posts fail as if the core refused them. */
 void rpc_server_fail_posts(rpc_server *srv, int n);

@@ -17,6 +17,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "tallinn/filter.h"
+#include "tallinn/metrics.h"
 
 typedef struct store store;
 typedef struct store_tx store_tx;
@@ -84,6 +85,17 @@ void store_close(store *s);
 
 /* "sqlite" or "postgresql". */
 const char *store_engine_name(const store *s);
+
+/* What the store counted (lock-free on its paths), read for a scrape. */
+typedef struct store_metrics {
+    metrics_hist_snapshot batch_sizes; /* jobs per write batch (group commit) */
+    metrics_hist_snapshot commit_us;   /* a batch's transaction, begin to commit, in us */
+    uint64_t batches_failed;           /* write batches rolled back */
+    uint64_t read_waits;               /* reads that waited for a pooled connection */
+    uint64_t read_wait_us;             /* ... the time they waited, in total */
+    int readers_open, readers_max;     /* the read pool's connections */
+} store_metrics;
+void store_get_metrics(store *s, store_metrics *out);
 
 /* The protobuf descriptor of a kind's resource message. */
 const ProtobufCMessageDescriptor *store_kind_descriptor(store_kind kind);

@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
 
 #include "audit.h"
+#include "log/slog.h"
 #include "tallinn/checkpoint.h"
 #include "tallinn/note.h"
 #include "tallinn/tiles.h"
@@ -57,7 +59,20 @@ struct audit {
     edge_tile edge[TILE_LEVELS];
     store_tx *tx;            /* the batch's transaction, while folding */
     int fold_rc;
+    uint64_t signed_size;    /* the checkpoint this batch signed (0: none) */
+    /* For scrapes (audit_get_metrics), from any thread: the committed log's
+     * size and when its latest checkpoint was signed (or, found at start or
+     * from another replica, when its last record was appended / first seen). */
+    _Atomic uint64_t pub_size;
+    _Atomic int64_t pub_checkpoint_ms; /* Unix time in ms; 0: no checkpoint */
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- Keys ---- */
 
@@ -68,18 +83,21 @@ int audit_keygen(const char *dir, const char *origin, char *vkey, size_t vkey_si
     size_t len;
 
     if (note_keygen(origin, skey, sizeof(skey), vkey, vkey_size) != 0) {
-        fprintf(stderr, "tallinnd: \"%s\" cannot name a signing key\n", origin);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "\"%s\" cannot name a signing key", origin);
         return -1;
     }
     snprintf(path, sizeof(path), "%s/%s", dir, AUDIT_KEY_FILE);
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        fprintf(stderr, "tallinnd: cannot create %s: %s\n", path, strerror(errno));
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "cannot create %s: %s", path, strerror(errno));
         goto done;
     }
     len = strlen(skey);
     if (write(fd, skey, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-        fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "cannot write %s: %s", path, strerror(errno));
         close(fd);
         goto done;
     }
@@ -212,7 +230,10 @@ static int reload_at(audit *a, store_tx *tx, int64_t size, char *err, size_t err
         snprintf(err, errlen, "cannot rebuild the audit tree from its tiles: %s", store_strerror(rc));
         return -1;
     }
+    if ((uint64_t)size != atomic_load(&a->pub_size))
+        atomic_store(&a->pub_checkpoint_ms, now_ms()); /* another replica signed it */
     a->size = (uint64_t)size;
+    atomic_store(&a->pub_size, a->size);
     a->n_pending = 0;
     a->stale = 0;
     return 0;
@@ -279,8 +300,9 @@ static int batch_begin(store_tx *tx, void *ctx)
     int rc;
 
     a->n_pending = 0;
+    a->signed_size = 0;
     if ((rc = store_audit_head(tx, &head)) != STORE_OK) {
-        fprintf(stderr, "level=error event=audit_head_failed error=\"%s\"\n", store_strerror(rc));
+        SLOG(SLOG_ERROR, "audit_head_failed", SLOG_S("error", store_strerror(rc)));
         a->stale = 1;
         return -1;
     }
@@ -288,11 +310,11 @@ static int batch_begin(store_tx *tx, void *ctx)
         return 0;
     if (!a->stale) {
         a->reloads++;
-        fprintf(stderr, "level=info event=audit_caught_up from=%llu to=%lld\n",
-                (unsigned long long)a->size, (long long)head);
+        SLOG(SLOG_INFO, "audit_caught_up", SLOG_I("from", (unsigned long long)a->size),
+             SLOG_I("to", (long long)head));
     }
     if (reload_at(a, tx, head, err, sizeof(err)) != 0) {
-        fprintf(stderr, "level=error event=audit_reload_failed error=\"%s\"\n", err);
+        SLOG(SLOG_ERROR, "audit_reload_failed", SLOG_S("error", err));
         a->stale = 1;
         return -1;
     }
@@ -328,13 +350,14 @@ static int batch_pre_commit(store_tx *tx, void *ctx)
     cp.size = merkle_frontier_size(a->f);
     merkle_frontier_root(a->f, cp.root);
     if (checkpoint_sign(&cp, a->signer, note, sizeof(note), &len, err, sizeof(err)) != 0) {
-        fprintf(stderr, "level=error event=checkpoint_sign_failed error=\"%s\"\n", err);
+        SLOG(SLOG_ERROR, "checkpoint_sign_failed", SLOG_S("error", err));
         goto fail;
     }
     if (store_checkpoint_put(tx, (int64_t)cp.size, (const uint8_t *)note, len) != STORE_OK ||
         store_audit_head_set(tx, (int64_t)cp.size) != STORE_OK)
         goto fail;
     a->tx = NULL;
+    a->signed_size = cp.size;
     return 0;
 fail:
     a->tx = NULL;
@@ -350,6 +373,11 @@ static void batch_done(int committed, void *ctx)
      * batch rebuilds it from the head it locks, inside its transaction. */
     if (!committed)
         a->stale = 1;
+    else if (a->signed_size != 0) {
+        atomic_store(&a->pub_checkpoint_ms, now_ms());
+        atomic_store(&a->pub_size, a->signed_size);
+    }
+    a->signed_size = 0;
 }
 
 /* ---- Appending ---- */
@@ -460,6 +488,7 @@ typedef struct verify_ctx {
     int failed;
     uint64_t oversized;       /* records too large for a tlog-tiles entry */
     int64_t first_oversized;
+    int64_t last_ms;          /* the last record's time (Unix ms) */
 } verify_ctx;
 
 /* While re-hashing every record, each completed tile-level node must equal
@@ -513,19 +542,27 @@ static void bump_free(void *data, void *p)
     (void)p;
 }
 
-/* 1 if the leaf decodes as a record carrying index. */
-static int leaf_decodes(bump *b, int64_t index, const uint8_t *data, size_t len)
+static int64_t record_ms(const Tallinn__V1__AuditRecord *r)
+{
+    return r->time != NULL ? r->time->seconds * 1000 + r->time->nanos / 1000000 : 0;
+}
+
+/* 1 if the leaf decodes as a record carrying index; *ms gets its time. */
+static int leaf_decodes(bump *b, int64_t index, const uint8_t *data, size_t len, int64_t *ms)
 {
     ProtobufCAllocator alloc = {bump_alloc, bump_free, b};
     Tallinn__V1__AuditRecord *r;
     int ok;
 
     b->used = 0;
-    if ((r = tallinn__v1__audit_record__unpack(&alloc, len, data)) != NULL)
+    if ((r = tallinn__v1__audit_record__unpack(&alloc, len, data)) != NULL) {
+        *ms = record_ms(r);
         return r->index == index;
+    }
     if ((r = tallinn__v1__audit_record__unpack(NULL, len, data)) == NULL)
         return -1;
     ok = r->index == index;
+    *ms = record_ms(r);
     tallinn__v1__audit_record__free_unpacked(r, NULL);
     return ok;
 }
@@ -541,7 +578,7 @@ static int verify_leaf(int64_t index, const uint8_t *data, size_t len, void *ctx
         v->failed = 1;
         return 1;
     }
-    if ((ok = leaf_decodes(v->bump, index, data, len)) != 1) {
+    if ((ok = leaf_decodes(v->bump, index, data, len, &v->last_ms)) != 1) {
         snprintf(v->err, v->errlen, "record %lld %s", (long long)index,
                  ok < 0 ? "does not decode" : "carries another index");
         v->failed = 1;
@@ -633,9 +670,12 @@ static int verify_stored(audit *a, char *err, size_t errlen)
         goto done;
     }
     if (v.oversized > 0) /* written before records were bounded: serve, but say so */
-        fprintf(stderr, "level=warn event=audit_records_oversized count=%llu first=%lld "
-                "limit=%d note=\"these records cannot be exported as tlog-tiles\"\n",
-                (unsigned long long)v.oversized, (long long)v.first_oversized, TILES_ENTRY_MAX);
+        SLOG(SLOG_WARN, "audit_records_oversized", SLOG_I("count", (unsigned long long)v.oversized),
+             SLOG_I("first", (long long)v.first_oversized), SLOG_I("limit", TILES_ENTRY_MAX),
+             SLOG_S("note", "these records cannot be exported as tlog-tiles"));
+    /* The last checkpoint was signed in the batch of the last record. */
+    atomic_store(&a->pub_size, (uint64_t)size);
+    atomic_store(&a->pub_checkpoint_ms, size > 0 ? v.last_ms : 0);
     rc = 0;
 done:
     free(v.bump);
@@ -681,4 +721,10 @@ void audit_close(audit *a)
     merkle_frontier_destroy(a->f);
     free(a->pending);
     free(a);
+}
+
+void audit_get_metrics(const audit *a, audit_metrics *out)
+{
+    out->size = atomic_load(&((audit *)a)->pub_size);
+    out->checkpoint_unix_ms = atomic_load(&((audit *)a)->pub_checkpoint_ms);
 }

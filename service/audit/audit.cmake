@@ -4,4 +4,4 @@ add_library(tallinn_audit STATIC ${CMAKE_CURRENT_SOURCE_DIR}/audit/audit.c
             ${CMAKE_CURRENT_SOURCE_DIR}/audit/audit_record.c)
 target_include_directories(tallinn_audit PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(tallinn_audit PUBLIC tallinn_store tallinn_tlog tallinn_rpc PkgConfig::SODIUM)
+target_link_libraries(tallinn_audit PUBLIC tallinn_store tallinn_tlog tallinn_rpc tallinn_slog PkgConfig::SODIUM)

@@ -73,6 +73,16 @@ void audit_close(audit *a);
  * metrics). */
 uint64_t audit_catch_ups(const audit *a);
 
+/* For scrapes, from any thread: the committed log's size, and when its latest
+ * checkpoint was signed (Unix ms; 0: none yet). A checkpoint another replica
+ * signed counts from when this one first saw it (its next write batch); one
+ * found at start from its last record's time. */
+typedef struct audit_metrics {
+    uint64_t size;
+    int64_t checkpoint_unix_ms;
+} audit_metrics;
+void audit_get_metrics(const audit *a, audit_metrics *out);
+
 /* "name+keyid+base64" and the origin line. */
 const char *audit_verifier_key(const audit *a);
 const char *audit_origin(const audit *a);

@@ -4,6 +4,7 @@
  * (client certificate, else bearer token), the method is looked up in the
  * one table, and the caller is attached to the call for the handlers'
  * need-to-know checks. Tokens exist only as keyed hashes past this file. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +195,22 @@ struct authz {
     pthread_mutex_t mu;
     authz_throttle *throttle; /* failed attempts */
     authz_lastuse *lastuse;   /* last-use times, written in the background */
+    _Atomic uint64_t failures[AUTHZ_FAIL_REASONS];
 };
+
+const char *authz_fail_reason_name(authz_fail_reason r)
+{
+    static const char *const names[] = {"no_credentials", "invalid_token",
+                                        "unknown_certificate", "throttled"};
+    return (unsigned)r < AUTHZ_FAIL_REASONS ? names[r] : "unknown";
+}
+
+uint64_t authz_failures(const authz *z, authz_fail_reason r)
+{
+    return (unsigned)r < AUTHZ_FAIL_REASONS
+               ? atomic_load_explicit(&((authz *)z)->failures[r], memory_order_relaxed)
+               : 0;
+}
 
 static double mono_now(void)
 {
@@ -309,10 +325,13 @@ static int is_write(const rpc_method_info *info)
  * address (or the server) is past its budget of failures. Only failures
  * are counted and throttled; a valid credential is checked first and never
  * refused, whatever its address did. */
-static grpc_status_code unauthenticated(authz *z, rpc_call *call, const char *why)
+static grpc_status_code unauthenticated(authz *z, rpc_call *call, authz_fail_reason reason,
+                                        const char *why)
 {
     int wait = authz_throttle_fail(z->throttle, rpc_call_peer(call), mono_now());
 
+    atomic_fetch_add_explicit(&z->failures[wait > 0 ? AUTHZ_FAIL_THROTTLED : reason], 1,
+                              memory_order_relaxed);
     if (wait > 0)
         return rpc_call_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED,
                               "too many failed authentication attempts (from this address, "
@@ -451,7 +470,7 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, authz_who *who,
     if (identity == NULL) {
         auth = rpc_call_metadata(call, "authorization", NULL);
         if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0)
-            return unauthenticated(z, call,
+            return unauthenticated(z, call, AUTHZ_FAIL_NO_CREDENTIALS,
                                    "no credentials: send \"authorization: Bearer <token>\" or "
                                    "use a client certificate (tallinnctl: --token-file FILE, "
                                    "or a context's token-file)");
@@ -463,6 +482,8 @@ static grpc_status_code authenticate(authz *z, rpc_call *call, authz_who *who,
     /* Unknown and disabled credentials answer alike. */
     if (rc == AUTHZ_NO_PRINCIPAL)
         return unauthenticated(z, call,
+                               identity != NULL ? AUTHZ_FAIL_UNKNOWN_CERTIFICATE
+                                                : AUTHZ_FAIL_INVALID_TOKEN,
                                identity != NULL ? "the client certificate maps to no active principal"
                                                 : "invalid or revoked token");
     if (rc != 0)

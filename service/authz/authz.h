@@ -39,6 +39,19 @@ void authz_lastuse_stats(authz *z, long *written, long *dropped);
 struct audit;
 void authz_set_audit(authz *z, struct audit *a);
 
+/* Failed authentications by reason (never by token): counted where each is
+ * refused, read for scrapes. "throttled" is an attempt refused because its
+ * address (or the server) is past its budget of failures. */
+typedef enum authz_fail_reason {
+    AUTHZ_FAIL_NO_CREDENTIALS,
+    AUTHZ_FAIL_INVALID_TOKEN,
+    AUTHZ_FAIL_UNKNOWN_CERTIFICATE,
+    AUTHZ_FAIL_THROTTLED,
+    AUTHZ_FAIL_REASONS
+} authz_fail_reason;
+const char *authz_fail_reason_name(authz_fail_reason r);
+uint64_t authz_failures(const authz *z, authz_fail_reason r);
+
 /* Who a bearer token is: 0 and who filled, AUTHZ_NO_PRINCIPAL when no ACTIVE
  * principal holds it, or a STORE_* error. Served from a cache while the
  * principals epoch (store_principals_epoch) has not moved: a token revoked or

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "lastuse.h"
+#include "log/slog.h"
 #include "tallinn/v1/principal.pb-c.h"
 #include "tallinn/validate.h"
 
@@ -136,8 +137,8 @@ static void *writer_main(void *arg)
                 l->n = 0;
                 break;
             }
-            fprintf(stderr, "level=warn event=last_use_write_failed queued=%zu retry_s=%d\n",
-                    l->n, LASTUSE_RETRY_S);
+            SLOG(SLOG_WARN, "last_use_write_failed", SLOG_I("queued", l->n),
+                 SLOG_I("retry_s", LASTUSE_RETRY_S));
             clock_gettime(CLOCK_MONOTONIC, &until);
             until.tv_sec += LASTUSE_RETRY_S;
             while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &until) != ETIMEDOUT)

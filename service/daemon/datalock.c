@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "datalock.h"
+#include "log/slog.h"
 
 /* What the holder wrote into the file: its pid, as a fallback for when the
  * kernel cannot tell us (l_pid is 0 across pid namespaces). */
@@ -40,12 +41,13 @@ int datalock_acquire(const char *dir, int read_only, int *out)
     if (fd < 0 && read_only && errno == ENOENT) {
         /* Read-only storage that never held a server: nothing can write
          * here, and nothing can take the lock either. */
-        fprintf(stderr, "level=warn event=no_lock_file path=%s msg=\"read-only data directory "
-                        "without a lock file: not locked\"\n", path);
+        SLOG(SLOG_WARN, "no_lock_file", SLOG_S("path", path),
+             SLOG_S("msg", "read-only data directory without a lock file: not locked"));
         return 0;
     }
     if (fd < 0) {
-        fprintf(stderr, "tallinnd: cannot open %s: %s\n", path, strerror(errno));
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                 "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     memset(&fl, 0, sizeof(fl));
@@ -66,22 +68,25 @@ int datalock_acquire(const char *dir, int read_only, int *out)
             else
                 pid = recorded_pid(fd);
             if (pid > 0)
-                fprintf(stderr, "tallinnd: the data directory %s is in use by process %ld "
-                                "(it holds %s): stop it first, or give another --data-dir\n",
-                        dir, pid, path);
+                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                         "the data directory %s is in use by process %ld (it holds %s): stop it "
+                         "first, or give another --data-dir",
+                         dir, pid, path);
             else
-                fprintf(stderr, "tallinnd: the data directory %s is in use by another process "
-                                "(it holds %s): stop it first, or give another --data-dir\n",
-                        dir, path);
+                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                         "the data directory %s is in use by another process (it holds %s): stop "
+                         "it first, or give another --data-dir",
+                         dir, path);
         } else {
-            fprintf(stderr, "tallinnd: cannot lock %s: %s\n", path, strerror(err));
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "tallinnd")),
+                     "cannot lock %s: %s", path, strerror(err));
         }
         close(fd);
         return -1;
     }
     len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
     if (!read_only && (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len))
-        fprintf(stderr, "level=warn event=lock_file_write_failed path=%s\n", path);
+        SLOG(SLOG_WARN, "lock_file_write_failed", SLOG_S("path", path));
     *out = fd;
     return 0;
 }

@@ -19,6 +19,8 @@
 #include "daemon/datalock.h"
 #include "handlers/changes.h"
 #include "handlers/domain.h"
+#include "log/slog.h"
+#include "metrics/metrics_http.h"
 #include "tallinn/health.h"
 #include "tallinn/reflection.h"
 #include "tallinn/rpc.h"
@@ -36,6 +38,10 @@
 #define TOKEN_KEY_FILE "token.key"
 #define ADMIN_TOKEN_FILE "admin.token"
 #define DB_FILE "tallinn.db"
+
+/* Every line tallinnd writes to stderr is a log line (slog): errors too. */
+#define LOG_ERR(...) slog_msg(SLOG_ERROR, "error", NULL, 0, __VA_ARGS__)
+#define LOG_USAGE(...) slog_msg(SLOG_ERROR, "usage", NULL, 0, __VA_ARGS__)
 
 typedef struct serve_opts {
     const char *listen;
@@ -60,6 +66,8 @@ typedef struct serve_opts {
     long witness_quorum; /* 0: a majority */
     long witness_timeout_ms;
     const char *witness_ca;
+    const char *metrics_listen; /* NULL: no metrics endpoint */
+    int metrics_allow_remote;
 } serve_opts;
 
 static void usage(FILE *out)
@@ -111,6 +119,12 @@ static void usage(FILE *out)
             "  --witness-timeout-ms N   per request to a witness (default 5000)\n"
             "  --witness-ca FILE        PEM roots for https witnesses (default: the system's)\n"
             "  --quiet                  no per-call log lines\n"
+            "  --log-format FMT         logfmt (default) or json: every line on stderr\n"
+            "  --log-level LEVEL        debug, info (default), warn or error\n"
+            "  --metrics-listen ADDR    serve Prometheus metrics at http://ADDR/metrics\n"
+            "                           (e.g. 127.0.0.1:9464; off by default; loopback only)\n"
+            "  --metrics-allow-remote   let --metrics-listen take a non-loopback address\n"
+            "                           (plain HTTP, no auth: put a TLS proxy in front)\n"
             "  --version                print the version and exit\n"
             "  -h, --help               this help\n"
             "\n"
@@ -129,7 +143,7 @@ static int parse_int(const char *flag, const char *s, long min, long max, long *
     errno = 0;
     v = strtol(s, &end, 10);
     if (errno != 0 || *s == '\0' || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "tallinnd: %s wants a whole number from %ld to %ld, not \"%s\"\n", flag,
+        LOG_USAGE("%s wants a whole number from %ld to %ld, not \"%s\"", flag,
                 min, max, s);
         return -1;
     }
@@ -169,11 +183,11 @@ static grpc_server_credentials *tls_credentials(const serve_opts *o)
     char *cert = read_file(o->tls_cert), *key = read_file(o->tls_key), *ca = NULL;
 
     if (cert == NULL || key == NULL) {
-        fprintf(stderr, "tallinnd: cannot read %s\n", cert == NULL ? o->tls_cert : o->tls_key);
+        LOG_ERR("cannot read %s", cert == NULL ? o->tls_cert : o->tls_key);
         goto done;
     }
     if (o->client_ca != NULL && (ca = read_file(o->client_ca)) == NULL) {
-        fprintf(stderr, "tallinnd: cannot read %s\n", o->client_ca);
+        LOG_ERR("cannot read %s", o->client_ca);
         goto done;
     }
     pair.private_key = key;
@@ -186,7 +200,7 @@ static grpc_server_credentials *tls_credentials(const serve_opts *o)
                    : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
         NULL);
     if (creds == NULL)
-        fprintf(stderr, "tallinnd: the TLS certificate or key is not usable\n");
+        LOG_ERR("the TLS certificate or key is not usable");
 done:
     if (key != NULL) /* the private key must not linger in freed memory */
         sodium_memzero(key, strlen(key));
@@ -202,13 +216,13 @@ static int make_data_dir(const char *dir)
 
     if (stat(dir, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "tallinnd: %s exists and is not a directory\n", dir);
+            LOG_ERR("%s exists and is not a directory", dir);
             return -1;
         }
         return 0;
     }
     if (mkdir(dir, 0700) != 0) {
-        fprintf(stderr, "tallinnd: cannot create the data directory %s: %s\n", dir,
+        LOG_ERR("cannot create the data directory %s: %s", dir,
                 strerror(errno));
         return -1;
     }
@@ -222,7 +236,7 @@ static int write_secret_file(const char *path, const void *data, size_t len)
     const char *p = data;
 
     if (fd < 0) {
-        fprintf(stderr, "tallinnd: cannot create %s: %s\n", path, strerror(errno));
+        LOG_ERR("cannot create %s: %s", path, strerror(errno));
         return -1;
     }
     while (len > 0) {
@@ -230,7 +244,7 @@ static int write_secret_file(const char *path, const void *data, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+            LOG_ERR("cannot write %s: %s", path, strerror(errno));
             close(fd);
             return -1;
         }
@@ -238,7 +252,7 @@ static int write_secret_file(const char *path, const void *data, size_t len)
         len -= (size_t)n;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
-        fprintf(stderr, "tallinnd: cannot write %s: %s\n", path, strerror(errno));
+        LOG_ERR("cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -253,14 +267,14 @@ static int read_key_file(const char *dir, const char *name, uint8_t *key, size_t
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     if ((f = fopen(path, "rb")) == NULL) {
-        fprintf(stderr, "tallinnd: cannot read %s (%s): is %s initialised? run "
-                        "`tallinnd init --data-dir %s`\n", path, strerror(errno), dir, dir);
+        LOG_ERR("cannot read %s (%s): is %s initialised? run "
+                        "`tallinnd init --data-dir %s`", path, strerror(errno), dir, dir);
         return -1;
     }
     ok = fread(key, 1, len, f) == len && fgetc(f) == EOF;
     fclose(f);
     if (!ok)
-        fprintf(stderr, "tallinnd: %s is damaged (want exactly %zu bytes)\n", path, len);
+        LOG_ERR("%s is damaged (want exactly %zu bytes)", path, len);
     return ok ? 0 : -1;
 }
 
@@ -313,7 +327,7 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
         return 1;
     snprintf(path, sizeof(path), "%s/%s", dir, TOKEN_KEY_FILE);
     if (stat(path, &sb) == 0) {
-        fprintf(stderr, "tallinnd: %s is already initialised (%s exists); nothing changed\n", dir,
+        LOG_ERR("%s is already initialised (%s exists); nothing changed", dir,
                 path);
         goto done;
     }
@@ -323,19 +337,19 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
     so.database_url = database_url;
     so.shared = database_url != NULL;
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
-        fprintf(stderr, "tallinnd: %s\n", err);
+        LOG_ERR("%s", err);
         goto done;
     }
     switch (has_first_admin(st)) {
     case 0:
         break;
     case 1:
-        fprintf(stderr, "tallinnd: the database is initialised already (it has its first "
+        LOG_ERR("the database is initialised already (it has its first "
                         "administrator): give this replica a copy of the data directory that "
-                        "initialised it; nothing changed\n");
+                        "initialised it; nothing changed");
         goto done;
     default:
-        fprintf(stderr, "tallinnd: cannot read the database\n");
+        LOG_ERR("cannot read the database");
         goto done;
     }
     if (origin_flag != NULL) {
@@ -352,7 +366,7 @@ static int init(const char *dir, const char *origin_flag, const char *database_u
         read_key_file(dir, TOKEN_KEY_FILE, key, sizeof(key)) != 0)
         goto done;
     if (principals_bootstrap(st, key, token) != 0) {
-        fprintf(stderr, "tallinnd: cannot create the first administrator\n");
+        LOG_ERR("cannot create the first administrator");
         goto done;
     }
     snprintf(path, sizeof(path), "%s/%s", dir, ADMIN_TOKEN_FILE);
@@ -393,6 +407,7 @@ static int serve(const serve_opts *o)
     int sig, port = 0, rc = 1;
 
     int lock_fd = -1;
+    metrics_http *mh = NULL;
 
     /* Signals are taken by sigwait in this thread only: block them before any
      * thread starts (the store's committer is the first), so every thread
@@ -420,9 +435,9 @@ static int serve(const serve_opts *o)
     so.shared = o->database_url != NULL;
     if (o->database_url == NULL && access(o->data_dir, W_OK) != 0 && errno == EROFS) {
         so.read_only = 1;
-        fprintf(stderr, "level=warn event=read_only data_dir=%s msg=\"the data directory is on "
-                        "read-only storage: reads are served, every write is refused\"\n",
-                o->data_dir);
+        SLOG(SLOG_WARN, "read_only", SLOG_S("data_dir", o->data_dir),
+             SLOG_S("msg", "the data directory is on read-only storage: reads are served, "
+                           "every write is refused"));
     }
     /* One server per SQLite database (in the data directory), before
      * anything opens it. */
@@ -432,7 +447,7 @@ static int serve(const serve_opts *o)
         return 1;
     }
     if (store_open(&st, &so, err, sizeof(err)) != STORE_OK) {
-        fprintf(stderr, "tallinnd: %s\n", err);
+        LOG_ERR("%s", err);
         sodium_memzero(a.page_key, sizeof(a.page_key));
         sodium_memzero(token_key, sizeof(token_key));
         datalock_release(lock_fd);
@@ -440,13 +455,13 @@ static int serve(const serve_opts *o)
     }
     a.store = st;
     if (audit_open(&log, st, o->data_dir, err, sizeof(err)) != 0) {
-        fprintf(stderr, "tallinnd: refusing to start: %s\n", err);
+        LOG_ERR("refusing to start: %s", err);
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
     }
     a.audit = log;
     if (changes_waiter_create(&waiter, st, o->watch_poll_ms) != STORE_OK) {
-        fprintf(stderr, "tallinnd: cannot observe the store's commits for change feeds\n");
+        LOG_ERR("cannot observe the store's commits for change feeds");
         sodium_memzero(token_key, sizeof(token_key));
         goto done;
     }
@@ -459,7 +474,7 @@ static int serve(const serve_opts *o)
             .ca_file = o->witness_ca,
         };
         if (witnesses_create(&wit, st, log, &wo, err, sizeof(err)) != 0) {
-            fprintf(stderr, "tallinnd: %s\n", err);
+            LOG_ERR("%s", err);
             sodium_memzero(token_key, sizeof(token_key));
             goto done;
         }
@@ -480,7 +495,7 @@ static int serve(const serve_opts *o)
     ro.max_anon_streams = o->max_anon_streams;
     ro.max_principal_streams = o->max_principal_streams;
     ro.loopback_only = o->insecure;
-    ro.quiet = o->quiet;
+    ro.quiet = o->quiet || !slog_enabled(SLOG_INFO); /* call lines are info */
     if (!o->insecure && (ro.creds = tls_credentials(o)) == NULL)
         goto done;
     if (rpc_server_create(&srv, &ro) != 0)
@@ -501,45 +516,57 @@ static int serve(const serve_opts *o)
         goto done;
     authz_set_audit(z, log);
     authz_install(z, srv);
+    /* Before the gRPC port: an address it must refuse stops the start with
+     * nothing served. */
+    if (o->metrics_listen != NULL) {
+        metrics_sources ms = {srv, st, log, z};
+        int mport;
+        if (metrics_http_start(&mh, o->metrics_listen, o->metrics_allow_remote, &ms, &mport) != 0)
+            goto done;
+        SLOG(SLOG_INFO, "metrics_listening", SLOG_S("addr", o->metrics_listen),
+             SLOG_I("port", mport), SLOG_S("path", "/metrics"));
+    }
     if (rpc_server_start(srv, &port) != 0)
         goto done;
     if (wit != NULL && so.read_only) {
         /* Nothing new to send, and no cosignature could be kept: serve the
          * ones in the database only. */
-        fprintf(stderr, "level=warn event=witnesses_idle msg=\"read-only storage: the "
-                        "witnesses' cosignatures are served, no checkpoint is sent\"\n");
+        slog_msg(SLOG_WARN, "witnesses_idle", NULL, 0,
+                 "read-only storage: the witnesses' cosignatures are served, no checkpoint is "
+                 "sent");
     } else if (wit != NULL) {
         if (witnesses_start(wit) != 0) {
-            fprintf(stderr, "tallinnd: cannot start the witness senders\n");
+            LOG_ERR("cannot start the witness senders");
             goto done;
         }
         for (size_t i = 0; i < witnesses_count(wit); i++) {
             witness_stats ws;
             witnesses_stats(wit, i, &ws);
-            fprintf(stderr, "level=info event=witness witness=%s url=%s quorum=%zu of=%zu\n",
-                    ws.name, ws.url, witnesses_quorum(wit), witnesses_count(wit));
+            SLOG(SLOG_INFO, "witness", SLOG_S("witness", ws.name), SLOG_S("url", ws.url),
+                 SLOG_I("quorum", witnesses_quorum(wit)), SLOG_I("of", witnesses_count(wit)));
         }
     }
     health_set_services(h, srv, HEALTH_SERVING);
-    fprintf(stderr, "level=info event=listening addr=%s port=%d bound=%s tls=%s data_dir=%s "
-            "engine=%s version=%s audit_key=%s\n",
-            o->listen, port, rpc_server_bound_addresses(srv),
-            o->insecure ? "off" : (o->client_ca ? "mutual" : "on"), o->data_dir,
-            store_engine_name(st), TALLINN_VERSION, audit_verifier_key(log));
+    SLOG(SLOG_INFO, "listening", SLOG_S("addr", o->listen), SLOG_I("port", port),
+         SLOG_S("bound", rpc_server_bound_addresses(srv)),
+         SLOG_S("tls", o->insecure ? "off" : (o->client_ca ? "mutual" : "on")),
+         SLOG_S("data_dir", o->data_dir), SLOG_S("engine", store_engine_name(st)),
+         SLOG_S("version", TALLINN_VERSION), SLOG_S("audit_key", audit_verifier_key(log)));
     /* systemd Type=notify: ready only now that the port accepts calls. Without
      * NOTIFY_SOCKET (not under systemd) sd_notify does nothing. */
     sd_notifyf(0, "READY=1\nSTATUS=serving on %s", rpc_server_bound_addresses(srv));
 
     while (sigwait(&sigs, &sig) != 0)
         ;
-    fprintf(stderr, "level=info event=shutdown signal=%s grace_ms=%d\n",
-            sig == SIGTERM ? "SIGTERM" : "SIGINT", o->grace_ms);
+    SLOG(SLOG_INFO, "shutdown", SLOG_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+         SLOG_I("grace_ms", o->grace_ms));
     sd_notifyf(0, "STOPPING=1\nSTATUS=draining calls for up to %d ms", o->grace_ms);
     health_shutdown(h);
     changes_waiter_shutdown(waiter); /* feeds end now, saying where to resume */
     rpc_server_shutdown(srv, o->grace_ms);
     rc = 0;
 done:
+    metrics_http_stop(mh); /* first: a scrape reads everything below */
     witnesses_stop(wit); /* before the store: senders read and write it */
     rpc_server_destroy(srv);
     changes_waiter_shutdown(waiter); /* its poller reads the store: stop it first */
@@ -553,7 +580,7 @@ done:
     datalock_release(lock_fd); /* last: nothing touches the directory any more */
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)
-        fprintf(stderr, "level=info event=stopped\n");
+        slog_write(SLOG_INFO, "stopped", NULL, 0);
     return rc;
 }
 
@@ -562,7 +589,8 @@ int main(int argc, char **argv)
     enum { O_LISTEN = 256, O_DATA, O_DATABASE, O_CERT, O_KEY, O_CA, O_INSECURE, O_THREADS, O_MAXMSG,
            O_STREAMS, O_GRACE, O_QUIET, O_VERSION, O_CURRENCY, O_WORKERS, O_ORIGIN, O_TO,
            O_ANON_STREAMS, O_PRINCIPAL_STREAMS, O_WATCH_POLL, O_WITNESS, O_WITNESSES_FILE,
-           O_WITNESS_QUORUM, O_WITNESS_TIMEOUT, O_WITNESS_CA };
+           O_WITNESS_QUORUM, O_WITNESS_TIMEOUT, O_WITNESS_CA, O_LOG_FORMAT, O_LOG_LEVEL, O_METRICS,
+           O_METRICS_REMOTE };
     static witness_config witness_list[WITNESSES_MAX];
     static const struct option longopts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -581,6 +609,10 @@ int main(int argc, char **argv)
         {"grace-ms", required_argument, NULL, O_GRACE},
         {"watch-poll-ms", required_argument, NULL, O_WATCH_POLL},
         {"quiet", no_argument, NULL, O_QUIET},
+        {"log-format", required_argument, NULL, O_LOG_FORMAT},
+        {"log-level", required_argument, NULL, O_LOG_LEVEL},
+        {"metrics-listen", required_argument, NULL, O_METRICS},
+        {"metrics-allow-remote", no_argument, NULL, O_METRICS_REMOTE},
         {"currency", required_argument, NULL, O_CURRENCY},
         {"origin", required_argument, NULL, O_ORIGIN},
         {"to", required_argument, NULL, O_TO},
@@ -606,11 +638,26 @@ int main(int argc, char **argv)
     long file_quorum = 0;
     long v;
     int c, is_init = 0, is_backup = 0;
+    slog_format log_format = SLOG_LOGFMT;
+    slog_level log_level = SLOG_INFO;
     const char *backup_to = NULL;
 
     umask(077); /* the database and keys are for this user only */
+    slog_capture_grpc(); /* the core's own lines get timestamps and the format too */
+    opterr = 0;          /* getopt's messages would be lines without them */
+    /* The log's form first, so that an error about an earlier flag is
+     * already in it; getopt_long checks the values below. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strncmp(a, "--log-format=", 13) == 0)
+            v = a + 13;
+        else if (strcmp(a, "--log-format") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        if (v != NULL && slog_parse_format(v, &log_format) == 0)
+            slog_configure(log_format, log_level, 2);
+    }
     if (sodium_init() < 0) {
-        fprintf(stderr, "tallinnd: libsodium failed to initialise\n");
+        LOG_ERR("libsodium failed to initialise");
         return 1;
     }
     if (argc > 1 && argv[1][0] != '-') {
@@ -623,7 +670,7 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[1], "backup") == 0) {
             is_backup = 1;
         } else if (strcmp(argv[1], "serve") != 0) {
-            fprintf(stderr, "tallinnd: unknown command \"%s\" (try --help)\n", argv[1]);
+            LOG_USAGE("unknown command \"%s\" (try --help)", argv[1]);
             return 2;
         }
         argv++;
@@ -639,12 +686,28 @@ int main(int argc, char **argv)
         case O_CA: o.client_ca = optarg; break;
         case O_INSECURE: o.insecure = 1; break;
         case O_QUIET: o.quiet = 1; break;
+        case O_METRICS: o.metrics_listen = optarg; break;
+        case O_METRICS_REMOTE: o.metrics_allow_remote = 1; break;
+        case O_LOG_FORMAT:
+            if (slog_parse_format(optarg, &log_format) != 0) {
+                LOG_USAGE("--log-format wants logfmt or json, not \"%s\"", optarg);
+                return 2;
+            }
+            slog_configure(log_format, log_level, 2);
+            break;
+        case O_LOG_LEVEL:
+            if (slog_parse_level(optarg, &log_level) != 0) {
+                LOG_USAGE("--log-level wants debug, info, warn or error, not \"%s\"", optarg);
+                return 2;
+            }
+            slog_configure(log_format, log_level, 2);
+            break;
         case O_ORIGIN: o.origin = optarg; break;
         case O_TO: backup_to = optarg; break;
         case O_CURRENCY:
             if (currency_minor_units(optarg, strlen(optarg)) < 0) {
-                fprintf(stderr, "tallinnd: --currency wants an active ISO 4217 code with minor "
-                                "units, such as EUR\n");
+                LOG_USAGE("--currency wants an active ISO 4217 code with minor "
+                                "units, such as EUR");
                 return 2;
             }
             o.currency = optarg;
@@ -691,12 +754,12 @@ int main(int argc, char **argv)
             break;
         case O_WITNESS:
             if (o.n_witnesses >= WITNESSES_MAX) {
-                fprintf(stderr, "tallinnd: at most %d witnesses\n", WITNESSES_MAX);
+                LOG_USAGE("at most %d witnesses", WITNESSES_MAX);
                 return 2;
             }
             if (witness_config_parse(optarg, &witness_list[o.n_witnesses], werr,
                                      sizeof(werr)) != 0) {
-                fprintf(stderr, "tallinnd: %s\n", werr);
+                LOG_USAGE("%s", werr);
                 return 2;
             }
             o.n_witnesses++;
@@ -704,7 +767,7 @@ int main(int argc, char **argv)
         case O_WITNESSES_FILE:
             if (witness_config_file(optarg, witness_list, WITNESSES_MAX, &o.n_witnesses,
                                     &file_quorum, werr, sizeof(werr)) != 0) {
-                fprintf(stderr, "tallinnd: %s\n", werr);
+                LOG_USAGE("%s", werr);
                 return 2;
             }
             break;
@@ -725,27 +788,29 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 0;
-        default:
-            fprintf(stderr, "tallinnd: try --help\n");
+        default: /* getopt is silent (opterr = 0): say it as a log line */
+            if (optopt != 0 && c == '?')
+                LOG_USAGE("%s needs a value or is not an option (try --help)", argv[optind - 1]);
+            else
+                LOG_USAGE("unknown option %s (try --help)", argv[optind - 1]);
             return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "tallinnd: unexpected argument \"%s\" (try --help)\n", argv[optind]);
+        LOG_USAGE("unexpected argument \"%s\" (try --help)", argv[optind]);
         return 2;
     }
     for (size_t i = 0; i < o.n_witnesses; i++)
         for (size_t j = 0; j < i; j++)
             if (strcmp(witness_list[i].key.name, witness_list[j].key.name) == 0) {
-                fprintf(stderr, "tallinnd: --witness %s is given twice\n",
-                        witness_list[i].key.name);
+                LOG_USAGE("--witness %s is given twice", witness_list[i].key.name);
                 return 2;
             }
     if (o.witness_quorum == 0)
         o.witness_quorum = file_quorum; /* the flag wins over the file */
     if (o.witness_quorum > 0 && (size_t)o.witness_quorum > o.n_witnesses) {
-        fprintf(stderr, "tallinnd: --witness-quorum %ld, but %zu witnesses are configured\n",
-                o.witness_quorum, o.n_witnesses);
+        LOG_USAGE("--witness-quorum %ld, but %zu witnesses are configured", o.witness_quorum,
+                  o.n_witnesses);
         return 2;
     }
     if (is_init)
@@ -753,40 +818,56 @@ int main(int argc, char **argv)
     if (is_backup) {
         char src[4096], err[512];
         if (o.database_url != NULL) {
-            fprintf(stderr, "tallinnd: backup copies a SQLite database; back PostgreSQL up with "
-                            "its own tools (pg_basebackup, pg_dump: docs/deploy.md)\n");
+            LOG_USAGE("backup copies a SQLite database; back PostgreSQL up with "
+                            "its own tools (pg_basebackup, pg_dump: docs/deploy.md)");
             return 2;
         }
         if (backup_to == NULL) {
-            fprintf(stderr, "tallinnd: backup needs --to FILE\n");
+            LOG_USAGE("backup needs --to FILE");
             return 2;
         }
         snprintf(src, sizeof(src), "%s/%s", o.data_dir, DB_FILE);
         if (store_backup(src, backup_to, err, sizeof(err)) != STORE_OK) {
-            fprintf(stderr, "tallinnd: %s\n", err);
+            LOG_ERR("%s", err);
             return 1;
         }
         printf("backed up %s to %s (keys are not in it: keep %s/*.key safe separately)\n", src,
                backup_to, o.data_dir);
         return 0;
     }
+    if (o.metrics_allow_remote && o.metrics_listen == NULL) {
+        LOG_USAGE("--metrics-allow-remote needs --metrics-listen");
+        return 2;
+    }
+    if (o.metrics_listen != NULL && !o.metrics_allow_remote) {
+        char why[256];
+        /* Checked again on the socket bound (metrics_http.c). */
+        if (!rpc_addr_is_loopback(o.metrics_listen, why, sizeof(why))) {
+            LOG_USAGE("refusing --metrics-listen %s: the metrics endpoint is plain HTTP without "
+                      "authentication, so it listens on loopback only (127.0.0.1, ::1, "
+                      "localhost) unless --metrics-allow-remote is given (then put TLS and "
+                      "authentication in front of it: a reverse proxy); %s",
+                      o.metrics_listen, why);
+            return 2;
+        }
+    }
     if (o.insecure) {
         char why[256];
         /* A first check on what the name resolves to; the runtime checks the
          * sockets actually bound again when it starts. */
         if (!rpc_addr_is_loopback(o.listen, why, sizeof(why))) {
-            fprintf(stderr, "tallinnd: refusing plaintext on %s: --insecure is allowed only on "
+            LOG_USAGE("refusing plaintext on %s: --insecure is allowed only on "
                             "a loopback address (127.0.0.1, ::1, localhost), and %s; use "
-                            "--tls-cert and --tls-key\n", o.listen, why);
+                            "--tls-cert and --tls-key", o.listen, why);
             return 2;
         }
         if (o.tls_cert != NULL || o.client_ca != NULL) {
-            fprintf(stderr, "tallinnd: --insecure and TLS flags exclude each other\n");
+            LOG_USAGE("--insecure and TLS flags exclude each other");
             return 2;
         }
     } else if (o.tls_cert == NULL || o.tls_key == NULL) {
-        fprintf(stderr, "tallinnd: TLS is the default: give --tls-cert and --tls-key "
-                        "(or --insecure on a loopback address for local use)\n");
+        LOG_USAGE("TLS is the default: give --tls-cert and --tls-key "
+                        "(or --insecure on a loopback address for local use)");
         return 2;
     }
     return serve(&o);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "grpc/reflection/v1/reflection.pb-c.h"
+#include "log/slog.h"
 #include "grpc/reflection/v1alpha/reflection.pb-c.h"
 #include "rpc/reflection_index.h"
 #include "tallinn/reflection.h"
@@ -57,11 +58,12 @@ int reflection_create(reflection **out, const uint8_t *set, size_t len)
 
     *out = NULL;
     if (r == NULL) {
-        fprintf(stderr, "reflection: out of memory\n");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")), "out of memory");
         return -1;
     }
     if (reflection_index_create(&r->ix, set, len, err, sizeof(err)) != 0) {
-        fprintf(stderr, "reflection: bad descriptor set: %s\n", err);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")),
+                 "bad descriptor set: %s", err);
         free(r);
         return -1;
     }
@@ -344,8 +346,10 @@ int reflection_register(reflection *r, rpc_server *srv)
         const char *name = rpc_server_service_name(srv, i);
         if (reflection_index_find_symbol(r->ix, name, &kind) < 0 ||
             kind != REFLECTION_SYM_SERVICE) {
-            fprintf(stderr, "reflection: service %s is served but missing from the descriptor set "
-                            "(is its .proto listed in proto/CMakeLists.txt?)\n", name);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "reflection")),
+                     "service %s is served but missing from the descriptor set (is its .proto "
+                     "listed in proto/CMakeLists.txt?)",
+                     name);
             rc = -1;
         }
     }

@@ -12,6 +12,7 @@
 #include <grpc/support/time.h>
 
 #include "google/rpc/error_details.pb-c.h"
+#include "log/slog.h"
 #include "google/rpc/status.pb-c.h"
 #include "rpc_internal.h"
 #include "tallinn/rpc_wire.h"
@@ -98,8 +99,8 @@ int rpc__call_start(rpc_call *call, rpc_op_slot slot, grpc_op *ops, size_t n)
     pthread_mutex_unlock(&call->mu);
     err = grpc_call_start_batch(call->call, ops, n, &call->tags[slot], NULL);
     if (err != GRPC_CALL_OK) {
-        fprintf(stderr, "level=error event=batch_failed method=%s slot=%d error=%s\n", call->path,
-                (int)slot, grpc_call_error_to_string(err));
+        SLOG(SLOG_ERROR, "batch_failed", SLOG_S("method", call->path), SLOG_I("slot", (int)slot),
+             SLOG_S("error", grpc_call_error_to_string(err)));
         pthread_mutex_lock(&call->mu);
         call->busy[slot] = 0;
         call->pending--;
@@ -212,11 +213,22 @@ static void call_destroy(rpc_call *call)
 {
     struct rpc_server *srv = call->srv;
 
+    gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), call->start);
+    grpc_status_code code = log_code(call);
+    /* The metrics: three relaxed atomic adds, no lock. The registration
+     * is const to calls; its counters are the one part they change. */
+    rpc_method_stats *ms =
+        call->method != NULL ? (rpc_method_stats *)&call->method->stats : &srv->unknown_stats;
+    if ((unsigned)code < RPC_STATUS_CODES)
+        atomic_fetch_add_explicit(&ms->calls[code], 1, memory_order_relaxed);
+    metrics_hist_observe(&ms->latency_us, d.tv_sec < 0 ? 0
+                                                       : (uint64_t)d.tv_sec * 1000000u +
+                                                             (uint64_t)d.tv_nsec / 1000u);
+
     if (!srv->opts.quiet) {
-        gpr_timespec d = gpr_time_sub(gpr_now(GPR_CLOCK_MONOTONIC), call->start);
         rpc_call_log entry = {
             .method = call->path != NULL ? call->path : "?",
-            .code = log_code(call),
+            .code = code,
             .duration_ms = (double)d.tv_sec * 1e3 + (double)d.tv_nsec / 1e6,
             .peer = call->peer != NULL ? call->peer : "unknown",
             .principal = call->principal,
@@ -459,7 +471,7 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
     call->code = code;
     msg = code == GRPC_STATUS_OK ? "" : call->message;
     if (code != GRPC_STATUS_OK && add_status_details(call, code, msg) != 0)
-        fprintf(stderr, "level=warn event=status_details_dropped method=%s\n", call->path);
+        SLOG(SLOG_WARN, "status_details_dropped", SLOG_S("method", call->path));
 
     memset(ops, 0, sizeof(ops));
     if (!call->initial_md_sent) {

@@ -43,6 +43,7 @@ typedef struct rpc_method_reg {
     unsigned flags;    /* RPC_METHOD_* */
     void *grpc_handle; /* from grpc_server_register_method */
     int missing;       /* request slots lost to a failed post, not yet re-posted */
+    rpc_method_stats stats; /* counted where each call ends (rpc_call.c) */
 } rpc_method_reg;
 
 /* The streams one principal has open (its stream budget). */
@@ -205,6 +206,7 @@ struct rpc_server {
     struct rpc_log *log;   /* the call log's writer (default log, not quiet) */
     long log_dropped;      /* its count of dropped lines, once it has stopped */
     int stopped;           /* rpc_server_shutdown finished */
+    rpc_method_stats unknown_stats; /* calls to unregistered methods */
 
     /* Unary handlers run on workers, never on the queue threads, so a
      * blocking handler stalls no one: the pool grows when all are busy. */

@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "rpc_internal.h"
+#include "log/slog.h"
 
 #define LISTEN_HOST_MAX 256
 #define LISTEN_DESC_MAX 512
@@ -183,8 +184,9 @@ static int check_bound(rpc_server *srv, const fd_list *before, int have_before)
 
     if (!have_before || listening_fds(&after) != 0) {
         if (srv->opts.loopback_only) {
-            fprintf(stderr, "rpc: refusing plaintext on %s: cannot list the bound sockets "
-                            "(is /proc mounted?)\n", srv->listen_addr);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "refusing plaintext on %s: cannot list the bound sockets (is /proc mounted?)",
+                     srv->listen_addr);
             rc = -1;
         }
         goto done;
@@ -201,14 +203,16 @@ static int check_bound(rpc_server *srv, const fd_list *before, int have_before)
         if (used + strlen(one) + 2 < sizeof(desc))
             used += (size_t)snprintf(desc + used, sizeof(desc) - used, "%s%s", used ? "," : "", one);
         if (srv->opts.loopback_only && !rpc_sockaddr_is_loopback((struct sockaddr *)&ss, len)) {
-            fprintf(stderr, "rpc: refusing plaintext on %s: it was bound on %s, which is not a "
-                            "loopback address\n", srv->listen_addr, one);
+            slog_msg(
+                SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                "refusing plaintext on %s: it was bound on %s, which is not a loopback address",
+                srv->listen_addr, one);
             rc = -1;
         }
     }
     if (found == 0 && srv->opts.loopback_only) {
-        fprintf(stderr, "rpc: refusing plaintext on %s: cannot find the bound sockets\n",
-                srv->listen_addr);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "refusing plaintext on %s: cannot find the bound sockets", srv->listen_addr);
         rc = -1;
     }
 done:
@@ -241,8 +245,9 @@ static void explain_bind_failure(const char *addr)
             close(s);
             if (err == EADDRINUSE) {
                 format_sockaddr(ai->ai_addr, desc, sizeof(desc));
-                fprintf(stderr, "rpc: cannot listen on %s: the port is taken (%s is in use by "
-                                "another process)\n", addr, desc);
+                slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                         "cannot listen on %s: the port is taken (%s is in use by another process)",
+                         addr, desc);
                 freeaddrinfo(res);
                 return;
             }
@@ -250,8 +255,10 @@ static void explain_bind_failure(const char *addr)
         if (res != NULL)
             freeaddrinfo(res);
     }
-    fprintf(stderr, "rpc: cannot listen on %s (cannot resolve or bind it: is the address "
-                    "local and the port free?)\n", addr);
+    slog_msg(
+        SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+        "cannot listen on %s (cannot resolve or bind it: is the address local and the port free?)",
+        addr);
 }
 
 int rpc__listen(rpc_server *srv, grpc_server_credentials *creds)
@@ -261,7 +268,8 @@ int rpc__listen(rpc_server *srv, grpc_server_credentials *creds)
     int have_before, port;
 
     if (srv->opts.loopback_only && !rpc_addr_is_loopback(srv->listen_addr, err, sizeof(err))) {
-        fprintf(stderr, "rpc: refusing plaintext on %s: %s\n", srv->listen_addr, err);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "refusing plaintext on %s: %s", srv->listen_addr, err);
         grpc_server_credentials_release(creds);
         return 0;
     }

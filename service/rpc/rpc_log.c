@@ -1,11 +1,11 @@
 /* rpc_log.c — the per-call log line, off the call's path: the line is
- * formatted by hand where the call ends (no stdio, no strftime per line) and
- * copied into a ring; one writer thread hands the ring to the file descriptor
- * in batches, a few hundred write()s a second instead of one per call. A full
- * ring never blocks a call: the line is dropped, counted, and the count is
- * written as its own line (event=call_log_dropped) as soon as there is room,
- * and reported by rpc_server_get_stats. Everything queued is written before
- * the server's shutdown returns. */
+ * formatted where the call ends by slog (logfmt or JSON; no stdio, no
+ * strftime per line) and copied into a ring; one writer thread hands the ring
+ * to the file descriptor in batches, a few hundred write()s a second instead
+ * of one per call. A full ring never blocks a call: the line is dropped,
+ * counted, and the count is written as its own line (event=call_log_dropped)
+ * as soon as there is room, and reported by rpc_server_get_stats. Everything
+ * queued is written before the server's shutdown returns. */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log/slog.h"
 #include "rpc_internal.h"
 
 #define RPC_LOG_MIN_BYTES 4096
@@ -35,77 +36,18 @@ struct rpc_log {
     long reported;       /* ... of which a call_log_dropped line has told */
 };
 
-static char *put(char *p, const char *s)
-{
-    size_t n = strlen(s);
-
-    memcpy(p, s, n);
-    return p + n;
-}
-
-/* v as decimal, at least `width` digits. */
-static char *put_uint(char *p, unsigned long long v, int width)
-{
-    char d[24];
-    int n = 0;
-
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0 || n < width);
-    while (n > 0)
-        *p++ = d[--n];
-    return p;
-}
-
-/* "2026-12-03T11:30:41" for a second, cached per thread: it changes once a
- * second, and gmtime/strftime are most of what a printf'd line cost. */
-static char *put_time(char *p, const struct timespec *ts)
-{
-    static __thread time_t sec = -1;
-    static __thread char text[24];
-    static __thread size_t len;
-
-    if (ts->tv_sec != sec) {
-        struct tm tm;
-        gmtime_r(&ts->tv_sec, &tm);
-        len = strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &tm);
-        sec = ts->tv_sec;
-    }
-    memcpy(p, text, len);
-    p += len;
-    *p++ = '.';
-    return put_uint(p, (unsigned long long)(ts->tv_nsec / 1000000), 3);
-}
-
 size_t rpc__log_format(char *buf, size_t cap, const rpc_call_log *e, const struct timespec *when)
 {
-    /* logfmt: every value is a method path, a status name, a number, a peer
-     * URI or a resource name — none contains spaces or quotes. */
-    const char *principal = e->principal != NULL ? e->principal : "-";
-    size_t need = 160 + strlen(e->method) + strlen(e->peer) + strlen(principal);
-    unsigned long long us;
-    char *p = buf;
+    long long us = e->duration_ms > 0 ? (long long)(e->duration_ms * 1000.0 + 0.5) : 0;
+    slog_field f[] = {
+        SLOG_S("method", e->method),       SLOG_S("code", rpc_status_name(e->code)),
+        SLOG_MS("duration_ms", us),        SLOG_S("peer", e->peer),
+        SLOG_S("principal", e->principal),
+    };
 
-    if (need > cap)
-        return need;
-    us = e->duration_ms > 0 ? (unsigned long long)(e->duration_ms * 1000.0 + 0.5) : 0;
-    p = put(p, "ts=");
-    p = put_time(p, when);
-    p = put(p, "Z level=info event=call method=");
-    p = put(p, e->method);
-    p = put(p, " code=");
-    p = put(p, rpc_status_name(e->code));
-    p = put(p, " duration_ms=");
-    p = put_uint(p, us / 1000, 1);
-    *p++ = '.';
-    p = put_uint(p, us % 1000, 3);
-    p = put(p, " peer=");
-    p = put(p, e->peer);
-    p = put(p, " principal=");
-    p = put(p, principal);
-    *p++ = '\n';
-    return (size_t)(p - buf);
+    /* The server's one line format (--log-format), no allocation for logfmt. */
+    return slog_format_line(buf, cap, slog_get_format(), when, SLOG_INFO, "call", f,
+                            sizeof(f) / sizeof(f[0]));
 }
 
 /* Writes all of buf, waiting if the descriptor is non-blocking and full.
@@ -163,20 +105,21 @@ static void *writer_main(void *arg)
             break; /* stopping, and everything is written */
         if (l->dropped > l->reported) {
             long n = l->dropped - l->reported, total = l->dropped;
-            char line[200];
+            char line[300];
             struct timespec ts;
-            char *p = line;
+            size_t len;
+            slog_field f[] = {
+                SLOG_I("dropped", n),
+                SLOG_I("total", total),
+                SLOG_S("msg", "call log lines lost: the log's reader does not keep up"),
+            };
             l->reported = total;
             pthread_mutex_unlock(&l->mu);
             clock_gettime(CLOCK_REALTIME, &ts);
-            p = put(p, "ts=");
-            p = put_time(p, &ts);
-            p = put(p, "Z level=warn event=call_log_dropped dropped=");
-            p = put_uint(p, (unsigned long long)n, 1);
-            p = put(p, " total=");
-            p = put_uint(p, (unsigned long long)total, 1);
-            p = put(p, " msg=\"call log lines lost: the log's reader does not keep up\"\n");
-            write_all(l->fd, line, (size_t)(p - line));
+            len = slog_format_line(line, sizeof(line), slog_get_format(), &ts, SLOG_WARN,
+                                   "call_log_dropped", f, sizeof(f) / sizeof(f[0]));
+            if (len > 0 && len <= sizeof(line))
+                write_all(l->fd, line, len);
             pthread_mutex_lock(&l->mu);
             continue;
         }

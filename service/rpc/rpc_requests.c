@@ -8,6 +8,7 @@
 #include <grpc/support/time.h>
 
 #include "rpc_internal.h"
+#include "log/slog.h"
 
 #define RPC_REPAIR_BACKOFF_MS 100 /* after a failed re-post, wait before the next try */
 
@@ -60,8 +61,7 @@ int rpc__request_post(rpc_server *srv, rpc_method_reg *method, int cq)
                                        req);
     }
     if (err != GRPC_CALL_OK) {
-        fprintf(stderr, "level=error event=request_failed error=%s\n",
-                grpc_call_error_to_string(err));
+        SLOG(SLOG_ERROR, "request_failed", SLOG_S("error", grpc_call_error_to_string(err)));
         rpc__request_free(req);
         return -1;
     }
@@ -87,9 +87,9 @@ void rpc__request_repost(rpc_server *srv, rpc_method_reg *method, int cq)
     srv->post_failures++;
     missing = atomic_fetch_add(&srv->requests_missing, 1) + 1;
     pthread_mutex_unlock(&srv->mu);
-    fprintf(stderr, "level=warn event=request_slot_lost method=%s missing=%d msg=\"will be "
-                    "re-posted\"\n",
-            method != NULL ? method->info.path : "(catch-all)", missing);
+    SLOG(SLOG_WARN, "request_slot_lost",
+         SLOG_S("method", method != NULL ? method->info.path : "(catch-all)"),
+         SLOG_I("missing", missing), SLOG_S("msg", "will be re-posted"));
 }
 
 /* Re-posts missing slots; one queue thread at a time. A post that fails
@@ -130,8 +130,7 @@ out:
     left = atomic_load(&srv->requests_missing);
     pthread_mutex_unlock(&srv->mu);
     if (done > 0)
-        fprintf(stderr, "level=info event=request_slots_reposted count=%d missing=%d\n", done,
-                left);
+        SLOG(SLOG_INFO, "request_slots_reposted", SLOG_I("count", done), SLOG_I("missing", left));
 }
 
 void rpc_server_fail_posts(rpc_server *srv, int n)

@@ -11,6 +11,7 @@
 #include <grpc/support/time.h>
 
 #include "rpc_internal.h"
+#include "log/slog.h"
 
 #define RPC_DEFAULT_MAX_MESSAGE (4u * 1024 * 1024)
 #define RPC_DEFAULT_MAX_STREAMS 1024
@@ -60,13 +61,16 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
 
     *out = NULL;
     if (opts == NULL || opts->listen_addr == NULL) {
-        fprintf(stderr, "rpc: a listen address is required\n");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "a listen address is required");
         return -1;
     }
     srv = calloc(1, sizeof(*srv));
     if (srv == NULL)
         return -1;
     srv->opts = *opts;
+    metrics_hist_init(&srv->unknown_stats.latency_us, metrics_latency_us_bounds,
+                      metrics_latency_us_count);
     srv->creds = opts->creds;
     srv->opts.creds = NULL;
     if (srv->opts.threads <= 0) {
@@ -133,7 +137,8 @@ int rpc_server_create(rpc_server **out, const rpc_server_options *opts)
 
     if (!srv->opts.quiet && srv->opts.log_fn == NULL &&
         rpc__log_create(&srv->log, srv->opts.log_fd, srv->opts.log_buffer_bytes) != 0) {
-        fprintf(stderr, "rpc: cannot start the call log's writer\n");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "cannot start the call log's writer");
         free(srv->listen_addr);
         pthread_mutex_destroy(&srv->mu);
         pthread_cond_destroy(&srv->cv);
@@ -192,11 +197,13 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
     char **names;
 
     if (srv->started) {
-        fprintf(stderr, "rpc: add services before starting the server\n");
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "add services before starting the server");
         return -1;
     }
     if (has_service(srv, desc->name, strlen(desc->name))) {
-        fprintf(stderr, "rpc: service %s registered twice\n", desc->name);
+        slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                 "service %s registered twice", desc->name);
         return -1;
     }
     names = realloc(srv->service_names, (srv->n_services + 1) * sizeof(*names));
@@ -214,7 +221,8 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
         size_t plen;
 
         if (md == NULL) {
-            fprintf(stderr, "rpc: %s has no method named %s\n", desc->name, handlers[i].name);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "%s has no method named %s", desc->name, handlers[i].name);
             return -1;
         }
         if (handlers[i].fn == NULL)
@@ -236,15 +244,18 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
         }
         snprintf((char *)reg->info.path, plen, "/%s/%s", desc->name, md->name);
         if (rpc_method_kind_lookup(reg->info.path, &reg->info.kind) != 0) {
-            fprintf(stderr, "rpc: %s is missing from the generated call-kind table "
-                            "(is its .proto listed in proto/CMakeLists.txt?)\n",
-                    reg->info.path);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "%s is missing from the generated call-kind table (is its .proto listed in "
+                     "proto/CMakeLists.txt?)",
+                     reg->info.path);
             free((char *)reg->info.path);
             free(reg);
             return -1;
         }
         reg->info.service = desc;
         reg->info.method = md;
+        metrics_hist_init(&reg->stats.latency_us, metrics_latency_us_bounds,
+                          metrics_latency_us_count);
         reg->fn = handlers[i].fn;
         reg->ctx = ctx;
         reg->grpc_handle = grpc_server_register_method(
@@ -255,7 +266,8 @@ int rpc_server_add_service(rpc_server *srv, const ProtobufCServiceDescriptor *de
             0);
         srv->methods[srv->n_methods++] = reg;
         if (reg->grpc_handle == NULL) {
-            fprintf(stderr, "rpc: cannot register %s\n", reg->info.path);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "cannot register %s", reg->info.path);
             return -1;
         }
     }
@@ -279,14 +291,16 @@ int rpc_server_set_method_flags(rpc_server *srv, const char *path, unsigned flag
         if (strcmp(m->info.path, path) != 0)
             continue;
         if (srv->started || ((flags & RPC_METHOD_INLINE) && m->info.kind != RPC_UNARY)) {
-            fprintf(stderr, "rpc: %s: flags must be set before the start, and only unary "
-                            "methods run inline\n", path);
+            slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+                     "%s: flags must be set before the start, and only unary methods run inline",
+                     path);
             return -1;
         }
         m->flags = flags;
         return 0;
     }
-    fprintf(stderr, "rpc: %s is not registered\n", path);
+    slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")), "%s is not registered",
+             path);
     return -1;
 }
 
@@ -649,7 +663,9 @@ int rpc_server_start(rpc_server *srv, int *port)
     if ((bound = rpc__listen(srv, creds)) == 0)
         return -1;
     grpc_server_start(srv->server);
+    pthread_mutex_lock(&srv->mu); /* a scrape may read it (rpc_server_connections) */
     srv->started = 1;
+    pthread_mutex_unlock(&srv->mu);
     for (int i = 0; i < srv->n_queues; i++) {
         if (pthread_create(&srv->queues[i].thread, NULL, cq_main, &srv->queues[i]) != 0)
             goto fail;
@@ -668,7 +684,8 @@ int rpc_server_start(rpc_server *srv, int *port)
         *port = bound;
     return 0;
 fail:
-    fprintf(stderr, "rpc: cannot start the server's threads\n");
+    slog_msg(SLOG_ERROR, "error", SLOG_FIELDS(SLOG_S("module", "rpc")),
+             "cannot start the server's threads");
     rpc_server_shutdown(srv, 0);
     return -1;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store/store_internal.h"
+#include "log/slog.h"
 
 #define STORE_DEFAULT_READERS 8
 #define STORE_DEFAULT_BUSY_MS 5000
@@ -60,14 +61,13 @@ int store__slot_ready(store *s, conn_slot *slot, int write)
     if (slot->c != NULL) {
         s->eng->disconnect(slot->c);
         slot->c = NULL;
-        fprintf(stderr, "level=warn event=store_reconnect engine=%s conn=%s\n", s->eng->name,
-                write ? "writer" : "reader");
+        SLOG(SLOG_WARN, "store_reconnect", SLOG_S("engine", s->eng->name),
+             SLOG_S("conn", write ? "writer" : "reader"));
     }
     slot->broken = 0;
     if ((rc = s->eng->connect(s->db, write, &slot->c, err, sizeof(err))) != STORE_OK) {
         slot->c = NULL;
-        fprintf(stderr, "level=error event=store_connect engine=%s error=\"%s\"\n", s->eng->name,
-                err);
+        SLOG(SLOG_ERROR, "store_connect", SLOG_S("engine", s->eng->name), SLOG_S("error", err));
         return rc == STORE_OK ? STORE_ERROR : rc;
     }
     return STORE_OK;
@@ -78,6 +78,9 @@ static conn_slot *reader_take(store *s)
 {
     conn_slot *slot = NULL;
 
+    struct timespec t0, t1;
+    int waited = 0;
+
     pthread_mutex_lock(&s->rmu);
     for (;;) {
         for (int i = 0; i < s->n_readers && slot == NULL; i++)
@@ -85,12 +88,20 @@ static conn_slot *reader_take(store *s)
                 slot = &s->readers[i];
         if (slot != NULL || s->n_readers < s->opts.max_readers)
             break;
+        if (!waited++)
+            clock_gettime(CLOCK_MONOTONIC, &t0);
         pthread_cond_wait(&s->rcv, &s->rmu);
     }
     if (slot == NULL)
         slot = &s->readers[s->n_readers++]; /* connected by slot_ready */
     slot->in_use = 1;
     pthread_mutex_unlock(&s->rmu);
+    if (waited) { /* only a read that waited pays for the clock */
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        atomic_fetch_add_explicit(&s->read_waits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&s->read_wait_us, store__elapsed_us(&t0, &t1),
+                                  memory_order_relaxed);
+    }
     return slot;
 }
 
@@ -137,8 +148,8 @@ void store__epoch_refresh(store *s)
     }
     /* Not knowing it, memory must not answer any more: read it every time. */
     s->epoch_in_memory = 0;
-    fprintf(stderr, "level=error event=principals_epoch_unknown msg=\"reading it from the "
-                    "database from now on\"\n");
+    SLOG(SLOG_ERROR, "principals_epoch_unknown",
+         SLOG_S("msg", "reading it from the database from now on"));
 }
 
 int store__epoch_bump(store_tx *tx)
@@ -203,6 +214,8 @@ int store__open_engine(store **out, const store_options *opts, const store_engin
         s->opts.max_batch = STORE_DEFAULT_BATCH;
     s->readers = calloc((size_t)s->opts.max_readers, sizeof(*s->readers));
     s->tail = &s->head;
+    metrics_hist_init(&s->batch_sizes, metrics_batch_bounds, metrics_batch_count);
+    metrics_hist_init(&s->commit_us, metrics_latency_us_bounds, metrics_latency_us_count);
     pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->rcv, NULL);
     pthread_mutex_init(&s->wmu, NULL);
@@ -296,3 +309,15 @@ void store_read_end(store_tx *tx)
     free(tx);
 }
 
+void store_get_metrics(store *s, store_metrics *out)
+{
+    metrics_hist_read(&s->batch_sizes, &out->batch_sizes);
+    metrics_hist_read(&s->commit_us, &out->commit_us);
+    out->batches_failed = atomic_load_explicit(&s->batches_failed, memory_order_relaxed);
+    out->read_waits = atomic_load_explicit(&s->read_waits, memory_order_relaxed);
+    out->read_wait_us = atomic_load_explicit(&s->read_wait_us, memory_order_relaxed);
+    pthread_mutex_lock(&s->rmu);
+    out->readers_open = s->n_readers;
+    pthread_mutex_unlock(&s->rmu);
+    out->readers_max = s->opts.max_readers;
+}

@@ -12,7 +12,8 @@ set(TALLINN_STORE_SOURCES
 add_library(tallinn_store STATIC ${TALLINN_STORE_SOURCES})
 target_include_directories(tallinn_store PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(tallinn_store PUBLIC tallinn_proto tallinn_api PkgConfig::SQLITE Threads::Threads)
+target_link_libraries(tallinn_store PUBLIC tallinn_proto tallinn_api PkgConfig::SQLITE
+                      tallinn_metrics tallinn_slog Threads::Threads)
 # The PostgreSQL engine, once it is in the tree (store_pg.c, libpq).
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c)
   pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "store/store_internal.h"
+#include "log/slog.h"
 #include "store/store_sql.h"
 #include "tallinn/v1/principal.pb-c.h"
 
@@ -35,7 +36,7 @@ static int unpacked(store_tx *tx, int rc, unpack_ctx *u, const char *what, Proto
     if (rc != STORE_OK)
         return store__rec(tx, rc);
     if (u->corrupt || u->msg == NULL) {
-        fprintf(stderr, "level=error event=undecodable_row table=%s\n", what);
+        SLOG(SLOG_ERROR, "undecodable_row", SLOG_S("table", what));
         return STORE_CORRUPT;
     }
     *out = u->msg;
@@ -351,14 +352,14 @@ int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *c
     for (; rc == STORE_OK && arm < arms && l.left > 0 && !l.stopped && !l.corrupt; arm++) {
         rc = store_sql_list(ENG(tx)->dialect, q, q->after == NULL ? STORE_SQL_NO_SEEK : arm, sql);
         if (rc != STORE_OK) {
-            fprintf(stderr, "level=error event=list_render kind=%s\n", store_kinds[q->kind].table);
+            SLOG(SLOG_ERROR, "list_render", SLOG_S("kind", store_kinds[q->kind].table));
             break;
         }
         rc = store__rec(tx, ENG(tx)->list(CONN(tx), sql, list_row, &l, q->work));
     }
     free(sql);
     if (rc == STORE_OK && l.corrupt) {
-        fprintf(stderr, "level=error event=undecodable_row table=%s\n", store_kinds[q->kind].table);
+        SLOG(SLOG_ERROR, "undecodable_row", SLOG_S("table", store_kinds[q->kind].table));
         rc = STORE_CORRUPT;
     }
     return rc;

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "log/slog.h"
 #include "store/store_internal.h"
 
 static void fail_jobs(store_job *batch, int rc)
@@ -35,8 +37,9 @@ static int run_jobs(store *s, store_tx *tx, store_job *batch)
              * record. A job that broke it is a bug, and it may have
              * appended records before (observers keep them in memory): the
              * whole batch is rolled back, as for any failure. */
-            fprintf(stderr, "level=error event=change_without_record kind=%s name=\"%s\"\n",
-                    store_kinds[tx->changes[0].kind].table, tx->changes[0].name);
+            SLOG(SLOG_ERROR, "change_without_record",
+                 SLOG_S("kind", store_kinds[tx->changes[0].kind].table),
+                 SLOG_S("name", tx->changes[0].name));
             store__changes_drop(tx, 0);
             rc = j->store_rc = STORE_ERROR;
             continue;
@@ -64,7 +67,9 @@ static void run_batch(store *s, store_job *batch)
     store_observer obs[STORE_MAX_OBSERVERS];
     store_tx tx = {.s = s, .slot = &s->writer, .write = 1, .err = STORE_OK};
     int n_obs, rc, began = 0;
+    struct timespec t0, t1;
 
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_mutex_lock(&s->wmu);
     n_obs = s->n_observers;
     memcpy(obs, s->observers, (size_t)n_obs * sizeof(obs[0]));
@@ -89,10 +94,15 @@ static void run_batch(store *s, store_job *batch)
     if (rc != STORE_OK) {
         if (began && s->writer.c != NULL && s->eng->in_transaction(s->writer.c))
             store__rec(&tx, s->eng->rollback(s->writer.c));
-        fprintf(stderr, "level=error event=write_batch_failed error=\"%s\"\n", store_strerror(rc));
+        SLOG(SLOG_ERROR, "write_batch_failed", SLOG_S("error", store_strerror(rc)));
+        atomic_fetch_add_explicit(&s->batches_failed, 1, memory_order_relaxed);
     } else if (tx.epoch_touched) {
         store__epoch_refresh(s);
     }
+    /* From the batch's start to its COMMIT (or ROLLBACK) returning: what
+     * the batch's callers waited for, their queueing aside. */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    metrics_hist_observe(&s->commit_us, store__elapsed_us(&t0, &t1));
     for (int i = 0; i < n_obs; i++)
         if (obs[i].done != NULL)
             obs[i].done(rc == STORE_OK, obs[i].ctx);
@@ -137,6 +147,7 @@ static void *committer_main(void *arg)
         if (s->head == NULL)
             s->tail = &s->head;
         pthread_mutex_unlock(&s->wmu);
+        metrics_hist_observe(&s->batch_sizes, (uint64_t)n);
         run_batch(s, batch);
     }
     return NULL;

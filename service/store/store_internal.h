@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "store/store_engine.h"
+#include "tallinn/metrics.h"
 
 /* One engine connection and what the neutral store knows of it. */
 typedef struct conn_slot {
@@ -75,7 +76,21 @@ struct store {
      * only writer (store_principals_epoch). */
     int epoch_in_memory;
     _Atomic uint64_t epoch;
+
+    /* Metrics (store_get_metrics), counted without locks. */
+    metrics_hist batch_sizes;          /* jobs per write batch */
+    metrics_hist commit_us;            /* a batch's transaction, begin to commit */
+    _Atomic uint64_t batches_failed;   /* batches rolled back */
+    _Atomic uint64_t read_waits;       /* reads that found every pooled connection taken */
+    _Atomic uint64_t read_wait_us;     /* ... and the time they waited */
 };
+
+/* Microseconds from a to b (monotonic; 0 if b is before a). */
+static inline uint64_t store__elapsed_us(const struct timespec *a, const struct timespec *b)
+{
+    long long ns = (long long)(b->tv_sec - a->tv_sec) * 1000000000LL + (b->tv_nsec - a->tv_nsec);
+    return ns > 0 ? (uint64_t)(ns / 1000) : 0;
+}
 
 #define ENG(tx) ((tx)->s->eng)
 #define CONN(tx) ((tx)->slot->c)

@@ -8,6 +8,7 @@
 
 #include "store/store_engine.h"
 #include "tallinn/textfold.h"
+#include "log/slog.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
@@ -397,8 +398,8 @@ static void schemas_init(void)
             int col = column_index((store_kind)k, d->column);
             if (col < 0 || store_kinds[k].columns[col].type !=
                                (d->type == FILTER_STRING ? STORE_VALUE_TEXT : STORE_VALUE_INT)) {
-                fprintf(stderr, "level=error event=bad_filter_schema table=%s field=%s\n",
-                        store_kinds[k].table, d->name);
+                SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table),
+                     SLOG_S("field", d->name));
                 schemas_ok = 0;
                 return;
             }
@@ -409,8 +410,8 @@ static void schemas_init(void)
             if (d->fold_column != NULL) {
                 int fc = column_index((store_kind)k, d->fold_column);
                 if (fc < 0 || store_kinds[k].columns[fc].type != STORE_VALUE_TEXT) {
-                    fprintf(stderr, "level=error event=bad_filter_schema table=%s field=%s\n",
-                            store_kinds[k].table, d->name);
+                    SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table),
+                         SLOG_S("field", d->name));
                     schemas_ok = 0;
                     return;
                 }
@@ -434,7 +435,7 @@ static void schemas_init(void)
         schemas[k].fields = ff;
         schemas[k].nfields = kind_fields[k].n;
         if (filter_schema_check(&schemas[k]) != FILTER_OK) {
-            fprintf(stderr, "level=error event=bad_filter_schema table=%s\n", store_kinds[k].table);
+            SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table));
             schemas_ok = 0;
         }
     }

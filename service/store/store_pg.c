@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "store/store_pg.h"
+#include "log/slog.h"
 #include "store/store_sql.h"
 
 /* The oldest server this engine is written for (row-value index scans,
@@ -129,8 +130,9 @@ static int fail(store_conn *c, const PGresult *r)
     if (rc == STORE_EXISTS)
         return rc;
     pg_one_line(line, sizeof(line), msg != NULL ? msg : PQerrorMessage(c->h));
-    fprintf(stderr, "level=%s event=pg_error sqlstate=%s db=%s msg=\"%s\"\n",
-            rc == STORE_ERROR ? "error" : "warn", state != NULL ? state : "-", c->db->where, line);
+    SLOG(rc == STORE_ERROR ? SLOG_ERROR : SLOG_WARN, "pg_error",
+         SLOG_S("sqlstate", state != NULL ? state : "-"), SLOG_S("db", c->db->where),
+         SLOG_S("msg", line));
     return rc;
 }
 
@@ -396,9 +398,9 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
         return STORE_IO;
     }
     if (strcmp(PQgetvalue(r, 0, 6), "on") != 0 && atomic_exchange(&warned, 1) == 0) {
-        fprintf(stderr, "level=warn event=pg_fsync_off db=%s msg=\"the server runs with fsync "
-                        "off: a crash of its machine can lose acknowledged writes\"\n",
-                c->db->where);
+        SLOG(SLOG_WARN, "pg_fsync_off", SLOG_S("db", c->db->where),
+             SLOG_S("msg", "the server runs with fsync off: a crash of its machine can lose "
+                           "acknowledged writes"));
     }
     if (strcmp(PQgetvalue(r, 0, 2), "off") == 0) {
         /* A commit must be flushed before a caller hears of it; stronger
@@ -409,9 +411,9 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
             snprintf(err, errlen, "cannot turn synchronous_commit on for %s", c->db->where);
             return rc;
         }
-        fprintf(stderr, "level=warn event=pg_synchronous_commit db=%s msg=\"synchronous_commit "
-                        "was off for this role or database: set on for tallinnd's sessions\"\n",
-                c->db->where);
+        SLOG(SLOG_WARN, "pg_synchronous_commit", SLOG_S("db", c->db->where),
+             SLOG_S("msg", "synchronous_commit was off for this role or database: set on for "
+                           "tallinnd's sessions"));
     }
     PQclear(r);
     return STORE_OK;
@@ -547,8 +549,8 @@ static int db_open(const store_options *o, store_db **out, char *err, size_t err
         db_close(db);
         return rc;
     }
-    fprintf(stderr, "level=info event=store_open engine=postgresql db=%s schema_version=%d\n",
-            db->where, pg_schema_version());
+    SLOG(SLOG_INFO, "store_open", SLOG_S("engine", "postgresql"), SLOG_S("db", db->where),
+         SLOG_I("schema_version", pg_schema_version()));
     *out = db;
     return STORE_OK;
 }
@@ -578,7 +580,7 @@ static int tx_commit(store_conn *c)
     /* The server may have committed before the connection went: neither
      * "stored" nor "not stored" is true, and callers must be told so. */
     if (rc != STORE_OK && PQstatus(c->h) == CONNECTION_BAD) {
-        fprintf(stderr, "level=error event=pg_commit_in_doubt db=%s\n", c->db->where);
+        SLOG(SLOG_ERROR, "pg_commit_in_doubt", SLOG_S("db", c->db->where));
         return STORE_INDOUBT;
     }
     if (rc != STORE_OK)
@@ -587,7 +589,7 @@ static int tx_commit(store_conn *c)
     rc = strcmp(PQcmdStatus(r), "COMMIT") == 0 ? STORE_OK : STORE_ERROR;
     PQclear(r);
     if (rc != STORE_OK)
-        fprintf(stderr, "level=error event=pg_commit_rolled_back db=%s\n", c->db->where);
+        SLOG(SLOG_ERROR, "pg_commit_rolled_back", SLOG_S("db", c->db->where));
     return rc;
 }
 

@@ -6,6 +6,7 @@
 
 #include "store/store_pg.h"
 #include "tallinn/textfold.h"
+#include "log/slog.h"
 
 /* Numbered migrations, applied in order at open, each in its own
  * transaction under an advisory lock (replicas may start together);
@@ -208,8 +209,8 @@ int pg_migrate(store_db *db, store_conn *c, char *err, size_t errlen)
                      db->where, line);
             return rc;
         }
-        fprintf(stderr, "level=info event=migrated engine=postgresql db=%s schema_version=%lld\n",
-                db->where, (long long)version + 1);
+        SLOG(SLOG_INFO, "migrated", SLOG_S("engine", "postgresql"), SLOG_S("db", db->where),
+             SLOG_I("schema_version", (long long)version + 1));
         continue;
     failed: {
         char line[200];

@@ -12,6 +12,7 @@
 
 #include "store/store_sql.h"
 #include "tallinn/textfold.h"
+#include "log/slog.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
 
@@ -415,8 +416,8 @@ static int fail(store_conn *c, int sqlite_rc)
     if (rc == STORE_OK)
         rc = STORE_ERROR; /* SQLITE_MISUSE and the like reach here as 0 */
     if (rc == STORE_ERROR)
-        fprintf(stderr, "level=error event=sqlite_error code=%d msg=\"%s\"\n", sqlite_rc,
-                sqlite3_errmsg(c->h));
+        SLOG(SLOG_ERROR, "sqlite_error", SLOG_I("code", sqlite_rc),
+             SLOG_S("msg", sqlite3_errmsg(c->h)));
     return rc;
 }
 
@@ -426,7 +427,7 @@ static sqlite3_stmt *stmt(store_conn *c, int id)
     if (c->stmts[id] == NULL &&
         sqlite3_prepare_v3(c->h, fixed_sql(id), -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[id],
                            NULL) != SQLITE_OK) {
-        fprintf(stderr, "level=error event=sqlite_prepare msg=\"%s\"\n", sqlite3_errmsg(c->h));
+        SLOG(SLOG_ERROR, "sqlite_prepare", SLOG_S("msg", sqlite3_errmsg(c->h)));
         return NULL;
     }
     sqlite3_reset(c->stmts[id]);
@@ -585,7 +586,7 @@ static int migrate(store_db *db, sqlite3 *h, char *err, size_t errlen)
             sqlite3_exec(h, "ROLLBACK", NULL, NULL, NULL);
             return STORE_ERROR;
         }
-        fprintf(stderr, "level=info event=migrated schema_version=%zu\n", i + 1);
+        SLOG(SLOG_INFO, "migrated", SLOG_I("schema_version", i + 1));
     }
     return STORE_OK;
 }
@@ -846,7 +847,7 @@ static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *c
     int rc;
 
     if (st == NULL) {
-        fprintf(stderr, "level=error event=list_prepare msg=\"%s\"\n", sqlite3_errmsg(c->h));
+        SLOG(SLOG_ERROR, "list_prepare", SLOG_S("msg", sqlite3_errmsg(c->h)));
         return fail(c, sqlite3_errcode(c->h));
     }
     for (size_t i = 0; i < q->n_binds; i++)

@@ -8,5 +8,5 @@ add_library(tallinn_witnesses STATIC
   ${CMAKE_CURRENT_SOURCE_DIR}/witness/witness_config.c)
 target_include_directories(tallinn_witnesses PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(tallinn_witnesses PUBLIC tallinn_audit tallinn_store tallinn_tlog
+target_link_libraries(tallinn_witnesses PUBLIC tallinn_audit tallinn_store tallinn_tlog tallinn_slog
                       tallinn_witness_client PkgConfig::CURL PkgConfig::INIH Threads::Threads)

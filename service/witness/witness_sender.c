@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log/slog.h"
 #include "witness/witness_internal.h"
 
 typedef enum step { STEP_IDLE, STEP_DONE, STEP_FAILED } step;
@@ -35,18 +36,18 @@ static void wait_for(witnesses *w, long ms, int wake, uint64_t *seen)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* A message for a logfmt value: '"' and '\' escaped. The witness's own text
- * in it was reduced to printable ASCII by witness_client. */
-static void quoted(const char *in, char *out, size_t size)
+/* The log line's event for an outcome (slog keys and events: [a-z_]+). */
+static const char *outcome_event(witness_outcome o)
 {
-    size_t n = 0;
-
-    for (; *in != '\0' && n + 3 < size; in++) {
-        if (*in == '"' || *in == '\\')
-            out[n++] = '\\';
-        out[n++] = *in;
+    switch (o) {
+    case WITNESS_COSIGNED: return "witness_cosigned";
+    case WITNESS_STALE: return "witness_stale";
+    case WITNESS_INCONSISTENT: return "witness_inconsistent";
+    case WITNESS_REFUSED: return "witness_refused";
+    case WITNESS_BAD_RESPONSE: return "witness_bad_response";
+    case WITNESS_UNAVAILABLE: break;
     }
-    out[n] = '\0';
+    return "witness_unavailable";
 }
 
 typedef struct prove_ctx {
@@ -122,20 +123,16 @@ static int latest(witness_sender *ws, char **note, size_t *len, int64_t *size, i
 
 static void log_failure(witness_sender *ws, const witness_result *r, int64_t size, int loud)
 {
-    char msg[2 * sizeof(r->message)];
     uint64_t count = r->outcome == WITNESS_INCONSISTENT ? atomic_load(&ws->inconsistent)
                      : r->outcome == WITNESS_REFUSED    ? atomic_load(&ws->refused)
                      : r->outcome == WITNESS_BAD_RESPONSE ? atomic_load(&ws->bad_response)
                      : r->outcome == WITNESS_STALE        ? atomic_load(&ws->stale)
                                                           : atomic_load(&ws->unavailable);
 
-    quoted(r->message, msg, sizeof(msg));
-    fprintf(stderr,
-            "level=%s event=witness_%s witness=%s url=%s size=%lld http_status=%ld count=%llu "
-            "msg=\"%s\"\n",
-            loud ? "error" : "warn", witness_outcome_name(r->outcome), ws->cfg->key.name,
-            witness_client_url(ws->client), (long long)size, r->http_status,
-            (unsigned long long)count, msg);
+    SLOG(loud ? SLOG_ERROR : SLOG_WARN, outcome_event(r->outcome),
+         SLOG_S("witness", ws->cfg->key.name), SLOG_S("url", witness_client_url(ws->client)),
+         SLOG_I("size", size), SLOG_I("http_status", r->http_status), SLOG_I("count", count),
+         SLOG_S("msg", r->message));
 }
 
 /* A cosignature: kept, with the witness's new size, before it counts. */
@@ -146,19 +143,16 @@ static step keep_cosignature(witness_sender *ws, int64_t size, const witness_res
 
     if (rc != STORE_OK || job_rc != 0) {
         atomic_fetch_add(&ws->store_failed, 1);
-        fprintf(stderr,
-                "level=error event=witness_store_failed witness=%s size=%lld error=\"%s\"\n",
-                ws->cfg->key.name, (long long)size,
-                store_strerror(rc != STORE_OK ? rc : STORE_ERROR));
+        SLOG(SLOG_ERROR, "witness_store_failed", SLOG_S("witness", ws->cfg->key.name),
+             SLOG_I("size", size), SLOG_S("error", store_strerror(rc != STORE_OK ? rc : STORE_ERROR)));
         return STEP_FAILED;
     }
     atomic_fetch_add(&ws->cosigned, 1);
     atomic_store(&ws->last_size, size);
     atomic_store(&ws->last_time, (int64_t)r->timestamp);
     if (ws->failures > 0)
-        fprintf(stderr,
-                "level=info event=witness_recovered witness=%s size=%lld after_failures=%u\n",
-                ws->cfg->key.name, (long long)size, ws->failures);
+        SLOG(SLOG_INFO, "witness_recovered", SLOG_S("witness", ws->cfg->key.name),
+             SLOG_I("size", size), SLOG_I("after_failures", ws->failures));
     ws->failures = 0;
     return STEP_DONE;
 }
@@ -217,8 +211,8 @@ static step send_latest(witness_sender *ws, uint64_t *hint)
     if (rc == STORE_NOT_FOUND)
         return STEP_IDLE;
     if (rc != STORE_OK) {
-        fprintf(stderr, "level=warn event=witness_store_read witness=%s error=\"%s\"\n",
-                ws->cfg->key.name, store_strerror(rc));
+        SLOG(SLOG_WARN, "witness_store_read", SLOG_S("witness", ws->cfg->key.name),
+             SLOG_S("error", store_strerror(rc)));
         return STEP_FAILED;
     }
     if (cosigned >= size) {
@@ -234,8 +228,8 @@ static step send_latest(witness_sender *ws, uint64_t *hint)
     rc = witness_client_cosign(ws->client, note, len, &known, prove, &pc, r);
     *hint = known;
     if (rc != 0)
-        fprintf(stderr, "level=error event=witness_send_failed witness=%s size=%lld error=\"%s\"\n",
-                ws->cfg->key.name, (long long)size, strerror(-rc));
+        SLOG(SLOG_ERROR, "witness_send_failed", SLOG_S("witness", ws->cfg->key.name),
+             SLOG_I("size", size), SLOG_S("error", strerror(-rc)));
     else
         out = on_answer(ws, size, r);
 done:

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "log/slog.h"
 #include "witness/witness_internal.h"
 
 /* After each batch, committed or not: a new checkpoint may be there. Only
@@ -139,15 +140,12 @@ void witnesses_stop(witnesses *w)
         pthread_join(ws->thread, NULL);
         ws->started = 0;
         witnesses_stats(w, i, &st);
-        fprintf(stderr,
-                "level=info event=witness_stats witness=%s requests=%llu cosigned=%llu "
-                "stale=%llu inconsistent=%llu refused=%llu bad_response=%llu unavailable=%llu "
-                "store_failed=%llu last_cosigned_size=%lld\n",
-                st.name, (unsigned long long)st.requests, (unsigned long long)st.cosigned,
-                (unsigned long long)st.stale, (unsigned long long)st.inconsistent,
-                (unsigned long long)st.refused, (unsigned long long)st.bad_response,
-                (unsigned long long)st.unavailable, (unsigned long long)st.store_failed,
-                (long long)st.last_cosigned_size);
+        SLOG(SLOG_INFO, "witness_stats", SLOG_S("witness", st.name),
+             SLOG_I("requests", st.requests), SLOG_I("cosigned", st.cosigned),
+             SLOG_I("stale", st.stale), SLOG_I("inconsistent", st.inconsistent),
+             SLOG_I("refused", st.refused), SLOG_I("bad_response", st.bad_response),
+             SLOG_I("unavailable", st.unavailable), SLOG_I("store_failed", st.store_failed),
+             SLOG_I("last_cosigned_size", st.last_cosigned_size));
     }
 }
 

@@ -216,7 +216,7 @@ def test_pg_disk_full():
         p = subprocess.run([BIN, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure"] +
                            harness.database_args(data), capture_output=True, text=True,
                            timeout=60)
-        err_lines = [l for l in p.stderr.splitlines() if l.startswith("tallinnd:")]
+        err_lines = [l for l in p.stderr.splitlines() if " event=error " in l or " event=usage " in l]
         assert p.returncode == 1 and len(err_lines) == 1 and "read-only" in err_lines[0], p.stderr
         assert "event=listening" not in p.stderr
         pg.psql("ALTER DATABASE %s RESET default_transaction_read_only" % db)

@@ -36,7 +36,7 @@ def refused(argv, says, env=None, code=1):
     e.update(env or {})
     t = time.monotonic()
     p = subprocess.run([BIN] + argv, capture_output=True, text=True, timeout=60, env=e)
-    lines = [l for l in p.stderr.splitlines() if l.startswith("tallinnd:")]
+    lines = [l for l in p.stderr.splitlines() if " event=error " in l or " event=usage " in l]
     assert p.returncode == code, "exit %d (want %d): %s" % (p.returncode, code, p.stderr)
     assert len(lines) == 1 and says in lines[0], "want one line saying %r:\n%s" % (says, p.stderr)
     assert SECRET not in p.stderr + p.stdout, "the secret was echoed: " + p.stderr

@@ -975,6 +975,61 @@ static int list_all(store *s, int *n)
     return rc;
 }
 
+/* The metrics the store keeps: group-commit batch sizes and commit times,
+ * and reads that had to wait for the read pool (max_readers = 1 here). */
+static void *read_once(void *arg)
+{
+    store_tx *tx;
+
+    assert_int_equal(store_read_begin(arg, &tx), STORE_OK); /* waits for the reader */
+    store_read_end(tx);
+    return NULL;
+}
+
+static void test_metrics(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path, .max_readers = 1};
+    put_arg a = {"needs/m1", 1, 1, 0};
+    store_metrics m;
+    store_tx *tx;
+    pthread_t th;
+    store *s;
+    char err[256];
+    int job_rc;
+    uint64_t n = 0;
+
+    assert_int_equal(store_open(&s, &o, err, sizeof(err)), STORE_OK);
+    store_get_metrics(s, &m);
+    assert_int_equal(m.read_waits, 0);
+    assert_int_equal(m.batch_sizes.sum, 0);
+    for (int i = 0; i < 3; i++) { /* one at a time: three batches of one job */
+        char name[16];
+        snprintf(name, sizeof(name), "needs/m%d", i);
+        a.name = name;
+        assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    }
+    assert_int_equal(store_read_begin(s, &tx), STORE_OK); /* the only reader */
+    assert_int_equal(pthread_create(&th, NULL, read_once, s), 0);
+    usleep(50000);
+    store_read_end(tx);
+    assert_int_equal(pthread_join(th, NULL), 0);
+
+    store_get_metrics(s, &m);
+    assert_int_equal(m.read_waits, 1);
+    assert_true(m.read_wait_us >= 40000);
+    assert_int_equal(m.batch_sizes.bounds[0], 1);
+    assert_int_equal(m.batch_sizes.buckets[0], 3); /* le=1 */
+    assert_int_equal(m.batch_sizes.sum, 3);
+    for (size_t i = 0; i <= m.commit_us.n; i++)
+        n += m.commit_us.buckets[i];
+    assert_int_equal(n, 3);
+    assert_int_equal(m.batches_failed, 0);
+    assert_int_equal(m.readers_max, 1);
+    assert_int_equal(m.readers_open, 1);
+    store_close(s);
+}
+
 static void test_reconnect(void **state)
 {
     fixture *f = *state;
@@ -1174,6 +1229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_migration_6_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_8_folds, setup, teardown),
         cmocka_unit_test(test_unknown_database_url),
+        cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
