@@ -167,7 +167,7 @@ def test_refusal_logged(w):
     # Lines are read from tallinnd's stderr by a pump thread: wait for them.
     line = w.until("the refusal line", lambda: next(
         (x for x in reversed(w.srv.log) if "event=witness_refused" in x), None))
-    assert line.startswith("level=error ") and "witness=witness.xx/other" in line, line
+    assert re.match(r"ts=\S+ level=error ", line) and "witness=witness.xx/other" in line, line
     assert "http_status=404" in line and re.search(r" count=\d+ ", line), line
     assert w.auditor not in w.srv.text() and w.srv.admin_token not in w.srv.text()
     print("     " + line.strip())
@@ -358,7 +358,7 @@ def test_split_view(w):
         fork.start([w.a, w.b], quorum=2)
         line = fork.until("A's refusal of the fork", lambda: next(
             (x for x in fork.srv.log if "event=witness_inconsistent" in x), None))
-        assert line.startswith("level=error ") and "witness=witness.ee/tallinn" in line, line
+        assert re.match(r"ts=\S+ level=error ", line) and "witness=witness.ee/tallinn" in line, line
         assert "http_status=422" in line and "size=%d" % size in line, line
         print("     " + line.strip())
         c = fork.checkpoint()
