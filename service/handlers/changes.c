@@ -36,40 +36,6 @@ typedef struct feed {
     int announced;      /* a TYPE_CAUGHT_UP was sent */
 } feed;
 
-typedef struct rows {
-    change_version *v;
-    size_t n, cap;
-    int rc;
-} rows;
-
-static int collect(const store_change *ch, void *p)
-{
-    rows *r = p;
-
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : BATCH_ROWS;
-        change_version *grown = realloc(r->v, cap * sizeof(*grown));
-        if (grown == NULL) {
-            r->rc = STORE_NOMEM;
-            return 1;
-        }
-        r->v = grown;
-        r->cap = cap;
-    }
-    if ((r->rc = changes_version_copy(ch, &r->v[r->n])) != STORE_OK)
-        return 1;
-    r->n++;
-    return 0;
-}
-
-static void rows_free(rows *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        changes_version_free(&r->v[i]);
-    free(r->v);
-    memset(r, 0, sizeof(*r));
-}
-
 /* A rendered position, waiting to be sent. */
 typedef struct pending {
     int64_t index;
@@ -116,7 +82,7 @@ static int record_time(store_tx *tx, int64_t index, int64_t *seconds, int32_t *n
  * caller. *next is where the next batch starts. */
 static int read_batch(feed *f, int64_t head, pending **out, size_t *n_out, int64_t *next)
 {
-    rows r = {0};
+    change_versions r = {.chunk = BATCH_ROWS};
     store_tx *tx;
     int64_t to = head;
     size_t cap = 0;
@@ -126,7 +92,7 @@ static int read_batch(feed *f, int64_t head, pending **out, size_t *n_out, int64
     *n_out = 0;
     if ((rc = store_read_begin(f->api->store, &tx)) != STORE_OK)
         return rc;
-    rc = store_change_scan(tx, f->pos, head, BATCH_ROWS, collect, &r);
+    rc = store_change_scan(tx, f->pos, head, BATCH_ROWS, changes_versions_collect, &r);
     if (rc == STORE_OK)
         rc = r.rc;
     if (rc == STORE_OK && r.n == BATCH_ROWS) {
@@ -138,8 +104,9 @@ static int read_batch(feed *f, int64_t head, pending **out, size_t *n_out, int64
                 changes_version_free(&r.v[--r.n]);
             to = last;
         } else {
-            rows_free(&r);
-            rc = store_change_scan(tx, last, last + 1, POSITION_ROWS_MAX, collect, &r);
+            changes_versions_free(&r);
+            rc = store_change_scan(tx, last, last + 1, POSITION_ROWS_MAX,
+                                   changes_versions_collect, &r);
             if (rc == STORE_OK)
                 rc = r.rc;
             to = last + 1;
@@ -172,7 +139,7 @@ static int read_batch(feed *f, int64_t head, pending **out, size_t *n_out, int64
         i = j;
     }
     store_read_end(tx);
-    rows_free(&r);
+    changes_versions_free(&r);
     *next = to;
     return rc;
 }

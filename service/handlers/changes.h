@@ -64,6 +64,17 @@ typedef struct change_version {
 /* Copies and decodes a row; STORE_CORRUPT when its data does not decode. */
 int changes_version_copy(const store_change *ch, change_version *out);
 void changes_version_free(change_version *v);
+
+/* Versions read by a store scan: changes_versions_collect is the
+ * store_change_fn (grows by `chunk` at first; rc keeps why it stopped). */
+typedef struct change_versions {
+    change_version *v;
+    size_t n, cap, chunk;
+    int rc;
+} change_versions;
+
+int changes_versions_collect(const store_change *ch, void *change_versions_p);
+void changes_versions_free(change_versions *r);
 /* The resource's latest version with index < before (the baseline
  * included); STORE_NOT_FOUND when it has none. */
 int changes_version_before(store_tx *tx, store_kind kind, const char *name, int64_t before,

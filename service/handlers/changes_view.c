@@ -132,6 +132,36 @@ void changes_version_free(change_version *v)
     memset(v, 0, sizeof(*v));
 }
 
+int changes_versions_collect(const store_change *ch, void *p)
+{
+    change_versions *r = p;
+
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : (r->chunk ? r->chunk : 16);
+        change_version *grown = realloc(r->v, cap * sizeof(*grown));
+        if (grown == NULL) {
+            r->rc = STORE_NOMEM;
+            return 1;
+        }
+        r->v = grown;
+        r->cap = cap;
+    }
+    if ((r->rc = changes_version_copy(ch, &r->v[r->n])) != STORE_OK)
+        return 1;
+    r->n++;
+    return 0;
+}
+
+void changes_versions_free(change_versions *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        changes_version_free(&r->v[i]);
+    free(r->v);
+    r->v = NULL;
+    r->n = r->cap = 0;
+    r->rc = STORE_OK;
+}
+
 typedef struct one_version {
     change_version *out;
     int rc, found;

@@ -14,40 +14,6 @@
 
 #define HISTORY_CHUNK 128 /* versions read per query while filling a page */
 
-typedef struct versions {
-    change_version *v;
-    size_t n, cap;
-    int rc;
-} versions;
-
-static int collect(const store_change *ch, void *p)
-{
-    versions *r = p;
-
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : HISTORY_CHUNK;
-        change_version *grown = realloc(r->v, cap * sizeof(*grown));
-        if (grown == NULL) {
-            r->rc = STORE_NOMEM;
-            return 1;
-        }
-        r->v = grown;
-        r->cap = cap;
-    }
-    if ((r->rc = changes_version_copy(ch, &r->v[r->n])) != STORE_OK)
-        return 1;
-    r->n++;
-    return 0;
-}
-
-static void versions_free(versions *r)
-{
-    for (size_t i = 0; i < r->n; i++)
-        changes_version_free(&r->v[i]);
-    free(r->v);
-    memset(r, 0, sizeof(*r));
-}
-
 /* The version's state as its value name without "STATE_"; "" for a kind
  * without a state. On the call. */
 static const char *state_text(rpc_call *call, const ProtobufCMessage *m)
@@ -99,19 +65,19 @@ static ProtobufCMessage *caller_copy(rpc_call *call, const api_caller *caller,
 static int sees_named(store_tx *tx, const api_caller *caller, const char *name, int64_t at,
                       int *yes)
 {
-    versions r = {0};
+    change_versions r = {.chunk = HISTORY_CHUNK};
     store_kind kind;
     int rc;
 
     *yes = 0;
     if (changes_kind_of_name(name, &kind) != 0)
         return STORE_OK;
-    rc = store_change_versions(tx, kind, name, -1, at + 1, 1, 1, collect, &r);
+    rc = store_change_versions(tx, kind, name, -1, at + 1, 1, 1, changes_versions_collect, &r);
     if (rc == STORE_OK)
         rc = r.rc;
     if (rc == STORE_OK && r.n == 1)
         rc = changes_sees_at(tx, caller, kind, r.v[0].msg, r.v[0].deleted, at, yes);
-    versions_free(&r);
+    changes_versions_free(&r);
     return rc;
 }
 
@@ -229,10 +195,11 @@ static int fill(page *pg, store_tx *tx, store_kind kind, int64_t from, int64_t h
     have_prev = rc == STORE_OK;
     rc = STORE_OK;
     while (rc == STORE_OK && pg->n < pg->max && from < head) {
-        versions r = {0};
+        change_versions r = {.chunk = HISTORY_CHUNK};
         size_t i;
 
-        rc = store_change_versions(tx, kind, pg->name, from, head, 0, HISTORY_CHUNK, collect, &r);
+        rc = store_change_versions(tx, kind, pg->name, from, head, 0, HISTORY_CHUNK,
+                                   changes_versions_collect, &r);
         if (rc == STORE_OK)
             rc = r.rc;
         for (i = 0; rc == STORE_OK && i < r.n && pg->n < pg->max; i++) {
@@ -249,16 +216,17 @@ static int fill(page *pg, store_tx *tx, store_kind kind, int64_t from, int64_t h
             from = head; /* read to the end */
         else
             from = *cursor + 1;
-        versions_free(&r);
+        changes_versions_free(&r);
     }
     if (rc == STORE_OK && !*more && pg->n == pg->max && *cursor + 1 < head) {
         /* The page is full at a chunk's end: is there anything after it? */
-        versions r = {0};
-        rc = store_change_versions(tx, kind, pg->name, *cursor + 1, head, 0, 1, collect, &r);
+        change_versions r = {.chunk = HISTORY_CHUNK};
+        rc = store_change_versions(tx, kind, pg->name, *cursor + 1, head, 0, 1,
+                                   changes_versions_collect, &r);
         if (rc == STORE_OK)
             rc = r.rc;
         *more = r.n > 0;
-        versions_free(&r);
+        changes_versions_free(&r);
     }
     changes_version_free(&prev);
     return rc;
