@@ -73,6 +73,24 @@ int store__slot_ready(store *s, conn_slot *slot, int write)
     return STORE_OK;
 }
 
+int store__begin(store *s, store_tx *tx, int write)
+{
+    /* A connection idle in the pool may have died with its server (a
+     * restart, a failover) unnoticed: its BEGIN fails with an I/O error.
+     * Nothing has run yet, so that one is tried again on a fresh connection
+     * instead of failing a call while the database is back. */
+    for (int attempt = 0;; attempt++) {
+        int fresh = tx->slot->c == NULL || tx->slot->broken;
+        int rc = store__slot_ready(s, tx->slot, write);
+
+        if (rc == STORE_OK)
+            rc = store__rec(tx, s->eng->begin(CONN(tx), write));
+        if (rc != STORE_IO || fresh || attempt > 0)
+            return rc;
+        tx->err = STORE_OK; /* the dead connection's error, not this call's */
+    }
+}
+
 /* A free read connection slot, waiting while all max_readers are taken. */
 static conn_slot *reader_take(store *s)
 {
@@ -125,11 +143,17 @@ int store_principals_epoch(store *s, uint64_t *epoch)
         *epoch = atomic_load(&s->epoch);
         return STORE_OK;
     }
-    /* One statement outside any transaction: one indexed read. */
+    /* One statement outside any transaction: one indexed read; on a pooled
+     * connection found dead, once more on a fresh one (as store__begin). */
     slot = reader_take(s);
     tx.slot = slot;
-    if ((rc = store__slot_ready(s, slot, 0)) == STORE_OK)
-        rc = store__rec(&tx, s->eng->principals_epoch(slot->c, epoch));
+    for (int attempt = 0;; attempt++) {
+        int fresh = slot->c == NULL || slot->broken;
+        if ((rc = store__slot_ready(s, slot, 0)) == STORE_OK)
+            rc = store__rec(&tx, s->eng->principals_epoch(slot->c, epoch));
+        if (rc != STORE_IO || fresh || attempt > 0)
+            break;
+    }
     reader_give(s, slot);
     return rc;
 }
@@ -290,8 +314,7 @@ int store_read_begin(store *s, store_tx **out)
         return STORE_NOMEM;
     tx->s = s;
     tx->slot = reader_take(s);
-    if ((rc = store__slot_ready(s, tx->slot, 0)) != STORE_OK ||
-        (rc = store__rec(tx, s->eng->begin(CONN(tx), 0))) != STORE_OK) {
+    if ((rc = store__begin(s, tx, 0)) != STORE_OK) {
         store_read_end(tx);
         return rc;
     }

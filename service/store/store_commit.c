@@ -75,8 +75,7 @@ static void run_batch(store *s, store_job *batch)
     memcpy(obs, s->observers, (size_t)n_obs * sizeof(obs[0]));
     pthread_mutex_unlock(&s->wmu);
 
-    if ((rc = store__slot_ready(s, &s->writer, 1)) == STORE_OK &&
-        (rc = store__rec(&tx, s->eng->begin(CONN(&tx), 1))) == STORE_OK)
+    if ((rc = store__begin(s, &tx, 1)) == STORE_OK)
         began = 1;
     for (int i = 0; rc == STORE_OK && i < n_obs; i++)
         if (obs[i].begin != NULL && obs[i].begin(&tx, obs[i].ctx) != 0)

@@ -103,6 +103,9 @@ int store__rec(store_tx *tx, int rc);
 void store__changes_drop(store_tx *tx, size_t from);
 /* Makes a slot's connection usable: a new one if it has none or it failed. */
 int store__slot_ready(store *s, conn_slot *slot, int write);
+/* Connects tx's slot if needed and begins a transaction on it, once more on
+ * a fresh connection when a pooled one turns out dead (store.c). */
+int store__begin(store *s, store_tx *tx, int write);
 /* After a committed batch that wrote the principals epoch (store.c). */
 void store__epoch_refresh(store *s);
 /* Bumps the epoch inside a write transaction. */

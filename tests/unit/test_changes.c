@@ -73,7 +73,8 @@ static store *open_store(const char *path, int change_log, int shared)
     char err[256];
     store *s = NULL;
 
-    assert_int_equal(store_open(&s, &o, err, sizeof(err)), STORE_OK);
+    if (store_open(&s, &o, err, sizeof(err)) != STORE_OK)
+        fail_msg("store_open: %s", err);
     return s;
 }
 
