@@ -281,7 +281,8 @@ def a_list_hostile(ctx):
         cls, v = W.garbage_filter(ctx.rng)
         req.filter = w.s(v)
         bad.append("filter=" + cls)
-        maybe_ok = cls in ("filter.sql", "filter.huge_number", "filter.neg_money")
+        maybe_ok = cls in ("filter.sql", "filter.huge_number", "filter.neg_money",
+                           "filter.search_wild")
     elif r < 0.75:
         cls, v = W.garbage_order(ctx.rng)
         req.order_by = w.s(v)

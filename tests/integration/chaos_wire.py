@@ -280,7 +280,8 @@ def garbage_filter(rng):
         ("filter.money_many_decimals", "estimated_cost > 1.0000000001"),
         ("filter.neg_money", "estimated_cost > -9223372036854775808"),
         ("filter.bad_time", "create_time > \"2025-13-45T99:99:99Z\""),
-        ("filter.has_op", "title:\"x\""),
+        ("filter.has_op", "region:\"x\""),  # ':' on a field that cannot be searched
+        ("filter.search_wild", "title : \"%_\\\\*\""),  # search: wildcards are text
         ("filter.implicit_and", "state = OPEN priority = HIGH"),
         ("filter.only_op", "="),
         ("filter.unterminated", "title = \"abc"),

@@ -1062,17 +1062,25 @@ static void test_reconnect(void **state)
     assert_int_equal(list_all(s, &n), STORE_OK);
     assert_int_equal(connects, 3);
 
-    /* The writer's connection is lost: that batch fails and stores nothing;
-     * the next batch runs on a new connection. */
+    /* The writer's connection is found dead at BEGIN (its server went away
+     * and came back): replaced once, the batch runs on a new connection. */
     begin_write_fails = 1;
     a.name = "needs/r2";
-    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
-    assert_false(need_exists(s, "needs/r2"));
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
+    assert_int_equal(job_rc, 0);
+    assert_true(need_exists(s, "needs/r2"));
+    assert_int_equal(connects, 4);
+    /* Dead on the new connection too: that batch fails and stores nothing;
+     * the next batch runs on a new connection. */
+    begin_write_fails = 2;
     a.name = "needs/r3";
+    assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
+    assert_false(need_exists(s, "needs/r3"));
+    assert_int_equal(connects, 5);
     assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_OK);
     assert_int_equal(job_rc, 0);
     assert_true(need_exists(s, "needs/r3"));
-    assert_int_equal(connects, 4);
+    assert_int_equal(connects, 6);
 
     /* The database is away for a while: calls fail at once (no hang) and
      * work again when it is back, without a restart. */
@@ -1082,8 +1090,8 @@ static void test_reconnect(void **state)
     assert_int_equal(list_all(s, &n), STORE_IO);
     assert_int_equal(list_all(s, &n), STORE_IO);
     assert_int_equal(list_all(s, &n), STORE_OK);
-    assert_int_equal(n, 2);
-    begin_write_fails = 1;
+    assert_int_equal(n, 3);
+    begin_write_fails = 2;
     a.name = "needs/r4";
     assert_int_equal(store_write(s, put_need, &a, &job_rc), STORE_IO);
     connect_fails = 1;
