@@ -145,6 +145,14 @@ struct api_job {
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
                            ProtobufCMessage **resp);
 
+/* api_write without a waiting thread: queues the job and suspends the call
+ * (rpc_call_suspend); the committer ends it once its batch is durable, with
+ * the job's response or error. The handler returns what this returns at once
+ * and touches the call no more; arg must live in the call's memory. For
+ * handlers whose answer is the job's response as it stands. */
+grpc_status_code api_write_async(rpc_call *call, api *a, const char *request_id, api_job_fn fn,
+                                 void *arg);
+
 /* Writes a resource in a job: stamps update_time (and create_time on
  * insert) and the etag, inserts or updates it (ALREADY_EXISTS when the name
  * is taken), and makes it the job's response. */

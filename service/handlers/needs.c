@@ -91,7 +91,7 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
     const Tallinn__V1__CreateNeedRequest *in = (const void *)req;
     api *a = ctx;
     Tallinn__V1__Need *n;
-    create_arg arg;
+    create_arg *arg;
     const char *id = in->need_id;
     char gen[16];
     grpc_status_code code;
@@ -107,7 +107,8 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
         return code;
 
     n = rpc_call_alloc(call, sizeof(*n));
-    if (n == NULL)
+    arg = rpc_call_alloc(call, sizeof(*arg));
+    if (n == NULL || arg == NULL)
         return api_store_error(call, STORE_NOMEM);
     tallinn__v1__need__init(n);
     for (const char *const *f = mutable_fields; *f != NULL; f++)
@@ -123,8 +124,9 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
     n->coverage = TALLINN__V1__NEED__COVERAGE__COVERAGE_NONE;
     n->committed_amount = api_money(call, a, 0);
     n->delivered_amount = api_money(call, a, 0);
-    arg.need = n;
-    return api_write(call, a, in->request_id, create_job, &arg, resp);
+    arg->need = n;
+    (void)resp; /* the committer answers (api_write_async) */
+    return api_write_async(call, a, in->request_id, create_job, arg);
 }
 
 static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
@@ -338,6 +340,10 @@ int needs_register(rpc_server *srv, api *a)
                                sizeof(handlers) / sizeof(handlers[0]), a) != 0)
         return -1;
     /* GetNeed only reads (api_inline_read); it defers to a worker for a
-     * RESTRICTED need, whose read is audited. */
-    return api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed");
+     * RESTRICTED need, whose read is audited. CreateNeed never blocks: it
+     * checks, queues its write and leaves the call to the committer
+     * (api_write_async); a refusal is recorded from a worker (rpc.md). */
+    if (api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed") != 0)
+        return -1;
+    return api_inline_read(srv, a, "/tallinn.v1.NeedService/CreateNeed");
 }

@@ -898,6 +898,18 @@ grpc_status_code rpc_call_defer(rpc_call *call)
     return GRPC_STATUS_OK;
 }
 
+grpc_status_code rpc_call_suspend(rpc_call *call)
+{
+    if (call->method == NULL || call->method->info.kind != RPC_UNARY)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                              "a handler suspended a call that is not unary");
+    if (call->suspended || call->deferred)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                              "a handler suspended a call twice, or after deferring it");
+    call->suspended = 1;
+    return GRPC_STATUS_OK;
+}
+
 rpc_server *rpc_call_server(const rpc_call *call)
 {
     return call->srv;
