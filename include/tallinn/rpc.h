@@ -312,6 +312,13 @@ grpc_status_code rpc_call_suspend(rpc_call *call);
  * inline call's. Does not block. */
 void rpc_call_resume(rpc_call *call, grpc_status_code code, ProtobufCMessage *resp);
 
+/* The response's encoding as the handler already holds it (tallinnd: a row
+ * stored as the message's protobuf encoding, answered unchanged): sent as it
+ * is instead of packing the *resp the handler returns, which must be what
+ * these bytes decode to (its type is still checked). data must live as long
+ * as the call (its memory). Only for an OK answer; an error sends none. */
+void rpc_call_set_response_bytes(rpc_call *call, const uint8_t *data, size_t len);
+
 /* Per-call memory, freed when the call ends. Both abort-free: NULL on OOM. */
 void *rpc_call_alloc(rpc_call *call, size_t size);
 char *rpc_call_strdup(rpc_call *call, const char *s);

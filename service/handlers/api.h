@@ -223,11 +223,24 @@ typedef struct api_list_req {
  * message field gets the rows and next_page_token the token. */
 grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
                                    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp);
+/* api_list_response, and each row's stored bytes in *bytes (store_bytes),
+ * for api_list_answer_stored. */
+grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_req *req,
+                                         const ProtobufCMessageDescriptor *desc,
+                                         ProtobufCMessage **resp, store_bytes **bytes);
+/* Answers the rows of a List response with their stored bytes instead of
+ * encoding the decoded rows again: only when no row was changed since it was
+ * read (nothing redacted for this caller). The response's rows field reads
+ * empty afterwards; its wire encoding holds every row, in order. */
+grpc_status_code api_list_answer_stored(rpc_call *call, ProtobufCMessage *resp,
+                                        const store_bytes *bytes);
 
 /* Runs a list: validates paging, filter and order_by, decodes and checks the
  * page token, reads one page in a snapshot, and returns the rows (unpacked on
- * the call) and the next page token ("" at the end). */
+ * the call) and the next page token ("" at the end); with bytes, also each
+ * row's stored bytes (NULL: not wanted). */
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
-                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token);
+                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token,
+                          store_bytes **bytes);
 
 #endif

@@ -127,6 +127,8 @@ struct rpc_call {
     int resuming;            /* a worker only completes the call with resume_* */
     grpc_status_code resume_code;
     ProtobufCMessage *resume_resp;
+    const uint8_t *resp_data; /* rpc_call_set_response_bytes: sent instead of packing */
+    size_t resp_len;
     pthread_mutex_t *notify_mu;
     pthread_cond_t *notify_cv;
     int notifying;           /* a cancel broadcast to notify_cv is under way */
