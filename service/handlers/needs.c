@@ -210,6 +210,12 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
     for (size_t i = 0; i < out->n_needs; i++)
         if (out->needs[i]->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
             restricted[k++] = out->needs[i]->name;
+    /* Recording the reads waits for the audit log's commit: not on a queue
+     * thread. The worker lists the page again, then records. */
+    if (k > 0 && rpc_call_is_inline(call)) {
+        *resp = NULL;
+        return rpc_call_defer(call);
+    }
     if (k > 0 && (code = api_audit_reads(call, ctx, restricted, k)) != GRPC_STATUS_OK)
         return code;
     for (size_t i = 0; i < out->n_needs; i++)
@@ -351,11 +357,12 @@ int needs_register(rpc_server *srv, api *a)
     if (rpc_server_add_service(srv, &tallinn__v1__need_service__descriptor, handlers,
                                sizeof(handlers) / sizeof(handlers[0]), a) != 0)
         return -1;
-    /* GetNeed only reads (api_inline_read); it defers to a worker for a
-     * RESTRICTED need, whose read is audited. CreateNeed never blocks: it
+    /* GetNeed and ListNeeds only read (api_inline_read); they defer to a
+     * worker for a RESTRICTED need, whose read is audited. CreateNeed never blocks: it
      * checks, queues its write and leaves the call to the committer
      * (api_write_async); a refusal is recorded from a worker (rpc.md). */
-    if (api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed") != 0)
+    if (api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed") != 0 ||
+        api_inline_read(srv, a, "/tallinn.v1.NeedService/ListNeeds") != 0)
         return -1;
     return api_inline_read(srv, a, "/tallinn.v1.NeedService/CreateNeed");
 }
