@@ -296,6 +296,29 @@ int rpc_call_is_inline(const rpc_call *call);
  * not run again. */
 grpc_status_code rpc_call_defer(rpc_call *call);
 
+/* From a unary handler whose answer will come from another thread (tallinnd:
+ * a write completed by the store's committer once its batch is durable), so
+ * that no thread is parked on it. Call it before handing the call on; then
+ * hand it on, touch the call no more, and return the code it returned at
+ * once (not OK: it was refused, nothing to hand on). Exactly one
+ * rpc_call_resume must follow, from any thread, even before the handler has
+ * returned. */
+grpc_status_code rpc_call_suspend(rpc_call *call);
+
+/* Ends a suspended call with code and, when OK, resp (the call's memory, as
+ * a handler's *resp). Runs the outcome hook and sends the status on the
+ * calling thread, which must therefore not be one the outcome hook may not
+ * block: a refusal (code not OK) is completed on a worker instead, as is an
+ * inline call's. Does not block. */
+void rpc_call_resume(rpc_call *call, grpc_status_code code, ProtobufCMessage *resp);
+
+/* The response's encoding as the handler already holds it (tallinnd: a row
+ * stored as the message's protobuf encoding, answered unchanged): sent as it
+ * is instead of packing the *resp the handler returns, which must be what
+ * these bytes decode to (its type is still checked). data must live as long
+ * as the call (its memory). Only for an OK answer; an error sends none. */
+void rpc_call_set_response_bytes(rpc_call *call, const uint8_t *data, size_t len);
+
 /* Per-call memory, freed when the call ends. Both abort-free: NULL on OOM. */
 void *rpc_call_alloc(rpc_call *call, size_t size);
 char *rpc_call_strdup(rpc_call *call, const char *s);

@@ -157,6 +157,19 @@ int store_observe(store *s, const store_observer *o);
  * with protobuf_c_message_free_unpacked). STORE_NOT_FOUND when absent. */
 int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
               ProtobufCMessage **out);
+
+/* A row's stored bytes: its kind's protobuf encoding, as written. A caller
+ * that answers with the row unchanged may send them as they are instead of
+ * encoding the decoded message again. */
+typedef struct store_bytes {
+    const uint8_t *data;
+    size_t len;
+} store_bytes;
+
+/* store_get, and the row's bytes copied into *bytes with alloc (which must
+ * not be NULL). */
+int store_get_bytes(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
+                    ProtobufCMessage **out, store_bytes *bytes);
 /* Inserts (STORE_EXISTS if the name is taken) or replaces (STORE_NOT_FOUND
  * if absent) a resource. The message's name field is the key. Write
  * transactions only. A principal whose role, state, donor or certificate
@@ -203,6 +216,8 @@ typedef struct store_list_query {
     int64_t *work;             /* if not NULL: the engine's count of steps this list took
                                   (SQLite: virtual-machine steps; 0 where unknown), for
                                   tests that check a page costs the same at any depth */
+    store_bytes *bytes;        /* if not NULL (and alloc not NULL): bytes[i] gets the i-th
+                                  row's stored bytes, copied with alloc; limit entries */
 } store_list_query;
 
 /* The fields a client may filter and order a kind's list on (filter.h), each

@@ -145,6 +145,14 @@ struct api_job {
 grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
                            ProtobufCMessage **resp);
 
+/* api_write without a waiting thread: queues the job and suspends the call
+ * (rpc_call_suspend); the committer ends it once its batch is durable, with
+ * the job's response or error. The handler returns what this returns at once
+ * and touches the call no more; arg must live in the call's memory. For
+ * handlers whose answer is the job's response as it stands. */
+grpc_status_code api_write_async(rpc_call *call, api *a, const char *request_id, api_job_fn fn,
+                                 void *arg);
+
 /* Writes a resource in a job: stamps update_time (and create_time on
  * insert) and the etag, inserts or updates it (ALREADY_EXISTS when the name
  * is taken), and makes it the job's response. */
@@ -215,11 +223,24 @@ typedef struct api_list_req {
  * message field gets the rows and next_page_token the token. */
 grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
                                    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp);
+/* api_list_response, and each row's stored bytes in *bytes (store_bytes),
+ * for api_list_answer_stored. */
+grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_req *req,
+                                         const ProtobufCMessageDescriptor *desc,
+                                         ProtobufCMessage **resp, store_bytes **bytes);
+/* Answers the rows of a List response with their stored bytes instead of
+ * encoding the decoded rows again: only when no row was changed since it was
+ * read (nothing redacted for this caller). The response's rows field reads
+ * empty afterwards; its wire encoding holds every row, in order. */
+grpc_status_code api_list_answer_stored(rpc_call *call, ProtobufCMessage *resp,
+                                        const store_bytes *bytes);
 
 /* Runs a list: validates paging, filter and order_by, decodes and checks the
  * page token, reads one page in a snapshot, and returns the rows (unpacked on
- * the call) and the next page token ("" at the end). */
+ * the call) and the next page token ("" at the end); with bytes, also each
+ * row's stored bytes (NULL: not wanted). */
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
-                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token);
+                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token,
+                          store_bytes **bytes);
 
 #endif

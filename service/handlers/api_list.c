@@ -145,7 +145,8 @@ static grpc_status_code cursor(rpc_call *call, const filter_order *order, const 
 }
 
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
-                          ProtobufCMessage ***rows_out, size_t *n_out, char **next_token)
+                          ProtobufCMessage ***rows_out, size_t *n_out, char **next_token,
+                          store_bytes **bytes_out)
 {
     const char *bad;
     const filter_schema *schema = store_filter_schema(req->kind);
@@ -168,6 +169,8 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
 
     *rows_out = NULL;
     *n_out = 0;
+    if (bytes_out != NULL)
+        *bytes_out = NULL;
     *next_token = (char *)"";
     if (schema == NULL)
         return api_store_error(call, STORE_NOMEM);
@@ -255,6 +258,11 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     q.scope = req->scope;
     q.limit = (int)r.cap;
     q.alloc = rpc_call_allocator(call);
+    if (bytes_out != NULL &&
+        (q.bytes = rpc_call_alloc(call, r.cap * sizeof(*q.bytes))) == NULL) {
+        code = api_store_error(call, STORE_NOMEM);
+        goto done;
+    }
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
         code = api_store_error(call, rc);
         goto done;
@@ -296,16 +304,29 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     }
     *rows_out = r.rows;
     *n_out = r.n;
+    if (bytes_out != NULL)
+        *bytes_out = q.bytes;
 done:
     filter_destroy(f);
     return code;
 }
 
-grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
-                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
+/* The List response's one repeated message field. */
+static const ProtobufCFieldDescriptor *rows_field(const ProtobufCMessageDescriptor *desc)
+{
+    for (unsigned i = 0; i < desc->n_fields; i++)
+        if (desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
+            desc->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
+            return &desc->fields[i];
+    return NULL;
+}
+
+grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_req *req,
+                                         const ProtobufCMessageDescriptor *desc,
+                                         ProtobufCMessage **resp, store_bytes **bytes)
 {
     ProtobufCMessage *out = rpc_call_alloc(call, desc->sizeof_message);
-    const ProtobufCFieldDescriptor *rows_f = NULL;
+    const ProtobufCFieldDescriptor *rows_f = rows_field(desc);
     ProtobufCMessage **rows;
     char *token;
     size_t n;
@@ -314,17 +335,68 @@ grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *r
     if (out == NULL)
         return api_store_error(call, STORE_NOMEM);
     protobuf_c_message_init(desc, out);
-    for (unsigned i = 0; i < desc->n_fields && rows_f == NULL; i++)
-        if (desc->fields[i].label == PROTOBUF_C_LABEL_REPEATED &&
-            desc->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
-            rows_f = &desc->fields[i];
     if (rows_f == NULL || api_set_string(out, "next_page_token", (char *)"") != 0)
         return rpc_call_error(call, GRPC_STATUS_INTERNAL, "%s is not a List response", desc->name);
-    if ((code = api_list(call, a, req, &rows, &n, &token)) != GRPC_STATUS_OK)
+    if ((code = api_list(call, a, req, &rows, &n, &token, bytes)) != GRPC_STATUS_OK)
         return code;
     *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
     *(ProtobufCMessage ***)((char *)out + rows_f->offset) = rows;
     api_set_string(out, "next_page_token", token);
     *resp = out;
+    return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
+{
+    return api_list_response_bytes(call, a, req, desc, resp, NULL);
+}
+
+/* A varint as protobuf encodes it (base 128, low group first): protobuf-c
+ * has no public encoder, and a length prefix is all that is needed here. */
+static size_t varint(uint64_t v, uint8_t *out)
+{
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+grpc_status_code api_list_answer_stored(rpc_call *call, ProtobufCMessage *resp,
+                                        const store_bytes *bytes)
+{
+    const ProtobufCFieldDescriptor *rows_f = rows_field(resp->descriptor);
+    size_t n, *np;
+    ProtobufCMessageUnknownField *u;
+
+    if (rows_f == NULL || bytes == NULL)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL, "no stored rows to answer with");
+    np = (size_t *)((char *)resp + rows_f->quantifier_offset);
+    if ((n = *np) == 0)
+        return GRPC_STATUS_OK;
+    /* Each row becomes an unknown field with the rows field's number: the
+     * library packs it as tag, then these bytes (length prefix and the row
+     * as stored) — on the wire exactly one element of the repeated field. */
+    if ((u = rpc_call_alloc(call, n * sizeof(*u))) == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *d = rpc_call_alloc(call, bytes[i].len + 10);
+        size_t k;
+        if (d == NULL)
+            return api_store_error(call, STORE_NOMEM);
+        k = varint(bytes[i].len, d);
+        memcpy(d + k, bytes[i].data, bytes[i].len);
+        u[i].tag = rows_f->id;
+        u[i].wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+        u[i].len = k + bytes[i].len;
+        u[i].data = d;
+    }
+    *np = 0;
+    resp->n_unknown_fields = (unsigned)n;
+    resp->unknown_fields = u;
     return GRPC_STATUS_OK;
 }

@@ -163,37 +163,81 @@ static int replay_key(rpc_call *call, const char *canon, uint8_t out[crypto_hash
     return 0;
 }
 
-grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
-                           ProtobufCMessage **resp)
+/* Fills w for a write of fn(arg): the request's hash, its request_id (checked,
+ * canonical) and replay key — everything that needs no write lock, done
+ * before the job is queued. */
+static grpc_status_code write_prepare(write_ctx *w, rpc_call *call, api *a, const char *request_id,
+                                      api_job_fn fn, void *arg)
 {
-    write_ctx w;
     size_t len;
     const uint8_t *data = rpc_call_request_data(call, &len);
     char canon[VALIDATE_UUID_LEN + 1];
-    int job_rc, rc;
 
-    memset(&w, 0, sizeof(w));
-    w.job.call = call;
-    w.job.api = a;
-    w.job.caller = api_caller_of(call);
-    w.job.arg = arg;
-    w.fn = fn;
-    crypto_hash_sha256(w.hash, data != NULL ? data : (const uint8_t *)"", len);
+    memset(w, 0, sizeof(*w));
+    w->job.call = call;
+    w->job.api = a;
+    w->job.caller = api_caller_of(call);
+    w->job.arg = arg;
+    w->fn = fn;
+    crypto_hash_sha256(w->hash, data != NULL ? data : (const uint8_t *)"", len);
     if (request_id != NULL && request_id[0] != '\0') {
         if (validate_uuid(request_id, strlen(request_id), canon) != VALIDATE_OK) {
             api_violation(call, "request_id", "must be a UUID such as 3f2c1a9e-8b7d-4c6e-9f1a-2b3c4d5e6f70");
             return api_violations_status(call, "request");
         }
-        w.rid = rpc_call_strdup(call, canon);
-        if (w.rid == NULL || replay_key(call, w.rid, w.same_as) != 0)
+        w->rid = rpc_call_strdup(call, canon);
+        if (w->rid == NULL || replay_key(call, w->rid, w->same_as) != 0)
             return api_store_error(call, STORE_NOMEM);
     }
+    return GRPC_STATUS_OK;
+}
+
+grpc_status_code api_write(rpc_call *call, api *a, const char *request_id, api_job_fn fn, void *arg,
+                           ProtobufCMessage **resp)
+{
+    write_ctx w;
+    grpc_status_code code;
+    int job_rc, rc;
+
+    if ((code = write_prepare(&w, call, a, request_id, fn, arg)) != GRPC_STATUS_OK)
+        return code;
     rc = store_write(a->store, write_job, &w, &job_rc);
     if (rc != STORE_OK)
         return api_store_error(call, rc);
     if (w.code != GRPC_STATUS_OK)
         return w.code;
     *resp = w.job.resp;
+    return GRPC_STATUS_OK;
+}
+
+/* store_submit's callback, on the committer once the batch is durable (or
+ * failed): the call ends from here, with no thread parked on it. */
+static void write_done(int store_rc, int job_rc, void *p)
+{
+    write_ctx *w = p;
+    rpc_call *call = w->job.call;
+    grpc_status_code code = store_rc != STORE_OK ? api_store_error(call, store_rc) : w->code;
+
+    (void)job_rc; /* w->code says it all */
+    rpc_call_resume(call, code, code == GRPC_STATUS_OK ? w->job.resp : NULL);
+}
+
+grpc_status_code api_write_async(rpc_call *call, api *a, const char *request_id, api_job_fn fn,
+                                 void *arg)
+{
+    write_ctx *w = rpc_call_alloc(call, sizeof(*w));
+    grpc_status_code code;
+    int rc;
+
+    if (w == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    if ((code = write_prepare(w, call, a, request_id, fn, arg)) != GRPC_STATUS_OK)
+        return code;
+    if ((code = rpc_call_suspend(call)) != GRPC_STATUS_OK)
+        return code;
+    /* From here the call belongs to the committer (write_job, write_done). */
+    if ((rc = store_submit(a->store, write_job, w, write_done, w)) != STORE_OK)
+        rpc_call_resume(call, api_store_error(call, rc), NULL); /* nothing queued: still ours */
     return GRPC_STATUS_OK;
 }
 

@@ -50,13 +50,19 @@ int visibility_sees_all(const api_caller *caller, store_kind kind);
  * caller's. */
 grpc_status_code visibility_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
                                  const char *etag, ProtobufCMessage **out);
+/* visibility_load, and the row's stored bytes (on the call) for a caller
+ * that answers with it unchanged (store_get_bytes). */
+grpc_status_code visibility_load_bytes(store_tx *tx, rpc_call *call, store_kind kind,
+                                       const char *name, ProtobufCMessage **out,
+                                       store_bytes *bytes);
 /* Checks a client-chosen {resource}_id: its syntax (api_check_id), and that
  * the caller sees the whole collection; otherwise a violation telling it to
  * leave the id empty and retry with request_id, whether the id is taken or
  * not. */
 int visibility_check_id(rpc_call *call, store_kind kind, const char *field, const char *id);
-/* Clears the fields an OBSERVER may not see. */
-void needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
+/* Clears the fields an OBSERVER may not see; 1 if it cleared any (the need
+ * is no longer what is stored), else 0. */
+int needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
 /* Clears another donor's contact e-mail for a DONOR caller (donors.c). */
 void donors_redact(const api_caller *caller, Tallinn__V1__Donor *d);
 

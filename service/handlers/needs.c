@@ -49,12 +49,13 @@ static void check_need(rpc_call *call, const api *a, const Tallinn__V1__Need *n)
 /* What an OBSERVER does not see of a need. */
 static const char *const observer_hidden[] = {"description", "beneficiary", "region", NULL};
 
-void needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
+int needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
 {
     if (caller->role != API_ROLE_OBSERVER)
-        return;
+        return 0;
     for (const char *const *f = observer_hidden; *f != NULL; f++)
         api_set_string(&n->base, *f, (char *)protobuf_c_empty_string);
+    return 1;
 }
 
 /* A need the caller named: visibility, existence, etag (visibility.c). */
@@ -91,7 +92,7 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
     const Tallinn__V1__CreateNeedRequest *in = (const void *)req;
     api *a = ctx;
     Tallinn__V1__Need *n;
-    create_arg arg;
+    create_arg *arg;
     const char *id = in->need_id;
     char gen[16];
     grpc_status_code code;
@@ -107,7 +108,8 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
         return code;
 
     n = rpc_call_alloc(call, sizeof(*n));
-    if (n == NULL)
+    arg = rpc_call_alloc(call, sizeof(*arg));
+    if (n == NULL || arg == NULL)
         return api_store_error(call, STORE_NOMEM);
     tallinn__v1__need__init(n);
     for (const char *const *f = mutable_fields; *f != NULL; f++)
@@ -123,8 +125,9 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
     n->coverage = TALLINN__V1__NEED__COVERAGE__COVERAGE_NONE;
     n->committed_amount = api_money(call, a, 0);
     n->delivered_amount = api_money(call, a, 0);
-    arg.need = n;
-    return api_write(call, a, in->request_id, create_job, &arg, resp);
+    arg->need = n;
+    (void)resp; /* the committer answers (api_write_async) */
+    return api_write_async(call, a, in->request_id, create_job, arg);
 }
 
 static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
@@ -133,7 +136,8 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     const Tallinn__V1__GetNeedRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
     api *a = ctx;
-    Tallinn__V1__Need *n;
+    ProtobufCMessage *m;
+    store_bytes stored;
     store_tx *tx;
     grpc_status_code code;
     int rc;
@@ -143,11 +147,11 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
     /* A need the caller may not know of answers exactly like a missing one. */
-    code = load_named(tx, call, in->name, NULL, &n);
+    code = visibility_load_bytes(tx, call, STORE_NEED, in->name, &m, &stored);
     store_read_end(tx);
     if (code != GRPC_STATUS_OK)
         return code;
-    *resp = &n->base;
+    *resp = m;
     if (((Tallinn__V1__Need *)*resp)->sensitivity ==
         TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED) {
         const char *name = in->name;
@@ -161,7 +165,10 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
         if (code != GRPC_STATUS_OK)
             return code;
     }
-    needs_redact(caller, (Tallinn__V1__Need *)*resp);
+    /* Nothing redacted: the answer is the need as stored, whose bytes are
+     * its encoding — sent as they are, not packed again. */
+    if (!needs_redact(caller, (Tallinn__V1__Need *)*resp))
+        rpc_call_set_response_bytes(call, stored.data, stored.len);
     return GRPC_STATUS_OK;
 }
 
@@ -177,8 +184,10 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
         .filter = in->filter, .order_by = in->order_by,
     };
     const char **restricted;
+    store_bytes *stored = NULL;
     size_t k = 0;
     grpc_status_code code;
+    int redacted = 0;
 
     if (caller->role == API_ROLE_DONOR) {
         lr.scope.kind = STORE_SCOPE_DONOR_NEEDS;
@@ -188,7 +197,9 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
         lr.scope.kind = STORE_SCOPE_UNRESTRICTED;
         lr.hidden_fields = observer_hidden;
     }
-    code = api_list_response(call, ctx, &lr, &tallinn__v1__list_needs_response__descriptor, resp);
+    /* The stored bytes, to answer with, unless the caller's role redacts. */
+    code = api_list_response_bytes(call, ctx, &lr, &tallinn__v1__list_needs_response__descriptor,
+                                   resp, lr.hidden_fields == NULL ? &stored : NULL);
     if (code != GRPC_STATUS_OK)
         return code;
     out = (Tallinn__V1__ListNeedsResponse *)*resp;
@@ -199,10 +210,19 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
     for (size_t i = 0; i < out->n_needs; i++)
         if (out->needs[i]->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
             restricted[k++] = out->needs[i]->name;
+    /* Recording the reads waits for the audit log's commit: not on a queue
+     * thread. The worker lists the page again, then records. */
+    if (k > 0 && rpc_call_is_inline(call)) {
+        *resp = NULL;
+        return rpc_call_defer(call);
+    }
     if (k > 0 && (code = api_audit_reads(call, ctx, restricted, k)) != GRPC_STATUS_OK)
         return code;
     for (size_t i = 0; i < out->n_needs; i++)
-        needs_redact(caller, out->needs[i]);
+        redacted |= needs_redact(caller, out->needs[i]);
+    /* Every need as stored: its bytes are its encoding, not packed again. */
+    if (!redacted && stored != NULL)
+        return api_list_answer_stored(call, *resp, stored);
     return GRPC_STATUS_OK;
 }
 
@@ -337,7 +357,12 @@ int needs_register(rpc_server *srv, api *a)
     if (rpc_server_add_service(srv, &tallinn__v1__need_service__descriptor, handlers,
                                sizeof(handlers) / sizeof(handlers[0]), a) != 0)
         return -1;
-    /* GetNeed only reads (api_inline_read); it defers to a worker for a
-     * RESTRICTED need, whose read is audited. */
-    return api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed");
+    /* GetNeed and ListNeeds only read (api_inline_read); they defer to a
+     * worker for a RESTRICTED need, whose read is audited. CreateNeed never blocks: it
+     * checks, queues its write and leaves the call to the committer
+     * (api_write_async); a refusal is recorded from a worker (rpc.md). */
+    if (api_inline_read(srv, a, "/tallinn.v1.NeedService/GetNeed") != 0 ||
+        api_inline_read(srv, a, "/tallinn.v1.NeedService/ListNeeds") != 0)
+        return -1;
+    return api_inline_read(srv, a, "/tallinn.v1.NeedService/CreateNeed");
 }

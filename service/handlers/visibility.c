@@ -80,11 +80,13 @@ int visibility_sees_all(const api_caller *caller, store_kind kind)
     }
 }
 
-grpc_status_code visibility_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
-                                 const char *etag, ProtobufCMessage **out)
+static grpc_status_code load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                             const char *etag, ProtobufCMessage **out, store_bytes *bytes)
 {
     const api_caller *caller = api_caller_of(call);
-    int rc = api_get(tx, call, kind, name, out);
+    int rc = bytes != NULL
+                 ? store_get_bytes(tx, kind, name, rpc_call_allocator(call), out, bytes)
+                 : api_get(tx, call, kind, name, out);
 
     if (rc == STORE_OK && !visibility_sees(tx, caller, kind, *out)) {
         rc = STORE_NOT_FOUND;
@@ -101,6 +103,19 @@ grpc_status_code visibility_load(store_tx *tx, rpc_call *call, store_kind kind, 
     if (rc != STORE_OK)
         return api_store_error(call, rc);
     return api_check_etag(call, *out, etag);
+}
+
+grpc_status_code visibility_load(store_tx *tx, rpc_call *call, store_kind kind, const char *name,
+                                 const char *etag, ProtobufCMessage **out)
+{
+    return load(tx, call, kind, name, etag, out, NULL);
+}
+
+grpc_status_code visibility_load_bytes(store_tx *tx, rpc_call *call, store_kind kind,
+                                       const char *name, ProtobufCMessage **out,
+                                       store_bytes *bytes)
+{
+    return load(tx, call, kind, name, NULL, out, bytes);
 }
 
 static const char *collection(store_kind kind)

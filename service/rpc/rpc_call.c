@@ -303,6 +303,16 @@ static grpc_byte_buffer *pack_message(const ProtobufCMessage *msg)
     return bb;
 }
 
+/* A response the handler had encoded already (rpc_call_set_response_bytes). */
+static grpc_byte_buffer *bytes_message(const uint8_t *data, size_t len)
+{
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+
+    grpc_slice_unref(s);
+    return bb;
+}
+
 /* One BadRequest violation per bad string (the runtime bounds how many are
  * listed; all are counted). */
 static void on_bad_text(void *ctx, const char *path, int problem, size_t offset)
@@ -484,7 +494,8 @@ void rpc__call_finish(rpc_call *call, grpc_status_code code, const ProtobufCMess
     if (resp != NULL && code == GRPC_STATUS_OK) {
         if (call->send_buf != NULL)
             grpc_byte_buffer_destroy(call->send_buf);
-        call->send_buf = pack_message(resp);
+        call->send_buf = call->resp_data != NULL ? bytes_message(call->resp_data, call->resp_len)
+                                                  : pack_message(resp);
         ops[n].op = GRPC_OP_SEND_MESSAGE;
         ops[n].data.send_message.send_message = call->send_buf;
         n++;
@@ -895,6 +906,24 @@ grpc_status_code rpc_call_defer(rpc_call *call)
         return rpc_call_error(call, GRPC_STATUS_INTERNAL,
                               "a handler deferred a call that was not inline");
     call->deferred = 1;
+    return GRPC_STATUS_OK;
+}
+
+void rpc_call_set_response_bytes(rpc_call *call, const uint8_t *data, size_t len)
+{
+    call->resp_data = data;
+    call->resp_len = len;
+}
+
+grpc_status_code rpc_call_suspend(rpc_call *call)
+{
+    if (call->method == NULL || call->method->info.kind != RPC_UNARY)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                              "a handler suspended a call that is not unary");
+    if (call->suspended || call->deferred)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                              "a handler suspended a call twice, or after deferring it");
+    call->suspended = 1;
     return GRPC_STATUS_OK;
 }
 

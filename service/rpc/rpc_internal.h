@@ -121,6 +121,14 @@ struct rpc_call {
     int inline_run;          /* the handler runs on a queue thread now */
     int deferred;            /* ... and asked to be run again on a worker */
     int intercepted;         /* the interceptor has run (not again after a defer) */
+    int suspended;           /* the handler handed the call on (rpc_call_suspend) */
+    int handler_returned;    /* ... and has returned (under mu) */
+    int resumed;             /* rpc_call_resume came (under mu) */
+    int resuming;            /* a worker only completes the call with resume_* */
+    grpc_status_code resume_code;
+    ProtobufCMessage *resume_resp;
+    const uint8_t *resp_data; /* rpc_call_set_response_bytes: sent instead of packing */
+    size_t resp_len;
     pthread_mutex_t *notify_mu;
     pthread_cond_t *notify_cv;
     int notifying;           /* a cancel broadcast to notify_cv is under way */

@@ -329,6 +329,43 @@ static int start_close(rpc_call *call)
 
 static void dispatch(rpc_server *srv, rpc_call *call);
 
+/* Checks the response, runs the outcome hook and sends the final status:
+ * the end of every call that reached its handler (or the interceptor). */
+static void complete(rpc_call *call, grpc_status_code code, ProtobufCMessage *resp)
+{
+    const rpc_method_reg *m = call->method;
+    rpc_server *srv = call->srv;
+    int wants_resp = m->info.kind == RPC_UNARY || m->info.kind == RPC_CLIENT_STREAMING;
+
+    if (code == GRPC_STATUS_OK && wants_resp && resp == NULL)
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced no response");
+    if (code == GRPC_STATUS_OK && resp != NULL &&
+        resp->descriptor != m->info.method->output) {
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced a %s, not a %s",
+                              resp->descriptor->name, m->info.method->output->name);
+    }
+    if (srv->outcome != NULL)
+        code = srv->outcome(call, &m->info, code, srv->outcome_ctx);
+    rpc__call_finish(call, code, wants_resp ? resp : NULL);
+    rpc__call_handler_done(call);
+}
+
+/* Completes a call where the current thread may not block: at once, or —
+ * when the outcome hook will see a refusal, and may block to record it
+ * (tallinnd's audit of refused writes) — on a worker. */
+static void complete_nonblocking(rpc_call *call, grpc_status_code code, ProtobufCMessage *resp)
+{
+    call->inline_run = 0;
+    if (code != GRPC_STATUS_OK && call->srv->outcome != NULL) {
+        call->resume_code = code;
+        call->resume_resp = resp;
+        call->resuming = 1;
+        dispatch(call->srv, call);
+        return;
+    }
+    complete(call, code, resp);
+}
+
 /* Runs the interceptor, the handler and the outcome hook, then sends the
  * final status. */
 static void run_handler(rpc_call *call)
@@ -337,8 +374,12 @@ static void run_handler(rpc_call *call)
     rpc_server *srv = call->srv;
     ProtobufCMessage *resp = NULL;
     grpc_status_code code = GRPC_STATUS_OK;
-    int wants_resp = m->info.kind == RPC_UNARY || m->info.kind == RPC_CLIENT_STREAMING;
 
+    if (call->resuming) { /* only the end of a call handed here to complete */
+        call->resuming = 0;
+        complete(call, call->resume_code, call->resume_resp);
+        return;
+    }
     if (srv->interceptor != NULL && !call->intercepted)
         code = srv->interceptor(call, &m->info, srv->interceptor_ctx);
     call->intercepted = 1;
@@ -361,17 +402,39 @@ static void run_handler(rpc_call *call)
         dispatch(srv, call);
         return;
     }
-    if (code == GRPC_STATUS_OK && wants_resp && resp == NULL)
-        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced no response");
-    if (code == GRPC_STATUS_OK && resp != NULL &&
-        resp->descriptor != m->info.method->output) {
-        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the handler produced a %s, not a %s",
-                              resp->descriptor->name, m->info.method->output->name);
+    if (call->suspended) {
+        /* Handed on: rpc_call_resume completes the call, or has come first
+         * and left its outcome for us. Nothing else touches it here. */
+        int resumed;
+        pthread_mutex_lock(&call->mu);
+        call->handler_returned = 1;
+        resumed = call->resumed;
+        pthread_mutex_unlock(&call->mu);
+        if (!resumed)
+            return;
+        code = call->resume_code;
+        resp = call->resume_resp;
     }
-    if (srv->outcome != NULL)
-        code = srv->outcome(call, &m->info, code, srv->outcome_ctx);
-    rpc__call_finish(call, code, wants_resp ? resp : NULL);
-    rpc__call_handler_done(call);
+    if (call->inline_run) {
+        complete_nonblocking(call, code, resp);
+        return;
+    }
+    complete(call, code, resp);
+}
+
+void rpc_call_resume(rpc_call *call, grpc_status_code code, ProtobufCMessage *resp)
+{
+    int returned;
+
+    pthread_mutex_lock(&call->mu);
+    call->resume_code = code;
+    call->resume_resp = resp;
+    call->resumed = 1;
+    returned = call->handler_returned;
+    pthread_mutex_unlock(&call->mu);
+    if (returned)
+        complete_nonblocking(call, code, resp);
+    /* else run_handler completes it when the handler returns */
 }
 
 /* A handler worker: takes unary calls off the queue. Workers beyond the

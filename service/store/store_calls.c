@@ -17,7 +17,22 @@ typedef struct unpack_ctx {
     ProtobufCAllocator *alloc;
     ProtobufCMessage *msg;
     int corrupt;
+    store_bytes *bytes; /* if not NULL: the row's bytes, copied with alloc */
+    int nomem;
 } unpack_ctx;
+
+/* The engine's bytes are valid only during its callback: a copy. */
+static int copy_bytes(ProtobufCAllocator *alloc, const uint8_t *data, size_t len, store_bytes *out)
+{
+    uint8_t *copy = alloc->alloc(alloc->allocator_data, len ? len : 1);
+
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, data, len);
+    out->data = copy;
+    out->len = len;
+    return 0;
+}
 
 static int unpack_one(const uint8_t *data, size_t len, void *p)
 {
@@ -25,6 +40,8 @@ static int unpack_one(const uint8_t *data, size_t len, void *p)
 
     u->msg = protobuf_c_message_unpack(u->desc, u->alloc, len, data);
     u->corrupt = u->msg == NULL;
+    if (u->msg != NULL && u->bytes != NULL && copy_bytes(u->alloc, data, len, u->bytes) != 0)
+        u->nomem = 1;
     return 1;
 }
 
@@ -39,6 +56,8 @@ static int unpacked(store_tx *tx, int rc, unpack_ctx *u, const char *what, Proto
         SLOG(SLOG_ERROR, "undecodable_row", SLOG_S("table", what));
         return STORE_CORRUPT;
     }
+    if (u->nomem)
+        return STORE_NOMEM;
     *out = u->msg;
     return STORE_OK;
 }
@@ -50,6 +69,19 @@ int store_get(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocato
 
     *out = NULL;
     if ((unsigned)kind >= STORE_KIND_COUNT || name == NULL)
+        return STORE_ERROR;
+    u.desc = store_kinds[kind].desc;
+    return unpacked(tx, ENG(tx)->get(CONN(tx), kind, name, unpack_one, &u), &u,
+                    store_kinds[kind].table, out);
+}
+
+int store_get_bytes(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
+                    ProtobufCMessage **out, store_bytes *bytes)
+{
+    unpack_ctx u = {.alloc = alloc, .bytes = bytes};
+
+    *out = NULL;
+    if ((unsigned)kind >= STORE_KIND_COUNT || name == NULL || alloc == NULL || bytes == NULL)
         return STORE_ERROR;
     u.desc = store_kinds[kind].desc;
     return unpacked(tx, ENG(tx)->get(CONN(tx), kind, name, unpack_one, &u), &u,
@@ -311,7 +343,7 @@ typedef struct list_ctx {
     const store_list_query *q;
     store_row_fn fn;
     void *ctx;
-    int left, stopped, corrupt;
+    int left, stopped, corrupt, nomem;
 } list_ctx;
 
 static int list_row(const uint8_t *data, size_t len, void *p)
@@ -322,6 +354,11 @@ static int list_row(const uint8_t *data, size_t len, void *p)
 
     if (m == NULL) {
         l->corrupt = 1;
+        return 1;
+    }
+    if (l->q->bytes != NULL && l->q->alloc != NULL &&
+        copy_bytes(l->q->alloc, data, len, &l->q->bytes[l->q->limit - l->left]) != 0) {
+        l->nomem = 1;
         return 1;
     }
     l->left--;
@@ -349,7 +386,8 @@ int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *c
     arms = q->after == NULL ? 1 : store_sql_seek_arms(q->order);
     if (arms == 0)
         rc = STORE_ERROR;
-    for (; rc == STORE_OK && arm < arms && l.left > 0 && !l.stopped && !l.corrupt; arm++) {
+    for (; rc == STORE_OK && arm < arms && l.left > 0 && !l.stopped && !l.corrupt && !l.nomem;
+         arm++) {
         rc = store_sql_list(ENG(tx)->dialect, q, q->after == NULL ? STORE_SQL_NO_SEEK : arm, sql);
         if (rc != STORE_OK) {
             SLOG(SLOG_ERROR, "list_render", SLOG_S("kind", store_kinds[q->kind].table));
@@ -358,6 +396,8 @@ int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *c
         rc = store__rec(tx, ENG(tx)->list(CONN(tx), sql, list_row, &l, q->work));
     }
     free(sql);
+    if (rc == STORE_OK && l.nomem)
+        rc = STORE_NOMEM;
     if (rc == STORE_OK && l.corrupt) {
         SLOG(SLOG_ERROR, "undecodable_row", SLOG_S("table", store_kinds[q->kind].table));
         rc = STORE_CORRUPT;

@@ -106,20 +106,30 @@ static void run_batch(store *s, store_job *batch)
         if (obs[i].done != NULL)
             obs[i].done(rc == STORE_OK, obs[i].ctx);
 
-    /* Durable (or failed): release the callers. */
+    /* Durable (or failed): release the callers. store_write's waiters are
+     * woken together, under one lock: the lock is taken once a batch, not
+     * once a caller, and a woken caller finds it free. Then store_submit's
+     * callbacks run (tallinnd's send the responses: no thread waits). */
+    store_job *cbs = NULL, **cbt = &cbs;
+    pthread_mutex_lock(&s->wmu);
     for (store_job *j = batch, *next; j != NULL; j = next) {
         next = j->next; /* j may be gone once released */
         if (rc != STORE_OK)
             j->store_rc = rc;
         if (j->done_cb != NULL) {
-            j->done_cb(j->store_rc, j->job_rc, j->cb_arg);
-            free(j);
+            j->next = NULL;
+            *cbt = j;
+            cbt = &j->next;
             continue;
         }
-        pthread_mutex_lock(&s->wmu);
         j->finished = 1;
         pthread_cond_signal(j->cv);
-        pthread_mutex_unlock(&s->wmu);
+    }
+    pthread_mutex_unlock(&s->wmu);
+    for (store_job *j = cbs, *next; j != NULL; j = next) {
+        next = j->next;
+        j->done_cb(j->store_rc, j->job_rc, j->cb_arg);
+        free(j);
     }
 }
 
