@@ -10,7 +10,6 @@ import datetime
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,8 +33,6 @@ from google.protobuf import field_mask_pb2  # noqa: E402  (after protos(): same 
 Code = grpc.StatusCode
 Donor, Pledge, Need, Match = donor_pb2.Donor, donor_pb2.Pledge, need_pb2.Need, match_pb2.Match
 Principal = principal_pb2.Principal
-MODS = {m.DESCRIPTOR.name: m for m in (common_pb2, donor_pb2, need_pb2, match_pb2, report_pb2,
-                                       principal_pb2, audit_pb2, rate_pb2)}
 SERVICES = [(need_pb2, "NeedService"), (donor_pb2, "DonorService"), (match_pb2, "MatchService"),
             (report_pb2, "ReportService"), (principal_pb2, "PrincipalService"),
             (audit_pb2, "AuditService"), (rate_pb2, "ExchangeRateService")]
@@ -67,8 +64,7 @@ def mask(*paths):
     return field_mask_pb2.FieldMask(paths=list(paths))
 
 
-def msg_class(desc):
-    return getattr(MODS[desc.file.name], desc.name)
+msg_class = harness.message_class
 
 
 # ---- Connections and callers ----

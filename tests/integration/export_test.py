@@ -70,8 +70,6 @@ def dec(m):
 
 
 class Api:
-    MODS = {"NeedService": need_pb2, "DonorService": donor_pb2, "MatchService": match_pb2,
-            "ExchangeRateService": rate_pb2}
 
     def __init__(self, srv):
         self.srv = srv
@@ -82,12 +80,7 @@ class Api:
         self.seq = 0
 
     def call(self, who, service, method, req):
-        m = self.MODS[service].DESCRIPTOR.services_by_name[service].methods_by_name[method]
-        out = getattr(sys.modules[m.output_type.file.name.replace("/", ".")[:-6] + "_pb2"],
-                      m.output_type.name)
-        stub = self.ch.unary_unary("/tallinn.v1.%s/%s" % (service, method),
-                                   request_serializer=type(req).SerializeToString,
-                                   response_deserializer=out.FromString)
+        stub = harness.unary_by_name(self.ch, service, method)
         return stub(req, metadata=harness.bearer(self.tok[who]), timeout=30)
 
     def donor(self, donor_id, display, country, kind=Donor.KIND_STATE, parent="", email=""):

@@ -203,6 +203,24 @@ def protos(*files):
     return mods
 
 
+def message_class(desc):
+    """The generated class of a message descriptor (its module imported by
+    protos())."""
+    from google.protobuf import symbol_database
+    return symbol_database.Default().GetSymbol(desc.full_name)
+
+
+def unary_by_name(ch, service, method):
+    """A callable for the unary tallinn.v1.SERVICE/METHOD on channel ch, its
+    request and response classes taken from the generated descriptors."""
+    from google.protobuf import descriptor_pool
+    m = descriptor_pool.Default().FindServiceByName("tallinn.v1." + service) \
+        .methods_by_name[method]
+    return ch.unary_unary("/tallinn.v1.%s/%s" % (service, method),
+                          request_serializer=message_class(m.input_type).SerializeToString,
+                          response_deserializer=message_class(m.output_type).FromString)
+
+
 class Server:
     """A server process on 127.0.0.1 with an ephemeral port. Its stderr is
     collected line by line in .log (a list) while it runs."""

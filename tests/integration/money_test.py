@@ -41,8 +41,6 @@ class Api:
     """Calls by method name as a given token: api.call(token, "NeedService",
     "GetNeed", request)."""
 
-    MODS = {"NeedService": need_pb2, "DonorService": donor_pb2, "MatchService": match_pb2,
-            "ReportService": report_pb2}
 
     def __init__(self, srv):
         self.srv = srv
@@ -55,13 +53,7 @@ class Api:
     def call(self, who, service, method, req):
         key = (service, method)
         if key not in self.stubs:
-            mod = self.MODS[service]
-            m = mod.DESCRIPTOR.services_by_name[service].methods_by_name[method]
-            out = getattr(sys.modules[m.output_type.file.name.replace("/", ".")[:-6] + "_pb2"],
-                          m.output_type.name)
-            self.stubs[key] = self.ch.unary_unary("/tallinn.v1.%s/%s" % key,
-                                                  request_serializer=type(req).SerializeToString,
-                                                  response_deserializer=out.FromString)
+            self.stubs[key] = harness.unary_by_name(self.ch, service, method)
         token = self.tok.get(who, who)
         return self.stubs[key](req, metadata=harness.bearer(token), timeout=30)
 

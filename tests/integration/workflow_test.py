@@ -24,14 +24,12 @@ BIN = sys.argv[1]
                               "google/rpc/error_details.proto")
 from google.protobuf import field_mask_pb2  # noqa: E402  (after protos(): same runtime)
 
-MODS = {m.DESCRIPTOR.name: m for m in (common_pb2, donor_pb2, need_pb2, match_pb2, report_pb2)}
 Code = grpc.StatusCode
 Donor, Pledge, Need, Match = donor_pb2.Donor, donor_pb2.Pledge, need_pb2.Need, match_pb2.Match
 NANO = 10 ** 9
 
 
-def msg_class(desc):
-    return getattr(MODS[desc.file.name], desc.name)
+msg_class = harness.message_class
 
 
 # Who makes each call (docs/authz.md): the front office in Kyiv writes needs
