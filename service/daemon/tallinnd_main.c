@@ -519,7 +519,7 @@ static int serve(const serve_opts *o)
     /* Before the gRPC port: an address it must refuse stops the start with
      * nothing served. */
     if (o->metrics_listen != NULL) {
-        metrics_sources ms = {srv, st, log, z};
+        metrics_sources ms = {srv, st, log, z, wit};
         int mport;
         if (metrics_http_start(&mh, o->metrics_listen, o->metrics_allow_remote, &ms, &mport) != 0)
             goto done;

@@ -9,4 +9,4 @@ add_library(tallinn_metrics_http STATIC ${CMAKE_CURRENT_SOURCE_DIR}/metrics/metr
 target_include_directories(tallinn_metrics_http PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(tallinn_metrics_http PUBLIC tallinn_metrics tallinn_slog tallinn_rpc
-                      tallinn_store tallinn_audit tallinn_authz PkgConfig::MHD Threads::Threads)
+                      tallinn_store tallinn_audit tallinn_authz tallinn_witnesses PkgConfig::MHD Threads::Threads)

@@ -125,6 +125,55 @@ static void authz_metrics(metrics_text *t, const authz *z)
     }
 }
 
+/* Each family's samples follow its TYPE line (the text format's rule), so
+ * the witnesses' counters are copied first, then written family by family. */
+static void witness_metrics(metrics_text *t, const witnesses *w)
+{
+    static const char *const outcomes[] = {"cosigned", "stale", "inconsistent", "refused",
+                                           "bad_response", "unavailable"};
+    witness_stats st[WITNESSES_MAX];
+    size_t n = 0;
+
+    for (size_t i = 0; i < witnesses_count(w) && n < WITNESSES_MAX; i++)
+        if (witnesses_stats(w, i, &st[n]) == 0)
+            n++;
+    metrics_text_family(t, "tallinn_witness_quorum", METRICS_GAUGE,
+                        "Cosignatures a checkpoint needs to count as witnessed.");
+    metrics_text_sample_u64(t, "tallinn_witness_quorum", NULL, 0, witnesses_quorum(w));
+    metrics_text_family(t, "tallinn_witness_requests_total", METRICS_COUNTER,
+                        "Checkpoints sent to each witness by this process.");
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l = {"witness", st[i].name};
+        metrics_text_sample_u64(t, "tallinn_witness_requests_total", &l, 1, st[i].requests);
+    }
+    metrics_text_family(t, "tallinn_witness_answers_total", METRICS_COUNTER,
+                        "Witnesses' answers by outcome (inconsistent: a fork or split view "
+                        "was refused; unavailable: down, slow or unreachable).");
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t counts[] = {st[i].cosigned, st[i].stale, st[i].inconsistent,
+                                   st[i].refused, st[i].bad_response, st[i].unavailable};
+        for (size_t k = 0; k < sizeof(outcomes) / sizeof(outcomes[0]); k++) {
+            metrics_label l[2] = {{"witness", st[i].name}, {"outcome", outcomes[k]}};
+            metrics_text_sample_u64(t, "tallinn_witness_answers_total", l, 2, counts[k]);
+        }
+    }
+    metrics_text_family(t, "tallinn_witness_store_failures_total", METRICS_COUNTER,
+                        "Cosignatures that could not be kept in the database.");
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l = {"witness", st[i].name};
+        metrics_text_sample_u64(t, "tallinn_witness_store_failures_total", &l, 1,
+                                st[i].store_failed);
+    }
+    metrics_text_family(t, "tallinn_witness_cosigned_size", METRICS_GAUGE,
+                        "The largest log size each witness cosigned for this process.");
+    for (size_t i = 0; i < n; i++) {
+        metrics_label l = {"witness", st[i].name};
+        if (st[i].last_cosigned_size >= 0)
+            metrics_text_sample(t, "tallinn_witness_cosigned_size", &l, 1,
+                                (double)st[i].last_cosigned_size);
+    }
+}
+
 char *metrics_collect(const metrics_sources *src, size_t *len)
 {
     metrics_text *t;
@@ -143,6 +192,8 @@ char *metrics_collect(const metrics_sources *src, size_t *len)
         audit_metrics_(t, src->audit);
     if (src->authz != NULL)
         authz_metrics(t, src->authz);
+    if (src->witnesses != NULL)
+        witness_metrics(t, src->witnesses);
     page = metrics_text_take(t, len);
     metrics_text_destroy(t);
     return page;

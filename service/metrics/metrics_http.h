@@ -10,6 +10,7 @@
 #include "authz/authz.h"
 #include "tallinn/rpc.h"
 #include "tallinn/store.h"
+#include "witness/witnesses.h"
 
 /* What a scrape reads; each may be NULL (its metrics are left out). */
 typedef struct metrics_sources {
@@ -17,6 +18,7 @@ typedef struct metrics_sources {
     store *store;
     const audit *audit;
     const authz *authz;
+    const witnesses *witnesses; /* NULL: none configured */
 } metrics_sources;
 
 /* The whole page (text format 0.0.4): malloc'd, NUL-terminated, its length

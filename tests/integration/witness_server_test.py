@@ -29,6 +29,7 @@ usage: witness_server_test.py TALLINND TALLINN-AUDIT TALLINNCTL
 """
 import base64
 import copy
+import http.client
 import os
 import re
 import shutil
@@ -90,7 +91,8 @@ class World:
         for w in witnesses or (self.a, self.b, self.c):
             args += ["--witness", "%s %s" % (w.vkey, w.url)]
         self.srv = harness.Tallinnd(TALLINND, *args, "--witness-quorum", str(quorum),
-                                    "--witness-timeout-ms", "2000", data=self.data,
+                                    "--witness-timeout-ms", "2000",
+                                    "--metrics-listen", "127.0.0.1:0", data=self.data,
                                     share_with=share_with)
         self.ch = grpc.insecure_channel(self.srv.addr)
         self.get = self.ch.unary_unary(
@@ -171,6 +173,39 @@ def test_refusal_logged(w):
     assert "http_status=404" in line and re.search(r" count=\d+ ", line), line
     assert w.auditor not in w.srv.text() and w.srv.admin_token not in w.srv.text()
     print("     " + line.strip())
+
+
+def test_witness_metrics(w):
+    """/metrics counts each witness's answers by outcome: A cosigned, the
+    witness of another log refused; promtool accepts the page."""
+    port = int(w.srv.wait_log(r"event=metrics_listening .*port=(\d+)").group(1))
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    page = r.read().decode()
+    c.close()
+    assert r.status == 200, (r.status, page[:300])
+
+    def value(name, **labels):
+        want = ",".join('%s="%s"' % kv for kv in labels.items())
+        m = re.search(r"^%s\{%s\} (\S+)$" % (re.escape(name), re.escape(want)), page, re.M)
+        assert m, "no %s{%s} in:\n%s" % (name, want, page)
+        return float(m.group(1))
+
+    assert re.search(r"^tallinn_witness_quorum 2$", page, re.M), page
+    assert value("tallinn_witness_answers_total", witness="witness.ee/tallinn",
+                 outcome="cosigned") >= 1
+    assert value("tallinn_witness_answers_total", witness="witness.xx/other",
+                 outcome="refused") >= 1
+    assert value("tallinn_witness_answers_total", witness="witness.ee/tallinn",
+                 outcome="inconsistent") == 0
+    assert value("tallinn_witness_requests_total", witness="witness.xx/other") >= 1
+    assert value("tallinn_witness_cosigned_size", witness="witness.ee/tallinn") >= 1
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: scripts/install-deps installs Debian's prometheus"
+    p = subprocess.run([promtool, "check", "metrics"], input=page, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, "promtool check metrics:\n" + p.stdout + p.stderr
 
 
 def test_verify_server_quorum(w):
@@ -401,6 +436,7 @@ def main():
         cases.run("configuration_refused", test_configuration_refused, w)
         cases.run("cosignatures_arrive", test_cosignatures_arrive, w)
         cases.run("refusal_logged", test_refusal_logged, w)
+        cases.run("witness_metrics", test_witness_metrics, w)
         cases.run("verify_server_quorum", test_verify_server_quorum, w)
         cases.run("export_keeps_cosignatures", test_export_keeps_cosignatures, w)
         cases.run("forged_row_not_trusted", test_forged_row_not_trusted, w)
