@@ -56,6 +56,8 @@ FILTERS = [
     (5, 'color = RED OR color = "COLOR_MINUS" OR nested.value != 0', "score, nested.value desc"),
     (5, 'cost >= 0.000000001 AND notes = "" AND create_time <= "1970-01-01T00:00:00.5Z"', "cost"),
     (5, "((((title = \"a\"))))", "title"),
+    (2, 'title : "ОДЕСА" AND NOT title : "%_\\\\"', "create_time desc"),
+    (0, 'display_name : "estonia"', "display_name"),
     (2, "", ""),
 ]
 
@@ -271,6 +273,15 @@ REQUESTS = {
     "WatchChangesRequest": {"start_index": 42, "kinds": [3, 4], "resource": "needs/n1"},
     "ListHistoryRequest": {"name": "donors/ee/pledges/fy2025", "page_size": 20,
                            "include_proofs": True},
+    "CreateExchangeRateRequest": {"exchange_rate": {"currency_code": "USD", "rate": "1.0850",
+                                                    "rate_date": {"year": 2025, "month": 3, "day": 14},
+                                                    "source": "ECB euro reference rate"},
+                                  "request_id": "3f2c1a9e-8b7d-4c6e-9f1a-2b3c4d5e6f71"},
+    "ListExchangeRatesRequest": {"filter": 'currency_code = "USD"', "order_by": "rate_date desc"},
+    "MarkDeliveredRequest": {"name": "matches/m1", "note": "12 firewalls installed",
+                             "documents": [{"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                                            "name": "acceptance-protocol.pdf",
+                                            "media_type": "application/pdf"}]},
 }
 
 
@@ -278,7 +289,7 @@ def requests_and_json():
     methods = []  # fuzz_requests.c's order
     svc = dict(SERVICES)
     for s in ("DonorService", "NeedService", "MatchService", "ReportService", "PrincipalService",
-              "AuditService", "ChangeService"):
+              "AuditService", "ChangeService", "ExchangeRateService"):
         methods += svc[s]
     by_input = {inp: i for i, (_, inp) in reversed(list(enumerate(methods)))}
     for msg, obj in REQUESTS.items():
