@@ -120,7 +120,7 @@ static void usage(FILE *out)
             "  --witness-ca FILE        PEM roots for https witnesses (default: the system's)\n"
             "  --quiet                  no per-call log lines\n"
             "  --log-format FMT         logfmt (default) or json: every line on stderr\n"
-            "  --log-level LEVEL        debug, info (default), warn or error\n"
+            "  --log-level LEVEL        debug, info (default), notice, warn or error\n"
             "  --metrics-listen ADDR    serve Prometheus metrics at http://ADDR/metrics\n"
             "                           (e.g. 127.0.0.1:9464; off by default; loopback only)\n"
             "  --metrics-allow-remote   let --metrics-listen take a non-loopback address\n"
@@ -523,7 +523,7 @@ static int serve(const serve_opts *o)
         int mport;
         if (metrics_http_start(&mh, o->metrics_listen, o->metrics_allow_remote, &ms, &mport) != 0)
             goto done;
-        SLOG(SLOG_INFO, "metrics_listening", SLOG_S("addr", o->metrics_listen),
+        SLOG(SLOG_NOTICE, "metrics_listening", SLOG_S("addr", o->metrics_listen),
              SLOG_I("port", mport), SLOG_S("path", "/metrics"));
     }
     if (rpc_server_start(srv, &port) != 0)
@@ -542,12 +542,12 @@ static int serve(const serve_opts *o)
         for (size_t i = 0; i < witnesses_count(wit); i++) {
             witness_stats ws;
             witnesses_stats(wit, i, &ws);
-            SLOG(SLOG_INFO, "witness", SLOG_S("witness", ws.name), SLOG_S("url", ws.url),
+            SLOG(SLOG_NOTICE, "witness", SLOG_S("witness", ws.name), SLOG_S("url", ws.url),
                  SLOG_I("quorum", witnesses_quorum(wit)), SLOG_I("of", witnesses_count(wit)));
         }
     }
     health_set_services(h, srv, HEALTH_SERVING);
-    SLOG(SLOG_INFO, "listening", SLOG_S("addr", o->listen), SLOG_I("port", port),
+    SLOG(SLOG_NOTICE, "listening", SLOG_S("addr", o->listen), SLOG_I("port", port),
          SLOG_S("bound", rpc_server_bound_addresses(srv)),
          SLOG_S("tls", o->insecure ? "off" : (o->client_ca ? "mutual" : "on")),
          SLOG_S("data_dir", o->data_dir), SLOG_S("engine", store_engine_name(st)),
@@ -558,7 +558,7 @@ static int serve(const serve_opts *o)
 
     while (sigwait(&sigs, &sig) != 0)
         ;
-    SLOG(SLOG_INFO, "shutdown", SLOG_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+    SLOG(SLOG_NOTICE, "shutdown", SLOG_S("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
          SLOG_I("grace_ms", o->grace_ms));
     sd_notifyf(0, "STOPPING=1\nSTATUS=draining calls for up to %d ms", o->grace_ms);
     health_shutdown(h);
@@ -580,7 +580,7 @@ done:
     datalock_release(lock_fd); /* last: nothing touches the directory any more */
     sodium_memzero(a.page_key, sizeof(a.page_key));
     if (rc == 0)
-        slog_write(SLOG_INFO, "stopped", NULL, 0);
+        slog_write(SLOG_NOTICE, "stopped", NULL, 0);
     return rc;
 }
 
@@ -697,7 +697,7 @@ int main(int argc, char **argv)
             break;
         case O_LOG_LEVEL:
             if (slog_parse_level(optarg, &log_level) != 0) {
-                LOG_USAGE("--log-level wants debug, info, warn or error, not \"%s\"", optarg);
+                LOG_USAGE("--log-level wants debug, info, notice, warn or error, not \"%s\"", optarg);
                 return 2;
             }
             slog_configure(log_format, log_level, 2);

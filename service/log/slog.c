@@ -24,7 +24,7 @@ static slog_format cur_format = SLOG_LOGFMT;
 static slog_level cur_min = SLOG_INFO;
 static int cur_fd = 2;
 
-static const char *const level_names[] = {"debug", "info", "warn", "error"};
+static const char *const level_names[] = {"debug", "info", "notice", "warn", "error"};
 
 void slog_configure(slog_format format, slog_level min_level, int fd)
 {

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <time.h>
 
-typedef enum slog_level { SLOG_DEBUG, SLOG_INFO, SLOG_WARN, SLOG_ERROR } slog_level;
+/* notice: the server's life cycle (listening, shutdown, stopped), the lines
+ * an operator wants without the per-call lines (info). */
+typedef enum slog_level { SLOG_DEBUG, SLOG_INFO, SLOG_NOTICE, SLOG_WARN, SLOG_ERROR } slog_level;
 typedef enum slog_format { SLOG_LOGFMT, SLOG_JSON } slog_format;
 
 typedef enum slog_kind {
@@ -36,7 +38,7 @@ typedef struct slog_field {
 void slog_configure(slog_format format, slog_level min_level, int fd);
 slog_format slog_get_format(void);
 int slog_enabled(slog_level level);
-/* "debug" ... "error", "logfmt" | "json": 0, or -1 for anything else. */
+/* "debug", "info", "notice", "warn", "error", "logfmt" | "json": 0, or -1 for anything else. */
 int slog_parse_level(const char *s, slog_level *out);
 int slog_parse_format(const char *s, slog_format *out);
 const char *slog_level_name(slog_level level);

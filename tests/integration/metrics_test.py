@@ -256,7 +256,7 @@ def logfmt_ts(line):
 
 def json_ts(line):
     obj = json.loads(line)
-    assert obj["level"] in ("debug", "info", "warn", "error") and obj["event"], line
+    assert obj["level"] in ("debug", "info", "notice", "warn", "error") and obj["event"], line
     return obj["ts"]
 
 
@@ -302,11 +302,12 @@ def free_port():
     return port
 
 
-def test_log_level(data):
-    """--log-level warn: no info line (start-up and call lines are info)."""
+def run_at_level(data, level):
+    """Starts tallinnd at --log-level LEVEL, makes one call, stops it: its
+    stderr lines."""
     port = free_port()
     p = subprocess.Popen([BIN, "--listen", "127.0.0.1:%d" % port, "--data-dir", data,
-                          "--insecure", "--log-level", "warn"] + harness.database_args(data),
+                          "--insecure", "--log-level", level] + harness.database_args(data),
                          stderr=subprocess.PIPE, text=True)
     try:
         ch = grpc.insecure_channel("127.0.0.1:%d" % port)
@@ -318,11 +319,25 @@ def test_log_level(data):
         p.terminate()
         _, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
-    for line in err.splitlines():
+    return err.splitlines()
+
+
+def test_log_level(data):
+    """--log-level notice: the life cycle (listening, shutdown, stopped) and
+    nothing below it (call lines are info); --log-level warn: nothing below
+    warn."""
+    lines = run_at_level(data, "notice")
+    events = [re.search(r" event=(\S+)", line).group(1) for line in lines]
+    for line in lines:
+        assert re.search(r" level=(notice|warn|error) ", line), "below notice: %r" % line
+    for ev in ("listening", "shutdown", "stopped"):
+        assert ev in events, (ev, lines)
+    assert "call" not in events, lines
+    for line in run_at_level(data, "warn"):
         assert " level=warn " in line or " level=error " in line, "below warn: %r" % line
     r = subprocess.run([BIN, "--log-level", "loud"], capture_output=True, text=True)
-    assert r.returncode == 2 and "event=usage" in r.stderr and "debug, info, warn or error" in \
-        r.stderr, r.stderr
+    assert r.returncode == 2 and "event=usage" in r.stderr and \
+        "debug, info, notice, warn or error" in r.stderr, r.stderr
     r = subprocess.run([BIN, "--threads", "lots", "--log-format", "json"], capture_output=True,
                        text=True)
     err = json.loads(r.stderr)  # one line, in the format asked for after the bad flag

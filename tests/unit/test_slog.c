@@ -96,6 +96,9 @@ static void test_parse(void **state)
     (void)state;
     assert_int_equal(slog_parse_level("warn", &l), 0);
     assert_int_equal(l, SLOG_WARN);
+    assert_int_equal(slog_parse_level("notice", &l), 0);
+    assert_int_equal(l, SLOG_NOTICE);
+    assert_string_equal(slog_level_name(SLOG_NOTICE), "notice");
     assert_int_equal(slog_parse_level("WARN", &l), -1);
     assert_int_equal(slog_parse_level("verbose", &l), -1);
     assert_int_equal(slog_parse_format("json", &f), 0);
