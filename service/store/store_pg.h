@@ -56,6 +56,8 @@ enum {
     PG_COSIG_PUT,
     PG_COSIGS,
     PG_COSIGNED_SIZE,
+    PG_QUORUM_PUT,
+    PG_QUORUM_GET,
     PG_REQ_GET,
     PG_REQ_PUT,
     PG_REQ_EXPIRE,

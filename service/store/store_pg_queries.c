@@ -95,6 +95,12 @@ const char *pg_query_sql(int id)
     case PG_COSIGNED_SIZE:
         return "SELECT size FROM audit_cosignatures WHERE size < $1 GROUP BY size"
                " HAVING COUNT(*) >= $2 ORDER BY size DESC LIMIT 1";
+    case PG_QUORUM_PUT: /* after a new line for $1: its count of lines reached */
+        return "INSERT INTO audit_quorums(k, size) SELECT COUNT(*), $1 FROM audit_cosignatures"
+               " WHERE size = $1 ON CONFLICT (k) DO UPDATE SET"
+               " size = GREATEST(audit_quorums.size, EXCLUDED.size)";
+    case PG_QUORUM_GET:
+        return "SELECT size FROM audit_quorums WHERE k = $1";
     case PG_REQ_GET:
         return "SELECT request_hash, response FROM requests"
                " WHERE principal = $1 AND method = $2 AND request_id = $3";
@@ -440,7 +446,11 @@ int pg_cosignature_put(struct store_conn *c, int64_t size, const char *witness,
     pg_int(&p, unix_time);
     if ((rc = pg_exec(c, PG_COSIG_PUT, &p, &rows)) != STORE_OK)
         return rc;
-    return rows == 1 ? STORE_OK : STORE_EXISTS;
+    if (rows != 1)
+        return STORE_EXISTS;
+    memset(&p, 0, sizeof(p));
+    pg_int(&p, size);
+    return pg_exec(c, PG_QUORUM_PUT, &p, &rows);
 }
 
 int pg_cosignatures(struct store_conn *c, int64_t size, store_cosignature_fn fn, void *ctx)
@@ -465,7 +475,15 @@ int pg_cosigned_size(struct store_conn *c, int64_t before, int64_t count, int64_
 {
     pg_params p = {0};
 
+    int rc;
+
     *size = 0;
+    /* The newest checkpoint with `count` lines: none means none has. Only
+     * a walk past it (its lines did not verify) reads the lines. */
+    pg_int(&p, count);
+    if ((rc = pg_ints(c, PG_QUORUM_GET, &p, 1, size)) != STORE_OK || *size < before)
+        return rc;
+    memset(&p, 0, sizeof(p));
     pg_int(&p, before);
     pg_int(&p, count);
     return pg_ints(c, PG_COSIGNED_SIZE, &p, 1, size);

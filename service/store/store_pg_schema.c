@@ -114,6 +114,13 @@ static const char *const migrations[] = {
      * searchable text; rows written before get theirs from fill_folds. */
     ("ALTER TABLE donors ADD COLUMN display_name_fold text COLLATE \"C\" NOT NULL DEFAULT '';"
      "ALTER TABLE needs ADD COLUMN title_fold text COLLATE \"C\" NOT NULL DEFAULT '';"),
+    /* 6: the newest checkpoint per count of cosignature lines (SQLite's
+     * migration 11) */
+    "CREATE TABLE audit_quorums (k bigint PRIMARY KEY, size bigint NOT NULL);"
+    "WITH RECURSIVE ks(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM ks WHERE k < 64),"
+    "  c(size, n) AS (SELECT size, COUNT(*) FROM audit_cosignatures GROUP BY size)"
+    "  INSERT INTO audit_quorums(k, size) SELECT ks.k, MAX(c.size) FROM ks JOIN c ON c.n >= ks.k"
+    "  GROUP BY ks.k;",
 };
 #define FOLD_MIGRATION 5 /* the migration after which fill_folds runs */
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

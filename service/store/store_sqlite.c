@@ -145,6 +145,16 @@ static const char *const migrations[] = {
     "UPDATE donors SET display_name_fold = tallinn_textfold(display_name);"
     "ALTER TABLE needs ADD COLUMN title_fold TEXT NOT NULL DEFAULT '';"
     "UPDATE needs SET title_fold = tallinn_textfold(title);",
+    /* 11: for each count k of cosignature lines, the newest checkpoint that
+     * has at least k (kept by cosignature_put), so that the newest quorum
+     * is one lookup, not a walk of every checkpoint's lines when no quorum
+     * was reached for a long time (witnesses down). Filled from the lines
+     * kept before; k up to 64, twice WITNESSES_MAX. */
+    "CREATE TABLE audit_quorums (k INTEGER PRIMARY KEY, size INTEGER NOT NULL);"
+    "WITH RECURSIVE ks(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM ks WHERE k < 64),"
+    "  c(size, n) AS (SELECT size, COUNT(*) FROM audit_cosignatures GROUP BY size)"
+    "  INSERT INTO audit_quorums(k, size) SELECT ks.k, MAX(c.size) FROM ks JOIN c ON c.n >= ks.k"
+    "  GROUP BY ks.k;",
 };
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -184,6 +194,8 @@ enum {
     ST_COSIG_PUT,
     ST_COSIGS,
     ST_COSIGNED_SIZE,
+    ST_QUORUM_PUT,
+    ST_QUORUM_GET,
     ST_REQ_GET,
     ST_REQ_PUT,
     ST_REQ_EXPIRE,
@@ -309,6 +321,11 @@ static const char *fixed_sql(int id)
     case ST_COSIGNED_SIZE:
         return "SELECT size FROM audit_cosignatures WHERE size < ?1 GROUP BY size"
                " HAVING COUNT(*) >= ?2 ORDER BY size DESC LIMIT 1";
+    case ST_QUORUM_PUT: /* after a new line for ?1: its count of lines reached */
+        return "INSERT INTO audit_quorums(k, size) SELECT COUNT(*), ?1 FROM audit_cosignatures"
+               " WHERE size = ?1 ON CONFLICT(k) DO UPDATE SET size = MAX(size, excluded.size)";
+    case ST_QUORUM_GET:
+        return "SELECT size FROM audit_quorums WHERE k = ?1";
     case ST_REQ_GET:
         return "SELECT request_hash, response FROM requests WHERE principal=?1 AND method=?2 AND request_id=?3";
     case ST_REQ_PUT:
@@ -1195,7 +1212,11 @@ static int cosignature_put(store_conn *c, int64_t size, const char *witness, con
     sqlite3_bind_int64(st, 4, unix_time);
     if ((rc = step_done(c, st)) != STORE_OK)
         return rc;
-    return sqlite3_changes(c->h) == 1 ? STORE_OK : STORE_EXISTS;
+    if (sqlite3_changes(c->h) != 1)
+        return STORE_EXISTS;
+    STMT(st, c, ST_QUORUM_PUT);
+    sqlite3_bind_int64(st, 1, size);
+    return step_done(c, st);
 }
 
 static int cosignatures(store_conn *c, int64_t size, store_cosignature_fn fn, void *ctx)
@@ -1222,7 +1243,15 @@ static int cosigned_size(store_conn *c, int64_t before, int64_t count, int64_t *
 {
     sqlite3_stmt *st;
 
+    int rc;
+
     *size = 0;
+    /* The newest checkpoint with `count` lines: none means none has. Only
+     * a walk past it (its lines did not verify) reads the lines. */
+    STMT(st, c, ST_QUORUM_GET);
+    sqlite3_bind_int64(st, 1, count);
+    if ((rc = step_ints(c, st, 1, size)) != STORE_OK || *size < before)
+        return rc;
     STMT(st, c, ST_COSIGNED_SIZE);
     sqlite3_bind_int64(st, 1, before);
     sqlite3_bind_int64(st, 2, count);

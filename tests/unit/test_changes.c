@@ -457,6 +457,7 @@ static void test_migration_keeps_a_baseline(void **state)
     if (pg_url() != NULL) {
         pg_sql("DROP TABLE changes; DROP TABLE change_log_start;"
                " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
+               " DROP TABLE audit_quorums;"
                " ALTER TABLE donors DROP COLUMN display_name_fold;"
                " ALTER TABLE needs DROP COLUMN title_fold;"
                " UPDATE schema_version SET version = " PG_BEFORE_CHANGE_LOG);
@@ -465,6 +466,7 @@ static void test_migration_keeps_a_baseline(void **state)
         assert_int_equal(sqlite3_exec(db, "DROP TABLE changes; DROP TABLE change_log_start;"
                                           " DROP TABLE audit_witnesses;"
                                           " DROP TABLE audit_cosignatures;"
+                                          " DROP TABLE audit_quorums;"
                                           " ALTER TABLE donors DROP COLUMN display_name_fold;"
                                           " ALTER TABLE needs DROP COLUMN title_fold;"
                                           " PRAGMA user_version = " SQLITE_BEFORE_CHANGE_LOG ";",

@@ -1195,6 +1195,7 @@ static void test_migration_6_head(void **state)
                                   " DROP TABLE exchange_rates;"
                                   " DROP TABLE changes; DROP TABLE change_log_start;"
                                   " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
+                                  " DROP TABLE audit_quorums;"
                                   " ALTER TABLE donors DROP COLUMN display_name_fold;"
                                   " ALTER TABLE needs DROP COLUMN title_fold;"
                                   " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
@@ -1250,6 +1251,7 @@ static void test_migration_8_folds(void **state)
     assert_int_equal(sqlite3_exec(db,
                                   "ALTER TABLE donors DROP COLUMN display_name_fold;"
                                   " ALTER TABLE needs DROP COLUMN title_fold;"
+                                  " DROP TABLE audit_quorums;"
                                   " PRAGMA user_version = 9;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);

@@ -2,7 +2,9 @@
  * engine (unit.store_witness, and unit.store_witness.pg on a fresh
  * PostgreSQL database): the size a witness last cosigned never goes down,
  * one cosignature per (size, witness) and the first one stays, lines come
- * back in witness order, and the newest size with a quorum of lines. */
+ * back in witness order, and the newest size with a quorum of lines — kept
+ * per count of lines as lines come, and filled by the migration that added
+ * that table from the lines kept before. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 #include "tallinn/store.h"
 
@@ -170,11 +174,93 @@ static void test_cosignatures(void **state)
     store_read_end(tx);
 }
 
+/* Runs sql on the test's database, whichever engine. */
+static void db_sql(fixture *f, const char *sqlite_sql, const char *pg_sql)
+{
+    const char *url = getenv("TALLINN_TEST_DATABASE_URL");
+
+    if (url != NULL) {
+        PGconn *c = PQconnectdb(url);
+        PGresult *r;
+        if (PQstatus(c) != CONNECTION_OK)
+            fail_msg("connect: %s", PQerrorMessage(c));
+        r = PQexec(c, pg_sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            fail_msg("%s: %s", pg_sql, PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+    } else {
+        char path[96];
+        sqlite3 *db;
+        snprintf(path, sizeof path, "%s/t.db", f->dir);
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        if (sqlite3_exec(db, sqlite_sql, NULL, NULL, NULL) != SQLITE_OK)
+            fail_msg("%s: %s", sqlite_sql, sqlite3_errmsg(db));
+        sqlite3_close(db);
+    }
+}
+
+static void expect_sizes(store *s, const int64_t want[4])
+{
+    store_tx *tx;
+    int64_t size = -1;
+
+    assert_int_equal(store_read_begin(s, &tx), STORE_OK);
+    for (int k = 1; k <= 4; k++) {
+        int rc = store_cosigned_size(tx, INT64_MAX, k, &size);
+        if (want[k - 1] < 0) {
+            assert_int_equal(rc, STORE_NOT_FOUND);
+        } else {
+            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(size, want[k - 1]);
+        }
+    }
+    store_read_end(tx);
+}
+
+/* A line for an older checkpoint raises the count it reached there but
+ * never lowers the newest size of a smaller count; the migration's fill
+ * from the lines kept gives the same answers as the lines' arrival did. */
+static void test_quorum_per_count(void **state)
+{
+    fixture *f = *state;
+    const int64_t none[4] = {-1, -1, -1, -1};
+    const int64_t after[4] = {11, 9, 5, -1};
+    store_options o = {0};
+    char path[96], err[256];
+
+    /* PostgreSQL: one database for the whole run (the other cases' lines) */
+    db_sql(f, "DELETE FROM audit_cosignatures; DELETE FROM audit_quorums;",
+           "DELETE FROM audit_cosignatures; DELETE FROM audit_quorums;");
+    expect_sizes(f->s, none);
+    run(f->s, WB, 5, "b5\n", STORE_OK);
+    run(f->s, WA, 5, "a5\n", STORE_OK);
+    run(f->s, WC, 9, "c9\n", STORE_OK);
+    run(f->s, WB, 9, "b9\n", STORE_OK);
+    run(f->s, WA, 11, "a11\n", STORE_OK);
+    run(f->s, WA, 11, "again\n", STORE_EXISTS); /* counted once */
+    run(f->s, WC, 5, "c5\n", STORE_OK);          /* 5 reaches three lines, late */
+    expect_sizes(f->s, after);
+
+    store_close(f->s);
+    f->s = NULL;
+    db_sql(f, "DROP TABLE audit_quorums; PRAGMA user_version = 10;",
+           "DROP TABLE audit_quorums; UPDATE schema_version SET version = 5;");
+    snprintf(path, sizeof path, "%s/t.db", f->dir);
+    o.path = path;
+    o.database_url = getenv("TALLINN_TEST_DATABASE_URL");
+    o.shared = o.database_url != NULL;
+    if (store_open(&f->s, &o, err, sizeof err) != STORE_OK)
+        fail_msg("store_open after the rollback: %s", err);
+    expect_sizes(f->s, after);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_size_never_goes_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cosignatures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quorum_per_count, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_witness", tests, NULL, NULL);
 }
