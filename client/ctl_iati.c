@@ -24,9 +24,12 @@
 #define IATI_DATE_LEN 11 /* YYYY-MM-DD */
 #define IATI_RFC3339_LEN 48
 
-/* The only matches a donor reports: approved and later (a commitment). */
-#define IATI_MATCH_FILTER \
-    "(state = APPROVED OR state = IN_DELIVERY OR state = DELIVERED OR state = ACCEPTED)"
+/* The only matches a donor reports: approved and later (a commitment), and
+ * withdrawn ones, of which those withdrawn after approval stay (a
+ * commitment made and cancelled: iati_commitments). */
+#define IATI_MATCH_FILTER                                                                        \
+    "(state = APPROVED OR state = IN_DELIVERY OR state = DELIVERED OR state = ACCEPTED OR " \
+    "state = WITHDRAWN)"
 
 /* Our sectors as OECD DAC 5-digit purpose codes (IATI sector vocabulary 1):
  * the code of the part of Ukraine's economy or state the help protects,
@@ -82,8 +85,17 @@ static const char *iati_org_type(const Tallinn__V1__Donor *d)
 /* IATI ActivityStatus for a match's state. */
 static const char *iati_status(int state)
 {
-    return state == TALLINN__V1__MATCH__STATE__STATE_ACCEPTED ? "4" /* Closed */
-                                                              : "2" /* Implementation */;
+    return state == TALLINN__V1__MATCH__STATE__STATE_ACCEPTED    ? "4"  /* Closed */
+           : state == TALLINN__V1__MATCH__STATE__STATE_WITHDRAWN ? "5"  /* Cancelled */
+                                                                 : "2"; /* Implementation */
+}
+
+/* A withdrawn match was a commitment only if it had been approved: its
+ * approve_time says so (a match approved before approve_time was recorded
+ * cannot tell, and is left out as if withdrawn while proposed). */
+static int iati_withdrawn_commitment(const Tallinn__V1__Match *m)
+{
+    return m->state == TALLINN__V1__MATCH__STATE__STATE_WITHDRAWN && m->approve_time != NULL;
 }
 
 /* ---- What the export reads ---- */
@@ -121,6 +133,22 @@ static int iati_keep(void *arg, const ProtobufCMessage *m)
     }
     l->items[l->n++] = copy;
     return 0;
+}
+
+/* Drops the withdrawn matches that never were a commitment. */
+static void iati_commitments(iati_list *matches)
+{
+    size_t kept = 0;
+
+    for (size_t i = 0; i < matches->n; i++) {
+        const Tallinn__V1__Match *m = (const void *)matches->items[i];
+        if (m->state == TALLINN__V1__MATCH__STATE__STATE_WITHDRAWN &&
+            !iati_withdrawn_commitment(m))
+            protobuf_c_message_free_unpacked(matches->items[i], NULL);
+        else
+            matches->items[kept++] = matches->items[i];
+    }
+    matches->n = kept;
 }
 
 static void iati_list_free(iati_list *l)
@@ -252,6 +280,7 @@ typedef struct iati_days {
     char approved[IATI_DATE_LEN]; /* the commitment */
     char value[IATI_DATE_LEN];    /* the commitment's value date */
     char accepted[IATI_DATE_LEN]; /* the accepted delivery */
+    char withdrawn[IATI_DATE_LEN]; /* the cancelled commitment */
 } iati_days;
 
 static void iati_days_of(const Tallinn__V1__Match *m, iati_days *d)
@@ -275,6 +304,9 @@ static void iati_days_of(const Tallinn__V1__Match *m, iati_days *d)
         iati_date(&m->accept_time->base, d->accepted);
     else if (m->state == TALLINN__V1__MATCH__STATE__STATE_ACCEPTED && m->update_time != NULL)
         iati_date(&m->update_time->base, d->accepted);
+    /* WITHDRAWN is final: its last change was the withdrawal. */
+    if (iati_withdrawn_commitment(m) && m->update_time != NULL)
+        iati_date(&m->update_time->base, d->withdrawn);
 }
 
 /* iati-identifier, reporting-org, title and description. A RESTRICTED
@@ -349,10 +381,10 @@ static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
     iati_attr(x, "type", "2"); /* Actual start: the approval */
     iati_attr(x, "iso-date", d.approved);
     iati_end(x);
-    if (d.accepted[0] != '\0') {
+    if (d.accepted[0] != '\0' || d.withdrawn[0] != '\0') {
         iati_start(x, "activity-date");
-        iati_attr(x, "type", "4"); /* Actual end: the accepted delivery */
-        iati_attr(x, "iso-date", d.accepted);
+        iati_attr(x, "type", "4"); /* Actual end: the accepted delivery, or the withdrawal */
+        iati_attr(x, "iso-date", d.accepted[0] != '\0' ? d.accepted : d.withdrawn);
         iati_end(x);
     }
     iati_start(x, "recipient-country");
@@ -378,6 +410,18 @@ static void iati_activity(iati_export *x, const Tallinn__V1__Match *m)
         iati_transaction(x, has_impl ? "3" : "4", d.accepted, m->amount, d.accepted, what, ref,
                          donor, m->donor, has_impl ? impl : NULL,
                          has_impl ? m->implementer : NULL);
+    }
+    /* Withdrawn after approval: the commitment stays published (an activity
+     * once published is not taken back) and is reversed by a negative
+     * Commitment on the day of the withdrawal, IATI's way of correcting a
+     * value. The reason is the staff's words and stays out. */
+    if (d.withdrawn[0] != '\0') {
+        Tallinn__V1__Money minus = *m->amount;
+        minus.units = -minus.units;
+        minus.nanos = -minus.nanos;
+        snprintf(what, sizeof what, "Withdrawal of %s", m->name);
+        iati_transaction(x, "2", d.withdrawn, &minus, d.withdrawn, what, ref, donor, m->donor,
+                         has_impl ? impl : NULL, has_impl ? m->implementer : NULL);
     }
     iati_end(x);
 }
@@ -577,6 +621,7 @@ int ctl_run_export_iati(ctl_ctx *ctx, int argc, char **argv)
     if ((donor != NULL && (rc = iati_check_donor(ctx, donor)) != 0) ||
         (rc = iati_load(ctx, &x, donor)) != 0)
         goto out;
+    iati_commitments(&x.matches);
     if (x.matches.n == 0) {
         /* An IATI file holds at least one activity: an empty one is invalid. */
         rc = ctl_fail("export iati: nothing to export: %s%s has no approved match you may see",

@@ -150,6 +150,9 @@ class Api:
                 return out
 
 
+WITHDRAW_REASON = "Funding moved to the grid programme (internal)"
+
+
 def build(api):
     """The workflow every case reads."""
     api.rate("USD", "1.0850")
@@ -183,6 +186,16 @@ def build(api):
                            "Licences")
     w["m_proposed"] = api.match("us-proposed", w["n_grid"], w["us"], w["p_us"],
                                 money("USD", "1000.00"), "Proposed only", approve=False)
+    # Approved, then withdrawn: a commitment made and cancelled (in IATI,
+    # cancelled, with its reversal); proposed, then withdrawn: never one.
+    w["m_withdrawn"] = api.match("us-withdrawn", w["n_grid"], w["us"], w["p_us"],
+                                 money("USD", "2500.50"), "Withdrawn after approval")
+    w["m_withdrawn_early"] = api.match("us-withdrawn-early", w["n_grid"], w["us"], w["p_us"],
+                                       money("USD", "700.00"), "Withdrawn while proposed",
+                                       approve=False)
+    for m in (w["m_withdrawn"], w["m_withdrawn_early"]):
+        api.call(w["us"], "MatchService", "WithdrawMatch", match_pb2.WithdrawMatchRequest(
+            name=m, reason=WITHDRAW_REASON))
     return w
 
 
@@ -348,7 +361,8 @@ def t_csv_donor(api, w):
     assert w["n_secret"] in [r["name"] for r in needs], "its own match's RESTRICTED need"
     matches = check_csv(api, "us", "donors/united-states", "matches")
     assert {r["donor"] for r in matches} == {w["us"]}, matches
-    assert {r["name"] for r in matches} == {w["m_us"], w["m_kwd"], w["m_proposed"]}
+    assert {r["name"] for r in matches} == {w["m_us"], w["m_kwd"], w["m_proposed"],
+                                            w["m_withdrawn"], w["m_withdrawn_early"]}
     pledges = check_csv(api, "us", "donors/united-states", "pledges")
     assert {r["name"] for r in pledges} == {w["p_us"], w["p_kwd"]}, pledges
     donors = {r["name"]: r for r in check_csv(api, "us", "donors/united-states", "donors")}
@@ -492,6 +506,12 @@ def check_activity(api, a, match_name, ref, donor_name):
                            iso(m.accept_time), dec(m.amount))], tx
         assert a.find("activity-status").get("code") == "4"
         assert [d.get("type") for d in a.findall("activity-date")] == ["2", "4"]
+    elif m.state == Match.STATE_WITHDRAWN:  # cancelled: the commitment reversed
+        assert tx[1:] == [("2", iso(m.update_time), m.amount.currency_code,
+                           iso(m.update_time), -dec(m.amount))], tx
+        assert a.find("activity-status").get("code") == "5"
+        assert [(d.get("type"), d.get("iso-date")) for d in a.findall("activity-date")] == \
+            [("2", iso(m.approve_time)), ("4", iso(m.update_time))]
     else:
         assert len(tx) == 1, tx
         assert a.find("activity-status").get("code") == "2"
@@ -504,7 +524,11 @@ def t_iati_donor(api, w):
     check_codes(root)
     no_secret(p.stdout)
     acts = activities(root)
-    assert sorted(acts) == ["TALLINN-UNITED-STATES-TM-us-grid", "TALLINN-UNITED-STATES-TM-us-kwd"]
+    assert sorted(acts) == ["TALLINN-UNITED-STATES-TM-us-grid", "TALLINN-UNITED-STATES-TM-us-kwd",
+                            "TALLINN-UNITED-STATES-TM-us-withdrawn"], sorted(acts)
+    check_activity(api, acts["TALLINN-UNITED-STATES-TM-us-withdrawn"], w["m_withdrawn"],
+                   "TALLINN-UNITED-STATES", "United States")
+    assert WITHDRAW_REASON not in p.stdout.decode("utf-8")  # the staff's words stay out
     roles = check_activity(api, acts["TALLINN-UNITED-STATES-TM-us-grid"], w["m_us"],
                            "TALLINN-UNITED-STATES", "United States")
     assert ("4", "US Corp, Inc.") in roles, roles
@@ -519,7 +543,8 @@ def t_iati_donor(api, w):
         target)
     with open(target, "rb") as f:
         acts2 = activities(validate(f.read(), "us2.xml"))
-    assert sorted(acts2) == ["US-GOV-1-TM-us-grid", "US-GOV-1-TM-us-kwd"], sorted(acts2)
+    assert sorted(acts2) == ["US-GOV-1-TM-us-grid", "US-GOV-1-TM-us-kwd",
+                             "US-GOV-1-TM-us-withdrawn"], sorted(acts2)
     # Estonia: its RESTRICTED need's activity is there, without the need's words.
     p = ctl("ee", "export", "iati")
     root = validate(p.stdout, "ee.xml")
@@ -542,6 +567,7 @@ def t_iati_staff(api, w):
     no_secret(p.stdout)
     assert sorted(activities(root)) == sorted([
         "TALLINN-UNITED-STATES-TM-us-grid", "TALLINN-UNITED-STATES-TM-us-kwd",
+        "TALLINN-UNITED-STATES-TM-us-withdrawn",
         "TALLINN-ESTONIA-TM-ee-school", "TALLINN-ESTONIA-TM-ee-secret"])
     p = ctl("back-office", "export", "iati", "--donor", "donors/estonia", "--org-ref", "EE-TEST.1")
     acts = activities(validate(p.stdout, "ee-staff.xml"))
