@@ -81,22 +81,6 @@ def recording_channel(target, *a, **kw):
 grpc.insecure_channel = recording_channel  # harness and workflow helpers both use it
 
 
-def load_workflow():
-    """workflow_test.py as a module, without running its main()."""
-    path = os.path.join(HERE, "workflow_test.py")
-    src = open(path).read()
-    assert src.rstrip().endswith("\nmain()"), "workflow_test.py no longer ends in main()"
-    src = src.rstrip()[:-len("main()")]
-    mod = types.ModuleType("workflow_test")
-    mod.__file__ = path
-    argv, sys.argv = sys.argv, [path, TALLINND]
-    try:
-        exec(compile(src, path, "exec"), mod.__dict__)
-    finally:
-        sys.argv = argv
-    return mod
-
-
 # RFC 9162 and C2SP, re-implemented independently: tests/integration/tlog_ref.py
 from tlog_ref import leaf_hash, mth, node, open_checkpoint, sha, verify_consistency, verify_inclusion  # noqa: E402,F401
 
@@ -792,7 +776,7 @@ def main():
     global W, WF
     t0 = time.monotonic()
     cases = harness.Cases()
-    WF = load_workflow()
+    WF = harness.load_workflow(TALLINND)
     W = w = World()
     stopped = False
     try:

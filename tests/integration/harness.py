@@ -389,3 +389,21 @@ class Witness(Server):
 def bearer(token):
     """Call metadata for a bearer token."""
     return (("authorization", "Bearer " + token),)
+
+
+def load_workflow(tallinnd):
+    """workflow_test.py as a module (its API helpers: Principals, Api,
+    need_msg, create_need, ...), without running its main(); its argv is
+    [path, tallinnd] while it loads."""
+    import types
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workflow_test.py")
+    src = open(path).read().rstrip()
+    assert src.endswith("\nmain()"), "workflow_test.py no longer ends in main()"
+    mod = types.ModuleType("workflow_test")
+    mod.__file__ = path
+    argv, sys.argv = sys.argv, [path, tallinnd]
+    try:
+        exec(compile(src[:-len("main()")], path, "exec"), mod.__dict__)
+    finally:
+        sys.argv = argv
+    return mod

@@ -35,22 +35,7 @@ need_pb2, = harness.protos("tallinn/v1/need.proto")
 SSL_REQUEST, GSSENC_REQUEST = 80877103, 80877104
 
 
-def load_workflow():
-    """workflow_test.py as a module (its API helpers), without its main()."""
-    path = os.path.join(HERE, "workflow_test.py")
-    src = open(path).read().rstrip()
-    assert src.endswith("\nmain()"), "workflow_test.py no longer ends in main()"
-    mod = types.ModuleType("workflow_test")
-    mod.__file__ = path
-    argv, sys.argv = sys.argv, [path, TALLINND]
-    try:
-        exec(compile(src[:-len("main()")], path, "exec"), mod.__dict__)
-    finally:
-        sys.argv = argv
-    return mod
-
-
-WF = load_workflow()
+WF = harness.load_workflow(TALLINND)
 
 
 class Proxy:

@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import types
 
 import grpc
 
@@ -33,22 +32,7 @@ KILL_AFTER = 1.2       # ... one of them killed this far in
 WRITERS_PER_REPLICA = 3
 
 
-def load_workflow():
-    """workflow_test.py as a module (its API helpers), without its main()."""
-    path = os.path.join(HERE, "workflow_test.py")
-    src = open(path).read().rstrip()
-    assert src.endswith("\nmain()"), "workflow_test.py no longer ends in main()"
-    mod = types.ModuleType("workflow_test")
-    mod.__file__ = path
-    argv, sys.argv = sys.argv, [path, TALLINND]
-    try:
-        exec(compile(src[:-len("main()")], path, "exec"), mod.__dict__)
-    finally:
-        sys.argv = argv
-    return mod
-
-
-WF = load_workflow()
+WF = harness.load_workflow(TALLINND)
 need_pb2, match_pb2, principal_pb2, donor_pb2 = harness.protos(
     "tallinn/v1/need.proto", "tallinn/v1/match.proto", "tallinn/v1/principal.proto",
     "tallinn/v1/donor.proto")
