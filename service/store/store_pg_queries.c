@@ -27,12 +27,9 @@ _Static_assert(TALLINN__V1__NEED__STATE__STATE_OPEN == 6 &&
 const char *pg_query_sql(int id)
 {
     switch (id) {
-    case PG_MATCH_SUM_NEED:
-        return "SELECT COALESCE(SUM(amount), 0)::text FROM matches"
-               " WHERE need = $1 AND " IN_MASK("state", "$2");
-    case PG_MATCH_SUM_PLEDGE:
-        return "SELECT COALESCE(SUM(amount), 0)::text FROM matches"
-               " WHERE pledge = $1 AND " IN_MASK("state", "$2");
+    case PG_MATCH_SUM: /* of a need or a pledge (migration 7) */
+        return "SELECT COALESCE(SUM(total), 0)::text FROM match_totals"
+               " WHERE owner = $1 AND " IN_MASK("state", "$2");
     case PG_PLEDGE_COUNT:
         return "SELECT COUNT(*) FROM pledges WHERE donor = $1"
                " AND ((1::bigint << state::integer) & $2) = 0";
@@ -144,7 +141,7 @@ int pg_match_sum(struct store_conn *c, const char *need, const char *pledge, uin
     *nanos = 0;
     pg_str(&p, need != NULL ? need : pledge);
     pg_int(&p, state_mask);
-    return sums(c, need != NULL ? PG_MATCH_SUM_NEED : PG_MATCH_SUM_PLEDGE, &p, 0, 1, nanos, NULL);
+    return sums(c, PG_MATCH_SUM, &p, 0, 1, nanos, NULL);
 }
 
 int pg_pledge_count(struct store_conn *c, const char *donor, uint32_t except_mask, int64_t *count)

@@ -121,6 +121,27 @@ static const char *const migrations[] = {
     "  c(size, n) AS (SELECT size, COUNT(*) FROM audit_cosignatures GROUP BY size)"
     "  INSERT INTO audit_quorums(k, size) SELECT ks.k, MAX(c.size) FROM ks JOIN c ON c.n >= ks.k"
     "  GROUP BY ks.k;",
+    /* 7: per need and per pledge, per match state, the exact sum of the
+     * matches' amounts, kept by a trigger (SQLite's migration 12) */
+    "CREATE TABLE match_totals (owner text COLLATE \"C\" NOT NULL, state bigint NOT NULL,"
+    "  total numeric NOT NULL, PRIMARY KEY (owner, state));"
+    "INSERT INTO match_totals SELECT owner, state, SUM(amount) FROM (SELECT need AS owner,"
+    "  state, amount FROM matches UNION ALL SELECT pledge, state, amount FROM matches) m"
+    "  GROUP BY owner, state;"
+    "CREATE FUNCTION match_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    "  IF TG_OP <> 'INSERT' THEN"
+    "    UPDATE match_totals SET total = total - OLD.amount"
+    "      WHERE owner IN (OLD.need, OLD.pledge) AND state = OLD.state;"
+    "  END IF;"
+    "  IF TG_OP <> 'DELETE' THEN"
+    "    INSERT INTO match_totals VALUES (NEW.need, NEW.state, NEW.amount), (NEW.pledge,"
+    "      NEW.state, NEW.amount) ON CONFLICT (owner, state) DO UPDATE"
+    "      SET total = match_totals.total + EXCLUDED.total;"
+    "  END IF;"
+    "  RETURN NULL;"
+    "END $$;"
+    "CREATE TRIGGER match_totals AFTER INSERT OR DELETE OR UPDATE OF need, pledge, state, amount"
+    "  ON matches FOR EACH ROW EXECUTE FUNCTION match_totals_apply();",
 };
 #define FOLD_MIGRATION 5 /* the migration after which fill_folds runs */
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -20,3 +20,11 @@ add_test(NAME unit.store_witness.pg
          COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
                  $<TARGET_FILE:test_store_witness>)
 set_tests_properties(unit.store_witness.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)
+# A need's and a pledge's match sums kept by the engine (triggers) as
+# matches change, against sums recomputed from a model, and the migration's
+# fill; on SQLite and on a fresh PostgreSQL database.
+tallinn_unit_test(store_sums tallinn_store)
+add_test(NAME unit.store_sums.pg
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
+                 $<TARGET_FILE:test_store_sums>)
+set_tests_properties(unit.store_sums.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)

@@ -457,7 +457,8 @@ static void test_migration_keeps_a_baseline(void **state)
     if (pg_url() != NULL) {
         pg_sql("DROP TABLE changes; DROP TABLE change_log_start;"
                " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
-               " DROP TABLE audit_quorums;"
+               " DROP TABLE audit_quorums; DROP TRIGGER match_totals ON matches;"
+               " DROP FUNCTION match_totals_apply(); DROP TABLE match_totals;"
                " ALTER TABLE donors DROP COLUMN display_name_fold;"
                " ALTER TABLE needs DROP COLUMN title_fold;"
                " UPDATE schema_version SET version = " PG_BEFORE_CHANGE_LOG);
@@ -467,6 +468,10 @@ static void test_migration_keeps_a_baseline(void **state)
                                           " DROP TABLE audit_witnesses;"
                                           " DROP TABLE audit_cosignatures;"
                                           " DROP TABLE audit_quorums;"
+                                          " DROP TABLE match_totals;"
+                                          " DROP TRIGGER match_totals_insert;"
+                                          " DROP TRIGGER match_totals_delete;"
+                                          " DROP TRIGGER match_totals_update;"
                                           " ALTER TABLE donors DROP COLUMN display_name_fold;"
                                           " ALTER TABLE needs DROP COLUMN title_fold;"
                                           " PRAGMA user_version = " SQLITE_BEFORE_CHANGE_LOG ";",

@@ -1196,6 +1196,9 @@ static void test_migration_6_head(void **state)
                                   " DROP TABLE changes; DROP TABLE change_log_start;"
                                   " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
                                   " DROP TABLE audit_quorums;"
+                                  " DROP TABLE match_totals; DROP TRIGGER match_totals_insert;"
+                                  " DROP TRIGGER match_totals_delete;"
+                                  " DROP TRIGGER match_totals_update;"
                                   " ALTER TABLE donors DROP COLUMN display_name_fold;"
                                   " ALTER TABLE needs DROP COLUMN title_fold;"
                                   " INSERT INTO audit_leaves(idx, data) VALUES(0, x'00'), (1, x'01'),"
@@ -1252,6 +1255,9 @@ static void test_migration_8_folds(void **state)
                                   "ALTER TABLE donors DROP COLUMN display_name_fold;"
                                   " ALTER TABLE needs DROP COLUMN title_fold;"
                                   " DROP TABLE audit_quorums;"
+                                  " DROP TABLE match_totals; DROP TRIGGER match_totals_insert;"
+                                  " DROP TRIGGER match_totals_delete;"
+                                  " DROP TRIGGER match_totals_update;"
                                   " PRAGMA user_version = 9;",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
