@@ -540,7 +540,7 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
     rc = sqlite3_exec(c->h,
                       db->read_only ? "PRAGMA query_only=ON;"
                       : write ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                " PRAGMA foreign_keys=ON;"
+                                " PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
                               : "PRAGMA foreign_keys=ON;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
