@@ -25,6 +25,7 @@ struct sqlite_ckpt {
     pthread_cond_t cv;
     pthread_t thread;
     int started, wanted, running, stopping;
+    int asked_at; /* the WAL's size in pages when the thread was last asked */
     sqlite3 *h; /* the thread's connection, opened by the thread */
     sqlite_ckpt_stats stats;
 };
@@ -89,10 +90,15 @@ static int wal_hook(void *arg, sqlite3 *h, const char *db, int pages)
     if (pages < CKPT_PAGES)
         return SQLITE_OK;
     pthread_mutex_lock(&k->mu);
+    if (pages < k->asked_at)
+        k->asked_at = 0; /* the WAL started over */
     if (pages >= CKPT_FORCE_PAGES) {
         force = 1;
         k->stats.forced++;
-    } else if (!k->running && !k->stopping) {
+    } else if (!k->running && !k->stopping && pages >= k->asked_at + CKPT_PAGES) {
+        /* every CKPT_PAGES new pages, not after every COMMIT: each pass
+         * costs two fsyncs however little it copies */
+        k->asked_at = pages;
         if (!k->started) {
             k->started = pthread_create(&k->thread, NULL, ckpt_main, k) == 0;
             if (!k->started)
