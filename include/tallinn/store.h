@@ -176,6 +176,10 @@ int store_get_bytes(store_tx *tx, store_kind kind, const char *name, ProtobufCAl
  * identity changes (or a new one) bumps the principals epoch. */
 int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
 int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg);
+/* The same, with msg already encoded as data/len (the caller packed it once
+ * for its etag and answers with those bytes): stored as given. */
+int store_put_packed(store_tx *tx, store_kind kind, const ProtobufCMessage *msg,
+                     const uint8_t *data, size_t len, int insert);
 /* Deletes a resource by name (STORE_NOT_FOUND if absent). Write
  * transactions only. Not for principals (their epoch). */
 int store_delete(store_tx *tx, store_kind kind, const char *name);

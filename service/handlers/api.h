@@ -134,6 +134,11 @@ struct api_job {
      * record. */
     const uint8_t *evidence_sha256;
     int32_t evidence_documents;
+    /* api_save's encoding of the message it stored (call memory): the
+     * response's bytes while resp is still that message. */
+    const ProtobufCMessage *packed_of;
+    const uint8_t *packed;
+    size_t packed_len;
 };
 
 /* Runs fn as a write job in the next group commit and waits until it is

@@ -1,5 +1,6 @@
 /* api_write.c — idempotent, group-committed write jobs with their audit
  * records, RESTRICTED reads recorded, and saving and loading resources. */
+#include <assert.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,25 @@ static const char *audit_resource(const ProtobufCMessage *m)
         m = inner;
     }
     return "";
+}
+
+/* The response's encoding: api_save's when the response is the message it
+ * stored, else packed here. */
+static int response_bytes(write_ctx *w, const uint8_t **out, size_t *len)
+{
+    uint8_t *buf;
+
+    if (w->job.packed != NULL && w->job.packed_of == w->job.resp) {
+        *out = w->job.packed;
+        *len = w->job.packed_len;
+        return STORE_OK;
+    }
+    *len = protobuf_c_message_get_packed_size(w->job.resp);
+    if ((buf = rpc_call_alloc(w->job.call, *len ? *len : 1)) == NULL)
+        return STORE_NOMEM;
+    protobuf_c_message_pack(w->job.resp, buf);
+    *out = buf;
+    return STORE_OK;
 }
 
 static int write_job(store_tx *tx, void *p)
@@ -100,13 +120,11 @@ static int write_job(store_tx *tx, void *p)
     if (code == GRPC_STATUS_OK && w->job.resp == NULL)
         code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "the write produced no result");
     if (code == GRPC_STATUS_OK && w->rid != NULL) {
-        size_t len = protobuf_c_message_get_packed_size(w->job.resp);
-        uint8_t *buf = rpc_call_alloc(call, len ? len : 1);
-        rc = buf == NULL ? STORE_NOMEM : STORE_OK;
-        if (rc == STORE_OK) {
-            protobuf_c_message_pack(w->job.resp, buf);
+        const uint8_t *buf = NULL;
+        size_t len = 0;
+        rc = response_bytes(w, &buf, &len);
+        if (rc == STORE_OK)
             rc = store_request_put(tx, principal, mi->path, w->rid, w->same_as, buf, len);
-        }
         if (rc != STORE_OK)
             code = api_store_error(call, rc);
     }
@@ -219,6 +237,10 @@ static void write_done(int store_rc, int job_rc, void *p)
     grpc_status_code code = store_rc != STORE_OK ? api_store_error(call, store_rc) : w->code;
 
     (void)job_rc; /* w->code says it all */
+    /* The stored bytes are the answer (sent instead of packing resp again)
+     * when the response is the message api_save stored. */
+    if (code == GRPC_STATUS_OK && w->job.packed != NULL && w->job.packed_of == w->job.resp)
+        rpc_call_set_response_bytes(call, w->job.packed, w->job.packed_len);
     rpc_call_resume(call, code, code == GRPC_STATUS_OK ? w->job.resp : NULL);
 }
 
@@ -308,6 +330,56 @@ static void set_message(ProtobufCMessage *m, const char *name, ProtobufCMessage 
         *(ProtobufCMessage **)((char *)m + f->offset) = value;
 }
 
+/* The etag (api_set_etag) and the message's encoding with it, from one
+ * pack: when etag is the message's last field by number and nothing unknown
+ * follows it, protobuf-c's encoding with the etag set is the encoding
+ * without it followed by the etag field's own, which packing a message
+ * holding only the etag gives. Otherwise packed a second time. Sets
+ * job->packed*; -1 when out of memory. */
+static int pack_with_etag(rpc_call *call, api_job *job, ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const ProtobufCFieldDescriptor *f = api_field(d, "etag");
+    uint8_t h[8], *buf;
+    char *hex = rpc_call_alloc(call, sizeof(h) * 2 + 1);
+    size_t len0, len;
+
+    if (hex == NULL || f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+        return -1;
+    api_set_string(m, "etag", (char *)protobuf_c_empty_string);
+    len0 = protobuf_c_message_get_packed_size(m);
+    /* the etag field: a tag of at most 5 bytes, a length of 1, 16 bytes */
+    if ((buf = rpc_call_alloc(call, len0 + 5 + 1 + sizeof(h) * 2)) == NULL)
+        return -1;
+    protobuf_c_message_pack(m, buf);
+    crypto_generichash(h, sizeof(h), buf, len0, NULL, 0);
+    sodium_bin2hex(hex, sizeof(h) * 2 + 1, h, sizeof(h));
+    api_set_string(m, "etag", hex);
+    if (f == &d->fields[d->n_fields - 1] && m->n_unknown_fields == 0) {
+        ProtobufCMessage *only = rpc_call_alloc(call, d->sizeof_message);
+        if (only == NULL)
+            return -1;
+        d->message_init(only);
+        api_set_string(only, "etag", hex);
+        len = len0 + protobuf_c_message_pack(only, buf + len0);
+#ifndef NDEBUG
+        /* the test builds check the claim above on every save */
+        uint8_t *full = rpc_call_alloc(call, len);
+        assert(full != NULL && protobuf_c_message_get_packed_size(m) == len &&
+               protobuf_c_message_pack(m, full) == len && memcmp(full, buf, len) == 0);
+#endif
+    } else {
+        len = protobuf_c_message_get_packed_size(m);
+        if ((buf = rpc_call_alloc(call, len ? len : 1)) == NULL)
+            return -1;
+        protobuf_c_message_pack(m, buf);
+    }
+    job->packed_of = m;
+    job->packed = buf;
+    job->packed_len = len;
+    return 0;
+}
+
 grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufCMessage *m,
                           int insert)
 {
@@ -319,8 +391,9 @@ grpc_status_code api_save(store_tx *tx, api_job *job, store_kind kind, ProtobufC
     set_message(m, "update_time", &now->base);
     if (insert)
         set_message(m, "create_time", &now->base);
-    api_set_etag(job->call, m);
-    rc = insert ? store_insert(tx, kind, m) : store_update(tx, kind, m);
+    if (pack_with_etag(job->call, job, m) != 0)
+        return api_store_error(job->call, STORE_NOMEM);
+    rc = store_put_packed(tx, kind, m, job->packed, job->packed_len, insert);
     if (rc == STORE_EXISTS)
         return rpc_call_error(job->call, GRPC_STATUS_ALREADY_EXISTS, "%s already exists",
                               api_get_string(m, "name"));

@@ -8,7 +8,8 @@ set(TALLINN_STORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store_kinds.c
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sql.c
   ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sqlite.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sqlite_backup.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sqlite_backup.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/store/store_sqlite_ckpt.c)
 add_library(tallinn_store STATIC ${TALLINN_STORE_SOURCES})
 target_include_directories(tallinn_store PUBLIC ${CMAKE_SOURCE_DIR}/include
                            PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})

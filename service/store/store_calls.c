@@ -279,7 +279,8 @@ static int changes_flush(store_tx *tx, int64_t index)
     return rc;
 }
 
-static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int insert)
+static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, const uint8_t *packed,
+               size_t packed_len, int insert)
 {
     store_value cols[STORE_MAX_COLUMNS];
     store_folds folds = {0};
@@ -294,12 +295,15 @@ static int put(store_tx *tx, store_kind kind, const ProtobufCMessage *msg, int i
     if (kind == STORE_PRINCIPAL &&
         (rc = principal_moves_epoch(tx, msg, (const char *)cols[0].p, insert, &moves)) != STORE_OK)
         goto done;
-    len = protobuf_c_message_get_packed_size(msg);
+    len = packed != NULL ? packed_len : protobuf_c_message_get_packed_size(msg);
     if ((buf = malloc(len ? len : 1)) == NULL) {
         rc = STORE_NOMEM;
         goto done;
     }
-    protobuf_c_message_pack(msg, buf);
+    if (packed != NULL)
+        memcpy(buf, packed, len);
+    else
+        protobuf_c_message_pack(msg, buf);
     rc = store__rec(tx, ENG(tx)->put(CONN(tx), kind, cols, buf, len, insert));
     if (rc == STORE_OK && tx->s->opts.change_log && tracked(kind)) {
         rc = pending_add(tx, kind, cols, buf, len); /* it keeps buf */
@@ -316,12 +320,20 @@ done:
 
 int store_insert(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
 {
-    return put(tx, kind, msg, 1);
+    return put(tx, kind, msg, NULL, 0, 1);
 }
 
 int store_update(store_tx *tx, store_kind kind, const ProtobufCMessage *msg)
 {
-    return put(tx, kind, msg, 0);
+    return put(tx, kind, msg, NULL, 0, 0);
+}
+
+int store_put_packed(store_tx *tx, store_kind kind, const ProtobufCMessage *msg,
+                     const uint8_t *data, size_t len, int insert)
+{
+    if (data == NULL)
+        return STORE_ERROR;
+    return put(tx, kind, msg, data, len, insert);
 }
 
 int store_delete(store_tx *tx, store_kind kind, const char *name)

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "store/store_sql.h"
+#include "store/store_sqlite_ckpt.h"
 #include "tallinn/textfold.h"
 #include "log/slog.h"
 #include "tallinn/v1/donor.pb-c.h"
@@ -417,6 +418,7 @@ struct store_db {
     char *path;
     int busy_timeout_ms;
     int read_only;
+    sqlite_ckpt *ckpt; /* the writers' WAL checkpoints (NULL read-only) */
 };
 
 struct store_conn {
@@ -540,7 +542,7 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
     rc = sqlite3_exec(c->h,
                       db->read_only ? "PRAGMA query_only=ON;"
                       : write ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                " PRAGMA foreign_keys=ON;"
+                                " PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
                               : "PRAGMA foreign_keys=ON;",
                       NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
@@ -644,6 +646,7 @@ static void db_close(store_db *db)
 {
     if (db == NULL)
         return;
+    sqlite_ckpt_destroy(db->ckpt);
     free(db->path);
     free(db);
 }
@@ -663,6 +666,11 @@ static int db_open(const store_options *o, store_db **out, char *err, size_t err
     }
     db->busy_timeout_ms = o->busy_timeout_ms;
     db->read_only = o->read_only;
+    if (!o->read_only && sqlite_ckpt_create(db->path, db->busy_timeout_ms, &db->ckpt) != 0) {
+        snprintf(err, errlen, "out of memory");
+        db_close(db);
+        return STORE_NOMEM;
+    }
     /* The first connection creates the file and the schema. */
     if ((rc = conn_new(db, !o->read_only, &c, err, errlen)) == STORE_OK)
         rc = migrate(db, c->h, err, errlen);
@@ -677,7 +685,12 @@ static int db_open(const store_options *o, store_db **out, char *err, size_t err
 
 static int db_connect(store_db *db, int write, store_conn **out, char *err, size_t errlen)
 {
-    return conn_new(db, write, out, err, errlen);
+    int rc = conn_new(db, write, out, err, errlen);
+
+    /* A writer's commits no longer wait for a checkpoint of the WAL. */
+    if (rc == STORE_OK && write && db->ckpt != NULL)
+        sqlite_ckpt_attach(db->ckpt, (*out)->h);
+    return rc;
 }
 
 /* ---- Transactions ---- */

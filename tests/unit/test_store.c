@@ -23,6 +23,7 @@
 #include "tallinn/v1/principal.pb-c.h"
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 typedef struct fixture {
     char dir[64];
@@ -412,6 +413,76 @@ static void test_reopen_keeps_writes(void **state)
     assert_int_equal(store_get(tx, STORE_NEED, "needs/durable", NULL, &m), STORE_OK);
     assert_int_equal(((Tallinn__V1__Need *)m)->estimated_cost->units, 42);
     protobuf_c_message_free_unpacked(m, NULL);
+    store_read_end(tx);
+}
+
+/* The WAL is checkpointed while the store is open (store_sqlite_ckpt.c:
+ * by a thread, or by the writer once it has grown too long) and stays
+ * bounded under a stream of commits that never pauses. */
+#define WAL_JOBS 300
+#define WAL_NEEDS 16 /* a job's needs, each about a page */
+#define WAL_BOUND (20L << 20)
+
+static int put_big_needs(store_tx *tx, void *arg)
+{
+    static char desc[3000];
+    int *job = arg;
+
+    memset(desc, 'x', sizeof(desc) - 1);
+    for (int i = 0; i < WAL_NEEDS; i++) {
+        Tallinn__V1__Need n = TALLINN__V1__NEED__INIT;
+        Tallinn__V1__Money cost = money(1);
+        char name[48];
+        int rc;
+
+        snprintf(name, sizeof(name), "needs/w%04d-%02d", *job, i);
+        n.name = name;
+        n.title = "t";
+        n.description = desc;
+        n.state = 1;
+        n.estimated_cost = &cost;
+        if ((rc = store_insert(tx, STORE_NEED, &n.base)) != STORE_OK)
+            return 100 - rc;
+    }
+    return 0;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+}
+
+static void test_wal_checkpointed_and_bounded(void **state)
+{
+    fixture *f = *state;
+    store_options o = {.path = f->path};
+    char wal[128], err[256];
+    long db0 = file_size(f->path), wal_max = 0;
+    store_tx *tx;
+    ProtobufCMessage *m;
+
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    for (int j = 0; j < WAL_JOBS; j++) {
+        int job_rc;
+        assert_int_equal(store_write(f->s, put_big_needs, &j, &job_rc), STORE_OK);
+        assert_int_equal(job_rc, 0);
+        if (file_size(wal) > wal_max)
+            wal_max = file_size(wal);
+    }
+    /* about 5,000 pages written, more than the WAL may hold */
+    assert_true(wal_max > 1000L * 4096);
+    assert_true(wal_max < WAL_BOUND);
+    assert_true(file_size(f->path) > db0 + (8L << 20)); /* copied into the database */
+    store_close(f->s);
+    assert_int_equal(store_open(&f->s, &o, err, sizeof(err)), STORE_OK);
+    assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
+    for (int j = 0; j < WAL_JOBS; j += WAL_JOBS / 10 - 1) {
+        char name[48];
+        snprintf(name, sizeof(name), "needs/w%04d-%02d", j, WAL_NEEDS - 1);
+        assert_int_equal(store_get(tx, STORE_NEED, name, NULL, &m), STORE_OK);
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
     store_read_end(tx);
 }
 
@@ -1321,6 +1392,7 @@ int main(void)
         cmocka_unit_test(test_unknown_database_url),
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_checkpointed_and_bounded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
