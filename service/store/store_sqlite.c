@@ -800,6 +800,21 @@ out:
     pthread_mutex_unlock(&k->mu);
 }
 
+/* The keeper closes before the writer: the last connection to close
+ * checkpoints the WAL into the database file and removes it, which only a
+ * connection that may write can do — as before the keeper existed, a
+ * stopped server leaves the database in its one file. */
+static void db_disconnect(store_conn *c)
+{
+    if (c != NULL && c->write) {
+        keeper *k = &c->db->keep;
+        pthread_mutex_lock(&k->mu);
+        keeper_close(k);
+        pthread_mutex_unlock(&k->mu);
+    }
+    conn_free(c);
+}
+
 static int tx_begin(store_conn *c, int write)
 {
     if (write)
@@ -1572,7 +1587,7 @@ const store_engine store_engine_sqlite = {
     .open = db_open,
     .close = db_close,
     .connect = db_connect,
-    .disconnect = conn_free,
+    .disconnect = db_disconnect,
     .begin = tx_begin,
     .commit = tx_commit,
     .rollback = tx_rollback,

@@ -1304,7 +1304,8 @@ static void test_unknown_database_url(void **state)
  * 3,000 commits, each followed by reads, must leave the WAL within a few
  * checkpoints' size (SQLite checkpoints at 1,000 pages, 4 MB) while far
  * more than that was written, the database file must have received the
- * checkpointed pages, and every read must see the commit before it. */
+ * checkpointed pages, every read must see the commit before it, and a
+ * closed store must leave no WAL behind. */
 static long file_size(const char *path)
 {
     struct stat st;
@@ -1336,6 +1337,12 @@ static void test_wal_bounded_while_reading(void **state)
     assert_true(wal_max < 12L * 1024 * 1024);
     /* Checkpoints reached the database file: it holds the rows now. */
     assert_true(file_size(f->path) > 512L * 1024);
+    /* A stopped store leaves everything in the database file: its last
+     * connection (the writer, after the keeper) checkpoints and removes the
+     * WAL. */
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(file_size(wal), -1);
 }
 
 int main(void)
