@@ -779,6 +779,8 @@ static void keeper_take(store_db *db)
             keeper_close(k);
             goto out;
         }
+        /* It runs on the committer, after a COMMIT: never wait for a lock. */
+        sqlite3_busy_timeout(k->c->h, 0);
     }
     if (sqlite3_exec(k->c->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
         goto fail;
