@@ -27,6 +27,7 @@
 #define RPC_WORKER_IDLE_S 30
 #define RPC_DEFAULT_LOG_BYTES (1u << 20)
 #define RPC_REQUESTS_PER_METHOD 2
+#define RPC_REQUESTS_INLINE 16
 #define RPC_REPAIR_TICK_MS 100 /* while slots are missing, queue threads wake this often */
 
 int rpc_method_kind_lookup(const char *path, rpc_kind *kind)
@@ -736,7 +737,9 @@ int rpc_server_start(rpc_server *srv, int *port)
     }
     for (int q = 0; q < srv->n_queues; q++)
         for (size_t i = 0; i < srv->n_methods; i++)
-            for (int k = 0; k < srv->requests_per_method; k++)
+            for (int k = 0; k < (srv->methods[i]->flags & RPC_METHOD_INLINE ? RPC_REQUESTS_INLINE
+                                                                            : srv->requests_per_method);
+                 k++)
                 if (rpc__request_post(srv, srv->methods[i], q) != 0)
                     goto fail;
     /* At least two catch-all requests, spread over the queues. */

@@ -414,15 +414,38 @@ static const char *fixed_sql(int id)
 
 #define LIST_CACHE 16 /* list statements kept prepared per connection */
 
+/* The read-mark keeper. A WAL read transaction takes a shared lock on one
+ * of the -shm file's read-mark slots (fcntl) at its first read and drops
+ * it at its end (fcntl again) — unless another connection of this process
+ * holds the same slot, in which case SQLite only counts it in memory
+ * (os_unix.c, unixShmLock). The keeper is a read connection that holds a
+ * read transaction, and with it the slot of the newest commit, while the
+ * writer is idle: reads in the pool then share that slot, and begin and
+ * end without a system call. It lets go before the writer's every
+ * transaction (BEGIN IMMEDIATE) and takes the new slot after its COMMIT or
+ * ROLLBACK, so the writer's checkpoints (run inside COMMIT) and the WAL's
+ * restart at the next BEGIN see exactly the readers they see without it:
+ * nothing pins an old read mark while the log is written. The keeper
+ * reads nothing; it is only SQLite's own reader bookkeeping. */
+typedef struct keeper {
+    pthread_mutex_t mu;
+    store_conn *c;    /* NULL until first taken, or after a failure */
+    sqlite3_stmt *st; /* the one read that opens its transaction */
+    int held;         /* a read transaction is open */
+    int broken;       /* failed once: not tried again */
+} keeper;
+
 struct store_db {
     char *path;
     int busy_timeout_ms;
     int read_only;
     sqlite_ckpt *ckpt; /* the writers' WAL checkpoints (NULL read-only) */
+    keeper keep;
 };
 
 struct store_conn {
     store_db *db;
+    int write;
     sqlite3 *h;
     sqlite3_stmt *stmts[ST_COUNT];
     char *list_sql[LIST_CACHE];
@@ -519,6 +542,7 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
         return STORE_NOMEM;
     }
     c->db = db;
+    c->write = write;
     if (db->read_only) {
         /* Read-only storage: SQLite cannot create the WAL index there, and
          * nothing can change the file, so it is opened as immutable. */
@@ -642,11 +666,15 @@ static int migrate(store_db *db, sqlite3 *h, char *err, size_t errlen)
     return STORE_OK;
 }
 
+static void keeper_close(keeper *k);
+
 static void db_close(store_db *db)
 {
     if (db == NULL)
         return;
-    sqlite_ckpt_destroy(db->ckpt);
+    keeper_close(&db->keep);
+    pthread_mutex_destroy(&db->keep.mu);
+    sqlite_ckpt_destroy(db->ckpt); /* its connection is the last: it removes the WAL */
     free(db->path);
     free(db);
 }
@@ -659,6 +687,8 @@ static int db_open(const store_options *o, store_db **out, char *err, size_t err
 
     *out = NULL;
     pthread_once(&row_sql_once, row_sql_init);
+    if (db != NULL)
+        pthread_mutex_init(&db->keep.mu, NULL);
     if (db == NULL || !row_sql_ok || o->path == NULL || (db->path = strdup(o->path)) == NULL) {
         snprintf(err, errlen, o->path == NULL ? "no database file given" : "out of memory");
         db_close(db);
@@ -713,19 +743,116 @@ static int exec_id(store_conn *c, int id)
     return step_done(c, st);
 }
 
+/* ---- The read-mark keeper (see struct keeper) ---- */
+
+static void keeper_close(keeper *k)
+{
+    sqlite3_finalize(k->st);
+    k->st = NULL;
+    conn_free(k->c); /* closing ends its transaction: no lock outlives it */
+    k->c = NULL;
+    k->held = 0;
+}
+
+/* Lets go of the slot: before the writer's transaction. */
+static void keeper_release(store_db *db)
+{
+    keeper *k = &db->keep;
+
+    pthread_mutex_lock(&k->mu);
+    if (k->held) {
+        k->held = 0;
+        if (sqlite3_exec(k->c->h, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            k->broken = 1;
+            keeper_close(k);
+        }
+    }
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Takes the newest commit's slot: after the writer's transaction. A
+ * failure only costs the reads their system calls again. */
+static void keeper_take(store_db *db)
+{
+    keeper *k = &db->keep;
+    char err[256];
+    int rc;
+
+    if (db->read_only)
+        return;
+    pthread_mutex_lock(&k->mu);
+    if (k->held || k->broken)
+        goto out;
+    if (k->c == NULL) {
+        if (conn_new(db, 0, &k->c, err, sizeof(err)) != STORE_OK ||
+            sqlite3_prepare_v2(k->c->h, "SELECT 1 FROM sqlite_schema LIMIT 1", -1, &k->st,
+                               NULL) != SQLITE_OK) {
+            SLOG(SLOG_WARN, "store_keeper", SLOG_S("msg", "read-mark keeper not started"));
+            k->broken = 1;
+            keeper_close(k);
+            goto out;
+        }
+        /* It runs on the committer, after a COMMIT: never wait for a lock. */
+        sqlite3_busy_timeout(k->c->h, 0);
+    }
+    if (sqlite3_exec(k->c->h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    rc = sqlite3_step(k->st); /* the first read opens the read transaction */
+    sqlite3_reset(k->st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        goto fail;
+    k->held = 1;
+    goto out;
+fail:
+    /* Busy (a recovery, another process's exclusive lock): try after the
+     * next commit; anything else: closed, and not tried again. */
+    if (sqlite3_get_autocommit(k->c->h) == 0 &&
+        sqlite3_exec(k->c->h, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK) {
+        k->broken = 1;
+        keeper_close(k);
+    }
+out:
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* The keeper closes before the writer: the last connection to close
+ * checkpoints the WAL into the database file and removes it, which only a
+ * connection that may write can do — as before the keeper existed, a
+ * stopped server leaves the database in its one file. */
+static void db_disconnect(store_conn *c)
+{
+    if (c != NULL && c->write) {
+        keeper *k = &c->db->keep;
+        pthread_mutex_lock(&k->mu);
+        keeper_close(k);
+        pthread_mutex_unlock(&k->mu);
+    }
+    conn_free(c);
+}
+
 static int tx_begin(store_conn *c, int write)
 {
+    if (write)
+        keeper_release(c->db);
     return exec_id(c, write ? ST_BEGIN_IMMEDIATE : ST_BEGIN);
 }
 
 static int tx_commit(store_conn *c)
 {
-    return exec_id(c, ST_COMMIT);
+    int rc = exec_id(c, ST_COMMIT);
+
+    if (c->write)
+        keeper_take(c->db);
+    return rc;
 }
 
 static int tx_rollback(store_conn *c)
 {
-    return sqlite3_get_autocommit(c->h) ? STORE_OK : exec_id(c, ST_ROLLBACK);
+    int rc = sqlite3_get_autocommit(c->h) ? STORE_OK : exec_id(c, ST_ROLLBACK);
+
+    if (c->write)
+        keeper_take(c->db);
+    return rc;
 }
 
 static int tx_open(store_conn *c)
@@ -1475,7 +1602,7 @@ const store_engine store_engine_sqlite = {
     .open = db_open,
     .close = db_close,
     .connect = db_connect,
-    .disconnect = conn_free,
+    .disconnect = db_disconnect,
     .begin = tx_begin,
     .commit = tx_commit,
     .rollback = tx_rollback,

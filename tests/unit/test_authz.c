@@ -349,11 +349,66 @@ static void test_revoked_elsewhere_refused_at_once(void **state)
     store_close(mine);
 }
 
+/* The rule lookup (an index by path) answers as the table it is built from:
+ * every row of the matrix, which authz_write_matrix prints from the table
+ * itself, for every role; a path that is not a rule, or nearly one, is
+ * refused to all; the public services are open to all. */
+static void test_rule_lookup_matches_table(void **state)
+{
+    char *buf = NULL, *line, *save = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    int rows = 0;
+
+    (void)state;
+    assert_non_null(out);
+    authz_write_matrix(out);
+    fclose(out);
+    for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        char name[160], path[200], *cell, *end, *dot;
+        int role = API_ROLE_FRONT_OFFICE;
+
+        if (strncmp(line, "| ", 2) != 0 || strstr(line, ".* |") != NULL ||
+            strncmp(line, "| method", 8) == 0)
+            continue;
+        end = strchr(line + 2, ' ');
+        assert_non_null(end);
+        snprintf(name, sizeof(name), "%.*s", (int)(end - line - 2), line + 2);
+        dot = strrchr(name, '.');
+        assert_non_null(dot);
+        *dot = '\0';
+        snprintf(path, sizeof(path), "/tallinn.v1.%s/%s", name, dot + 1);
+        cell = end + 3; /* past " | " */
+        for (; role <= API_ROLE_ADMIN; role++) {
+            int yes = strncmp(cell, "yes", 3) == 0;
+            assert_int_equal(authz_allowed(path, (api_role)role), yes);
+            cell = strstr(cell, " | ");
+            assert_non_null(cell);
+            cell += 3;
+        }
+        /* Nearly the path: one byte more, one less, another case. */
+        path[strlen(path) - 1] ^= 0x20;
+        for (role = API_ROLE_FRONT_OFFICE; role <= API_ROLE_ADMIN; role++)
+            assert_false(authz_allowed(path, (api_role)role));
+        rows++;
+    }
+    free(buf);
+    assert_true(rows >= 50);
+    for (int role = API_ROLE_FRONT_OFFICE; role <= API_ROLE_ADMIN; role++) {
+        assert_false(authz_allowed("/tallinn.v1.NeedService/GetNeedX", (api_role)role));
+        assert_false(authz_allowed("/tallinn.v1.NeedService/GetNee", (api_role)role));
+        assert_false(authz_allowed("", (api_role)role));
+        assert_true(authz_allowed("/grpc.health.v1.Health/Check", (api_role)role));
+    }
+    assert_false(authz_allowed("/tallinn.v1.DiagnosticsService/Noop", API_ROLE_NONE));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_throttle_per_address),
         cmocka_unit_test(test_throttle_global),
+        cmocka_unit_test(test_rule_lookup_matches_table),
         cmocka_unit_test_setup_teardown(test_last_use_behind_the_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_use_counts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked_elsewhere_refused_at_once, setup, teardown),

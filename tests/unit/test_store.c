@@ -1367,6 +1367,54 @@ static void test_unknown_database_url(void **state)
     assert_null(strstr(err, "secret")); /* never echoed */
 }
 
+/* The read-mark keeper (store_sqlite.c) holds a read transaction while the
+ * writer is idle. It must never hold one across the writer's transactions:
+ * else the writer's checkpoints could not pass its read mark and the WAL
+ * could never restart from its beginning, growing with every write. Here
+ * 3,000 commits, each followed by reads, must leave the WAL within a few
+ * checkpoints' size (SQLite checkpoints at 1,000 pages, 4 MB) while far
+ * more than that was written, the database file must have received the
+ * checkpointed pages, every read must see the commit before it, and a
+ * closed store must leave no WAL behind. */
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static void test_wal_bounded_while_reading(void **state)
+{
+    fixture *f = *state;
+    char wal[128], name[32];
+    long wal_max = 0, wal_bytes;
+
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    for (int i = 0; i < 3000; i++) {
+        store_tx *tx;
+        ProtobufCMessage *m = NULL;
+
+        snprintf(name, sizeof(name), "needs/w%d", i);
+        write_need(f->s, name, 1, i);
+        assert_int_equal(store_read_begin(f->s, &tx), STORE_OK);
+        assert_int_equal(store_get(tx, STORE_NEED, name, NULL, &m), STORE_OK);
+        assert_int_equal(((Tallinn__V1__Need *)m)->estimated_cost->units, i);
+        protobuf_c_message_free_unpacked(m, NULL);
+        store_read_end(tx);
+        if ((wal_bytes = file_size(wal)) > wal_max)
+            wal_max = wal_bytes;
+    }
+    assert_true(wal_max > 0);
+    assert_true(wal_max < 12L * 1024 * 1024);
+    /* Checkpoints reached the database file: it holds the rows now. */
+    assert_true(file_size(f->path) > 512L * 1024);
+    /* A stopped store leaves everything in the database file: its last
+     * connection (the writer, after the keeper) checkpoints and removes the
+     * WAL. */
+    store_close(f->s);
+    f->s = NULL;
+    assert_int_equal(file_size(wal), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1393,6 +1441,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deep_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_checkpointed_and_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_bounded_while_reading, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
