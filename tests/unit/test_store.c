@@ -447,10 +447,11 @@ static int put_big_needs(store_tx *tx, void *arg)
     return 0;
 }
 
+/* A file's size, -1 when there is none. */
 static long file_size(const char *path)
 {
     struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : 0;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
 static void test_wal_checkpointed_and_bounded(void **state)
@@ -1371,17 +1372,11 @@ static void test_unknown_database_url(void **state)
  * writer is idle. It must never hold one across the writer's transactions:
  * else the writer's checkpoints could not pass its read mark and the WAL
  * could never restart from its beginning, growing with every write. Here
- * 3,000 commits, each followed by reads, must leave the WAL within a few
- * checkpoints' size (SQLite checkpoints at 1,000 pages, 4 MB) while far
+ * 3,000 commits, each followed by reads, must leave the WAL within the
+ * bound the checkpoints keep (the writer's own past 4,000 pages) while far
  * more than that was written, the database file must have received the
  * checkpointed pages, every read must see the commit before it, and a
  * closed store must leave no WAL behind. */
-static long file_size(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
 static void test_wal_bounded_while_reading(void **state)
 {
     fixture *f = *state;
@@ -1404,7 +1399,10 @@ static void test_wal_bounded_while_reading(void **state)
             wal_max = wal_bytes;
     }
     assert_true(wal_max > 0);
-    assert_true(wal_max < 12L * 1024 * 1024);
+    /* The writer checkpoints itself past 4,000 pages (16 MiB) when the
+     * checkpointer thread has not let the WAL start over (above). */
+    if (wal_max >= 20L * 1024 * 1024)
+        fail_msg("the WAL reached %ld bytes", wal_max);
     /* Checkpoints reached the database file: it holds the rows now. */
     assert_true(file_size(f->path) > 512L * 1024);
     /* A stopped store leaves everything in the database file: its last
