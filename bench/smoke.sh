@@ -113,6 +113,9 @@ wait "$epid" && echo "ok   echo stopped cleanly" || fail "echo server exit statu
 epid=
 
 # A fast wrong answer never counts: an echo of GetNeed's request is no Need.
+# (The log is emptied first: the previous echo's port must not be read
+# before the new server's shell truncates it.)
+: >"$tmp/echo.log"
 "$echo_server" --listen 127.0.0.1:0 --method /tallinn.v1.NeedService/GetNeed 2>"$tmp/echo.log" &
 epid=$!
 eport=
@@ -138,6 +141,7 @@ epid=
 
 # Nor for a page (checked on its wire bytes, bench_check.c): an echo of
 # ListNeeds' request is no ListNeedsResponse.
+: >"$tmp/echo.log"
 "$echo_server" --listen 127.0.0.1:0 --method /tallinn.v1.NeedService/ListNeeds 2>"$tmp/echo.log" &
 epid=$!
 eport=
