@@ -68,6 +68,24 @@ typedef struct wire_field {
 
 typedef int (*wire_fn)(const wire_field *wf, void *ctx);
 
+/* The descriptor of field number num of d. protobuf-c packs fields in
+ * number order and d->fields is sorted by number, so the field after the
+ * last one found (*hint) is tried first; else the library's search. */
+static const ProtobufCFieldDescriptor *field_of(const ProtobufCMessageDescriptor *d, unsigned num,
+                                                unsigned *hint)
+{
+    const ProtobufCFieldDescriptor *f;
+
+    for (unsigned i = *hint; i < d->n_fields && d->fields[i].id <= num; i++)
+        if (d->fields[i].id == num) {
+            *hint = i + 1;
+            return &d->fields[i];
+        }
+    if ((f = protobuf_c_message_descriptor_get_field(d, num)) != NULL)
+        *hint = (unsigned)(f - d->fields) + 1;
+    return f;
+}
+
 /* Walks the encoding of a message of type d: every tag, wire type and
  * length within the bytes, a known field's wire type the one its type has,
  * a nested message walked the same way (depth-bounded) — unless shallow:
@@ -77,6 +95,7 @@ static int walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t le
                 int shallow, wire_fn fn, void *ctx)
 {
     size_t pos = 0;
+    unsigned hint = 0;
 
     if (depth > WALK_MAX_DEPTH)
         return -1;
@@ -89,7 +108,7 @@ static int walk(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t le
         if (read_varint(p, len, &pos, &key) != 0 || (key >> 3) == 0 || (key >> 3) > 536870911u)
             return -1;
         wire = (unsigned)(key & 7);
-        wf.f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+        wf.f = field_of(d, (unsigned)(key >> 3), &hint);
         switch (wire) {
         case WIRE_VARINT:
             if (read_varint(p, len, &pos, &wf.v) != 0)
