@@ -243,4 +243,12 @@ void bench_slot_done(bench_slot *s, grpc_status_code code, const char *msg, size
 /* Keeps the first failure of a connection, as a hint for the report. */
 void bench_conn_fail(bench_conn *c, const char *fmt, const char *a, const char *b);
 
+/* ---- Checking a ListNeeds page (bench_check.c) ----
+ * Every need of the page walked on its wire bytes, as a decoder would
+ * check them (framing, wire types, nested messages), without building the
+ * messages: at most page_size needs, at least want_min, each named
+ * "needs/…" and, with check_filter, OPEN and HIGH. NULL = good, else why. */
+const char *bench_check_list_page(const uint8_t *data, size_t len, size_t page_size,
+                                  size_t want_min, int check_filter);
+
 #endif

@@ -100,9 +100,16 @@ typedef struct filter_error {
 } filter_error;
 
 /* Checks a schema: names well-formed and unique, enums with values. The
- * parsers call it; exposed for unit tests of schemas. Returns FILTER_OK or
+ * parsers call it (unless it is fixed, below); exposed for unit tests of
+ * schemas. Returns FILTER_OK or
  * FILTER_ERR_SCHEMA. */
 int filter_schema_check(const filter_schema *schema);
+/* Marks a schema that filter_schema_check accepted and that stays as it is
+ * for the process's life (the store's): the parsers then skip checking it
+ * on every call. At most FILTER_MAX_FIXED_SCHEMAS; more are checked per
+ * parse as before. */
+#define FILTER_MAX_FIXED_SCHEMAS 16
+void filter_schema_fixed(const filter_schema *schema);
 
 /* ---- The parsed filter ---- */
 

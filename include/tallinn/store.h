@@ -170,6 +170,19 @@ typedef struct store_bytes {
  * not be NULL). */
 int store_get_bytes(store_tx *tx, store_kind kind, const char *name, ProtobufCAllocator *alloc,
                     ProtobufCMessage **out, store_bytes *bytes);
+
+/* A row's stored bytes and its values of some fields of its kind's filter
+ * schema (store_filter_schema), read from the columns the store keeps for
+ * them — the values filters compare, written from the same message at
+ * every write — without decoding the row: a caller can decide on it
+ * (visibility, sensitivity, a page's cursor) and answer with the bytes.
+ * values[j] gets fields[j]'s value (text copied with alloc, which must not
+ * be NULL; n <= STORE_MAX_FIELDS). STORE_NOT_FOUND when absent; STORE_ERROR
+ * for a field of another schema. */
+#define STORE_MAX_FIELDS 8
+int store_get_fields(store_tx *tx, store_kind kind, const char *name,
+                     const filter_field *const *fields, size_t n, ProtobufCAllocator *alloc,
+                     store_bytes *bytes, filter_value *values);
 /* Inserts (STORE_EXISTS if the name is taken) or replaces (STORE_NOT_FOUND
  * if absent) a resource. The message's name field is the key. Write
  * transactions only. A principal whose role, state, donor or certificate
@@ -222,6 +235,14 @@ typedef struct store_list_query {
                                   tests that check a page costs the same at any depth */
     store_bytes *bytes;        /* if not NULL (and alloc not NULL): bytes[i] gets the i-th
                                   row's stored bytes, copied with alloc; limit entries */
+    /* If n_fields > 0 (with alloc): each row's values of these fields of the
+     * kind's schema, as store_get_fields reads them, in
+     * values[i * n_fields + j] (limit * n_fields entries). */
+    const filter_field *const *fields;
+    size_t n_fields;
+    filter_value *values;
+    int stored_only; /* with bytes: rows are not decoded; fn gets NULL for
+                        each row, whose bytes and values are all there is */
 } store_list_query;
 
 /* The fields a client may filter and order a kind's list on (filter.h), each
@@ -229,9 +250,10 @@ typedef struct store_list_query {
  * is out of memory. */
 const filter_schema *store_filter_schema(store_kind kind);
 
-/* Calls fn for each row (fn owns msg, unpacked with q->alloc; return
- * non-zero to stop). STORE_ERROR for a query that does not fit its kind
- * (a filter or order of another schema, n_after wrong, limit <= 0). */
+/* Calls fn for each row (fn owns msg, unpacked with q->alloc, or NULL when
+ * q->stored_only; return non-zero to stop). STORE_ERROR for a query that
+ * does not fit its kind (a filter, order or field of another schema,
+ * n_after wrong, limit <= 0). */
 typedef int (*store_row_fn)(ProtobufCMessage *msg, void *ctx);
 int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *ctx);
 

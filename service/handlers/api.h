@@ -228,24 +228,35 @@ typedef struct api_list_req {
  * message field gets the rows and next_page_token the token. */
 grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
                                    const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp);
-/* api_list_response, and each row's stored bytes in *bytes (store_bytes),
- * for api_list_answer_stored. */
-grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_req *req,
-                                         const ProtobufCMessageDescriptor *desc,
-                                         ProtobufCMessage **resp, store_bytes **bytes);
-/* Answers the rows of a List response with their stored bytes instead of
- * encoding the decoded rows again: only when no row was changed since it was
- * read (nothing redacted for this caller). The response's rows field reads
- * empty afterwards; its wire encoding holds every row, in order. */
-grpc_status_code api_list_answer_stored(rpc_call *call, ProtobufCMessage *resp,
-                                        const store_bytes *bytes);
+/* A page read to be answered as stored (api_list_stored): its rows are
+ * not decoded; each row's stored bytes and its values of the fields asked
+ * for, read from the store's columns (store_get_fields). */
+typedef struct api_list_page {
+    size_t n;                   /* rows on the page */
+    const store_bytes *bytes;   /* bytes[i]: row i as stored */
+    const filter_value *values; /* values[i * stride + j]: row i's value of fields[j]; its
+                                   name is values[i * stride + stride - 1] */
+    size_t stride;
+    char *next_token;           /* "" at the end */
+} api_list_page;
+
+/* api_list, for a caller that answers with the rows as stored (nothing is
+ * redacted for it) and decides on them from typed values: fields (NULL-
+ * terminated names of the kind's schema fields; NULL: none) are read beside
+ * each row, and the page token comes from the store's values of the order's
+ * keys. */
+grpc_status_code api_list_stored(rpc_call *call, api *a, const api_list_req *req,
+                                 const char *const *fields, api_list_page *page);
+/* Answers a List response of type desc with a stored page: the rows as
+ * stored, in order, then next_page_token, sent as one encoding without
+ * packing the rows again (*resp is the response without its rows). */
+grpc_status_code api_list_answer_stored(rpc_call *call, const ProtobufCMessageDescriptor *desc,
+                                        const api_list_page *page, ProtobufCMessage **resp);
 
 /* Runs a list: validates paging, filter and order_by, decodes and checks the
  * page token, reads one page in a snapshot, and returns the rows (unpacked on
- * the call) and the next page token ("" at the end); with bytes, also each
- * row's stored bytes (NULL: not wanted). */
+ * the call) and the next page token ("" at the end). */
 grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
-                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token,
-                          store_bytes **bytes);
+                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token);
 
 #endif

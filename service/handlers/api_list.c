@@ -144,9 +144,31 @@ static grpc_status_code cursor(rpc_call *call, const filter_order *order, const 
     return GRPC_STATUS_OK;
 }
 
-grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
-                          ProtobufCMessage ***rows_out, size_t *n_out, char **next_token,
-                          store_bytes **bytes_out)
+/* A page as run_list reads it: decoded rows, or (stored) each row's bytes
+ * and its values of the fields asked for, then the order's keys and the
+ * name (the cursor's, at nf .. nf + order.count). */
+typedef struct list_out {
+    ProtobufCMessage **rows;
+    size_t n;
+    char *next_token;
+    store_bytes *bytes;
+    filter_value *values;
+    size_t n_values; /* per row */
+} list_out;
+
+/* The schema's field of this name, or NULL. */
+static const filter_field *schema_field(const filter_schema *schema, const char *name)
+{
+    for (size_t i = 0; i < schema->nfields; i++)
+        if (strcmp(schema->fields[i].name, name) == 0)
+            return &schema->fields[i];
+    return NULL;
+}
+
+/* stored_fields NULL: rows decoded; else rows not decoded, and their values
+ * of these fields read from the store's columns. */
+static grpc_status_code run_list(rpc_call *call, api *a, const api_list_req *req,
+                                 const char *const *stored_fields, list_out *lo)
 {
     const char *bad;
     const filter_schema *schema = store_filter_schema(req->kind);
@@ -164,14 +186,13 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     list_rows r = {0};
     store_list_query q;
     store_tx *tx;
+    const filter_field *fields[STORE_MAX_FIELDS];
+    size_t nf = 0, nv = 0;
     grpc_status_code code = GRPC_STATUS_OK;
     int rc;
 
-    *rows_out = NULL;
-    *n_out = 0;
-    if (bytes_out != NULL)
-        *bytes_out = NULL;
-    *next_token = (char *)"";
+    memset(lo, 0, sizeof(*lo));
+    lo->next_token = (char *)"";
     if (schema == NULL)
         return api_store_error(call, STORE_NOMEM);
     if (size < 0) {
@@ -243,6 +264,24 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         if ((code = cursor(call, &order, &tok, after, &n_after)) != GRPC_STATUS_OK)
             goto done;
     }
+    /* Stored rows: the caller's fields, then the cursor's (order keys, name). */
+    for (const char *const *sf = stored_fields; sf != NULL && *sf != NULL; sf++)
+        if (nf == STORE_MAX_FIELDS || (fields[nf++] = schema_field(schema, *sf)) == NULL) {
+            code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot list %s as stored",
+                                  req->collection);
+            goto done;
+        }
+    if (stored_fields != NULL) {
+        nv = nf + order.count + 1;
+        if (nv > STORE_MAX_FIELDS || (fields[nf + order.count] = schema_field(schema, "name")) ==
+                                         NULL) {
+            code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot list %s as stored",
+                                  req->collection);
+            goto done;
+        }
+        for (size_t k = 0; k < order.count; k++)
+            fields[nf + k] = order.keys[k].field;
+    }
     r.cap = (size_t)size + 1; /* one more tells whether a next page exists */
     r.rows = rpc_call_alloc(call, r.cap * sizeof(*r.rows));
     if (r.rows == NULL) {
@@ -258,10 +297,16 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
     q.scope = req->scope;
     q.limit = (int)r.cap;
     q.alloc = rpc_call_allocator(call);
-    if (bytes_out != NULL &&
-        (q.bytes = rpc_call_alloc(call, r.cap * sizeof(*q.bytes))) == NULL) {
-        code = api_store_error(call, STORE_NOMEM);
-        goto done;
+    if (stored_fields != NULL) {
+        q.bytes = rpc_call_alloc(call, r.cap * sizeof(*q.bytes));
+        q.values = rpc_call_alloc(call, r.cap * nv * sizeof(*q.values));
+        q.fields = fields;
+        q.n_fields = nv;
+        q.stored_only = 1;
+        if (q.bytes == NULL || q.values == NULL) {
+            code = api_store_error(call, STORE_NOMEM);
+            goto done;
+        }
     }
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
         code = api_store_error(call, rc);
@@ -282,32 +327,67 @@ grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
         memcpy(tok.binding, binding, sizeof(binding));
         tok.issue_time = (int64_t)time(NULL);
         tok.nkeys = order.count;
-        for (size_t k = 0; k < order.count; k++) {
-            if (row_value(last, order.keys[k].field, &fv) != 0) {
-                code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on %s",
-                                      order.keys[k].field->name);
-                goto done;
+        if (stored_fields != NULL) { /* the cursor's values, as the store compares them */
+            const filter_value *v = &q.values[(size_t)(size - 1) * nv + nf];
+            for (size_t k = 0; k < order.count; k++)
+                to_token_value(&v[k], &tok.keys[k]);
+            to_token_value(&v[order.count], &tok.last_id);
+        } else {
+            for (size_t k = 0; k < order.count; k++) {
+                if (row_value(last, order.keys[k].field, &fv) != 0) {
+                    code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on %s",
+                                          order.keys[k].field->name);
+                    goto done;
+                }
+                to_token_value(&fv, &tok.keys[k]);
             }
-            to_token_value(&fv, &tok.keys[k]);
+            fv.type = FILTER_STRING;
+            fv.s = api_get_string(last, "name");
+            fv.len = fv.s != NULL ? strlen(fv.s) : 0;
+            to_token_value(&fv, &tok.last_id);
         }
-        fv.type = FILTER_STRING;
-        fv.s = api_get_string(last, "name");
-        fv.len = fv.s != NULL ? strlen(fv.s) : 0;
-        to_token_value(&fv, &tok.last_id);
         if (out == NULL || pagetoken_encode(&tok, a->page_key, out, PAGETOKEN_MAX_LEN + 1, NULL) !=
                                PAGETOKEN_OK) {
             code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot issue a page token");
             goto done;
         }
-        *next_token = out;
+        lo->next_token = out;
         r.n = (size_t)size;
     }
-    *rows_out = r.rows;
-    *n_out = r.n;
-    if (bytes_out != NULL)
-        *bytes_out = q.bytes;
+    lo->rows = r.rows;
+    lo->n = r.n;
+    lo->bytes = q.bytes;
+    lo->values = q.values;
+    lo->n_values = nv;
 done:
     filter_destroy(f);
+    return code;
+}
+
+grpc_status_code api_list(rpc_call *call, api *a, const api_list_req *req,
+                          ProtobufCMessage ***rows, size_t *n_rows, char **next_token)
+{
+    list_out lo;
+    grpc_status_code code = run_list(call, a, req, NULL, &lo);
+
+    *rows = lo.rows;
+    *n_rows = lo.n;
+    *next_token = lo.next_token;
+    return code;
+}
+
+grpc_status_code api_list_stored(rpc_call *call, api *a, const api_list_req *req,
+                                 const char *const *fields, api_list_page *page)
+{
+    static const char *const none[] = {NULL};
+    list_out lo;
+    grpc_status_code code = run_list(call, a, req, fields != NULL ? fields : none, &lo);
+
+    page->n = lo.n;
+    page->bytes = lo.bytes;
+    page->values = lo.values;
+    page->stride = lo.n_values;
+    page->next_token = lo.next_token;
     return code;
 }
 
@@ -321,9 +401,8 @@ static const ProtobufCFieldDescriptor *rows_field(const ProtobufCMessageDescript
     return NULL;
 }
 
-grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_req *req,
-                                         const ProtobufCMessageDescriptor *desc,
-                                         ProtobufCMessage **resp, store_bytes **bytes)
+grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
+                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
 {
     ProtobufCMessage *out = rpc_call_alloc(call, desc->sizeof_message);
     const ProtobufCFieldDescriptor *rows_f = rows_field(desc);
@@ -337,7 +416,7 @@ grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_
     protobuf_c_message_init(desc, out);
     if (rows_f == NULL || api_set_string(out, "next_page_token", (char *)"") != 0)
         return rpc_call_error(call, GRPC_STATUS_INTERNAL, "%s is not a List response", desc->name);
-    if ((code = api_list(call, a, req, &rows, &n, &token, bytes)) != GRPC_STATUS_OK)
+    if ((code = api_list(call, a, req, &rows, &n, &token)) != GRPC_STATUS_OK)
         return code;
     *(size_t *)((char *)out + rows_f->quantifier_offset) = n;
     *(ProtobufCMessage ***)((char *)out + rows_f->offset) = rows;
@@ -345,13 +424,6 @@ grpc_status_code api_list_response_bytes(rpc_call *call, api *a, const api_list_
     *resp = out;
     return GRPC_STATUS_OK;
 }
-
-grpc_status_code api_list_response(rpc_call *call, api *a, const api_list_req *req,
-                                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **resp)
-{
-    return api_list_response_bytes(call, a, req, desc, resp, NULL);
-}
-
 /* A varint as protobuf encodes it (base 128, low group first): protobuf-c
  * has no public encoder, and a length prefix is all that is needed here. */
 static size_t varint(uint64_t v, uint8_t *out)
@@ -366,37 +438,42 @@ static size_t varint(uint64_t v, uint8_t *out)
     return n;
 }
 
-grpc_status_code api_list_answer_stored(rpc_call *call, ProtobufCMessage *resp,
-                                        const store_bytes *bytes)
+grpc_status_code api_list_answer_stored(rpc_call *call, const ProtobufCMessageDescriptor *desc,
+                                        const api_list_page *page, ProtobufCMessage **resp)
 {
-    const ProtobufCFieldDescriptor *rows_f = rows_field(resp->descriptor);
-    size_t n, *np;
-    ProtobufCMessageUnknownField *u;
+    ProtobufCMessage *out = rpc_call_alloc(call, desc->sizeof_message);
+    const ProtobufCFieldDescriptor *rows_f = rows_field(desc);
+    uint8_t tag[10], *buf;
+    size_t tag_len, total, rest, at = 0;
 
-    if (rows_f == NULL || bytes == NULL)
-        return rpc_call_error(call, GRPC_STATUS_INTERNAL, "no stored rows to answer with");
-    np = (size_t *)((char *)resp + rows_f->quantifier_offset);
-    if ((n = *np) == 0)
-        return GRPC_STATUS_OK;
-    /* Each row becomes an unknown field with the rows field's number: the
-     * library packs it as tag, then these bytes (length prefix and the row
-     * as stored) — on the wire exactly one element of the repeated field. */
-    if ((u = rpc_call_alloc(call, n * sizeof(*u))) == NULL)
+    if (out == NULL)
         return api_store_error(call, STORE_NOMEM);
-    for (size_t i = 0; i < n; i++) {
-        uint8_t *d = rpc_call_alloc(call, bytes[i].len + 10);
-        size_t k;
-        if (d == NULL)
-            return api_store_error(call, STORE_NOMEM);
-        k = varint(bytes[i].len, d);
-        memcpy(d + k, bytes[i].data, bytes[i].len);
-        u[i].tag = rows_f->id;
-        u[i].wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        u[i].len = k + bytes[i].len;
-        u[i].data = d;
+    protobuf_c_message_init(desc, out);
+    if (rows_f == NULL || api_set_string(out, "next_page_token", page->next_token) != 0)
+        return rpc_call_error(call, GRPC_STATUS_INTERNAL, "%s is not a List response", desc->name);
+    /* The answer's encoding: each row as one element of the repeated field
+     * (its tag, its length, the row as stored), then the rest of the
+     * response (next_page_token) as protobuf-c packs it — fields may come in
+     * any order, and a message's encoding is the concatenation of its
+     * fields'. */
+    tag_len = varint((uint64_t)rows_f->id << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED, tag);
+    rest = protobuf_c_message_get_packed_size(out);
+    total = rest;
+    for (size_t i = 0; i < page->n; i++)
+        total += tag_len + 10 + page->bytes[i].len;
+    if ((buf = rpc_call_alloc(call, total ? total : 1)) == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    for (size_t i = 0; i < page->n; i++) {
+        memcpy(buf + at, tag, tag_len);
+        at += tag_len;
+        at += varint(page->bytes[i].len, buf + at);
+        memcpy(buf + at, page->bytes[i].data, page->bytes[i].len);
+        at += page->bytes[i].len;
     }
-    *np = 0;
-    resp->n_unknown_fields = (unsigned)n;
-    resp->unknown_fields = u;
+    at += protobuf_c_message_pack(out, buf + at);
+    /* *resp is the response without its rows, for its type: the bytes are
+     * the answer (rpc_call_set_response_bytes). */
+    rpc_call_set_response_bytes(call, buf, at);
+    *resp = out;
     return GRPC_STATUS_OK;
 }

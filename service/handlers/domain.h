@@ -40,6 +40,25 @@ int visibility_sees(store_tx *tx, const api_caller *caller, store_kind kind,
                     const ProtobufCMessage *m);
 /* visibility_sees for a need. */
 int needs_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n);
+/* What need-to-know decides a need on — its name, state and sensitivity —
+ * taken from the decoded need, or from the store's columns beside its
+ * stored bytes (visibility_load_need_stored), so that a need answered as
+ * stored is never decoded. The one decision, needs_visible's: */
+typedef struct visibility_need {
+    const char *name;
+    int state, sensitivity;
+} visibility_need;
+visibility_need visibility_need_of(const Tallinn__V1__Need *n);
+int visibility_need_sees(store_tx *tx, const api_caller *caller, const visibility_need *n);
+/* The need schema's fields name, state and sensitivity (store_filter_schema),
+ * in that order; -1 if the schema lacks one. */
+int visibility_need_fields(const filter_field *out[3]);
+/* visibility_load of a need for a caller that answers with its stored bytes
+ * (nothing redacted for it): the bytes (on the call) and the need's
+ * name, state and sensitivity from the store's columns; the same answers,
+ * statuses and store queries as visibility_load, no etag. */
+grpc_status_code visibility_load_need_stored(store_tx *tx, rpc_call *call, const char *name,
+                                             visibility_need *need, store_bytes *bytes);
 /* Does the caller see every resource of the kind? (Then it may choose ids.) */
 int visibility_sees_all(const api_caller *caller, store_kind kind);
 /* Loads a resource the caller named, in the one order that leaks nothing:
@@ -63,6 +82,8 @@ int visibility_check_id(rpc_call *call, store_kind kind, const char *field, cons
 /* Clears the fields an OBSERVER may not see; 1 if it cleared any (the need
  * is no longer what is stored), else 0. */
 int needs_redact(const api_caller *caller, Tallinn__V1__Need *n);
+/* Would needs_redact clear anything of a need for this caller? */
+int needs_redacts(const api_caller *caller);
 /* Clears another donor's contact e-mail for a DONOR caller (donors.c). */
 void donors_redact(const api_caller *caller, Tallinn__V1__Donor *d);
 

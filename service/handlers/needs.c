@@ -49,9 +49,14 @@ static void check_need(rpc_call *call, const api *a, const Tallinn__V1__Need *n)
 /* What an OBSERVER does not see of a need. */
 static const char *const observer_hidden[] = {"description", "beneficiary", "region", NULL};
 
+int needs_redacts(const api_caller *caller)
+{
+    return caller->role == API_ROLE_OBSERVER;
+}
+
 int needs_redact(const api_caller *caller, Tallinn__V1__Need *n)
 {
-    if (caller->role != API_ROLE_OBSERVER)
+    if (!needs_redacts(caller))
         return 0;
     for (const char *const *f = observer_hidden; *f != NULL; f++)
         api_set_string(&n->base, *f, (char *)protobuf_c_empty_string);
@@ -130,6 +135,22 @@ static grpc_status_code create_need(rpc_call *call, const ProtobufCMessage *req,
     return api_write_async(call, a, in->request_id, create_job, arg);
 }
 
+/* A RESTRICTED need handed out is a recorded read. Recording waits for the
+ * audit log's commit: not on a queue thread. Inline, the call is deferred
+ * (*deferred = 1) and the worker reads again, then records. */
+static grpc_status_code record_reads(rpc_call *call, api *a, const char **names, size_t n,
+                                     int *deferred)
+{
+    *deferred = 0;
+    if (n == 0)
+        return GRPC_STATUS_OK;
+    if (rpc_call_is_inline(call)) {
+        *deferred = 1;
+        return rpc_call_defer(call);
+    }
+    return api_audit_reads(call, a, names, n);
+}
+
 static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
                                  ProtobufCMessage **resp, void *ctx)
 {
@@ -137,6 +158,8 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
     const api_caller *caller = api_caller_of(call);
     api *a = ctx;
     ProtobufCMessage *m;
+    Tallinn__V1__Need *empty;
+    visibility_need need;
     store_bytes stored;
     store_tx *tx;
     grpc_status_code code;
@@ -146,35 +169,43 @@ static grpc_status_code get_need(rpc_call *call, const ProtobufCMessage *req,
         return api_violations_status(call, "request");
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK)
         return api_store_error(call, rc);
-    /* A need the caller may not know of answers exactly like a missing one. */
-    code = visibility_load_bytes(tx, call, STORE_NEED, in->name, &m, &stored);
+    if (needs_redacts(caller)) {
+        /* A need the caller may not know of answers exactly like a missing
+         * one. Redacted: decoded, cleared, packed again. An OBSERVER never
+         * sees a RESTRICTED need, so no read of one is recorded. */
+        code = visibility_load(tx, call, STORE_NEED, in->name, NULL, &m);
+        store_read_end(tx);
+        if (code != GRPC_STATUS_OK)
+            return code;
+        needs_redact(caller, (Tallinn__V1__Need *)m);
+        *resp = m;
+        return GRPC_STATUS_OK;
+    }
+    /* Nothing redacted: decided on the need's stored columns, answered with
+     * its stored bytes (its encoding), never decoded. */
+    code = visibility_load_need_stored(tx, call, in->name, &need, &stored);
     store_read_end(tx);
     if (code != GRPC_STATUS_OK)
         return code;
-    *resp = m;
-    if (((Tallinn__V1__Need *)*resp)->sensitivity ==
-        TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED) {
+    if (need.sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED) {
         const char *name = in->name;
-        /* Recording the read waits for the audit log's commit: not on a
-         * queue thread. The worker reads the need again, then records. */
-        if (rpc_call_is_inline(call)) {
-            *resp = NULL;
-            return rpc_call_defer(call);
-        }
-        grpc_status_code code = api_audit_reads(call, a, &name, 1);
-        if (code != GRPC_STATUS_OK)
+        int deferred;
+        if ((code = record_reads(call, a, &name, 1, &deferred)) != GRPC_STATUS_OK || deferred)
             return code;
     }
-    /* Nothing redacted: the answer is the need as stored, whose bytes are
-     * its encoding — sent as they are, not packed again. */
-    if (!needs_redact(caller, (Tallinn__V1__Need *)*resp))
-        rpc_call_set_response_bytes(call, stored.data, stored.len);
+    if ((empty = rpc_call_alloc(call, sizeof(*empty))) == NULL)
+        return api_store_error(call, STORE_NOMEM);
+    tallinn__v1__need__init(empty);
+    /* *resp gives the answer's type; the stored bytes are the answer. */
+    *resp = &empty->base;
+    rpc_call_set_response_bytes(call, stored.data, stored.len);
     return GRPC_STATUS_OK;
 }
 
 static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
                                    ProtobufCMessage **resp, void *ctx)
 {
+    static const char *const stored_fields[] = {"sensitivity", NULL};
     const Tallinn__V1__ListNeedsRequest *in = (const void *)req;
     const api_caller *caller = api_caller_of(call);
     Tallinn__V1__ListNeedsResponse *out;
@@ -183,11 +214,10 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
         .page_size = in->page_size, .page_token = in->page_token,
         .filter = in->filter, .order_by = in->order_by,
     };
+    api_list_page page;
     const char **restricted;
-    store_bytes *stored = NULL;
     size_t k = 0;
     grpc_status_code code;
-    int redacted = 0;
 
     if (caller->role == API_ROLE_DONOR) {
         lr.scope.kind = STORE_SCOPE_DONOR_NEEDS;
@@ -197,33 +227,43 @@ static grpc_status_code list_needs(rpc_call *call, const ProtobufCMessage *req,
         lr.scope.kind = STORE_SCOPE_UNRESTRICTED;
         lr.hidden_fields = observer_hidden;
     }
-    /* The stored bytes, to answer with, unless the caller's role redacts. */
-    code = api_list_response_bytes(call, ctx, &lr, &tallinn__v1__list_needs_response__descriptor,
-                                   resp, lr.hidden_fields == NULL ? &stored : NULL);
-    if (code != GRPC_STATUS_OK)
+    if (needs_redacts(caller)) {
+        /* Decoded, redacted, packed again. Its scope leaves out RESTRICTED
+         * needs, so no read of one is recorded. */
+        code = api_list_response(call, ctx, &lr, &tallinn__v1__list_needs_response__descriptor,
+                                 resp);
+        if (code != GRPC_STATUS_OK)
+            return code;
+        out = (Tallinn__V1__ListNeedsResponse *)*resp;
+        for (size_t i = 0; i < out->n_needs; i++) {
+            if (out->needs[i]->sensitivity ==
+                TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
+                return rpc_call_error(call, GRPC_STATUS_INTERNAL,
+                                      "a RESTRICTED need in an unrestricted list");
+            needs_redact(caller, out->needs[i]);
+        }
+        return GRPC_STATUS_OK;
+    }
+    /* Nothing redacted: the page as stored, never decoded; each need's
+     * sensitivity from its column says which reads are recorded. */
+    if ((code = api_list_stored(call, ctx, &lr, stored_fields, &page)) != GRPC_STATUS_OK)
         return code;
-    out = (Tallinn__V1__ListNeedsResponse *)*resp;
-    /* Every RESTRICTED need handed out is a recorded read. */
-    restricted = rpc_call_alloc(call, (out->n_needs + 1) * sizeof(*restricted));
+    restricted = rpc_call_alloc(call, (page.n + 1) * sizeof(*restricted));
     if (restricted == NULL)
         return api_store_error(call, STORE_NOMEM);
-    for (size_t i = 0; i < out->n_needs; i++)
-        if (out->needs[i]->sensitivity == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
-            restricted[k++] = out->needs[i]->name;
-    /* Recording the reads waits for the audit log's commit: not on a queue
-     * thread. The worker lists the page again, then records. */
-    if (k > 0 && rpc_call_is_inline(call)) {
-        *resp = NULL;
-        return rpc_call_defer(call);
+    for (size_t i = 0; i < page.n; i++) {
+        const filter_value *v = &page.values[i * page.stride];
+        if (v[0].i == TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED)
+            restricted[k++] = v[page.stride - 1].s; /* the row's name */
     }
-    if (k > 0 && (code = api_audit_reads(call, ctx, restricted, k)) != GRPC_STATUS_OK)
-        return code;
-    for (size_t i = 0; i < out->n_needs; i++)
-        redacted |= needs_redact(caller, out->needs[i]);
-    /* Every need as stored: its bytes are its encoding, not packed again. */
-    if (!redacted && stored != NULL)
-        return api_list_answer_stored(call, *resp, stored);
-    return GRPC_STATUS_OK;
+    {
+        int deferred;
+        if ((code = record_reads(call, ctx, restricted, k, &deferred)) != GRPC_STATUS_OK ||
+            deferred)
+            return code;
+    }
+    return api_list_answer_stored(call, &tallinn__v1__list_needs_response__descriptor, &page,
+                                  resp);
 }
 
 typedef struct update_arg {

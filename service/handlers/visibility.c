@@ -15,7 +15,12 @@
 #define STANDARD TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD
 #define RESTRICTED TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_RESTRICTED
 
-static int need_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n)
+visibility_need visibility_need_of(const Tallinn__V1__Need *n)
+{
+    return (visibility_need){n->name, (int)n->state, (int)n->sensitivity};
+}
+
+int visibility_need_sees(store_tx *tx, const api_caller *caller, const visibility_need *n)
 {
     int own = 0;
 
@@ -34,6 +39,12 @@ static int need_visible(store_tx *tx, const api_caller *caller, const Tallinn__V
     default:
         return 1;
     }
+}
+
+static int need_visible(store_tx *tx, const api_caller *caller, const Tallinn__V1__Need *n)
+{
+    visibility_need v = visibility_need_of(n);
+    return visibility_need_sees(tx, caller, &v);
 }
 
 /* Is name "<donor>/pledges/<id>" of this donor? */
@@ -116,6 +127,53 @@ grpc_status_code visibility_load_bytes(store_tx *tx, rpc_call *call, store_kind 
                                        store_bytes *bytes)
 {
     return load(tx, call, kind, name, NULL, out, bytes);
+}
+
+/* The need schema's fields a visibility_need is read from. */
+static const char *const need_fields[] = {"name", "state", "sensitivity"};
+#define N_NEED_FIELDS (sizeof(need_fields) / sizeof(need_fields[0]))
+
+int visibility_need_fields(const filter_field *out[3])
+{
+    const filter_schema *schema = store_filter_schema(STORE_NEED);
+
+    for (size_t j = 0; j < N_NEED_FIELDS; j++) {
+        out[j] = NULL;
+        for (size_t i = 0; schema != NULL && i < schema->nfields; i++)
+            if (strcmp(schema->fields[i].name, need_fields[j]) == 0)
+                out[j] = &schema->fields[i];
+        if (out[j] == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+grpc_status_code visibility_load_need_stored(store_tx *tx, rpc_call *call, const char *name,
+                                             visibility_need *need, store_bytes *bytes)
+{
+    const api_caller *caller = api_caller_of(call);
+    const filter_field *fields[N_NEED_FIELDS];
+    filter_value v[N_NEED_FIELDS];
+    int rc;
+
+    if (visibility_need_fields(fields) != 0)
+        return api_store_error(call, STORE_NOMEM);
+    rc = store_get_fields(tx, STORE_NEED, name, fields, N_NEED_FIELDS, rpc_call_allocator(call),
+                          bytes, v);
+    if (rc == STORE_OK) {
+        *need = (visibility_need){v[0].s, (int)v[1].i, (int)v[2].i};
+        if (!visibility_need_sees(tx, caller, need))
+            rc = STORE_NOT_FOUND;
+    } else if (rc == STORE_NOT_FOUND && caller->role == API_ROLE_DONOR && caller->donor != NULL) {
+        /* A hidden need cost a match query: a missing one costs the same. */
+        int ignored;
+        store_donor_has_match(tx, name, caller->donor, DOMAIN_LIVE_MATCH_STATES, &ignored);
+    }
+    if (rc == STORE_NOT_FOUND)
+        return api_not_found(call, name);
+    if (rc != STORE_OK)
+        return api_store_error(call, rc);
+    return GRPC_STATUS_OK;
 }
 
 static const char *collection(store_kind kind)

@@ -5,6 +5,7 @@
 #include "tallinn/filter.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,32 @@ int filter_schema_check(const filter_schema *schema)
         }
     }
     return FILTER_OK;
+}
+
+/* Schemas checked once and fixed for the process's life
+ * (filter_schema_fixed), which the parsers need not check per call. */
+static const filter_schema *_Atomic fixed_schemas[FILTER_MAX_FIXED_SCHEMAS];
+static atomic_size_t n_fixed;
+
+void filter_schema_fixed(const filter_schema *schema)
+{
+    size_t i;
+
+    if (schema == NULL || filter_schema_check(schema) != FILTER_OK)
+        return;
+    i = atomic_fetch_add(&n_fixed, 1);
+    if (i < FILTER_MAX_FIXED_SCHEMAS)
+        atomic_store(&fixed_schemas[i], schema);
+}
+
+static int schema_usable(const filter_schema *schema)
+{
+    size_t n = atomic_load(&n_fixed);
+
+    for (size_t i = 0; i < n && i < FILTER_MAX_FIXED_SCHEMAS; i++)
+        if (atomic_load(&fixed_schemas[i]) == schema)
+            return FILTER_OK;
+    return filter_schema_check(schema);
 }
 
 static const filter_field *find_field(const filter_schema *schema, const char *name, size_t n)
@@ -1139,7 +1166,7 @@ int filter_parse(const filter_schema *schema, const char *text, size_t len, filt
     if (out == NULL || (text == NULL && len > 0))
         return FILTER_ERR_ARG;
     *out = NULL;
-    if (filter_schema_check(schema) != FILTER_OK)
+    if (schema_usable(schema) != FILTER_OK)
         return FILTER_ERR_SCHEMA;
     if (len > FILTER_MAX_LEN) {
         set_error(err, WHAT, 0, "too long: %zu bytes, at most %d", len, FILTER_MAX_LEN);
@@ -1304,7 +1331,7 @@ int filter_order_parse(const filter_schema *schema, const char *text, size_t len
     if (out == NULL || (text == NULL && len > 0))
         return FILTER_ERR_ARG;
     memset(out, 0, sizeof *out);
-    if (filter_schema_check(schema) != FILTER_OK)
+    if (schema_usable(schema) != FILTER_OK)
         return FILTER_ERR_SCHEMA;
     out->schema = schema;
     if (len > FILTER_ORDER_MAX_LEN) {

@@ -88,6 +88,76 @@ int store_get_bytes(store_tx *tx, store_kind kind, const char *name, ProtobufCAl
                     store_kinds[kind].table, out);
 }
 
+/* A row's typed column values as the fields' filter values (text copied
+ * with alloc: the engine's is valid during its callback only). */
+static int copy_values(ProtobufCAllocator *alloc, const filter_field *const *fields,
+                       const store_value *cols, size_t n, filter_value *out)
+{
+    for (size_t j = 0; j < n; j++) {
+        out[j] = (filter_value){.type = fields[j]->type};
+        if (cols[j].type == STORE_VALUE_TEXT) {
+            char *t = alloc->alloc(alloc->allocator_data, cols[j].len + 1);
+            if (t == NULL)
+                return -1;
+            if (cols[j].len > 0)
+                memcpy(t, cols[j].p, cols[j].len);
+            t[cols[j].len] = '\0';
+            out[j].s = t;
+            out[j].len = cols[j].len;
+        } else {
+            out[j].i = cols[j].i;
+        }
+    }
+    return 0;
+}
+
+typedef struct fields_ctx {
+    const filter_field *const *fields;
+    size_t n;
+    ProtobufCAllocator *alloc;
+    store_bytes *bytes;
+    filter_value *values;
+    int found, nomem;
+} fields_ctx;
+
+static int fields_row(const uint8_t *data, size_t len, const store_value *cols, size_t n_cols,
+                      void *p)
+{
+    fields_ctx *f = p;
+
+    f->found = 1;
+    if (n_cols != f->n || copy_bytes(f->alloc, data, len, f->bytes) != 0 ||
+        copy_values(f->alloc, f->fields, cols, n_cols, f->values) != 0)
+        f->nomem = 1;
+    return 1;
+}
+
+int store_get_fields(store_tx *tx, store_kind kind, const char *name,
+                     const filter_field *const *fields, size_t n, ProtobufCAllocator *alloc,
+                     store_bytes *bytes, filter_value *values)
+{
+    fields_ctx f = {fields, n, alloc, bytes, values, 0, 0};
+    store_sql *sql;
+    int rc;
+
+    if ((unsigned)kind >= STORE_KIND_COUNT || name == NULL || alloc == NULL || bytes == NULL ||
+        (n > 0 && values == NULL))
+        return STORE_ERROR;
+    if ((sql = malloc(sizeof(*sql))) == NULL)
+        return STORE_NOMEM;
+    rc = store_sql_get_fields(ENG(tx)->dialect, kind, name, fields, n, sql);
+    if (rc == STORE_OK)
+        rc = store__rec(tx, ENG(tx)->list(CONN(tx), sql, fields_row, &f, NULL));
+    else
+        SLOG(SLOG_ERROR, "get_fields_render", SLOG_S("kind", store_kinds[kind].table));
+    free(sql);
+    if (rc != STORE_OK)
+        return rc;
+    if (f.nomem)
+        return STORE_NOMEM;
+    return f.found ? STORE_OK : STORE_NOT_FOUND;
+}
+
 /* Would this principal change what a cached authentication holds? The
  * fields authz.c keeps: role, state, donor; and how it is found. */
 static int principal_differs(const Tallinn__V1__Principal *a, const Tallinn__V1__Principal *b)
@@ -358,18 +428,25 @@ typedef struct list_ctx {
     int left, stopped, corrupt, nomem;
 } list_ctx;
 
-static int list_row(const uint8_t *data, size_t len, void *p)
+static int list_row(const uint8_t *data, size_t len, const store_value *cols, size_t n_cols,
+                    void *p)
 {
     list_ctx *l = p;
-    ProtobufCMessage *m = protobuf_c_message_unpack(store_kinds[l->q->kind].desc, l->q->alloc,
-                                                    len, data);
+    const store_list_query *q = l->q;
+    size_t i = (size_t)(q->limit - l->left);
+    ProtobufCMessage *m = NULL;
 
-    if (m == NULL) {
+    /* Rows answered as stored need no decoding: their values decide. */
+    if (!q->stored_only &&
+        (m = protobuf_c_message_unpack(store_kinds[q->kind].desc, q->alloc, len, data)) == NULL) {
         l->corrupt = 1;
         return 1;
     }
-    if (l->q->bytes != NULL && l->q->alloc != NULL &&
-        copy_bytes(l->q->alloc, data, len, &l->q->bytes[l->q->limit - l->left]) != 0) {
+    if ((q->bytes != NULL && q->alloc != NULL &&
+         copy_bytes(q->alloc, data, len, &q->bytes[i]) != 0) ||
+        (q->n_fields > 0 && (n_cols != q->n_fields ||
+                             copy_values(q->alloc, q->fields, cols, n_cols,
+                                         &q->values[i * q->n_fields]) != 0))) {
         l->nomem = 1;
         return 1;
     }
@@ -386,7 +463,9 @@ int store_list(store_tx *tx, const store_list_query *q, store_row_fn fn, void *c
     size_t arms, arm = 0;
     int rc = STORE_OK;
 
-    if (q == NULL || (unsigned)q->kind >= STORE_KIND_COUNT || q->limit <= 0)
+    if (q == NULL || (unsigned)q->kind >= STORE_KIND_COUNT || q->limit <= 0 ||
+        (q->n_fields > 0 && (q->alloc == NULL || q->values == NULL)) ||
+        (q->stored_only && (q->bytes == NULL || q->alloc == NULL)))
         return STORE_ERROR;
     if ((sql = malloc(sizeof(*sql))) == NULL)
         return STORE_NOMEM;

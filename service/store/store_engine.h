@@ -175,11 +175,20 @@ typedef struct store_sql {
     char text[STORE_SQL_TEXT_MAX];
     store_value binds[STORE_SQL_MAX_BINDS];
     size_t n_binds;
+    /* The result columns after data (a list's or store_sql_get_fields'
+     * typed columns): their types, INT or TEXT. */
+    store_value_type cols[STORE_MAX_FIELDS];
+    size_t n_cols;
 } store_sql;
 
 /* A blob the engine read (a row's data, a principal): valid during the
  * call only. Return non-zero to stop reading further rows. */
 typedef int (*store_blob_fn)(const uint8_t *data, size_t len, void *ctx);
+/* A list's row: its data and its result columns after data (store_sql's
+ * cols, typed as those say; text not NUL-terminated), valid during the call
+ * only. Return non-zero to stop reading further rows. */
+typedef int (*store_row_data_fn)(const uint8_t *data, size_t len, const store_value *cols,
+                                 size_t n_cols, void *ctx);
 
 /* ---- The table ---- */
 #define STORE_ENGINE_ONE_PROCESS 0x1u /* only one process opens a database at a time */
@@ -216,12 +225,14 @@ typedef struct store_engine {
      * store_kind_extract; data is the packed message. */
     int (*put)(store_conn *c, store_kind kind, const store_value *cols, const uint8_t *data,
                size_t len, int insert);
-    /* Runs a list statement rendered by store_sql_list (one result column:
-     * data) and calls fn per row until it returns non-zero. Adds its steps to
-     * *work when work is not NULL (0 if the engine cannot count). Engines may
-     * keep statements prepared by text: the same filter and order render the
+    /* Runs a list statement rendered by store_sql_list or
+     * store_sql_get_fields (result columns: data, then q->cols) and calls fn
+     * per row until it returns non-zero. Adds its steps to *work when work
+     * is not NULL (0 if the engine cannot count). Engines may keep
+     * statements prepared by text: the same filter and order render the
      * same text. */
-    int (*list)(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work);
+    int (*list)(store_conn *c, const store_sql *q, store_row_data_fn fn, void *ctx,
+                int64_t *work);
     /* Deletes the row by name (store_sql_delete: DELETE FROM t WHERE name =
      * $1); STORE_NOT_FOUND when no row was there. */
     int (*del)(store_conn *c, store_kind kind, const char *name);

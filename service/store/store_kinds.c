@@ -437,6 +437,8 @@ static void schemas_init(void)
         if (filter_schema_check(&schemas[k]) != FILTER_OK) {
             SLOG(SLOG_ERROR, "bad_filter_schema", SLOG_S("table", store_kinds[k].table));
             schemas_ok = 0;
+        } else {
+            filter_schema_fixed(&schemas[k]); /* not checked again per parse */
         }
     }
 }

@@ -718,8 +718,24 @@ static const char *list_prepare(store_conn *c, const store_sql *q, const pg_para
     return name;
 }
 
-static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work)
+/* Row i's result columns after data, typed as the statement says (results
+ * are binary: int8 in network order, text as its bytes). */
+static void row_cols(const PGresult *r, int i, const store_sql *q, store_value *cols)
 {
+    for (size_t j = 0; j < q->n_cols; j++) {
+        int at = (int)j + 1;
+        if (q->cols[j] == STORE_VALUE_TEXT)
+            cols[j] = (store_value){STORE_VALUE_TEXT, 0, PQgetvalue(r, i, at),
+                                    (size_t)PQgetlength(r, i, at)};
+        else
+            cols[j] = (store_value){STORE_VALUE_INT, pg_get_int(r, i, at), NULL, 0};
+    }
+}
+
+static int res_list(store_conn *c, const store_sql *q, store_row_data_fn fn, void *ctx,
+                    int64_t *work)
+{
+    store_value cols[STORE_MAX_FIELDS];
     pg_params p = {0};
     char buf[16];
     const char *name;
@@ -727,7 +743,7 @@ static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *c
     int rc = STORE_OK;
 
     (void)work; /* PostgreSQL does not count steps: 0 is added */
-    if (q->n_binds > PG_MAX_PARAMS)
+    if (q->n_binds > PG_MAX_PARAMS || q->n_cols > STORE_MAX_FIELDS)
         return STORE_ERROR;
     for (size_t i = 0; i < q->n_binds; i++)
         pg_value(&p, &q->binds[i]);
@@ -736,9 +752,16 @@ static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *c
     r = PQexecPrepared(c->h, name, p.n, p.v, p.len, p.fmt, 1);
     if ((rc = pg_result(c, r, &r)) != STORE_OK)
         return rc;
-    for (int i = 0; i < PQntuples(r); i++)
-        if (fn((const uint8_t *)PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), ctx) != 0)
+    if (PQntuples(r) > 0 && PQnfields(r) != (int)q->n_cols + 1) {
+        PQclear(r);
+        return STORE_ERROR;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        row_cols(r, i, q, cols);
+        if (fn((const uint8_t *)PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0), cols, q->n_cols,
+               ctx) != 0)
             break;
+    }
     PQclear(r);
     return STORE_OK;
 }

@@ -399,6 +399,57 @@ static void seek_arm(render *r, const store_list_query *q, const filter_order *o
     put(&r->b, end - first > 1 ? ")" : "");
 }
 
+/* "SELECT data, c1, c2 FROM t": data, then the fields' columns, their
+ * types noted in out->cols for the engine to read them typed. */
+static void select_fields(render *r, const filter_field *const *fields, size_t n)
+{
+    put(&r->b, "SELECT data");
+    if (n > STORE_MAX_FIELDS || (n > 0 && fields == NULL)) {
+        r->bad = 1;
+        return;
+    }
+    for (size_t j = 0; j < n; j++) {
+        size_t col = fields[j] != NULL ? field_column(r, fields[j]) : 0;
+        if (fields[j] == NULL)
+            r->bad = 1;
+        put(&r->b, ", ");
+        put(&r->b, r->k->columns[col].name);
+        r->out->cols[j] = r->k->columns[col].type;
+    }
+    r->out->n_cols = n;
+    put(&r->b, " FROM ");
+    put(&r->b, r->k->table);
+}
+
+int store_sql_get_fields(const store_sql_dialect *d, store_kind kind, const char *name,
+                         const filter_field *const *fields, size_t n, store_sql *out)
+{
+    render r = {0};
+
+    out->text[0] = '\0';
+    out->n_binds = 0;
+    out->n_cols = 0;
+    if ((unsigned)kind >= STORE_KIND_COUNT || name == NULL)
+        return STORE_ERROR;
+    r.d = d;
+    r.k = &store_kinds[kind];
+    r.schema = store_filter_schema(kind);
+    r.b = (wbuf){out->text, 0, sizeof(out->text), 0};
+    r.out = out;
+    if (r.schema == NULL)
+        return STORE_NOMEM;
+    select_fields(&r, fields, n);
+    put(&r.b, " WHERE name = ");
+    bind(&r, text_value(name));
+    if (r.bad || r.b.full) {
+        out->text[0] = '\0';
+        out->n_binds = 0;
+        out->n_cols = 0;
+        return STORE_ERROR;
+    }
+    return STORE_OK;
+}
+
 int store_sql_list(const store_sql_dialect *d, const store_list_query *q, size_t arm,
                    store_sql *out)
 {
@@ -410,6 +461,7 @@ int store_sql_list(const store_sql_dialect *d, const store_list_query *q, size_t
 
     out->text[0] = '\0';
     out->n_binds = 0;
+    out->n_cols = 0;
     if (q == NULL || (unsigned)q->kind >= STORE_KIND_COUNT || q->limit <= 0)
         return STORE_ERROR;
     r.d = d;
@@ -426,8 +478,7 @@ int store_sql_list(const store_sql_dialect *d, const store_list_query *q, size_t
     if ((arm == STORE_SQL_NO_SEEK) != (q->after == NULL))
         return STORE_ERROR;
 
-    put(&r.b, "SELECT data FROM ");
-    put(&r.b, r.k->table);
+    select_fields(&r, q->fields, q->n_fields);
     root = filter_root(q->filter);
     if (root != NULL) {
         /* an AND or OR renders its own parentheses */
@@ -457,6 +508,7 @@ int store_sql_list(const store_sql_dialect *d, const store_list_query *q, size_t
     if (r.bad || r.b.full) {
         out->text[0] = '\0';
         out->n_binds = 0;
+        out->n_cols = 0;
         return STORE_ERROR;
     }
     return STORE_OK;

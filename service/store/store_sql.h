@@ -38,7 +38,7 @@ size_t store_sql_seek_arms(const filter_order *o);
 #define STORE_SQL_NO_SEEK ((size_t)-1)
 
 /* Renders one statement of a list:
- *   SELECT data FROM t WHERE (filter) AND (scope) AND (seek arm `arm`)
+ *   SELECT data[, q->fields' columns] FROM t WHERE (filter) AND (scope) AND (seek arm `arm`)
  *   ORDER BY keys…, name LIMIT ?
  * with arm = STORE_SQL_NO_SEEK for a first page (q->after NULL). Every arm
  * of a list has the same limit (the page's), so each arm's text, and its
@@ -48,5 +48,13 @@ size_t store_sql_seek_arms(const filter_order *o);
  * fit STORE_SQL_TEXT_MAX. */
 int store_sql_list(const store_sql_dialect *d, const store_list_query *q, size_t arm,
                    store_sql *out);
+
+/* One row by name, with the columns of some fields of the kind's schema
+ * (store_get_fields), run as a list:
+ *   SELECT data, c1, … FROM t WHERE name = ?1
+ * out->cols gets the columns' types. STORE_ERROR for a field of another
+ * schema or more than STORE_MAX_FIELDS. */
+int store_sql_get_fields(const store_sql_dialect *d, store_kind kind, const char *name,
+                         const filter_field *const *fields, size_t n, store_sql *out);
 
 #endif

@@ -1030,9 +1030,26 @@ static sqlite3_stmt *list_stmt(store_conn *c, const char *sql)
     return c->list_stmt[slot];
 }
 
-static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work)
+/* A row's result columns after data, typed as the statement says. */
+static void row_cols(sqlite3_stmt *st, const store_sql *q, store_value *cols)
+{
+    for (size_t j = 0; j < q->n_cols; j++) {
+        int at = (int)j + 1;
+        if (q->cols[j] == STORE_VALUE_TEXT) {
+            const unsigned char *t = sqlite3_column_text(st, at);
+            cols[j] = (store_value){STORE_VALUE_TEXT, 0, t != NULL ? (const void *)t : "",
+                                    (size_t)sqlite3_column_bytes(st, at)};
+        } else {
+            cols[j] = (store_value){STORE_VALUE_INT, sqlite3_column_int64(st, at), NULL, 0};
+        }
+    }
+}
+
+static int res_list(store_conn *c, const store_sql *q, store_row_data_fn fn, void *ctx,
+                    int64_t *work)
 {
     sqlite3_stmt *st = list_stmt(c, q->text);
+    store_value cols[STORE_MAX_FIELDS];
     int rc;
 
     if (st == NULL) {
@@ -1042,11 +1059,17 @@ static int res_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *c
     for (size_t i = 0; i < q->n_binds; i++)
         bind_value(st, (int)i + 1, &q->binds[i]);
     sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1); /* count this run only */
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        if (fn(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0), ctx) != 0) {
+    if (q->n_cols > STORE_MAX_FIELDS)
+        return STORE_ERROR;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const void *data = sqlite3_column_blob(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        row_cols(st, q, cols);
+        if (fn(data, len, cols, q->n_cols, ctx) != 0) {
             rc = SQLITE_DONE;
             break;
         }
+    }
     rc = rc == SQLITE_DONE ? STORE_OK : fail(c, rc);
     if (work != NULL)
         *work += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);

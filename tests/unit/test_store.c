@@ -1088,7 +1088,8 @@ static int f_connect(store_db *db, int write, store_conn **c, char *err, size_t 
     return store_engine_sqlite.connect(db, write, c, err, errlen);
 }
 
-static int f_list(store_conn *c, const store_sql *q, store_blob_fn fn, void *ctx, int64_t *work)
+static int f_list(store_conn *c, const store_sql *q, store_row_data_fn fn, void *ctx,
+                  int64_t *work)
 {
     if (list_fails > 0) {
         list_fails--;
