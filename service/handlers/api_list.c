@@ -10,55 +10,6 @@
 
 /* ---- Lists ---- */
 
-/* A row's value of a schema field, read from the message (the same values
- * the store keeps in the field's column). */
-static int row_value(void *ctx, const filter_field *ff, filter_value *out)
-{
-    const ProtobufCMessage *m = ctx;
-    const ProtobufCFieldDescriptor *f = api_field(m->descriptor, ff->name);
-    const char *p;
-
-    memset(out, 0, sizeof(*out));
-    out->type = ff->type;
-    if (f == NULL || f->label == PROTOBUF_C_LABEL_REPEATED)
-        return -1;
-    p = (const char *)m + f->offset;
-    switch (ff->type) {
-    case FILTER_STRING: {
-        const char *s = *(const char *const *)p;
-        out->s = s != NULL ? s : "";
-        out->len = strlen(out->s);
-        return 0;
-    }
-    case FILTER_ENUM:
-    case FILTER_INT:
-        if (api_field_size(f) == 8)
-            out->i = *(const int64_t *)p;
-        else
-            out->i = *(const int32_t *)p;
-        return 0;
-    case FILTER_BOOL:
-        out->i = *(const protobuf_c_boolean *)p ? 1 : 0;
-        return 0;
-    case FILTER_MONEY: { /* the store's column value, saturated as it is */
-        const Tallinn__V1__Money *m = *(const Tallinn__V1__Money *const *)p;
-        out->i = m != NULL ? store_money_key(m->units, m->nanos) : 0;
-        return 0;
-    }
-    case FILTER_TIMESTAMP: {
-        const Google__Protobuf__Timestamp *t = *(const Google__Protobuf__Timestamp *const *)p;
-        out->i = t != NULL ? t->seconds * 1000000000 + t->nanos : 0;
-        return 0;
-    }
-    case FILTER_DATE: {
-        const Tallinn__V1__Date *d = *(const Tallinn__V1__Date *const *)p;
-        out->i = d != NULL ? (int64_t)d->year * 10000 + d->month * 100 + d->day : 0;
-        return 0;
-    }
-    }
-    return -1;
-}
-
 typedef struct list_rows {
     ProtobufCMessage **rows;
     size_t n, cap;
@@ -271,17 +222,16 @@ static grpc_status_code run_list(rpc_call *call, api *a, const api_list_req *req
                                   req->collection);
             goto done;
         }
-    if (stored_fields != NULL) {
-        nv = nf + order.count + 1;
-        if (nv > STORE_MAX_FIELDS || (fields[nf + order.count] = schema_field(schema, "name")) ==
-                                         NULL) {
-            code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot list %s as stored",
-                                  req->collection);
-            goto done;
-        }
-        for (size_t k = 0; k < order.count; k++)
-            fields[nf + k] = order.keys[k].field;
+    /* The cursor always comes from the store's own values: the columns it
+     * seeks on (an amount's is the accounting value, not the message's). */
+    nv = nf + order.count + 1;
+    if (nv > STORE_MAX_FIELDS ||
+        (fields[nf + order.count] = schema_field(schema, "name")) == NULL) {
+        code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot list %s", req->collection);
+        goto done;
     }
+    for (size_t k = 0; k < order.count; k++)
+        fields[nf + k] = order.keys[k].field;
     r.cap = (size_t)size + 1; /* one more tells whether a next page exists */
     r.rows = rpc_call_alloc(call, r.cap * sizeof(*r.rows));
     if (r.rows == NULL) {
@@ -297,16 +247,16 @@ static grpc_status_code run_list(rpc_call *call, api *a, const api_list_req *req
     q.scope = req->scope;
     q.limit = (int)r.cap;
     q.alloc = rpc_call_allocator(call);
+    q.values = rpc_call_alloc(call, r.cap * nv * sizeof(*q.values));
+    q.fields = fields;
+    q.n_fields = nv;
     if (stored_fields != NULL) {
         q.bytes = rpc_call_alloc(call, r.cap * sizeof(*q.bytes));
-        q.values = rpc_call_alloc(call, r.cap * nv * sizeof(*q.values));
-        q.fields = fields;
-        q.n_fields = nv;
         q.stored_only = 1;
-        if (q.bytes == NULL || q.values == NULL) {
-            code = api_store_error(call, STORE_NOMEM);
-            goto done;
-        }
+    }
+    if (q.values == NULL || (stored_fields != NULL && q.bytes == NULL)) {
+        code = api_store_error(call, STORE_NOMEM);
+        goto done;
     }
     if ((rc = store_read_begin(a->store, &tx)) != STORE_OK) {
         code = api_store_error(call, rc);
@@ -319,33 +269,17 @@ static grpc_status_code run_list(rpc_call *call, api *a, const api_list_req *req
         goto done;
     }
     if (r.n > (size_t)size) {
-        ProtobufCMessage *last = r.rows[size - 1];
-        filter_value fv;
+        /* the cursor's values, as the store compares them */
+        const filter_value *v = &q.values[(size_t)(size - 1) * nv + nf];
         char *out = rpc_call_alloc(call, PAGETOKEN_MAX_LEN + 1);
 
         memset(&tok, 0, sizeof(tok));
         memcpy(tok.binding, binding, sizeof(binding));
         tok.issue_time = (int64_t)time(NULL);
         tok.nkeys = order.count;
-        if (stored_fields != NULL) { /* the cursor's values, as the store compares them */
-            const filter_value *v = &q.values[(size_t)(size - 1) * nv + nf];
-            for (size_t k = 0; k < order.count; k++)
-                to_token_value(&v[k], &tok.keys[k]);
-            to_token_value(&v[order.count], &tok.last_id);
-        } else {
-            for (size_t k = 0; k < order.count; k++) {
-                if (row_value(last, order.keys[k].field, &fv) != 0) {
-                    code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot page on %s",
-                                          order.keys[k].field->name);
-                    goto done;
-                }
-                to_token_value(&fv, &tok.keys[k]);
-            }
-            fv.type = FILTER_STRING;
-            fv.s = api_get_string(last, "name");
-            fv.len = fv.s != NULL ? strlen(fv.s) : 0;
-            to_token_value(&fv, &tok.last_id);
-        }
+        for (size_t k = 0; k < order.count; k++)
+            to_token_value(&v[k], &tok.keys[k]);
+        to_token_value(&v[order.count], &tok.last_id);
         if (out == NULL || pagetoken_encode(&tok, a->page_key, out, PAGETOKEN_MAX_LEN + 1, NULL) !=
                                PAGETOKEN_OK) {
             code = rpc_call_error(call, GRPC_STATUS_INTERNAL, "cannot issue a page token");
