@@ -314,8 +314,9 @@ void rpc_call_resume(rpc_call *call, grpc_status_code code, ProtobufCMessage *re
 
 /* The response's encoding as the handler already holds it (tallinnd: a row
  * stored as the message's protobuf encoding, answered unchanged): sent as it
- * is instead of packing the *resp the handler returns, which must be what
- * these bytes decode to (its type is still checked). data must live as long
+ * is instead of packing the *resp the handler returns, which must be a
+ * message of the response's type (checked; its contents are not sent, and
+ * may be empty). data must be that type's encoding and live as long
  * as the call (its memory). Only for an OK answer; an error sends none. */
 void rpc_call_set_response_bytes(rpc_call *call, const uint8_t *data, size_t len);
 
