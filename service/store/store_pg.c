@@ -45,6 +45,31 @@ static void row_sql_init(void)
     }
 }
 
+/* Transaction control and the three savepoints (a job's, a nested one,
+ * pg_exec_unique's), by statement id. */
+static const char *tx_sql(int id)
+{
+    static const char *const text[] = {
+        [PG_TX_BEGIN_READ - PG_TX_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        [PG_TX_BEGIN_WRITE - PG_TX_BEGIN_READ] = "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
+        [PG_TX_COMMIT - PG_TX_BEGIN_READ] = "COMMIT",
+        [PG_TX_ROLLBACK - PG_TX_BEGIN_READ] = "ROLLBACK",
+        [PG_SP0 - PG_TX_BEGIN_READ] = "SAVEPOINT job",
+        [PG_SP0 + 1 - PG_TX_BEGIN_READ] = "SAVEPOINT nested",
+        [PG_SP0 + 2 - PG_TX_BEGIN_READ] = "SAVEPOINT pg_unique",
+        [PG_REL0 - PG_TX_BEGIN_READ] = "RELEASE SAVEPOINT job",
+        [PG_REL0 + 1 - PG_TX_BEGIN_READ] = "RELEASE SAVEPOINT nested",
+        [PG_REL0 + 2 - PG_TX_BEGIN_READ] = "RELEASE SAVEPOINT pg_unique",
+        [PG_RBTO0 - PG_TX_BEGIN_READ] = "ROLLBACK TO SAVEPOINT job",
+        [PG_RBTO0 + 1 - PG_TX_BEGIN_READ] = "ROLLBACK TO SAVEPOINT nested",
+        [PG_RBTO0 + 2 - PG_TX_BEGIN_READ] = "ROLLBACK TO SAVEPOINT pg_unique",
+    };
+    _Static_assert(sizeof(text) / sizeof(text[0]) == PG_COUNT - PG_TX_BEGIN_READ,
+                   "a text for every transaction statement");
+
+    return id >= PG_TX_BEGIN_READ && id < PG_COUNT ? text[id - PG_TX_BEGIN_READ] : NULL;
+}
+
 static const char *fixed_sql(int id)
 {
     if (id >= PG_GET0 && id < PG_GET0 + STORE_KIND_COUNT)
@@ -57,6 +82,8 @@ static const char *fixed_sql(int id)
         return row_sql[3][id - PG_DELETE0];
     if (id >= PG_CHANGE_PUT && id <= PG_CHANGE_START)
         return pg_change_sql(id);
+    if (id >= PG_TX_BEGIN_READ && id < PG_COUNT)
+        return tx_sql(id);
     return pg_query_sql(id);
 }
 
@@ -241,7 +268,236 @@ int pg_get_copy(const PGresult *r, int row, int col, uint8_t **out, size_t *len)
     return STORE_OK;
 }
 
-/* ---- Running statements ---- */
+/* ---- The pipeline ----
+ * Every statement goes through libpq's pipeline mode. A statement whose
+ * result the caller needs is sent behind whatever was deferred, with a Sync,
+ * and all their results are read in one round trip; a deferred statement
+ * (transaction control, savepoints, the audit log's appends, tiles,
+ * checkpoint and head) is only queued in libpq's output buffer. So a read is
+ * its BEGIN and first statement in one round trip, and a write batch one
+ * round trip per statement whose answer a job needs, plus its COMMIT
+ * carrying the batch's tail. An error inside a pipeline aborts what follows
+ * it up to the Sync: a statement that needs an answer is synced at once, so
+ * its own failure reaches its caller exactly as before (a job rolls back to
+ * its savepoint and the batch goes on); a deferred statement's failure is
+ * kept (sticky) and returned by every later call until the transaction
+ * ends, so the batch fails as a whole. */
+
+enum { PEND_PREP, PEND_STMT, PEND_SYNC, PEND_LPREP, PEND_QUIET };
+
+/* A failure to send: the connection is gone, or libpq refused. */
+static int send_failed(store_conn *c)
+{
+    char line[300];
+    int rc = PQstatus(c->h) == CONNECTION_BAD ? STORE_IO : STORE_ERROR;
+
+    pg_one_line(line, sizeof(line), PQerrorMessage(c->h));
+    SLOG(rc == STORE_ERROR ? SLOG_ERROR : SLOG_WARN, "pg_error", SLOG_S("sqlstate", "-"),
+         SLOG_S("db", c->db->where), SLOG_S("msg", line));
+    return rc;
+}
+
+static void pend_push(store_conn *c, int type, int id, int expect, int mismatch)
+{
+    pg_pend *e = &c->pend[c->npend++];
+
+    e->type = (short)type;
+    e->id = (short)id;
+    e->expect = expect;
+    e->mismatch = mismatch;
+}
+
+static int pipe_on(store_conn *c)
+{
+    if (PQpipelineStatus(c->h) != PQ_PIPELINE_OFF)
+        return STORE_OK;
+    return PQenterPipelineMode(c->h) ? STORE_OK : send_failed(c);
+}
+
+/* Reads the results of everything pending (a Sync sent first). own is the
+ * first entry of the statement the caller waits for (-1: none), want its
+ * own entry; *res gets its result. A deferred failure becomes sticky. */
+static int collect(store_conn *c, int own, int want, PGresult **res)
+{
+    int seg = STORE_OK, mine = STORE_OK, deferred = STORE_OK, lost = 0;
+
+    if (res != NULL)
+        *res = NULL;
+    if (c->npend == 0)
+        return c->sticky;
+    if (!PQpipelineSync(c->h)) {
+        c->npend = 0;
+        return send_failed(c) == STORE_IO ? STORE_IO : STORE_ERROR;
+    }
+    pend_push(c, PEND_SYNC, -1, -1, 0);
+    for (int i = 0; i < c->npend && !lost; i++) {
+        pg_pend *e = &c->pend[i];
+        int is_mine = own >= 0 && i >= own && i <= want;
+        PGresult *r = PQgetResult(c->h), *extra;
+        ExecStatusType st;
+        int rc;
+
+        if (r == NULL) {
+            lost = 1;
+            break;
+        }
+        st = PQresultStatus(r);
+        if (e->type == PEND_SYNC) {
+            PQclear(r);
+            if (st != PGRES_PIPELINE_SYNC)
+                lost = 1;
+            seg = STORE_OK; /* what follows a Sync runs again */
+            continue;
+        }
+        while ((extra = PQgetResult(c->h)) != NULL) /* a statement's results end with NULL */
+            PQclear(extra);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+            if (e->type == PEND_STMT && e->expect >= 0 &&
+                strtoll(PQcmdTuples(r), NULL, 10) != e->expect && deferred == STORE_OK) {
+                deferred = e->mismatch;
+                SLOG(SLOG_ERROR, "pg_deferred_rows", SLOG_S("db", c->db->where),
+                     SLOG_I("statement", e->id), SLOG_S("error", store_strerror(e->mismatch)));
+            }
+            if (i == want && res != NULL)
+                *res = r;
+            else
+                PQclear(r);
+            continue;
+        }
+        if (e->type == PEND_PREP && e->id >= 0)
+            c->prepared[e->id] = 0; /* not prepared after all */
+        if (e->type == PEND_LPREP) {
+            free(c->list_sql[e->id]);
+            c->list_sql[e->id] = NULL;
+        }
+        if (st == PGRES_PIPELINE_ABORTED) {
+            PQclear(r);
+            if (is_mine && mine == STORE_OK)
+                mine = seg != STORE_OK ? seg : STORE_ERROR;
+            continue;
+        }
+        rc = fail(c, r);
+        PQclear(r);
+        if (PQstatus(c->h) == CONNECTION_BAD)
+            lost = 1;
+        if (seg == STORE_OK)
+            seg = rc == STORE_EXISTS || rc == STORE_NOT_FOUND ? STORE_ERROR : rc;
+        if (is_mine) {
+            if (mine == STORE_OK)
+                mine = rc;
+        } else if (e->type != PEND_QUIET && deferred == STORE_OK) {
+            deferred = seg;
+        }
+    }
+    c->npend = 0;
+    if (lost || PQstatus(c->h) == CONNECTION_BAD) {
+        if (res != NULL && *res != NULL) {
+            PQclear(*res);
+            *res = NULL;
+        }
+        return STORE_IO; /* the neutral store replaces the connection */
+    }
+    if (!PQexitPipelineMode(c->h))
+        return send_failed(c);
+    if (deferred != STORE_OK && c->sticky == STORE_OK)
+        c->sticky = deferred;
+    if (c->sticky != STORE_OK || mine != STORE_OK) {
+        if (res != NULL && *res != NULL) {
+            PQclear(*res);
+            *res = NULL;
+        }
+        return c->sticky != STORE_OK ? c->sticky : mine;
+    }
+    return STORE_OK;
+}
+
+/* Queues a prepared statement by name (preparing fixed statement id first
+ * when it is not yet). */
+static int send_named(store_conn *c, int id, const char *name, const pg_params *p, int expect,
+                      int mismatch)
+{
+    int rc;
+
+    if (c->npend + 4 > PG_PEND_MAX && (rc = collect(c, -1, -1, NULL)) != STORE_OK)
+        return rc;
+    if ((rc = pipe_on(c)) != STORE_OK)
+        return rc;
+    if (id >= 0 && !c->prepared[id]) {
+        const char *sql = fixed_sql(id);
+        if (sql == NULL)
+            return STORE_ERROR;
+        if (!PQsendPrepare(c->h, name, sql, p->n, p->type))
+            return send_failed(c);
+        c->prepared[id] = 1;
+        pend_push(c, PEND_PREP, id, -1, 0);
+    }
+    if (!PQsendQueryPrepared(c->h, name, p->n, p->v, p->len, p->fmt, 1))
+        return send_failed(c);
+    pend_push(c, PEND_STMT, id, expect, mismatch);
+    return STORE_OK;
+}
+
+static void stmt_name(char name[16], int id)
+{
+    snprintf(name, 16, "s%d", id);
+}
+
+int pg_defer(store_conn *c, int id, const pg_params *p, int expect, int mismatch)
+{
+    char name[16];
+
+    if (c->sticky != STORE_OK)
+        return c->sticky;
+    c->replayable = 0;
+    stmt_name(name, id);
+    return send_named(c, id, name, p, expect, mismatch);
+}
+
+/* The whole pipeline read; the first failure. */
+static int drain(store_conn *c)
+{
+    return collect(c, -1, -1, NULL);
+}
+
+static int conn_reopen(store_conn *c);
+static const char *list_prepare(store_conn *c, const store_sql *q, const pg_params *p, char name[16],
+                        int *rc);
+
+/* Runs fixed statement id (or list statement q) and waits for its result,
+ * with whatever was deferred before it. A transaction that so far is only
+ * its BEGIN, on a connection found dead (a pooled one whose server
+ * restarted), is tried once more on a new connection. */
+static int run_wait(store_conn *c, int id, const store_sql *q, const pg_params *p, PGresult **res)
+{
+    for (int attempt = 0;; attempt++) {
+        int replayable = c->replayable, own = c->npend, rc;
+        char name[16];
+
+        *res = NULL;
+        c->replayable = 0;
+        if (c->sticky != STORE_OK) {
+            drain(c);
+            return c->sticky;
+        }
+        if (q != NULL) {
+            if (list_prepare(c, q, p, name, &rc) == NULL)
+                rc = rc != STORE_OK ? rc : STORE_ERROR;
+            else
+                rc = send_named(c, -1, name, p, -1, 0);
+        } else {
+            stmt_name(name, id);
+            rc = send_named(c, id, name, p, -1, 0);
+        }
+        if (rc == STORE_OK)
+            rc = collect(c, own, c->npend - 1, res);
+        else if (PQstatus(c->h) != CONNECTION_BAD)
+            drain(c);
+        if (rc != STORE_IO || !replayable || attempt > 0)
+            return rc;
+        if (conn_reopen(c) != STORE_OK)
+            return STORE_IO;
+    }
+}
 
 /* A result that is an error: its code (result cleared). */
 int pg_result(store_conn *c, PGresult *r, PGresult **res)
@@ -261,24 +517,7 @@ int pg_result(store_conn *c, PGresult *r, PGresult **res)
 
 int pg_run(store_conn *c, int id, const pg_params *p, PGresult **res)
 {
-    char name[16];
-    PGresult *r;
-    int rc;
-
-    *res = NULL;
-    snprintf(name, sizeof(name), "s%d", id);
-    if (!c->prepared[id]) {
-        const char *sql = fixed_sql(id);
-        if (sql == NULL)
-            return STORE_ERROR;
-        r = PQprepare(c->h, name, sql, p->n, p->type);
-        if ((rc = pg_result(c, r, &r)) != STORE_OK)
-            return rc;
-        PQclear(r);
-        c->prepared[id] = 1;
-    }
-    r = PQexecPrepared(c->h, name, p->n, p->v, p->len, p->fmt, 1);
-    return pg_result(c, r, res);
+    return run_wait(c, id, NULL, p, res);
 }
 
 int pg_exec(store_conn *c, int id, const pg_params *p, int64_t *rows)
@@ -311,29 +550,41 @@ int pg_ints(store_conn *c, int id, const pg_params *p, int n, int64_t *out)
     return STORE_OK;
 }
 
-/* A statement of transaction control (no values). */
+/* A statement without values, outside the pipeline (the migrations). */
 int pg_simple(store_conn *c, const char *sql)
 {
-    PGresult *r = PQexec(c->h, sql);
-    int rc = pg_result(c, r, &r);
+    PGresult *r;
+    int rc;
 
+    if ((rc = drain(c)) != STORE_OK)
+        return rc;
+    r = PQexec(c->h, sql);
+    rc = pg_result(c, r, &r);
     PQclear(r);
     return rc;
+}
+
+/* Transaction control, deferred. */
+static int tx_stmt(store_conn *c, int id)
+{
+    pg_params p = {0};
+
+    return pg_defer(c, id, &p, -1, 0);
 }
 
 int pg_exec_unique(store_conn *c, int id, const pg_params *p, int64_t *rows)
 {
     int rc;
 
-    if ((rc = pg_simple(c, "SAVEPOINT pg_unique")) != STORE_OK)
+    if ((rc = tx_stmt(c, PG_SP0 + PG_DEPTH_UNIQUE)) != STORE_OK)
         return rc;
     rc = pg_exec(c, id, p, rows);
     if (rc == STORE_OK)
-        return pg_simple(c, "RELEASE SAVEPOINT pg_unique");
-    if (PQstatus(c->h) != CONNECTION_BAD) {
-        int undo = pg_simple(c, "ROLLBACK TO SAVEPOINT pg_unique");
+        return tx_stmt(c, PG_REL0 + PG_DEPTH_UNIQUE);
+    if (PQstatus(c->h) != CONNECTION_BAD && c->sticky == STORE_OK) {
+        int undo = tx_stmt(c, PG_RBTO0 + PG_DEPTH_UNIQUE);
         if (undo == STORE_OK)
-            undo = pg_simple(c, "RELEASE SAVEPOINT pg_unique");
+            undo = tx_stmt(c, PG_REL0 + PG_DEPTH_UNIQUE);
         if (undo != STORE_OK)
             return undo;
     }
@@ -419,17 +670,40 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
     return STORE_OK;
 }
 
-static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t errlen)
+/* Connects c->h and sets its session up. */
+static int conn_handle(store_conn *c, char *err, size_t errlen)
 {
     /* The URL is expanded as dbname; what follows overrides it. Keepalives
      * notice a vanished server or network within about a minute. */
     const char *const keys[] = {"dbname", "application_name", "connect_timeout", "client_encoding",
                                 "keepalives", "keepalives_idle", "keepalives_interval",
                                 "keepalives_count", NULL};
-    const char *const vals[] = {db->url, write ? "tallinnd writer" : "tallinnd reader", "10",
+    const char *const vals[] = {c->db->url, c->write ? "tallinnd writer" : "tallinnd reader", "10",
                                 "UTF8", "1", "30", "10", "3", NULL};
-    store_conn *c = calloc(1, sizeof(*c));
     char line[300];
+
+    c->h = PQconnectdbParams(keys, vals, 1);
+    if (c->h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return STORE_NOMEM;
+    }
+    if (PQstatus(c->h) != CONNECTION_OK) {
+        pg_one_line(line, sizeof(line), PQerrorMessage(c->h));
+        snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", c->db->where, line);
+        return STORE_IO;
+    }
+    PQsetNoticeProcessor(c->h, notice_ignore, NULL);
+    if (PQserverVersion(c->h) < PG_MIN_SERVER) {
+        snprintf(err, errlen, "PostgreSQL at %s is version %d; tallinnd needs %d or later",
+                 c->db->where, PQserverVersion(c->h) / 10000, PG_MIN_SERVER / 10000);
+        return STORE_ERROR;
+    }
+    return conn_setup(c, c->write, err, errlen);
+}
+
+static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t errlen)
+{
+    store_conn *c = calloc(1, sizeof(*c));
     int rc;
 
     *out = NULL;
@@ -438,31 +712,39 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
         return STORE_NOMEM;
     }
     c->db = db;
-    c->h = PQconnectdbParams(keys, vals, 1);
-    if (c->h == NULL) {
-        free(c);
-        snprintf(err, errlen, "out of memory");
-        return STORE_NOMEM;
-    }
-    if (PQstatus(c->h) != CONNECTION_OK) {
-        pg_one_line(line, sizeof(line), PQerrorMessage(c->h));
-        snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", db->where, line);
-        conn_free(c);
-        return STORE_IO;
-    }
-    PQsetNoticeProcessor(c->h, notice_ignore, NULL);
-    if (PQserverVersion(c->h) < PG_MIN_SERVER) {
-        snprintf(err, errlen, "PostgreSQL at %s is version %d; tallinnd needs %d or later",
-                 db->where, PQserverVersion(c->h) / 10000, PG_MIN_SERVER / 10000);
-        conn_free(c);
-        return STORE_ERROR;
-    }
-    if ((rc = conn_setup(c, write, err, errlen)) != STORE_OK) {
+    c->write = write;
+    if ((rc = conn_handle(c, err, errlen)) != STORE_OK) {
         conn_free(c);
         return rc;
     }
     *out = c;
     return STORE_OK;
+}
+
+/* c's server went away before its transaction did anything but BEGIN: a
+ * new connection in its place, nothing prepared on it yet, and the BEGIN
+ * queued again (run_wait sends the statement again). */
+static int conn_reopen(store_conn *c)
+{
+    char err[300];
+    int write_tx = c->write_tx, rc;
+
+    PQfinish(c->h);
+    c->h = NULL;
+    memset(c->prepared, 0, sizeof(c->prepared));
+    for (int i = 0; i < LIST_CACHE; i++) {
+        free(c->list_sql[i]);
+        c->list_sql[i] = NULL;
+    }
+    c->npend = 0;
+    c->sticky = STORE_OK;
+    SLOG(SLOG_WARN, "store_reconnect", SLOG_S("engine", "postgresql"),
+         SLOG_S("conn", c->write ? "writer" : "reader"));
+    if ((rc = conn_handle(c, err, sizeof(err))) != STORE_OK) {
+        SLOG(SLOG_ERROR, "store_connect", SLOG_S("engine", "postgresql"), SLOG_S("error", err));
+        return STORE_IO;
+    }
+    return tx_stmt(c, write_tx ? PG_TX_BEGIN_WRITE : PG_TX_BEGIN_READ);
 }
 
 /* Checks the URL without echoing it (a mistyped one may hold a secret):
@@ -560,23 +842,53 @@ static int db_connect(store_db *db, int write, store_conn **out, char *err, size
     return conn_new(db, write, out, err, errlen);
 }
 
-/* ---- Transactions ---- */
+/* ---- Transactions ----
+ * BEGIN is deferred (it travels with the transaction's first statement);
+ * a write COMMIT waits for its answer (callers are released only after
+ * it); a read's COMMIT is sent without waiting: nothing depends on it, the
+ * server ends the snapshot when it arrives, and its answer is read with the
+ * connection's next statement. */
 
 static int tx_begin(store_conn *c, int write)
 {
-    int rc = pg_simple(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"
-                             : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    int rc;
 
+    c->sticky = STORE_OK; /* the previous transaction's: ended */
+    rc = tx_stmt(c, write ? PG_TX_BEGIN_WRITE : PG_TX_BEGIN_READ);
+    c->replayable = rc == STORE_OK;
     c->write_tx = rc == STORE_OK && write;
     return rc;
 }
 
 static int tx_commit(store_conn *c)
 {
-    PGresult *r = PQexec(c->h, "COMMIT");
-    int rc = pg_result(c, r, &r);
+    PGresult *r;
+    int rc, was_write = c->write_tx;
+    char name[16];
 
     c->write_tx = 0;
+    c->replayable = 0;
+    if (!was_write) {
+        /* A read: send and go. */
+        pg_params p = {0};
+        if (c->sticky != STORE_OK) {
+            rc = c->sticky;
+            drain(c);
+            return rc;
+        }
+        stmt_name(name, PG_TX_COMMIT);
+        if ((rc = send_named(c, PG_TX_COMMIT, name, &p, -1, 0)) != STORE_OK)
+            return rc;
+        c->pend[c->npend - 1].type = PEND_QUIET; /* no later transaction's concern */
+        if (!PQpipelineSync(c->h))
+            return send_failed(c);
+        pend_push(c, PEND_SYNC, -1, -1, 0);
+        return STORE_OK;
+    }
+    {
+        pg_params p = {0};
+        rc = pg_run(c, PG_TX_COMMIT, &p, &r);
+    }
     /* The server may have committed before the connection went: neither
      * "stored" nor "not stored" is true, and callers must be told so. */
     if (rc != STORE_OK && PQstatus(c->h) == CONNECTION_BAD) {
@@ -584,7 +896,7 @@ static int tx_commit(store_conn *c)
         return STORE_INDOUBT;
     }
     if (rc != STORE_OK)
-        return rc;
+        return rc; /* a deferred statement failed: COMMIT never ran */
     /* COMMIT of a failed transaction answers "ROLLBACK": nothing is stored. */
     rc = strcmp(PQcmdStatus(r), "COMMIT") == 0 ? STORE_OK : STORE_ERROR;
     PQclear(r);
@@ -602,23 +914,31 @@ static int tx_open(store_conn *c)
 
 static int tx_rollback(store_conn *c)
 {
+    int rc;
+
     c->write_tx = 0;
-    return tx_open(c) ? pg_simple(c, "ROLLBACK") : STORE_OK;
+    c->replayable = 0;
+    drain(c);
+    c->sticky = STORE_OK;
+    if (!tx_open(c))
+        return STORE_OK;
+    rc = tx_stmt(c, PG_TX_ROLLBACK);
+    return rc == STORE_OK ? drain(c) : rc;
 }
 
 static int tx_savepoint(store_conn *c, int depth)
 {
-    return pg_simple(c, depth == 0 ? "SAVEPOINT job" : "SAVEPOINT nested");
+    return tx_stmt(c, PG_SP0 + (depth == 0 ? 0 : 1));
 }
 
 static int tx_release(store_conn *c, int depth)
 {
-    return pg_simple(c, depth == 0 ? "RELEASE SAVEPOINT job" : "RELEASE SAVEPOINT nested");
+    return tx_stmt(c, PG_REL0 + (depth == 0 ? 0 : 1));
 }
 
 static int tx_rollback_to(store_conn *c, int depth)
 {
-    return pg_simple(c, depth == 0 ? "ROLLBACK TO SAVEPOINT job" : "ROLLBACK TO SAVEPOINT nested");
+    return tx_stmt(c, PG_RBTO0 + (depth == 0 ? 0 : 1));
 }
 
 /* ---- Resources ---- */
@@ -681,40 +1001,51 @@ static int res_del(store_conn *c, store_kind kind, const char *name)
     return rows == 1 ? STORE_OK : STORE_NOT_FOUND;
 }
 
-/* The name of a list statement prepared on c for this text, preparing it
- * (in place of the oldest) if it is new; NULL on failure (*rc says why). */
+/* The name of a list statement prepared on c for this text, queueing its
+ * preparation (in place of the oldest) if it is new; NULL on failure (*rc
+ * says why). */
 static const char *list_prepare(store_conn *c, const store_sql *q, const pg_params *p,
                                 char name[16], int *rc)
 {
     unsigned slot;
-    PGresult *r;
 
+    *rc = STORE_OK;
     for (unsigned i = 0; i < LIST_CACHE; i++)
         if (c->list_sql[i] != NULL && strcmp(c->list_sql[i], q->text) == 0) {
             snprintf(name, 16, "l%u", c->list_id[i]);
             return name;
         }
+    if (c->npend + 6 > PG_PEND_MAX && (*rc = drain(c)) != STORE_OK)
+        return NULL;
+    if ((*rc = pipe_on(c)) != STORE_OK)
+        return NULL;
     slot = c->list_next++ % LIST_CACHE;
     if (c->list_sql[slot] != NULL) {
         /* Forget the oldest (a failed DEALLOCATE only leaves it prepared
-         * until the connection closes). */
+         * until the connection closes: its failure is nobody's). */
         char old[32];
         snprintf(old, sizeof(old), "DEALLOCATE l%u", c->list_id[slot]);
-        if (PQtransactionStatus(c->h) != PQTRANS_INERROR)
-            PQclear(PQexec(c->h, old));
+        if (!PQsendQueryParams(c->h, old, 0, NULL, NULL, NULL, NULL, 0)) {
+            *rc = send_failed(c);
+            return NULL;
+        }
+        pend_push(c, PEND_QUIET, -1, -1, 0);
         free(c->list_sql[slot]);
         c->list_sql[slot] = NULL;
     }
     c->list_id[slot] = ++c->list_serial;
     snprintf(name, 16, "l%u", c->list_id[slot]);
-    r = PQprepare(c->h, name, q->text, p->n, p->type);
-    if ((*rc = pg_result(c, r, &r)) != STORE_OK)
-        return NULL;
-    PQclear(r);
     if ((c->list_sql[slot] = strdup(q->text)) == NULL) {
         *rc = STORE_NOMEM;
         return NULL;
     }
+    if (!PQsendPrepare(c->h, name, q->text, p->n, p->type)) {
+        free(c->list_sql[slot]);
+        c->list_sql[slot] = NULL;
+        *rc = send_failed(c);
+        return NULL;
+    }
+    pend_push(c, PEND_LPREP, (int)slot, -1, 0);
     return name;
 }
 
@@ -737,8 +1068,6 @@ static int res_list(store_conn *c, const store_sql *q, store_row_data_fn fn, voi
 {
     store_value cols[STORE_MAX_FIELDS];
     pg_params p = {0};
-    char buf[16];
-    const char *name;
     PGresult *r;
     int rc = STORE_OK;
 
@@ -747,10 +1076,7 @@ static int res_list(store_conn *c, const store_sql *q, store_row_data_fn fn, voi
         return STORE_ERROR;
     for (size_t i = 0; i < q->n_binds; i++)
         pg_value(&p, &q->binds[i]);
-    if ((name = list_prepare(c, q, &p, buf, &rc)) == NULL)
-        return rc;
-    r = PQexecPrepared(c->h, name, p.n, p.v, p.len, p.fmt, 1);
-    if ((rc = pg_result(c, r, &r)) != STORE_OK)
+    if ((rc = run_wait(c, -1, q, &p, &r)) != STORE_OK)
         return rc;
     if (PQntuples(r) > 0 && PQnfields(r) != (int)q->n_cols + 1) {
         PQclear(r);

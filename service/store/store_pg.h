@@ -66,8 +66,18 @@ enum {
     PG_CHANGE_VERSIONS_DESC,
     PG_CHANGE_LIVE_MATCH,
     PG_CHANGE_START,
-    PG_COUNT
+    /* Transaction control, prepared like the rest (the server parses each
+     * once per connection). */
+    PG_TX_BEGIN_READ,
+    PG_TX_BEGIN_WRITE,
+    PG_TX_COMMIT,
+    PG_TX_ROLLBACK,
+    PG_SP0, /* SAVEPOINT job, nested, pg_unique: + depth */
+    PG_REL0 = PG_SP0 + 3, /* RELEASE SAVEPOINT … */
+    PG_RBTO0 = PG_REL0 + 3, /* ROLLBACK TO SAVEPOINT … */
+    PG_COUNT = PG_RBTO0 + 3
 };
+#define PG_DEPTH_UNIQUE 2 /* pg_exec_unique's own savepoint */
 
 /* ---- The database and its connections (store_pg.c) ---- */
 #define LIST_CACHE 16 /* list statements kept prepared per connection */
@@ -79,10 +89,30 @@ struct store_db {
     int read_only;
 };
 
+/* A statement sent in pipeline mode whose result is still to be read
+ * (store_pg.c, "The pipeline"). */
+typedef struct pg_pend {
+    short type; /* PEND_* in store_pg.c */
+    short id;   /* fixed statement id, a list slot, or -1 */
+    int expect; /* rows it must change (-1: any) */
+    int mismatch; /* the code when it changed another number */
+} pg_pend;
+
+#define PG_PEND_MAX 512
+
 struct store_conn {
     store_db *db;
     PGconn *h;
+    int write; /* the writer's connection (settings differ) */
     int write_tx; /* the open transaction is a write batch's */
+    /* The pipeline: statements sent, results not read yet; the first
+     * failure of a deferred statement (sticks until the transaction ends);
+     * whether the transaction so far is only its BEGIN (then a connection
+     * found dead is replaced and the BEGIN sent again). */
+    pg_pend pend[PG_PEND_MAX];
+    int npend;
+    int sticky;
+    int replayable;
     unsigned char prepared[PG_COUNT];
     char *list_sql[LIST_CACHE];
     unsigned list_id[LIST_CACHE];
@@ -90,7 +120,7 @@ struct store_conn {
 };
 
 /* ---- Running statements (store_pg.c) ---- */
-/* A statement without values (transaction control, migrations). */
+/* A statement without values (migrations), not pipelined. */
 int pg_simple(struct store_conn *c, const char *sql);
 /* r's STORE_* code; *res = r when it worked, else r is cleared. */
 int pg_result(struct store_conn *c, PGresult *r, PGresult **res);
@@ -134,6 +164,13 @@ int pg_run(struct store_conn *c, int id, const pg_params *p, PGresult **res);
 int pg_exec(struct store_conn *c, int id, const pg_params *p, int64_t *rows);
 /* The first row's first n integer columns: STORE_NOT_FOUND without rows. */
 int pg_ints(struct store_conn *c, int id, const pg_params *p, int n, int64_t *out);
+/* Sends fixed statement id with p in the pipeline without waiting for
+ * it: its result is read with the next statement that needs one (or the
+ * COMMIT). For statements whose only failures are the whole transaction's
+ * (storage, a broken invariant), never an answer a caller acts on: a
+ * failure, or a row count other than expect (>= 0), is returned by every
+ * later statement until the transaction ends, so the batch fails. */
+int pg_defer(struct store_conn *c, int id, const pg_params *p, int expect, int mismatch);
 /* Runs id inside an internal savepoint so that a unique violation answers
  * STORE_EXISTS and leaves the transaction usable (write transactions). */
 int pg_exec_unique(struct store_conn *c, int id, const pg_params *p, int64_t *rows);
