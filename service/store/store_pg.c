@@ -460,13 +460,14 @@ static int drain(store_conn *c)
 }
 
 static int conn_reopen(store_conn *c);
-static const char *list_prepare(store_conn *c, const store_sql *q, const pg_params *p, char name[16],
-                        int *rc);
+static const char *list_prepare(store_conn *c, const store_sql *q, const pg_params *p,
+                                char name[16], int *rc);
 
 /* Runs fixed statement id (or list statement q) and waits for its result,
  * with whatever was deferred before it. A transaction that so far is only
- * its BEGIN, on a connection found dead (a pooled one whose server
- * restarted), is tried once more on a new connection. */
+ * transaction control, on a connection found dead (a pooled one whose
+ * server restarted), is tried once more on a new connection, as the neutral
+ * store retries a BEGIN that failed so (store__begin). */
 static int run_wait(store_conn *c, int id, const store_sql *q, const pg_params *p, PGresult **res)
 {
     for (int attempt = 0;; attempt++) {
@@ -564,12 +565,20 @@ int pg_simple(store_conn *c, const char *sql)
     return rc;
 }
 
-/* Transaction control, deferred. */
+/* Transaction control, deferred. A transaction that so far holds only
+ * transaction control can be replayed on a new connection: its ids are
+ * kept while it can. */
 static int tx_stmt(store_conn *c, int id)
 {
     pg_params p = {0};
+    int replayable = c->replayable && c->nreplay < (int)(sizeof(c->replay) / sizeof(c->replay[0]));
+    int rc = pg_defer(c, id, &p, -1, 0);
 
-    return pg_defer(c, id, &p, -1, 0);
+    if (rc == STORE_OK && replayable) {
+        c->replay[c->nreplay++] = (short)id;
+        c->replayable = 1;
+    }
+    return rc;
 }
 
 int pg_exec_unique(store_conn *c, int id, const pg_params *p, int64_t *rows)
@@ -727,8 +736,10 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
 static int conn_reopen(store_conn *c)
 {
     char err[300];
-    int write_tx = c->write_tx, rc;
+    short replay[8];
+    int nreplay = c->nreplay, rc;
 
+    memcpy(replay, c->replay, sizeof(replay));
     PQfinish(c->h);
     c->h = NULL;
     memset(c->prepared, 0, sizeof(c->prepared));
@@ -744,7 +755,11 @@ static int conn_reopen(store_conn *c)
         SLOG(SLOG_ERROR, "store_connect", SLOG_S("engine", "postgresql"), SLOG_S("error", err));
         return STORE_IO;
     }
-    return tx_stmt(c, write_tx ? PG_TX_BEGIN_WRITE : PG_TX_BEGIN_READ);
+    c->nreplay = 0;
+    c->replayable = 1;
+    for (int i = 0; i < nreplay && rc == STORE_OK; i++)
+        rc = tx_stmt(c, replay[i]);
+    return rc;
 }
 
 /* Checks the URL without echoing it (a mistyped one may hold a secret):
@@ -854,6 +869,8 @@ static int tx_begin(store_conn *c, int write)
     int rc;
 
     c->sticky = STORE_OK; /* the previous transaction's: ended */
+    c->nreplay = 0;
+    c->replayable = 1;
     rc = tx_stmt(c, write ? PG_TX_BEGIN_WRITE : PG_TX_BEGIN_READ);
     c->replayable = rc == STORE_OK;
     c->write_tx = rc == STORE_OK && write;
@@ -885,6 +902,11 @@ static int tx_commit(store_conn *c)
         pend_push(c, PEND_SYNC, -1, -1, 0);
         return STORE_OK;
     }
+    if (c->sticky != STORE_OK) { /* a deferred statement failed: COMMIT is not sent */
+        rc = c->sticky;
+        drain(c);
+        return rc;
+    }
     {
         pg_params p = {0};
         rc = pg_run(c, PG_TX_COMMIT, &p, &r);
@@ -896,7 +918,7 @@ static int tx_commit(store_conn *c)
         return STORE_INDOUBT;
     }
     if (rc != STORE_OK)
-        return rc; /* a deferred statement failed: COMMIT never ran */
+        return rc; /* a deferred statement sent with it failed: COMMIT never ran */
     /* COMMIT of a failed transaction answers "ROLLBACK": nothing is stored. */
     rc = strcmp(PQcmdStatus(r), "COMMIT") == 0 ? STORE_OK : STORE_ERROR;
     PQclear(r);

@@ -107,12 +107,15 @@ struct store_conn {
     int write_tx; /* the open transaction is a write batch's */
     /* The pipeline: statements sent, results not read yet; the first
      * failure of a deferred statement (sticks until the transaction ends);
-     * whether the transaction so far is only its BEGIN (then a connection
-     * found dead is replaced and the BEGIN sent again). */
+     * whether the transaction so far is only transaction control (then a
+     * connection found dead is replaced and that control sent again: the
+     * statement ids in replay). */
     pg_pend pend[PG_PEND_MAX];
     int npend;
     int sticky;
     int replayable;
+    short replay[8];
+    int nreplay;
     unsigned char prepared[PG_COUNT];
     char *list_sql[LIST_CACHE];
     unsigned list_id[LIST_CACHE];
