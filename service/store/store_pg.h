@@ -1,6 +1,7 @@
-/* store_pg.h — what the two files of the PostgreSQL engine share
- * (store_pg.c: connections, errors, schema, transactions, resources and
- * lists; store_pg_queries.c: the named queries, principals, the audit tables
+/* store_pg.h — what the files of the PostgreSQL engine share
+ * (store_pg.c: connections, errors, transactions, resources and lists;
+ * store_pg_pipeline.c: running statements in libpq's pipeline mode;
+ * store_pg_queries.c: the named queries, principals, the audit tables
  * and remembered requests; store_pg_changes.c: the change log). Private to
  * service/store/. */
 #ifndef TALLINN_STORE_PG_H
@@ -92,7 +93,7 @@ struct store_db {
 /* A statement sent in pipeline mode whose result is still to be read
  * (store_pg.c, "The pipeline"). */
 typedef struct pg_pend {
-    short type; /* PEND_* in store_pg.c */
+    short type; /* PEND_* in store_pg_pipeline.c */
     short id;   /* fixed statement id, a list slot, or -1 */
     int expect; /* rows it must change (-1: any) */
     int mismatch; /* the code when it changed another number */
@@ -122,12 +123,13 @@ struct store_conn {
     unsigned list_next, list_serial;
 };
 
-/* ---- Running statements (store_pg.c) ---- */
+/* ---- Running statements (store_pg_pipeline.c) ---- */
 /* A statement without values (migrations), not pipelined. */
 int pg_simple(struct store_conn *c, const char *sql);
 /* r's STORE_* code; *res = r when it worked, else r is cleared. */
 int pg_result(struct store_conn *c, PGresult *r, PGresult **res);
-/* Server or libpq text folded to one bounded line, quotes replaced. */
+/* Server or libpq text folded to one bounded line, quotes replaced
+ * (store_pg.c). */
 void pg_one_line(char *out, size_t cap, const char *msg);
 
 /* ---- The schema (store_pg_schema.c) ---- */
@@ -155,6 +157,31 @@ void pg_text(pg_params *p, const char *s, size_t len);
 void pg_str(pg_params *p, const char *s); /* NULL sends "" */
 void pg_blob(pg_params *p, const void *b, size_t len);
 void pg_null(pg_params *p, unsigned int type);
+
+/* ---- Shared by store_pg.c and store_pg_pipeline.c ---- */
+/* A fixed statement's SQL by id (NULL for none). */
+const char *pg_fixed_sql(int id);
+/* The STORE_* code of a failed result r (may be NULL) on c, logged unless
+ * it is an answer. */
+int pg_fail(struct store_conn *c, const PGresult *r);
+/* Replaces c's dead server connection by a new one (nothing prepared) and
+ * queues again the transaction control it had sent (c->replay). */
+int pg_conn_reopen(struct store_conn *c);
+
+/* ---- The pipeline (store_pg_pipeline.c) ---- */
+/* Reads every pending result; the first failure (sticky included). */
+int pg_drain(struct store_conn *c);
+/* Queues transaction control statement id (PG_TX_*, PG_SP0…), kept for a
+ * replay while the transaction holds nothing else. */
+int pg_tx_stmt(struct store_conn *c, int id);
+/* Sends id with a Sync and does not wait: its answer is read with the
+ * connection's next statement, and its failure is nobody's (a read's
+ * COMMIT). */
+int pg_send_nowait(struct store_conn *c, int id);
+/* Runs a rendered list statement, prepared by its text (16 per
+ * connection), with what was deferred before it. */
+int pg_run_list(struct store_conn *c, const store_sql *q, const pg_params *p, PGresult **res);
+
 
 struct store_conn;
 
