@@ -19,6 +19,7 @@ target_link_libraries(tallinn_store PUBLIC tallinn_proto tallinn_api PkgConfig::
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c)
   pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
   target_sources(tallinn_store PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg.c
+                                       ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_pipeline.c
                                        ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_queries.c
                                        ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_schema.c
                                        ${CMAKE_CURRENT_SOURCE_DIR}/store/store_pg_changes.c)

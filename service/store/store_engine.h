@@ -44,7 +44,9 @@
  * on its own (SQLite rolls back on disk full or an I/O error; PostgreSQL on a
  * lost connection); the neutral store then fails the whole batch. A job that
  * left the transaction unusable (PostgreSQL: a failed statement it did not
- * roll back) must make release() fail, which fails the batch too.
+ * roll back) must make release() fail, or (PostgreSQL, whose RELEASE is
+ * pipelined) every later call of the batch up to commit(), which fails the
+ * batch too.
  * Savepoints: depth 0 is a job's, depth 1 a nested one (store_savepoint).
  *
  * Rows. Each kind is stored in store_kinds[kind].table with the columns

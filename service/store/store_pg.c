@@ -45,7 +45,32 @@ static void row_sql_init(void)
     }
 }
 
-static const char *fixed_sql(int id)
+/* Transaction control and the three savepoints (a job's, a nested one,
+ * pg_exec_unique's), by statement id. */
+static const char *tx_sql(int id)
+{
+    static const char *const text[] = {
+        [PG_TX_BEGIN_READ - PG_TX_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        [PG_TX_BEGIN_WRITE - PG_TX_BEGIN_READ] = "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
+        [PG_TX_COMMIT - PG_TX_BEGIN_READ] = "COMMIT",
+        [PG_TX_ROLLBACK - PG_TX_BEGIN_READ] = "ROLLBACK",
+        [PG_SP0 - PG_TX_BEGIN_READ] = "SAVEPOINT job",
+        [PG_SP0 + 1 - PG_TX_BEGIN_READ] = "SAVEPOINT nested",
+        [PG_SP0 + 2 - PG_TX_BEGIN_READ] = "SAVEPOINT pg_unique",
+        [PG_REL0 - PG_TX_BEGIN_READ] = "RELEASE SAVEPOINT job",
+        [PG_REL0 + 1 - PG_TX_BEGIN_READ] = "RELEASE SAVEPOINT nested",
+        [PG_REL0 + 2 - PG_TX_BEGIN_READ] = "RELEASE SAVEPOINT pg_unique",
+        [PG_RBTO0 - PG_TX_BEGIN_READ] = "ROLLBACK TO SAVEPOINT job",
+        [PG_RBTO0 + 1 - PG_TX_BEGIN_READ] = "ROLLBACK TO SAVEPOINT nested",
+        [PG_RBTO0 + 2 - PG_TX_BEGIN_READ] = "ROLLBACK TO SAVEPOINT pg_unique",
+    };
+    _Static_assert(sizeof(text) / sizeof(text[0]) == PG_COUNT - PG_TX_BEGIN_READ,
+                   "a text for every transaction statement");
+
+    return id >= PG_TX_BEGIN_READ && id < PG_COUNT ? text[id - PG_TX_BEGIN_READ] : NULL;
+}
+
+const char *pg_fixed_sql(int id)
 {
     if (id >= PG_GET0 && id < PG_GET0 + STORE_KIND_COUNT)
         return row_sql[0][id - PG_GET0];
@@ -57,6 +82,8 @@ static const char *fixed_sql(int id)
         return row_sql[3][id - PG_DELETE0];
     if (id >= PG_CHANGE_PUT && id <= PG_CHANGE_START)
         return pg_change_sql(id);
+    if (id >= PG_TX_BEGIN_READ && id < PG_COUNT)
+        return tx_sql(id);
     return pg_query_sql(id);
 }
 
@@ -114,7 +141,7 @@ static int map_sqlstate(const char *st)
 
 /* The STORE_* code of a failed call on c (r: its result, may be NULL),
  * logged unless it is an answer. */
-static int fail(store_conn *c, const PGresult *r)
+int pg_fail(store_conn *c, const PGresult *r)
 {
     const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = r != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -241,105 +268,6 @@ int pg_get_copy(const PGresult *r, int row, int col, uint8_t **out, size_t *len)
     return STORE_OK;
 }
 
-/* ---- Running statements ---- */
-
-/* A result that is an error: its code (result cleared). */
-int pg_result(store_conn *c, PGresult *r, PGresult **res)
-{
-    ExecStatusType s = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    int rc;
-
-    if (s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK) {
-        *res = r;
-        return STORE_OK;
-    }
-    rc = fail(c, r);
-    PQclear(r);
-    *res = NULL;
-    return rc;
-}
-
-int pg_run(store_conn *c, int id, const pg_params *p, PGresult **res)
-{
-    char name[16];
-    PGresult *r;
-    int rc;
-
-    *res = NULL;
-    snprintf(name, sizeof(name), "s%d", id);
-    if (!c->prepared[id]) {
-        const char *sql = fixed_sql(id);
-        if (sql == NULL)
-            return STORE_ERROR;
-        r = PQprepare(c->h, name, sql, p->n, p->type);
-        if ((rc = pg_result(c, r, &r)) != STORE_OK)
-            return rc;
-        PQclear(r);
-        c->prepared[id] = 1;
-    }
-    r = PQexecPrepared(c->h, name, p->n, p->v, p->len, p->fmt, 1);
-    return pg_result(c, r, res);
-}
-
-int pg_exec(store_conn *c, int id, const pg_params *p, int64_t *rows)
-{
-    PGresult *r;
-    int rc = pg_run(c, id, p, &r);
-
-    if (rc != STORE_OK)
-        return rc;
-    if (rows != NULL)
-        *rows = strtoll(PQcmdTuples(r), NULL, 10);
-    PQclear(r);
-    return STORE_OK;
-}
-
-int pg_ints(store_conn *c, int id, const pg_params *p, int n, int64_t *out)
-{
-    PGresult *r;
-    int rc = pg_run(c, id, p, &r);
-
-    if (rc != STORE_OK)
-        return rc;
-    if (PQntuples(r) == 0 || PQnfields(r) < n) {
-        PQclear(r);
-        return STORE_NOT_FOUND;
-    }
-    for (int i = 0; i < n; i++)
-        out[i] = pg_get_int(r, 0, i);
-    PQclear(r);
-    return STORE_OK;
-}
-
-/* A statement of transaction control (no values). */
-int pg_simple(store_conn *c, const char *sql)
-{
-    PGresult *r = PQexec(c->h, sql);
-    int rc = pg_result(c, r, &r);
-
-    PQclear(r);
-    return rc;
-}
-
-int pg_exec_unique(store_conn *c, int id, const pg_params *p, int64_t *rows)
-{
-    int rc;
-
-    if ((rc = pg_simple(c, "SAVEPOINT pg_unique")) != STORE_OK)
-        return rc;
-    rc = pg_exec(c, id, p, rows);
-    if (rc == STORE_OK)
-        return pg_simple(c, "RELEASE SAVEPOINT pg_unique");
-    if (PQstatus(c->h) != CONNECTION_BAD) {
-        int undo = pg_simple(c, "ROLLBACK TO SAVEPOINT pg_unique");
-        if (undo == STORE_OK)
-            undo = pg_simple(c, "RELEASE SAVEPOINT pg_unique");
-        if (undo != STORE_OK)
-            return undo;
-    }
-    return rc;
-}
-
 /* ---- Connections ---- */
 
 static void notice_ignore(void *arg, const char *message)
@@ -419,17 +347,40 @@ static int conn_setup(store_conn *c, int write, char *err, size_t errlen)
     return STORE_OK;
 }
 
-static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t errlen)
+/* Connects c->h and sets its session up. */
+static int conn_handle(store_conn *c, char *err, size_t errlen)
 {
     /* The URL is expanded as dbname; what follows overrides it. Keepalives
      * notice a vanished server or network within about a minute. */
     const char *const keys[] = {"dbname", "application_name", "connect_timeout", "client_encoding",
                                 "keepalives", "keepalives_idle", "keepalives_interval",
                                 "keepalives_count", NULL};
-    const char *const vals[] = {db->url, write ? "tallinnd writer" : "tallinnd reader", "10",
+    const char *const vals[] = {c->db->url, c->write ? "tallinnd writer" : "tallinnd reader", "10",
                                 "UTF8", "1", "30", "10", "3", NULL};
-    store_conn *c = calloc(1, sizeof(*c));
     char line[300];
+
+    c->h = PQconnectdbParams(keys, vals, 1);
+    if (c->h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return STORE_NOMEM;
+    }
+    if (PQstatus(c->h) != CONNECTION_OK) {
+        pg_one_line(line, sizeof(line), PQerrorMessage(c->h));
+        snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", c->db->where, line);
+        return STORE_IO;
+    }
+    PQsetNoticeProcessor(c->h, notice_ignore, NULL);
+    if (PQserverVersion(c->h) < PG_MIN_SERVER) {
+        snprintf(err, errlen, "PostgreSQL at %s is version %d; tallinnd needs %d or later",
+                 c->db->where, PQserverVersion(c->h) / 10000, PG_MIN_SERVER / 10000);
+        return STORE_ERROR;
+    }
+    return conn_setup(c, c->write, err, errlen);
+}
+
+static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t errlen)
+{
+    store_conn *c = calloc(1, sizeof(*c));
     int rc;
 
     *out = NULL;
@@ -438,31 +389,45 @@ static int conn_new(store_db *db, int write, store_conn **out, char *err, size_t
         return STORE_NOMEM;
     }
     c->db = db;
-    c->h = PQconnectdbParams(keys, vals, 1);
-    if (c->h == NULL) {
-        free(c);
-        snprintf(err, errlen, "out of memory");
-        return STORE_NOMEM;
-    }
-    if (PQstatus(c->h) != CONNECTION_OK) {
-        pg_one_line(line, sizeof(line), PQerrorMessage(c->h));
-        snprintf(err, errlen, "cannot connect to PostgreSQL at %s: %s", db->where, line);
-        conn_free(c);
-        return STORE_IO;
-    }
-    PQsetNoticeProcessor(c->h, notice_ignore, NULL);
-    if (PQserverVersion(c->h) < PG_MIN_SERVER) {
-        snprintf(err, errlen, "PostgreSQL at %s is version %d; tallinnd needs %d or later",
-                 db->where, PQserverVersion(c->h) / 10000, PG_MIN_SERVER / 10000);
-        conn_free(c);
-        return STORE_ERROR;
-    }
-    if ((rc = conn_setup(c, write, err, errlen)) != STORE_OK) {
+    c->write = write;
+    if ((rc = conn_handle(c, err, errlen)) != STORE_OK) {
         conn_free(c);
         return rc;
     }
     *out = c;
     return STORE_OK;
+}
+
+/* c's server went away before its transaction did anything but BEGIN: a
+ * new connection in its place, nothing prepared on it yet, and the BEGIN
+ * queued again (run_wait sends the statement again). */
+int pg_conn_reopen(store_conn *c)
+{
+    char err[300];
+    short replay[8];
+    int nreplay = c->nreplay, rc;
+
+    memcpy(replay, c->replay, sizeof(replay));
+    PQfinish(c->h);
+    c->h = NULL;
+    memset(c->prepared, 0, sizeof(c->prepared));
+    for (int i = 0; i < LIST_CACHE; i++) {
+        free(c->list_sql[i]);
+        c->list_sql[i] = NULL;
+    }
+    c->npend = 0;
+    c->sticky = STORE_OK;
+    SLOG(SLOG_WARN, "store_reconnect", SLOG_S("engine", "postgresql"),
+         SLOG_S("conn", c->write ? "writer" : "reader"));
+    if ((rc = conn_handle(c, err, sizeof(err))) != STORE_OK) {
+        SLOG(SLOG_ERROR, "store_connect", SLOG_S("engine", "postgresql"), SLOG_S("error", err));
+        return STORE_IO;
+    }
+    c->nreplay = 0;
+    c->replayable = 1;
+    for (int i = 0; i < nreplay && rc == STORE_OK; i++)
+        rc = pg_tx_stmt(c, replay[i]);
+    return rc;
 }
 
 /* Checks the URL without echoing it (a mistyped one may hold a secret):
@@ -560,23 +525,44 @@ static int db_connect(store_db *db, int write, store_conn **out, char *err, size
     return conn_new(db, write, out, err, errlen);
 }
 
-/* ---- Transactions ---- */
+/* ---- Transactions ----
+ * BEGIN is deferred (it travels with the transaction's first statement);
+ * a write COMMIT waits for its answer (callers are released only after
+ * it); a read's COMMIT is sent without waiting: nothing depends on it, the
+ * server ends the snapshot when it arrives, and its answer is read with the
+ * connection's next statement. */
 
 static int tx_begin(store_conn *c, int write)
 {
-    int rc = pg_simple(c, write ? "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE"
-                             : "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    int rc;
 
+    c->sticky = STORE_OK; /* the previous transaction's: ended */
+    c->nreplay = 0;
+    c->replayable = 1;
+    rc = pg_tx_stmt(c, write ? PG_TX_BEGIN_WRITE : PG_TX_BEGIN_READ);
+    c->replayable = rc == STORE_OK;
     c->write_tx = rc == STORE_OK && write;
     return rc;
 }
 
 static int tx_commit(store_conn *c)
 {
-    PGresult *r = PQexec(c->h, "COMMIT");
-    int rc = pg_result(c, r, &r);
+    PGresult *r;
+    int rc, was_write = c->write_tx;
 
     c->write_tx = 0;
+    c->replayable = 0;
+    if (!was_write) /* a read: send and go */
+        return pg_send_nowait(c, PG_TX_COMMIT);
+    if (c->sticky != STORE_OK) { /* a deferred statement failed: COMMIT is not sent */
+        rc = c->sticky;
+        pg_drain(c);
+        return rc;
+    }
+    {
+        pg_params p = {0};
+        rc = pg_run(c, PG_TX_COMMIT, &p, &r);
+    }
     /* The server may have committed before the connection went: neither
      * "stored" nor "not stored" is true, and callers must be told so. */
     if (rc != STORE_OK && PQstatus(c->h) == CONNECTION_BAD) {
@@ -584,7 +570,7 @@ static int tx_commit(store_conn *c)
         return STORE_INDOUBT;
     }
     if (rc != STORE_OK)
-        return rc;
+        return rc; /* a deferred statement sent with it failed: COMMIT never ran */
     /* COMMIT of a failed transaction answers "ROLLBACK": nothing is stored. */
     rc = strcmp(PQcmdStatus(r), "COMMIT") == 0 ? STORE_OK : STORE_ERROR;
     PQclear(r);
@@ -602,23 +588,31 @@ static int tx_open(store_conn *c)
 
 static int tx_rollback(store_conn *c)
 {
+    int rc;
+
     c->write_tx = 0;
-    return tx_open(c) ? pg_simple(c, "ROLLBACK") : STORE_OK;
+    c->replayable = 0;
+    pg_drain(c);
+    c->sticky = STORE_OK;
+    if (!tx_open(c))
+        return STORE_OK;
+    rc = pg_tx_stmt(c, PG_TX_ROLLBACK);
+    return rc == STORE_OK ? pg_drain(c) : rc;
 }
 
 static int tx_savepoint(store_conn *c, int depth)
 {
-    return pg_simple(c, depth == 0 ? "SAVEPOINT job" : "SAVEPOINT nested");
+    return pg_tx_stmt(c, PG_SP0 + (depth == 0 ? 0 : 1));
 }
 
 static int tx_release(store_conn *c, int depth)
 {
-    return pg_simple(c, depth == 0 ? "RELEASE SAVEPOINT job" : "RELEASE SAVEPOINT nested");
+    return pg_tx_stmt(c, PG_REL0 + (depth == 0 ? 0 : 1));
 }
 
 static int tx_rollback_to(store_conn *c, int depth)
 {
-    return pg_simple(c, depth == 0 ? "ROLLBACK TO SAVEPOINT job" : "ROLLBACK TO SAVEPOINT nested");
+    return pg_tx_stmt(c, PG_RBTO0 + (depth == 0 ? 0 : 1));
 }
 
 /* ---- Resources ---- */
@@ -681,43 +675,6 @@ static int res_del(store_conn *c, store_kind kind, const char *name)
     return rows == 1 ? STORE_OK : STORE_NOT_FOUND;
 }
 
-/* The name of a list statement prepared on c for this text, preparing it
- * (in place of the oldest) if it is new; NULL on failure (*rc says why). */
-static const char *list_prepare(store_conn *c, const store_sql *q, const pg_params *p,
-                                char name[16], int *rc)
-{
-    unsigned slot;
-    PGresult *r;
-
-    for (unsigned i = 0; i < LIST_CACHE; i++)
-        if (c->list_sql[i] != NULL && strcmp(c->list_sql[i], q->text) == 0) {
-            snprintf(name, 16, "l%u", c->list_id[i]);
-            return name;
-        }
-    slot = c->list_next++ % LIST_CACHE;
-    if (c->list_sql[slot] != NULL) {
-        /* Forget the oldest (a failed DEALLOCATE only leaves it prepared
-         * until the connection closes). */
-        char old[32];
-        snprintf(old, sizeof(old), "DEALLOCATE l%u", c->list_id[slot]);
-        if (PQtransactionStatus(c->h) != PQTRANS_INERROR)
-            PQclear(PQexec(c->h, old));
-        free(c->list_sql[slot]);
-        c->list_sql[slot] = NULL;
-    }
-    c->list_id[slot] = ++c->list_serial;
-    snprintf(name, 16, "l%u", c->list_id[slot]);
-    r = PQprepare(c->h, name, q->text, p->n, p->type);
-    if ((*rc = pg_result(c, r, &r)) != STORE_OK)
-        return NULL;
-    PQclear(r);
-    if ((c->list_sql[slot] = strdup(q->text)) == NULL) {
-        *rc = STORE_NOMEM;
-        return NULL;
-    }
-    return name;
-}
-
 /* Row i's result columns after data, typed as the statement says (results
  * are binary: int8 in network order, text as its bytes). */
 static void row_cols(const PGresult *r, int i, const store_sql *q, store_value *cols)
@@ -737,8 +694,6 @@ static int res_list(store_conn *c, const store_sql *q, store_row_data_fn fn, voi
 {
     store_value cols[STORE_MAX_FIELDS];
     pg_params p = {0};
-    char buf[16];
-    const char *name;
     PGresult *r;
     int rc = STORE_OK;
 
@@ -747,10 +702,7 @@ static int res_list(store_conn *c, const store_sql *q, store_row_data_fn fn, voi
         return STORE_ERROR;
     for (size_t i = 0; i < q->n_binds; i++)
         pg_value(&p, &q->binds[i]);
-    if ((name = list_prepare(c, q, &p, buf, &rc)) == NULL)
-        return rc;
-    r = PQexecPrepared(c->h, name, p.n, p.v, p.len, p.fmt, 1);
-    if ((rc = pg_result(c, r, &r)) != STORE_OK)
+    if ((rc = pg_run_list(c, q, &p, &r)) != STORE_OK)
         return rc;
     if (PQntuples(r) > 0 && PQnfields(r) != (int)q->n_cols + 1) {
         PQclear(r);

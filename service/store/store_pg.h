@@ -1,6 +1,7 @@
-/* store_pg.h — what the two files of the PostgreSQL engine share
- * (store_pg.c: connections, errors, schema, transactions, resources and
- * lists; store_pg_queries.c: the named queries, principals, the audit tables
+/* store_pg.h — what the files of the PostgreSQL engine share
+ * (store_pg.c: connections, errors, transactions, resources and lists;
+ * store_pg_pipeline.c: running statements in libpq's pipeline mode;
+ * store_pg_queries.c: the named queries, principals, the audit tables
  * and remembered requests; store_pg_changes.c: the change log). Private to
  * service/store/. */
 #ifndef TALLINN_STORE_PG_H
@@ -66,8 +67,18 @@ enum {
     PG_CHANGE_VERSIONS_DESC,
     PG_CHANGE_LIVE_MATCH,
     PG_CHANGE_START,
-    PG_COUNT
+    /* Transaction control, prepared like the rest (the server parses each
+     * once per connection). */
+    PG_TX_BEGIN_READ,
+    PG_TX_BEGIN_WRITE,
+    PG_TX_COMMIT,
+    PG_TX_ROLLBACK,
+    PG_SP0, /* SAVEPOINT job, nested, pg_unique: + depth */
+    PG_REL0 = PG_SP0 + 3, /* RELEASE SAVEPOINT … */
+    PG_RBTO0 = PG_REL0 + 3, /* ROLLBACK TO SAVEPOINT … */
+    PG_COUNT = PG_RBTO0 + 3
 };
+#define PG_DEPTH_UNIQUE 2 /* pg_exec_unique's own savepoint */
 
 /* ---- The database and its connections (store_pg.c) ---- */
 #define LIST_CACHE 16 /* list statements kept prepared per connection */
@@ -79,22 +90,46 @@ struct store_db {
     int read_only;
 };
 
+/* A statement sent in pipeline mode whose result is still to be read
+ * (store_pg.c, "The pipeline"). */
+typedef struct pg_pend {
+    short type; /* PEND_* in store_pg_pipeline.c */
+    short id;   /* fixed statement id, a list slot, or -1 */
+    int expect; /* rows it must change (-1: any) */
+    int mismatch; /* the code when it changed another number */
+} pg_pend;
+
+#define PG_PEND_MAX 512
+
 struct store_conn {
     store_db *db;
     PGconn *h;
+    int write; /* the writer's connection (settings differ) */
     int write_tx; /* the open transaction is a write batch's */
+    /* The pipeline: statements sent, results not read yet; the first
+     * failure of a deferred statement (sticks until the transaction ends);
+     * whether the transaction so far is only transaction control (then a
+     * connection found dead is replaced and that control sent again: the
+     * statement ids in replay). */
+    pg_pend pend[PG_PEND_MAX];
+    int npend;
+    int sticky;
+    int replayable;
+    short replay[8];
+    int nreplay;
     unsigned char prepared[PG_COUNT];
     char *list_sql[LIST_CACHE];
     unsigned list_id[LIST_CACHE];
     unsigned list_next, list_serial;
 };
 
-/* ---- Running statements (store_pg.c) ---- */
-/* A statement without values (transaction control, migrations). */
+/* ---- Running statements (store_pg_pipeline.c) ---- */
+/* A statement without values (migrations), not pipelined. */
 int pg_simple(struct store_conn *c, const char *sql);
 /* r's STORE_* code; *res = r when it worked, else r is cleared. */
 int pg_result(struct store_conn *c, PGresult *r, PGresult **res);
-/* Server or libpq text folded to one bounded line, quotes replaced. */
+/* Server or libpq text folded to one bounded line, quotes replaced
+ * (store_pg.c). */
 void pg_one_line(char *out, size_t cap, const char *msg);
 
 /* ---- The schema (store_pg_schema.c) ---- */
@@ -123,6 +158,31 @@ void pg_str(pg_params *p, const char *s); /* NULL sends "" */
 void pg_blob(pg_params *p, const void *b, size_t len);
 void pg_null(pg_params *p, unsigned int type);
 
+/* ---- Shared by store_pg.c and store_pg_pipeline.c ---- */
+/* A fixed statement's SQL by id (NULL for none). */
+const char *pg_fixed_sql(int id);
+/* The STORE_* code of a failed result r (may be NULL) on c, logged unless
+ * it is an answer. */
+int pg_fail(struct store_conn *c, const PGresult *r);
+/* Replaces c's dead server connection by a new one (nothing prepared) and
+ * queues again the transaction control it had sent (c->replay). */
+int pg_conn_reopen(struct store_conn *c);
+
+/* ---- The pipeline (store_pg_pipeline.c) ---- */
+/* Reads every pending result; the first failure (sticky included). */
+int pg_drain(struct store_conn *c);
+/* Queues transaction control statement id (PG_TX_*, PG_SP0…), kept for a
+ * replay while the transaction holds nothing else. */
+int pg_tx_stmt(struct store_conn *c, int id);
+/* Sends id with a Sync and does not wait: its answer is read with the
+ * connection's next statement, and its failure is nobody's (a read's
+ * COMMIT). */
+int pg_send_nowait(struct store_conn *c, int id);
+/* Runs a rendered list statement, prepared by its text (16 per
+ * connection), with what was deferred before it. */
+int pg_run_list(struct store_conn *c, const store_sql *q, const pg_params *p, PGresult **res);
+
+
 struct store_conn;
 
 /* Runs fixed statement id with p (prepared on first use); *res is the
@@ -134,6 +194,13 @@ int pg_run(struct store_conn *c, int id, const pg_params *p, PGresult **res);
 int pg_exec(struct store_conn *c, int id, const pg_params *p, int64_t *rows);
 /* The first row's first n integer columns: STORE_NOT_FOUND without rows. */
 int pg_ints(struct store_conn *c, int id, const pg_params *p, int n, int64_t *out);
+/* Sends fixed statement id with p in the pipeline without waiting for
+ * it: its result is read with the next statement that needs one (or the
+ * COMMIT). For statements whose only failures are the whole transaction's
+ * (storage, a broken invariant), never an answer a caller acts on: a
+ * failure, or a row count other than expect (>= 0), is returned by every
+ * later statement until the transaction ends, so the batch fails. */
+int pg_defer(struct store_conn *c, int id, const pg_params *p, int expect, int mismatch);
 /* Runs id inside an internal savepoint so that a unique violation answers
  * STORE_EXISTS and leaves the transaction usable (write transactions). */
 int pg_exec_unique(struct store_conn *c, int id, const pg_params *p, int64_t *rows);

@@ -56,7 +56,11 @@ int pg_change_put(struct store_conn *c, const store_change *ch)
     pg_str(&p, ch->need);
     pg_int(&p, ch->state);
     pg_blob(&p, ch->data, ch->len);
-    /* a taken (kind, name, idx) is an answer, and the batch stays usable */
+    /* Written with its record's fresh index: in a batch, a taken (kind,
+     * name, idx) means the log disagrees with its head, and fails the batch
+     * (deferred); elsewhere it is an answer, and the transaction stays usable. */
+    if (pg_in_write_tx(c))
+        return pg_defer(c, PG_CHANGE_PUT, &p, 1, STORE_CORRUPT);
     if ((rc = pg_exec(c, PG_CHANGE_PUT, &p, &rows)) != STORE_OK)
         return rc;
     return rows == 1 ? STORE_OK : STORE_EXISTS;

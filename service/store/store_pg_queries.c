@@ -262,6 +262,8 @@ int pg_audit_head_set(struct store_conn *c, int64_t size)
     int rc;
 
     pg_int(&p, size);
+    if (pg_in_write_tx(c)) /* with the COMMIT: a head that is not there fails the batch */
+        return pg_defer(c, PG_AUDIT_HEAD_SET, &p, 1, STORE_CORRUPT);
     if ((rc = pg_exec(c, PG_AUDIT_HEAD_SET, &p, &rows)) != STORE_OK)
         return rc;
     return rows == 1 ? STORE_OK : STORE_CORRUPT;
@@ -275,6 +277,10 @@ int pg_audit_append(struct store_conn *c, int64_t index, const uint8_t *data, si
 
     pg_int(&p, index);
     pg_blob(&p, data, len);
+    /* Under the audit head's lock an index is always new: a taken one means
+     * the leaves and the head disagree, and fails the batch (deferred). */
+    if (pg_in_write_tx(c))
+        return pg_defer(c, PG_AUDIT_APPEND, &p, 1, STORE_CORRUPT);
     if ((rc = pg_exec(c, PG_AUDIT_APPEND, &p, &rows)) != STORE_OK)
         return rc;
     return rows == 1 ? STORE_OK : STORE_EXISTS;
@@ -351,6 +357,8 @@ int pg_tile_put(struct store_conn *c, int level, int64_t index, const uint8_t *h
     pg_int(&p, level);
     pg_int(&p, index);
     pg_blob(&p, hashes, n * 32);
+    if (pg_in_write_tx(c))
+        return pg_defer(c, PG_TILE_PUT, &p, -1, 0);
     return pg_exec(c, PG_TILE_PUT, &p, NULL);
 }
 
@@ -388,6 +396,9 @@ int pg_checkpoint_put(struct store_conn *c, int64_t size, const uint8_t *note, s
     pg_int(&p, size);
     pg_blob(&p, note, len);
     pg_int(&p, unix_time);
+    /* A batch signs a size beyond the head it locked: always new. */
+    if (pg_in_write_tx(c))
+        return pg_defer(c, PG_CKPT_PUT, &p, 1, STORE_CORRUPT);
     if ((rc = pg_exec(c, PG_CKPT_PUT, &p, &rows)) != STORE_OK)
         return rc;
     return rows == 1 ? STORE_OK : STORE_EXISTS;

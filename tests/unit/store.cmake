@@ -28,3 +28,14 @@ add_test(NAME unit.store_sums.pg
          COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
                  $<TARGET_FILE:test_store_sums>)
 set_tests_properties(unit.store_sums.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)
+# The PostgreSQL engine's pipeline (test_store_pg): a failed statement fails
+# its job only, a failed deferred statement its batch; reads stay snapshots;
+# dead pooled connections are replaced within the call. PostgreSQL only.
+add_executable(test_store_pg ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_store_pg.c)
+target_link_libraries(test_store_pg PRIVATE tallinn_store PkgConfig::CMOCKA)
+target_include_directories(test_store_pg PRIVATE ${CMAKE_SOURCE_DIR}/include)
+set_target_properties(test_store_pg PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME unit.store_pg.pg
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/pg/pgcluster.py run ${TALLINN_PG_STATE}
+                 $<TARGET_FILE:test_store_pg>)
+set_tests_properties(unit.store_pg.pg PROPERTIES TIMEOUT 120 LABELS pg FIXTURES_REQUIRED pg)
