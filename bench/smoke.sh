@@ -112,58 +112,40 @@ kill -TERM "$epid"
 wait "$epid" && echo "ok   echo stopped cleanly" || fail "echo server exit status"
 epid=
 
-# A fast wrong answer never counts: an echo of GetNeed's request is no Need.
-# (The log is emptied first: the previous echo's port must not be read
-# before the new server's shell truncates it.)
-: >"$tmp/echo.log"
-"$echo_server" --listen 127.0.0.1:0 --method /tallinn.v1.NeedService/GetNeed 2>"$tmp/echo.log" &
-epid=$!
-eport=
-i=0
-while [ $i -lt 100 ]; do
-    eport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$tmp/echo.log" | head -n 1)
-    [ -n "$eport" ] && break
-    sleep 0.1
-    i=$((i + 1))
-done
-"$bench" --addr "127.0.0.1:$eport" --state-dir "$tmp/state" --workload read --calls 50 \
-    --connections 1 --inflight 2 --warmup 0 >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 1 ] && grep -q "verified: 50 responses, 50 failures" "$tmp/out"; then
-    echo "ok   wrong answers fail the run"
-else
-    cat "$tmp/out"
-    fail "wrong answers were not caught (exit $rc)"
-fi
-kill -TERM "$epid"
-wait "$epid"
-epid=
-
-# Nor for a page (checked on its wire bytes, bench_check.c): an echo of
-# ListNeeds' request is no ListNeedsResponse.
-: >"$tmp/echo.log"
-"$echo_server" --listen 127.0.0.1:0 --method /tallinn.v1.NeedService/ListNeeds 2>"$tmp/echo.log" &
-epid=$!
-eport=
-i=0
-while [ $i -lt 100 ]; do
-    eport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$tmp/echo.log" | head -n 1)
-    [ -n "$eport" ] && break
-    sleep 0.1
-    i=$((i + 1))
-done
-"$bench" --addr "127.0.0.1:$eport" --state-dir "$tmp/state" --workload list --calls 50 \
-    --connections 1 --inflight 2 --warmup 0 >"$tmp/out" 2>&1
-rc=$?
-if [ $rc -eq 1 ] && grep -q "verified: 50 responses, 50 failures" "$tmp/out"; then
-    echo "ok   wrong pages fail the run"
-else
-    cat "$tmp/out"
-    fail "wrong pages were not caught (exit $rc)"
-fi
-kill -TERM "$epid"
-wait "$epid"
-epid=
+# A fast wrong answer never counts: an echo server answering METHOD with
+# the request's own bytes, driven by WORKLOAD, must fail all 50 calls. (The
+# log is emptied first: the previous echo's port must not be read before
+# the new server's shell truncates it.)
+wrong_answers_fail() { # METHOD WORKLOAD WHAT
+    : >"$tmp/echo.log"
+    "$echo_server" --listen 127.0.0.1:0 --method "$1" 2>"$tmp/echo.log" &
+    epid=$!
+    eport=
+    i=0
+    while [ $i -lt 100 ]; do
+        eport=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' "$tmp/echo.log" |
+                head -n 1)
+        [ -n "$eport" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    "$bench" --addr "127.0.0.1:$eport" --state-dir "$tmp/state" --workload "$2" --calls 50 \
+        --connections 1 --inflight 2 --warmup 0 >"$tmp/out" 2>&1
+    rc=$?
+    if [ $rc -eq 1 ] && grep -q "verified: 50 responses, 50 failures" "$tmp/out"; then
+        echo "ok   wrong $3 fail the run"
+    else
+        cat "$tmp/out"
+        fail "wrong $3 were not caught (exit $rc)"
+    fi
+    kill -TERM "$epid"
+    wait "$epid"
+    epid=
+}
+# An echo of GetNeed's request is no Need; an echo of ListNeeds' is no page
+# (checked on its wire bytes, bench_check.c).
+wrong_answers_fail /tallinn.v1.NeedService/GetNeed read answers
+wrong_answers_fail /tallinn.v1.NeedService/ListNeeds list pages
 
 # The guards: a bound is required, and only loopback is loaded.
 "$bench" --addr "$addr" --state-dir "$tmp/state" --workload empty >/dev/null 2>&1
