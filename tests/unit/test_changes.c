@@ -25,6 +25,7 @@
 
 #include "handlers/changes.h"
 #include "tallinn/store.h"
+#include "test_db.h"
 
 #define OPEN TALLINN__V1__NEED__STATE__STATE_OPEN
 #define DRAFT TALLINN__V1__NEED__STATE__STATE_DRAFT
@@ -44,32 +45,10 @@ typedef struct fixture {
 #define SQLITE_BEFORE_CHANGE_LOG "7"
 #define PG_BEFORE_CHANGE_LOG "2"
 
-/* unit.changes.pg: the database of tests/pg/pgcluster.py run, or NULL. */
-static const char *pg_url(void)
-{
-    const char *url = getenv("TALLINN_TEST_DATABASE_URL");
-    return url != NULL && url[0] != '\0' ? url : NULL;
-}
-
-/* Runs sql on the PostgreSQL database as the store's role. */
-static void pg_sql(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg_url());
-    PGresult *r;
-
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("connect: %s", PQerrorMessage(c));
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-}
-
 static store *open_store(const char *path, int change_log, int shared)
 {
     store_options o = {.path = path, .change_log = change_log, .shared = shared,
-                       .database_url = pg_url()};
+                       .database_url = test_pg_url()};
     char err[256];
     store *s = NULL;
 
@@ -85,8 +64,8 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/tallinn-changes-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-    if (pg_url() != NULL) /* each test on an empty database, as on SQLite */
-        pg_sql("DROP OWNED BY CURRENT_USER");
+    if (test_pg_url() != NULL) /* each test on an empty database, as on SQLite */
+        test_pg_sql("DROP OWNED BY CURRENT_USER", NULL, 0);
     f->s = open_store(f->path, 1, 0);
     *state = f;
     return 0;
@@ -454,14 +433,14 @@ static void test_migration_keeps_a_baseline(void **state)
     f->s = NULL;
     /* As the migration before it left it: no change log (nor what later
      * migrations made), resources and records there. */
-    if (pg_url() != NULL) {
-        pg_sql("DROP TABLE changes; DROP TABLE change_log_start;"
-               " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
-               " DROP TABLE audit_quorums; DROP TRIGGER match_totals ON matches;"
-               " DROP FUNCTION match_totals_apply(); DROP TABLE match_totals;"
-               " ALTER TABLE donors DROP COLUMN display_name_fold;"
-               " ALTER TABLE needs DROP COLUMN title_fold;"
-               " UPDATE schema_version SET version = " PG_BEFORE_CHANGE_LOG);
+    if (test_pg_url() != NULL) {
+        test_pg_sql("DROP TABLE changes; DROP TABLE change_log_start;"
+                    " DROP TABLE audit_witnesses; DROP TABLE audit_cosignatures;"
+                    " DROP TABLE audit_quorums; DROP TRIGGER match_totals ON matches;"
+                    " DROP FUNCTION match_totals_apply(); DROP TABLE match_totals;"
+                    " ALTER TABLE donors DROP COLUMN display_name_fold;"
+                    " ALTER TABLE needs DROP COLUMN title_fold;"
+                    " UPDATE schema_version SET version = " PG_BEFORE_CHANGE_LOG, NULL, 0);
     } else {
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db, "DROP TABLE changes; DROP TABLE change_log_start;"

@@ -20,39 +20,17 @@
 #include "tallinn/store.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
-
-static const char *pg_url(void)
-{
-    const char *url = getenv("TALLINN_TEST_DATABASE_URL");
-    return url != NULL && url[0] != '\0' ? url : NULL;
-}
-
-/* Runs sql as the store's role; the first row's first column (or ""). */
-static void pg_sql(const char *sql, char *out, size_t cap)
-{
-    PGconn *c = PQconnectdb(pg_url());
-    PGresult *r;
-
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("connect: %s", PQerrorMessage(c));
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    if (out != NULL)
-        snprintf(out, cap, "%s", PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(c);
-}
+#include "test_db.h"
 
 static int setup(void **state)
 {
-    store_options o = {.path = "/nonexistent", .database_url = pg_url()};
+    store_options o = {.path = "/nonexistent", .database_url = test_pg_url()};
     char err[256];
     store *s = NULL;
 
-    if (pg_url() == NULL)
+    if (test_pg_url() == NULL)
         fail_msg("TALLINN_TEST_DATABASE_URL is not set: run as unit.store_pg.pg");
-    pg_sql("DROP OWNED BY CURRENT_USER", NULL, 0); /* each test on an empty database */
+    test_pg_sql("DROP OWNED BY CURRENT_USER", NULL, 0); /* each test on an empty database */
     if (store_open(&s, &o, err, sizeof(err)) != STORE_OK)
         fail_msg("store_open: %s", err);
     *state = s;
@@ -253,9 +231,10 @@ static void test_dead_connections_replaced(void **state)
 
     run_batch(s, w, 1);
     assert_true(has_need(s, "needs/before"));
-    pg_sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-           " WHERE application_name IN ('tallinnd reader', 'tallinnd writer')"
-           " AND datname = current_database()", killed, sizeof(killed));
+    test_pg_sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name IN ('tallinnd reader', 'tallinnd writer')"
+                " AND datname = current_database()",
+                killed, sizeof(killed));
     assert_true(atoi(killed) >= 2);
     assert_true(has_need(s, "needs/before"));
     assert_int_equal(store_principals_epoch(s, &epoch), STORE_OK);

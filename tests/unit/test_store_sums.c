@@ -14,14 +14,13 @@
 #include <string.h>
 
 #include <cmocka.h>
-#include <libpq-fe.h>
-#include <sqlite3.h>
 
 #include "tallinn/store.h"
 #include "tallinn/v1/common.pb-c.h"
 #include "tallinn/v1/donor.pb-c.h"
 #include "tallinn/v1/match.pb-c.h"
 #include "tallinn/v1/need.pb-c.h"
+#include "test_db.h"
 
 #define NANO 1000000000LL
 #define LIMIT 1000000000LL /* VALIDATE_MONEY_MAX_UNITS: a match's largest amount */
@@ -52,42 +51,16 @@ static uint64_t next(fixture *f)
     return f->rng;
 }
 
-static const char *url(void)
-{
-    return getenv("TALLINN_TEST_DATABASE_URL");
-}
-
 static void open_store(fixture *f)
 {
     store_options o = {0};
     char err[256];
 
     o.path = f->path;
-    o.database_url = url();
+    o.database_url = test_pg_url();
     o.shared = o.database_url != NULL;
     if (store_open(&f->s, &o, err, sizeof err) != STORE_OK)
         fail_msg("store_open: %s", err);
-}
-
-static void db_sql(fixture *f, const char *sqlite_sql, const char *pg_sql)
-{
-    if (url() != NULL) {
-        PGconn *c = PQconnectdb(url());
-        PGresult *r;
-        if (PQstatus(c) != CONNECTION_OK)
-            fail_msg("connect: %s", PQerrorMessage(c));
-        r = PQexec(c, pg_sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-            fail_msg("%s: %s", pg_sql, PQerrorMessage(c));
-        PQclear(r);
-        PQfinish(c);
-    } else {
-        sqlite3 *db;
-        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-        if (sqlite3_exec(db, sqlite_sql, NULL, NULL, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", sqlite_sql, sqlite3_errmsg(db));
-        sqlite3_close(db);
-    }
 }
 
 static Tallinn__V1__Money eur(int64_t units, int32_t nanos)
@@ -257,9 +230,10 @@ static int setup(void **state)
     snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
     f->rng = 0x9E3779B97F4A7C15ull;
     open_store(f);
-    if (url() != NULL) /* one database for the whole run: start from no rows */
-        db_sql(f, "", "DELETE FROM matches; DELETE FROM pledges; DELETE FROM needs;"
-                      " DELETE FROM donors; DELETE FROM match_totals;");
+    if (test_pg_url() != NULL) /* one database for the whole run: start from no rows */
+        test_pg_sql("DELETE FROM matches; DELETE FROM pledges; DELETE FROM needs;"
+                    " DELETE FROM donors; DELETE FROM match_totals;",
+                    NULL, 0);
     assert_int_equal(store_write(f->s, seed, NULL, &job_rc), STORE_OK);
     assert_int_equal(job_rc, 0);
     *state = f;
@@ -315,12 +289,12 @@ static void test_migration_fills(void **state)
         random_op(f);
     store_close(f->s);
     f->s = NULL;
-    db_sql(f,
-           "DROP TABLE match_totals; DROP TRIGGER match_totals_insert;"
-           " DROP TRIGGER match_totals_delete; DROP TRIGGER match_totals_update;"
-           " PRAGMA user_version = 11;",
-           "DROP TRIGGER match_totals ON matches; DROP FUNCTION match_totals_apply();"
-           " DROP TABLE match_totals; UPDATE schema_version SET version = 6;");
+    test_db_sql(f->path,
+                "DROP TABLE match_totals; DROP TRIGGER match_totals_insert;"
+                " DROP TRIGGER match_totals_delete; DROP TRIGGER match_totals_update;"
+                " PRAGMA user_version = 11;",
+                "DROP TRIGGER match_totals ON matches; DROP FUNCTION match_totals_apply();"
+                " DROP TABLE match_totals; UPDATE schema_version SET version = 6;");
     open_store(f);
     check(f);
     for (int op = 0; op < 60; op++) /* and keeps them from then on */

@@ -15,10 +15,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <libpq-fe.h>
-#include <sqlite3.h>
 
 #include "tallinn/store.h"
+#include "test_db.h"
 
 #define WA "w.a/1+00000001+BAAA"
 #define WB "w.b/1+00000002+BAAA"
@@ -39,7 +38,7 @@ static int setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     snprintf(path, sizeof path, "%s/t.db", f->dir);
     o.path = path;
-    o.database_url = getenv("TALLINN_TEST_DATABASE_URL"); /* unit.store_witness.pg */
+    o.database_url = test_pg_url(); /* unit.store_witness.pg */
     o.shared = o.database_url != NULL;
     if (store_open(&f->s, &o, err, sizeof err) != STORE_OK)
         fail_msg("store_open: %s", err);
@@ -174,32 +173,6 @@ static void test_cosignatures(void **state)
     store_read_end(tx);
 }
 
-/* Runs sql on the test's database, whichever engine. */
-static void db_sql(fixture *f, const char *sqlite_sql, const char *pg_sql)
-{
-    const char *url = getenv("TALLINN_TEST_DATABASE_URL");
-
-    if (url != NULL) {
-        PGconn *c = PQconnectdb(url);
-        PGresult *r;
-        if (PQstatus(c) != CONNECTION_OK)
-            fail_msg("connect: %s", PQerrorMessage(c));
-        r = PQexec(c, pg_sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            fail_msg("%s: %s", pg_sql, PQerrorMessage(c));
-        PQclear(r);
-        PQfinish(c);
-    } else {
-        char path[96];
-        sqlite3 *db;
-        snprintf(path, sizeof path, "%s/t.db", f->dir);
-        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-        if (sqlite3_exec(db, sqlite_sql, NULL, NULL, NULL) != SQLITE_OK)
-            fail_msg("%s: %s", sqlite_sql, sqlite3_errmsg(db));
-        sqlite3_close(db);
-    }
-}
-
 static void expect_sizes(store *s, const int64_t want[4])
 {
     store_tx *tx;
@@ -229,9 +202,10 @@ static void test_quorum_per_count(void **state)
     store_options o = {0};
     char path[96], err[256];
 
+    snprintf(path, sizeof path, "%s/t.db", f->dir);
     /* PostgreSQL: one database for the whole run (the other cases' lines) */
-    db_sql(f, "DELETE FROM audit_cosignatures; DELETE FROM audit_quorums;",
-           "DELETE FROM audit_cosignatures; DELETE FROM audit_quorums;");
+    test_db_sql(path, "DELETE FROM audit_cosignatures; DELETE FROM audit_quorums;",
+                "DELETE FROM audit_cosignatures; DELETE FROM audit_quorums;");
     expect_sizes(f->s, none);
     run(f->s, WB, 5, "b5\n", STORE_OK);
     run(f->s, WA, 5, "a5\n", STORE_OK);
@@ -245,16 +219,15 @@ static void test_quorum_per_count(void **state)
     store_close(f->s);
     f->s = NULL;
     /* Back to before the quorums' migration, with what later ones made. */
-    db_sql(f,
-           "DROP TABLE audit_quorums; DROP TABLE match_totals;"
-           " DROP TRIGGER match_totals_insert; DROP TRIGGER match_totals_delete;"
-           " DROP TRIGGER match_totals_update; PRAGMA user_version = 10;",
-           "DROP TABLE audit_quorums; DROP TRIGGER match_totals ON matches;"
-           " DROP FUNCTION match_totals_apply(); DROP TABLE match_totals;"
-           " UPDATE schema_version SET version = 5;");
-    snprintf(path, sizeof path, "%s/t.db", f->dir);
+    test_db_sql(path,
+                "DROP TABLE audit_quorums; DROP TABLE match_totals;"
+                " DROP TRIGGER match_totals_insert; DROP TRIGGER match_totals_delete;"
+                " DROP TRIGGER match_totals_update; PRAGMA user_version = 10;",
+                "DROP TABLE audit_quorums; DROP TRIGGER match_totals ON matches;"
+                " DROP FUNCTION match_totals_apply(); DROP TABLE match_totals;"
+                " UPDATE schema_version SET version = 5;");
     o.path = path;
-    o.database_url = getenv("TALLINN_TEST_DATABASE_URL");
+    o.database_url = test_pg_url();
     o.shared = o.database_url != NULL;
     if (store_open(&f->s, &o, err, sizeof err) != STORE_OK)
         fail_msg("store_open after the rollback: %s", err);

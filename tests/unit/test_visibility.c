@@ -19,6 +19,7 @@
 
 #include "handlers/domain.h"
 #include "tallinn/store.h"
+#include "test_db.h"
 
 #define OPEN TALLINN__V1__NEED__STATE__STATE_OPEN
 #define STANDARD TALLINN__V1__NEED__SENSITIVITY__SENSITIVITY_STANDARD
@@ -31,27 +32,6 @@ typedef struct fixture {
     char path[96];
     store *s;
 } fixture;
-
-/* unit.visibility.pg: the database of tests/pg/pgcluster.py run, or NULL. */
-static const char *pg_url(void)
-{
-    const char *url = getenv("TALLINN_TEST_DATABASE_URL");
-    return url != NULL && url[0] != '\0' ? url : NULL;
-}
-
-static void pg_sql(const char *sql)
-{
-    PGconn *c = PQconnectdb(pg_url());
-    PGresult *r;
-
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("connect: %s", PQerrorMessage(c));
-    r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-}
 
 /* ---- Every state x sensitivity, two with matches of donor alpha ---- */
 
@@ -132,10 +112,10 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/tallinn-visibility-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
-    if (pg_url() != NULL)
-        pg_sql("DROP OWNED BY CURRENT_USER");
+    if (test_pg_url() != NULL)
+        test_pg_sql("DROP OWNED BY CURRENT_USER", NULL, 0);
     o.path = f->path;
-    o.database_url = pg_url();
+    o.database_url = test_pg_url();
     if (store_open(&f->s, &o, err, sizeof(err)) != STORE_OK)
         fail_msg("store_open: %s", err);
     assert_int_equal(store_write(f->s, seed, NULL, &job_rc), STORE_OK);
