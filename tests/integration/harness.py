@@ -331,9 +331,10 @@ class Tallinnd(Server):
     """An initialised tallinnd (plaintext on loopback) with its first ADMIN
     token, and a way to create principals for the other roles."""
 
-    def __init__(self, binary, *extra, env=None, data=None, share_with=None):
+    def __init__(self, binary, *extra, env=None, data=None, share_with=None, database=None):
         """A new data directory (initialised on the test's engine), or the
-        one given (initialised already: a restart, or a replica's copy)."""
+        one given (initialised already: a restart, or a replica's copy).
+        database: a URL to reach the test's database by instead (a proxy)."""
         if data is None:
             self.data = tempfile.mkdtemp(prefix="tallinnd-test-") + "/var"
             init_data(binary, self.data)
@@ -343,7 +344,9 @@ class Tallinnd(Server):
             self.admin_token = f.read().strip()
         super().__init__([binary, "--listen", "127.0.0.1:0", "--data-dir", self.data,
                           "--insecure", "--grace-ms", "3000"] +
-                         database_args(self.data, share_with) + list(extra), PORT_RE, env=env)
+                         (["--database", database] if database is not None
+                          else database_args(self.data, share_with)) + list(extra), PORT_RE,
+                         env=env)
 
     def create_principal(self, principal_id, role, donor="", cert_identity=""):
         """Creates a principal (role: "BACK_OFFICE", ...) and returns its token."""

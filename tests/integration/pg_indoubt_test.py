@@ -180,9 +180,7 @@ def serve(data, proxy):
     """tallinnd on the test database, reached only through the proxy."""
     url = PG.url(harness.database_name(data)).replace(":%d/" % PG.port, ":%d/" % proxy.port)
     assert ":%d/" % proxy.port in url, url
-    return harness.Server([TALLINND, "--listen", "127.0.0.1:0", "--data-dir", data, "--insecure",
-                           "--grace-ms", "3000", "--database", url + "?sslmode=disable"],
-                          harness.PORT_RE)
+    return harness.Tallinnd(TALLINND, data=data, database=url + "?sslmode=disable")
 
 
 def titled(data, title):
@@ -190,7 +188,7 @@ def titled(data, title):
                                 title)[0][0])
 
 
-def verify(tmp, addr, vkey, token_file, state):
+def verify(addr, vkey, token_file, state):
     r = subprocess.run([AUDIT, "verify", "--server", addr, "--insecure", "--key", vkey,
                         "--token-file", token_file, "--state", state],
                        capture_output=True, text=True, timeout=120)
@@ -228,9 +226,6 @@ def main():
     vkey = [l for l in out.splitlines() if "+" in l and " " not in l][-1]
     proxy = Proxy(PG.port)
     srv = serve(data, proxy)
-    with open(os.path.join(data, "admin.token")) as f:
-        srv.admin_token = f.read().strip()
-    srv.create_principal = types.MethodType(harness.Tallinnd.create_principal, srv)
     cases = harness.Cases()
     try:
         who = WF.Principals(srv)
@@ -240,7 +235,7 @@ def main():
         api = WF.Api(srv.addr, who)
         state = os.path.join(tmp, "verifier.state")
         WF.create_need(api, title="before any cut")
-        verify(tmp, srv.addr, vkey, token_file, state)
+        verify(srv.addr, vkey, token_file, state)
 
         cases.run("COMMIT stored, its answer lost: UNAVAILABLE 'may or may not', the retry "
                   "answers the one need", cut_once, api, data, proxy, "after")
@@ -250,7 +245,7 @@ def main():
         def after_the_cuts():
             for i in range(5):  # the server writes on, on fresh connections
                 WF.create_need(api, title="after the cuts %d" % i)
-            verify(tmp, srv.addr, vkey, token_file, state)  # one log, extending the first check
+            verify(srv.addr, vkey, token_file, state)  # one log, extending the first check
             export = os.path.join(tmp, "export")
             subprocess.run([CTL, "--addr", srv.addr, "--insecure", "--token-file", token_file,
                             "audit", "export", export], check=True, capture_output=True,
